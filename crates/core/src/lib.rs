@@ -1,0 +1,16 @@
+//! The domain of Custodian, free of I/O: what a clip is, how it is named and identified,
+//! which states it moves through, which events announce those moves, and the rules that
+//! decide whether an upload's metadata and digest are acceptable. Every other crate builds
+//! on these types; this one depends on nothing of ours, so its rules can be tested alone.
+
+pub mod digest;
+pub mod events;
+pub mod ids;
+pub mod keys;
+pub mod state;
+pub mod token;
+pub mod upload;
+
+pub use digest::{DigestError, Sha256Digest};
+pub use ids::{BureauId, ClipId, IdError, LocalId};
+pub use state::{ClipState, TransitionError};

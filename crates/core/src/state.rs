@@ -1,0 +1,112 @@
+//! The life of a clip. The catalogue, not the bus, is the source of truth for where a clip
+//! stands; every change is a conditional update from one of these states to an allowed next.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClipState {
+    /// The original is stored, verified and recorded; processing may start.
+    Stored,
+    /// Every processing step the deployment requires is done; the clip is in the catalogue.
+    Catalogued,
+    /// Copied to the long-term archive tier (art. 21).
+    Archived,
+    /// Past its retention period and purged; a tombstone remains (art. 22).
+    Expired,
+    /// Processing gave up; the original stays as received and the reason is recorded.
+    Failed,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TransitionError {
+    #[error("a clip cannot move from {from} to {to}")]
+    NotAllowed { from: ClipState, to: ClipState },
+    #[error("unknown clip state {0:?}")]
+    Unknown(String),
+}
+
+impl ClipState {
+    pub const ALL: [ClipState; 5] =
+        [Self::Stored, Self::Catalogued, Self::Archived, Self::Expired, Self::Failed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stored => "stored",
+            Self::Catalogued => "catalogued",
+            Self::Archived => "archived",
+            Self::Expired => "expired",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Whether a clip may move from `self` to `next`. Expired is final; a failed clip may be
+    /// retried (back to stored) once its cause is fixed; nothing returns to stored otherwise.
+    pub fn may_become(self, next: ClipState) -> bool {
+        use ClipState::*;
+        matches!(
+            (self, next),
+            (Stored, Catalogued)
+                | (Stored, Failed)
+                | (Failed, Stored)
+                | (Catalogued, Archived)
+                | (Catalogued, Expired)
+                | (Failed, Expired)
+        )
+    }
+
+    pub fn check_transition(self, next: ClipState) -> Result<(), TransitionError> {
+        if self.may_become(next) {
+            Ok(())
+        } else {
+            Err(TransitionError::NotAllowed { from: self, to: next })
+        }
+    }
+}
+
+impl fmt::Display for ClipState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ClipState {
+    type Err = TransitionError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|state| state.as_str() == s)
+            .ok_or_else(|| TransitionError::Unknown(s.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClipState::*;
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for state in ClipState::ALL {
+            assert_eq!(state.as_str().parse::<ClipState>().unwrap(), state);
+        }
+        assert!("catalogued ".parse::<ClipState>().is_err());
+    }
+
+    #[test]
+    fn expired_is_final_and_nothing_skips_storage() {
+        for next in ClipState::ALL {
+            assert!(!Expired.may_become(next), "expired -> {next}");
+        }
+        assert!(!Catalogued.may_become(Stored));
+        assert!(!Archived.may_become(Expired), "archived clips are kept long-term");
+        assert_eq!(
+            Stored.check_transition(Archived),
+            Err(TransitionError::NotAllowed { from: Stored, to: Archived })
+        );
+        assert!(Stored.may_become(Catalogued));
+    }
+}
