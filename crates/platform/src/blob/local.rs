@@ -1,0 +1,192 @@
+//! Blobs as files under one directory. A file is written under `.staging/`, flushed to disk,
+//! then hard-linked to its key: the link is atomic and fails if the key exists, so a reader
+//! never sees half a file and an original is never replaced. Stored files are made read-only.
+
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path, PathBuf};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use custodian_core::Sha256Digest;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use super::{BlobError, BlobReader, BlobStore, BlobWriter, RunningDigest, WrittenObject};
+
+const STAGING: &str = ".staging";
+
+#[derive(Debug, Clone)]
+pub struct LocalBlobStore {
+    root: PathBuf,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BlobError + '_ {
+    move |source| BlobError::Io { path: path.display().to_string(), source }
+}
+
+impl LocalBlobStore {
+    /// Opens (creating if needed) a store rooted at `root`, and clears staging files that a
+    /// crash left behind: they never became objects.
+    pub async fn open(root: impl Into<PathBuf>) -> Result<Self, BlobError> {
+        let root = root.into();
+        let staging = root.join(STAGING);
+        tokio::fs::create_dir_all(&staging).await.map_err(io(&staging))?;
+        let mut entries = tokio::fs::read_dir(&staging).await.map_err(io(&staging))?;
+        while let Some(entry) = entries.next_entry().await.map_err(io(&staging))? {
+            let path = entry.path();
+            tokio::fs::remove_file(&path).await.map_err(io(&path))?;
+        }
+        Ok(Self { root })
+    }
+
+    /// The file behind a key. Keys are relative paths of plain components; anything that
+    /// could climb out of the root is refused.
+    fn path_of(&self, key: &str) -> Result<PathBuf, BlobError> {
+        let relative = Path::new(key);
+        let plain = !key.is_empty()
+            && relative.components().all(|c| matches!(c, Component::Normal(part) if part != STAGING));
+        if !plain {
+            return Err(BlobError::Failed { operation: "resolve", key: key.to_owned(), message: "not a plain relative key".into() });
+        }
+        Ok(self.root.join(relative))
+    }
+}
+
+#[async_trait]
+impl BlobStore for LocalBlobStore {
+    async fn create(&self, key: &str) -> Result<Box<dyn BlobWriter>, BlobError> {
+        let target = self.path_of(key)?;
+        if tokio::fs::try_exists(&target).await.map_err(io(&target))? {
+            return Err(BlobError::AlreadyExists { key: key.to_owned() });
+        }
+        let staging = self.root.join(STAGING).join(uuid::Uuid::new_v4().to_string());
+        let file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(&staging).await.map_err(io(&staging))?;
+        Ok(Box::new(LocalWriter { key: key.to_owned(), target, staging, file, digest: RunningDigest::default() }))
+    }
+
+    async fn verify(&self, written: &WrittenObject) -> Result<(), BlobError> {
+        let path = self.path_of(&written.key)?;
+        let key = written.key.clone();
+        let (size, sha256) = tokio::task::spawn_blocking(move || hash_file(&path))
+            .await
+            .map_err(|e| BlobError::Failed { operation: "verify", key: key.clone(), message: e.to_string() })??;
+        if size != written.size || sha256 != written.sha256 {
+            return Err(BlobError::Mismatch {
+                key: written.key.clone(),
+                detail: format!("wrote {} bytes {}, file has {size} bytes {sha256}", written.size, written.sha256),
+            });
+        }
+        Ok(())
+    }
+
+    async fn size_of(&self, key: &str) -> Result<Option<u64>, BlobError> {
+        let path = self.path_of(key)?;
+        match tokio::fs::metadata(&path).await {
+            Ok(meta) => Ok(Some(meta.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+
+    async fn open(&self, key: &str) -> Result<BlobReader, BlobError> {
+        let path = self.path_of(key)?;
+        match tokio::fs::File::open(&path).await {
+            Ok(file) => Ok(Box::pin(file)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(BlobError::NotFound { key: key.to_owned() }),
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        let path = self.path_of(key)?;
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+
+    async fn check(&self) -> Result<(), BlobError> {
+        let staging = self.root.join(STAGING);
+        let probe = staging.join(format!("probe-{}", uuid::Uuid::new_v4()));
+        tokio::fs::write(&probe, b"ok").await.map_err(io(&probe))?;
+        tokio::fs::remove_file(&probe).await.map_err(io(&probe))
+    }
+
+    fn kind(&self) -> &'static str {
+        "local"
+    }
+}
+
+fn hash_file(path: &Path) -> Result<(u64, Sha256Digest), BlobError> {
+    let mut file = std::fs::File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => BlobError::NotFound { key: path.display().to_string() },
+        _ => io(path)(e),
+    })?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let read = file.read(&mut buffer).map_err(io(path))?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+        size += read as u64;
+    }
+    Ok((size, Sha256Digest::from_bytes(hasher.finalize().into())))
+}
+
+struct LocalWriter {
+    key: String,
+    target: PathBuf,
+    staging: PathBuf,
+    file: tokio::fs::File,
+    digest: RunningDigest,
+}
+
+#[async_trait]
+impl BlobWriter for LocalWriter {
+    async fn write(&mut self, chunk: Bytes) -> Result<(), BlobError> {
+        self.file.write_all(&chunk).await.map_err(io(&self.staging))?;
+        self.digest.update(&chunk);
+        Ok(())
+    }
+
+    async fn finish(self: Box<Self>) -> Result<WrittenObject, BlobError> {
+        let LocalWriter { key, target, staging, mut file, digest } = *self;
+        let result = publish(&staging, &target, &mut file, &key).await;
+        // The staging name is only a handle: whether or not the link was made, it goes.
+        let _ = tokio::fs::remove_file(&staging).await;
+        result?;
+        let (size, sha256) = digest.finish();
+        Ok(WrittenObject { key, size, sha256, part_digests: Vec::new() })
+    }
+
+    async fn abort(self: Box<Self>) {
+        let _ = tokio::fs::remove_file(&self.staging).await;
+    }
+
+    fn written(&self) -> u64 {
+        self.digest.size()
+    }
+}
+
+async fn publish(staging: &Path, target: &Path, file: &mut tokio::fs::File, key: &str) -> Result<(), BlobError> {
+    file.flush().await.map_err(io(staging))?;
+    file.sync_all().await.map_err(io(staging))?;
+    let parent = target.parent().unwrap_or(target);
+    tokio::fs::create_dir_all(parent).await.map_err(io(parent))?;
+    match tokio::fs::hard_link(staging, target).await {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(BlobError::AlreadyExists { key: key.to_owned() })
+        }
+        Err(e) => return Err(io(target)(e)),
+    }
+    tokio::fs::set_permissions(target, std::fs::Permissions::from_mode(0o440)).await.map_err(io(target))?;
+    // The link is durable only once its directory entry is on disk.
+    let dir = tokio::fs::File::open(parent).await.map_err(io(parent))?;
+    dir.sync_all().await.map_err(io(parent))
+}

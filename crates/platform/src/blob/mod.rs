@@ -1,0 +1,108 @@
+//! The blob store port: where originals and their derived files live. Two adapters: a local
+//! directory (standalone) and S3-compatible object storage (distributed). Both hash what they
+//! are given while it streams through, refuse to overwrite a key, and can re-read what they
+//! stored to prove it is what was written.
+
+mod local;
+mod s3;
+
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use custodian_core::Sha256Digest;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncRead;
+
+pub use local::LocalBlobStore;
+pub use s3::{S3BlobStore, S3Settings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("object {key} already exists; originals are never overwritten")]
+    AlreadyExists { key: String },
+    #[error("object {key} not found")]
+    NotFound { key: String },
+    #[error("blob store unavailable during {operation} on {key}: {message}")]
+    Unavailable { operation: &'static str, key: String, message: String },
+    #[error("stored object {key} does not match what was written: {detail}")]
+    Mismatch { key: String, detail: String },
+    #[error("{operation} on {key} failed: {message}")]
+    Failed { operation: &'static str, key: String, message: String },
+    #[error("file i/o on {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}
+
+impl BlobError {
+    /// Whether trying again later may succeed (the store is down or overloaded), as opposed to
+    /// a refusal that will repeat.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Unavailable { .. } => true,
+            Self::Io { source, .. } => !matches!(source.kind(), std::io::ErrorKind::PermissionDenied),
+            _ => false,
+        }
+    }
+}
+
+/// What a writer put in the store: enough to verify the stored object afterwards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenObject {
+    pub key: String,
+    pub size: u64,
+    pub sha256: Sha256Digest,
+    /// SHA-256 of each part, for stores that write in parts (S3 multipart); empty otherwise.
+    pub part_digests: Vec<Sha256Digest>,
+}
+
+pub type BlobReader = Pin<Box<dyn AsyncRead + Send>>;
+
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    /// Starts writing a new object. Fails with `AlreadyExists` if the key is taken.
+    async fn create(&self, key: &str) -> Result<Box<dyn BlobWriter>, BlobError>;
+    /// Reads the stored object back (size and checksum, as the store itself reports or
+    /// recomputes them) and compares with what was written.
+    async fn verify(&self, written: &WrittenObject) -> Result<(), BlobError>;
+    /// The object's size, or `None` if there is no such object.
+    async fn size_of(&self, key: &str) -> Result<Option<u64>, BlobError>;
+    async fn open(&self, key: &str) -> Result<BlobReader, BlobError>;
+    /// Removes an object. Only for uploads that never became clips, and for retention.
+    async fn delete(&self, key: &str) -> Result<(), BlobError>;
+    /// Answers whether the store is reachable and writable, for readiness.
+    async fn check(&self) -> Result<(), BlobError>;
+    /// A short name for logs and metrics: `local` or `s3`.
+    fn kind(&self) -> &'static str;
+}
+
+/// An object being written. Dropping it without `finish` leaves nothing behind that is
+/// visible under its key; `abort` also cleans up what was staged.
+#[async_trait]
+pub trait BlobWriter: Send {
+    async fn write(&mut self, chunk: Bytes) -> Result<(), BlobError>;
+    async fn finish(self: Box<Self>) -> Result<WrittenObject, BlobError>;
+    async fn abort(self: Box<Self>);
+    fn written(&self) -> u64;
+}
+
+/// Running size and SHA-256 of everything written so far.
+#[derive(Default)]
+pub(crate) struct RunningDigest {
+    hasher: Sha256,
+    size: u64,
+}
+
+impl RunningDigest {
+    pub(crate) fn update(&mut self, chunk: &[u8]) {
+        self.hasher.update(chunk);
+        self.size += chunk.len() as u64;
+    }
+
+    pub(crate) fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub(crate) fn finish(self) -> (u64, Sha256Digest) {
+        (self.size, Sha256Digest::from_bytes(self.hasher.finalize().into()))
+    }
+}

@@ -1,0 +1,183 @@
+//! Queues inside one process, for the standalone mode. A consumer sees the messages published
+//! after it subscribed (the roles subscribe before the HTTP listener opens; the reconciler
+//! covers anything else). A delivery dropped without being settled is redelivered, as
+//! JetStream redelivers after its ack wait.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use custodian_core::events::Topic;
+use tokio::sync::mpsc;
+
+use super::{Acker, Bus, BusError, ConsumerSpec, Delivery, Subscription};
+
+const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+#[derive(Clone)]
+struct Queued {
+    topic: Topic,
+    payload: Bytes,
+    attempt: u32,
+}
+
+struct Consumer {
+    topic: Topic,
+    sender: mpsc::UnboundedSender<Queued>,
+    receiver: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Queued>>>,
+}
+
+#[derive(Default)]
+struct State {
+    consumers: HashMap<String, Consumer>,
+    recent_ids: HashMap<String, Instant>,
+    dead_letters: Vec<(Topic, Bytes)>,
+}
+
+#[derive(Clone, Default)]
+pub struct InProcessBus {
+    state: Arc<Mutex<State>>,
+}
+
+impl InProcessBus {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// What went to the dead-letter queue so far (standalone operators read it from the logs
+    /// and metrics; tests read it here).
+    pub fn dead_letters(&self) -> Vec<(Topic, Bytes)> {
+        self.lock().dead_letters.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave the maps half-updated in a way that
+        // matters (each update is one insert or retain), so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[async_trait]
+impl Bus for InProcessBus {
+    async fn publish(&self, topic: Topic, message_id: &str, payload: Bytes) -> Result<(), BusError> {
+        let mut state = self.lock();
+        let now = Instant::now();
+        state.recent_ids.retain(|_, seen| now.duration_since(*seen) < DUPLICATE_WINDOW);
+        if state.recent_ids.insert(message_id.to_owned(), now).is_some() {
+            return Ok(());
+        }
+        for consumer in state.consumers.values().filter(|c| c.topic == topic) {
+            // A closed receiver means the consumer's process part is shutting down.
+            let _ = consumer.sender.send(Queued { topic, payload: payload.clone(), attempt: 1 });
+        }
+        Ok(())
+    }
+
+    async fn subscribe(&self, spec: &ConsumerSpec) -> Result<Box<dyn Subscription>, BusError> {
+        let mut state = self.lock();
+        let consumer = state.consumers.entry(spec.name.clone()).or_insert_with(|| {
+            let (sender, receiver) = mpsc::unbounded_channel();
+            Consumer { topic: spec.topic, sender, receiver: Arc::new(tokio::sync::Mutex::new(receiver)) }
+        });
+        if consumer.topic != spec.topic {
+            return Err(BusError::Refused { operation: "subscribe", message: format!("consumer {} already reads another topic", spec.name) });
+        }
+        Ok(Box::new(InProcessSubscription {
+            name: spec.name.clone(),
+            sender: consumer.sender.clone(),
+            receiver: consumer.receiver.clone(),
+        }))
+    }
+
+    async fn dead_letter(&self, topic: Topic, letter: Bytes) -> Result<(), BusError> {
+        self.lock().dead_letters.push((topic, letter));
+        Ok(())
+    }
+
+    async fn check(&self) -> Result<(), BusError> {
+        Ok(())
+    }
+
+    fn kind(&self) -> &'static str {
+        "in-process"
+    }
+}
+
+struct InProcessSubscription {
+    name: String,
+    sender: mpsc::UnboundedSender<Queued>,
+    receiver: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Queued>>>,
+}
+
+#[async_trait]
+impl Subscription for InProcessSubscription {
+    async fn next(&mut self) -> Result<Delivery, BusError> {
+        let queued = self.receiver.lock().await.recv().await.ok_or_else(|| BusError::Closed { consumer: self.name.clone() })?;
+        Ok(Delivery {
+            topic: queued.topic,
+            payload: queued.payload.clone(),
+            attempt: queued.attempt,
+            acker: Box::new(InProcessAcker { sender: self.sender.clone(), message: queued, settled: Mutex::new(false) }),
+        })
+    }
+}
+
+struct InProcessAcker {
+    sender: mpsc::UnboundedSender<Queued>,
+    message: Queued,
+    settled: Mutex<bool>,
+}
+
+impl InProcessAcker {
+    fn settle(&self) -> bool {
+        let mut settled = self.settled.lock().unwrap_or_else(|p| p.into_inner());
+        !std::mem::replace(&mut *settled, true)
+    }
+
+    fn redeliver_after(&self, delay: Duration) {
+        let sender = self.sender.clone();
+        let next = Queued { attempt: self.message.attempt + 1, ..self.message.clone() };
+        if delay.is_zero() {
+            let _ = sender.send(next);
+        } else if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _ = sender.send(next);
+            });
+        }
+    }
+}
+
+#[async_trait]
+impl Acker for InProcessAcker {
+    async fn ack(&self) -> Result<(), BusError> {
+        self.settle();
+        Ok(())
+    }
+
+    async fn nak(&self, delay: Duration) -> Result<(), BusError> {
+        if self.settle() {
+            self.redeliver_after(delay);
+        }
+        Ok(())
+    }
+
+    async fn term(&self) -> Result<(), BusError> {
+        self.settle();
+        Ok(())
+    }
+
+    async fn progress(&self) -> Result<(), BusError> {
+        Ok(())
+    }
+}
+
+impl Drop for InProcessAcker {
+    fn drop(&mut self) {
+        if self.settle() {
+            self.redeliver_after(Duration::ZERO);
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! The loop every consuming role runs: take a delivery, handle it in its own task (a panic
+//! boundary) under a time limit, then settle it. Success acks; a transient failure naks with
+//! a growing delay until the last allowed delivery, when the message goes to the dead-letter
+//! subject; a permanent failure goes there at once.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use tokio_util::sync::CancellationToken;
+
+use super::{Bus, BusError, ConsumerSpec, Delivery};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    /// Trying again later may work (a dependency is down, a record is not there yet).
+    #[error("transient: {0}")]
+    Transient(String),
+    /// The message can never be handled (it does not decode, it names nothing we know).
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+/// Job counts and durations, labelled by consumer and outcome.
+#[derive(Clone)]
+pub struct JobMetrics {
+    jobs: IntCounterVec,
+    duration: HistogramVec,
+}
+
+impl JobMetrics {
+    pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let jobs = IntCounterVec::new(
+            Opts::new("custodian_jobs_total", "Bus deliveries handled, by consumer and outcome (ok, retry, dead_letter)"),
+            &["consumer", "outcome"],
+        )?;
+        let duration = HistogramVec::new(
+            HistogramOpts::new("custodian_job_duration_seconds", "Time spent handling one delivery")
+                .buckets(vec![0.005, 0.02, 0.1, 0.5, 2.0, 10.0, 30.0, 120.0, 600.0]),
+            &["consumer"],
+        )?;
+        registry.register(Box::new(jobs.clone()))?;
+        registry.register(Box::new(duration.clone()))?;
+        Ok(Self { jobs, duration })
+    }
+}
+
+/// The delay before redelivery after the n-th failed attempt: 1 s, 2 s, 4 s ... capped at 60 s.
+pub fn retry_delay(attempt: u32) -> Duration {
+    Duration::from_secs(1u64 << attempt.saturating_sub(1).min(6)).min(Duration::from_secs(60))
+}
+
+/// Runs until `shutdown` is cancelled. The delivery in hand when it is cancelled is finished
+/// and settled before this returns; nothing is taken after.
+pub async fn run_consumer<H, F>(
+    bus: Arc<dyn Bus>,
+    spec: ConsumerSpec,
+    metrics: JobMetrics,
+    job_timeout: Duration,
+    shutdown: CancellationToken,
+    handler: H,
+) where
+    H: Fn(Bytes) -> F + Send + Sync + 'static,
+    F: Future<Output = Result<(), HandleError>> + Send + 'static,
+{
+    let mut subscription = None;
+    loop {
+        if shutdown.is_cancelled() {
+            return;
+        }
+        let sub = match &mut subscription {
+            Some(sub) => sub,
+            None => match tokio::select! { _ = shutdown.cancelled() => return, s = bus.subscribe(&spec) => s } {
+                Ok(sub) => subscription.insert(sub),
+                Err(e) => {
+                    tracing::warn!(consumer = %spec.name, error = %e, "cannot subscribe, will retry");
+                    tokio::select! { _ = shutdown.cancelled() => return, _ = tokio::time::sleep(Duration::from_secs(2)) => {} }
+                    continue;
+                }
+            },
+        };
+        let delivery = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            next = sub.next() => next,
+        };
+        match delivery {
+            Ok(delivery) => handle_one(&*bus, &spec, &metrics, job_timeout, &handler, delivery).await,
+            Err(BusError::Closed { .. }) => subscription = None,
+            Err(e) => {
+                tracing::warn!(consumer = %spec.name, error = %e, "delivery failed, resubscribing");
+                subscription = None;
+                tokio::select! { _ = shutdown.cancelled() => return, _ = tokio::time::sleep(Duration::from_secs(1)) => {} }
+            }
+        }
+    }
+}
+
+async fn handle_one<H, F>(bus: &dyn Bus, spec: &ConsumerSpec, metrics: &JobMetrics, job_timeout: Duration, handler: &H, delivery: Delivery)
+where
+    H: Fn(Bytes) -> F,
+    F: Future<Output = Result<(), HandleError>> + Send + 'static,
+{
+    let started = Instant::now();
+    let job = tokio::spawn(tokio::time::timeout(job_timeout, handler(delivery.payload.clone())));
+    let result = match job.await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_elapsed)) => Err(HandleError::Transient(format!("took longer than {job_timeout:?}"))),
+        Err(join) => Err(HandleError::Permanent(format!("handler panicked: {join}"))),
+    };
+    metrics.duration.with_label_values(&[&spec.name]).observe(started.elapsed().as_secs_f64());
+    let settled = match result {
+        Ok(()) => {
+            metrics.jobs.with_label_values(&[&spec.name, "ok"]).inc();
+            delivery.acker.ack().await
+        }
+        Err(HandleError::Transient(reason)) if delivery.attempt < spec.max_deliver => {
+            let delay = retry_delay(delivery.attempt);
+            tracing::warn!(consumer = %spec.name, attempt = delivery.attempt, ?delay, %reason, "job failed, will retry");
+            metrics.jobs.with_label_values(&[&spec.name, "retry"]).inc();
+            delivery.acker.nak(delay).await
+        }
+        Err(error) => {
+            tracing::error!(consumer = %spec.name, attempt = delivery.attempt, %error, "job given up, sent to dead letters");
+            metrics.jobs.with_label_values(&[&spec.name, "dead_letter"]).inc();
+            let letter = custodian_proto::v1::DeadLetter {
+                subject: delivery.topic.suffix().to_owned(),
+                payload: delivery.payload.to_vec(),
+                deliveries: delivery.attempt,
+                reason: error.to_string(),
+            };
+            let encoded = Bytes::from(custodian_proto::Message::encode_to_vec(&letter));
+            match bus.dead_letter(delivery.topic, encoded).await {
+                // Only once the letter is kept may the original stop being redelivered.
+                Ok(()) => delivery.acker.term().await,
+                Err(e) => {
+                    tracing::error!(consumer = %spec.name, error = %e, "dead letter not kept, message will be redelivered");
+                    delivery.acker.nak(retry_delay(delivery.attempt)).await
+                }
+            }
+        }
+    };
+    if let Err(e) = settled {
+        // The bus will redeliver after its ack wait; handlers are idempotent.
+        tracing::warn!(consumer = %spec.name, error = %e, "could not settle delivery");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delays_grow_and_stay_capped() {
+        assert_eq!(retry_delay(1), Duration::from_secs(1));
+        assert_eq!(retry_delay(2), Duration::from_secs(2));
+        assert!(retry_delay(30) <= Duration::from_secs(60));
+        assert!(retry_delay(5) > retry_delay(4));
+    }
+}

@@ -1,0 +1,101 @@
+//! The catalogue port: the source of truth for every clip, its state and its history, and for
+//! bureaus and their tokens. Two adapters share one body of SQL (`sql.rs`): SQLite for the
+//! standalone server and PostgreSQL for a region, each with its own migrations, run at start.
+
+mod model;
+mod sql;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use custodian_core::{BureauId, ClipId, ClipState};
+
+pub use model::{ClipFilter, ClipRecord, NewClip, PendingUpload, Transition};
+pub use sql::{PostgresCatalogue, SqliteCatalogue};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogueError {
+    #[error("catalogue unavailable during {operation}: {message}")]
+    Unavailable { operation: &'static str, message: String },
+    #[error("{operation} conflicts with an existing record: {message}")]
+    Conflict { operation: &'static str, message: String },
+    #[error("catalogue holds a record it cannot read ({detail})")]
+    Corrupt { detail: String },
+    #[error("{operation} failed: {message}")]
+    Query { operation: &'static str, message: String },
+    #[error("migrating the catalogue failed: {0}")]
+    Migration(String),
+    #[error("database url {0:?} is neither sqlite: nor postgres:")]
+    UnknownScheme(String),
+}
+
+impl CatalogueError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable { .. })
+    }
+
+    fn from_sqlx(operation: &'static str, err: sqlx::Error) -> Self {
+        let message = err.to_string();
+        match &err {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed => Self::Unavailable { operation, message },
+            sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict { operation, message },
+            // SQLite reports a locked database when a writer holds it past the busy timeout,
+            // PostgreSQL a class 57/08 error when it is shutting down or the link broke.
+            sqlx::Error::Database(db)
+                if db.code().is_some_and(|c| c.starts_with("57") || c.starts_with("08") || c == "5" || c == "6") =>
+            {
+                Self::Unavailable { operation, message }
+            }
+            _ => Self::Query { operation, message },
+        }
+    }
+}
+
+#[async_trait]
+pub trait Catalogue: Send + Sync {
+    async fn ensure_bureau(&self, bureau: &BureauId, name: &str, now: DateTime<Utc>) -> Result<(), CatalogueError>;
+    async fn insert_token(&self, bureau: &BureauId, token_sha256: &str, label: &str, now: DateTime<Utc>) -> Result<uuid::Uuid, CatalogueError>;
+    /// The bureau of an unrevoked token with this hash.
+    async fn bureau_for_token(&self, token_sha256: &str) -> Result<Option<BureauId>, CatalogueError>;
+
+    async fn begin_upload(&self, upload: &PendingUpload) -> Result<(), CatalogueError>;
+    /// Records a stored, verified clip and closes its pending upload, in one transaction.
+    async fn record_clip(&self, clip: &NewClip) -> Result<ClipRecord, CatalogueError>;
+    /// Drops a pending upload whose object was removed (or never written).
+    async fn forget_upload(&self, clip: ClipId) -> Result<(), CatalogueError>;
+    async fn stale_uploads(&self, started_before: DateTime<Utc>, limit: i64) -> Result<Vec<PendingUpload>, CatalogueError>;
+
+    /// A clip, only if it belongs to `bureau`.
+    async fn clip(&self, bureau: &BureauId, id: ClipId) -> Result<Option<ClipRecord>, CatalogueError>;
+    /// A clip whatever its bureau: for workers acting on events, never for API callers.
+    async fn clip_for_worker(&self, id: ClipId) -> Result<Option<ClipRecord>, CatalogueError>;
+    /// A bureau's clips, newest first, after the filter's cursor.
+    async fn list_clips(&self, bureau: &BureauId, filter: &ClipFilter, limit: i64) -> Result<Vec<ClipRecord>, CatalogueError>;
+    /// Moves a clip from `from` to `to` if it is still in `from`. Returns whether it moved.
+    async fn transition(&self, id: ClipId, from: ClipState, to: ClipState, at: DateTime<Utc>, reason: Option<&str>) -> Result<bool, CatalogueError>;
+    async fn transitions(&self, id: ClipId) -> Result<Vec<Transition>, CatalogueError>;
+    /// Clips that have been in `state` since before `changed_before`, oldest first.
+    async fn stuck_clips(&self, state: ClipState, changed_before: DateTime<Utc>, limit: i64) -> Result<Vec<ClipRecord>, CatalogueError>;
+    /// Counts one more re-publication of a stuck clip and returns the new round.
+    async fn next_publish_round(&self, id: ClipId, at: DateTime<Utc>) -> Result<u32, CatalogueError>;
+
+    async fn ping(&self) -> Result<(), CatalogueError>;
+    fn kind(&self) -> &'static str;
+}
+
+/// Opens the catalogue named by `url` (`sqlite:PATH` or `postgres://...`) and migrates it.
+pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Catalogue>, CatalogueError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteCatalogue::connect(url, max_connections).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresCatalogue::connect(url, max_connections).await?))
+    } else {
+        Err(CatalogueError::UnknownScheme(url.to_owned()))
+    }
+}

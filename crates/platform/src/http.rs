@@ -1,0 +1,229 @@
+//! HTTP pieces every role shares: the error body, bearer-token authentication scoped to a
+//! bureau (deny by default: every API route sits behind it), request metrics, and the
+//! operational endpoints `/metrics`, `/healthz` and `/readyz`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use custodian_core::token::{looks_like_token, token_hash};
+use custodian_core::BureauId;
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::blob::{BlobError, BlobStore};
+use crate::bus::{Bus, BusError};
+use crate::catalogue::{Catalogue, CatalogueError};
+
+/// An error as the API reports it: a status, a stable machine-readable code, and a message
+/// for people. 503s carry `Retry-After`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// Seconds a client should wait before retrying after a 503.
+pub const RETRY_AFTER_SECONDS: u64 = 5;
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into() }
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "dependency-unavailable", message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(code = self.code, message = %self.message, "request failed");
+        }
+        let body = Json(json!({ "error": { "code": self.code, "message": self.message } }));
+        let mut response = (self.status, body).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<CatalogueError> for ApiError {
+    fn from(err: CatalogueError) -> Self {
+        if err.is_transient() {
+            Self::unavailable(err.to_string())
+        } else {
+            Self::internal(err.to_string())
+        }
+    }
+}
+
+impl From<BlobError> for ApiError {
+    fn from(err: BlobError) -> Self {
+        if err.is_transient() {
+            Self::unavailable(err.to_string())
+        } else {
+            Self::internal(err.to_string())
+        }
+    }
+}
+
+/// Who is calling: set by `authenticate` for every API request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub bureau: BureauId,
+}
+
+/// Middleware: a request without a valid bearer token stops here with 401; otherwise the
+/// caller's bureau is attached for the handler, which must scope everything to it.
+pub async fn authenticate(State(catalogue): State<Arc<dyn Catalogue>>, mut request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim);
+    let Some(token) = presented else {
+        return ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "an Authorization: Bearer token is required").into_response();
+    };
+    if !looks_like_token(token) {
+        return ApiError::new(StatusCode::UNAUTHORIZED, "bad-token", "the token is not valid").into_response();
+    }
+    match catalogue.bureau_for_token(&token_hash(token)).await {
+        Ok(Some(bureau)) => {
+            request.extensions_mut().insert(Caller { bureau });
+            next.run(request).await
+        }
+        Ok(None) => ApiError::new(StatusCode::UNAUTHORIZED, "bad-token", "the token is not valid").into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// Request counts and latencies by route template (never by id) and status.
+#[derive(Clone)]
+pub struct HttpMetrics {
+    requests: IntCounterVec,
+    duration: HistogramVec,
+}
+
+impl HttpMetrics {
+    pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let requests = IntCounterVec::new(
+            Opts::new("custodian_http_requests_total", "HTTP requests answered, by route, method and status"),
+            &["route", "method", "status"],
+        )?;
+        let duration = HistogramVec::new(
+            HistogramOpts::new("custodian_http_request_duration_seconds", "Time to answer an HTTP request")
+                .buckets(vec![0.001, 0.005, 0.02, 0.1, 0.5, 2.0, 10.0, 60.0, 600.0]),
+            &["route", "method"],
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(duration.clone()))?;
+        Ok(Self { requests, duration })
+    }
+}
+
+pub async fn track(State(metrics): State<HttpMetrics>, request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    metrics.duration.with_label_values(&[&route, &method]).observe(started.elapsed().as_secs_f64());
+    metrics.requests.with_label_values(&[&route, &method, response.status().as_str()]).inc();
+    response
+}
+
+/// What `/readyz` asks before it says yes.
+#[derive(Clone, Default)]
+pub struct Dependencies {
+    pub blob: Option<Arc<dyn BlobStore>>,
+    pub bus: Option<Arc<dyn Bus>>,
+    pub catalogue: Option<Arc<dyn Catalogue>>,
+}
+
+const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+
+async fn within<E: std::fmt::Display>(check: impl std::future::Future<Output = Result<(), E>>) -> Result<(), String> {
+    match tokio::time::timeout(CHECK_TIMEOUT, check).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {CHECK_TIMEOUT:?}")),
+    }
+}
+
+impl Dependencies {
+    /// Each dependency's state; all must be `ok` for the role to be ready.
+    pub async fn check(&self) -> Vec<(&'static str, Result<(), String>)> {
+        let mut results = Vec::new();
+        if let Some(blob) = &self.blob {
+            results.push(("blob_store", within(blob.check()).await));
+        }
+        if let Some(bus) = &self.bus {
+            results.push(("bus", within::<BusError>(bus.check()).await));
+        }
+        if let Some(catalogue) = &self.catalogue {
+            results.push(("catalogue", within(catalogue.ping()).await));
+        }
+        results
+    }
+}
+
+#[derive(Clone)]
+struct OpsState {
+    registry: Registry,
+    dependencies: Dependencies,
+    shutdown: CancellationToken,
+}
+
+/// `/metrics`, `/healthz` (the process answers) and `/readyz` (every dependency answers and
+/// the process is not shutting down).
+pub fn ops_router(registry: Registry, dependencies: Dependencies, shutdown: CancellationToken) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .with_state(OpsState { registry, dependencies, shutdown })
+}
+
+async fn metrics(State(ops): State<OpsState>) -> Response {
+    let mut buffer = Vec::new();
+    match TextEncoder::new().encode(&ops.registry.gather(), &mut buffer) {
+        Ok(()) => ([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], buffer).into_response(),
+        Err(e) => ApiError::internal(format!("encoding metrics: {e}")).into_response(),
+    }
+}
+
+async fn readyz(State(ops): State<OpsState>) -> Response {
+    let results = ops.dependencies.check().await;
+    let mut ready = !ops.shutdown.is_cancelled();
+    let mut body = serde_json::Map::new();
+    body.insert("shutting_down".into(), json!(ops.shutdown.is_cancelled()));
+    for (name, result) in results {
+        ready &= result.is_ok();
+        body.insert(name.into(), json!(result.err().unwrap_or_else(|| "ok".into())));
+    }
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(body)).into_response()
+}
+
+/// Serves `router` on `listener` until `shutdown` is cancelled, then lets requests in flight
+/// finish.
+pub async fn serve(listener: tokio::net::TcpListener, router: Router, shutdown: CancellationToken) -> std::io::Result<()> {
+    axum::serve(listener, router).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
+}
