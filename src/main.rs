@@ -1,1 +1,24 @@
-fn main() {}
+use anyhow::Context;
+use clap::Parser;
+use custodian::cli::{AdminCommand, Cli, Command, TokenCommand};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    custodian_platform::telemetry::init(cli.log_json);
+    match cli.command {
+        Command::Standalone(args) => custodian::app::start_standalone(&args).await?.run_until_signal().await,
+        Command::Serve(args) => custodian::app::start_role(&args).await?.run_until_signal().await,
+        Command::Admin { command: AdminCommand::Token { command: TokenCommand::Create(args) } } => {
+            let token = custodian::admin::token_create(&args).await?;
+            println!("{token}");
+            eprintln!("Keep this token now: only its hash is stored, it cannot be shown again.");
+            Ok(())
+        }
+        Command::Demo(args) => {
+            let result = custodian::demo::run(&args).await.context("demo failed")?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(())
+        }
+    }
+}

@@ -9,6 +9,7 @@ pub mod bus;
 pub mod catalogue;
 pub mod clock;
 pub mod config;
+pub mod events;
 pub mod http;
 pub mod telemetry;
 #[cfg(feature = "testing")]

@@ -1,0 +1,191 @@
+//! The catalog role: what archive staff and other systems read. It follows every clip's
+//! events, moves the clip through its states in the catalogue once each step it depends on is
+//! done, re-announces work for clips stuck too long (so a lost message only delays work), and
+//! answers the read API, always scoped to the caller's bureau.
+
+mod api;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use custodian_core::events::Topic;
+use custodian_core::{ClipId, ClipState};
+use custodian_platform::bus::{run_consumer, ConsumerSpec, HandleError, JobMetrics};
+use custodian_platform::catalogue::CatalogueError;
+use custodian_platform::config::{parse_duration, ConfigError};
+use custodian_platform::events::publish_stored;
+use custodian_platform::Ports;
+use custodian_proto::v1::{ClipCatalogued, ClipStored};
+use custodian_proto::Message;
+use prometheus::{IntCounter, Registry};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct CatalogConfig {
+    /// How often the reconciler looks for stuck clips.
+    #[arg(long = "reconcile-every", env = "CUSTODIAN_RECONCILE_EVERY", default_value = "30s", value_parser = parse_duration)]
+    pub reconcile_every: Duration,
+    /// A clip whose state has not moved for this long has its pending work announced again.
+    #[arg(long = "stuck-after", env = "CUSTODIAN_STUCK_AFTER", default_value = "5m", value_parser = parse_duration)]
+    pub stuck_after: Duration,
+    /// Deliveries of one event before it goes to the dead-letter subject.
+    #[arg(long = "max-deliver", env = "CUSTODIAN_MAX_DELIVER", default_value_t = 5)]
+    pub max_deliver: u32,
+}
+
+impl CatalogConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.reconcile_every.is_zero() {
+            return Err(ConfigError::new("reconcile-every", "0s", "must be more than 0"));
+        }
+        // Re-publishing inside the bus's two-minute duplicate window would be dropped anyway.
+        if self.stuck_after < Duration::from_secs(1) {
+            return Err(ConfigError::new("stuck-after", format!("{:?}", self.stuck_after), "must be at least 1s"));
+        }
+        if !(1..=100).contains(&self.max_deliver) {
+            return Err(ConfigError::new("max-deliver", self.max_deliver, "must be 1 to 100"));
+        }
+        Ok(())
+    }
+}
+
+impl Default for CatalogConfig {
+    fn default() -> Self {
+        Self { reconcile_every: Duration::from_secs(30), stuck_after: Duration::from_secs(300), max_deliver: 5 }
+    }
+}
+
+struct CatalogMetrics {
+    catalogued: IntCounter,
+    republished: IntCounter,
+    jobs: JobMetrics,
+}
+
+impl CatalogMetrics {
+    fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let catalogued = IntCounter::new("custodian_clips_catalogued_total", "Clips that reached the catalogued state")?;
+        let republished = IntCounter::new("custodian_reconciler_republished_total", "Stuck clips whose pending work was announced again")?;
+        registry.register(Box::new(catalogued.clone()))?;
+        registry.register(Box::new(republished.clone()))?;
+        Ok(Self { catalogued, republished, jobs: JobMetrics::register(registry)? })
+    }
+}
+
+pub struct Catalog {
+    ports: Ports,
+    config: CatalogConfig,
+    metrics: CatalogMetrics,
+}
+
+fn catalogue_failure(e: CatalogueError) -> HandleError {
+    if e.is_transient() {
+        HandleError::Transient(e.to_string())
+    } else {
+        HandleError::Permanent(e.to_string())
+    }
+}
+
+impl Catalog {
+    pub fn new(ports: Ports, config: CatalogConfig) -> Result<Arc<Self>, prometheus::Error> {
+        let metrics = CatalogMetrics::register(&ports.registry)?;
+        Ok(Arc::new(Self { ports, config, metrics }))
+    }
+
+    pub fn router(self: &Arc<Self>) -> axum::Router {
+        api::router(self.clone())
+    }
+
+    fn stored_consumer(&self) -> ConsumerSpec {
+        ConsumerSpec { name: "catalog-stored".into(), topic: Topic::ClipStored, ack_wait: Duration::from_secs(30), max_deliver: self.config.max_deliver }
+    }
+
+    /// Runs the `clip.stored` consumer and the reconciler until `shutdown`.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let consumer = {
+            let catalog = self.clone();
+            let handler = move |payload: Bytes| {
+                let catalog = catalog.clone();
+                async move { catalog.on_stored(payload).await }
+            };
+            run_consumer(self.ports.bus.clone(), self.stored_consumer(), self.metrics.jobs.clone(), Duration::from_secs(60), shutdown.clone(), handler)
+        };
+        let reconciler = self.clone().reconcile_forever(shutdown);
+        tokio::join!(consumer, reconciler);
+    }
+
+    /// Handles `clip.stored`. No processing step is required yet, so a stored clip is
+    /// catalogued at once; handling the same event twice changes nothing.
+    pub async fn on_stored(&self, payload: Bytes) -> Result<(), HandleError> {
+        let event = ClipStored::decode(payload).map_err(|e| HandleError::Permanent(format!("undecodable clip.stored: {e}")))?;
+        let id: ClipId = event.clip_id.parse().map_err(|e| HandleError::Permanent(format!("clip.stored: {e}")))?;
+        let clip = self.ports.catalogue.clip_for_worker(id).await.map_err(catalogue_failure)?;
+        let Some(clip) = clip else {
+            return Err(HandleError::Transient(format!("clip {id} is not in the catalogue yet")));
+        };
+        match clip.state {
+            ClipState::Stored => {
+                let now = self.ports.clock.now();
+                let moved = self
+                    .ports
+                    .catalogue
+                    .transition(id, ClipState::Stored, ClipState::Catalogued, now, Some("every required step done"))
+                    .await
+                    .map_err(catalogue_failure)?;
+                if moved {
+                    self.metrics.catalogued.inc();
+                    tracing::info!(clip_id = %id, bureau = %clip.bureau, "clip catalogued");
+                }
+                self.announce_catalogued(&clip.bureau.to_string(), id, now).await
+            }
+            // Already done: announce again in case the first announcement was lost; the bus
+            // drops the duplicate if it was not.
+            ClipState::Catalogued => self.announce_catalogued(&clip.bureau.to_string(), id, clip.state_changed_at).await,
+            ClipState::Archived | ClipState::Expired | ClipState::Failed => Ok(()),
+        }
+    }
+
+    async fn announce_catalogued(&self, bureau: &str, id: ClipId, at: chrono::DateTime<chrono::Utc>) -> Result<(), HandleError> {
+        let event = ClipCatalogued { clip_id: id.to_string(), bureau_id: bureau.to_owned(), catalogued_at: at.to_rfc3339() };
+        self.ports
+            .bus
+            .publish(Topic::ClipCatalogued, &Topic::ClipCatalogued.message_id(id, 0), Bytes::from(event.encode_to_vec()))
+            .await
+            .map_err(|e| HandleError::Transient(e.to_string()))
+    }
+
+    async fn reconcile_forever(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut ticker = tokio::time::interval(self.config.reconcile_every);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = ticker.tick() => {
+                    if let Err(e) = self.reconcile_once().await {
+                        tracing::warn!(error = %e, "reconciler pass failed; will try again");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Announces again the clips that have stayed `stored` longer than `stuck_after`.
+    /// Returns how many were announced.
+    pub async fn reconcile_once(&self) -> Result<usize, CatalogueError> {
+        let stuck_after = chrono::Duration::from_std(self.config.stuck_after).unwrap_or(chrono::Duration::minutes(5));
+        let now = self.ports.clock.now();
+        let stuck = self.ports.catalogue.stuck_clips(ClipState::Stored, now - stuck_after, 100).await?;
+        let mut announced = 0;
+        for clip in stuck {
+            let round = self.ports.catalogue.next_publish_round(clip.id, now).await?;
+            match publish_stored(&*self.ports.bus, &clip, round).await {
+                Ok(()) => {
+                    announced += 1;
+                    self.metrics.republished.inc();
+                    tracing::info!(clip_id = %clip.id, round, "stuck clip announced again");
+                }
+                Err(e) => tracing::warn!(clip_id = %clip.id, error = %e, "could not announce stuck clip"),
+            }
+        }
+        Ok(announced)
+    }
+}

@@ -1,0 +1,109 @@
+//! The ingest role: where footage enters Custodian. A bureau's collection station sends an
+//! original with a plain streaming PUT; ingest streams it into the blob store while hashing,
+//! checks the client's digest, re-reads what the store holds, records the clip in the
+//! catalogue, and only then answers with a receipt. Whatever goes wrong before the receipt
+//! leaves no clip and no object behind; a janitor reclaims uploads abandoned mid-way.
+
+mod metrics;
+mod upload;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::put;
+use axum::Router;
+use custodian_platform::config::{parse_duration, parse_size, ConfigError};
+use custodian_platform::http::authenticate;
+use custodian_platform::Ports;
+use tokio_util::sync::CancellationToken;
+
+pub use metrics::IngestMetrics;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct IngestConfig {
+    /// The largest original accepted, e.g. 64GiB.
+    #[arg(long = "max-upload-size", env = "CUSTODIAN_MAX_UPLOAD_SIZE", default_value = "64GiB", value_parser = parse_size)]
+    pub max_upload_bytes: u64,
+    /// An upload still unfinished after this long is abandoned and its bytes removed.
+    #[arg(long = "abandon-uploads-after", env = "CUSTODIAN_ABANDON_UPLOADS_AFTER", default_value = "24h", value_parser = parse_duration)]
+    pub abandon_after: Duration,
+    /// How often the janitor looks for abandoned uploads.
+    #[arg(long = "janitor-every", env = "CUSTODIAN_JANITOR_EVERY", default_value = "10m", value_parser = parse_duration)]
+    pub janitor_every: Duration,
+}
+
+impl IngestConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_upload_bytes == 0 {
+            return Err(ConfigError::new("max-upload-size", self.max_upload_bytes, "must be more than 0"));
+        }
+        if self.abandon_after < Duration::from_secs(60) {
+            return Err(ConfigError::new("abandon-uploads-after", format!("{:?}", self.abandon_after), "must be at least 1m"));
+        }
+        if self.janitor_every.is_zero() {
+            return Err(ConfigError::new("janitor-every", "0s", "must be more than 0"));
+        }
+        Ok(())
+    }
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self { max_upload_bytes: 64 << 30, abandon_after: Duration::from_secs(24 * 3600), janitor_every: Duration::from_secs(600) }
+    }
+}
+
+pub struct Ingest {
+    ports: Ports,
+    config: IngestConfig,
+    metrics: IngestMetrics,
+}
+
+impl Ingest {
+    pub fn new(ports: Ports, config: IngestConfig) -> Result<Arc<Self>, prometheus::Error> {
+        let metrics = IngestMetrics::register(&ports.registry)?;
+        Ok(Arc::new(Self { ports, config, metrics }))
+    }
+
+    /// The role's API. Every route requires a bureau token.
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route("/v1/uploads", put(upload::put_upload))
+            .with_state(self.clone())
+            .layer(axum::middleware::from_fn_with_state(self.ports.catalogue.clone(), authenticate))
+    }
+
+    /// Runs the janitor until `shutdown`.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut ticker = tokio::time::interval(self.config.janitor_every);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = ticker.tick() => {
+                    if let Err(e) = self.reclaim_abandoned().await {
+                        tracing::warn!(error = %e, "janitor pass failed; will try again");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Removes the bytes of uploads that started longer ago than `abandon_after` and never
+    /// became clips. Returns how many were reclaimed.
+    pub async fn reclaim_abandoned(&self) -> Result<usize, upload::IngestError> {
+        let cutoff = self.ports.clock.now() - chrono::Duration::from_std(self.config.abandon_after).unwrap_or(chrono::Duration::days(1));
+        let stale = self.ports.catalogue.stale_uploads(cutoff, 100).await?;
+        let mut reclaimed = 0;
+        for upload in stale {
+            // Claim the upload first: once its row is gone it can no longer become a clip,
+            // so deleting its object cannot take an original from under a receipt.
+            if self.ports.catalogue.forget_upload(upload.clip).await? {
+                self.ports.blob.delete(&upload.object_key).await?;
+                self.metrics.abandoned.inc();
+                reclaimed += 1;
+                tracing::info!(clip_id = %upload.clip, key = %upload.object_key, "abandoned upload reclaimed");
+            }
+        }
+        Ok(reclaimed)
+    }
+}

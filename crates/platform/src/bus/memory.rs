@@ -1,6 +1,6 @@
-//! Queues inside one process, for the standalone mode. A consumer sees the messages published
-//! after it subscribed (the roles subscribe before the HTTP listener opens; the reconciler
-//! covers anything else). A delivery dropped without being settled is redelivered, as
+//! Queues inside one process, for the standalone mode. Messages published while no consumer
+//! reads their topic wait (up to a bound) for the first one, as a JetStream stream keeps them
+//! for a consumer created later. A delivery dropped without being settled is redelivered, as
 //! JetStream redelivers after its ack wait.
 
 use std::collections::HashMap;
@@ -15,6 +15,9 @@ use tokio::sync::mpsc;
 use super::{Acker, Bus, BusError, ConsumerSpec, Delivery, Subscription};
 
 const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+/// Messages kept per topic while it has no consumer; beyond this the oldest are dropped and
+/// the catalogue's reconciler announces their clips again.
+const BACKLOG_LIMIT: usize = 10_000;
 
 #[derive(Clone)]
 struct Queued {
@@ -33,6 +36,7 @@ struct Consumer {
 struct State {
     consumers: HashMap<String, Consumer>,
     recent_ids: HashMap<String, Instant>,
+    backlog: HashMap<Topic, std::collections::VecDeque<Queued>>,
     dead_letters: Vec<(Topic, Bytes)>,
 }
 
@@ -68,17 +72,30 @@ impl Bus for InProcessBus {
         if state.recent_ids.insert(message_id.to_owned(), now).is_some() {
             return Ok(());
         }
+        let message = Queued { topic, payload, attempt: 1 };
+        let mut delivered = false;
         for consumer in state.consumers.values().filter(|c| c.topic == topic) {
-            // A closed receiver means the consumer's process part is shutting down.
-            let _ = consumer.sender.send(Queued { topic, payload: payload.clone(), attempt: 1 });
+            // A closed receiver means that consumer is shutting down.
+            delivered |= consumer.sender.send(message.clone()).is_ok();
+        }
+        if !delivered {
+            let backlog = state.backlog.entry(topic).or_default();
+            if backlog.len() == BACKLOG_LIMIT {
+                backlog.pop_front();
+            }
+            backlog.push_back(message);
         }
         Ok(())
     }
 
     async fn subscribe(&self, spec: &ConsumerSpec) -> Result<Box<dyn Subscription>, BusError> {
-        let mut state = self.lock();
+        let mut guard = self.lock();
+        let state = &mut *guard;
         let consumer = state.consumers.entry(spec.name.clone()).or_insert_with(|| {
             let (sender, receiver) = mpsc::unbounded_channel();
+            for waiting in state.backlog.remove(&spec.topic).unwrap_or_default() {
+                let _ = sender.send(waiting);
+            }
             Consumer { topic: spec.topic, sender, receiver: Arc::new(tokio::sync::Mutex::new(receiver)) }
         });
         if consumer.topic != spec.topic {

@@ -67,8 +67,9 @@ pub trait Catalogue: Send + Sync {
     async fn begin_upload(&self, upload: &PendingUpload) -> Result<(), CatalogueError>;
     /// Records a stored, verified clip and closes its pending upload, in one transaction.
     async fn record_clip(&self, clip: &NewClip) -> Result<ClipRecord, CatalogueError>;
-    /// Drops a pending upload whose object was removed (or never written).
-    async fn forget_upload(&self, clip: ClipId) -> Result<(), CatalogueError>;
+    /// Drops a pending upload, returning whether it was still pending. Whoever removes the
+    /// row owns the object: after this, `record_clip` for the same clip fails.
+    async fn forget_upload(&self, clip: ClipId) -> Result<bool, CatalogueError>;
     async fn stale_uploads(&self, started_before: DateTime<Utc>, limit: i64) -> Result<Vec<PendingUpload>, CatalogueError>;
 
     /// A clip, only if it belongs to `bureau`.

@@ -157,22 +157,29 @@ macro_rules! catalogue_on {
                     .execute(&mut *tx)
                     .await
                     .map_err(err("record clip"))?;
-                sqlx::query("DELETE FROM pending_uploads WHERE clip_id = $1")
+                let claimed = sqlx::query("DELETE FROM pending_uploads WHERE clip_id = $1")
                     .bind(clip.id.as_uuid())
                     .execute(&mut *tx)
                     .await
-                    .map_err(err("record clip"))?;
+                    .map_err(err("record clip"))?
+                    .rows_affected();
+                if claimed != 1 {
+                    // The janitor reclaimed this upload as abandoned and may be deleting its
+                    // object: recording it now would point the catalogue at nothing.
+                    return Err(CatalogueError::Conflict { operation: "record clip", message: format!("upload {} is no longer pending", clip.id) });
+                }
                 tx.commit().await.map_err(err("record clip"))?;
                 ClipRecord::try_from(row)
             }
 
-            async fn forget_upload(&self, clip: ClipId) -> Result<(), CatalogueError> {
-                sqlx::query("DELETE FROM pending_uploads WHERE clip_id = $1")
+            async fn forget_upload(&self, clip: ClipId) -> Result<bool, CatalogueError> {
+                let removed = sqlx::query("DELETE FROM pending_uploads WHERE clip_id = $1")
                     .bind(clip.as_uuid())
                     .execute(&self.pool)
                     .await
-                    .map_err(err("forget upload"))?;
-                Ok(())
+                    .map_err(err("forget upload"))?
+                    .rows_affected();
+                Ok(removed == 1)
             }
 
             async fn stale_uploads(&self, started_before: DateTime<Utc>, limit: i64) -> Result<Vec<PendingUpload>, CatalogueError> {

@@ -1,0 +1,32 @@
+//! Building and publishing the events of a clip's life from catalogue records, so that every
+//! role that announces a clip says the same thing about it.
+
+use bytes::Bytes;
+use custodian_core::events::Topic;
+use custodian_proto::v1::ClipStored;
+use custodian_proto::Message;
+
+use crate::bus::{Bus, BusError};
+use crate::catalogue::ClipRecord;
+
+pub fn clip_stored(clip: &ClipRecord) -> ClipStored {
+    ClipStored {
+        clip_id: clip.id.to_string(),
+        bureau_id: clip.bureau.to_string(),
+        device_id: clip.device.to_string(),
+        officer_id: clip.officer.to_string(),
+        recorded_at: clip.recorded_at.to_rfc3339(),
+        object_key: clip.object_key.clone(),
+        size_bytes: clip.size_bytes,
+        sha256: clip.sha256.to_hex(),
+        original_name: clip.original_name.clone(),
+        case_ref: clip.case_ref.clone(),
+    }
+}
+
+/// Announces a stored clip. `round` 0 is ingest's announcement; the reconciler uses later
+/// rounds so the bus does not drop its re-publication as a duplicate.
+pub async fn publish_stored(bus: &dyn Bus, clip: &ClipRecord, round: u32) -> Result<(), BusError> {
+    let payload = Bytes::from(clip_stored(clip).encode_to_vec());
+    bus.publish(Topic::ClipStored, &Topic::ClipStored.message_id(clip.id, round), payload).await
+}

@@ -1,0 +1,263 @@
+//! The plain streaming upload: `PUT /v1/uploads?device=..&officer=..&recorded_at=..&file_name=..[&case=..]`
+//! with the original as the body and, ideally, its digest in `Content-Digest`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use chrono::{DateTime, Utc};
+use custodian_core::keys::original_key;
+use custodian_core::upload::{MetadataError, RawUploadMetadata, UploadMetadata};
+use custodian_core::{ClipId, DigestError, Sha256Digest};
+use custodian_platform::blob::{BlobError, BlobWriter, WrittenObject};
+use custodian_platform::catalogue::{CatalogueError, NewClip, PendingUpload};
+use custodian_platform::events::publish_stored;
+use custodian_platform::http::{ApiError, Caller};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use crate::Ingest;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Metadata(#[from] MetadataError),
+    #[error("{header}: {source}")]
+    DigestHeader { header: &'static str, source: DigestError },
+    #[error("the upload is {size} bytes; the limit is {limit}")]
+    TooLarge { size: u64, limit: u64 },
+    #[error("the body ended after {received} of {declared} declared bytes")]
+    Truncated { received: u64, declared: u64 },
+    #[error("the body could not be read after {received} bytes: {message}")]
+    BodyBroken { received: u64, message: String },
+    #[error("the content digest does not match: client sent sha-256 {claimed}, received bytes hash to {actual}")]
+    DigestMismatch { claimed: Sha256Digest, actual: Sha256Digest },
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    #[error(transparent)]
+    Catalogue(#[from] CatalogueError),
+}
+
+impl IngestError {
+    /// A stable label for metrics and the error body.
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Metadata(MetadataError::WrongBureau { .. }) => "wrong-bureau",
+            Self::Metadata(_) => "invalid-metadata",
+            Self::DigestHeader { .. } => "invalid-digest-header",
+            Self::TooLarge { .. } => "too-large",
+            Self::Truncated { .. } => "truncated",
+            Self::BodyBroken { .. } => "body-broken",
+            Self::DigestMismatch { .. } => "digest-mismatch",
+            Self::Blob(e) if e.is_transient() => "storage-unavailable",
+            Self::Blob(_) => "storage-failed",
+            Self::Catalogue(e) if e.is_transient() => "catalogue-unavailable",
+            Self::Catalogue(_) => "catalogue-failed",
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::Metadata(MetadataError::WrongBureau { .. }) => StatusCode::FORBIDDEN,
+            Self::Metadata(_) | Self::DigestHeader { .. } | Self::Truncated { .. } | Self::BodyBroken { .. } => StatusCode::BAD_REQUEST,
+            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::DigestMismatch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Blob(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Catalogue(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Blob(_) | Self::Catalogue(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(err: IngestError) -> Self {
+        ApiError::new(err.status(), err.code(), err.to_string())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UploadQuery {
+    bureau: Option<String>,
+    device: Option<String>,
+    officer: Option<String>,
+    recorded_at: Option<String>,
+    file_name: Option<String>,
+    case: Option<String>,
+}
+
+/// What the client keeps as proof that its original arrived intact.
+#[derive(Debug, Serialize)]
+pub struct Receipt {
+    pub clip_id: ClipId,
+    pub bureau: String,
+    pub size_bytes: u64,
+    pub sha256: Sha256Digest,
+    pub received_at: DateTime<Utc>,
+    pub state: &'static str,
+}
+
+pub async fn put_upload(
+    State(ingest): State<Arc<Ingest>>,
+    Extension(caller): Extension<Caller>,
+    Query(query): Query<UploadQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let outcome = receive(&ingest, &caller, query, &headers, body).await;
+    ingest.metrics.duration.observe(started.elapsed().as_secs_f64());
+    match outcome {
+        Ok(receipt) => {
+            ingest.metrics.uploads.with_label_values(&["stored"]).inc();
+            ingest.metrics.bytes.inc_by(receipt.size_bytes);
+            let location = format!("/v1/clips/{}", receipt.clip_id);
+            (StatusCode::CREATED, [(header::LOCATION, location)], Json(receipt)).into_response()
+        }
+        Err(e) => {
+            ingest.metrics.uploads.with_label_values(&[e.code()]).inc();
+            tracing::info!(bureau = %caller.bureau, code = e.code(), error = %e, "upload refused");
+            ApiError::from(e).into_response()
+        }
+    }
+}
+
+fn claimed_digest(headers: &HeaderMap) -> Result<Option<Sha256Digest>, IngestError> {
+    for name in ["content-digest", "repr-digest"] {
+        if let Some(value) = headers.get(name) {
+            let text = value.to_str().map_err(|_| IngestError::DigestHeader {
+                header: if name == "content-digest" { "Content-Digest" } else { "Repr-Digest" },
+                source: DigestError::NoSha256("<not ASCII>".into()),
+            })?;
+            return Sha256Digest::from_digest_field(text)
+                .map(Some)
+                .map_err(|source| IngestError::DigestHeader { header: if name == "content-digest" { "Content-Digest" } else { "Repr-Digest" }, source });
+        }
+    }
+    Ok(None)
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+async fn receive(ingest: &Ingest, caller: &Caller, query: UploadQuery, headers: &HeaderMap, body: Body) -> Result<Receipt, IngestError> {
+    let now = ingest.ports.clock.now();
+    let raw = RawUploadMetadata {
+        bureau: query.bureau,
+        device: query.device,
+        officer: query.officer,
+        recorded_at: query.recorded_at,
+        file_name: query.file_name,
+        case_ref: query.case,
+    };
+    let meta = raw.validate(&caller.bureau, now)?;
+    let claimed = claimed_digest(headers)?;
+    let declared = declared_length(headers);
+    let limit = ingest.config.max_upload_bytes;
+    if let Some(size) = declared.filter(|size| *size > limit) {
+        return Err(IngestError::TooLarge { size, limit });
+    }
+
+    let clip = ClipId::from_parts(now.timestamp_millis().max(0) as u64, rand::random());
+    let object_key = original_key(&meta.bureau, meta.recorded_at, clip, &meta.original_name);
+    let pending = PendingUpload { clip, bureau: meta.bureau.clone(), object_key: object_key.clone(), started_at: now };
+    ingest.ports.catalogue.begin_upload(&pending).await?;
+
+    let stored = store_original(ingest, &object_key, body, declared, claimed).await;
+    let written = match stored {
+        Ok(written) => written,
+        Err(IngestError::Blob(BlobError::AlreadyExists { key })) => {
+            // Someone else's object: keep it, whatever happens to this upload.
+            let _ = ingest.ports.catalogue.forget_upload(clip).await;
+            return Err(IngestError::Blob(BlobError::AlreadyExists { key }));
+        }
+        Err(e) => {
+            discard(ingest, clip, &object_key).await;
+            return Err(e);
+        }
+    };
+    let received_at = ingest.ports.clock.now();
+    let record = match record(ingest, clip, meta, written, received_at).await {
+        Ok(record) => record,
+        Err(e) => {
+            discard(ingest, clip, &object_key).await;
+            return Err(e);
+        }
+    };
+    if let Err(e) = publish_stored(&*ingest.ports.bus, &record, 0).await {
+        // The clip is recorded and durable; the catalog's reconciler re-announces clips that
+        // stay stored, so a lost announcement only delays processing.
+        tracing::warn!(clip_id = %clip, error = %e, "clip.stored not published; the reconciler will retry");
+    }
+    tracing::info!(clip_id = %clip, bureau = %record.bureau, size = record.size_bytes, sha256 = %record.sha256, "original stored");
+    Ok(Receipt {
+        clip_id: clip,
+        bureau: record.bureau.to_string(),
+        size_bytes: record.size_bytes,
+        sha256: record.sha256,
+        received_at: record.received_at,
+        state: record.state.as_str(),
+    })
+}
+
+/// Streams the body into a new object, then checks the declared length, the client's digest
+/// and what the store reports.
+async fn store_original(
+    ingest: &Ingest,
+    key: &str,
+    body: Body,
+    declared: Option<u64>,
+    claimed: Option<Sha256Digest>,
+) -> Result<WrittenObject, IngestError> {
+    let mut writer = ingest.ports.blob.create(key).await?;
+    if let Err(e) = copy_body(&mut *writer, body, ingest.config.max_upload_bytes).await {
+        writer.abort().await;
+        return Err(e);
+    }
+    let received = writer.written();
+    if let Some(declared) = declared.filter(|declared| *declared != received) {
+        writer.abort().await;
+        return Err(IngestError::Truncated { received, declared });
+    }
+    let written = writer.finish().await?;
+    if let Some(claimed) = claimed.filter(|claimed| *claimed != written.sha256) {
+        return Err(IngestError::DigestMismatch { claimed, actual: written.sha256 });
+    }
+    ingest.ports.blob.verify(&written).await?;
+    Ok(written)
+}
+
+async fn copy_body(writer: &mut dyn BlobWriter, body: Body, limit: u64) -> Result<(), IngestError> {
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| IngestError::BodyBroken { received: writer.written(), message: e.to_string() })?;
+        let size = writer.written() + chunk.len() as u64;
+        if size > limit {
+            return Err(IngestError::TooLarge { size, limit });
+        }
+        writer.write(chunk).await?;
+    }
+    Ok(())
+}
+
+async fn record(ingest: &Ingest, clip: ClipId, meta: UploadMetadata, written: WrittenObject, received_at: DateTime<Utc>) -> Result<custodian_platform::catalogue::ClipRecord, IngestError> {
+    let new = NewClip { id: clip, meta, object_key: written.key, size_bytes: written.size, sha256: written.sha256, received_at };
+    Ok(ingest.ports.catalogue.record_clip(&new).await?)
+}
+
+/// Removes what a failed upload may have left. If the catalogue or the store is down now, the
+/// pending row stays and the janitor finishes the job later.
+async fn discard(ingest: &Ingest, clip: ClipId, key: &str) {
+    match ingest.ports.blob.delete(key).await {
+        Ok(()) => {
+            if let Err(e) = ingest.ports.catalogue.forget_upload(clip).await {
+                tracing::warn!(clip_id = %clip, error = %e, "pending upload left for the janitor");
+            }
+        }
+        Err(e) => tracing::warn!(clip_id = %clip, key, error = %e, "object of a failed upload left for the janitor"),
+    }
+}

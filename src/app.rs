@@ -1,0 +1,169 @@
+//! Starting and stopping Custodian in either mode.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use custodian_catalog::Catalog;
+use custodian_ingest::Ingest;
+use custodian_platform::blob::{BlobStore, LocalBlobStore, S3BlobStore};
+use custodian_platform::bus::{Bus, InProcessBus, NatsBus};
+use custodian_platform::catalogue::{self, Catalogue};
+use custodian_platform::clock::{Clock, SystemClock};
+use custodian_platform::http::{ops_router, serve, track, Dependencies, HttpMetrics};
+use custodian_platform::Ports;
+use prometheus::{IntGaugeVec, Opts, Registry};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::cli::{Role, ServeArgs, StandaloneArgs};
+
+/// A started instance: its address, and the handle to stop it.
+pub struct RunningApp {
+    pub addr: SocketAddr,
+    pub ports: Ports,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+    grace: Duration,
+}
+
+impl RunningApp {
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stops taking work, lets in-flight work finish within the grace period, and returns.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(self.grace, self.tasks.wait()).await.is_err() {
+            tracing::warn!(grace = ?self.grace, "work still in flight at the end of the grace period was abandoned; the bus will redeliver it");
+        }
+    }
+
+    /// Runs until SIGTERM or Ctrl-C, then stops. A second Ctrl-C exits at once.
+    pub async fn run_until_signal(self) -> anyhow::Result<()> {
+        wait_for_signal().await?;
+        tracing::info!("shutting down");
+        tokio::spawn(async {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                tracing::warn!("second interrupt, exiting now");
+                std::process::exit(130);
+            }
+        });
+        self.stop().await;
+        Ok(())
+    }
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("installing SIGTERM handler")?;
+    tokio::select! {
+        _ = terminate.recv() => {},
+        result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C")?,
+    }
+    Ok(())
+}
+
+fn build_info(registry: &Registry) -> anyhow::Result<()> {
+    let info = IntGaugeVec::new(Opts::new("custodian_build_info", "Always 1; labels say which build runs"), &["version"])?;
+    info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+    registry.register(Box::new(info))?;
+    Ok(())
+}
+
+/// Everything one process serves, on one listener.
+async fn start(
+    ports: Ports,
+    listen: SocketAddr,
+    grace: Duration,
+    roles: Vec<(Router, RoleTask)>,
+    dependencies: Dependencies,
+) -> anyhow::Result<RunningApp> {
+    build_info(&ports.registry)?;
+    let shutdown = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let http_metrics = HttpMetrics::register(&ports.registry)?;
+    let mut api = Router::new();
+    for (router, task) in roles {
+        api = api.merge(router);
+        tasks.spawn(task(shutdown.clone()));
+    }
+    let router = api
+        .merge(ops_router(ports.registry.clone(), dependencies, shutdown.clone()))
+        .layer(axum::middleware::from_fn_with_state(http_metrics, track));
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    let addr = listener.local_addr()?;
+    let server_shutdown = shutdown.clone();
+    tasks.spawn(async move {
+        if let Err(e) = serve(listener, router, server_shutdown).await {
+            tracing::error!(error = %e, "http server failed");
+        }
+    });
+    tracing::info!(%addr, "listening");
+    Ok(RunningApp { addr, ports, shutdown, tasks, grace })
+}
+
+type RoleTask = Box<dyn FnOnce(CancellationToken) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send>;
+
+fn ingest_role(ingest: Arc<Ingest>) -> (Router, RoleTask) {
+    let router = ingest.router();
+    (router, Box::new(move |shutdown| Box::pin(ingest.run(shutdown))))
+}
+
+fn catalog_role(catalog: Arc<Catalog>) -> (Router, RoleTask) {
+    let router = catalog.router();
+    (router, Box::new(move |shutdown| Box::pin(catalog.run(shutdown))))
+}
+
+/// The standalone server: every role, on a data directory.
+pub async fn start_standalone(args: &StandaloneArgs) -> anyhow::Result<RunningApp> {
+    args.ingest.validate()?;
+    args.catalog.validate()?;
+    std::fs::create_dir_all(&args.data).with_context(|| format!("creating data directory {}", args.data.display()))?;
+    let blob: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::open(args.data.join("blobs")).await?);
+    let catalogue = open_standalone_catalogue(&args.data).await?;
+    let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let ports = Ports { blob: blob.clone(), bus, catalogue: catalogue.clone(), clock, registry: Registry::new() };
+    let roles = vec![
+        ingest_role(Ingest::new(ports.clone(), args.ingest.clone())?),
+        catalog_role(Catalog::new(ports.clone(), args.catalog.clone())?),
+    ];
+    let dependencies = Dependencies { blob: Some(blob), bus: None, catalogue: Some(catalogue) };
+    tracing::info!(data = %args.data.display(), "standalone: footage on local disk, catalogue in SQLite");
+    start(ports, args.server.listen, args.server.shutdown_grace, roles, dependencies).await
+}
+
+pub async fn open_standalone_catalogue(data: &std::path::Path) -> anyhow::Result<Arc<dyn Catalogue>> {
+    let url = format!("sqlite:{}", data.join("catalogue.db").display());
+    Ok(catalogue::connect(&url, 4).await?)
+}
+
+/// One role of a distributed deployment.
+pub async fn start_role(args: &ServeArgs) -> anyhow::Result<RunningApp> {
+    args.database.validate()?;
+    let s3 = args.s3.validate()?;
+    let nats = args.nats.validate()?;
+    args.ingest.validate()?;
+    args.catalog.validate()?;
+    let catalogue = catalogue::connect(&args.database.database_url, args.database.database_max_connections)
+        .await
+        .context("opening the catalogue (--database-url)")?;
+    let store = S3BlobStore::new(&s3);
+    if args.s3.s3_create_bucket {
+        store.ensure_bucket().await.context("creating the bucket (--s3-create-bucket)")?;
+    }
+    let blob: Arc<dyn BlobStore> = Arc::new(store);
+    let bus: Arc<dyn Bus> = Arc::new(NatsBus::connect(&nats).await.context("connecting to NATS (--nats-url)")?);
+    let ports = Ports { blob: blob.clone(), bus: bus.clone(), catalogue: catalogue.clone(), clock: Arc::new(SystemClock), registry: Registry::new() };
+    let roles = match args.role {
+        Role::Ingest => vec![ingest_role(Ingest::new(ports.clone(), args.ingest.clone())?)],
+        Role::Catalog => vec![catalog_role(Catalog::new(ports.clone(), args.catalog.clone())?)],
+    };
+    let dependencies = Dependencies { blob: Some(blob), bus: Some(bus), catalogue: Some(catalogue) };
+    tracing::info!(role = ?args.role, "serving one role on S3, NATS and the catalogue database");
+    start(ports, args.server.listen, args.server.shutdown_grace, roles, dependencies).await
+}

@@ -1,0 +1,122 @@
+//! The command line. Every flag can also be set by a `CUSTODIAN_*` variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use custodian_catalog::CatalogConfig;
+use custodian_ingest::IngestConfig;
+use custodian_platform::config::{parse_duration, DatabaseArgs, NatsArgs, S3Args};
+
+#[derive(Debug, Parser)]
+#[command(name = "custodian", version, about = "Keeps body-camera footage: every clip arrives, stays as recorded, and every look leaves a trace")]
+pub struct Cli {
+    /// Log as JSON lines (for log collectors) instead of text.
+    #[arg(long = "log-json", env = "CUSTODIAN_LOG_JSON", global = true)]
+    pub log_json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Every role in one process: footage on the local disk, the catalogue in SQLite.
+    Standalone(StandaloneArgs),
+    /// One role, on S3, PostgreSQL and NATS JetStream.
+    Serve(ServeArgs),
+    /// Administration: tokens for bureaus.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Runs the standalone server in a temporary directory, uploads a generated sample clip
+    /// through the HTTP API and prints the catalogued record.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerArgs {
+    /// Where the HTTP API and /metrics listen.
+    #[arg(long, env = "CUSTODIAN_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// How long in-flight work may take to finish after SIGTERM.
+    #[arg(long = "shutdown-grace", env = "CUSTODIAN_SHUTDOWN_GRACE", default_value = "30s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct StandaloneArgs {
+    /// The directory holding footage (`blobs/`) and the catalogue (`catalogue.db`).
+    #[arg(long, env = "CUSTODIAN_DATA")]
+    pub data: PathBuf,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub ingest: IngestConfig,
+    #[command(flatten)]
+    pub catalog: CatalogConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Role {
+    Ingest,
+    Catalog,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    pub role: Role,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub s3: S3Args,
+    #[command(flatten)]
+    pub nats: NatsArgs,
+    #[command(flatten)]
+    pub ingest: IngestConfig,
+    #[command(flatten)]
+    pub catalog: CatalogConfig,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Creates a token for a bureau (creating the bureau if new) and prints it once.
+    Create(TokenCreateArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct TokenCreateArgs {
+    #[arg(long)]
+    pub bureau: String,
+    /// The bureau's name, used when the bureau is new.
+    #[arg(long)]
+    pub bureau_name: Option<String>,
+    /// What the token is for, e.g. the collection station's name.
+    #[arg(long, default_value = "api")]
+    pub label: String,
+    /// A standalone data directory ...
+    #[arg(long, env = "CUSTODIAN_DATA", conflicts_with = "database_url", required_unless_present = "database_url")]
+    pub data: Option<PathBuf>,
+    /// ... or a catalogue database.
+    #[arg(long = "database-url", env = "CUSTODIAN_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoArgs {
+    /// Keep the demo's data here instead of a temporary directory.
+    #[arg(long)]
+    pub keep: Option<PathBuf>,
+}
