@@ -1,0 +1,84 @@
+//! For tests only (feature `testing`): fresh, isolated resources on the real services this
+//! machine runs, so tests can run in parallel. Each call makes its own PostgreSQL database,
+//! S3 bucket, or JetStream stream with its own subject prefix. Where a service is missing the
+//! helpers fail loudly: a test never skips for lack of one.
+
+use std::time::Duration;
+
+use crate::blob::{S3BlobStore, S3Settings};
+use crate::bus::NatsSettings;
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..16])
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+/// A new, empty PostgreSQL database; returns its URL.
+pub async fn fresh_postgres_url() -> String {
+    use sqlx::Connection;
+    let admin = env_or("CUSTODIAN_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres");
+    let name = unique("custodian_t_");
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is needed for this test (scripts/test.sh starts it): {e}"));
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("creating the test database");
+    let base = admin.rsplit_once('/').map(|(base, _)| base.to_owned()).unwrap_or(admin);
+    format!("{base}/{name}")
+}
+
+/// S3 settings for the test server, for `bucket`.
+pub fn s3_settings(bucket: &str) -> S3Settings {
+    let var = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the tests with scripts/test.sh, or eval \"$(scripts/garage.sh env)\" after scripts/garage.sh start"))
+    };
+    S3Settings {
+        endpoint: Some(var("CUSTODIAN_TEST_S3_ENDPOINT")),
+        bucket: bucket.to_owned(),
+        region: "us-east-1".into(),
+        access_key_id: var("CUSTODIAN_TEST_S3_ACCESS_KEY_ID"),
+        secret_access_key: var("CUSTODIAN_TEST_S3_SECRET_ACCESS_KEY"),
+        path_style: true,
+        part_size: 5 << 20,
+        parts_in_flight: 2,
+    }
+}
+
+/// A store on a new bucket of the test S3 server.
+pub async fn fresh_s3_store() -> (S3BlobStore, S3Settings) {
+    let settings = s3_settings(&unique("t-"));
+    let store = S3BlobStore::new(&settings);
+    store.ensure_bucket().await.unwrap_or_else(|e| panic!("creating test bucket {}: {e}", settings.bucket));
+    (store, settings)
+}
+
+/// Settings for a stream and subject prefix of this test's own on the local NATS server.
+pub fn fresh_nats() -> NatsSettings {
+    let id = unique("");
+    NatsSettings {
+        url: env_or("CUSTODIAN_TEST_NATS_URL", "nats://127.0.0.1:4222"),
+        stream: format!("T_{id}"),
+        subject_prefix: format!("t{id}"),
+        max_age: Duration::from_secs(3600),
+    }
+}
+
+/// Polls `check` until it returns `Some`, or panics after `within`.
+pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("{what}: not within {within:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
