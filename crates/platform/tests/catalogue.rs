@@ -1,0 +1,153 @@
+//! The catalogue contract, run against both adapters: SQLite in a temporary directory and a
+//! fresh PostgreSQL database per test.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use custodian_core::upload::UploadMetadata;
+use custodian_core::{BureauId, ClipId, ClipState, LocalId, Sha256Digest};
+use custodian_platform::catalogue::{self, Catalogue, CatalogueError, ClipFilter, NewClip, PendingUpload};
+use custodian_platform::testing::fresh_postgres_url;
+
+fn at(hour: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 2, 14, hour, 0, 0).unwrap()
+}
+
+fn new_clip(bureau: &BureauId, n: u64, device: &str) -> NewClip {
+    let id = ClipId::from_parts(1_771_000_000_000 + n, [n as u8; 10]);
+    NewClip {
+        id,
+        meta: UploadMetadata {
+            bureau: bureau.clone(),
+            device: LocalId::parse("device id", device).unwrap(),
+            officer: LocalId::parse("officer id", "031234").unwrap(),
+            recorded_at: at(n as u32 % 24),
+            original_name: format!("clip-{n}.mp4"),
+            case_ref: (n % 2 == 0).then(|| "应急罚〔2026〕12号".to_owned()),
+        },
+        object_key: format!("originals/{bureau}/{id}.mp4"),
+        size_bytes: 1000 + n,
+        sha256: Sha256Digest::of(&n.to_le_bytes()),
+        received_at: at(n as u32 % 24) + Duration::minutes(30),
+    }
+}
+
+async fn record(catalogue: &dyn Catalogue, clip: &NewClip) {
+    catalogue
+        .begin_upload(&PendingUpload { clip: clip.id, bureau: clip.meta.bureau.clone(), object_key: clip.object_key.clone(), started_at: clip.received_at })
+        .await
+        .unwrap();
+    catalogue.record_clip(clip).await.unwrap();
+}
+
+async fn contract(catalogue: Arc<dyn Catalogue>) {
+    let b1 = BureauId::parse("b1").unwrap();
+    let b2 = BureauId::parse("b2").unwrap();
+    catalogue.ensure_bureau(&b1, "一大队", at(0)).await.unwrap();
+    catalogue.ensure_bureau(&b1, "renamed", at(0)).await.unwrap();
+    catalogue.ensure_bureau(&b2, "二大队", at(0)).await.unwrap();
+
+    // Tokens: found by hash, scoped to their bureau.
+    catalogue.insert_token(&b1, &"a".repeat(64), "station", at(0)).await.unwrap();
+    assert_eq!(catalogue.bureau_for_token(&"a".repeat(64)).await.unwrap(), Some(b1.clone()));
+    assert_eq!(catalogue.bureau_for_token(&"b".repeat(64)).await.unwrap(), None);
+
+    // Recording: the record reads back as written, only in its own bureau.
+    let clips: Vec<NewClip> = (1..=7).map(|n| new_clip(&b1, n, if n <= 4 { "DSJ-1" } else { "DSJ-2" })).collect();
+    for clip in &clips {
+        record(&*catalogue, clip).await;
+    }
+    let other = new_clip(&b2, 50, "DSJ-9");
+    record(&*catalogue, &other).await;
+    let got = catalogue.clip(&b1, clips[0].id).await.unwrap().expect("recorded clip");
+    assert_eq!((got.state, got.size_bytes, got.sha256, got.recorded_at), (ClipState::Stored, 1001, clips[0].sha256, clips[0].meta.recorded_at));
+    assert_eq!(got.original_name, "clip-1.mp4");
+    assert!(catalogue.clip(&b2, clips[0].id).await.unwrap().is_none(), "visible across bureaus");
+    assert!(catalogue.clip_for_worker(other.id).await.unwrap().is_some());
+
+    // A clip is recorded once; recording needs a pending upload.
+    match catalogue.record_clip(&clips[0]).await {
+        Err(CatalogueError::Conflict { .. }) => {}
+        other => panic!("second record: {other:?}"),
+    }
+    let unannounced = new_clip(&b1, 99, "DSJ-1");
+    assert!(matches!(catalogue.record_clip(&unannounced).await, Err(CatalogueError::Conflict { .. })));
+    assert!(catalogue.clip(&b1, unannounced.id).await.unwrap().is_none(), "failed record left a clip");
+
+    // Listing: newest first, filtered, paged by cursor, never another bureau's.
+    let all = catalogue.list_clips(&b1, &ClipFilter::default(), 100).await.unwrap();
+    assert_eq!(all.iter().map(|c| c.id).collect::<Vec<_>>(), clips.iter().rev().map(|c| c.id).collect::<Vec<_>>());
+    let page1 = catalogue.list_clips(&b1, &ClipFilter::default(), 3).await.unwrap();
+    let page2 = catalogue.list_clips(&b1, &ClipFilter { before: Some(page1[2].id), ..Default::default() }, 3).await.unwrap();
+    assert_eq!(page2.iter().map(|c| c.id).collect::<Vec<_>>(), all[3..6].iter().map(|c| c.id).collect::<Vec<_>>());
+    let dsj2 = catalogue.list_clips(&b1, &ClipFilter { device: Some("DSJ-2".into()), ..Default::default() }, 100).await.unwrap();
+    assert_eq!(dsj2.len(), 3);
+    let case = catalogue.list_clips(&b1, &ClipFilter { case_ref: Some("应急罚〔2026〕12号".into()), ..Default::default() }, 100).await.unwrap();
+    assert_eq!(case.len(), 3);
+    let window = ClipFilter { recorded_from: Some(at(2)), recorded_to: Some(at(5)), ..Default::default() };
+    let in_window = catalogue.list_clips(&b1, &window, 100).await.unwrap();
+    assert_eq!(in_window.iter().map(|c| c.recorded_at).collect::<Vec<_>>(), vec![at(4), at(3), at(2)]);
+
+    // Transitions: conditional, allowed ones only, each kept in the history.
+    let id = clips[0].id;
+    assert!(catalogue.transition(id, ClipState::Stored, ClipState::Catalogued, at(10), Some("done")).await.unwrap());
+    assert!(!catalogue.transition(id, ClipState::Stored, ClipState::Catalogued, at(11), Some("again")).await.unwrap(), "moved twice");
+    assert!(catalogue.transition(id, ClipState::Stored, ClipState::Archived, at(11), None).await.is_err(), "skipped a state");
+    let history = catalogue.transitions(id).await.unwrap();
+    assert_eq!(history.iter().map(|t| (t.from, t.to)).collect::<Vec<_>>(), vec![(None, ClipState::Stored), (Some(ClipState::Stored), ClipState::Catalogued)]);
+    let catalogued = catalogue.list_clips(&b1, &ClipFilter { state: Some(ClipState::Catalogued), ..Default::default() }, 100).await.unwrap();
+    assert_eq!(catalogued.len(), 1);
+
+    // Stuck clips: oldest first; a nudge restarts the clock.
+    let cutoff = at(23) + Duration::hours(1);
+    let stuck = catalogue.stuck_clips(ClipState::Stored, cutoff, 100).await.unwrap();
+    assert_eq!(stuck.len(), 7, "six of b1 and one of b2 are still stored");
+    assert!(stuck.windows(2).all(|w| w[0].state_changed_at <= w[1].state_changed_at));
+    assert_eq!(catalogue.next_publish_round(stuck[0].id, cutoff).await.unwrap(), 1);
+    assert_eq!(catalogue.next_publish_round(stuck[0].id, cutoff).await.unwrap(), 2);
+    let still = catalogue.stuck_clips(ClipState::Stored, cutoff, 100).await.unwrap();
+    assert!(!still.iter().any(|c| c.id == stuck[0].id), "nudged clip reported again at once");
+    let later = catalogue.stuck_clips(ClipState::Stored, cutoff + Duration::minutes(1), 100).await.unwrap();
+    assert!(later.iter().any(|c| c.id == stuck[0].id), "nudged clip never reported again");
+
+    // Pending uploads: stale ones are found; forgetting claims them once.
+    let pending = PendingUpload { clip: unannounced.id, bureau: b1.clone(), object_key: "k".into(), started_at: at(1) };
+    catalogue.begin_upload(&pending).await.unwrap();
+    assert_eq!(catalogue.stale_uploads(at(2), 10).await.unwrap(), vec![pending.clone()]);
+    assert!(catalogue.stale_uploads(at(1), 10).await.unwrap().is_empty());
+    assert!(catalogue.forget_upload(pending.clip).await.unwrap());
+    assert!(!catalogue.forget_upload(pending.clip).await.unwrap());
+    assert!(matches!(catalogue.record_clip(&unannounced).await, Err(CatalogueError::Conflict { .. })), "reclaimed upload recorded");
+
+    catalogue.ping().await.unwrap();
+}
+
+#[tokio::test]
+async fn sqlite_catalogue_keeps_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("catalogue.db").display());
+    contract(catalogue::connect(&url, 4).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn postgres_catalogue_keeps_the_contract() {
+    let url = fresh_postgres_url().await;
+    contract(catalogue::connect(&url, 4).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn migrations_run_once_and_again_without_harm() {
+    let url = fresh_postgres_url().await;
+    let first = catalogue::connect(&url, 1).await.unwrap();
+    first.ensure_bureau(&BureauId::parse("b1").unwrap(), "x", at(0)).await.unwrap();
+    drop(first);
+    let second = catalogue::connect(&url, 1).await.unwrap();
+    second.ping().await.unwrap();
+    assert!(matches!(catalogue::connect("mysql://x", 1).await, Err(CatalogueError::UnknownScheme(_))));
+}
+
+#[tokio::test]
+async fn postgres_down_is_transient() {
+    let err = catalogue::connect("postgres://postgres@127.0.0.1:9/none", 1).await.err().expect("nothing listens on port 9");
+    assert!(err.is_transient(), "{err}");
+}
