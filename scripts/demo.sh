@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Builds Custodian and runs `custodian demo`: the standalone server in a temporary directory,
+# a generated sample clip uploaded through the HTTP API, and its catalogued record printed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup-system.sh
+cargo build --release --locked --bin custodian
+exec target/release/custodian demo "$@"

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Everything the test suite needs, then the suite: system packages, the S3 server (Garage,
+# built once per machine), PostgreSQL and NATS, then every test of the workspace.
+# Extra arguments go to `cargo test` (e.g. a test name).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup-system.sh
+scripts/services.sh
+scripts/garage.sh start
+eval "$(scripts/garage.sh env)"
+
+# Databases earlier test runs made; each test makes its own.
+psql -h 127.0.0.1 -U postgres -d postgres -tAc \
+  "select 'DROP DATABASE ' || quote_ident(datname) || ';' from pg_database where datname like 'custodian_t_%'" \
+  | psql -q -h 127.0.0.1 -U postgres -d postgres >/dev/null 2>&1 || true
+
+cargo test --workspace --locked "$@"

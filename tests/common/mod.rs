@@ -1,0 +1,113 @@
+//! Helpers shared by the end-to-end tests: a standalone instance per test on a port of its
+//! own, and uploads as a collection station would send them.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use custodian::app::{start_standalone, RunningApp};
+use custodian::cli::{ServerArgs, StandaloneArgs};
+use custodian_catalog::CatalogConfig;
+use custodian_core::{BureauId, Sha256Digest};
+use custodian_ingest::IngestConfig;
+use reqwest::{RequestBuilder, Response};
+use serde_json::Value;
+
+pub const WAIT: Duration = Duration::from_secs(20);
+
+pub struct TestApp {
+    pub app: RunningApp,
+    pub base: String,
+    pub token: String,
+    pub http: reqwest::Client,
+    pub data: tempfile::TempDir,
+}
+
+pub async fn spawn_standalone_with(ingest: IngestConfig, catalog: CatalogConfig) -> TestApp {
+    let data = tempfile::tempdir().unwrap();
+    let args = StandaloneArgs {
+        data: data.path().to_path_buf(),
+        server: ServerArgs { listen: "127.0.0.1:0".parse().unwrap(), shutdown_grace: Duration::from_secs(5) },
+        ingest,
+        catalog,
+    };
+    let app = start_standalone(&args).await.expect("standalone starts");
+    let token = token_for(&app, "b1").await;
+    TestApp { base: format!("http://{}", app.addr), app, token, http: reqwest::Client::new(), data }
+}
+
+pub async fn spawn_standalone() -> TestApp {
+    spawn_standalone_with(IngestConfig::default(), CatalogConfig::default()).await
+}
+
+pub async fn token_for(app: &RunningApp, bureau: &str) -> String {
+    let bureau = BureauId::parse(bureau).unwrap();
+    custodian::admin::create_token(&*app.ports.catalogue, &bureau, "测试大队", "test").await.unwrap()
+}
+
+pub fn sample(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
+}
+
+pub fn upload_query() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("device", "DSJ-0001"),
+        ("officer", "031234"),
+        ("recorded_at", "2026-02-14T09:30:00+08:00"),
+        ("file_name", "DSJ-0001_031234_20260214_093000.mp4"),
+    ]
+}
+
+impl TestApp {
+    pub fn put_upload(&self, token: &str, body: Vec<u8>) -> RequestBuilder {
+        self.http.put(format!("{}/v1/uploads", self.base)).bearer_auth(token).query(&upload_query()).body(body)
+    }
+
+    pub async fn upload(&self, body: Vec<u8>) -> Value {
+        let digest = Sha256Digest::of(&body);
+        let response = self.put_upload(&self.token, body).header("Content-Digest", digest.to_content_digest()).send().await.unwrap();
+        assert_eq!(response.status(), 201, "upload refused: {:?}", response.text().await);
+        response.json().await.unwrap()
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> Response {
+        self.http.get(format!("{}{path}", self.base)).bearer_auth(token).send().await.unwrap()
+    }
+
+    pub async fn clip_ids(&self) -> Vec<String> {
+        let page: Value = self.get(&self.token, "/v1/clips?limit=500").await.json().await.unwrap();
+        page["items"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_owned()).collect()
+    }
+
+    /// Files under the blob store's originals (staging excluded).
+    pub fn stored_files(&self) -> Vec<std::path::PathBuf> {
+        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.file_name().is_some_and(|n| n == ".staging") {
+                    continue;
+                }
+                if path.is_dir() {
+                    walk(&path, out)
+                } else {
+                    out.push(path)
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.data.path().join("blobs"), &mut out);
+        out
+    }
+
+    pub async fn pending_uploads(&self) -> usize {
+        let far_future = chrono::Utc::now() + chrono::Duration::days(3650);
+        self.app.ports.catalogue.stale_uploads(far_future, 1000).await.unwrap().len()
+    }
+
+    pub async fn wait_for_state(&self, clip_id: &str, state: &str) -> Value {
+        custodian_platform::testing::eventually(WAIT, &format!("clip {clip_id} {state}"), || async {
+            let record: Value = self.get(&self.token, &format!("/v1/clips/{clip_id}")).await.json().await.ok()?;
+            (record["state"] == state).then_some(record)
+        })
+        .await
+    }
+}
