@@ -1,12 +1,26 @@
+use std::process::ExitCode;
+
 use anyhow::Context;
 use clap::Parser;
 use custodian::cli::{AdminCommand, Cli, Command, TokenCommand};
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
     custodian_platform::telemetry::init(cli.log_json);
-    match cli.command {
+    match run(cli.command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line with the whole chain of causes: what failed, then why.
+            tracing::error!(error = format!("{e:#}"), "custodian stopped");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Standalone(args) => custodian::app::start_standalone(&args).await?.run_until_signal().await,
         Command::Serve(args) => custodian::app::start_role(&args).await?.run_until_signal().await,
         Command::Admin { command: AdminCommand::Token { command: TokenCommand::Create(args) } } => {
