@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  curl ca-certificates pkg-config
+  curl ca-certificates pkg-config bc openssl
   ffmpeg            # makes sample and test clips
   fonts-noto-cjk    # Chinese place names in burned-in subtitles
 )
