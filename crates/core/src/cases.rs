@@ -1,0 +1,120 @@
+//! Cases (案件): a group of clips with a life of its own. A case is opened, closed (which starts
+//! the 30-working-day filing clock of art. 18) and filed into the case archive, which is
+//! allowed only once every clip in it is classified.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseState {
+    Open,
+    Closed,
+    Filed,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CaseError {
+    #[error("the case is {0}; only an open case can be closed")]
+    NotOpen(CaseState),
+    #[error("the case is {0}; only a closed case can be filed")]
+    NotClosed(CaseState),
+    #[error("{0} clip(s) of the case are not classified yet")]
+    Unclassified(usize),
+    #[error("the case is filed; its clips can no longer change")]
+    Filed,
+    #[error("unknown case state {0:?}")]
+    UnknownState(String),
+}
+
+impl CaseState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Closed => "closed",
+            Self::Filed => "filed",
+        }
+    }
+
+    pub fn close(self) -> Result<CaseState, CaseError> {
+        match self {
+            Self::Open => Ok(Self::Closed),
+            other => Err(CaseError::NotOpen(other)),
+        }
+    }
+
+    pub fn file(self, unclassified_clips: usize) -> Result<CaseState, CaseError> {
+        match self {
+            Self::Closed if unclassified_clips == 0 => Ok(Self::Filed),
+            Self::Closed => Err(CaseError::Unclassified(unclassified_clips)),
+            other => Err(CaseError::NotClosed(other)),
+        }
+    }
+
+    /// Clips may be linked while the case is open or closed (late footage), not once filed.
+    pub fn may_link(self) -> Result<(), CaseError> {
+        if self == Self::Filed {
+            Err(CaseError::Filed)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl fmt::Display for CaseState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for CaseState {
+    type Err = CaseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Self::Open, Self::Closed, Self::Filed].into_iter().find(|c| c.as_str() == s).ok_or_else(|| CaseError::UnknownState(s.to_owned()))
+    }
+}
+
+/// A team short of the two cameras art. 15 asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TeamShortfall {
+    pub team: String,
+    pub cameras: usize,
+}
+
+/// Teams with fewer than two cameras, from (team, device) pairs.
+pub fn teams_short_of_cameras<'a>(devices: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<TeamShortfall> {
+    let mut per_team: std::collections::BTreeMap<&str, std::collections::BTreeSet<&str>> = Default::default();
+    for (team, device) in devices {
+        per_team.entry(team).or_default().insert(device);
+    }
+    per_team
+        .into_iter()
+        .filter(|(_, devices)| devices.len() < 2)
+        .map(|(team, devices)| TeamShortfall { team: team.to_owned(), cameras: devices.len() })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_case_closes_once_and_files_only_when_classified() {
+        let closed = CaseState::Open.close().unwrap();
+        assert_eq!(closed.close(), Err(CaseError::NotOpen(CaseState::Closed)));
+        assert_eq!(CaseState::Open.file(0), Err(CaseError::NotClosed(CaseState::Open)));
+        assert_eq!(closed.file(2), Err(CaseError::Unclassified(2)));
+        let filed = closed.file(0).unwrap();
+        assert_eq!(filed, CaseState::Filed);
+        assert_eq!(filed.may_link(), Err(CaseError::Filed));
+        assert!(closed.may_link().is_ok());
+    }
+
+    #[test]
+    fn teams_with_fewer_than_two_cameras_are_reported() {
+        let devices = [("一中队", "DSJ-1"), ("一中队", "DSJ-2"), ("二中队", "DSJ-3"), ("二中队", "DSJ-3")];
+        assert_eq!(teams_short_of_cameras(devices), vec![TeamShortfall { team: "二中队".into(), cameras: 1 }]);
+    }
+}
