@@ -106,6 +106,9 @@ pub struct TokenCreateArgs {
     /// What the token is for, e.g. the collection station's name.
     #[arg(long, default_value = "api")]
     pub label: String,
+    /// officer (uploads), archivist (classifies, cases, devices), leader, auditor or admin.
+    #[arg(long, default_value = "officer")]
+    pub role: custodian_core::roles::Role,
     /// A standalone data directory ...
     #[arg(long, env = "CUSTODIAN_DATA", conflicts_with = "database_url", required_unless_present = "database_url")]
     pub data: Option<PathBuf>,

@@ -52,7 +52,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Value> {
     let app = start_standalone(&standalone).await?;
     let base = format!("http://{}", app.addr);
     let bureau = BureauId::parse("demo-bureau")?;
-    let token = crate::admin::create_token(&*app.ports.catalogue, &bureau, "示范执法大队", "demo").await?;
+    let token = crate::admin::create_token(&*app.ports.catalogue, &bureau, "示范执法大队", "demo", custodian_core::roles::Role::Officer).await?;
 
     let clip_path = temp.path().join("DSJ-0001_031234_sample.mp4");
     make_sample_clip(&clip_path, 3).await?;

@@ -234,7 +234,7 @@ async fn listing_pages_by_cursor_and_filters() {
 
 #[tokio::test]
 async fn a_lost_announcement_only_delays_cataloguing() {
-    let catalog = CatalogConfig { reconcile_every: Duration::from_millis(100), stuck_after: Duration::from_secs(1), max_deliver: 5 };
+    let catalog = CatalogConfig { reconcile_every: Duration::from_millis(100), stuck_after: Duration::from_secs(1), ..Default::default() };
     let app = spawn_standalone_with(IngestConfig::default(), catalog).await;
     // Record a clip the way ingest does, but never announce it: as if the process died
     // between the commit and the publish.
@@ -304,7 +304,7 @@ async fn storage_down_gives_503_with_retry_after_and_records_nothing() {
     settings.endpoint = Some("http://127.0.0.1:9".into());
     let (base, _shutdown) = serve_ingest(ports(Arc::new(S3BlobStore::new(&settings)), catalogue.clone())).await;
     let bureau = custodian_core::BureauId::parse("b1").unwrap();
-    let token = custodian::admin::create_token(&*catalogue, &bureau, "x", "t").await.unwrap();
+    let token = custodian::admin::create_token(&*catalogue, &bureau, "x", "t", custodian_core::roles::Role::Officer).await.unwrap();
     let response = put(&base, &token).await;
     assert_eq!(response.status(), 503);
     assert_eq!(response.headers()["retry-after"], "5");
@@ -321,7 +321,7 @@ async fn database_down_gives_503_with_retry_after() {
     let catalogue: Arc<dyn Catalogue> = Arc::new(postgres.clone());
     let blob = Arc::new(LocalBlobStore::open(dir.path()).await.unwrap());
     let (base, _shutdown) = serve_ingest(ports(blob, catalogue.clone())).await;
-    let token = custodian::admin::create_token(&*catalogue, &custodian_core::BureauId::parse("b1").unwrap(), "x", "t").await.unwrap();
+    let token = custodian::admin::create_token(&*catalogue, &custodian_core::BureauId::parse("b1").unwrap(), "x", "t", custodian_core::roles::Role::Officer).await.unwrap();
     assert_eq!(put(&base, &token).await.status(), 201);
     postgres.pool().close().await;
     let response = put(&base, &token).await;

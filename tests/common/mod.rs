@@ -7,6 +7,7 @@ use std::time::Duration;
 use custodian::app::{start_standalone, RunningApp};
 use custodian::cli::{ServerArgs, StandaloneArgs};
 use custodian_catalog::CatalogConfig;
+use custodian_core::roles::Role;
 use custodian_core::{BureauId, Sha256Digest};
 use custodian_ingest::IngestConfig;
 use reqwest::{RequestBuilder, Response};
@@ -40,8 +41,12 @@ pub async fn spawn_standalone() -> TestApp {
 }
 
 pub async fn token_for(app: &RunningApp, bureau: &str) -> String {
+    token_with_role(app, bureau, Role::Officer).await
+}
+
+pub async fn token_with_role(app: &RunningApp, bureau: &str, role: Role) -> String {
     let bureau = BureauId::parse(bureau).unwrap();
-    custodian::admin::create_token(&*app.ports.catalogue, &bureau, "测试大队", "test").await.unwrap()
+    custodian::admin::create_token(&*app.ports.catalogue, &bureau, "测试大队", &format!("test {role}"), role).await.unwrap()
 }
 
 pub fn sample(len: usize) -> Vec<u8> {

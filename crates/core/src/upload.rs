@@ -16,10 +16,20 @@ pub struct RawUploadMetadata {
     pub recorded_at: Option<String>,
     pub file_name: Option<String>,
     pub case_ref: Option<String>,
+    pub place: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+}
+
+/// A point on the earth, WGS 84 degrees.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Coordinates {
+    pub latitude: f64,
+    pub longitude: f64,
 }
 
 /// Upload metadata that passed every check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UploadMetadata {
     pub bureau: BureauId,
     pub device: LocalId,
@@ -27,9 +37,12 @@ pub struct UploadMetadata {
     pub recorded_at: DateTime<Utc>,
     pub original_name: String,
     pub case_ref: Option<String>,
+    /// The place as named at upload (art. 12: the place is named or filmed).
+    pub place: Option<String>,
+    pub coordinates: Option<Coordinates>,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error, PartialEq)]
 pub enum MetadataError {
     #[error("missing {0}")]
     Missing(&'static str),
@@ -43,6 +56,10 @@ pub enum MetadataError {
     TooOld(DateTime<Utc>),
     #[error("{field} {value:?} {problem}")]
     BadText { field: &'static str, value: String, problem: &'static str },
+    #[error("latitude and longitude go together; give both or neither")]
+    HalfCoordinates,
+    #[error("{field} {value} is out of range ({range})")]
+    OutOfRange { field: &'static str, value: f64, range: &'static str },
     #[error("bureau {requested} is not the bureau of this token ({allowed})")]
     WrongBureau { requested: BureauId, allowed: BureauId },
 }
@@ -97,7 +114,21 @@ impl RawUploadMetadata {
             return Err(MetadataError::BadText { field: "file_name", value: file_name, problem: "must be a name, not a path" });
         }
         let case_ref = self.case_ref.map(|case| text("case", &case, 128)).transpose()?;
-        Ok(UploadMetadata { bureau, device, officer, recorded_at, original_name, case_ref })
+        let place = self.place.map(|place| text("place", &place, 200)).transpose()?;
+        let coordinates = match (self.latitude, self.longitude) {
+            (None, None) => None,
+            (Some(latitude), Some(longitude)) => {
+                if !(-90.0..=90.0).contains(&latitude) {
+                    return Err(MetadataError::OutOfRange { field: "latitude", value: latitude, range: "-90 to 90" });
+                }
+                if !(-180.0..=180.0).contains(&longitude) {
+                    return Err(MetadataError::OutOfRange { field: "longitude", value: longitude, range: "-180 to 180" });
+                }
+                Some(Coordinates { latitude, longitude })
+            }
+            _ => return Err(MetadataError::HalfCoordinates),
+        };
+        Ok(UploadMetadata { bureau, device, officer, recorded_at, original_name, case_ref, place, coordinates })
     }
 }
 
@@ -118,6 +149,9 @@ mod tests {
             recorded_at: Some("2026-03-01T09:30:00+08:00".into()),
             file_name: Some("DSJ-01_031234_20260301_093000.mp4".into()),
             case_ref: Some("  应急罚〔2026〕12号 ".into()),
+            place: Some("黄岛区长江中路".into()),
+            latitude: Some(35.96),
+            longitude: Some(120.19),
         }
     }
 
@@ -145,6 +179,9 @@ mod tests {
             (RawUploadMetadata { file_name: Some("../../etc/passwd".into()), ..raw() }, "not a path"),
             (RawUploadMetadata { file_name: Some("a\u{0}b".into()), ..raw() }, "control"),
             (RawUploadMetadata { case_ref: Some(" ".into()), ..raw() }, "empty"),
+            (RawUploadMetadata { latitude: None, ..raw() }, "together"),
+            (RawUploadMetadata { latitude: Some(91.0), ..raw() }, "latitude 91"),
+            (RawUploadMetadata { longitude: Some(f64::NAN), ..raw() }, "longitude"),
         ];
         for (input, expected) in cases {
             let err = input.validate(&bureau, now()).unwrap_err().to_string();

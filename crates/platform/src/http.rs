@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use custodian_core::token::{looks_like_token, token_hash};
+use custodian_core::roles::{Action, Role};
 use custodian_core::BureauId;
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
 use serde_json::json;
@@ -88,6 +89,25 @@ impl From<BlobError> for ApiError {
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub bureau: BureauId,
+    pub role: Role,
+    pub token_id: uuid::Uuid,
+    pub label: String,
+}
+
+impl Caller {
+    /// Refuses with 403 unless the caller's role may do `action`.
+    pub fn require(&self, action: Action) -> Result<(), ApiError> {
+        if self.role.may(action) {
+            Ok(())
+        } else {
+            Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("a {} may not {action:?}", self.role)))
+        }
+    }
+
+    /// How the caller is named in histories and audit trails: the token's label, role and id.
+    pub fn name(&self) -> String {
+        format!("{} ({}, token {})", self.label, self.role, self.token_id)
+    }
 }
 
 /// Middleware: a request without a valid bearer token stops here with 401; otherwise the
@@ -105,9 +125,9 @@ pub async fn authenticate(State(catalogue): State<Arc<dyn Catalogue>>, mut reque
     if !looks_like_token(token) {
         return ApiError::new(StatusCode::UNAUTHORIZED, "bad-token", "the token is not valid").into_response();
     }
-    match catalogue.bureau_for_token(&token_hash(token)).await {
-        Ok(Some(bureau)) => {
-            request.extensions_mut().insert(Caller { bureau });
+    match catalogue.token_owner(&token_hash(token)).await {
+        Ok(Some(owner)) => {
+            request.extensions_mut().insert(Caller { bureau: owner.bureau, role: owner.role, token_id: owner.token_id, label: owner.label });
             next.run(request).await
         }
         Ok(None) => ApiError::new(StatusCode::UNAUTHORIZED, "bad-token", "the token is not valid").into_response(),

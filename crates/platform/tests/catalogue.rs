@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use custodian_core::roles::Role;
 use custodian_core::upload::UploadMetadata;
 use custodian_core::{BureauId, ClipId, ClipState, LocalId, Sha256Digest};
 use custodian_platform::catalogue::{self, Catalogue, CatalogueError, ClipFilter, NewClip, PendingUpload};
@@ -24,6 +25,8 @@ fn new_clip(bureau: &BureauId, n: u64, device: &str) -> NewClip {
             recorded_at: at(n as u32 % 24),
             original_name: format!("clip-{n}.mp4"),
             case_ref: (n % 2 == 0).then(|| "应急罚〔2026〕12号".to_owned()),
+            place: None,
+            coordinates: None,
         },
         object_key: format!("originals/{bureau}/{id}.mp4"),
         size_bytes: 1000 + n,
@@ -48,9 +51,10 @@ async fn contract(catalogue: Arc<dyn Catalogue>) {
     catalogue.ensure_bureau(&b2, "二大队", at(0)).await.unwrap();
 
     // Tokens: found by hash, scoped to their bureau.
-    catalogue.insert_token(&b1, &"a".repeat(64), "station", at(0)).await.unwrap();
-    assert_eq!(catalogue.bureau_for_token(&"a".repeat(64)).await.unwrap(), Some(b1.clone()));
-    assert_eq!(catalogue.bureau_for_token(&"b".repeat(64)).await.unwrap(), None);
+    let token_id = catalogue.insert_token(&b1, &"a".repeat(64), "station", Role::Archivist, at(0)).await.unwrap();
+    let owner = catalogue.token_owner(&"a".repeat(64)).await.unwrap().expect("token found");
+    assert_eq!((owner.bureau, owner.role, owner.token_id, owner.label.as_str()), (b1.clone(), Role::Archivist, token_id, "station"));
+    assert_eq!(catalogue.token_owner(&"b".repeat(64)).await.unwrap(), None);
 
     // Recording: the record reads back as written, only in its own bureau.
     let clips: Vec<NewClip> = (1..=7).map(|n| new_clip(&b1, n, if n <= 4 { "DSJ-1" } else { "DSJ-2" })).collect();

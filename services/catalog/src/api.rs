@@ -1,18 +1,25 @@
-//! The read API: one clip with its history, and a bureau's clips filtered and paged by cursor.
-//! Every route requires a token, and every query is scoped to the token's bureau; a clip of
-//! another bureau is answered exactly as a clip that does not exist.
+//! The catalogue's HTTP API: clips (read, search, classify), cases, devices and categories.
+//! Every route requires a token; every query is scoped to the token's bureau, and a record of
+//! another bureau is answered exactly as one that does not exist. Changes need a role that
+//! may make them.
 
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
-use custodian_core::{ClipId, ClipState};
-use custodian_platform::catalogue::{ClipFilter, ClipRecord, Transition};
+use custodian_core::cases::{CaseError, CaseState, TeamShortfall};
+use custodian_core::classification::Classification;
+use custodian_core::deadlines::{Deadline, DeadlineKind};
+use custodian_core::naming::NameParts;
+use custodian_core::roles::Action;
+use custodian_core::{ClipId, ClipState, LocalId};
+use custodian_platform::catalogue::{BoundingBox, CaseRecord, ClassificationEntry, ClipFilter, ClipRecord, Device, Transition};
 use custodian_platform::http::{authenticate, ApiError, Caller};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::Catalog;
 
@@ -23,31 +30,127 @@ pub fn router(catalog: Arc<Catalog>) -> Router {
     Router::new()
         .route("/v1/clips", get(list))
         .route("/v1/clips/{id}", get(one))
+        .route("/v1/clips/{id}/classification", put(classify))
+        .route("/v1/categories", get(categories))
+        .route("/v1/cases", post(create_case))
+        .route("/v1/cases/{id}", get(case))
+        .route("/v1/cases/{id}/clips", post(link_clips))
+        .route("/v1/cases/{id}/close", post(close_case))
+        .route("/v1/cases/{id}/file", post(file_case))
+        .route("/v1/devices", get(devices))
+        .route("/v1/devices/{device}", put(register_device))
         .with_state(catalog)
         .layer(axum::middleware::from_fn_with_state(catalogue, authenticate))
 }
 
 fn bad_request(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid-query", message)
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid-request", message)
+}
+
+fn conflict(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, "conflict", message)
+}
+
+fn clip_id(text: &str) -> Result<ClipId, ApiError> {
+    text.parse().map_err(|e: custodian_core::IdError| bad_request(e.to_string()))
+}
+
+fn case_id(text: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(text).map_err(|_| bad_request(format!("case id {text:?} is not a UUID")))
+}
+
+/// A clip's deadlines as they stand at `now`.
+fn deadlines(clip: &ClipRecord, now: DateTime<Utc>) -> Vec<Deadline> {
+    let Some(s) = clip.schedule else { return Vec::new() };
+    vec![
+        Deadline::evaluate(DeadlineKind::Upload24Hours, s.upload_due, Some(clip.received_at), now, true),
+        Deadline::evaluate(DeadlineKind::Upload3WorkingDays, s.upload_hard_due, Some(clip.received_at), now, s.calendar_complete),
+        Deadline::evaluate(DeadlineKind::Classification, s.classify_due, clip.classified_at, now, s.calendar_complete),
+    ]
 }
 
 #[derive(Serialize)]
-struct ClipWithHistory {
+struct ClipView {
     #[serde(flatten)]
     clip: ClipRecord,
-    history: Vec<Transition>,
+    deadlines: Vec<Deadline>,
 }
 
-async fn one(State(catalog): State<Arc<Catalog>>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Result<Json<ClipWithHistory>, ApiError> {
-    let id: ClipId = id.parse().map_err(|e: custodian_core::IdError| bad_request(e.to_string()))?;
-    let clip = catalog
-        .ports
-        .catalogue
-        .clip(&caller.bureau, id)
-        .await?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no-such-clip", format!("no clip {id} in bureau {}", caller.bureau)))?;
+#[derive(Serialize)]
+struct ClipDetail {
+    #[serde(flatten)]
+    view: ClipView,
+    history: Vec<Transition>,
+    classifications: Vec<ClassificationEntry>,
+}
+
+impl Catalog {
+    fn view(&self, clip: ClipRecord) -> ClipView {
+        let deadlines = deadlines(&clip, self.ports.clock.now());
+        ClipView { clip, deadlines }
+    }
+
+    async fn clip_of(&self, caller: &Caller, id: ClipId) -> Result<ClipRecord, ApiError> {
+        self.ports
+            .catalogue
+            .clip(&caller.bureau, id)
+            .await?
+            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no-such-clip", format!("no clip {id} in bureau {}", caller.bureau)))
+    }
+
+    async fn case_of(&self, caller: &Caller, id: Uuid) -> Result<CaseRecord, ApiError> {
+        self.ports
+            .catalogue
+            .case(&caller.bureau, id)
+            .await?
+            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no-such-case", format!("no case {id} in bureau {}", caller.bureau)))
+    }
+}
+
+async fn one(State(catalog): State<Arc<Catalog>>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Result<Json<ClipDetail>, ApiError> {
+    let id = clip_id(&id)?;
+    let clip = catalog.clip_of(&caller, id).await?;
     let history = catalog.ports.catalogue.transitions(id).await?;
-    Ok(Json(ClipWithHistory { clip, history }))
+    let classifications = catalog.ports.catalogue.classifications(id).await?;
+    Ok(Json(ClipDetail { view: catalog.view(clip), history, classifications }))
+}
+
+#[derive(Debug, Deserialize)]
+struct ClassifyBody {
+    category: String,
+    description: String,
+    place: Option<String>,
+    #[serde(default)]
+    important: bool,
+}
+
+async fn classify(
+    State(catalog): State<Arc<Catalog>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Json(body): Json<ClassifyBody>,
+) -> Result<Json<ClipDetail>, ApiError> {
+    caller.require(Action::Classify)?;
+    let id = clip_id(&id)?;
+    let clip = catalog.clip_of(&caller, id).await?;
+    let classification = Classification::new(&catalog.rules.categories, &body.category, &body.description, body.place.as_deref(), body.important)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-classification", e.to_string()))?;
+    let name = catalog.rules.names.render(&NameParts {
+        device: clip.device.as_str(),
+        officer: clip.officer.as_str(),
+        bureau: clip.bureau.as_str(),
+        category: Some(&classification.category),
+        recorded_at: clip.recorded_at,
+        important: classification.important,
+    });
+    let at = catalog.ports.clock.now();
+    catalog.ports.catalogue.classify(&caller.bureau, id, &classification, &name, &caller.name(), at).await?;
+    tracing::info!(clip_id = %id, category = %classification.category, by = %caller.name(), "clip classified");
+    one(State(catalog), Extension(caller), Path(id.to_string())).await
+}
+
+async fn categories(State(catalog): State<Arc<Catalog>>) -> Json<Vec<String>> {
+    Json(catalog.rules.categories.list().to_vec())
 }
 
 #[derive(Debug, Deserialize)]
@@ -56,6 +159,15 @@ struct ListQuery {
     officer: Option<String>,
     state: Option<String>,
     case: Option<String>,
+    case_id: Option<String>,
+    category: Option<String>,
+    /// `min_lat,min_lon,max_lat,max_lon`
+    bbox: Option<String>,
+    q: Option<String>,
+    important: Option<bool>,
+    classified: Option<bool>,
+    /// `classification`: only clips whose classification is overdue now.
+    overdue: Option<String>,
     recorded_from: Option<String>,
     recorded_to: Option<String>,
     limit: Option<i64>,
@@ -64,7 +176,7 @@ struct ListQuery {
 
 #[derive(Serialize)]
 struct Page {
-    items: Vec<ClipRecord>,
+    items: Vec<ClipView>,
     /// Pass as `cursor` to get the next page; absent on the last page.
     next_cursor: Option<ClipId>,
 }
@@ -79,6 +191,18 @@ fn time(field: &str, value: Option<String>) -> Result<Option<DateTime<Utc>>, Api
         .transpose()
 }
 
+fn bounding_box(text: &str) -> Result<BoundingBox, ApiError> {
+    let bad = || bad_request(format!("bbox {text:?} must be min_lat,min_lon,max_lat,max_lon in degrees"));
+    let numbers: Vec<f64> = text.split(',').map(|n| n.trim().parse::<f64>()).collect::<Result<_, _>>().map_err(|_| bad())?;
+    let [min_lat, min_lon, max_lat, max_lon] = numbers[..] else { return Err(bad()) };
+    let ordered = min_lat <= max_lat && min_lon <= max_lon;
+    let in_range = [min_lat, max_lat].iter().all(|l| (-90.0..=90.0).contains(l)) && [min_lon, max_lon].iter().all(|l| (-180.0..=180.0).contains(l));
+    if !(ordered && in_range) {
+        return Err(bad());
+    }
+    Ok(BoundingBox { min_lat, min_lon, max_lat, max_lon })
+}
+
 async fn list(State(catalog): State<Arc<Catalog>>, Extension(caller): Extension<Caller>, Query(query): Query<ListQuery>) -> Result<Json<Page>, ApiError> {
     let limit = query.limit.unwrap_or(50);
     if !(1..=MAX_PAGE).contains(&limit) {
@@ -89,7 +213,20 @@ async fn list(State(catalog): State<Arc<Catalog>>, Extension(caller): Extension<
         .map(|s| s.parse::<ClipState>())
         .transpose()
         .map_err(|e| bad_request(format!("{e}; known states: stored, catalogued, archived, expired, failed")))?;
-    let before = query.cursor.map(|c| c.parse::<ClipId>()).transpose().map_err(|e| bad_request(format!("cursor: {e}")))?;
+    let category = query.category.map(|c| catalog.rules.categories.check(&c).map_err(|e| bad_request(e.to_string()))).transpose()?;
+    let case_id = match query.case_id {
+        Some(id) => Some(catalog.case_of(&caller, case_id(&id)?).await?.id),
+        None => None,
+    };
+    let classification_overdue_at = match query.overdue.as_deref() {
+        None => None,
+        Some("classification") => Some(catalog.ports.clock.now()),
+        Some(other) => return Err(bad_request(format!("overdue {other:?}: only `classification` can be searched"))),
+    };
+    let text = query.q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
+    if text.as_ref().is_some_and(|q| q.chars().count() > 200) {
+        return Err(bad_request("q is longer than 200 characters"));
+    }
     let filter = ClipFilter {
         device: query.device,
         officer: query.officer,
@@ -97,7 +234,14 @@ async fn list(State(catalog): State<Arc<Catalog>>, Extension(caller): Extension<
         case_ref: query.case,
         recorded_from: time("recorded_from", query.recorded_from)?,
         recorded_to: time("recorded_to", query.recorded_to)?,
-        before,
+        category,
+        case_id,
+        within: query.bbox.as_deref().map(bounding_box).transpose()?,
+        text,
+        important: query.important,
+        classified: query.classified,
+        classification_overdue_at,
+        before: query.cursor.map(|c| c.parse::<ClipId>()).transpose().map_err(|e| bad_request(format!("cursor: {e}")))?,
     };
     // One more than asked tells whether there is a next page without a count query.
     let mut items = catalog.ports.catalogue.list_clips(&caller.bureau, &filter, limit + 1).await?;
@@ -107,5 +251,159 @@ async fn list(State(catalog): State<Arc<Catalog>>, Extension(caller): Extension<
     } else {
         None
     };
-    Ok(Json(Page { items, next_cursor }))
+    Ok(Json(Page { items: items.into_iter().map(|clip| catalog.view(clip)).collect(), next_cursor }))
+}
+
+#[derive(Debug, Deserialize)]
+struct NewCaseBody {
+    reference: String,
+    title: String,
+}
+
+#[derive(Serialize)]
+struct CaseView {
+    #[serde(flatten)]
+    case: CaseRecord,
+    clips: Vec<ClipId>,
+    filing_deadline: Option<Deadline>,
+}
+
+impl Catalog {
+    async fn case_view(&self, case: CaseRecord) -> Result<CaseView, ApiError> {
+        let clips = self.ports.catalogue.case_clip_ids(case.id).await?;
+        let filing_deadline = case
+            .filing_due_at
+            .map(|due| Deadline::evaluate(DeadlineKind::CaseFiling, due, case.filed_at, self.ports.clock.now(), case.calendar_complete));
+        Ok(CaseView { case, clips, filing_deadline })
+    }
+}
+
+fn case_text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
+        return Err(bad_request(format!("{field} must be 1 to {max} characters without control characters")));
+    }
+    Ok(value.to_owned())
+}
+
+async fn create_case(
+    State(catalog): State<Arc<Catalog>>,
+    Extension(caller): Extension<Caller>,
+    Json(body): Json<NewCaseBody>,
+) -> Result<(StatusCode, Json<CaseView>), ApiError> {
+    caller.require(Action::ManageCases)?;
+    let case = CaseRecord {
+        id: Uuid::now_v7(),
+        bureau: caller.bureau.clone(),
+        reference: case_text("reference", &body.reference, 128)?,
+        title: case_text("title", &body.title, 500)?,
+        state: CaseState::Open,
+        opened_at: catalog.ports.clock.now(),
+        closed_at: None,
+        filing_due_at: None,
+        filed_at: None,
+        calendar_complete: true,
+    };
+    match catalog.ports.catalogue.create_case(&case).await {
+        Ok(()) => {}
+        Err(custodian_platform::catalogue::CatalogueError::Conflict { .. }) => {
+            return Err(conflict(format!("bureau {} already has a case {:?}", caller.bureau, case.reference)))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok((StatusCode::CREATED, Json(catalog.case_view(case).await?)))
+}
+
+async fn case(State(catalog): State<Arc<Catalog>>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Result<Json<CaseView>, ApiError> {
+    let case = catalog.case_of(&caller, case_id(&id)?).await?;
+    Ok(Json(catalog.case_view(case).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct LinkBody {
+    clip_ids: Vec<String>,
+}
+
+fn case_refused(e: CaseError) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, "case-state", e.to_string())
+}
+
+async fn link_clips(
+    State(catalog): State<Arc<Catalog>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Json(body): Json<LinkBody>,
+) -> Result<Json<CaseView>, ApiError> {
+    caller.require(Action::ManageCases)?;
+    let case = catalog.case_of(&caller, case_id(&id)?).await?;
+    case.state.may_link().map_err(case_refused)?;
+    if body.clip_ids.is_empty() || body.clip_ids.len() > 1000 {
+        return Err(bad_request("clip_ids must list 1 to 1000 clips"));
+    }
+    let mut clips = Vec::new();
+    for text in &body.clip_ids {
+        // Every clip must be this bureau's: another bureau's clip is reported as missing.
+        clips.push(catalog.clip_of(&caller, clip_id(text)?).await?.id);
+    }
+    catalog.ports.catalogue.link_clips(case.id, &clips, &caller.name(), catalog.ports.clock.now()).await?;
+    Ok(Json(catalog.case_view(case).await?))
+}
+
+async fn close_case(State(catalog): State<Arc<Catalog>>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Result<Json<CaseView>, ApiError> {
+    caller.require(Action::ManageCases)?;
+    let case = catalog.case_of(&caller, case_id(&id)?).await?;
+    let next = case.state.close().map_err(case_refused)?;
+    let now = catalog.ports.clock.now();
+    let due = catalog.rules.deadlines.case_filing_due(now);
+    if !catalog.ports.catalogue.set_case_state(case.id, case.state, next, now, Some(due)).await? {
+        return Err(conflict("the case changed meanwhile; read it and try again"));
+    }
+    Ok(Json(catalog.case_view(catalog.case_of(&caller, case.id).await?).await?))
+}
+
+async fn file_case(State(catalog): State<Arc<Catalog>>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Result<Json<CaseView>, ApiError> {
+    caller.require(Action::ManageCases)?;
+    let case = catalog.case_of(&caller, case_id(&id)?).await?;
+    let unclassified = catalog.ports.catalogue.unclassified_in_case(case.id).await?;
+    let next = case.state.file(unclassified).map_err(case_refused)?;
+    if !catalog.ports.catalogue.set_case_state(case.id, case.state, next, catalog.ports.clock.now(), None).await? {
+        return Err(conflict("the case changed meanwhile; read it and try again"));
+    }
+    Ok(Json(catalog.case_view(catalog.case_of(&caller, case.id).await?).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct DeviceBody {
+    team: String,
+    officer: Option<String>,
+}
+
+async fn register_device(
+    State(catalog): State<Arc<Catalog>>,
+    Extension(caller): Extension<Caller>,
+    Path(device): Path<String>,
+    Json(body): Json<DeviceBody>,
+) -> Result<Json<Device>, ApiError> {
+    caller.require(Action::ManageDevices)?;
+    let device = Device {
+        device: LocalId::parse("device id", &device).map_err(|e| bad_request(e.to_string()))?,
+        team: case_text("team", &body.team, 100)?,
+        officer: body.officer.as_deref().map(|o| LocalId::parse("officer id", o)).transpose().map_err(|e| bad_request(e.to_string()))?,
+        registered_at: catalog.ports.clock.now(),
+    };
+    catalog.ports.catalogue.upsert_device(&caller.bureau, &device).await?;
+    Ok(Json(device))
+}
+
+#[derive(Serialize)]
+struct DeviceReport {
+    devices: Vec<Device>,
+    /// Art. 15: teams with fewer than two cameras.
+    teams_short_of_cameras: Vec<TeamShortfall>,
+}
+
+async fn devices(State(catalog): State<Arc<Catalog>>, Extension(caller): Extension<Caller>) -> Result<Json<DeviceReport>, ApiError> {
+    let devices = catalog.ports.catalogue.devices(&caller.bureau).await?;
+    let teams_short_of_cameras = custodian_core::cases::teams_short_of_cameras(devices.iter().map(|d| (d.team.as_str(), d.device.as_str())));
+    Ok(Json(DeviceReport { devices, teams_short_of_cameras }))
 }

@@ -9,20 +9,34 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use custodian_core::calendar::WorkdayCalendar;
+use custodian_core::classification::{Categories, DEFAULT_CATEGORIES};
+use custodian_core::deadlines::DeadlineRules;
 use custodian_core::events::Topic;
+use custodian_core::naming::{self, NameParts, NameTemplate};
 use custodian_core::{ClipId, ClipState};
 use custodian_platform::bus::{run_consumer, ConsumerSpec, HandleError, JobMetrics};
-use custodian_platform::catalogue::CatalogueError;
+use custodian_platform::catalogue::{CatalogueError, ClipRecord, ClipSchedule};
 use custodian_platform::config::{parse_duration, ConfigError};
 use custodian_platform::events::publish_stored;
 use custodian_platform::Ports;
 use custodian_proto::v1::{ClipCatalogued, ClipStored};
 use custodian_proto::Message;
-use prometheus::{IntCounter, Registry};
+use prometheus::{IntCounter, IntGaugeVec, Opts, Registry};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct CatalogConfig {
+    /// A working-day calendar (TOML, as data/cn-workdays.toml) to use instead of the one
+    /// built in; add next year's State Council notice here.
+    #[arg(long = "calendar", env = "CUSTODIAN_CALENDAR")]
+    pub calendar: Option<std::path::PathBuf>,
+    /// How canonical clip names are made (art. 17).
+    #[arg(long = "name-template", env = "CUSTODIAN_NAME_TEMPLATE", default_value = naming::DEFAULT_TEMPLATE)]
+    pub name_template: String,
+    /// The categories clips are classified into, comma-separated.
+    #[arg(long = "categories", env = "CUSTODIAN_CATEGORIES", value_delimiter = ',', default_values_t = DEFAULT_CATEGORIES.map(String::from))]
+    pub categories: Vec<String>,
     /// How often the reconciler looks for stuck clips.
     #[arg(long = "reconcile-every", env = "CUSTODIAN_RECONCILE_EVERY", default_value = "30s", value_parser = parse_duration)]
     pub reconcile_every: Duration,
@@ -34,8 +48,30 @@ pub struct CatalogConfig {
     pub max_deliver: u32,
 }
 
+/// The catalogue's rules, as configured and checked at start.
+pub struct CatalogRules {
+    pub deadlines: DeadlineRules,
+    pub names: NameTemplate,
+    pub categories: Categories,
+}
+
 impl CatalogConfig {
+    /// Loads and checks the calendar, the name template and the categories.
+    pub fn rules(&self) -> Result<CatalogRules, ConfigError> {
+        let calendar = match &self.calendar {
+            None => WorkdayCalendar::shipped(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError::new("calendar", path.display(), e))?;
+                WorkdayCalendar::from_toml(&text).map_err(|e| ConfigError::new("calendar", path.display(), e))?
+            }
+        };
+        let names = NameTemplate::parse(&self.name_template).map_err(|e| ConfigError::new("name-template", &self.name_template, e))?;
+        let categories = Categories::new(self.categories.clone()).map_err(|e| ConfigError::new("categories", self.categories.join(","), e))?;
+        Ok(CatalogRules { deadlines: DeadlineRules::new(calendar), names, categories })
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.rules()?;
         if self.reconcile_every.is_zero() {
             return Err(ConfigError::new("reconcile-every", "0s", "must be more than 0"));
         }
@@ -52,13 +88,22 @@ impl CatalogConfig {
 
 impl Default for CatalogConfig {
     fn default() -> Self {
-        Self { reconcile_every: Duration::from_secs(30), stuck_after: Duration::from_secs(300), max_deliver: 5 }
+        Self {
+            calendar: None,
+            name_template: naming::DEFAULT_TEMPLATE.to_owned(),
+            categories: DEFAULT_CATEGORIES.map(String::from).to_vec(),
+            reconcile_every: Duration::from_secs(30),
+            stuck_after: Duration::from_secs(300),
+            max_deliver: 5,
+        }
     }
 }
 
 struct CatalogMetrics {
     catalogued: IntCounter,
     republished: IntCounter,
+    unknown_calendar_year: IntCounter,
+    overdue: IntGaugeVec,
     jobs: JobMetrics,
 }
 
@@ -66,16 +111,35 @@ impl CatalogMetrics {
     fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
         let catalogued = IntCounter::new("custodian_clips_catalogued_total", "Clips that reached the catalogued state")?;
         let republished = IntCounter::new("custodian_reconciler_republished_total", "Stuck clips whose pending work was announced again")?;
+        let unknown_calendar_year = IntCounter::new(
+            "custodian_calendar_unknown_year_total",
+            "Deadlines counted across a year the working-day calendar has no data for (weekends only): add that year",
+        )?;
+        let overdue = IntGaugeVec::new(
+            Opts::new("custodian_deadlines_overdue", "Overdue deadlines by bureau and kind (late uploads: over the last 30 days)"),
+            &["bureau", "kind"],
+        )?;
         registry.register(Box::new(catalogued.clone()))?;
         registry.register(Box::new(republished.clone()))?;
-        Ok(Self { catalogued, republished, jobs: JobMetrics::register(registry)? })
+        registry.register(Box::new(unknown_calendar_year.clone()))?;
+        registry.register(Box::new(overdue.clone()))?;
+        Ok(Self { catalogued, republished, unknown_calendar_year, overdue, jobs: JobMetrics::register(registry)? })
     }
 }
 
 pub struct Catalog {
     ports: Ports,
     config: CatalogConfig,
+    rules: CatalogRules,
     metrics: CatalogMetrics,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogStartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("registering metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
 }
 
 fn catalogue_failure(e: CatalogueError) -> HandleError {
@@ -87,9 +151,10 @@ fn catalogue_failure(e: CatalogueError) -> HandleError {
 }
 
 impl Catalog {
-    pub fn new(ports: Ports, config: CatalogConfig) -> Result<Arc<Self>, prometheus::Error> {
+    pub fn new(ports: Ports, config: CatalogConfig) -> Result<Arc<Self>, CatalogStartError> {
+        let rules = config.rules()?;
         let metrics = CatalogMetrics::register(&ports.registry)?;
-        Ok(Arc::new(Self { ports, config, metrics }))
+        Ok(Arc::new(Self { ports, config, rules, metrics }))
     }
 
     pub fn router(self: &Arc<Self>) -> axum::Router {
@@ -123,6 +188,9 @@ impl Catalog {
         let Some(clip) = clip else {
             return Err(HandleError::Transient(format!("clip {id} is not in the catalogue yet")));
         };
+        if clip.schedule.is_none() {
+            self.schedule(&clip).await.map_err(catalogue_failure)?;
+        }
         match clip.state {
             ClipState::Stored => {
                 let now = self.ports.clock.now();
@@ -145,6 +213,48 @@ impl Catalog {
         }
     }
 
+    /// Fixes the clip's canonical name and deadlines, and links it to the case its upload
+    /// named if the bureau has that case.
+    async fn schedule(&self, clip: &ClipRecord) -> Result<(), CatalogueError> {
+        let rules = &self.rules.deadlines;
+        // The recording's end is its start until the media workers measure its duration.
+        let [(_, upload_due, _), (_, upload_hard_due, upload_known)] = rules.upload_due(clip.recorded_at);
+        let (classify_due, classify_known) = rules.classification_due(clip.received_at);
+        let calendar_complete = upload_known && classify_known;
+        if !calendar_complete {
+            self.metrics.unknown_calendar_year.inc();
+            tracing::warn!(clip_id = %clip.id, "deadline counted across a year missing from the working-day calendar (weekends only); add that year");
+        }
+        let name = self.rules.names.render(&NameParts {
+            device: clip.device.as_str(),
+            officer: clip.officer.as_str(),
+            bureau: clip.bureau.as_str(),
+            category: clip.category.as_deref(),
+            recorded_at: clip.recorded_at,
+            important: clip.important,
+        });
+        let schedule = ClipSchedule { upload_due, upload_hard_due, classify_due, calendar_complete };
+        self.ports.catalogue.set_schedule(clip.id, &name, &schedule).await?;
+        if let Some(reference) = &clip.case_ref {
+            if let Some(case) = self.ports.catalogue.case_by_reference(&clip.bureau, reference).await? {
+                if case.state.may_link().is_ok() {
+                    self.ports.catalogue.link_clips(case.id, &[clip.id], "ingest (case named at upload)", self.ports.clock.now()).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Refreshes the overdue gauges from the catalogue.
+    pub async fn count_overdue(&self) -> Result<(), CatalogueError> {
+        let counts = self.ports.catalogue.overdue_counts(self.ports.clock.now()).await?;
+        self.metrics.overdue.reset();
+        for (bureau, kind, count) in counts {
+            self.metrics.overdue.with_label_values(&[bureau.as_str(), kind.as_str()]).set(count);
+        }
+        Ok(())
+    }
+
     async fn announce_catalogued(&self, bureau: &str, id: ClipId, at: chrono::DateTime<chrono::Utc>) -> Result<(), HandleError> {
         let event = ClipCatalogued { clip_id: id.to_string(), bureau_id: bureau.to_owned(), catalogued_at: at.to_rfc3339() };
         self.ports
@@ -162,6 +272,9 @@ impl Catalog {
                 _ = ticker.tick() => {
                     if let Err(e) = self.reconcile_once().await {
                         tracing::warn!(error = %e, "reconciler pass failed; will try again");
+                    }
+                    if let Err(e) = self.count_overdue().await {
+                        tracing::warn!(error = %e, "counting overdue deadlines failed; will try again");
                     }
                 }
             }

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use custodian_core::keys::original_key;
+use custodian_core::roles::Action;
 use custodian_core::upload::{MetadataError, RawUploadMetadata, UploadMetadata};
 use custodian_core::{ClipId, DigestError, Sha256Digest};
 use custodian_platform::blob::{BlobError, BlobWriter, WrittenObject};
@@ -87,6 +88,9 @@ pub struct UploadQuery {
     recorded_at: Option<String>,
     file_name: Option<String>,
     case: Option<String>,
+    place: Option<String>,
+    lat: Option<f64>,
+    lon: Option<f64>,
 }
 
 /// What the client keeps as proof that its original arrived intact.
@@ -107,6 +111,10 @@ pub async fn put_upload(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    if let Err(refused) = caller.require(Action::Upload) {
+        ingest.metrics.uploads.with_label_values(&["forbidden"]).inc();
+        return refused.into_response();
+    }
     let started = Instant::now();
     let outcome = receive(&ingest, &caller, query, &headers, body).await;
     ingest.metrics.duration.observe(started.elapsed().as_secs_f64());
@@ -153,6 +161,9 @@ async fn receive(ingest: &Ingest, caller: &Caller, query: UploadQuery, headers: 
         recorded_at: query.recorded_at,
         file_name: query.file_name,
         case_ref: query.case,
+        place: query.place,
+        latitude: query.lat,
+        longitude: query.lon,
     };
     let meta = raw.validate(&caller.bureau, now)?;
     let claimed = claimed_digest(headers)?;

@@ -9,10 +9,26 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use custodian_core::cases::CaseState;
+use custodian_core::classification::Classification;
+use custodian_core::deadlines::DeadlineKind;
+use custodian_core::roles::Role;
 use custodian_core::{BureauId, ClipId, ClipState};
+use uuid::Uuid;
 
-pub use model::{ClipFilter, ClipRecord, NewClip, PendingUpload, Transition};
+pub use model::{
+    BoundingBox, CaseRecord, ClassificationEntry, ClipFilter, ClipRecord, ClipSchedule, Device, NewClip, PendingUpload, Transition,
+};
 pub use sql::{PostgresCatalogue, SqliteCatalogue};
+
+/// The holder of an API token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenOwner {
+    pub token_id: Uuid,
+    pub bureau: BureauId,
+    pub role: Role,
+    pub label: String,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogueError {
@@ -60,9 +76,9 @@ impl CatalogueError {
 #[async_trait]
 pub trait Catalogue: Send + Sync {
     async fn ensure_bureau(&self, bureau: &BureauId, name: &str, now: DateTime<Utc>) -> Result<(), CatalogueError>;
-    async fn insert_token(&self, bureau: &BureauId, token_sha256: &str, label: &str, now: DateTime<Utc>) -> Result<uuid::Uuid, CatalogueError>;
-    /// The bureau of an unrevoked token with this hash.
-    async fn bureau_for_token(&self, token_sha256: &str) -> Result<Option<BureauId>, CatalogueError>;
+    async fn insert_token(&self, bureau: &BureauId, token_sha256: &str, label: &str, role: Role, now: DateTime<Utc>) -> Result<Uuid, CatalogueError>;
+    /// Whose is the unrevoked token with this hash.
+    async fn token_owner(&self, token_sha256: &str) -> Result<Option<TokenOwner>, CatalogueError>;
 
     async fn begin_upload(&self, upload: &PendingUpload) -> Result<(), CatalogueError>;
     /// Records a stored, verified clip and closes its pending upload, in one transaction.
@@ -85,6 +101,32 @@ pub trait Catalogue: Send + Sync {
     async fn stuck_clips(&self, state: ClipState, changed_before: DateTime<Utc>, limit: i64) -> Result<Vec<ClipRecord>, CatalogueError>;
     /// Counts one more re-publication of a stuck clip and returns the new round.
     async fn next_publish_round(&self, id: ClipId, at: DateTime<Utc>) -> Result<u32, CatalogueError>;
+
+    /// Fixes a clip's canonical name and deadlines when it is catalogued.
+    async fn set_schedule(&self, id: ClipId, canonical_name: &str, schedule: &ClipSchedule) -> Result<(), CatalogueError>;
+    /// Classifies a clip of `bureau` and keeps the classification in its history. Returns
+    /// false if the bureau has no such clip.
+    async fn classify(&self, bureau: &BureauId, id: ClipId, classification: &Classification, canonical_name: &str, by: &str, at: DateTime<Utc>) -> Result<bool, CatalogueError>;
+    async fn classifications(&self, id: ClipId) -> Result<Vec<ClassificationEntry>, CatalogueError>;
+
+    async fn create_case(&self, case: &CaseRecord) -> Result<(), CatalogueError>;
+    async fn case(&self, bureau: &BureauId, id: Uuid) -> Result<Option<CaseRecord>, CatalogueError>;
+    async fn case_by_reference(&self, bureau: &BureauId, reference: &str) -> Result<Option<CaseRecord>, CatalogueError>;
+    async fn case_clip_ids(&self, case: Uuid) -> Result<Vec<ClipId>, CatalogueError>;
+    /// Links clips (already checked to be the case's bureau's) to a case; returns how many
+    /// were not linked before.
+    async fn link_clips(&self, case: Uuid, clips: &[ClipId], by: &str, at: DateTime<Utc>) -> Result<usize, CatalogueError>;
+    /// Moves a case from `from` to `to` if it is still in `from`, with the filing deadline
+    /// when it closes. Returns whether it moved.
+    async fn set_case_state(&self, id: Uuid, from: CaseState, to: CaseState, at: DateTime<Utc>, filing_due: Option<(DateTime<Utc>, bool)>) -> Result<bool, CatalogueError>;
+    async fn unclassified_in_case(&self, case: Uuid) -> Result<usize, CatalogueError>;
+
+    async fn upsert_device(&self, bureau: &BureauId, device: &Device) -> Result<(), CatalogueError>;
+    async fn devices(&self, bureau: &BureauId) -> Result<Vec<Device>, CatalogueError>;
+
+    /// Per bureau and kind, how many deadlines are overdue at `now`: classifications and case
+    /// filings due and not done, and uploads that arrived late in the 30 days before `now`.
+    async fn overdue_counts(&self, now: DateTime<Utc>) -> Result<Vec<(BureauId, DeadlineKind, i64)>, CatalogueError>;
 
     async fn ping(&self) -> Result<(), CatalogueError>;
     fn kind(&self) -> &'static str;

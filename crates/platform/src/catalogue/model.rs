@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use custodian_core::upload::UploadMetadata;
+use custodian_core::cases::CaseState;
 use custodian_core::{BureauId, ClipId, ClipState, LocalId, Sha256Digest};
 use serde::Serialize;
 use uuid::Uuid;
@@ -26,7 +27,7 @@ pub struct NewClip {
     pub received_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClipRecord {
     pub id: ClipId,
     pub bureau: BureauId,
@@ -45,6 +46,69 @@ pub struct ClipRecord {
     pub failure_reason: Option<String>,
     #[serde(skip)]
     pub publish_round: u32,
+    pub canonical_name: Option<String>,
+    pub category: Option<String>,
+    pub description: Option<String>,
+    pub place: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub important: bool,
+    pub classified_at: Option<DateTime<Utc>>,
+    pub classified_by: Option<String>,
+    #[serde(skip)]
+    pub schedule: Option<ClipSchedule>,
+}
+
+/// When a clip's deadlines fall due, fixed when it is catalogued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClipSchedule {
+    pub upload_due: DateTime<Utc>,
+    pub upload_hard_due: DateTime<Utc>,
+    pub classify_due: DateTime<Utc>,
+    pub calendar_complete: bool,
+}
+
+/// A classification as it was made, for the clip's history.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClassificationEntry {
+    pub at: DateTime<Utc>,
+    pub by: String,
+    pub category: String,
+    pub description: String,
+    pub place: Option<String>,
+    pub important: bool,
+    pub canonical_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseRecord {
+    pub id: Uuid,
+    pub bureau: BureauId,
+    pub reference: String,
+    pub title: String,
+    pub state: CaseState,
+    pub opened_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub filing_due_at: Option<DateTime<Utc>>,
+    pub filed_at: Option<DateTime<Utc>>,
+    pub calendar_complete: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Device {
+    pub device: LocalId,
+    pub team: String,
+    pub officer: Option<LocalId>,
+    pub registered_at: DateTime<Utc>,
+}
+
+/// A rectangle of latitude and longitude, for "clips recorded here".
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BoundingBox {
+    pub min_lat: f64,
+    pub min_lon: f64,
+    pub max_lat: f64,
+    pub max_lon: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -65,6 +129,16 @@ pub struct ClipFilter {
     pub case_ref: Option<String>,
     pub recorded_from: Option<DateTime<Utc>>,
     pub recorded_to: Option<DateTime<Utc>>,
+    pub category: Option<String>,
+    /// Clips linked to this case.
+    pub case_id: Option<Uuid>,
+    pub within: Option<BoundingBox>,
+    /// Text in names, descriptions, places and original file names.
+    pub text: Option<String>,
+    pub important: Option<bool>,
+    pub classified: Option<bool>,
+    /// Only clips whose classification was due before this time and is not done.
+    pub classification_overdue_at: Option<DateTime<Utc>>,
     pub before: Option<ClipId>,
 }
 
@@ -85,6 +159,19 @@ pub(super) struct ClipRow {
     received_at: DateTime<Utc>,
     failure_reason: Option<String>,
     publish_round: i32,
+    canonical_name: Option<String>,
+    category: Option<String>,
+    description: Option<String>,
+    place: Option<String>,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+    important: bool,
+    classified_at: Option<DateTime<Utc>>,
+    classified_by: Option<String>,
+    upload_due_at: Option<DateTime<Utc>>,
+    upload_hard_due_at: Option<DateTime<Utc>>,
+    classify_due_at: Option<DateTime<Utc>>,
+    calendar_complete: bool,
 }
 
 fn corrupt(id: Uuid, what: impl std::fmt::Display) -> CatalogueError {
@@ -111,6 +198,21 @@ impl TryFrom<ClipRow> for ClipRecord {
             received_at: row.received_at,
             failure_reason: row.failure_reason,
             publish_round: u32::try_from(row.publish_round).map_err(|e| corrupt(id, e))?,
+            canonical_name: row.canonical_name,
+            category: row.category,
+            description: row.description,
+            place: row.place,
+            latitude: row.latitude,
+            longitude: row.longitude,
+            important: row.important,
+            classified_at: row.classified_at,
+            classified_by: row.classified_by,
+            schedule: match (row.upload_due_at, row.upload_hard_due_at, row.classify_due_at) {
+                (Some(upload_due), Some(upload_hard_due), Some(classify_due)) => {
+                    Some(ClipSchedule { upload_due, upload_hard_due, classify_due, calendar_complete: row.calendar_complete })
+                }
+                _ => None,
+            },
         })
     }
 }
@@ -139,6 +241,85 @@ impl TryFrom<PendingRow> for PendingUpload {
             bureau: BureauId::parse(&row.bureau_id).map_err(|e| corrupt(row.clip_id, e))?,
             object_key: row.object_key,
             started_at: row.started_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ClassificationRow {
+    pub at: DateTime<Utc>,
+    pub by_whom: String,
+    pub category: String,
+    pub description: String,
+    pub place: Option<String>,
+    pub important: bool,
+    pub canonical_name: String,
+}
+
+impl From<ClassificationRow> for ClassificationEntry {
+    fn from(row: ClassificationRow) -> Self {
+        Self {
+            at: row.at,
+            by: row.by_whom,
+            category: row.category,
+            description: row.description,
+            place: row.place,
+            important: row.important,
+            canonical_name: row.canonical_name,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct CaseRow {
+    id: Uuid,
+    bureau_id: String,
+    reference: String,
+    title: String,
+    state: String,
+    opened_at: DateTime<Utc>,
+    closed_at: Option<DateTime<Utc>>,
+    filing_due_at: Option<DateTime<Utc>>,
+    filed_at: Option<DateTime<Utc>>,
+    calendar_complete: bool,
+}
+
+impl TryFrom<CaseRow> for CaseRecord {
+    type Error = CatalogueError;
+    fn try_from(row: CaseRow) -> Result<Self, Self::Error> {
+        let bad = |e: &dyn std::fmt::Display| CatalogueError::Corrupt { detail: format!("case {}: {e}", row.id) };
+        Ok(Self {
+            id: row.id,
+            bureau: BureauId::parse(&row.bureau_id).map_err(|e| bad(&e))?,
+            state: row.state.parse().map_err(|e: custodian_core::cases::CaseError| bad(&e))?,
+            reference: row.reference,
+            title: row.title,
+            opened_at: row.opened_at,
+            closed_at: row.closed_at,
+            filing_due_at: row.filing_due_at,
+            filed_at: row.filed_at,
+            calendar_complete: row.calendar_complete,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct DeviceRow {
+    device_id: String,
+    team: String,
+    officer_id: Option<String>,
+    registered_at: DateTime<Utc>,
+}
+
+impl TryFrom<DeviceRow> for Device {
+    type Error = CatalogueError;
+    fn try_from(row: DeviceRow) -> Result<Self, Self::Error> {
+        let bad = |e: custodian_core::IdError| CatalogueError::Corrupt { detail: format!("device {}: {e}", row.device_id) };
+        Ok(Self {
+            device: LocalId::parse("device id", &row.device_id).map_err(bad)?,
+            team: row.team,
+            officer: row.officer_id.as_deref().map(|o| LocalId::parse("officer id", o)).transpose().map_err(bad)?,
+            registered_at: row.registered_at,
         })
     }
 }

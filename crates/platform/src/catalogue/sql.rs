@@ -8,16 +8,38 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use custodian_core::cases::CaseState;
+use custodian_core::classification::Classification;
+use custodian_core::deadlines::DeadlineKind;
+use custodian_core::roles::Role;
 use custodian_core::{BureauId, ClipId, ClipState};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use uuid::Uuid;
 
-use super::model::{ClipRow, PendingRow, TransitionRow};
-use super::{Catalogue, CatalogueError, ClipFilter, ClipRecord, NewClip, PendingUpload, Transition};
+use super::model::{CaseRow, ClassificationRow, ClipRow, DeviceRow, PendingRow, TransitionRow};
+use super::{
+    CaseRecord, Catalogue, CatalogueError, TokenOwner, ClassificationEntry, ClipFilter, ClipRecord, ClipSchedule, Device, NewClip, PendingUpload,
+    Transition,
+};
 
 const CLIP_COLUMNS: &str = "id, bureau_id, device_id, officer_id, recorded_at, original_name, case_ref, object_key, \
-     size_bytes, sha256, state, state_changed_at, received_at, failure_reason, publish_round";
+     size_bytes, sha256, state, state_changed_at, received_at, failure_reason, publish_round, canonical_name, category, \
+     description, place, latitude, longitude, important, classified_at, classified_by, upload_due_at, upload_hard_due_at, \
+     classify_due_at, calendar_complete";
+
+const CASE_COLUMNS: &str = "id, bureau_id, reference, title, state, opened_at, closed_at, filing_due_at, filed_at, calendar_complete";
+
+/// What text search looks through, lowercased.
+fn search_text(parts: &[Option<&str>]) -> String {
+    parts.iter().flatten().map(|p| p.to_lowercase()).collect::<Vec<_>>().join(" ")
+}
+
+/// A LIKE pattern matching `text` anywhere, with LIKE's own wildcards taken literally.
+fn contains_pattern(text: &str) -> String {
+    let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
 
 fn err(operation: &'static str) -> impl FnOnce(sqlx::Error) -> CatalogueError {
     move |e| CatalogueError::from_sqlx(operation, e)
@@ -90,28 +112,38 @@ macro_rules! catalogue_on {
                 Ok(())
             }
 
-            async fn insert_token(&self, bureau: &BureauId, token_sha256: &str, label: &str, now: DateTime<Utc>) -> Result<Uuid, CatalogueError> {
+            async fn insert_token(&self, bureau: &BureauId, token_sha256: &str, label: &str, role: Role, now: DateTime<Utc>) -> Result<Uuid, CatalogueError> {
                 let id = Uuid::new_v4();
-                sqlx::query("INSERT INTO api_tokens (id, bureau_id, token_sha256, label, created_at) VALUES ($1, $2, $3, $4, $5)")
+                sqlx::query("INSERT INTO api_tokens (id, bureau_id, token_sha256, label, created_at, role) VALUES ($1, $2, $3, $4, $5, $6)")
                     .bind(id)
                     .bind(bureau.as_str())
                     .bind(token_sha256)
                     .bind(label)
                     .bind(now)
+                    .bind(role.as_str())
                     .execute(&self.pool)
                     .await
                     .map_err(err("insert token"))?;
                 Ok(id)
             }
 
-            async fn bureau_for_token(&self, token_sha256: &str) -> Result<Option<BureauId>, CatalogueError> {
-                let bureau: Option<String> = sqlx::query_scalar("SELECT bureau_id FROM api_tokens WHERE token_sha256 = $1 AND revoked_at IS NULL")
-                    .bind(token_sha256)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(err("find token"))?;
-                bureau
-                    .map(|b| BureauId::parse(&b).map_err(|e| CatalogueError::Corrupt { detail: format!("token bureau: {e}") }))
+            async fn token_owner(&self, token_sha256: &str) -> Result<Option<TokenOwner>, CatalogueError> {
+                let owner: Option<(Uuid, String, String, String)> =
+                    sqlx::query_as("SELECT id, bureau_id, role, label FROM api_tokens WHERE token_sha256 = $1 AND revoked_at IS NULL")
+                        .bind(token_sha256)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(err("find token"))?;
+                let corrupt = |e: &dyn std::fmt::Display| CatalogueError::Corrupt { detail: format!("token: {e}") };
+                owner
+                    .map(|(token_id, bureau, role, label)| {
+                        Ok(TokenOwner {
+                            token_id,
+                            bureau: BureauId::parse(&bureau).map_err(|e| corrupt(&e))?,
+                            role: role.parse().map_err(|e| corrupt(&e))?,
+                            label,
+                        })
+                    })
                     .transpose()
             }
 
@@ -130,7 +162,9 @@ macro_rules! catalogue_on {
             async fn record_clip(&self, clip: &NewClip) -> Result<ClipRecord, CatalogueError> {
                 let mut tx = self.pool.begin().await.map_err(err("record clip"))?;
                 let sql = format!(
-                    "INSERT INTO clips ({CLIP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, 0) RETURNING {CLIP_COLUMNS}"
+                    "INSERT INTO clips (id, bureau_id, device_id, officer_id, recorded_at, original_name, case_ref, object_key, \
+                     size_bytes, sha256, state, state_changed_at, received_at, place, latitude, longitude, search_text) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING {CLIP_COLUMNS}"
                 );
                 let row: ClipRow = sqlx::query_as(&sql)
                     .bind(clip.id.as_uuid())
@@ -146,6 +180,10 @@ macro_rules! catalogue_on {
                     .bind(ClipState::Stored.as_str())
                     .bind(clip.received_at)
                     .bind(clip.received_at)
+                    .bind(clip.meta.place.as_deref())
+                    .bind(clip.meta.coordinates.map(|c| c.latitude))
+                    .bind(clip.meta.coordinates.map(|c| c.longitude))
+                    .bind(search_text(&[Some(clip.meta.original_name.as_str()), clip.meta.case_ref.as_deref(), clip.meta.place.as_deref()]))
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(err("record clip"))?;
@@ -233,6 +271,34 @@ macro_rules! catalogue_on {
                 if let Some(to) = filter.recorded_to {
                     query.push(" AND recorded_at < ").push_bind(to);
                 }
+                if let Some(category) = &filter.category {
+                    query.push(" AND category = ").push_bind(category.clone());
+                }
+                if let Some(case_id) = filter.case_id {
+                    query.push(" AND id IN (SELECT clip_id FROM case_clips WHERE case_id = ").push_bind(case_id).push(")");
+                }
+                if let Some(bbox) = filter.within {
+                    query.push(" AND latitude BETWEEN ").push_bind(bbox.min_lat).push(" AND ").push_bind(bbox.max_lat);
+                    query.push(" AND longitude BETWEEN ").push_bind(bbox.min_lon).push(" AND ").push_bind(bbox.max_lon);
+                }
+                if let Some(text) = &filter.text {
+                    query.push(" AND search_text LIKE ").push_bind(contains_pattern(text)).push(" ESCAPE '\\'");
+                }
+                if let Some(important) = filter.important {
+                    query.push(" AND important = ").push_bind(important);
+                }
+                match filter.classified {
+                    Some(true) => {
+                        query.push(" AND classified_at IS NOT NULL");
+                    }
+                    Some(false) => {
+                        query.push(" AND classified_at IS NULL");
+                    }
+                    None => {}
+                }
+                if let Some(at) = filter.classification_overdue_at {
+                    query.push(" AND classified_at IS NULL AND classify_due_at <= ").push_bind(at);
+                }
                 if let Some(before) = filter.before {
                     query.push(" AND id < ").push_bind(before.as_uuid());
                 }
@@ -318,6 +384,225 @@ macro_rules! catalogue_on {
                 .await
                 .map_err(err("next publish round"))?;
                 u32::try_from(round).map_err(|e| CatalogueError::Corrupt { detail: format!("publish round of {id}: {e}") })
+            }
+
+            async fn set_schedule(&self, id: ClipId, canonical_name: &str, schedule: &ClipSchedule) -> Result<(), CatalogueError> {
+                sqlx::query(
+                    "UPDATE clips SET canonical_name = COALESCE(canonical_name, $2), upload_due_at = $3, upload_hard_due_at = $4, \
+                     classify_due_at = $5, calendar_complete = $6, search_text = search_text || ' ' || $7 WHERE id = $1 AND upload_due_at IS NULL",
+                )
+                .bind(id.as_uuid())
+                .bind(canonical_name)
+                .bind(schedule.upload_due)
+                .bind(schedule.upload_hard_due)
+                .bind(schedule.classify_due)
+                .bind(schedule.calendar_complete)
+                .bind(canonical_name.to_lowercase())
+                .execute(&self.pool)
+                .await
+                .map_err(err("set schedule"))?;
+                Ok(())
+            }
+
+            async fn classify(&self, bureau: &BureauId, id: ClipId, c: &Classification, canonical_name: &str, by: &str, at: DateTime<Utc>) -> Result<bool, CatalogueError> {
+                let mut tx = self.pool.begin().await.map_err(err("classify"))?;
+                let original: Option<String> = sqlx::query_scalar("SELECT original_name FROM clips WHERE id = $1 AND bureau_id = $2")
+                    .bind(id.as_uuid())
+                    .bind(bureau.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(err("classify"))?;
+                let Some(original) = original else { return Ok(false) };
+                let text = search_text(&[Some(canonical_name), Some(c.description.as_str()), c.place.as_deref(), Some(original.as_str()), Some(c.category.as_str())]);
+                sqlx::query(
+                    "UPDATE clips SET category = $2, description = $3, place = COALESCE($4, place), important = $5, canonical_name = $6, \
+                     classified_at = COALESCE(classified_at, $7), classified_by = COALESCE(classified_by, $8), search_text = $9 WHERE id = $1",
+                )
+                .bind(id.as_uuid())
+                .bind(&c.category)
+                .bind(&c.description)
+                .bind(c.place.as_deref())
+                .bind(c.important)
+                .bind(canonical_name)
+                .bind(at)
+                .bind(by)
+                .bind(text)
+                .execute(&mut *tx)
+                .await
+                .map_err(err("classify"))?;
+                sqlx::query(
+                    "INSERT INTO classifications (clip_id, at, by_whom, category, description, place, important, canonical_name) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(id.as_uuid())
+                .bind(at)
+                .bind(by)
+                .bind(&c.category)
+                .bind(&c.description)
+                .bind(c.place.as_deref())
+                .bind(c.important)
+                .bind(canonical_name)
+                .execute(&mut *tx)
+                .await
+                .map_err(err("classify"))?;
+                tx.commit().await.map_err(err("classify"))?;
+                Ok(true)
+            }
+
+            async fn classifications(&self, id: ClipId) -> Result<Vec<ClassificationEntry>, CatalogueError> {
+                let rows: Vec<ClassificationRow> = sqlx::query_as(
+                    "SELECT at, by_whom, category, description, place, important, canonical_name FROM classifications WHERE clip_id = $1 ORDER BY id",
+                )
+                .bind(id.as_uuid())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(err("classifications"))?;
+                Ok(rows.into_iter().map(ClassificationEntry::from).collect())
+            }
+
+            async fn create_case(&self, case: &CaseRecord) -> Result<(), CatalogueError> {
+                let sql = format!("INSERT INTO cases ({CASE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
+                sqlx::query(&sql)
+                    .bind(case.id)
+                    .bind(case.bureau.as_str())
+                    .bind(&case.reference)
+                    .bind(&case.title)
+                    .bind(case.state.as_str())
+                    .bind(case.opened_at)
+                    .bind(case.closed_at)
+                    .bind(case.filing_due_at)
+                    .bind(case.filed_at)
+                    .bind(case.calendar_complete)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(err("create case"))?;
+                Ok(())
+            }
+
+            async fn case(&self, bureau: &BureauId, id: Uuid) -> Result<Option<CaseRecord>, CatalogueError> {
+                let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = $1 AND bureau_id = $2");
+                let row: Option<CaseRow> =
+                    sqlx::query_as(&sql).bind(id).bind(bureau.as_str()).fetch_optional(&self.pool).await.map_err(err("get case"))?;
+                row.map(CaseRecord::try_from).transpose()
+            }
+
+            async fn case_by_reference(&self, bureau: &BureauId, reference: &str) -> Result<Option<CaseRecord>, CatalogueError> {
+                let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE bureau_id = $1 AND reference = $2");
+                let row: Option<CaseRow> =
+                    sqlx::query_as(&sql).bind(bureau.as_str()).bind(reference).fetch_optional(&self.pool).await.map_err(err("get case"))?;
+                row.map(CaseRecord::try_from).transpose()
+            }
+
+            async fn case_clip_ids(&self, case: Uuid) -> Result<Vec<ClipId>, CatalogueError> {
+                let ids: Vec<Uuid> = sqlx::query_scalar("SELECT clip_id FROM case_clips WHERE case_id = $1 ORDER BY clip_id")
+                    .bind(case)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(err("case clips"))?;
+                Ok(ids.into_iter().map(ClipId::from_uuid).collect())
+            }
+
+            async fn link_clips(&self, case: Uuid, clips: &[ClipId], by: &str, at: DateTime<Utc>) -> Result<usize, CatalogueError> {
+                let mut tx = self.pool.begin().await.map_err(err("link clips"))?;
+                let mut linked = 0;
+                for clip in clips {
+                    linked += sqlx::query(
+                        "INSERT INTO case_clips (case_id, clip_id, linked_at, linked_by) VALUES ($1, $2, $3, $4) ON CONFLICT (case_id, clip_id) DO NOTHING",
+                    )
+                    .bind(case)
+                    .bind(clip.as_uuid())
+                    .bind(at)
+                    .bind(by)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(err("link clips"))?
+                    .rows_affected() as usize;
+                }
+                tx.commit().await.map_err(err("link clips"))?;
+                Ok(linked)
+            }
+
+            async fn set_case_state(&self, id: Uuid, from: CaseState, to: CaseState, at: DateTime<Utc>, filing_due: Option<(DateTime<Utc>, bool)>) -> Result<bool, CatalogueError> {
+                let (closed_at, filed_at) = match to {
+                    CaseState::Closed => (Some(at), None),
+                    CaseState::Filed => (None, Some(at)),
+                    CaseState::Open => (None, None),
+                };
+                let moved = sqlx::query(
+                    "UPDATE cases SET state = $3, closed_at = COALESCE($4, closed_at), filed_at = COALESCE($5, filed_at), \
+                     filing_due_at = COALESCE($6, filing_due_at), calendar_complete = COALESCE($7, calendar_complete) WHERE id = $1 AND state = $2",
+                )
+                .bind(id)
+                .bind(from.as_str())
+                .bind(to.as_str())
+                .bind(closed_at)
+                .bind(filed_at)
+                .bind(filing_due.map(|(due, _)| due))
+                .bind(filing_due.map(|(_, known)| known))
+                .execute(&self.pool)
+                .await
+                .map_err(err("case state"))?
+                .rows_affected();
+                Ok(moved == 1)
+            }
+
+            async fn unclassified_in_case(&self, case: Uuid) -> Result<usize, CatalogueError> {
+                let count: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM case_clips JOIN clips ON clips.id = case_clips.clip_id WHERE case_clips.case_id = $1 AND clips.classified_at IS NULL",
+                )
+                .bind(case)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(err("unclassified in case"))?;
+                Ok(count.max(0) as usize)
+            }
+
+            async fn upsert_device(&self, bureau: &BureauId, device: &Device) -> Result<(), CatalogueError> {
+                sqlx::query(
+                    "INSERT INTO devices (bureau_id, device_id, team, officer_id, registered_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (bureau_id, device_id) DO UPDATE SET team = excluded.team, officer_id = excluded.officer_id",
+                )
+                .bind(bureau.as_str())
+                .bind(device.device.as_str())
+                .bind(&device.team)
+                .bind(device.officer.as_ref().map(|o| o.as_str()))
+                .bind(device.registered_at)
+                .execute(&self.pool)
+                .await
+                .map_err(err("upsert device"))?;
+                Ok(())
+            }
+
+            async fn devices(&self, bureau: &BureauId) -> Result<Vec<Device>, CatalogueError> {
+                let rows: Vec<DeviceRow> =
+                    sqlx::query_as("SELECT device_id, team, officer_id, registered_at FROM devices WHERE bureau_id = $1 ORDER BY team, device_id")
+                        .bind(bureau.as_str())
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(err("devices"))?;
+                rows.into_iter().map(Device::try_from).collect()
+            }
+
+            async fn overdue_counts(&self, now: DateTime<Utc>) -> Result<Vec<(BureauId, DeadlineKind, i64)>, CatalogueError> {
+                let since = now - chrono::Duration::days(30);
+                let queries = [
+                    (DeadlineKind::Classification, "SELECT bureau_id, COUNT(*) FROM clips WHERE classified_at IS NULL AND classify_due_at <= $1 GROUP BY bureau_id"),
+                    (DeadlineKind::CaseFiling, "SELECT bureau_id, COUNT(*) FROM cases WHERE state = 'closed' AND filing_due_at <= $1 GROUP BY bureau_id"),
+                    (DeadlineKind::Upload24Hours, "SELECT bureau_id, COUNT(*) FROM clips WHERE received_at >= $1 AND received_at >= upload_due_at GROUP BY bureau_id"),
+                    (DeadlineKind::Upload3WorkingDays, "SELECT bureau_id, COUNT(*) FROM clips WHERE received_at >= $1 AND received_at >= upload_hard_due_at GROUP BY bureau_id"),
+                ];
+                let mut counts = Vec::new();
+                for (kind, sql) in queries {
+                    // Open deadlines count up to now; late uploads over the last 30 days.
+                    let bound = if matches!(kind, DeadlineKind::Classification | DeadlineKind::CaseFiling) { now } else { since };
+                    let rows: Vec<(String, i64)> =
+                        sqlx::query_as(sql).bind(bound).fetch_all(&self.pool).await.map_err(err("overdue counts"))?;
+                    for (bureau, count) in rows {
+                        let bureau = BureauId::parse(&bureau).map_err(|e| CatalogueError::Corrupt { detail: format!("bureau: {e}") })?;
+                        counts.push((bureau, kind, count));
+                    }
+                }
+                Ok(counts)
             }
 
             async fn ping(&self) -> Result<(), CatalogueError> {
