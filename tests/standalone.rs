@@ -169,14 +169,16 @@ async fn a_truncated_upload_leaves_nothing() {
     stream.write_all(&sample(200_000)).await.unwrap();
     stream.shutdown().await.unwrap();
     drop(stream);
-    // The server notices the connection closing mid-body and discards the upload.
-    custodian_platform::testing::eventually(WAIT, "truncated upload discarded", || async {
-        (app.pending_uploads().await == 0 && app.stored_files().is_empty()).then_some(())
+    // The server notices the connection closing mid-body, discards the upload, then counts
+    // the refusal.
+    custodian_platform::testing::eventually(WAIT, "truncated upload counted", || async {
+        let metrics = app.http.get(format!("{}/metrics", app.base)).send().await.ok()?.text().await.ok()?;
+        metrics.contains("custodian_uploads_total{outcome=\"body-broken\"} 1").then_some(())
     })
     .await;
+    assert_eq!(app.pending_uploads().await, 0);
+    assert!(app.stored_files().is_empty(), "{:?}", app.stored_files());
     assert!(app.clip_ids().await.is_empty());
-    let metrics = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("custodian_uploads_total{outcome=\"body-broken\"} 1"), "{metrics}");
 }
 
 #[tokio::test]
