@@ -120,13 +120,17 @@ fn catalog_role(catalog: Arc<Catalog>) -> (Router, RoleTask) {
 
 /// The standalone server: every role, on a data directory.
 pub async fn start_standalone(args: &StandaloneArgs) -> anyhow::Result<RunningApp> {
+    start_standalone_with_clock(args, Arc::new(SystemClock)).await
+}
+
+/// The standalone server on a given clock (tests move time instead of waiting for it).
+pub async fn start_standalone_with_clock(args: &StandaloneArgs, clock: Arc<dyn Clock>) -> anyhow::Result<RunningApp> {
     args.ingest.validate()?;
     args.catalog.validate()?;
     std::fs::create_dir_all(&args.data).with_context(|| format!("creating data directory {}", args.data.display()))?;
     let blob: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::open(args.data.join("blobs")).await?);
     let catalogue = open_standalone_catalogue(&args.data).await?;
     let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let ports = Ports { blob: blob.clone(), bus, catalogue: catalogue.clone(), clock, registry: Registry::new() };
     let roles = vec![
         ingest_role(Ingest::new(ports.clone(), args.ingest.clone())?),

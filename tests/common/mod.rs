@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use custodian::app::{start_standalone, RunningApp};
+use custodian::app::RunningApp;
 use custodian::cli::{ServerArgs, StandaloneArgs};
 use custodian_catalog::CatalogConfig;
 use custodian_core::roles::Role;
@@ -24,6 +24,10 @@ pub struct TestApp {
 }
 
 pub async fn spawn_standalone_with(ingest: IngestConfig, catalog: CatalogConfig) -> TestApp {
+    spawn_standalone_at(ingest, catalog, std::sync::Arc::new(custodian_platform::clock::SystemClock)).await
+}
+
+pub async fn spawn_standalone_at(ingest: IngestConfig, catalog: CatalogConfig, clock: std::sync::Arc<dyn custodian_platform::clock::Clock>) -> TestApp {
     let data = tempfile::tempdir().unwrap();
     let args = StandaloneArgs {
         data: data.path().to_path_buf(),
@@ -31,7 +35,7 @@ pub async fn spawn_standalone_with(ingest: IngestConfig, catalog: CatalogConfig)
         ingest,
         catalog,
     };
-    let app = start_standalone(&args).await.expect("standalone starts");
+    let app = custodian::app::start_standalone_with_clock(&args, clock).await.expect("standalone starts");
     let token = token_for(&app, "b1").await;
     TestApp { base: format!("http://{}", app.addr), app, token, http: reqwest::Client::new(), data }
 }

@@ -31,8 +31,10 @@ fn end_of_local_day(date: NaiveDate) -> DateTime<Utc> {
 #[serde(rename_all = "snake_case")]
 pub enum DeadlineKind {
     /// Art. 16: upload within 24 hours of the recording's end.
+    #[serde(rename = "upload_24_hours")]
     Upload24Hours,
     /// Art. 16: never later than 3 working days.
+    #[serde(rename = "upload_3_working_days")]
     Upload3WorkingDays,
     /// Art. 17: classified and named within 2 working days of upload.
     Classification,
@@ -174,6 +176,14 @@ mod tests {
         assert_eq!(eval(None, due), DeadlineState::Overdue);
         assert_eq!(eval(Some(before), due + Duration::days(9)), DeadlineState::Met);
         assert_eq!(eval(Some(due), due), DeadlineState::Overdue, "done at the due instant is late");
+    }
+
+    #[test]
+    fn kinds_are_named_alike_in_json_and_metrics() {
+        for kind in DeadlineKind::ALL {
+            let json = serde_json::to_value(kind).unwrap();
+            assert_eq!(json, kind.as_str());
+        }
     }
 
     #[test]
