@@ -7,7 +7,13 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use custodian_core::roles::Role;
 use custodian_core::upload::UploadMetadata;
 use custodian_core::{BureauId, ClipId, ClipState, LocalId, Sha256Digest};
-use custodian_platform::catalogue::{self, Catalogue, CatalogueError, ClipFilter, NewClip, PendingUpload};
+use custodian_core::cases::CaseState;
+use custodian_core::classification::{Categories, Classification};
+use custodian_core::deadlines::DeadlineKind;
+use custodian_platform::catalogue::{
+    self, BoundingBox, CaseRecord, Catalogue, CatalogueError, ClipFilter, ClipSchedule, Device, NewClip, PendingUpload,
+};
+use uuid::Uuid;
 use custodian_platform::testing::fresh_postgres_url;
 
 fn at(hour: u32) -> DateTime<Utc> {
@@ -124,6 +130,98 @@ async fn contract(catalogue: Arc<dyn Catalogue>) {
     assert!(matches!(catalogue.record_clip(&unannounced).await, Err(CatalogueError::Conflict { .. })), "reclaimed upload recorded");
 
     catalogue.ping().await.unwrap();
+    catalogue_work(&*catalogue, &b1, &b2, &clips).await;
+}
+
+/// Classification, search, cases, devices and overdue counts: the same answers from both
+/// databases.
+async fn catalogue_work(catalogue: &dyn Catalogue, b1: &BureauId, b2: &BureauId, clips: &[NewClip]) {
+    // Schedules: the second clip's classification fell due at hour 12.
+    for (i, clip) in clips.iter().enumerate() {
+        let due = if i == 1 { at(12) } else { at(23) + Duration::days(3) };
+        let schedule = ClipSchedule { upload_due: at(0), upload_hard_due: at(23) + Duration::days(9), classify_due: due, calendar_complete: true };
+        catalogue.set_schedule(clip.id, &format!("DSJ_{i}"), &schedule).await.unwrap();
+    }
+    let scheduled = catalogue.clip(b1, clips[1].id).await.unwrap().unwrap();
+    assert_eq!(scheduled.canonical_name.as_deref(), Some("DSJ_1"));
+    assert_eq!(scheduled.schedule.unwrap().classify_due, at(12));
+
+    let classification = Classification::new(&Categories::default(), "现场勘验", "油罐区 50%_完成", Some("黄岛区"), true).unwrap();
+    assert!(catalogue.classify(b1, clips[2].id, &classification, "NAME_IMP", "archivist 1", at(13)).await.unwrap());
+    assert!(!catalogue.classify(b2, clips[2].id, &classification, "X", "intruder", at(13)).await.unwrap(), "classified across bureaus");
+    let again = Classification::new(&Categories::default(), "行政检查", "更正", None, false).unwrap();
+    assert!(catalogue.classify(b1, clips[2].id, &again, "NAME", "archivist 2", at(14)).await.unwrap());
+    let classified = catalogue.clip(b1, clips[2].id).await.unwrap().unwrap();
+    assert_eq!((classified.category.as_deref(), classified.place.as_deref(), classified.important), (Some("行政检查"), Some("黄岛区"), false));
+    assert_eq!((classified.classified_at, classified.classified_by.as_deref()), (Some(at(13)), Some("archivist 1")), "first classification is when it was done");
+    let history = catalogue.classifications(clips[2].id).await.unwrap();
+    assert_eq!(history.iter().map(|h| h.by.as_str()).collect::<Vec<_>>(), ["archivist 1", "archivist 2"]);
+
+    let search = |filter: ClipFilter| async move { catalogue.list_clips(b1, &filter, 100).await.unwrap().into_iter().map(|c| c.id).collect::<Vec<_>>() };
+    assert_eq!(search(ClipFilter { category: Some("行政检查".into()), ..Default::default() }).await, vec![clips[2].id]);
+    assert_eq!(search(ClipFilter { text: Some("更正".into()), ..Default::default() }).await, vec![clips[2].id]);
+    assert_eq!(search(ClipFilter { text: Some("clip-5".into()), ..Default::default() }).await, vec![clips[4].id]);
+    assert_eq!(search(ClipFilter { text: Some("dsj_4".into()), ..Default::default() }).await, vec![clips[4].id], "canonical names are searchable");
+    assert!(search(ClipFilter { text: Some("%".into()), ..Default::default() }).await.is_empty(), "a wildcard matched");
+    assert_eq!(search(ClipFilter { classified: Some(true), ..Default::default() }).await, vec![clips[2].id]);
+    assert_eq!(search(ClipFilter { classification_overdue_at: Some(at(12)), ..Default::default() }).await, vec![clips[1].id]);
+    assert!(search(ClipFilter { classification_overdue_at: Some(at(11)), ..Default::default() }).await.is_empty());
+
+    // Places: a clip with coordinates is found in its box only.
+    let mut placed = new_clip(b1, 60, "DSJ-3");
+    placed.meta.place = Some("市南区".into());
+    placed.meta.coordinates = Some(custodian_core::upload::Coordinates { latitude: 36.07, longitude: 120.38 });
+    record(catalogue, &placed).await;
+    let qingdao = BoundingBox { min_lat: 35.5, min_lon: 119.5, max_lat: 36.5, max_lon: 121.0 };
+    assert_eq!(search(ClipFilter { within: Some(qingdao), ..Default::default() }).await, vec![placed.id]);
+    let jinan = BoundingBox { min_lat: 36.5, min_lon: 116.5, max_lat: 37.0, max_lon: 117.5 };
+    assert!(search(ClipFilter { within: Some(jinan), ..Default::default() }).await.is_empty());
+    assert_eq!(search(ClipFilter { text: Some("市南".into()), ..Default::default() }).await, vec![placed.id]);
+
+    // Cases: unique reference per bureau, links, state moves once.
+    let case = CaseRecord {
+        id: Uuid::now_v7(),
+        bureau: b1.clone(),
+        reference: "R-1".into(),
+        title: "t".into(),
+        state: CaseState::Open,
+        opened_at: at(1),
+        closed_at: None,
+        filing_due_at: None,
+        filed_at: None,
+        calendar_complete: true,
+    };
+    catalogue.create_case(&case).await.unwrap();
+    assert!(matches!(catalogue.create_case(&CaseRecord { id: Uuid::now_v7(), ..case.clone() }).await, Err(CatalogueError::Conflict { .. })));
+    catalogue.create_case(&CaseRecord { id: Uuid::now_v7(), bureau: b2.clone(), ..case.clone() }).await.expect("same reference in another bureau");
+    assert!(catalogue.case(b2, case.id).await.unwrap().is_none());
+    assert_eq!(catalogue.case_by_reference(b1, "R-1").await.unwrap().map(|c| c.id), Some(case.id));
+    assert_eq!(catalogue.link_clips(case.id, &[clips[0].id, clips[2].id], "a", at(2)).await.unwrap(), 2);
+    assert_eq!(catalogue.link_clips(case.id, &[clips[0].id], "a", at(2)).await.unwrap(), 0);
+    assert_eq!(catalogue.unclassified_in_case(case.id).await.unwrap(), 1);
+    assert_eq!(search(ClipFilter { case_id: Some(case.id), ..Default::default() }).await.len(), 2);
+    assert!(catalogue.set_case_state(case.id, CaseState::Open, CaseState::Closed, at(3), Some((at(5), true))).await.unwrap());
+    assert!(!catalogue.set_case_state(case.id, CaseState::Open, CaseState::Closed, at(4), None).await.unwrap());
+    let closed = catalogue.case(b1, case.id).await.unwrap().unwrap();
+    assert_eq!((closed.state, closed.closed_at, closed.filing_due_at), (CaseState::Closed, Some(at(3)), Some(at(5))));
+
+    // Devices.
+    let device = |id: &str, team: &str| Device { device: LocalId::parse("device id", id).unwrap(), team: team.into(), officer: None, registered_at: at(0) };
+    catalogue.upsert_device(b1, &device("DSJ-1", "一中队")).await.unwrap();
+    catalogue.upsert_device(b1, &device("DSJ-1", "二中队")).await.unwrap();
+    catalogue.upsert_device(b2, &device("DSJ-9", "三中队")).await.unwrap();
+    let devices = catalogue.devices(b1).await.unwrap();
+    assert_eq!(devices.iter().map(|d| (d.device.as_str(), d.team.as_str())).collect::<Vec<_>>(), [("DSJ-1", "二中队")]);
+
+    // Overdue counts at hour 12 of day 3: one classification, one case filing (due day 0, hour 5).
+    let counts = catalogue.overdue_counts(at(12) + Duration::days(1)).await.unwrap();
+    let count = |kind: DeadlineKind| counts.iter().find(|(b, k, _)| b == b1 && *k == kind).map(|(_, _, n)| *n).unwrap_or(0);
+    assert_eq!(count(DeadlineKind::Classification), 1);
+    assert_eq!(count(DeadlineKind::CaseFiling), 1);
+    // Every scheduled clip was given an upload_due of hour 0 and arrived later; none arrived
+    // after its hard due. The placed clip has no schedule and counts nowhere.
+    assert_eq!(count(DeadlineKind::Upload3WorkingDays), 0);
+    assert_eq!(count(DeadlineKind::Upload24Hours), 7);
 }
 
 #[tokio::test]
