@@ -1,8 +1,8 @@
 //! Administration commands.
 
 use anyhow::Context;
-use custodian_core::token::{token_from_random, token_hash};
 use custodian_core::roles::Role;
+use custodian_core::token::{token_from_random, token_hash};
 use custodian_core::BureauId;
 use custodian_platform::catalogue::{self, Catalogue};
 use custodian_platform::clock::{Clock, SystemClock};
@@ -10,11 +10,19 @@ use custodian_platform::clock::{Clock, SystemClock};
 use crate::cli::TokenCreateArgs;
 
 /// Creates a bureau's token and returns it; only its hash is kept.
-pub async fn create_token(catalogue: &dyn Catalogue, bureau: &BureauId, bureau_name: &str, label: &str, role: Role) -> anyhow::Result<String> {
+pub async fn create_token(
+    catalogue: &dyn Catalogue,
+    bureau: &BureauId,
+    bureau_name: &str,
+    label: &str,
+    role: Role,
+) -> anyhow::Result<String> {
     let now = SystemClock.now();
     catalogue.ensure_bureau(bureau, bureau_name, now).await?;
     let token = token_from_random(rand::random());
-    catalogue.insert_token(bureau, &token_hash(&token), label, role, now).await?;
+    catalogue
+        .insert_token(bureau, &token_hash(&token), label, role, now)
+        .await?;
     Ok(token)
 }
 
@@ -22,9 +30,14 @@ pub async fn token_create(args: &TokenCreateArgs) -> anyhow::Result<String> {
     let bureau = BureauId::parse(&args.bureau).context("--bureau")?;
     let catalogue = match (&args.data, &args.database_url) {
         (Some(data), _) => crate::app::open_standalone_catalogue(data).await?,
-        (None, Some(url)) => catalogue::connect(url, 1).await.context("opening the catalogue (--database-url)")?,
+        (None, Some(url)) => catalogue::connect(url, 1)
+            .await
+            .context("opening the catalogue (--database-url)")?,
         (None, None) => anyhow::bail!("give --data DIR or --database-url URL"),
     };
-    let name = args.bureau_name.clone().unwrap_or_else(|| bureau.to_string());
+    let name = args
+        .bureau_name
+        .clone()
+        .unwrap_or_else(|| bureau.to_string());
     create_token(&*catalogue, &bureau, &name, &args.label, args.role).await
 }

@@ -38,7 +38,10 @@ impl RunningApp {
     pub async fn stop(self) {
         self.shutdown.cancel();
         self.tasks.close();
-        if tokio::time::timeout(self.grace, self.tasks.wait()).await.is_err() {
+        if tokio::time::timeout(self.grace, self.tasks.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!(grace = ?self.grace, "work still in flight at the end of the grace period was abandoned; the bus will redeliver it");
         }
     }
@@ -59,7 +62,8 @@ impl RunningApp {
 }
 
 async fn wait_for_signal() -> anyhow::Result<()> {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("installing SIGTERM handler")?;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing SIGTERM handler")?;
     tokio::select! {
         _ = terminate.recv() => {},
         result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C")?,
@@ -68,7 +72,13 @@ async fn wait_for_signal() -> anyhow::Result<()> {
 }
 
 fn build_info(registry: &Registry) -> anyhow::Result<()> {
-    let info = IntGaugeVec::new(Opts::new("custodian_build_info", "Always 1; labels say which build runs"), &["version"])?;
+    let info = IntGaugeVec::new(
+        Opts::new(
+            "custodian_build_info",
+            "Always 1; labels say which build runs",
+        ),
+        &["version"],
+    )?;
     info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
     registry.register(Box::new(info))?;
     Ok(())
@@ -92,9 +102,15 @@ async fn start(
         tasks.spawn(task(shutdown.clone()));
     }
     let router = api
-        .merge(ops_router(ports.registry.clone(), dependencies, shutdown.clone()))
+        .merge(ops_router(
+            ports.registry.clone(),
+            dependencies,
+            shutdown.clone(),
+        ))
         .layer(axum::middleware::from_fn_with_state(http_metrics, track));
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr()?;
     let server_shutdown = shutdown.clone();
     tasks.spawn(async move {
@@ -103,19 +119,34 @@ async fn start(
         }
     });
     tracing::info!(%addr, "listening");
-    Ok(RunningApp { addr, ports, shutdown, tasks, grace })
+    Ok(RunningApp {
+        addr,
+        ports,
+        shutdown,
+        tasks,
+        grace,
+    })
 }
 
-type RoleTask = Box<dyn FnOnce(CancellationToken) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send>;
+type RoleTask = Box<
+    dyn FnOnce(CancellationToken) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        + Send,
+>;
 
 fn ingest_role(ingest: Arc<Ingest>) -> (Router, RoleTask) {
     let router = ingest.router();
-    (router, Box::new(move |shutdown| Box::pin(ingest.run(shutdown))))
+    (
+        router,
+        Box::new(move |shutdown| Box::pin(ingest.run(shutdown))),
+    )
 }
 
 fn catalog_role(catalog: Arc<Catalog>) -> (Router, RoleTask) {
     let router = catalog.router();
-    (router, Box::new(move |shutdown| Box::pin(catalog.run(shutdown))))
+    (
+        router,
+        Box::new(move |shutdown| Box::pin(catalog.run(shutdown))),
+    )
 }
 
 /// The standalone server: every role, on a data directory.
@@ -124,24 +155,47 @@ pub async fn start_standalone(args: &StandaloneArgs) -> anyhow::Result<RunningAp
 }
 
 /// The standalone server on a given clock (tests move time instead of waiting for it).
-pub async fn start_standalone_with_clock(args: &StandaloneArgs, clock: Arc<dyn Clock>) -> anyhow::Result<RunningApp> {
+pub async fn start_standalone_with_clock(
+    args: &StandaloneArgs,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<RunningApp> {
     args.ingest.validate()?;
     args.catalog.validate()?;
-    std::fs::create_dir_all(&args.data).with_context(|| format!("creating data directory {}", args.data.display()))?;
+    std::fs::create_dir_all(&args.data)
+        .with_context(|| format!("creating data directory {}", args.data.display()))?;
     let blob: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::open(args.data.join("blobs")).await?);
     let catalogue = open_standalone_catalogue(&args.data).await?;
     let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
-    let ports = Ports { blob: blob.clone(), bus, catalogue: catalogue.clone(), clock, registry: Registry::new() };
+    let ports = Ports {
+        blob: blob.clone(),
+        bus,
+        catalogue: catalogue.clone(),
+        clock,
+        registry: Registry::new(),
+    };
     let roles = vec![
         ingest_role(Ingest::new(ports.clone(), args.ingest.clone())?),
         catalog_role(Catalog::new(ports.clone(), args.catalog.clone())?),
     ];
-    let dependencies = Dependencies { blob: Some(blob), bus: None, catalogue: Some(catalogue) };
+    let dependencies = Dependencies {
+        blob: Some(blob),
+        bus: None,
+        catalogue: Some(catalogue),
+    };
     tracing::info!(data = %args.data.display(), "standalone: footage on local disk, catalogue in SQLite");
-    start(ports, args.server.listen, args.server.shutdown_grace, roles, dependencies).await
+    start(
+        ports,
+        args.server.listen,
+        args.server.shutdown_grace,
+        roles,
+        dependencies,
+    )
+    .await
 }
 
-pub async fn open_standalone_catalogue(data: &std::path::Path) -> anyhow::Result<Arc<dyn Catalogue>> {
+pub async fn open_standalone_catalogue(
+    data: &std::path::Path,
+) -> anyhow::Result<Arc<dyn Catalogue>> {
     let url = format!("sqlite:{}", data.join("catalogue.db").display());
     Ok(catalogue::connect(&url, 4).await?)
 }
@@ -153,21 +207,54 @@ pub async fn start_role(args: &ServeArgs) -> anyhow::Result<RunningApp> {
     let nats = args.nats.validate()?;
     args.ingest.validate()?;
     args.catalog.validate()?;
-    let catalogue = catalogue::connect(&args.database.database_url, args.database.database_max_connections)
-        .await
-        .context("opening the catalogue (--database-url)")?;
+    let catalogue = catalogue::connect(
+        &args.database.database_url,
+        args.database.database_max_connections,
+    )
+    .await
+    .context("opening the catalogue (--database-url)")?;
     let store = S3BlobStore::new(&s3);
     if args.s3.s3_create_bucket {
-        store.ensure_bucket().await.context("creating the bucket (--s3-create-bucket)")?;
+        store
+            .ensure_bucket()
+            .await
+            .context("creating the bucket (--s3-create-bucket)")?;
     }
     let blob: Arc<dyn BlobStore> = Arc::new(store);
-    let bus: Arc<dyn Bus> = Arc::new(NatsBus::connect(&nats).await.context("connecting to NATS (--nats-url)")?);
-    let ports = Ports { blob: blob.clone(), bus: bus.clone(), catalogue: catalogue.clone(), clock: Arc::new(SystemClock), registry: Registry::new() };
-    let roles = match args.role {
-        Role::Ingest => vec![ingest_role(Ingest::new(ports.clone(), args.ingest.clone())?)],
-        Role::Catalog => vec![catalog_role(Catalog::new(ports.clone(), args.catalog.clone())?)],
+    let bus: Arc<dyn Bus> = Arc::new(
+        NatsBus::connect(&nats)
+            .await
+            .context("connecting to NATS (--nats-url)")?,
+    );
+    let ports = Ports {
+        blob: blob.clone(),
+        bus: bus.clone(),
+        catalogue: catalogue.clone(),
+        clock: Arc::new(SystemClock),
+        registry: Registry::new(),
     };
-    let dependencies = Dependencies { blob: Some(blob), bus: Some(bus), catalogue: Some(catalogue) };
+    let roles = match args.role {
+        Role::Ingest => vec![ingest_role(Ingest::new(
+            ports.clone(),
+            args.ingest.clone(),
+        )?)],
+        Role::Catalog => vec![catalog_role(Catalog::new(
+            ports.clone(),
+            args.catalog.clone(),
+        )?)],
+    };
+    let dependencies = Dependencies {
+        blob: Some(blob),
+        bus: Some(bus),
+        catalogue: Some(catalogue),
+    };
     tracing::info!(role = ?args.role, "serving one role on S3, NATS and the catalogue database");
-    start(ports, args.server.listen, args.server.shutdown_grace, roles, dependencies).await
+    start(
+        ports,
+        args.server.listen,
+        args.server.shutdown_grace,
+        roles,
+        dependencies,
+    )
+    .await
 }

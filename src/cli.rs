@@ -10,7 +10,11 @@ use custodian_ingest::IngestConfig;
 use custodian_platform::config::{parse_duration, DatabaseArgs, NatsArgs, S3Args};
 
 #[derive(Debug, Parser)]
-#[command(name = "custodian", version, about = "Keeps body-camera footage: every clip arrives, stays as recorded, and every look leaves a trace")]
+#[command(
+    name = "custodian",
+    version,
+    about = "Keeps body-camera footage: every clip arrives, stays as recorded, and every look leaves a trace"
+)]
 pub struct Cli {
     /// Log as JSON lines (for log collectors) instead of text.
     #[arg(long = "log-json", env = "CUSTODIAN_LOG_JSON", global = true)]
@@ -110,7 +114,12 @@ pub struct TokenCreateArgs {
     #[arg(long, default_value = "officer")]
     pub role: custodian_core::roles::Role,
     /// A standalone data directory ...
-    #[arg(long, env = "CUSTODIAN_DATA", conflicts_with = "database_url", required_unless_present = "database_url")]
+    #[arg(
+        long,
+        env = "CUSTODIAN_DATA",
+        conflicts_with = "database_url",
+        required_unless_present = "database_url"
+    )]
     pub data: Option<PathBuf>,
     /// ... or a catalogue database.
     #[arg(long = "database-url", env = "CUSTODIAN_DATABASE_URL")]

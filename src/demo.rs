@@ -36,23 +36,38 @@ pub async fn make_sample_clip(path: &Path, seconds: u32) -> anyhow::Result<()> {
 }
 
 pub async fn sha256_of(path: &Path) -> anyhow::Result<Sha256Digest> {
-    let bytes = tokio::fs::read(path).await.with_context(|| format!("reading {}", path.display()))?;
+    let bytes = tokio::fs::read(path)
+        .await
+        .with_context(|| format!("reading {}", path.display()))?;
     Ok(Sha256Digest::from_bytes(Sha256::digest(&bytes).into()))
 }
 
 pub async fn run(args: &DemoArgs) -> anyhow::Result<Value> {
     let temp = tempfile::tempdir()?;
-    let data: PathBuf = args.keep.clone().unwrap_or_else(|| temp.path().join("data"));
+    let data: PathBuf = args
+        .keep
+        .clone()
+        .unwrap_or_else(|| temp.path().join("data"));
     let standalone = StandaloneArgs {
         data: data.clone(),
-        server: ServerArgs { listen: "127.0.0.1:0".parse()?, shutdown_grace: Duration::from_secs(10) },
+        server: ServerArgs {
+            listen: "127.0.0.1:0".parse()?,
+            shutdown_grace: Duration::from_secs(10),
+        },
         ingest: Default::default(),
         catalog: Default::default(),
     };
     let app = start_standalone(&standalone).await?;
     let base = format!("http://{}", app.addr);
     let bureau = BureauId::parse("demo-bureau")?;
-    let token = crate::admin::create_token(&*app.ports.catalogue, &bureau, "示范执法大队", "demo", custodian_core::roles::Role::Officer).await?;
+    let token = crate::admin::create_token(
+        &*app.ports.catalogue,
+        &bureau,
+        "示范执法大队",
+        "demo",
+        custodian_core::roles::Role::Officer,
+    )
+    .await?;
 
     let clip_path = temp.path().join("DSJ-0001_031234_sample.mp4");
     make_sample_clip(&clip_path, 3).await?;
@@ -80,11 +95,21 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Value> {
     if status != reqwest::StatusCode::CREATED {
         bail!("upload refused with {status}: {receipt}");
     }
-    let clip_id = receipt["clip_id"].as_str().context("receipt without clip_id")?.to_owned();
+    let clip_id = receipt["clip_id"]
+        .as_str()
+        .context("receipt without clip_id")?
+        .to_owned();
 
     let deadline = Instant::now() + Duration::from_secs(30);
     let record = loop {
-        let record: Value = http.get(format!("{base}/v1/clips/{clip_id}")).bearer_auth(&token).send().await?.error_for_status()?.json().await?;
+        let record: Value = http
+            .get(format!("{base}/v1/clips/{clip_id}"))
+            .bearer_auth(&token)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
         if record["state"] == "catalogued" {
             break record;
         }

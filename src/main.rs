@@ -21,9 +21,24 @@ async fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Standalone(args) => custodian::app::start_standalone(&args).await?.run_until_signal().await,
-        Command::Serve(args) => custodian::app::start_role(&args).await?.run_until_signal().await,
-        Command::Admin { command: AdminCommand::Token { command: TokenCommand::Create(args) } } => {
+        Command::Standalone(args) => {
+            custodian::app::start_standalone(&args)
+                .await?
+                .run_until_signal()
+                .await
+        }
+        Command::Serve(args) => {
+            custodian::app::start_role(&args)
+                .await?
+                .run_until_signal()
+                .await
+        }
+        Command::Admin {
+            command:
+                AdminCommand::Token {
+                    command: TokenCommand::Create(args),
+                },
+        } => {
             let token = custodian::admin::token_create(&args).await?;
             println!("{token}");
             eprintln!("Keep this token now: only its hash is stored, it cannot be shown again.");

@@ -17,7 +17,10 @@ use custodian_platform::clock::ManualClock;
 use serde_json::{json, Value};
 
 fn cst(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
-    china_time().with_ymd_and_hms(y, m, d, h, 0, 0).unwrap().with_timezone(&Utc)
+    china_time()
+        .with_ymd_and_hms(y, m, d, h, 0, 0)
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 struct Staff {
@@ -28,10 +31,17 @@ struct Staff {
 
 async fn staff_at(start: DateTime<Utc>) -> Staff {
     let clock = Arc::new(ManualClock::new(start));
-    let catalog = CatalogConfig { reconcile_every: Duration::from_millis(50), ..Default::default() };
+    let catalog = CatalogConfig {
+        reconcile_every: Duration::from_millis(50),
+        ..Default::default()
+    };
     let app = spawn_standalone_at(IngestConfig::default(), catalog, clock.clone()).await;
     let archivist = token_with_role(&app.app, "b1", Role::Archivist).await;
-    Staff { app, archivist, clock }
+    Staff {
+        app,
+        archivist,
+        clock,
+    }
 }
 
 impl Staff {
@@ -55,7 +65,12 @@ impl Staff {
             .http
             .put(format!("{}/v1/uploads", self.app.base))
             .bearer_auth(&self.app.token)
-            .query(&[("device", "DSJ-0001"), ("officer", "031234"), ("recorded_at", recorded_at), ("file_name", "a.mp4")])
+            .query(&[
+                ("device", "DSJ-0001"),
+                ("officer", "031234"),
+                ("recorded_at", recorded_at),
+                ("file_name", "a.mp4"),
+            ])
             .query(extra)
             .body(sample(2000))
             .send()
@@ -71,24 +86,47 @@ impl Staff {
     }
 
     async fn clip(&self, id: &str) -> Value {
-        self.app.get(&self.archivist, &format!("/v1/clips/{id}")).await.json().await.unwrap()
+        self.app
+            .get(&self.archivist, &format!("/v1/clips/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap()
     }
 
     async fn search(&self, query: &str) -> Vec<String> {
-        let page: Value = self.app.get(&self.archivist, &format!("/v1/clips?{query}")).await.json().await.unwrap();
-        page["items"].as_array().unwrap_or_else(|| panic!("{query}: {page}")).iter().map(|c| c["id"].as_str().unwrap().to_owned()).collect()
+        let page: Value = self
+            .app
+            .get(&self.archivist, &format!("/v1/clips?{query}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        page["items"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{query}: {page}"))
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect()
     }
 }
 
 fn deadline<'a>(clip: &'a Value, kind: &str) -> &'a Value {
-    clip["deadlines"].as_array().unwrap().iter().find(|d| d["kind"] == kind).unwrap_or_else(|| panic!("no {kind} in {clip}"))
+    clip["deadlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} in {clip}"))
 }
 
 #[tokio::test]
 async fn deadlines_follow_the_calendar_across_the_spring_festival() {
     // Friday 2026-02-13, 10:00 in China; the clip was recorded the evening before.
     let staff = staff_at(cst(2026, 2, 13, 10)).await;
-    let id = staff.upload_recorded("2026-02-12T20:00:00+08:00", &[]).await;
+    let id = staff
+        .upload_recorded("2026-02-12T20:00:00+08:00", &[])
+        .await;
     let clip = staff.clip(&id).await;
     assert_eq!(clip["canonical_name"], "DSJ-0001_031234_20260212_200000");
     // Uploaded 14 hours after recording: both upload deadlines met.
@@ -100,21 +138,52 @@ async fn deadlines_follow_the_calendar_across_the_spring_festival() {
     assert_eq!(classification["due"], "2026-02-24T16:00:00Z");
 
     // The last minute of the 24th is still in time; the 25th is not.
-    staff.clock.advance(chrono::Duration::days(11) + chrono::Duration::hours(13) + chrono::Duration::minutes(59));
-    assert_eq!(deadline(&staff.clip(&id).await, "classification")["state"], "open");
+    staff.clock.advance(
+        chrono::Duration::days(11) + chrono::Duration::hours(13) + chrono::Duration::minutes(59),
+    );
+    assert_eq!(
+        deadline(&staff.clip(&id).await, "classification")["state"],
+        "open"
+    );
     assert!(staff.search("overdue=classification").await.is_empty());
     staff.clock.advance(chrono::Duration::minutes(1));
-    assert_eq!(deadline(&staff.clip(&id).await, "classification")["state"], "overdue");
-    assert_eq!(staff.search("overdue=classification").await, vec![id.clone()]);
+    assert_eq!(
+        deadline(&staff.clip(&id).await, "classification")["state"],
+        "overdue"
+    );
+    assert_eq!(
+        staff.search("overdue=classification").await,
+        vec![id.clone()]
+    );
     let metrics = custodian_platform::testing::eventually(WAIT, "overdue gauge", || async {
-        let text = staff.app.http.get(format!("{}/metrics", staff.app.base)).send().await.ok()?.text().await.ok()?;
-        text.contains("custodian_deadlines_overdue{bureau=\"b1\",kind=\"classification\"} 1").then_some(text)
+        let text = staff
+            .app
+            .http
+            .get(format!("{}/metrics", staff.app.base))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.contains("custodian_deadlines_overdue{bureau=\"b1\",kind=\"classification\"} 1")
+            .then_some(text)
     })
     .await;
-    assert!(!metrics.contains("kind=\"upload_24_hours\"} 1"), "{metrics}");
+    assert!(
+        !metrics.contains("kind=\"upload_24_hours\"} 1"),
+        "{metrics}"
+    );
 
     // Classified late: the deadline stays overdue, with when it was done.
-    let (status, _) = staff.send("PUT", &staff.archivist, &format!("/v1/clips/{id}/classification"), json!({"category": "行政检查", "description": "检查"})).await;
+    let (status, _) = staff
+        .send(
+            "PUT",
+            &staff.archivist,
+            &format!("/v1/clips/{id}/classification"),
+            json!({"category": "行政检查", "description": "检查"}),
+        )
+        .await;
     assert_eq!(status, 200);
     let classification = deadline(&staff.clip(&id).await, "classification").clone();
     assert_eq!(classification["state"], "overdue");
@@ -126,13 +195,25 @@ async fn a_late_upload_is_flagged_and_counted() {
     // Uploaded Wednesday 2026-02-25; recorded Thursday 2026-02-12 evening. Its 3 working days
     // ran out at the end of Tuesday 24 February.
     let staff = staff_at(cst(2026, 2, 25, 9)).await;
-    let id = staff.upload_recorded("2026-02-12T20:00:00+08:00", &[]).await;
+    let id = staff
+        .upload_recorded("2026-02-12T20:00:00+08:00", &[])
+        .await;
     let clip = staff.clip(&id).await;
     assert_eq!(deadline(&clip, "upload_24_hours")["state"], "overdue");
     assert_eq!(deadline(&clip, "upload_3_working_days")["state"], "overdue");
     custodian_platform::testing::eventually(WAIT, "late upload gauge", || async {
-        let text = staff.app.http.get(format!("{}/metrics", staff.app.base)).send().await.ok()?.text().await.ok()?;
-        text.contains("custodian_deadlines_overdue{bureau=\"b1\",kind=\"upload_3_working_days\"} 1").then_some(())
+        let text = staff
+            .app
+            .http
+            .get(format!("{}/metrics", staff.app.base))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.contains("custodian_deadlines_overdue{bureau=\"b1\",kind=\"upload_3_working_days\"} 1")
+            .then_some(())
     })
     .await;
 }
@@ -140,23 +221,43 @@ async fn a_late_upload_is_flagged_and_counted() {
 #[tokio::test]
 async fn classification_names_the_clip_needs_a_role_and_keeps_its_history() {
     let staff = staff_at(cst(2026, 3, 2, 9)).await;
-    let id = staff.upload_recorded("2026-03-02T08:15:30+08:00", &[]).await;
+    let id = staff
+        .upload_recorded("2026-03-02T08:15:30+08:00", &[])
+        .await;
     let path = format!("/v1/clips/{id}/classification");
     let body = json!({"category": "行政处罚", "description": "对某加油站作出行政处罚决定", "place": "黄岛区长江中路 1 号", "important": true});
 
     // An officer's token may read but not classify; another bureau cannot even see the clip.
-    let (status, error) = staff.send("PUT", &staff.app.token, &path, body.clone()).await;
-    assert_eq!((status, error["error"]["code"].as_str()), (403, Some("forbidden")));
+    let (status, error) = staff
+        .send("PUT", &staff.app.token, &path, body.clone())
+        .await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
     let other = token_with_role(&staff.app.app, "b2", Role::Archivist).await;
     assert_eq!(staff.send("PUT", &other, &path, body.clone()).await.0, 404);
 
     let (status, clip) = staff.send("PUT", &staff.archivist, &path, body).await;
     assert_eq!(status, 200, "{clip}");
-    assert_eq!(clip["canonical_name"], "DSJ-0001_031234_20260302_081530_IMP");
-    assert_eq!((clip["category"].as_str(), clip["important"].as_bool()), (Some("行政处罚"), Some(true)));
+    assert_eq!(
+        clip["canonical_name"],
+        "DSJ-0001_031234_20260302_081530_IMP"
+    );
+    assert_eq!(
+        (clip["category"].as_str(), clip["important"].as_bool()),
+        (Some("行政处罚"), Some(true))
+    );
     assert_eq!(deadline(&clip, "classification")["state"], "met");
 
-    let (status, clip) = staff.send("PUT", &staff.archivist, &path, json!({"category": "行政检查", "description": "更正"})).await;
+    let (status, clip) = staff
+        .send(
+            "PUT",
+            &staff.archivist,
+            &path,
+            json!({"category": "行政检查", "description": "更正"}),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(clip["canonical_name"], "DSJ-0001_031234_20260302_081530");
     let history = clip["classifications"].as_array().unwrap();
@@ -165,31 +266,101 @@ async fn classification_names_the_clip_needs_a_role_and_keeps_its_history() {
     assert!(history[1]["by"].as_str().unwrap().contains("archivist"));
 
     // Bad input: a clear 4xx naming the problem.
-    let (status, error) = staff.send("PUT", &staff.archivist, &path, json!({"category": "交通违法", "description": "x"})).await;
+    let (status, error) = staff
+        .send(
+            "PUT",
+            &staff.archivist,
+            &path,
+            json!({"category": "交通违法", "description": "x"}),
+        )
+        .await;
     assert_eq!(status, 422);
-    assert!(error["error"]["message"].as_str().unwrap().contains("unknown category \"交通违法\""), "{error}");
-    let (status, _) = staff.send("PUT", &staff.archivist, &path, json!({"category": "其他", "description": " "})).await;
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown category \"交通违法\""),
+        "{error}"
+    );
+    let (status, _) = staff
+        .send(
+            "PUT",
+            &staff.archivist,
+            &path,
+            json!({"category": "其他", "description": " "}),
+        )
+        .await;
     assert_eq!(status, 422);
-    let categories: Value = staff.app.get(&staff.archivist, "/v1/categories").await.json().await.unwrap();
+    let categories: Value = staff
+        .app
+        .get(&staff.archivist, "/v1/categories")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(categories.as_array().unwrap().len(), 9);
 }
 
 #[tokio::test]
 async fn cases_close_and_file_by_their_rules() {
     let staff = staff_at(cst(2026, 9, 16, 9)).await;
-    let (status, case) = staff.send("POST", &staff.archivist, "/v1/cases", json!({"reference": "应急罚〔2026〕12号", "title": "某加油站案"})).await;
+    let (status, case) = staff
+        .send(
+            "POST",
+            &staff.archivist,
+            "/v1/cases",
+            json!({"reference": "应急罚〔2026〕12号", "title": "某加油站案"}),
+        )
+        .await;
     assert_eq!(status, 201, "{case}");
     let case_id = case["id"].as_str().unwrap().to_owned();
-    let (status, _) = staff.send("POST", &staff.archivist, "/v1/cases", json!({"reference": "应急罚〔2026〕12号", "title": "again"})).await;
+    let (status, _) = staff
+        .send(
+            "POST",
+            &staff.archivist,
+            "/v1/cases",
+            json!({"reference": "应急罚〔2026〕12号", "title": "again"}),
+        )
+        .await;
     assert_eq!(status, 409);
-    assert_eq!(staff.send("POST", &staff.app.token, "/v1/cases", json!({"reference": "x", "title": "y"})).await.0, 403);
+    assert_eq!(
+        staff
+            .send(
+                "POST",
+                &staff.app.token,
+                "/v1/cases",
+                json!({"reference": "x", "title": "y"})
+            )
+            .await
+            .0,
+        403
+    );
 
     // A clip uploaded naming the case is linked to it; another is linked by hand.
-    let named = staff.upload_recorded("2026-09-16T08:00:00+08:00", &[("case", "应急罚〔2026〕12号")]).await;
-    let by_hand = staff.upload_recorded("2026-09-16T08:30:00+08:00", &[]).await;
-    let (status, case) = staff.send("POST", &staff.archivist, &format!("/v1/cases/{case_id}/clips"), json!({"clip_ids": [by_hand]})).await;
+    let named = staff
+        .upload_recorded(
+            "2026-09-16T08:00:00+08:00",
+            &[("case", "应急罚〔2026〕12号")],
+        )
+        .await;
+    let by_hand = staff
+        .upload_recorded("2026-09-16T08:30:00+08:00", &[])
+        .await;
+    let (status, case) = staff
+        .send(
+            "POST",
+            &staff.archivist,
+            &format!("/v1/cases/{case_id}/clips"),
+            json!({"clip_ids": [by_hand]}),
+        )
+        .await;
     assert_eq!(status, 200);
-    let mut linked: Vec<&str> = case["clips"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    let mut linked: Vec<&str> = case["clips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
     linked.sort();
     let mut expected = vec![named.as_str(), by_hand.as_str()];
     expected.sort();
@@ -198,64 +369,260 @@ async fn cases_close_and_file_by_their_rules() {
 
     // Another bureau's case and clip are not there for this bureau.
     let other = token_with_role(&staff.app.app, "b2", Role::Archivist).await;
-    assert_eq!(staff.send("POST", &other, &format!("/v1/cases/{case_id}/close"), json!({})).await.0, 404);
-    let (_, other_case) = staff.send("POST", &other, "/v1/cases", json!({"reference": "b2-1", "title": "t"})).await;
-    let (status, error) = staff.send("POST", &other, &format!("/v1/cases/{}/clips", other_case["id"].as_str().unwrap()), json!({"clip_ids": [named]})).await;
+    assert_eq!(
+        staff
+            .send(
+                "POST",
+                &other,
+                &format!("/v1/cases/{case_id}/close"),
+                json!({})
+            )
+            .await
+            .0,
+        404
+    );
+    let (_, other_case) = staff
+        .send(
+            "POST",
+            &other,
+            "/v1/cases",
+            json!({"reference": "b2-1", "title": "t"}),
+        )
+        .await;
+    let (status, error) = staff
+        .send(
+            "POST",
+            &other,
+            &format!("/v1/cases/{}/clips", other_case["id"].as_str().unwrap()),
+            json!({"clip_ids": [named]}),
+        )
+        .await;
     assert_eq!(status, 404, "{error}");
 
     // Filing needs a closed case whose clips are all classified.
-    assert_eq!(staff.send("POST", &staff.archivist, &format!("/v1/cases/{case_id}/file"), json!({})).await.0, 409);
-    let (status, closed) = staff.send("POST", &staff.archivist, &format!("/v1/cases/{case_id}/close"), json!({})).await;
+    assert_eq!(
+        staff
+            .send(
+                "POST",
+                &staff.archivist,
+                &format!("/v1/cases/{case_id}/file"),
+                json!({})
+            )
+            .await
+            .0,
+        409
+    );
+    let (status, closed) = staff
+        .send(
+            "POST",
+            &staff.archivist,
+            &format!("/v1/cases/{case_id}/close"),
+            json!({}),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(closed["state"], "closed");
     // 30 working days from Wednesday 16 September 2026 end on Tuesday 3 November.
     assert_eq!(closed["filing_deadline"]["due"], "2026-11-03T16:00:00Z");
     assert_eq!(closed["filing_deadline"]["state"], "open");
-    let (status, error) = staff.send("POST", &staff.archivist, &format!("/v1/cases/{case_id}/close"), json!({})).await;
+    let (status, error) = staff
+        .send(
+            "POST",
+            &staff.archivist,
+            &format!("/v1/cases/{case_id}/close"),
+            json!({}),
+        )
+        .await;
     assert_eq!(status, 409);
-    assert!(error["error"]["message"].as_str().unwrap().contains("only an open case"));
-    let (status, error) = staff.send("POST", &staff.archivist, &format!("/v1/cases/{case_id}/file"), json!({})).await;
+    assert!(error["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("only an open case"));
+    let (status, error) = staff
+        .send(
+            "POST",
+            &staff.archivist,
+            &format!("/v1/cases/{case_id}/file"),
+            json!({}),
+        )
+        .await;
     assert_eq!(status, 409);
-    assert!(error["error"]["message"].as_str().unwrap().contains("2 clip(s)"), "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2 clip(s)"),
+        "{error}"
+    );
     for id in [&named, &by_hand] {
         let body = json!({"category": "行政处罚", "description": "处罚决定送达"});
-        assert_eq!(staff.send("PUT", &staff.archivist, &format!("/v1/clips/{id}/classification"), body).await.0, 200);
+        assert_eq!(
+            staff
+                .send(
+                    "PUT",
+                    &staff.archivist,
+                    &format!("/v1/clips/{id}/classification"),
+                    body
+                )
+                .await
+                .0,
+            200
+        );
     }
-    let (status, filed) = staff.send("POST", &staff.archivist, &format!("/v1/cases/{case_id}/file"), json!({})).await;
+    let (status, filed) = staff
+        .send(
+            "POST",
+            &staff.archivist,
+            &format!("/v1/cases/{case_id}/file"),
+            json!({}),
+        )
+        .await;
     assert_eq!(status, 200);
-    assert_eq!((filed["state"].as_str(), filed["filing_deadline"]["state"].as_str()), (Some("filed"), Some("met")));
-    assert_eq!(staff.send("POST", &staff.archivist, &format!("/v1/cases/{case_id}/clips"), json!({"clip_ids": [named]})).await.0, 409);
-    assert_eq!(staff.app.get(&staff.archivist, "/v1/cases/not-a-uuid").await.status(), 400);
+    assert_eq!(
+        (
+            filed["state"].as_str(),
+            filed["filing_deadline"]["state"].as_str()
+        ),
+        (Some("filed"), Some("met"))
+    );
+    assert_eq!(
+        staff
+            .send(
+                "POST",
+                &staff.archivist,
+                &format!("/v1/cases/{case_id}/clips"),
+                json!({"clip_ids": [named]})
+            )
+            .await
+            .0,
+        409
+    );
+    assert_eq!(
+        staff
+            .app
+            .get(&staff.archivist, "/v1/cases/not-a-uuid")
+            .await
+            .status(),
+        400
+    );
 }
 
 #[tokio::test]
 async fn the_device_registry_reports_teams_short_of_cameras() {
     let staff = staff_at(cst(2026, 3, 2, 9)).await;
-    for (device, team) in [("DSJ-1", "一中队"), ("DSJ-2", "一中队"), ("DSJ-3", "二中队")] {
-        let (status, _) = staff.send("PUT", &staff.archivist, &format!("/v1/devices/{device}"), json!({"team": team, "officer": "031234"})).await;
+    for (device, team) in [
+        ("DSJ-1", "一中队"),
+        ("DSJ-2", "一中队"),
+        ("DSJ-3", "二中队"),
+    ] {
+        let (status, _) = staff
+            .send(
+                "PUT",
+                &staff.archivist,
+                &format!("/v1/devices/{device}"),
+                json!({"team": team, "officer": "031234"}),
+            )
+            .await;
         assert_eq!(status, 200);
     }
-    assert_eq!(staff.send("PUT", &staff.app.token, "/v1/devices/DSJ-4", json!({"team": "二中队"})).await.0, 403);
-    assert_eq!(staff.send("PUT", &staff.archivist, "/v1/devices/DSJ_4", json!({"team": "二中队"})).await.0, 400);
-    let report: Value = staff.app.get(&staff.archivist, "/v1/devices").await.json().await.unwrap();
+    assert_eq!(
+        staff
+            .send(
+                "PUT",
+                &staff.app.token,
+                "/v1/devices/DSJ-4",
+                json!({"team": "二中队"})
+            )
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        staff
+            .send(
+                "PUT",
+                &staff.archivist,
+                "/v1/devices/DSJ_4",
+                json!({"team": "二中队"})
+            )
+            .await
+            .0,
+        400
+    );
+    let report: Value = staff
+        .app
+        .get(&staff.archivist, "/v1/devices")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(report["devices"].as_array().unwrap().len(), 3);
-    assert_eq!(report["teams_short_of_cameras"], json!([{"team": "二中队", "cameras": 1}]));
+    assert_eq!(
+        report["teams_short_of_cameras"],
+        json!([{"team": "二中队", "cameras": 1}])
+    );
     // Moving DSJ-2 to the second team leaves the first short instead.
-    staff.send("PUT", &staff.archivist, "/v1/devices/DSJ-2", json!({"team": "二中队"})).await;
-    let report: Value = staff.app.get(&staff.archivist, "/v1/devices").await.json().await.unwrap();
-    assert_eq!(report["teams_short_of_cameras"], json!([{"team": "一中队", "cameras": 1}]));
+    staff
+        .send(
+            "PUT",
+            &staff.archivist,
+            "/v1/devices/DSJ-2",
+            json!({"team": "二中队"}),
+        )
+        .await;
+    let report: Value = staff
+        .app
+        .get(&staff.archivist, "/v1/devices")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        report["teams_short_of_cameras"],
+        json!([{"team": "一中队", "cameras": 1}])
+    );
 }
 
 #[tokio::test]
 async fn search_by_place_category_text_and_flags() {
     let staff = staff_at(cst(2026, 3, 2, 9)).await;
-    let qingdao = staff.upload_recorded("2026-03-02T08:00:00+08:00", &[("lat", "36.07"), ("lon", "120.38"), ("place", "市南区香港中路")]).await;
-    let jinan = staff.upload_recorded("2026-03-02T08:10:00+08:00", &[("lat", "36.65"), ("lon", "117.12"), ("place", "历下区泉城路")]).await;
-    let nowhere = staff.upload_recorded("2026-03-02T08:20:00+08:00", &[]).await;
+    let qingdao = staff
+        .upload_recorded(
+            "2026-03-02T08:00:00+08:00",
+            &[
+                ("lat", "36.07"),
+                ("lon", "120.38"),
+                ("place", "市南区香港中路"),
+            ],
+        )
+        .await;
+    let jinan = staff
+        .upload_recorded(
+            "2026-03-02T08:10:00+08:00",
+            &[
+                ("lat", "36.65"),
+                ("lon", "117.12"),
+                ("place", "历下区泉城路"),
+            ],
+        )
+        .await;
+    let nowhere = staff
+        .upload_recorded("2026-03-02T08:20:00+08:00", &[])
+        .await;
     let body = json!({"category": "现场勘验", "description": "油罐区 现场勘验 50%_进度", "important": true});
-    staff.send("PUT", &staff.archivist, &format!("/v1/clips/{jinan}/classification"), body).await;
+    staff
+        .send(
+            "PUT",
+            &staff.archivist,
+            &format!("/v1/clips/{jinan}/classification"),
+            body,
+        )
+        .await;
 
-    assert_eq!(staff.search("bbox=35.5,119.5,36.5,121").await, vec![qingdao.clone()]);
+    assert_eq!(
+        staff.search("bbox=35.5,119.5,36.5,121").await,
+        vec![qingdao.clone()]
+    );
     assert_eq!(staff.search("category=现场勘验").await, vec![jinan.clone()]);
     assert_eq!(staff.search("q=油罐").await, vec![jinan.clone()]);
     assert_eq!(staff.search("q=香港中路").await, vec![qingdao.clone()]);
@@ -263,11 +630,28 @@ async fn search_by_place_category_text_and_flags() {
     assert_eq!(staff.search("q=50%25_").await, vec![jinan.clone()]);
     assert!(staff.search("q=5_%25").await.is_empty());
     assert_eq!(staff.search("important=true").await, vec![jinan.clone()]);
-    assert_eq!(staff.search("classified=false").await, vec![nowhere.clone(), qingdao.clone()]);
-    assert_eq!(staff.search("recorded_from=2026-03-02T00:05:00Z&device=DSJ-0001").await, vec![nowhere, jinan]);
+    assert_eq!(
+        staff.search("classified=false").await,
+        vec![nowhere.clone(), qingdao.clone()]
+    );
+    assert_eq!(
+        staff
+            .search("recorded_from=2026-03-02T00:05:00Z&device=DSJ-0001")
+            .await,
+        vec![nowhere, jinan]
+    );
 
-    for (query, problem) in [("bbox=1,2,3", "bbox"), ("bbox=40,0,30,10", "bbox"), ("category=不存在", "unknown category"), ("overdue=upload", "overdue"), ("recorded_from=yesterday", "RFC 3339")] {
-        let response = staff.app.get(&staff.archivist, &format!("/v1/clips?{query}")).await;
+    for (query, problem) in [
+        ("bbox=1,2,3", "bbox"),
+        ("bbox=40,0,30,10", "bbox"),
+        ("category=不存在", "unknown category"),
+        ("overdue=upload", "overdue"),
+        ("recorded_from=yesterday", "RFC 3339"),
+    ] {
+        let response = staff
+            .app
+            .get(&staff.archivist, &format!("/v1/clips?{query}"))
+            .await;
         assert_eq!(response.status(), 400, "{query}");
         assert!(response.text().await.unwrap().contains(problem), "{query}");
     }

@@ -30,14 +30,20 @@ async fn deployment() -> Deployment {
         ("CUSTODIAN_S3_ENDPOINT", s3.endpoint.clone().unwrap()),
         ("CUSTODIAN_S3_BUCKET", s3.bucket.clone()),
         ("CUSTODIAN_S3_ACCESS_KEY_ID", s3.access_key_id.clone()),
-        ("CUSTODIAN_S3_SECRET_ACCESS_KEY", s3.secret_access_key.clone()),
+        (
+            "CUSTODIAN_S3_SECRET_ACCESS_KEY",
+            s3.secret_access_key.clone(),
+        ),
         ("CUSTODIAN_S3_PART_SIZE", "5MiB".into()),
         ("CUSTODIAN_NATS_URL", nats.url.clone()),
         ("CUSTODIAN_NATS_STREAM", nats.stream.clone()),
         ("CUSTODIAN_SUBJECT_PREFIX", nats.subject_prefix.clone()),
         ("CUSTODIAN_LISTEN", "127.0.0.1:0".into()),
     ];
-    Deployment { env: env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(), store }
+    Deployment {
+        env: env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        store,
+    }
 }
 
 /// A running `custodian` process whose log lines are kept for assertions and diagnostics.
@@ -98,9 +104,16 @@ impl Process {
 
     async fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().expect("still running").to_string();
-        let killed = Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
+        let killed = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .unwrap();
         assert!(killed.success());
-        tokio::time::timeout(WAIT, self.child.wait()).await.expect("exits after SIGTERM").unwrap()
+        tokio::time::timeout(WAIT, self.child.wait())
+            .await
+            .expect("exits after SIGTERM")
+            .unwrap()
     }
 }
 
@@ -111,7 +124,11 @@ async fn create_token(env: &[(String, String)], bureau: &str) -> String {
         .output()
         .await
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
@@ -144,7 +161,15 @@ async fn a_clip_flows_through_separate_ingest_and_catalog_processes() {
 
     // The catalog process learns of it over NATS and catalogues it.
     let record: Value = eventually(WAIT, "catalogued by the catalog process", || async {
-        let record: Value = http.get(format!("{catalog_base}/v1/clips/{clip_id}")).bearer_auth(&token).send().await.ok()?.json().await.ok()?;
+        let record: Value = http
+            .get(format!("{catalog_base}/v1/clips/{clip_id}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
         (record["state"] == "catalogued").then_some(record)
     })
     .await;
@@ -154,15 +179,37 @@ async fn a_clip_flows_through_separate_ingest_and_catalog_processes() {
     // The object in the bucket is the original, byte for byte.
     let key = format!("originals/b1/2026/02/14/{clip_id}.mp4");
     let mut stored = Vec::new();
-    deployment.store.open(&key).await.unwrap().read_to_end(&mut stored).await.unwrap();
+    deployment
+        .store
+        .open(&key)
+        .await
+        .unwrap()
+        .read_to_end(&mut stored)
+        .await
+        .unwrap();
     assert_eq!(Sha256Digest::of(&stored), digest);
 
     // Each process serves its own role's routes only.
-    let wrong = http.get(format!("{ingest_base}/v1/clips/{clip_id}")).bearer_auth(&token).send().await.unwrap();
+    let wrong = http
+        .get(format!("{ingest_base}/v1/clips/{clip_id}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status(), 404);
 
-    let metrics = http.get(format!("{catalog_base}/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("custodian_jobs_total{consumer=\"catalog-stored\",outcome=\"ok\"} 1"), "{metrics}");
+    let metrics = http
+        .get(format!("{catalog_base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("custodian_jobs_total{consumer=\"catalog-stored\",outcome=\"ok\"} 1"),
+        "{metrics}"
+    );
 
     assert!(ingest.terminate().await.success());
     assert!(catalog.terminate().await.success());
@@ -174,7 +221,11 @@ async fn a_bad_config_value_stops_startup_with_its_name() {
     let cases = [
         ("CUSTODIAN_S3_PART_SIZE", "1MiB", "s3-part-size"),
         ("CUSTODIAN_S3_ENDPOINT", "127.0.0.1:3900", "s3-endpoint"),
-        ("CUSTODIAN_DATABASE_URL", "mysql://root:hunter2@db/x", "database-url"),
+        (
+            "CUSTODIAN_DATABASE_URL",
+            "mysql://root:hunter2@db/x",
+            "database-url",
+        ),
         ("CUSTODIAN_MAX_UPLOAD_SIZE", "12 parsecs", "max-upload-size"),
         ("CUSTODIAN_NATS_STREAM", "has space", "nats-stream"),
     ];
@@ -183,11 +234,20 @@ async fn a_bad_config_value_stops_startup_with_its_name() {
         env.retain(|(k, _)| k != variable);
         env.push((variable.to_owned(), value.to_owned()));
         let mut process = Process::spawn(&["serve", "ingest"], &env);
-        let status = tokio::time::timeout(WAIT, process.child.wait()).await.expect("exits").unwrap();
+        let status = tokio::time::timeout(WAIT, process.child.wait())
+            .await
+            .expect("exits")
+            .unwrap();
         // Let the log reader drain what the process wrote.
-        let log = eventually(WAIT, "error logged", || async { Some(process.log_text()).filter(|l| l.contains(named)) }).await;
+        let log = eventually(WAIT, "error logged", || async {
+            Some(process.log_text()).filter(|l| l.contains(named))
+        })
+        .await;
         assert!(!status.success(), "{variable}={value} accepted");
-        assert!(!log.contains("hunter2"), "a password reached the log: {log}");
+        assert!(
+            !log.contains("hunter2"),
+            "a password reached the log: {log}"
+        );
     }
 }
 
@@ -206,6 +266,13 @@ async fn readiness_fails_while_a_dependency_is_down() {
     assert_eq!(body["catalogue"], "ok");
     assert_eq!(body["bus"], "ok");
     assert_ne!(body["blob_store"], "ok");
-    assert_eq!(http.get(format!("{base}/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        http.get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     assert!(ingest.terminate().await.success());
 }

@@ -23,7 +23,12 @@ async fn an_upload_is_stored_verified_catalogued_and_scoped_to_its_bureau() {
     let app = spawn_standalone().await;
     let body = sample(300_000);
     let digest = Sha256Digest::of(&body);
-    let response = app.put_upload(&app.token, body.clone()).header("Content-Digest", digest.to_content_digest()).send().await.unwrap();
+    let response = app
+        .put_upload(&app.token, body.clone())
+        .header("Content-Digest", digest.to_content_digest())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 201);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     let receipt: Value = response.json().await.unwrap();
@@ -37,18 +42,31 @@ async fn an_upload_is_stored_verified_catalogued_and_scoped_to_its_bureau() {
     assert_eq!(record["device"], "DSJ-0001");
     assert_eq!(record["recorded_at"], "2026-02-14T01:30:00Z");
     assert_eq!(record["sha256"], digest.to_hex());
-    let history: Vec<&str> = record["history"].as_array().unwrap().iter().map(|t| t["to"].as_str().unwrap()).collect();
+    let history: Vec<&str> = record["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["to"].as_str().unwrap())
+        .collect();
     assert_eq!(history, ["stored", "catalogued"]);
 
     // The original on disk is byte for byte what was sent, under a dated key.
     let files = app.stored_files();
     assert_eq!(files.len(), 1);
-    assert!(files[0].ends_with(format!("originals/b1/2026/02/14/{clip_id}.mp4")), "{files:?}");
+    assert!(
+        files[0].ends_with(format!("originals/b1/2026/02/14/{clip_id}.mp4")),
+        "{files:?}"
+    );
     assert_eq!(std::fs::read(&files[0]).unwrap(), body);
 
     // Another bureau sees nothing of it.
     let other = token_for(&app.app, "b2").await;
-    assert_eq!(app.get(&other, &format!("/v1/clips/{clip_id}")).await.status(), 404);
+    assert_eq!(
+        app.get(&other, &format!("/v1/clips/{clip_id}"))
+            .await
+            .status(),
+        404
+    );
     let page: Value = app.get(&other, "/v1/clips").await.json().await.unwrap();
     assert_eq!(page["items"].as_array().unwrap().len(), 0);
     assert_eq!(app.clip_ids().await, vec![clip_id.to_owned()]);
@@ -59,7 +77,11 @@ async fn an_upload_is_stored_verified_catalogued_and_scoped_to_its_bureau() {
 async fn an_upload_without_a_digest_is_hashed_and_still_verified() {
     let app = spawn_standalone().await;
     let body = sample(10_000);
-    let response = app.put_upload(&app.token, body.clone()).send().await.unwrap();
+    let response = app
+        .put_upload(&app.token, body.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 201);
     let receipt: Value = response.json().await.unwrap();
     assert_eq!(receipt["sha256"], Sha256Digest::of(&body).to_hex());
@@ -69,10 +91,18 @@ async fn an_upload_without_a_digest_is_hashed_and_still_verified() {
 async fn every_api_route_needs_a_valid_token() {
     let app = spawn_standalone().await;
     let unknown = custodian_core::token::token_from_random([1; 32]);
-    let routes = [("PUT", "/v1/uploads"), ("GET", "/v1/clips"), ("GET", "/v1/clips/01a21cdf-d5f0-72f8-b84f-a6b8d573f60d")];
+    let routes = [
+        ("PUT", "/v1/uploads"),
+        ("GET", "/v1/clips"),
+        ("GET", "/v1/clips/01a21cdf-d5f0-72f8-b84f-a6b8d573f60d"),
+    ];
     for (method, path) in routes {
         for token in [None, Some("garbage"), Some(unknown.as_str())] {
-            let mut request = app.http.request(method.parse().unwrap(), format!("{}{path}", app.base)).query(&upload_query()).body(sample(10));
+            let mut request = app
+                .http
+                .request(method.parse().unwrap(), format!("{}{path}", app.base))
+                .query(&upload_query())
+                .body(sample(10));
             if let Some(token) = token {
                 request = request.bearer_auth(token);
             }
@@ -85,7 +115,16 @@ async fn every_api_route_needs_a_valid_token() {
     assert!(app.stored_files().is_empty());
     // The operational endpoints are open (they carry no footage).
     for path in ["/healthz", "/readyz", "/metrics"] {
-        assert_eq!(app.http.get(format!("{}{path}", app.base)).send().await.unwrap().status(), 200, "{path}");
+        assert_eq!(
+            app.http
+                .get(format!("{}{path}", app.base))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200,
+            "{path}"
+        );
     }
 }
 
@@ -114,7 +153,10 @@ async fn a_digest_mismatch_is_refused_and_leaves_nothing() {
     let app = spawn_standalone().await;
     let response = app
         .put_upload(&app.token, sample(50_000))
-        .header("Content-Digest", Sha256Digest::of(b"not this").to_content_digest())
+        .header(
+            "Content-Digest",
+            Sha256Digest::of(b"not this").to_content_digest(),
+        )
         .send()
         .await
         .unwrap();
@@ -122,23 +164,40 @@ async fn a_digest_mismatch_is_refused_and_leaves_nothing() {
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["error"]["code"], "digest-mismatch");
     assert!(app.clip_ids().await.is_empty(), "a clip was recorded");
-    assert!(app.stored_files().is_empty(), "an object was left: {:?}", app.stored_files());
+    assert!(
+        app.stored_files().is_empty(),
+        "an object was left: {:?}",
+        app.stored_files()
+    );
     assert_eq!(app.pending_uploads().await, 0);
 
-    let response = app.put_upload(&app.token, sample(10)).header("Content-Digest", "md5=:abc:").send().await.unwrap();
+    let response = app
+        .put_upload(&app.token, sample(10))
+        .header("Content-Digest", "md5=:abc:")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 400);
     assert!(response.text().await.unwrap().contains("sha-256"));
 }
 
 #[tokio::test]
 async fn an_upload_over_the_limit_is_refused_and_leaves_nothing() {
-    let ingest = IngestConfig { max_upload_bytes: 100_000, ..Default::default() };
+    let ingest = IngestConfig {
+        max_upload_bytes: 100_000,
+        ..Default::default()
+    };
     let app = spawn_standalone_with(ingest, CatalogConfig::default()).await;
     // Declared too large: refused before any byte is stored.
-    let response = app.put_upload(&app.token, sample(100_001)).send().await.unwrap();
+    let response = app
+        .put_upload(&app.token, sample(100_001))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 413);
     // Not declared (chunked): refused when the limit is passed.
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..30).map(|_| Ok(sample(10_000))).collect();
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..30).map(|_| Ok(sample(10_000))).collect();
     let response = app
         .http
         .put(format!("{}/v1/uploads", app.base))
@@ -172,8 +231,18 @@ async fn a_truncated_upload_leaves_nothing() {
     // The server notices the connection closing mid-body, discards the upload, then counts
     // the refusal.
     custodian_platform::testing::eventually(WAIT, "truncated upload counted", || async {
-        let metrics = app.http.get(format!("{}/metrics", app.base)).send().await.ok()?.text().await.ok()?;
-        metrics.contains("custodian_uploads_total{outcome=\"body-broken\"} 1").then_some(())
+        let metrics = app
+            .http
+            .get(format!("{}/metrics", app.base))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        metrics
+            .contains("custodian_uploads_total{outcome=\"body-broken\"} 1")
+            .then_some(())
     })
     .await;
     assert_eq!(app.pending_uploads().await, 0);
@@ -185,22 +254,70 @@ async fn a_truncated_upload_leaves_nothing() {
 async fn bad_metadata_gets_a_400_naming_the_field() {
     let app = spawn_standalone().await;
     let cases = [
-        (vec![("officer", "1"), ("recorded_at", "2026-02-14T09:30:00Z"), ("file_name", "a.mp4")], "device"),
-        (vec![("device", "D1"), ("officer", "1"), ("recorded_at", "14/02/2026"), ("file_name", "a.mp4")], "RFC 3339"),
-        (vec![("device", "D_1"), ("officer", "1"), ("recorded_at", "2026-02-14T09:30:00Z"), ("file_name", "a.mp4")], "device id"),
-        (vec![("device", "D1"), ("officer", "1"), ("recorded_at", "2026-02-14T09:30:00Z"), ("file_name", "../a.mp4")], "file_name"),
+        (
+            vec![
+                ("officer", "1"),
+                ("recorded_at", "2026-02-14T09:30:00Z"),
+                ("file_name", "a.mp4"),
+            ],
+            "device",
+        ),
+        (
+            vec![
+                ("device", "D1"),
+                ("officer", "1"),
+                ("recorded_at", "14/02/2026"),
+                ("file_name", "a.mp4"),
+            ],
+            "RFC 3339",
+        ),
+        (
+            vec![
+                ("device", "D_1"),
+                ("officer", "1"),
+                ("recorded_at", "2026-02-14T09:30:00Z"),
+                ("file_name", "a.mp4"),
+            ],
+            "device id",
+        ),
+        (
+            vec![
+                ("device", "D1"),
+                ("officer", "1"),
+                ("recorded_at", "2026-02-14T09:30:00Z"),
+                ("file_name", "../a.mp4"),
+            ],
+            "file_name",
+        ),
     ];
     for (query, expected) in cases {
-        let response = app.http.put(format!("{}/v1/uploads", app.base)).bearer_auth(&app.token).query(&query).body(sample(10)).send().await.unwrap();
+        let response = app
+            .http
+            .put(format!("{}/v1/uploads", app.base))
+            .bearer_auth(&app.token)
+            .query(&query)
+            .body(sample(10))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 400, "{query:?}");
         let error: Value = response.json().await.unwrap();
         assert_eq!(error["error"]["code"], "invalid-metadata");
-        assert!(error["error"]["message"].as_str().unwrap().contains(expected), "{error} lacks {expected}");
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(expected),
+            "{error} lacks {expected}"
+        );
     }
     let response = app.get(&app.token, "/v1/clips?state=lost").await;
     assert_eq!(response.status(), 400);
     assert!(response.text().await.unwrap().contains("known states"));
-    assert_eq!(app.get(&app.token, "/v1/clips/not-a-uuid").await.status(), 400);
+    assert_eq!(
+        app.get(&app.token, "/v1/clips/not-a-uuid").await.status(),
+        400
+    );
     assert_eq!(app.get(&app.token, "/v1/clips?limit=0").await.status(), 400);
     assert!(app.stored_files().is_empty());
 }
@@ -210,7 +327,12 @@ async fn listing_pages_by_cursor_and_filters() {
     let app = spawn_standalone().await;
     let mut ids = Vec::new();
     for n in 0..5 {
-        ids.push(app.upload(sample(1000 + n)).await["clip_id"].as_str().unwrap().to_owned());
+        ids.push(
+            app.upload(sample(1000 + n)).await["clip_id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
     ids.reverse();
     let mut seen = Vec::new();
@@ -221,22 +343,45 @@ async fn listing_pages_by_cursor_and_filters() {
             None => "/v1/clips?limit=2".to_owned(),
         };
         let page: Value = app.get(&app.token, &path).await.json().await.unwrap();
-        seen.extend(page["items"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_owned()));
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_str().unwrap().to_owned()),
+        );
         match page["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_owned()),
             None => break,
         }
     }
     assert_eq!(seen, ids, "pages are newest first, each clip once");
-    let none: Value = app.get(&app.token, "/v1/clips?device=OTHER").await.json().await.unwrap();
+    let none: Value = app
+        .get(&app.token, "/v1/clips?device=OTHER")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(none["items"].as_array().unwrap().is_empty());
-    let window: Value = app.get(&app.token, "/v1/clips?recorded_from=2026-02-14T01:30:00Z&recorded_to=2026-02-14T01:30:01Z").await.json().await.unwrap();
+    let window: Value = app
+        .get(
+            &app.token,
+            "/v1/clips?recorded_from=2026-02-14T01:30:00Z&recorded_to=2026-02-14T01:30:01Z",
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(window["items"].as_array().unwrap().len(), 5);
 }
 
 #[tokio::test]
 async fn a_lost_announcement_only_delays_cataloguing() {
-    let catalog = CatalogConfig { reconcile_every: Duration::from_millis(100), stuck_after: Duration::from_secs(1), ..Default::default() };
+    let catalog = CatalogConfig {
+        reconcile_every: Duration::from_millis(100),
+        stuck_after: Duration::from_secs(1),
+        ..Default::default()
+    };
     let app = spawn_standalone_with(IngestConfig::default(), catalog).await;
     // Record a clip the way ingest does, but never announce it: as if the process died
     // between the commit and the publish.
@@ -253,23 +398,62 @@ async fn a_lost_announcement_only_delays_cataloguing() {
     .validate(&bureau, chrono::Utc::now())
     .unwrap();
     let now = chrono::Utc::now();
-    let pending = custodian_platform::catalogue::PendingUpload { clip: id, bureau: bureau.clone(), object_key: "k".into(), started_at: now };
+    let pending = custodian_platform::catalogue::PendingUpload {
+        clip: id,
+        bureau: bureau.clone(),
+        object_key: "k".into(),
+        started_at: now,
+    };
     catalogue.begin_upload(&pending).await.unwrap();
-    let new = custodian_platform::catalogue::NewClip { id, meta, object_key: "k".into(), size_bytes: 1, sha256: Sha256Digest::of(b"x"), received_at: now };
+    let new = custodian_platform::catalogue::NewClip {
+        id,
+        meta,
+        object_key: "k".into(),
+        size_bytes: 1,
+        sha256: Sha256Digest::of(b"x"),
+        received_at: now,
+    };
     catalogue.record_clip(&new).await.unwrap();
     app.wait_for_state(&id.to_string(), "catalogued").await;
-    let metrics = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("custodian_reconciler_republished_total 1"), "{metrics}");
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("custodian_reconciler_republished_total 1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
 async fn health_readiness_and_metrics_are_served() {
     let app = spawn_standalone().await;
     app.upload(sample(5000)).await;
-    let ready: Value = app.http.get(format!("{}/readyz", app.base)).send().await.unwrap().json().await.unwrap();
+    let ready: Value = app
+        .http
+        .get(format!("{}/readyz", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(ready["catalogue"], "ok");
     assert_eq!(ready["blob_store"], "ok");
-    let metrics = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     for expected in [
         "custodian_build_info{version=",
         "custodian_uploads_total{outcome=\"stored\"} 1",
@@ -286,44 +470,89 @@ async fn serve_ingest(ports: Ports) -> (String, tokio_util::sync::CancellationTo
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = tokio_util::sync::CancellationToken::new();
-    tokio::spawn(custodian_platform::http::serve(listener, ingest.router(), shutdown.clone()));
+    tokio::spawn(custodian_platform::http::serve(
+        listener,
+        ingest.router(),
+        shutdown.clone(),
+    ));
     (base, shutdown)
 }
 
 fn ports(blob: Arc<dyn BlobStore>, catalogue: Arc<dyn Catalogue>) -> Ports {
-    Ports { blob, bus: Arc::new(InProcessBus::new()), catalogue, clock: Arc::new(SystemClock), registry: prometheus::Registry::new() }
+    Ports {
+        blob,
+        bus: Arc::new(InProcessBus::new()),
+        catalogue,
+        clock: Arc::new(SystemClock),
+        registry: prometheus::Registry::new(),
+    }
 }
 
 async fn put(base: &str, token: &str) -> reqwest::Response {
-    reqwest::Client::new().put(format!("{base}/v1/uploads")).bearer_auth(token).query(&upload_query()).body(sample(1000)).send().await.unwrap()
+    reqwest::Client::new()
+        .put(format!("{base}/v1/uploads"))
+        .bearer_auth(token)
+        .query(&upload_query())
+        .body(sample(1000))
+        .send()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
 async fn storage_down_gives_503_with_retry_after_and_records_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let catalogue = catalogue::connect(&format!("sqlite:{}", dir.path().join("c.db").display()), 2).await.unwrap();
+    let catalogue = catalogue::connect(&format!("sqlite:{}", dir.path().join("c.db").display()), 2)
+        .await
+        .unwrap();
     let mut settings = custodian_platform::testing::s3_settings("unreachable");
     settings.endpoint = Some("http://127.0.0.1:9".into());
-    let (base, _shutdown) = serve_ingest(ports(Arc::new(S3BlobStore::new(&settings)), catalogue.clone())).await;
+    let (base, _shutdown) = serve_ingest(ports(
+        Arc::new(S3BlobStore::new(&settings)),
+        catalogue.clone(),
+    ))
+    .await;
     let bureau = custodian_core::BureauId::parse("b1").unwrap();
-    let token = custodian::admin::create_token(&*catalogue, &bureau, "x", "t", custodian_core::roles::Role::Officer).await.unwrap();
+    let token = custodian::admin::create_token(
+        &*catalogue,
+        &bureau,
+        "x",
+        "t",
+        custodian_core::roles::Role::Officer,
+    )
+    .await
+    .unwrap();
     let response = put(&base, &token).await;
     assert_eq!(response.status(), 503);
     assert_eq!(response.headers()["retry-after"], "5");
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["error"]["code"], "storage-unavailable");
-    let clips = catalogue.list_clips(&bureau, &Default::default(), 10).await.unwrap();
+    let clips = catalogue
+        .list_clips(&bureau, &Default::default(), 10)
+        .await
+        .unwrap();
     assert!(clips.is_empty());
 }
 
 #[tokio::test]
 async fn database_down_gives_503_with_retry_after() {
     let dir = tempfile::tempdir().unwrap();
-    let postgres = PostgresCatalogue::connect(&custodian_platform::testing::fresh_postgres_url().await, 2).await.unwrap();
+    let postgres =
+        PostgresCatalogue::connect(&custodian_platform::testing::fresh_postgres_url().await, 2)
+            .await
+            .unwrap();
     let catalogue: Arc<dyn Catalogue> = Arc::new(postgres.clone());
     let blob = Arc::new(LocalBlobStore::open(dir.path()).await.unwrap());
     let (base, _shutdown) = serve_ingest(ports(blob, catalogue.clone())).await;
-    let token = custodian::admin::create_token(&*catalogue, &custodian_core::BureauId::parse("b1").unwrap(), "x", "t", custodian_core::roles::Role::Officer).await.unwrap();
+    let token = custodian::admin::create_token(
+        &*catalogue,
+        &custodian_core::BureauId::parse("b1").unwrap(),
+        "x",
+        "t",
+        custodian_core::roles::Role::Officer,
+    )
+    .await
+    .unwrap();
     assert_eq!(put(&base, &token).await.status(), 201);
     postgres.pool().close().await;
     let response = put(&base, &token).await;

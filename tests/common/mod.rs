@@ -24,20 +24,40 @@ pub struct TestApp {
 }
 
 pub async fn spawn_standalone_with(ingest: IngestConfig, catalog: CatalogConfig) -> TestApp {
-    spawn_standalone_at(ingest, catalog, std::sync::Arc::new(custodian_platform::clock::SystemClock)).await
+    spawn_standalone_at(
+        ingest,
+        catalog,
+        std::sync::Arc::new(custodian_platform::clock::SystemClock),
+    )
+    .await
 }
 
-pub async fn spawn_standalone_at(ingest: IngestConfig, catalog: CatalogConfig, clock: std::sync::Arc<dyn custodian_platform::clock::Clock>) -> TestApp {
+pub async fn spawn_standalone_at(
+    ingest: IngestConfig,
+    catalog: CatalogConfig,
+    clock: std::sync::Arc<dyn custodian_platform::clock::Clock>,
+) -> TestApp {
     let data = tempfile::tempdir().unwrap();
     let args = StandaloneArgs {
         data: data.path().to_path_buf(),
-        server: ServerArgs { listen: "127.0.0.1:0".parse().unwrap(), shutdown_grace: Duration::from_secs(5) },
+        server: ServerArgs {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            shutdown_grace: Duration::from_secs(5),
+        },
         ingest,
         catalog,
     };
-    let app = custodian::app::start_standalone_with_clock(&args, clock).await.expect("standalone starts");
+    let app = custodian::app::start_standalone_with_clock(&args, clock)
+        .await
+        .expect("standalone starts");
     let token = token_for(&app, "b1").await;
-    TestApp { base: format!("http://{}", app.addr), app, token, http: reqwest::Client::new(), data }
+    TestApp {
+        base: format!("http://{}", app.addr),
+        app,
+        token,
+        http: reqwest::Client::new(),
+        data,
+    }
 }
 
 pub async fn spawn_standalone() -> TestApp {
@@ -50,7 +70,15 @@ pub async fn token_for(app: &RunningApp, bureau: &str) -> String {
 
 pub async fn token_with_role(app: &RunningApp, bureau: &str, role: Role) -> String {
     let bureau = BureauId::parse(bureau).unwrap();
-    custodian::admin::create_token(&*app.ports.catalogue, &bureau, "测试大队", &format!("test {role}"), role).await.unwrap()
+    custodian::admin::create_token(
+        &*app.ports.catalogue,
+        &bureau,
+        "测试大队",
+        &format!("test {role}"),
+        role,
+    )
+    .await
+    .unwrap()
 }
 
 pub fn sample(len: usize) -> Vec<u8> {
@@ -68,23 +96,52 @@ pub fn upload_query() -> Vec<(&'static str, &'static str)> {
 
 impl TestApp {
     pub fn put_upload(&self, token: &str, body: Vec<u8>) -> RequestBuilder {
-        self.http.put(format!("{}/v1/uploads", self.base)).bearer_auth(token).query(&upload_query()).body(body)
+        self.http
+            .put(format!("{}/v1/uploads", self.base))
+            .bearer_auth(token)
+            .query(&upload_query())
+            .body(body)
     }
 
     pub async fn upload(&self, body: Vec<u8>) -> Value {
         let digest = Sha256Digest::of(&body);
-        let response = self.put_upload(&self.token, body).header("Content-Digest", digest.to_content_digest()).send().await.unwrap();
-        assert_eq!(response.status(), 201, "upload refused: {:?}", response.text().await);
+        let response = self
+            .put_upload(&self.token, body)
+            .header("Content-Digest", digest.to_content_digest())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            201,
+            "upload refused: {:?}",
+            response.text().await
+        );
         response.json().await.unwrap()
     }
 
     pub async fn get(&self, token: &str, path: &str) -> Response {
-        self.http.get(format!("{}{path}", self.base)).bearer_auth(token).send().await.unwrap()
+        self.http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn clip_ids(&self) -> Vec<String> {
-        let page: Value = self.get(&self.token, "/v1/clips?limit=500").await.json().await.unwrap();
-        page["items"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_owned()).collect()
+        let page: Value = self
+            .get(&self.token, "/v1/clips?limit=500")
+            .await
+            .json()
+            .await
+            .unwrap();
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect()
     }
 
     /// Files under the blob store's originals (staging excluded).
@@ -109,14 +166,29 @@ impl TestApp {
 
     pub async fn pending_uploads(&self) -> usize {
         let far_future = chrono::Utc::now() + chrono::Duration::days(3650);
-        self.app.ports.catalogue.stale_uploads(far_future, 1000).await.unwrap().len()
+        self.app
+            .ports
+            .catalogue
+            .stale_uploads(far_future, 1000)
+            .await
+            .unwrap()
+            .len()
     }
 
     pub async fn wait_for_state(&self, clip_id: &str, state: &str) -> Value {
-        custodian_platform::testing::eventually(WAIT, &format!("clip {clip_id} {state}"), || async {
-            let record: Value = self.get(&self.token, &format!("/v1/clips/{clip_id}")).await.json().await.ok()?;
-            (record["state"] == state).then_some(record)
-        })
+        custodian_platform::testing::eventually(
+            WAIT,
+            &format!("clip {clip_id} {state}"),
+            || async {
+                let record: Value = self
+                    .get(&self.token, &format!("/v1/clips/{clip_id}"))
+                    .await
+                    .json()
+                    .await
+                    .ok()?;
+                (record["state"] == state).then_some(record)
+            },
+        )
         .await
     }
 }

@@ -59,15 +59,23 @@ impl WorkdayCalendar {
     pub fn shipped() -> Self {
         // The shipped file is checked by a unit test; a broken one cannot be built into a
         // release that passes its tests.
-        Self::from_toml(SHIPPED).unwrap_or(Self { years: BTreeMap::new() })
+        Self::from_toml(SHIPPED).unwrap_or(Self {
+            years: BTreeMap::new(),
+        })
     }
 
     pub fn from_toml(text: &str) -> Result<Self, CalendarError> {
-        let file: CalendarFile = toml::from_str(text).map_err(|e| CalendarError::Syntax(e.to_string()))?;
+        let file: CalendarFile =
+            toml::from_str(text).map_err(|e| CalendarError::Syntax(e.to_string()))?;
         let mut years = BTreeMap::new();
         for (key, year_file) in file.years {
-            let year: i32 = key.parse().map_err(|_| CalendarError::BadYear(key.clone()))?;
-            let rules = YearRules { holidays: year_file.holidays.into_iter().collect(), workdays: year_file.workdays.into_iter().collect() };
+            let year: i32 = key
+                .parse()
+                .map_err(|_| CalendarError::BadYear(key.clone()))?;
+            let rules = YearRules {
+                holidays: year_file.holidays.into_iter().collect(),
+                workdays: year_file.workdays.into_iter().collect(),
+            };
             for date in rules.holidays.iter().chain(&rules.workdays) {
                 if date.year() != year {
                     return Err(CalendarError::WrongYear { year, date: *date });
@@ -88,10 +96,22 @@ impl WorkdayCalendar {
     pub fn day(&self, date: NaiveDate) -> DayKind {
         let weekend = matches!(date.weekday(), Weekday::Sat | Weekday::Sun);
         match self.years.get(&date.year()) {
-            Some(rules) if rules.holidays.contains(&date) => DayKind { working: false, year_known: true },
-            Some(rules) if rules.workdays.contains(&date) => DayKind { working: true, year_known: true },
-            Some(_) => DayKind { working: !weekend, year_known: true },
-            None => DayKind { working: !weekend, year_known: false },
+            Some(rules) if rules.holidays.contains(&date) => DayKind {
+                working: false,
+                year_known: true,
+            },
+            Some(rules) if rules.workdays.contains(&date) => DayKind {
+                working: true,
+                year_known: true,
+            },
+            Some(_) => DayKind {
+                working: !weekend,
+                year_known: true,
+            },
+            None => DayKind {
+                working: !weekend,
+                year_known: false,
+            },
         }
     }
 
@@ -137,7 +157,10 @@ mod tests {
             assert!(!calendar.day(d(2026, 2, day)).working, "2026-02-{day}");
         }
         assert!(calendar.day(d(2026, 2, 24)).working);
-        assert!(calendar.day(d(2026, 2, 28)).working, "the second make-up Saturday");
+        assert!(
+            calendar.day(d(2026, 2, 28)).working,
+            "the second make-up Saturday"
+        );
         // An ordinary weekend is not a working day.
         assert!(!calendar.day(d(2026, 3, 7)).working);
     }
@@ -147,31 +170,67 @@ mod tests {
         let calendar = WorkdayCalendar::shipped();
         // Uploaded on Friday 2026-02-13: the 1st working day after is the make-up Saturday
         // 2026-02-14, the 2nd is Tuesday 2026-02-24, after the festival.
-        assert_eq!(calendar.working_days_after(d(2026, 2, 13), 1), (d(2026, 2, 14), true));
-        assert_eq!(calendar.working_days_after(d(2026, 2, 13), 2), (d(2026, 2, 24), true));
+        assert_eq!(
+            calendar.working_days_after(d(2026, 2, 13), 1),
+            (d(2026, 2, 14), true)
+        );
+        assert_eq!(
+            calendar.working_days_after(d(2026, 2, 13), 2),
+            (d(2026, 2, 24), true)
+        );
         // Uploaded during the holiday: counting starts after it.
-        assert_eq!(calendar.working_days_after(d(2026, 2, 18), 2), (d(2026, 2, 25), true));
+        assert_eq!(
+            calendar.working_days_after(d(2026, 2, 18), 2),
+            (d(2026, 2, 25), true)
+        );
         // National Day 2025 with the make-up Saturday 2025-10-11.
-        assert_eq!(calendar.working_days_after(d(2025, 9, 30), 1), (d(2025, 10, 9), true));
-        assert_eq!(calendar.working_days_after(d(2025, 10, 10), 1), (d(2025, 10, 11), true));
+        assert_eq!(
+            calendar.working_days_after(d(2025, 9, 30), 1),
+            (d(2025, 10, 9), true)
+        );
+        assert_eq!(
+            calendar.working_days_after(d(2025, 10, 10), 1),
+            (d(2025, 10, 11), true)
+        );
     }
 
     #[test]
     fn an_unknown_year_counts_weekends_only_and_says_so() {
         let calendar = WorkdayCalendar::shipped();
         let kind = calendar.day(d(2027, 1, 1));
-        assert_eq!(kind, DayKind { working: true, year_known: false });
+        assert_eq!(
+            kind,
+            DayKind {
+                working: true,
+                year_known: false
+            }
+        );
         // Crossing into 2027 from 2026-12-31 (Thursday): Friday 1 Jan, then Monday 4 Jan.
-        assert_eq!(calendar.working_days_after(d(2026, 12, 31), 2), (d(2027, 1, 4), false));
+        assert_eq!(
+            calendar.working_days_after(d(2026, 12, 31), 2),
+            (d(2027, 1, 4), false)
+        );
         assert!(calendar.working_days_after(d(2026, 12, 28), 2).1);
     }
 
     #[test]
     fn a_broken_calendar_is_refused_with_the_reason() {
-        assert!(matches!(WorkdayCalendar::from_toml("years = 3"), Err(CalendarError::Syntax(_))));
+        assert!(matches!(
+            WorkdayCalendar::from_toml("years = 3"),
+            Err(CalendarError::Syntax(_))
+        ));
         let wrong_year = "[years.2026]\nholidays = [\"2025-01-01\"]\n";
-        assert_eq!(WorkdayCalendar::from_toml(wrong_year), Err(CalendarError::WrongYear { year: 2026, date: d(2025, 1, 1) }));
+        assert_eq!(
+            WorkdayCalendar::from_toml(wrong_year),
+            Err(CalendarError::WrongYear {
+                year: 2026,
+                date: d(2025, 1, 1)
+            })
+        );
         let both = "[years.2026]\nholidays = [\"2026-01-01\"]\nworkdays = [\"2026-01-01\"]\n";
-        assert!(matches!(WorkdayCalendar::from_toml(both), Err(CalendarError::Both { .. })));
+        assert!(matches!(
+            WorkdayCalendar::from_toml(both),
+            Err(CalendarError::Both { .. })
+        ));
     }
 }

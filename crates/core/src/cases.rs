@@ -72,7 +72,10 @@ impl fmt::Display for CaseState {
 impl FromStr for CaseState {
     type Err = CaseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Self::Open, Self::Closed, Self::Filed].into_iter().find(|c| c.as_str() == s).ok_or_else(|| CaseError::UnknownState(s.to_owned()))
+        [Self::Open, Self::Closed, Self::Filed]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| CaseError::UnknownState(s.to_owned()))
     }
 }
 
@@ -84,15 +87,21 @@ pub struct TeamShortfall {
 }
 
 /// Teams with fewer than two cameras, from (team, device) pairs.
-pub fn teams_short_of_cameras<'a>(devices: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<TeamShortfall> {
-    let mut per_team: std::collections::BTreeMap<&str, std::collections::BTreeSet<&str>> = Default::default();
+pub fn teams_short_of_cameras<'a>(
+    devices: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Vec<TeamShortfall> {
+    let mut per_team: std::collections::BTreeMap<&str, std::collections::BTreeSet<&str>> =
+        Default::default();
     for (team, device) in devices {
         per_team.entry(team).or_default().insert(device);
     }
     per_team
         .into_iter()
         .filter(|(_, devices)| devices.len() < 2)
-        .map(|(team, devices)| TeamShortfall { team: team.to_owned(), cameras: devices.len() })
+        .map(|(team, devices)| TeamShortfall {
+            team: team.to_owned(),
+            cameras: devices.len(),
+        })
         .collect()
 }
 
@@ -104,7 +113,10 @@ mod tests {
     fn a_case_closes_once_and_files_only_when_classified() {
         let closed = CaseState::Open.close().unwrap();
         assert_eq!(closed.close(), Err(CaseError::NotOpen(CaseState::Closed)));
-        assert_eq!(CaseState::Open.file(0), Err(CaseError::NotClosed(CaseState::Open)));
+        assert_eq!(
+            CaseState::Open.file(0),
+            Err(CaseError::NotClosed(CaseState::Open))
+        );
         assert_eq!(closed.file(2), Err(CaseError::Unclassified(2)));
         let filed = closed.file(0).unwrap();
         assert_eq!(filed, CaseState::Filed);
@@ -114,7 +126,18 @@ mod tests {
 
     #[test]
     fn teams_with_fewer_than_two_cameras_are_reported() {
-        let devices = [("一中队", "DSJ-1"), ("一中队", "DSJ-2"), ("二中队", "DSJ-3"), ("二中队", "DSJ-3")];
-        assert_eq!(teams_short_of_cameras(devices), vec![TeamShortfall { team: "二中队".into(), cameras: 1 }]);
+        let devices = [
+            ("一中队", "DSJ-1"),
+            ("一中队", "DSJ-2"),
+            ("二中队", "DSJ-3"),
+            ("二中队", "DSJ-3"),
+        ];
+        assert_eq!(
+            teams_short_of_cameras(devices),
+            vec![TeamShortfall {
+                team: "二中队".into(),
+                cameras: 1
+            }]
+        );
     }
 }

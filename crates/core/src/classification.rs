@@ -3,14 +3,27 @@
 
 use serde::Serialize;
 
-pub const DEFAULT_CATEGORIES: [&str; 9] = ["行政检查", "行政处罚", "行政强制", "调查取证", "询问", "现场勘验", "送达", "复查", "其他"];
+pub const DEFAULT_CATEGORIES: [&str; 9] = [
+    "行政检查",
+    "行政处罚",
+    "行政强制",
+    "调查取证",
+    "询问",
+    "现场勘验",
+    "送达",
+    "复查",
+    "其他",
+];
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ClassificationError {
     #[error("unknown category {given:?}; the categories are: {known}")]
     UnknownCategory { given: String, known: String },
     #[error("{field} {problem}")]
-    BadText { field: &'static str, problem: &'static str },
+    BadText {
+        field: &'static str,
+        problem: &'static str,
+    },
     #[error("the category list is empty")]
     NoCategories,
 }
@@ -26,7 +39,11 @@ impl Default for Categories {
 
 impl Categories {
     pub fn new(list: Vec<String>) -> Result<Self, ClassificationError> {
-        let list: Vec<String> = list.into_iter().map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()).collect();
+        let list: Vec<String> = list
+            .into_iter()
+            .map(|c| c.trim().to_owned())
+            .filter(|c| !c.is_empty())
+            .collect();
         if list.is_empty() {
             return Err(ClassificationError::NoCategories);
         }
@@ -43,7 +60,10 @@ impl Categories {
             .iter()
             .find(|c| c.as_str() == given)
             .cloned()
-            .ok_or_else(|| ClassificationError::UnknownCategory { given: given.to_owned(), known: self.0.join(", ") })
+            .ok_or_else(|| ClassificationError::UnknownCategory {
+                given: given.to_owned(),
+                known: self.0.join(", "),
+            })
     }
 }
 
@@ -56,26 +76,53 @@ pub struct Classification {
     pub important: bool,
 }
 
-fn text(field: &'static str, value: &str, max: usize, required: bool) -> Result<Option<String>, ClassificationError> {
+fn text(
+    field: &'static str,
+    value: &str,
+    max: usize,
+    required: bool,
+) -> Result<Option<String>, ClassificationError> {
     let value = value.trim();
     if value.is_empty() {
-        return if required { Err(ClassificationError::BadText { field, problem: "must not be empty" }) } else { Ok(None) };
+        return if required {
+            Err(ClassificationError::BadText {
+                field,
+                problem: "must not be empty",
+            })
+        } else {
+            Ok(None)
+        };
     }
     if value.chars().count() > max {
-        return Err(ClassificationError::BadText { field, problem: "is too long" });
+        return Err(ClassificationError::BadText {
+            field,
+            problem: "is too long",
+        });
     }
     if value.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(ClassificationError::BadText { field, problem: "holds control characters" });
+        return Err(ClassificationError::BadText {
+            field,
+            problem: "holds control characters",
+        });
     }
     Ok(Some(value.to_owned()))
 }
 
 impl Classification {
-    pub fn new(categories: &Categories, category: &str, description: &str, place: Option<&str>, important: bool) -> Result<Self, ClassificationError> {
+    pub fn new(
+        categories: &Categories,
+        category: &str,
+        description: &str,
+        place: Option<&str>,
+        important: bool,
+    ) -> Result<Self, ClassificationError> {
         Ok(Self {
             category: categories.check(category)?,
             description: text("description", description, 2000, true)?.unwrap_or_default(),
-            place: place.map(|p| text("place", p, 200, false)).transpose()?.flatten(),
+            place: place
+                .map(|p| text("place", p, 200, false))
+                .transpose()?
+                .flatten(),
             important,
         })
     }
@@ -88,12 +135,33 @@ mod tests {
     #[test]
     fn categories_come_from_the_list() {
         let categories = Categories::default();
-        let c = Classification::new(&categories, " 行政处罚 ", "对某加油站进行现场检查", Some("青岛市黄岛区"), true).unwrap();
+        let c = Classification::new(
+            &categories,
+            " 行政处罚 ",
+            "对某加油站进行现场检查",
+            Some("青岛市黄岛区"),
+            true,
+        )
+        .unwrap();
         assert_eq!(c.category, "行政处罚");
         let err = Classification::new(&categories, "交通", "x", None, false).unwrap_err();
         assert!(err.to_string().contains("行政检查"), "{err}");
-        assert!(matches!(Classification::new(&categories, "其他", "  ", None, false), Err(ClassificationError::BadText { field: "description", .. })));
-        assert_eq!(Classification::new(&categories, "其他", "d", Some(" "), false).unwrap().place, None);
-        assert_eq!(Categories::new(vec![" ".into()]), Err(ClassificationError::NoCategories));
+        assert!(matches!(
+            Classification::new(&categories, "其他", "  ", None, false),
+            Err(ClassificationError::BadText {
+                field: "description",
+                ..
+            })
+        ));
+        assert_eq!(
+            Classification::new(&categories, "其他", "d", Some(" "), false)
+                .unwrap()
+                .place,
+            None
+        );
+        assert_eq!(
+            Categories::new(vec![" ".into()]),
+            Err(ClassificationError::NoCategories)
+        );
     }
 }

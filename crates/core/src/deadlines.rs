@@ -10,7 +10,8 @@ use crate::calendar::WorkdayCalendar;
 
 /// China Standard Time: UTC+8 all year, no daylight saving.
 pub fn china_time() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset"))
+    FixedOffset::east_opt(8 * 3600)
+        .unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset"))
 }
 
 pub fn local_date(at: DateTime<Utc>) -> NaiveDate {
@@ -43,7 +44,12 @@ pub enum DeadlineKind {
 }
 
 impl DeadlineKind {
-    pub const ALL: [DeadlineKind; 4] = [Self::Upload24Hours, Self::Upload3WorkingDays, Self::Classification, Self::CaseFiling];
+    pub const ALL: [DeadlineKind; 4] = [
+        Self::Upload24Hours,
+        Self::Upload3WorkingDays,
+        Self::Classification,
+        Self::CaseFiling,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -77,14 +83,26 @@ pub struct Deadline {
 }
 
 impl Deadline {
-    pub fn evaluate(kind: DeadlineKind, due: DateTime<Utc>, completed_at: Option<DateTime<Utc>>, now: DateTime<Utc>, calendar_complete: bool) -> Self {
+    pub fn evaluate(
+        kind: DeadlineKind,
+        due: DateTime<Utc>,
+        completed_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+        calendar_complete: bool,
+    ) -> Self {
         let state = match completed_at {
             Some(done) if done < due => DeadlineState::Met,
             Some(_) => DeadlineState::Overdue,
             None if now >= due => DeadlineState::Overdue,
             None => DeadlineState::Open,
         };
-        Self { kind, due, completed_at, state, calendar_complete }
+        Self {
+            kind,
+            due,
+            completed_at,
+            state,
+            calendar_complete,
+        }
     }
 }
 
@@ -109,9 +127,19 @@ impl DeadlineRules {
     }
 
     /// Upload deadlines for a recording that ended at `recording_end`.
-    pub fn upload_due(&self, recording_end: DateTime<Utc>) -> [(DeadlineKind, DateTime<Utc>, bool); 2] {
+    pub fn upload_due(
+        &self,
+        recording_end: DateTime<Utc>,
+    ) -> [(DeadlineKind, DateTime<Utc>, bool); 2] {
         let (hard, known) = self.working_days_due(recording_end, 3);
-        [(DeadlineKind::Upload24Hours, recording_end + Duration::hours(24), true), (DeadlineKind::Upload3WorkingDays, hard, known)]
+        [
+            (
+                DeadlineKind::Upload24Hours,
+                recording_end + Duration::hours(24),
+                true,
+            ),
+            (DeadlineKind::Upload3WorkingDays, hard, known),
+        ]
     }
 
     pub fn classification_due(&self, uploaded_at: DateTime<Utc>) -> (DateTime<Utc>, bool) {
@@ -128,7 +156,10 @@ mod tests {
     use super::*;
 
     fn cst(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
-        china_time().with_ymd_and_hms(y, m, d, h, min, 0).unwrap().with_timezone(&Utc)
+        china_time()
+            .with_ymd_and_hms(y, m, d, h, min, 0)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     fn rules() -> DeadlineRules {
@@ -143,18 +174,30 @@ mod tests {
         assert!(known);
         // Uploaded Friday 2026-03-06 00:30 CST, which is still Thursday in UTC: the local date
         // decides, so it is due end of Tuesday.
-        assert_eq!(rules().classification_due(cst(2026, 3, 6, 0, 30)).0, cst(2026, 3, 11, 0, 0));
+        assert_eq!(
+            rules().classification_due(cst(2026, 3, 6, 0, 30)).0,
+            cst(2026, 3, 11, 0, 0)
+        );
     }
 
     #[test]
     fn spring_festival_and_make_up_saturday_move_the_deadline() {
         // Uploaded Friday 2026-02-13: Saturday 14 is a make-up working day, then the festival
         // runs to 23 February, so the 2nd working day is Tuesday 24 February.
-        assert_eq!(rules().classification_due(cst(2026, 2, 13, 10, 0)).0, cst(2026, 2, 25, 0, 0));
+        assert_eq!(
+            rules().classification_due(cst(2026, 2, 13, 10, 0)).0,
+            cst(2026, 2, 25, 0, 0)
+        );
         // Recorded Thursday 2026-02-12 evening: 3 working days are 13, 14 (Saturday) and 24.
         let [(kind24, due24, _), (kind3, due3, _)] = rules().upload_due(cst(2026, 2, 12, 20, 0));
-        assert_eq!((kind24, due24), (DeadlineKind::Upload24Hours, cst(2026, 2, 13, 20, 0)));
-        assert_eq!((kind3, due3), (DeadlineKind::Upload3WorkingDays, cst(2026, 2, 25, 0, 0)));
+        assert_eq!(
+            (kind24, due24),
+            (DeadlineKind::Upload24Hours, cst(2026, 2, 13, 20, 0))
+        );
+        assert_eq!(
+            (kind3, due3),
+            (DeadlineKind::Upload3WorkingDays, cst(2026, 2, 25, 0, 0))
+        );
     }
 
     #[test]
@@ -171,11 +214,20 @@ mod tests {
     fn states_follow_completion_and_the_clock() {
         let due = cst(2026, 3, 10, 0, 0);
         let before = due - Duration::seconds(1);
-        let eval = |done, now| Deadline::evaluate(DeadlineKind::Classification, due, done, now, true).state;
+        let eval = |done, now| {
+            Deadline::evaluate(DeadlineKind::Classification, due, done, now, true).state
+        };
         assert_eq!(eval(None, before), DeadlineState::Open);
         assert_eq!(eval(None, due), DeadlineState::Overdue);
-        assert_eq!(eval(Some(before), due + Duration::days(9)), DeadlineState::Met);
-        assert_eq!(eval(Some(due), due), DeadlineState::Overdue, "done at the due instant is late");
+        assert_eq!(
+            eval(Some(before), due + Duration::days(9)),
+            DeadlineState::Met
+        );
+        assert_eq!(
+            eval(Some(due), due),
+            DeadlineState::Overdue,
+            "done at the due instant is late"
+        );
     }
 
     #[test]

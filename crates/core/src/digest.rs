@@ -45,9 +45,12 @@ impl Sha256Digest {
     }
 
     pub fn from_base64(value: &str) -> Result<Self, DigestError> {
-        let bytes = BASE64.decode(value).map_err(|_| DigestError::BadBase64(value.to_owned()))?;
-        let bytes: [u8; 32] =
-            bytes.try_into().map_err(|_| DigestError::BadBase64(value.to_owned()))?;
+        let bytes = BASE64
+            .decode(value)
+            .map_err(|_| DigestError::BadBase64(value.to_owned()))?;
+        let bytes: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| DigestError::BadBase64(value.to_owned()))?;
         Ok(Self(bytes))
     }
 
@@ -61,7 +64,9 @@ impl Sha256Digest {
     /// check what it computes.
     pub fn from_digest_field(field: &str) -> Result<Self, DigestError> {
         for member in field.split(',') {
-            let Some((key, value)) = member.trim().split_once('=') else { continue };
+            let Some((key, value)) = member.trim().split_once('=') else {
+                continue;
+            };
             if !key.trim().eq_ignore_ascii_case("sha-256") {
                 continue;
             }
@@ -131,16 +136,34 @@ mod tests {
     fn reads_the_sha256_member_among_others() {
         let digest = Sha256Digest::of(b"hello world");
         assert_eq!(digest.to_hex(), HELLO);
-        let field = format!("md5=:XrY7u+Ae7tCTyyK7j1rNww==:, {}", digest.to_content_digest());
+        let field = format!(
+            "md5=:XrY7u+Ae7tCTyyK7j1rNww==:, {}",
+            digest.to_content_digest()
+        );
         assert_eq!(Sha256Digest::from_digest_field(&field).unwrap(), digest);
-        assert_eq!(Sha256Digest::from_digest_field("SHA-256=:uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek=:").unwrap(), digest);
+        assert_eq!(
+            Sha256Digest::from_digest_field(
+                "SHA-256=:uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek=:"
+            )
+            .unwrap(),
+            digest
+        );
     }
 
     #[test]
     fn rejects_fields_it_cannot_check() {
-        assert!(matches!(Sha256Digest::from_digest_field("md5=:abc:"), Err(DigestError::NoSha256(_))));
-        assert!(matches!(Sha256Digest::from_digest_field("sha-256=abc"), Err(DigestError::BadBase64(_))));
-        assert!(matches!(Sha256Digest::from_digest_field("sha-256=:AAAA:"), Err(DigestError::BadBase64(_))));
+        assert!(matches!(
+            Sha256Digest::from_digest_field("md5=:abc:"),
+            Err(DigestError::NoSha256(_))
+        ));
+        assert!(matches!(
+            Sha256Digest::from_digest_field("sha-256=abc"),
+            Err(DigestError::BadBase64(_))
+        ));
+        assert!(matches!(
+            Sha256Digest::from_digest_field("sha-256=:AAAA:"),
+            Err(DigestError::BadBase64(_))
+        ));
         assert!(HELLO[1..].parse::<Sha256Digest>().is_err());
     }
 
@@ -149,6 +172,9 @@ mod tests {
         let a = Sha256Digest::of(b"a");
         let b = Sha256Digest::of(b"b");
         assert!(Sha256Digest::composite_of_parts(&[a, b]).ends_with("-2"));
-        assert_ne!(Sha256Digest::composite_of_parts(&[a, b]), Sha256Digest::composite_of_parts(&[b, a]));
+        assert_ne!(
+            Sha256Digest::composite_of_parts(&[a, b]),
+            Sha256Digest::composite_of_parts(&[b, a])
+        );
     }
 }

@@ -27,7 +27,10 @@ impl Topic {
 
     /// Where messages on this topic go when they could not be handled.
     pub fn dead_letter_subject(self, prefix: &str) -> String {
-        format!("{prefix}.v1.dead.{}", self.suffix().trim_start_matches("v1."))
+        format!(
+            "{prefix}.v1.dead.{}",
+            self.suffix().trim_start_matches("v1.")
+        )
     }
 
     pub fn from_subject(prefix: &str, subject: &str) -> Option<Topic> {
@@ -59,15 +62,30 @@ mod tests {
             assert_eq!(Topic::from_subject("t-1a2b", &subject), Some(topic));
             assert_eq!(Topic::from_subject("custodian", &subject), None);
         }
-        assert_eq!(Topic::ClipStored.subject("custodian"), "custodian.v1.clip.stored");
-        assert_eq!(Topic::ClipStored.dead_letter_subject("custodian"), "custodian.v1.dead.clip.stored");
+        assert_eq!(
+            Topic::ClipStored.subject("custodian"),
+            "custodian.v1.clip.stored"
+        );
+        assert_eq!(
+            Topic::ClipStored.dead_letter_subject("custodian"),
+            "custodian.v1.dead.clip.stored"
+        );
     }
 
     #[test]
     fn message_ids_repeat_only_within_a_round() {
         let clip = ClipId::from_parts(1, [1; 10]);
-        assert_eq!(Topic::ClipStored.message_id(clip, 0), Topic::ClipStored.message_id(clip, 0));
-        assert_ne!(Topic::ClipStored.message_id(clip, 0), Topic::ClipStored.message_id(clip, 1));
-        assert_ne!(Topic::ClipStored.message_id(clip, 0), Topic::ClipCatalogued.message_id(clip, 0));
+        assert_eq!(
+            Topic::ClipStored.message_id(clip, 0),
+            Topic::ClipStored.message_id(clip, 0)
+        );
+        assert_ne!(
+            Topic::ClipStored.message_id(clip, 0),
+            Topic::ClipStored.message_id(clip, 1)
+        );
+        assert_ne!(
+            Topic::ClipStored.message_id(clip, 0),
+            Topic::ClipCatalogued.message_id(clip, 0)
+        );
     }
 }

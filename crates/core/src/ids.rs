@@ -13,7 +13,11 @@ pub enum IdError {
     #[error("{kind} must not be empty")]
     Empty { kind: &'static str },
     #[error("{kind} {value:?} is longer than {max} characters")]
-    TooLong { kind: &'static str, value: String, max: usize },
+    TooLong {
+        kind: &'static str,
+        value: String,
+        max: usize,
+    },
     #[error("{kind} {value:?} may hold only letters, digits, '.', '_' and '-'")]
     BadCharacter { kind: &'static str, value: String },
     #[error("clip id {value:?} is not a UUID")]
@@ -50,7 +54,9 @@ impl fmt::Display for ClipId {
 impl FromStr for ClipId {
     type Err = IdError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(s).map(Self).map_err(|_| IdError::NotUuid { value: s.to_owned() })
+        Uuid::parse_str(s).map(Self).map_err(|_| IdError::NotUuid {
+            value: s.to_owned(),
+        })
     }
 }
 
@@ -59,11 +65,18 @@ fn check_code(kind: &'static str, value: &str, max: usize) -> Result<(), IdError
         return Err(IdError::Empty { kind });
     }
     if value.chars().count() > max {
-        return Err(IdError::TooLong { kind, value: value.to_owned(), max });
+        return Err(IdError::TooLong {
+            kind,
+            value: value.to_owned(),
+            max,
+        });
     }
     let safe = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
     if !value.chars().all(safe) || value.starts_with('.') {
-        return Err(IdError::BadCharacter { kind, value: value.to_owned() });
+        return Err(IdError::BadCharacter {
+            kind,
+            value: value.to_owned(),
+        });
     }
     Ok(())
 }
@@ -78,7 +91,10 @@ impl BureauId {
     pub fn parse(value: &str) -> Result<Self, IdError> {
         check_code("bureau id", value, 64)?;
         if value.chars().any(|c| c.is_ascii_uppercase()) {
-            return Err(IdError::BadCharacter { kind: "bureau id (lowercase only)", value: value.to_owned() });
+            return Err(IdError::BadCharacter {
+                kind: "bureau id (lowercase only)",
+                value: value.to_owned(),
+            });
         }
         Ok(Self(value.to_owned()))
     }
@@ -118,7 +134,10 @@ impl LocalId {
         check_code(kind, value, 64)?;
         if value.contains('_') {
             // Underscores separate the fields of a GA/T 947 name, so a code must not hold one.
-            return Err(IdError::BadCharacter { kind, value: value.to_owned() });
+            return Err(IdError::BadCharacter {
+                kind,
+                value: value.to_owned(),
+            });
         }
         Ok(Self(value.to_owned()))
     }
@@ -149,7 +168,15 @@ mod tests {
     #[test]
     fn bureau_ids_reject_what_would_break_a_key() {
         assert!(BureauId::parse("qd-yingji-01").is_ok());
-        for bad in ["", "../etc", "a/b", "Upper", ".hidden", "空", &"x".repeat(65)] {
+        for bad in [
+            "",
+            "../etc",
+            "a/b",
+            "Upper",
+            ".hidden",
+            "空",
+            &"x".repeat(65),
+        ] {
             assert!(BureauId::parse(bad).is_err(), "{bad:?} accepted");
         }
     }

@@ -8,7 +8,12 @@ use crate::{BureauId, ClipId};
 
 /// `originals/<bureau>/<yyyy>/<mm>/<dd>/<clip id>[.ext]`, dated by when it was recorded (UTC),
 /// so a bucket listing groups a bureau's footage by day.
-pub fn original_key(bureau: &BureauId, recorded_at: DateTime<Utc>, clip: ClipId, original_name: &str) -> String {
+pub fn original_key(
+    bureau: &BureauId,
+    recorded_at: DateTime<Utc>,
+    clip: ClipId,
+    original_name: &str,
+) -> String {
     let date = recorded_at.format("%Y/%m/%d");
     match extension(original_name) {
         Some(ext) => format!("originals/{bureau}/{date}/{clip}.{ext}"),
@@ -20,7 +25,9 @@ pub fn original_key(bureau: &BureauId, recorded_at: DateTime<Utc>, clip: ClipId,
 /// in a key (players and operators recognise `.mp4`); anything else is left out.
 fn extension(name: &str) -> Option<String> {
     let (stem, ext) = name.rsplit_once('.')?;
-    let plain = !stem.is_empty() && (1..=5).contains(&ext.len()) && ext.chars().all(|c| c.is_ascii_alphanumeric());
+    let plain = !stem.is_empty()
+        && (1..=5).contains(&ext.len())
+        && ext.chars().all(|c| c.is_ascii_alphanumeric());
     plain.then(|| ext.to_ascii_lowercase())
 }
 
@@ -35,8 +42,14 @@ mod tests {
         let at = Utc.with_ymd_and_hms(2026, 2, 14, 23, 59, 0).unwrap();
         let a = ClipId::from_parts(1, [1; 10]);
         let b = ClipId::from_parts(1, [2; 10]);
-        assert_eq!(original_key(&bureau, at, a, "DSJ1_0001_20260214_235900.MP4"), format!("originals/b1/2026/02/14/{a}.mp4"));
-        assert_ne!(original_key(&bureau, at, a, "x.mp4"), original_key(&bureau, at, b, "x.mp4"));
+        assert_eq!(
+            original_key(&bureau, at, a, "DSJ1_0001_20260214_235900.MP4"),
+            format!("originals/b1/2026/02/14/{a}.mp4")
+        );
+        assert_ne!(
+            original_key(&bureau, at, a, "x.mp4"),
+            original_key(&bureau, at, b, "x.mp4")
+        );
     }
 
     #[test]
@@ -44,8 +57,18 @@ mod tests {
         let bureau = BureauId::parse("b1").unwrap();
         let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
         let clip = ClipId::from_parts(1, [1; 10]);
-        for name in ["noext", ".hidden", "a.b/../../x", "clip.视频", "clip.toolongext"] {
-            assert_eq!(original_key(&bureau, at, clip, name), format!("originals/b1/2026/01/01/{clip}"), "{name}");
+        for name in [
+            "noext",
+            ".hidden",
+            "a.b/../../x",
+            "clip.视频",
+            "clip.toolongext",
+        ] {
+            assert_eq!(
+                original_key(&bureau, at, clip, name),
+                format!("originals/b1/2026/01/01/{clip}"),
+                "{name}"
+            );
         }
     }
 }

@@ -14,7 +14,10 @@ pub enum TemplateError {
     #[error("name template {template:?}: unknown field {{{field}}} (known: device, officer, bureau, category, YYYYMMDD, HHMMSS)")]
     UnknownField { template: String, field: String },
     #[error("name template {template:?}: unbalanced {what}")]
-    Unbalanced { template: String, what: &'static str },
+    Unbalanced {
+        template: String,
+        what: &'static str,
+    },
     #[error("name template {template:?} must contain {{device}} and a date or time so names stay distinct")]
     TooVague { template: String },
 }
@@ -53,7 +56,10 @@ pub struct NameParts<'a> {
 
 impl NameTemplate {
     pub fn parse(template: &str) -> Result<Self, TemplateError> {
-        let unbalanced = |what| TemplateError::Unbalanced { template: template.to_owned(), what };
+        let unbalanced = |what| TemplateError::Unbalanced {
+            template: template.to_owned(),
+            what,
+        };
         let mut stack: Vec<Vec<Piece>> = vec![Vec::new()];
         let mut chars = template.chars().peekable();
         let mut text = String::new();
@@ -83,9 +89,17 @@ impl NameTemplate {
                         "category" => Field::Category,
                         "YYYYMMDD" => Field::Date,
                         "HHMMSS" => Field::Time,
-                        _ => return Err(TemplateError::UnknownField { template: template.to_owned(), field: name }),
+                        _ => {
+                            return Err(TemplateError::UnknownField {
+                                template: template.to_owned(),
+                                field: name,
+                            })
+                        }
                     };
-                    stack.last_mut().ok_or_else(|| unbalanced("brackets"))?.push(Piece::Field(field));
+                    stack
+                        .last_mut()
+                        .ok_or_else(|| unbalanced("brackets"))?
+                        .push(Piece::Field(field));
                 }
                 '}' => return Err(unbalanced("braces")),
                 '[' => {
@@ -101,7 +115,10 @@ impl NameTemplate {
                         return Err(unbalanced("brackets"));
                     }
                     let inner = stack.pop().unwrap_or_default();
-                    stack.last_mut().ok_or_else(|| unbalanced("brackets"))?.push(Piece::Important(inner));
+                    stack
+                        .last_mut()
+                        .ok_or_else(|| unbalanced("brackets"))?
+                        .push(Piece::Important(inner));
                 }
                 c => text.push(c),
             }
@@ -113,7 +130,9 @@ impl NameTemplate {
         let pieces = stack.pop().unwrap_or_default();
         let has = |f: Field| pieces.iter().any(|p| *p == Piece::Field(f));
         if !has(Field::Device) || !(has(Field::Date) || has(Field::Time)) {
-            return Err(TemplateError::TooVague { template: template.to_owned() });
+            return Err(TemplateError::TooVague {
+                template: template.to_owned(),
+            });
         }
         Ok(Self { pieces })
     }
@@ -121,7 +140,13 @@ impl NameTemplate {
     pub fn render(&self, parts: &NameParts<'_>) -> String {
         let local = parts.recorded_at.with_timezone(&china_time());
         let mut out = String::new();
-        render_into(&self.pieces, parts, &local.format("%Y%m%d").to_string(), &local.format("%H%M%S").to_string(), &mut out);
+        render_into(
+            &self.pieces,
+            parts,
+            &local.format("%Y%m%d").to_string(),
+            &local.format("%H%M%S").to_string(),
+            &mut out,
+        );
         // A name is a file name: no path separators, whatever a category holds.
         out.replace(['/', '\\'], "-")
     }
@@ -137,7 +162,9 @@ fn render_into(pieces: &[Piece], parts: &NameParts<'_>, date: &str, time: &str, 
             Piece::Field(Field::Category) => out.push_str(parts.category.unwrap_or("未分类")),
             Piece::Field(Field::Date) => out.push_str(date),
             Piece::Field(Field::Time) => out.push_str(time),
-            Piece::Important(inner) if parts.important => render_into(inner, parts, date, time, out),
+            Piece::Important(inner) if parts.important => {
+                render_into(inner, parts, date, time, out)
+            }
             Piece::Important(_) => {}
         }
     }
@@ -163,19 +190,43 @@ mod tests {
     fn the_default_follows_collection_station_names_in_local_time() {
         let template = NameTemplate::parse(DEFAULT_TEMPLATE).unwrap();
         // 16:05:09 UTC is 00:05:09 the next day in China.
-        assert_eq!(template.render(&parts(false)), "DSJ-0001_031234_20260214_000509");
-        assert_eq!(template.render(&parts(true)), "DSJ-0001_031234_20260214_000509_IMP");
+        assert_eq!(
+            template.render(&parts(false)),
+            "DSJ-0001_031234_20260214_000509"
+        );
+        assert_eq!(
+            template.render(&parts(true)),
+            "DSJ-0001_031234_20260214_000509_IMP"
+        );
     }
 
     #[test]
     fn other_templates_and_their_errors() {
-        let template = NameTemplate::parse("{bureau}-{category}-{device}-{YYYYMMDD}[-重点]").unwrap();
-        assert_eq!(template.render(&parts(true)), "b1-行政处罚-DSJ-0001-20260214-重点");
-        assert!(matches!(NameTemplate::parse("{device}_{when}"), Err(TemplateError::UnknownField { field, .. }) if field == "when"));
-        assert!(matches!(NameTemplate::parse("{device}_{HHMMSS"), Err(TemplateError::Unbalanced { .. })));
-        assert!(matches!(NameTemplate::parse("{device}_{HHMMSS}]"), Err(TemplateError::Unbalanced { .. })));
-        assert!(matches!(NameTemplate::parse("[[{device}]]{HHMMSS}"), Err(TemplateError::Unbalanced { .. })));
-        assert!(matches!(NameTemplate::parse("{officer}"), Err(TemplateError::TooVague { .. })));
+        let template =
+            NameTemplate::parse("{bureau}-{category}-{device}-{YYYYMMDD}[-重点]").unwrap();
+        assert_eq!(
+            template.render(&parts(true)),
+            "b1-行政处罚-DSJ-0001-20260214-重点"
+        );
+        assert!(
+            matches!(NameTemplate::parse("{device}_{when}"), Err(TemplateError::UnknownField { field, .. }) if field == "when")
+        );
+        assert!(matches!(
+            NameTemplate::parse("{device}_{HHMMSS"),
+            Err(TemplateError::Unbalanced { .. })
+        ));
+        assert!(matches!(
+            NameTemplate::parse("{device}_{HHMMSS}]"),
+            Err(TemplateError::Unbalanced { .. })
+        ));
+        assert!(matches!(
+            NameTemplate::parse("[[{device}]]{HHMMSS}"),
+            Err(TemplateError::Unbalanced { .. })
+        ));
+        assert!(matches!(
+            NameTemplate::parse("{officer}"),
+            Err(TemplateError::TooVague { .. })
+        ));
     }
 
     #[test]

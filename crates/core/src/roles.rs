@@ -31,7 +31,13 @@ pub enum Action {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [Role::Officer, Role::Archivist, Role::Leader, Role::Auditor, Role::Admin];
+    pub const ALL: [Role; 5] = [
+        Role::Officer,
+        Role::Archivist,
+        Role::Leader,
+        Role::Auditor,
+        Role::Admin,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -69,7 +75,10 @@ pub struct UnknownRole(pub String);
 impl FromStr for Role {
     type Err = UnknownRole;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| UnknownRole(s.to_owned()))
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| UnknownRole(s.to_owned()))
     }
 }
 

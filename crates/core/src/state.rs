@@ -30,8 +30,13 @@ pub enum TransitionError {
 }
 
 impl ClipState {
-    pub const ALL: [ClipState; 5] =
-        [Self::Stored, Self::Catalogued, Self::Archived, Self::Expired, Self::Failed];
+    pub const ALL: [ClipState; 5] = [
+        Self::Stored,
+        Self::Catalogued,
+        Self::Archived,
+        Self::Expired,
+        Self::Failed,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -62,7 +67,10 @@ impl ClipState {
         if self.may_become(next) {
             Ok(())
         } else {
-            Err(TransitionError::NotAllowed { from: self, to: next })
+            Err(TransitionError::NotAllowed {
+                from: self,
+                to: next,
+            })
         }
     }
 }
@@ -102,10 +110,16 @@ mod tests {
             assert!(!Expired.may_become(next), "expired -> {next}");
         }
         assert!(!Catalogued.may_become(Stored));
-        assert!(!Archived.may_become(Expired), "archived clips are kept long-term");
+        assert!(
+            !Archived.may_become(Expired),
+            "archived clips are kept long-term"
+        );
         assert_eq!(
             Stored.check_transition(Archived),
-            Err(TransitionError::NotAllowed { from: Stored, to: Archived })
+            Err(TransitionError::NotAllowed {
+                from: Stored,
+                to: Archived
+            })
         );
         assert!(Stored.may_become(Catalogued));
     }

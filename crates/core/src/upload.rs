@@ -51,24 +51,42 @@ pub enum MetadataError {
     #[error("recorded_at {0:?} is not an RFC 3339 time such as 2026-02-14T09:30:00+08:00")]
     BadTime(String),
     #[error("recorded_at {at} is in the future (now {now})")]
-    InFuture { at: DateTime<Utc>, now: DateTime<Utc> },
+    InFuture {
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    },
     #[error("recorded_at {0} is before 2000; body cameras record a real clock time")]
     TooOld(DateTime<Utc>),
     #[error("{field} {value:?} {problem}")]
-    BadText { field: &'static str, value: String, problem: &'static str },
+    BadText {
+        field: &'static str,
+        value: String,
+        problem: &'static str,
+    },
     #[error("latitude and longitude go together; give both or neither")]
     HalfCoordinates,
     #[error("{field} {value} is out of range ({range})")]
-    OutOfRange { field: &'static str, value: f64, range: &'static str },
+    OutOfRange {
+        field: &'static str,
+        value: f64,
+        range: &'static str,
+    },
     #[error("bureau {requested} is not the bureau of this token ({allowed})")]
-    WrongBureau { requested: BureauId, allowed: BureauId },
+    WrongBureau {
+        requested: BureauId,
+        allowed: BureauId,
+    },
 }
 
 /// Camera clocks drift; a recording time this far ahead of the server's clock is still taken.
 pub const CLOCK_SKEW: Duration = Duration::minutes(10);
 
 fn text(field: &'static str, value: &str, max_chars: usize) -> Result<String, MetadataError> {
-    let bad = |problem| MetadataError::BadText { field, value: value.to_owned(), problem };
+    let bad = |problem| MetadataError::BadText {
+        field,
+        value: value.to_owned(),
+        problem,
+    };
     let trimmed = value.trim();
     if trimmed.is_empty() {
         return Err(bad("is empty"));
@@ -85,25 +103,47 @@ fn text(field: &'static str, value: &str, max_chars: usize) -> Result<String, Me
 impl RawUploadMetadata {
     /// Checks every field. `token_bureau` is the bureau the caller authenticated as: the
     /// upload is filed under it, and naming another bureau is refused rather than ignored.
-    pub fn validate(self, token_bureau: &BureauId, now: DateTime<Utc>) -> Result<UploadMetadata, MetadataError> {
+    pub fn validate(
+        self,
+        token_bureau: &BureauId,
+        now: DateTime<Utc>,
+    ) -> Result<UploadMetadata, MetadataError> {
         let bureau = match self.bureau.as_deref() {
             None => token_bureau.clone(),
             Some(requested) => {
                 let requested = BureauId::parse(requested)?;
                 if &requested != token_bureau {
-                    return Err(MetadataError::WrongBureau { requested, allowed: token_bureau.clone() });
+                    return Err(MetadataError::WrongBureau {
+                        requested,
+                        allowed: token_bureau.clone(),
+                    });
                 }
                 requested
             }
         };
-        let device = LocalId::parse("device id", self.device.as_deref().ok_or(MetadataError::Missing("device"))?)?;
-        let officer = LocalId::parse("officer id", self.officer.as_deref().ok_or(MetadataError::Missing("officer"))?)?;
-        let recorded_raw = self.recorded_at.ok_or(MetadataError::Missing("recorded_at"))?;
+        let device = LocalId::parse(
+            "device id",
+            self.device
+                .as_deref()
+                .ok_or(MetadataError::Missing("device"))?,
+        )?;
+        let officer = LocalId::parse(
+            "officer id",
+            self.officer
+                .as_deref()
+                .ok_or(MetadataError::Missing("officer"))?,
+        )?;
+        let recorded_raw = self
+            .recorded_at
+            .ok_or(MetadataError::Missing("recorded_at"))?;
         let recorded_at = DateTime::parse_from_rfc3339(recorded_raw.trim())
             .map_err(|_| MetadataError::BadTime(recorded_raw.clone()))?
             .with_timezone(&Utc);
         if recorded_at > now + CLOCK_SKEW {
-            return Err(MetadataError::InFuture { at: recorded_at, now });
+            return Err(MetadataError::InFuture {
+                at: recorded_at,
+                now,
+            });
         }
         if recorded_at.timestamp() < 946_684_800 {
             return Err(MetadataError::TooOld(recorded_at));
@@ -111,24 +151,54 @@ impl RawUploadMetadata {
         let file_name = self.file_name.ok_or(MetadataError::Missing("file_name"))?;
         let original_name = text("file_name", &file_name, 255)?;
         if original_name.contains(['/', '\\']) {
-            return Err(MetadataError::BadText { field: "file_name", value: file_name, problem: "must be a name, not a path" });
+            return Err(MetadataError::BadText {
+                field: "file_name",
+                value: file_name,
+                problem: "must be a name, not a path",
+            });
         }
-        let case_ref = self.case_ref.map(|case| text("case", &case, 128)).transpose()?;
-        let place = self.place.map(|place| text("place", &place, 200)).transpose()?;
+        let case_ref = self
+            .case_ref
+            .map(|case| text("case", &case, 128))
+            .transpose()?;
+        let place = self
+            .place
+            .map(|place| text("place", &place, 200))
+            .transpose()?;
         let coordinates = match (self.latitude, self.longitude) {
             (None, None) => None,
             (Some(latitude), Some(longitude)) => {
                 if !(-90.0..=90.0).contains(&latitude) {
-                    return Err(MetadataError::OutOfRange { field: "latitude", value: latitude, range: "-90 to 90" });
+                    return Err(MetadataError::OutOfRange {
+                        field: "latitude",
+                        value: latitude,
+                        range: "-90 to 90",
+                    });
                 }
                 if !(-180.0..=180.0).contains(&longitude) {
-                    return Err(MetadataError::OutOfRange { field: "longitude", value: longitude, range: "-180 to 180" });
+                    return Err(MetadataError::OutOfRange {
+                        field: "longitude",
+                        value: longitude,
+                        range: "-180 to 180",
+                    });
                 }
-                Some(Coordinates { latitude, longitude })
+                Some(Coordinates {
+                    latitude,
+                    longitude,
+                })
             }
             _ => return Err(MetadataError::HalfCoordinates),
         };
-        Ok(UploadMetadata { bureau, device, officer, recorded_at, original_name, case_ref, place, coordinates })
+        Ok(UploadMetadata {
+            bureau,
+            device,
+            officer,
+            recorded_at,
+            original_name,
+            case_ref,
+            place,
+            coordinates,
+        })
     }
 }
 
@@ -160,32 +230,110 @@ mod tests {
         let bureau = BureauId::parse("b1").unwrap();
         let meta = raw().validate(&bureau, now()).unwrap();
         assert_eq!(meta.bureau, bureau);
-        assert_eq!(meta.recorded_at, Utc.with_ymd_and_hms(2026, 3, 1, 1, 30, 0).unwrap());
+        assert_eq!(
+            meta.recorded_at,
+            Utc.with_ymd_and_hms(2026, 3, 1, 1, 30, 0).unwrap()
+        );
         assert_eq!(meta.case_ref.as_deref(), Some("应急罚〔2026〕12号"));
     }
 
     #[test]
     fn refuses_another_bureau_and_each_bad_field() {
         let bureau = BureauId::parse("b1").unwrap();
-        let other = RawUploadMetadata { bureau: Some("b2".into()), ..raw() };
-        assert!(matches!(other.validate(&bureau, now()), Err(MetadataError::WrongBureau { .. })));
+        let other = RawUploadMetadata {
+            bureau: Some("b2".into()),
+            ..raw()
+        };
+        assert!(matches!(
+            other.validate(&bureau, now()),
+            Err(MetadataError::WrongBureau { .. })
+        ));
 
         let cases: Vec<(RawUploadMetadata, &str)> = vec![
-            (RawUploadMetadata { device: None, ..raw() }, "missing device"),
-            (RawUploadMetadata { officer: Some("a_b".into()), ..raw() }, "officer id"),
-            (RawUploadMetadata { recorded_at: Some("yesterday".into()), ..raw() }, "RFC 3339"),
-            (RawUploadMetadata { recorded_at: Some("2026-03-02T09:00:00Z".into()), ..raw() }, "future"),
-            (RawUploadMetadata { recorded_at: Some("1999-12-31T00:00:00Z".into()), ..raw() }, "before 2000"),
-            (RawUploadMetadata { file_name: Some("../../etc/passwd".into()), ..raw() }, "not a path"),
-            (RawUploadMetadata { file_name: Some("a\u{0}b".into()), ..raw() }, "control"),
-            (RawUploadMetadata { case_ref: Some(" ".into()), ..raw() }, "empty"),
-            (RawUploadMetadata { latitude: None, ..raw() }, "together"),
-            (RawUploadMetadata { latitude: Some(91.0), ..raw() }, "latitude 91"),
-            (RawUploadMetadata { longitude: Some(f64::NAN), ..raw() }, "longitude"),
+            (
+                RawUploadMetadata {
+                    device: None,
+                    ..raw()
+                },
+                "missing device",
+            ),
+            (
+                RawUploadMetadata {
+                    officer: Some("a_b".into()),
+                    ..raw()
+                },
+                "officer id",
+            ),
+            (
+                RawUploadMetadata {
+                    recorded_at: Some("yesterday".into()),
+                    ..raw()
+                },
+                "RFC 3339",
+            ),
+            (
+                RawUploadMetadata {
+                    recorded_at: Some("2026-03-02T09:00:00Z".into()),
+                    ..raw()
+                },
+                "future",
+            ),
+            (
+                RawUploadMetadata {
+                    recorded_at: Some("1999-12-31T00:00:00Z".into()),
+                    ..raw()
+                },
+                "before 2000",
+            ),
+            (
+                RawUploadMetadata {
+                    file_name: Some("../../etc/passwd".into()),
+                    ..raw()
+                },
+                "not a path",
+            ),
+            (
+                RawUploadMetadata {
+                    file_name: Some("a\u{0}b".into()),
+                    ..raw()
+                },
+                "control",
+            ),
+            (
+                RawUploadMetadata {
+                    case_ref: Some(" ".into()),
+                    ..raw()
+                },
+                "empty",
+            ),
+            (
+                RawUploadMetadata {
+                    latitude: None,
+                    ..raw()
+                },
+                "together",
+            ),
+            (
+                RawUploadMetadata {
+                    latitude: Some(91.0),
+                    ..raw()
+                },
+                "latitude 91",
+            ),
+            (
+                RawUploadMetadata {
+                    longitude: Some(f64::NAN),
+                    ..raw()
+                },
+                "longitude",
+            ),
         ];
         for (input, expected) in cases {
             let err = input.validate(&bureau, now()).unwrap_err().to_string();
-            assert!(err.contains(expected), "{err:?} does not mention {expected:?}");
+            assert!(
+                err.contains(expected),
+                "{err:?} does not mention {expected:?}"
+            );
         }
     }
 }

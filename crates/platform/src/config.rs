@@ -18,46 +18,70 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(setting: &'static str, value: impl ToString, problem: impl ToString) -> Self {
-        Self { setting, value: value.to_string(), problem: problem.to_string() }
+        Self {
+            setting,
+            value: value.to_string(),
+            problem: problem.to_string(),
+        }
     }
 }
 
 /// Parses a size such as `8MiB`, `512KiB`, `2GiB`, `10MB` or a plain byte count.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let trimmed = text.trim();
-    let split = trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len());
+    let split = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
     let (number, unit) = trimmed.split_at(split);
-    let number: u64 = number.parse().map_err(|_| format!("{text:?} is not a size such as 8MiB"))?;
-    let factor: u64 = match unit.trim() {
-        "" | "B" => 1,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        "TiB" => 1 << 40,
-        "KB" | "kB" => 1_000,
-        "MB" => 1_000_000,
-        "GB" => 1_000_000_000,
-        "TB" => 1_000_000_000_000,
-        other => return Err(format!("unknown unit {other:?} in {text:?} (use B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)")),
-    };
-    number.checked_mul(factor).ok_or_else(|| format!("{text:?} is too large"))
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size such as 8MiB"))?;
+    let factor: u64 =
+        match unit.trim() {
+            "" | "B" => 1,
+            "KiB" => 1 << 10,
+            "MiB" => 1 << 20,
+            "GiB" => 1 << 30,
+            "TiB" => 1 << 40,
+            "KB" | "kB" => 1_000,
+            "MB" => 1_000_000,
+            "GB" => 1_000_000_000,
+            "TB" => 1_000_000_000_000,
+            other => return Err(format!(
+                "unknown unit {other:?} in {text:?} (use B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)"
+            )),
+        };
+    number
+        .checked_mul(factor)
+        .ok_or_else(|| format!("{text:?} is too large"))
 }
 
 /// Parses a duration such as `30s`, `5m`, `2h`, `7d`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let trimmed = text.trim();
-    let split = trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len());
+    let split = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
     let (number, unit) = trimmed.split_at(split);
-    let number: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration such as 30s or 5m"))?;
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 30s or 5m"))?;
     let seconds = match unit {
         "ms" => return Ok(Duration::from_millis(number)),
         "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
-        other => return Err(format!("unknown unit {other:?} in {text:?} (use ms, s, m, h, d)")),
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {text:?} (use ms, s, m, h, d)"
+            ))
+        }
     };
-    number.checked_mul(seconds).map(Duration::from_secs).ok_or_else(|| format!("{text:?} is too long"))
+    number
+        .checked_mul(seconds)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("{text:?} is too long"))
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -65,20 +89,35 @@ pub struct DatabaseArgs {
     /// The catalogue: `postgres://user@host/db` or `sqlite:/path/catalogue.db`.
     #[arg(long = "database-url", env = "CUSTODIAN_DATABASE_URL")]
     pub database_url: String,
-    #[arg(long = "database-max-connections", env = "CUSTODIAN_DATABASE_MAX_CONNECTIONS", default_value_t = 8)]
+    #[arg(
+        long = "database-max-connections",
+        env = "CUSTODIAN_DATABASE_MAX_CONNECTIONS",
+        default_value_t = 8
+    )]
     pub database_max_connections: u32,
 }
 
 impl DatabaseArgs {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let url = &self.database_url;
-        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
             // Never echo a URL that may hold a password.
             let shown = url.split('@').next_back().unwrap_or_default();
-            return Err(ConfigError::new("database-url", format!("…{shown}"), "must start with postgres:// or sqlite:"));
+            return Err(ConfigError::new(
+                "database-url",
+                format!("…{shown}"),
+                "must start with postgres:// or sqlite:",
+            ));
         }
         if !(1..=512).contains(&self.database_max_connections) {
-            return Err(ConfigError::new("database-max-connections", self.database_max_connections, "must be 1 to 512"));
+            return Err(ConfigError::new(
+                "database-max-connections",
+                self.database_max_connections,
+                "must be 1 to 512",
+            ));
         }
         Ok(())
     }
@@ -91,12 +130,20 @@ pub struct S3Args {
     pub s3_endpoint: Option<String>,
     #[arg(long = "s3-bucket", env = "CUSTODIAN_S3_BUCKET")]
     pub s3_bucket: String,
-    #[arg(long = "s3-region", env = "CUSTODIAN_S3_REGION", default_value = "us-east-1")]
+    #[arg(
+        long = "s3-region",
+        env = "CUSTODIAN_S3_REGION",
+        default_value = "us-east-1"
+    )]
     pub s3_region: String,
     #[arg(long = "s3-access-key-id", env = "CUSTODIAN_S3_ACCESS_KEY_ID")]
     pub s3_access_key_id: String,
     /// Prefer the environment variable: flags show in process listings.
-    #[arg(long = "s3-secret-access-key", env = "CUSTODIAN_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    #[arg(
+        long = "s3-secret-access-key",
+        env = "CUSTODIAN_S3_SECRET_ACCESS_KEY",
+        hide_env_values = true
+    )]
     pub s3_secret_access_key: String,
     /// Path-style addressing (bucket in the path), as self-hosted servers need.
     #[arg(long = "s3-path-style", env = "CUSTODIAN_S3_PATH_STYLE", default_value_t = true, action = clap::ArgAction::Set)]
@@ -105,7 +152,11 @@ pub struct S3Args {
     #[arg(long = "s3-part-size", env = "CUSTODIAN_S3_PART_SIZE", default_value = "8MiB", value_parser = parse_size)]
     pub s3_part_size: u64,
     /// Parts uploaded at once; memory per upload is about part size × (this + 1).
-    #[arg(long = "s3-parts-in-flight", env = "CUSTODIAN_S3_PARTS_IN_FLIGHT", default_value_t = 4)]
+    #[arg(
+        long = "s3-parts-in-flight",
+        env = "CUSTODIAN_S3_PARTS_IN_FLIGHT",
+        default_value_t = 4
+    )]
     pub s3_parts_in_flight: usize,
     /// Create the bucket at start if it does not exist (development; production buckets are
     /// made by their operators).
@@ -117,16 +168,26 @@ impl S3Args {
     pub fn validate(&self) -> Result<S3Settings, ConfigError> {
         if let Some(endpoint) = &self.s3_endpoint {
             if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
-                return Err(ConfigError::new("s3-endpoint", endpoint, "must start with http:// or https://"));
+                return Err(ConfigError::new(
+                    "s3-endpoint",
+                    endpoint,
+                    "must start with http:// or https://",
+                ));
             }
         }
         let bucket = &self.s3_bucket;
         let bucket_ok = (3..=63).contains(&bucket.len())
-            && bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+            && bucket
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
             && !bucket.starts_with(['-', '.'])
             && !bucket.ends_with(['-', '.']);
         if !bucket_ok {
-            return Err(ConfigError::new("s3-bucket", bucket, "must be 3-63 lowercase letters, digits, '-' or '.'"));
+            return Err(ConfigError::new(
+                "s3-bucket",
+                bucket,
+                "must be 3-63 lowercase letters, digits, '-' or '.'",
+            ));
         }
         if self.s3_access_key_id.is_empty() {
             return Err(ConfigError::new("s3-access-key-id", "", "must be set"));
@@ -135,10 +196,18 @@ impl S3Args {
             return Err(ConfigError::new("s3-secret-access-key", "", "must be set"));
         }
         if !(5 << 20..=5 << 30).contains(&self.s3_part_size) {
-            return Err(ConfigError::new("s3-part-size", self.s3_part_size, "must be between 5MiB and 5GiB"));
+            return Err(ConfigError::new(
+                "s3-part-size",
+                self.s3_part_size,
+                "must be between 5MiB and 5GiB",
+            ));
         }
         if !(1..=64).contains(&self.s3_parts_in_flight) {
-            return Err(ConfigError::new("s3-parts-in-flight", self.s3_parts_in_flight, "must be 1 to 64"));
+            return Err(ConfigError::new(
+                "s3-parts-in-flight",
+                self.s3_parts_in_flight,
+                "must be 1 to 64",
+            ));
         }
         Ok(S3Settings {
             endpoint: self.s3_endpoint.clone(),
@@ -155,13 +224,25 @@ impl S3Args {
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct NatsArgs {
-    #[arg(long = "nats-url", env = "CUSTODIAN_NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    #[arg(
+        long = "nats-url",
+        env = "CUSTODIAN_NATS_URL",
+        default_value = "nats://127.0.0.1:4222"
+    )]
     pub nats_url: String,
     /// The JetStream stream holding every Custodian subject.
-    #[arg(long = "nats-stream", env = "CUSTODIAN_NATS_STREAM", default_value = "CUSTODIAN")]
+    #[arg(
+        long = "nats-stream",
+        env = "CUSTODIAN_NATS_STREAM",
+        default_value = "CUSTODIAN"
+    )]
     pub nats_stream: String,
     /// The first token of every subject (`<prefix>.v1.clip.stored`).
-    #[arg(long = "subject-prefix", env = "CUSTODIAN_SUBJECT_PREFIX", default_value = "custodian")]
+    #[arg(
+        long = "subject-prefix",
+        env = "CUSTODIAN_SUBJECT_PREFIX",
+        default_value = "custodian"
+    )]
     pub subject_prefix: String,
     /// How long events stay in the stream.
     #[arg(long = "nats-max-age", env = "CUSTODIAN_NATS_MAX_AGE", default_value = "7d", value_parser = parse_duration)]
@@ -171,14 +252,30 @@ pub struct NatsArgs {
 impl NatsArgs {
     pub fn validate(&self) -> Result<NatsSettings, ConfigError> {
         if !(self.nats_url.starts_with("nats://") || self.nats_url.starts_with("tls://")) {
-            return Err(ConfigError::new("nats-url", &self.nats_url, "must start with nats:// or tls://"));
+            return Err(ConfigError::new(
+                "nats-url",
+                &self.nats_url,
+                "must start with nats:// or tls://",
+            ));
         }
-        let plain = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let plain = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        };
         if !plain(&self.nats_stream) {
-            return Err(ConfigError::new("nats-stream", &self.nats_stream, "may hold only letters, digits, '-' and '_'"));
+            return Err(ConfigError::new(
+                "nats-stream",
+                &self.nats_stream,
+                "may hold only letters, digits, '-' and '_'",
+            ));
         }
         if !plain(&self.subject_prefix) {
-            return Err(ConfigError::new("subject-prefix", &self.subject_prefix, "may hold only letters, digits, '-' and '_'"));
+            return Err(ConfigError::new(
+                "subject-prefix",
+                &self.subject_prefix,
+                "may hold only letters, digits, '-' and '_'",
+            ));
         }
         Ok(NatsSettings {
             url: self.nats_url.clone(),
@@ -219,12 +316,23 @@ mod tests {
             s3_create_bucket: false,
         };
         assert_eq!(args.validate().unwrap_err().setting, "s3-endpoint");
-        let small = S3Args { s3_endpoint: None, s3_part_size: 1 << 20, ..args.clone() };
+        let small = S3Args {
+            s3_endpoint: None,
+            s3_part_size: 1 << 20,
+            ..args.clone()
+        };
         assert_eq!(small.validate().unwrap_err().setting, "s3-part-size");
-        let bucket = S3Args { s3_endpoint: None, s3_bucket: "Footage".into(), ..args };
+        let bucket = S3Args {
+            s3_endpoint: None,
+            s3_bucket: "Footage".into(),
+            ..args
+        };
         assert_eq!(bucket.validate().unwrap_err().setting, "s3-bucket");
 
-        let db = DatabaseArgs { database_url: "mysql://root:hunter2@db/x".into(), database_max_connections: 8 };
+        let db = DatabaseArgs {
+            database_url: "mysql://root:hunter2@db/x".into(),
+            database_max_connections: 8,
+        };
         let err = db.validate().unwrap_err();
         assert_eq!(err.setting, "database-url");
         assert!(!err.to_string().contains("hunter2"), "{err}");

@@ -28,5 +28,10 @@ pub fn clip_stored(clip: &ClipRecord) -> ClipStored {
 /// rounds so the bus does not drop its re-publication as a duplicate.
 pub async fn publish_stored(bus: &dyn Bus, clip: &ClipRecord, round: u32) -> Result<(), BusError> {
     let payload = Bytes::from(clip_stored(clip).encode_to_vec());
-    bus.publish(Topic::ClipStored, &Topic::ClipStored.message_id(clip.id, round), payload).await
+    bus.publish(
+        Topic::ClipStored,
+        &Topic::ClipStored.message_id(clip.id, round),
+        payload,
+    )
+    .await
 }

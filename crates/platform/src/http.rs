@@ -11,10 +11,12 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use custodian_core::token::{looks_like_token, token_hash};
 use custodian_core::roles::{Action, Role};
+use custodian_core::token::{looks_like_token, token_hash};
 use custodian_core::BureauId;
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -36,11 +38,19 @@ pub const RETRY_AFTER_SECONDS: u64 = 5;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "dependency-unavailable", message)
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "dependency-unavailable",
+            message,
+        )
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
@@ -56,10 +66,14 @@ impl IntoResponse for ApiError {
         let body = Json(json!({ "error": { "code": self.code, "message": self.message } }));
         let mut response = (self.status, body).into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
         }
         if self.status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }
@@ -100,7 +114,11 @@ impl Caller {
         if self.role.may(action) {
             Ok(())
         } else {
-            Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("a {} may not {action:?}", self.role)))
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("a {} may not {action:?}", self.role),
+            ))
         }
     }
 
@@ -112,7 +130,11 @@ impl Caller {
 
 /// Middleware: a request without a valid bearer token stops here with 401; otherwise the
 /// caller's bureau is attached for the handler, which must scope everything to it.
-pub async fn authenticate(State(catalogue): State<Arc<dyn Catalogue>>, mut request: Request, next: Next) -> Response {
+pub async fn authenticate(
+    State(catalogue): State<Arc<dyn Catalogue>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -120,17 +142,37 @@ pub async fn authenticate(State(catalogue): State<Arc<dyn Catalogue>>, mut reque
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(str::trim);
     let Some(token) = presented else {
-        return ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "an Authorization: Bearer token is required").into_response();
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "an Authorization: Bearer token is required",
+        )
+        .into_response();
     };
     if !looks_like_token(token) {
-        return ApiError::new(StatusCode::UNAUTHORIZED, "bad-token", "the token is not valid").into_response();
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad-token",
+            "the token is not valid",
+        )
+        .into_response();
     }
     match catalogue.token_owner(&token_hash(token)).await {
         Ok(Some(owner)) => {
-            request.extensions_mut().insert(Caller { bureau: owner.bureau, role: owner.role, token_id: owner.token_id, label: owner.label });
+            request.extensions_mut().insert(Caller {
+                bureau: owner.bureau,
+                role: owner.role,
+                token_id: owner.token_id,
+                label: owner.label,
+            });
             next.run(request).await
         }
-        Ok(None) => ApiError::new(StatusCode::UNAUTHORIZED, "bad-token", "the token is not valid").into_response(),
+        Ok(None) => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad-token",
+            "the token is not valid",
+        )
+        .into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }
 }
@@ -145,12 +187,18 @@ pub struct HttpMetrics {
 impl HttpMetrics {
     pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
         let requests = IntCounterVec::new(
-            Opts::new("custodian_http_requests_total", "HTTP requests answered, by route, method and status"),
+            Opts::new(
+                "custodian_http_requests_total",
+                "HTTP requests answered, by route, method and status",
+            ),
             &["route", "method", "status"],
         )?;
         let duration = HistogramVec::new(
-            HistogramOpts::new("custodian_http_request_duration_seconds", "Time to answer an HTTP request")
-                .buckets(vec![0.001, 0.005, 0.02, 0.1, 0.5, 2.0, 10.0, 60.0, 600.0]),
+            HistogramOpts::new(
+                "custodian_http_request_duration_seconds",
+                "Time to answer an HTTP request",
+            )
+            .buckets(vec![0.001, 0.005, 0.02, 0.1, 0.5, 2.0, 10.0, 60.0, 600.0]),
             &["route", "method"],
         )?;
         registry.register(Box::new(requests.clone()))?;
@@ -160,12 +208,22 @@ impl HttpMetrics {
 }
 
 pub async fn track(State(metrics): State<HttpMetrics>, request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
     let method = request.method().to_string();
     let started = Instant::now();
     let response = next.run(request).await;
-    metrics.duration.with_label_values(&[&route, &method]).observe(started.elapsed().as_secs_f64());
-    metrics.requests.with_label_values(&[&route, &method, response.status().as_str()]).inc();
+    metrics
+        .duration
+        .with_label_values(&[&route, &method])
+        .observe(started.elapsed().as_secs_f64());
+    metrics
+        .requests
+        .with_label_values(&[&route, &method, response.status().as_str()])
+        .inc();
     response
 }
 
@@ -179,7 +237,9 @@ pub struct Dependencies {
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
-async fn within<E: std::fmt::Display>(check: impl std::future::Future<Output = Result<(), E>>) -> Result<(), String> {
+async fn within<E: std::fmt::Display>(
+    check: impl std::future::Future<Output = Result<(), E>>,
+) -> Result<(), String> {
     match tokio::time::timeout(CHECK_TIMEOUT, check).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
@@ -213,12 +273,20 @@ struct OpsState {
 
 /// `/metrics`, `/healthz` (the process answers) and `/readyz` (every dependency answers and
 /// the process is not shutting down).
-pub fn ops_router(registry: Registry, dependencies: Dependencies, shutdown: CancellationToken) -> Router {
+pub fn ops_router(
+    registry: Registry,
+    dependencies: Dependencies,
+    shutdown: CancellationToken,
+) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .with_state(OpsState { registry, dependencies, shutdown })
+        .with_state(OpsState {
+            registry,
+            dependencies,
+            shutdown,
+        })
 }
 
 async fn metrics(State(ops): State<OpsState>) -> Response {
@@ -236,14 +304,27 @@ async fn readyz(State(ops): State<OpsState>) -> Response {
     body.insert("shutting_down".into(), json!(ops.shutdown.is_cancelled()));
     for (name, result) in results {
         ready &= result.is_ok();
-        body.insert(name.into(), json!(result.err().unwrap_or_else(|| "ok".into())));
+        body.insert(
+            name.into(),
+            json!(result.err().unwrap_or_else(|| "ok".into())),
+        );
     }
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body)).into_response()
 }
 
 /// Serves `router` on `listener` until `shutdown` is cancelled, then lets requests in flight
 /// finish.
-pub async fn serve(listener: tokio::net::TcpListener, router: Router, shutdown: CancellationToken) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
 }

@@ -9,7 +9,10 @@ use crate::blob::{S3BlobStore, S3Settings};
 use crate::bus::NatsSettings;
 
 fn unique(prefix: &str) -> String {
-    format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..16])
+    format!(
+        "{prefix}{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..16]
+    )
 }
 
 fn env_or(name: &str, default: &str) -> String {
@@ -19,13 +22,24 @@ fn env_or(name: &str, default: &str) -> String {
 /// A new, empty PostgreSQL database; returns its URL.
 pub async fn fresh_postgres_url() -> String {
     use sqlx::Connection;
-    let admin = env_or("CUSTODIAN_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres");
+    let admin = env_or(
+        "CUSTODIAN_TEST_POSTGRES_URL",
+        "postgres://postgres@127.0.0.1:5432/postgres",
+    );
     let name = unique("custodian_t_");
     let mut conn = sqlx::PgConnection::connect(&admin)
         .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is needed for this test (scripts/test.sh starts it): {e}"));
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("creating the test database");
-    let base = admin.rsplit_once('/').map(|(base, _)| base.to_owned()).unwrap_or(admin);
+        .unwrap_or_else(|e| {
+            panic!("PostgreSQL at {admin} is needed for this test (scripts/test.sh starts it): {e}")
+        });
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("creating the test database");
+    let base = admin
+        .rsplit_once('/')
+        .map(|(base, _)| base.to_owned())
+        .unwrap_or(admin);
     format!("{base}/{name}")
 }
 
@@ -50,7 +64,10 @@ pub fn s3_settings(bucket: &str) -> S3Settings {
 pub async fn fresh_s3_store() -> (S3BlobStore, S3Settings) {
     let settings = s3_settings(&unique("t-"));
     let store = S3BlobStore::new(&settings);
-    store.ensure_bucket().await.unwrap_or_else(|e| panic!("creating test bucket {}: {e}", settings.bucket));
+    store
+        .ensure_bucket()
+        .await
+        .unwrap_or_else(|e| panic!("creating test bucket {}: {e}", settings.bucket));
     (store, settings)
 }
 

@@ -8,13 +8,23 @@ use custodian_platform::testing::fresh_s3_store;
 use tokio::io::AsyncReadExt;
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
 }
 
-async fn write_in_chunks(store: &dyn BlobStore, key: &str, data: &[u8], chunk: usize) -> WrittenObject {
+async fn write_in_chunks(
+    store: &dyn BlobStore,
+    key: &str,
+    data: &[u8],
+    chunk: usize,
+) -> WrittenObject {
     let mut writer = store.create(key).await.expect("create");
     for piece in data.chunks(chunk) {
-        writer.write(Bytes::copy_from_slice(piece)).await.expect("write");
+        writer
+            .write(Bytes::copy_from_slice(piece))
+            .await
+            .expect("write");
     }
     assert_eq!(writer.written(), data.len() as u64);
     writer.finish().await.expect("finish")
@@ -35,7 +45,10 @@ async fn contract(store: &dyn BlobStore, big: usize) {
     assert_eq!(written.size, small.len() as u64);
     store.verify(&written).await.expect("verify small");
     assert_eq!(read_all(store, &written.key).await, small);
-    assert_eq!(store.size_of(&written.key).await.unwrap(), Some(small.len() as u64));
+    assert_eq!(
+        store.size_of(&written.key).await.unwrap(),
+        Some(small.len() as u64)
+    );
 
     // An original is never overwritten.
     match store.create(&written.key).await {
@@ -45,27 +58,58 @@ async fn contract(store: &dyn BlobStore, big: usize) {
 
     // Large object: several parts where the store uses them.
     let large = pattern(big, 2);
-    let written_large = write_in_chunks(store, "originals/b1/2026/01/01/large.mp4", &large, 64 * 1024 + 3).await;
+    let written_large = write_in_chunks(
+        store,
+        "originals/b1/2026/01/01/large.mp4",
+        &large,
+        64 * 1024 + 3,
+    )
+    .await;
     assert_eq!(written_large.sha256, Sha256Digest::of(&large));
     store.verify(&written_large).await.expect("verify large");
     assert_eq!(read_all(store, &written_large.key).await, large);
 
     // Verification compares with what was written: a wrong claim is caught.
-    let wrong = WrittenObject { sha256: Sha256Digest::of(b"something else"), part_digests: Vec::new(), ..written.clone() };
-    assert!(matches!(store.verify(&wrong).await, Err(BlobError::Mismatch { .. })), "wrong digest not caught");
-    let short = WrittenObject { size: written.size - 1, ..written.clone() };
-    assert!(matches!(store.verify(&short).await, Err(BlobError::Mismatch { .. })), "wrong size not caught");
+    let wrong = WrittenObject {
+        sha256: Sha256Digest::of(b"something else"),
+        part_digests: Vec::new(),
+        ..written.clone()
+    };
+    assert!(
+        matches!(store.verify(&wrong).await, Err(BlobError::Mismatch { .. })),
+        "wrong digest not caught"
+    );
+    let short = WrittenObject {
+        size: written.size - 1,
+        ..written.clone()
+    };
+    assert!(
+        matches!(store.verify(&short).await, Err(BlobError::Mismatch { .. })),
+        "wrong size not caught"
+    );
 
     // An aborted write leaves nothing under its key.
-    let mut writer = store.create("originals/b1/2026/01/01/aborted.mp4").await.unwrap();
+    let mut writer = store
+        .create("originals/b1/2026/01/01/aborted.mp4")
+        .await
+        .unwrap();
     writer.write(Bytes::from(pattern(big, 3))).await.unwrap();
     writer.abort().await;
-    assert_eq!(store.size_of("originals/b1/2026/01/01/aborted.mp4").await.unwrap(), None);
+    assert_eq!(
+        store
+            .size_of("originals/b1/2026/01/01/aborted.mp4")
+            .await
+            .unwrap(),
+        None
+    );
 
     // Deleting is idempotent, and a missing object is reported as such.
     store.delete(&written.key).await.unwrap();
     store.delete(&written.key).await.unwrap();
-    assert!(matches!(store.open(&written.key).await, Err(BlobError::NotFound { .. })));
+    assert!(matches!(
+        store.open(&written.key).await,
+        Err(BlobError::NotFound { .. })
+    ));
     store.check().await.expect("store answers");
 }
 
@@ -75,7 +119,9 @@ async fn local_store_keeps_the_contract() {
     let store = LocalBlobStore::open(dir.path()).await.unwrap();
     contract(&store, 3 << 20).await;
     // Nothing is left in staging.
-    let staged = std::fs::read_dir(dir.path().join(".staging")).unwrap().count();
+    let staged = std::fs::read_dir(dir.path().join(".staging"))
+        .unwrap()
+        .count();
     assert_eq!(staged, 0);
 }
 
@@ -100,7 +146,10 @@ async fn local_store_detects_a_file_changed_after_writing() {
     bytes[5000] ^= 1;
     std::fs::remove_file(&path).unwrap();
     std::fs::write(&path, bytes).unwrap();
-    assert!(matches!(store.verify(&written).await, Err(BlobError::Mismatch { .. })));
+    assert!(matches!(
+        store.verify(&written).await,
+        Err(BlobError::Mismatch { .. })
+    ));
 }
 
 #[tokio::test]
@@ -116,12 +165,18 @@ async fn s3_multipart_verification_uses_the_part_digests() {
     let data = pattern(11 << 20, 5);
     let written = write_in_chunks(&store, "k/multi.mp4", &data, 1 << 20).await;
     assert_eq!(written.part_digests.len(), 3);
-    store.verify(&written).await.expect("composite checksum matches");
+    store
+        .verify(&written)
+        .await
+        .expect("composite checksum matches");
     // The pattern repeats every 256 bytes, so the two full parts are alike: swap a full part
     // with the short last one.
     let mut reordered = written.clone();
     reordered.part_digests.swap(1, 2);
-    assert!(matches!(store.verify(&reordered).await, Err(BlobError::Mismatch { .. })));
+    assert!(matches!(
+        store.verify(&reordered).await,
+        Err(BlobError::Mismatch { .. })
+    ));
 }
 
 #[tokio::test]
@@ -131,6 +186,10 @@ async fn s3_store_down_is_transient() {
     let store = custodian_platform::blob::S3BlobStore::new(&settings);
     let err = store.check().await.expect_err("nothing listens on port 9");
     assert!(err.is_transient(), "{err}");
-    let err = store.create("k").await.err().expect("create against a dead store");
+    let err = store
+        .create("k")
+        .await
+        .err()
+        .expect("create against a dead store");
     assert!(err.is_transient(), "{err}");
 }

@@ -7,18 +7,30 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use custodian_core::events::Topic;
-use custodian_platform::bus::{run_consumer, Bus, ConsumerSpec, HandleError, InProcessBus, JobMetrics, NatsBus};
+use custodian_platform::bus::{
+    run_consumer, Bus, ConsumerSpec, HandleError, InProcessBus, JobMetrics, NatsBus,
+};
 use custodian_platform::testing::fresh_nats;
 use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(10);
 
 fn spec(name: &str, ack_wait: Duration) -> ConsumerSpec {
-    ConsumerSpec { name: name.into(), topic: Topic::ClipStored, ack_wait, max_deliver: 3 }
+    ConsumerSpec {
+        name: name.into(),
+        topic: Topic::ClipStored,
+        ack_wait,
+        max_deliver: 3,
+    }
 }
 
-async fn next(sub: &mut Box<dyn custodian_platform::bus::Subscription>) -> custodian_platform::bus::Delivery {
-    tokio::time::timeout(WAIT, sub.next()).await.expect("a delivery within the wait").expect("delivery")
+async fn next(
+    sub: &mut Box<dyn custodian_platform::bus::Subscription>,
+) -> custodian_platform::bus::Delivery {
+    tokio::time::timeout(WAIT, sub.next())
+        .await
+        .expect("a delivery within the wait")
+        .expect("delivery")
 }
 
 async fn nothing_within(sub: &mut Box<dyn custodian_platform::bus::Subscription>, wait: Duration) {
@@ -28,29 +40,62 @@ async fn nothing_within(sub: &mut Box<dyn custodian_platform::bus::Subscription>
 }
 
 async fn contract(bus: Arc<dyn Bus>) {
-    let mut sub = bus.subscribe(&spec("catalog", Duration::from_secs(1))).await.unwrap();
+    let mut sub = bus
+        .subscribe(&spec("catalog", Duration::from_secs(1)))
+        .await
+        .unwrap();
 
     // Delivered once, with its payload, and a duplicate id is dropped.
-    bus.publish(Topic::ClipStored, "clip-1.stored", Bytes::from_static(b"one")).await.unwrap();
-    bus.publish(Topic::ClipStored, "clip-1.stored", Bytes::from_static(b"one again")).await.unwrap();
-    bus.publish(Topic::ClipCatalogued, "clip-1.catalogued", Bytes::from_static(b"other topic")).await.unwrap();
+    bus.publish(
+        Topic::ClipStored,
+        "clip-1.stored",
+        Bytes::from_static(b"one"),
+    )
+    .await
+    .unwrap();
+    bus.publish(
+        Topic::ClipStored,
+        "clip-1.stored",
+        Bytes::from_static(b"one again"),
+    )
+    .await
+    .unwrap();
+    bus.publish(
+        Topic::ClipCatalogued,
+        "clip-1.catalogued",
+        Bytes::from_static(b"other topic"),
+    )
+    .await
+    .unwrap();
     let first = next(&mut sub).await;
     assert_eq!(first.payload, Bytes::from_static(b"one"));
     assert_eq!(first.attempt, 1);
     first.acker.ack().await.unwrap();
 
     // A nak brings the message back as the next attempt.
-    bus.publish(Topic::ClipStored, "clip-2.stored", Bytes::from_static(b"two")).await.unwrap();
+    bus.publish(
+        Topic::ClipStored,
+        "clip-2.stored",
+        Bytes::from_static(b"two"),
+    )
+    .await
+    .unwrap();
     let second = next(&mut sub).await;
     assert_eq!(second.payload, Bytes::from_static(b"two"));
     second.acker.nak(Duration::from_millis(100)).await.unwrap();
     let again = next(&mut sub).await;
-    assert_eq!((again.payload.clone(), again.attempt), (Bytes::from_static(b"two"), 2));
+    assert_eq!(
+        (again.payload.clone(), again.attempt),
+        (Bytes::from_static(b"two"), 2)
+    );
 
     // A delivery never settled comes back (JetStream after its ack wait).
     drop(again);
     let third = next(&mut sub).await;
-    assert_eq!((third.payload.clone(), third.attempt), (Bytes::from_static(b"two"), 3));
+    assert_eq!(
+        (third.payload.clone(), third.attempt),
+        (Bytes::from_static(b"two"), 3)
+    );
     third.acker.term().await.unwrap();
 
     // Nothing else: the duplicate and the other topic's message never arrive here.
@@ -64,15 +109,22 @@ async fn in_process_bus_keeps_the_contract() {
 
 #[tokio::test]
 async fn nats_bus_keeps_the_contract() {
-    let bus = NatsBus::connect(&fresh_nats()).await.expect("NATS JetStream on 127.0.0.1:4222");
+    let bus = NatsBus::connect(&fresh_nats())
+        .await
+        .expect("NATS JetStream on 127.0.0.1:4222");
     contract(Arc::new(bus)).await;
 }
 
 #[tokio::test]
 async fn in_process_bus_keeps_messages_for_a_late_consumer() {
     let bus = InProcessBus::new();
-    bus.publish(Topic::ClipStored, "early", Bytes::from_static(b"early")).await.unwrap();
-    let mut sub = bus.subscribe(&spec("late", Duration::from_secs(1))).await.unwrap();
+    bus.publish(Topic::ClipStored, "early", Bytes::from_static(b"early"))
+        .await
+        .unwrap();
+    let mut sub = bus
+        .subscribe(&spec("late", Duration::from_secs(1)))
+        .await
+        .unwrap();
     assert_eq!(next(&mut sub).await.payload, Bytes::from_static(b"early"));
 }
 
@@ -88,8 +140,17 @@ async fn poison_goes_to_dead_letters(bus: Arc<dyn Bus>) -> u32 {
         }
     };
     let metrics = JobMetrics::register(&prometheus::Registry::new()).unwrap();
-    let worker = tokio::spawn(run_consumer(bus.clone(), spec("poison", Duration::from_secs(5)), metrics, Duration::from_secs(5), shutdown.clone(), handler));
-    bus.publish(Topic::ClipStored, "poison-1", Bytes::from_static(b"poison")).await.unwrap();
+    let worker = tokio::spawn(run_consumer(
+        bus.clone(),
+        spec("poison", Duration::from_secs(5)),
+        metrics,
+        Duration::from_secs(5),
+        shutdown.clone(),
+        handler,
+    ));
+    bus.publish(Topic::ClipStored, "poison-1", Bytes::from_static(b"poison"))
+        .await
+        .unwrap();
     // max_deliver is 3; retry delays are 1 s and 2 s.
     custodian_platform::testing::eventually(WAIT, "three attempts", || {
         let attempts = attempts.clone();
@@ -111,8 +172,12 @@ async fn in_process_poison_message_is_dead_lettered_after_max_deliveries() {
         async move { Some(bus.dead_letters()).filter(|l| !l.is_empty()) }
     })
     .await;
-    let letter: custodian_proto::v1::DeadLetter = custodian_proto::Message::decode(letters[0].1.clone()).unwrap();
-    assert_eq!((letter.payload.as_slice(), letter.deliveries), (&b"poison"[..], 3));
+    let letter: custodian_proto::v1::DeadLetter =
+        custodian_proto::Message::decode(letters[0].1.clone()).unwrap();
+    assert_eq!(
+        (letter.payload.as_slice(), letter.deliveries),
+        (&b"poison"[..], 3)
+    );
     assert!(letter.reason.contains("always fails"), "{}", letter.reason);
 }
 
@@ -126,7 +191,14 @@ async fn nats_poison_message_is_dead_lettered_after_max_deliveries() {
     client.flush().await.unwrap();
     let attempts = poison_goes_to_dead_letters(bus).await;
     assert_eq!(attempts, 3);
-    let message = tokio::time::timeout(WAIT, futures::StreamExt::next(&mut dead)).await.expect("dead letter published").unwrap();
-    let letter: custodian_proto::v1::DeadLetter = custodian_proto::Message::decode(message.payload).unwrap();
-    assert_eq!((letter.payload.as_slice(), letter.deliveries), (&b"poison"[..], 3));
+    let message = tokio::time::timeout(WAIT, futures::StreamExt::next(&mut dead))
+        .await
+        .expect("dead letter published")
+        .unwrap();
+    let letter: custodian_proto::v1::DeadLetter =
+        custodian_proto::Message::decode(message.payload).unwrap();
+    assert_eq!(
+        (letter.payload.as_slice(), letter.deliveries),
+        (&b"poison"[..], 3)
+    );
 }

@@ -4,17 +4,18 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use custodian_core::roles::Role;
-use custodian_core::upload::UploadMetadata;
-use custodian_core::{BureauId, ClipId, ClipState, LocalId, Sha256Digest};
 use custodian_core::cases::CaseState;
 use custodian_core::classification::{Categories, Classification};
 use custodian_core::deadlines::DeadlineKind;
+use custodian_core::roles::Role;
+use custodian_core::upload::UploadMetadata;
+use custodian_core::{BureauId, ClipId, ClipState, LocalId, Sha256Digest};
 use custodian_platform::catalogue::{
-    self, BoundingBox, CaseRecord, Catalogue, CatalogueError, ClipFilter, ClipSchedule, Device, NewClip, PendingUpload,
+    self, BoundingBox, CaseRecord, Catalogue, CatalogueError, ClipFilter, ClipSchedule, Device,
+    NewClip, PendingUpload,
 };
-use uuid::Uuid;
 use custodian_platform::testing::fresh_postgres_url;
+use uuid::Uuid;
 
 fn at(hour: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 2, 14, hour, 0, 0).unwrap()
@@ -43,7 +44,12 @@ fn new_clip(bureau: &BureauId, n: u64, device: &str) -> NewClip {
 
 async fn record(catalogue: &dyn Catalogue, clip: &NewClip) {
     catalogue
-        .begin_upload(&PendingUpload { clip: clip.id, bureau: clip.meta.bureau.clone(), object_key: clip.object_key.clone(), started_at: clip.received_at })
+        .begin_upload(&PendingUpload {
+            clip: clip.id,
+            bureau: clip.meta.bureau.clone(),
+            object_key: clip.object_key.clone(),
+            started_at: clip.received_at,
+        })
         .await
         .unwrap();
     catalogue.record_clip(clip).await.unwrap();
@@ -53,26 +59,61 @@ async fn contract(catalogue: Arc<dyn Catalogue>) {
     let b1 = BureauId::parse("b1").unwrap();
     let b2 = BureauId::parse("b2").unwrap();
     catalogue.ensure_bureau(&b1, "一大队", at(0)).await.unwrap();
-    catalogue.ensure_bureau(&b1, "renamed", at(0)).await.unwrap();
+    catalogue
+        .ensure_bureau(&b1, "renamed", at(0))
+        .await
+        .unwrap();
     catalogue.ensure_bureau(&b2, "二大队", at(0)).await.unwrap();
 
     // Tokens: found by hash, scoped to their bureau.
-    let token_id = catalogue.insert_token(&b1, &"a".repeat(64), "station", Role::Archivist, at(0)).await.unwrap();
-    let owner = catalogue.token_owner(&"a".repeat(64)).await.unwrap().expect("token found");
-    assert_eq!((owner.bureau, owner.role, owner.token_id, owner.label.as_str()), (b1.clone(), Role::Archivist, token_id, "station"));
+    let token_id = catalogue
+        .insert_token(&b1, &"a".repeat(64), "station", Role::Archivist, at(0))
+        .await
+        .unwrap();
+    let owner = catalogue
+        .token_owner(&"a".repeat(64))
+        .await
+        .unwrap()
+        .expect("token found");
+    assert_eq!(
+        (
+            owner.bureau,
+            owner.role,
+            owner.token_id,
+            owner.label.as_str()
+        ),
+        (b1.clone(), Role::Archivist, token_id, "station")
+    );
     assert_eq!(catalogue.token_owner(&"b".repeat(64)).await.unwrap(), None);
 
     // Recording: the record reads back as written, only in its own bureau.
-    let clips: Vec<NewClip> = (1..=7).map(|n| new_clip(&b1, n, if n <= 4 { "DSJ-1" } else { "DSJ-2" })).collect();
+    let clips: Vec<NewClip> = (1..=7)
+        .map(|n| new_clip(&b1, n, if n <= 4 { "DSJ-1" } else { "DSJ-2" }))
+        .collect();
     for clip in &clips {
         record(&*catalogue, clip).await;
     }
     let other = new_clip(&b2, 50, "DSJ-9");
     record(&*catalogue, &other).await;
-    let got = catalogue.clip(&b1, clips[0].id).await.unwrap().expect("recorded clip");
-    assert_eq!((got.state, got.size_bytes, got.sha256, got.recorded_at), (ClipState::Stored, 1001, clips[0].sha256, clips[0].meta.recorded_at));
+    let got = catalogue
+        .clip(&b1, clips[0].id)
+        .await
+        .unwrap()
+        .expect("recorded clip");
+    assert_eq!(
+        (got.state, got.size_bytes, got.sha256, got.recorded_at),
+        (
+            ClipState::Stored,
+            1001,
+            clips[0].sha256,
+            clips[0].meta.recorded_at
+        )
+    );
     assert_eq!(got.original_name, "clip-1.mp4");
-    assert!(catalogue.clip(&b2, clips[0].id).await.unwrap().is_none(), "visible across bureaus");
+    assert!(
+        catalogue.clip(&b2, clips[0].id).await.unwrap().is_none(),
+        "visible across bureaus"
+    );
     assert!(catalogue.clip_for_worker(other.id).await.unwrap().is_some());
 
     // A clip is recorded once; recording needs a pending upload.
@@ -81,53 +122,194 @@ async fn contract(catalogue: Arc<dyn Catalogue>) {
         other => panic!("second record: {other:?}"),
     }
     let unannounced = new_clip(&b1, 99, "DSJ-1");
-    assert!(matches!(catalogue.record_clip(&unannounced).await, Err(CatalogueError::Conflict { .. })));
-    assert!(catalogue.clip(&b1, unannounced.id).await.unwrap().is_none(), "failed record left a clip");
+    assert!(matches!(
+        catalogue.record_clip(&unannounced).await,
+        Err(CatalogueError::Conflict { .. })
+    ));
+    assert!(
+        catalogue.clip(&b1, unannounced.id).await.unwrap().is_none(),
+        "failed record left a clip"
+    );
 
     // Listing: newest first, filtered, paged by cursor, never another bureau's.
-    let all = catalogue.list_clips(&b1, &ClipFilter::default(), 100).await.unwrap();
-    assert_eq!(all.iter().map(|c| c.id).collect::<Vec<_>>(), clips.iter().rev().map(|c| c.id).collect::<Vec<_>>());
-    let page1 = catalogue.list_clips(&b1, &ClipFilter::default(), 3).await.unwrap();
-    let page2 = catalogue.list_clips(&b1, &ClipFilter { before: Some(page1[2].id), ..Default::default() }, 3).await.unwrap();
-    assert_eq!(page2.iter().map(|c| c.id).collect::<Vec<_>>(), all[3..6].iter().map(|c| c.id).collect::<Vec<_>>());
-    let dsj2 = catalogue.list_clips(&b1, &ClipFilter { device: Some("DSJ-2".into()), ..Default::default() }, 100).await.unwrap();
+    let all = catalogue
+        .list_clips(&b1, &ClipFilter::default(), 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        all.iter().map(|c| c.id).collect::<Vec<_>>(),
+        clips.iter().rev().map(|c| c.id).collect::<Vec<_>>()
+    );
+    let page1 = catalogue
+        .list_clips(&b1, &ClipFilter::default(), 3)
+        .await
+        .unwrap();
+    let page2 = catalogue
+        .list_clips(
+            &b1,
+            &ClipFilter {
+                before: Some(page1[2].id),
+                ..Default::default()
+            },
+            3,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        page2.iter().map(|c| c.id).collect::<Vec<_>>(),
+        all[3..6].iter().map(|c| c.id).collect::<Vec<_>>()
+    );
+    let dsj2 = catalogue
+        .list_clips(
+            &b1,
+            &ClipFilter {
+                device: Some("DSJ-2".into()),
+                ..Default::default()
+            },
+            100,
+        )
+        .await
+        .unwrap();
     assert_eq!(dsj2.len(), 3);
-    let case = catalogue.list_clips(&b1, &ClipFilter { case_ref: Some("应急罚〔2026〕12号".into()), ..Default::default() }, 100).await.unwrap();
+    let case = catalogue
+        .list_clips(
+            &b1,
+            &ClipFilter {
+                case_ref: Some("应急罚〔2026〕12号".into()),
+                ..Default::default()
+            },
+            100,
+        )
+        .await
+        .unwrap();
     assert_eq!(case.len(), 3);
-    let window = ClipFilter { recorded_from: Some(at(2)), recorded_to: Some(at(5)), ..Default::default() };
+    let window = ClipFilter {
+        recorded_from: Some(at(2)),
+        recorded_to: Some(at(5)),
+        ..Default::default()
+    };
     let in_window = catalogue.list_clips(&b1, &window, 100).await.unwrap();
-    assert_eq!(in_window.iter().map(|c| c.recorded_at).collect::<Vec<_>>(), vec![at(4), at(3), at(2)]);
+    assert_eq!(
+        in_window.iter().map(|c| c.recorded_at).collect::<Vec<_>>(),
+        vec![at(4), at(3), at(2)]
+    );
 
     // Transitions: conditional, allowed ones only, each kept in the history.
     let id = clips[0].id;
-    assert!(catalogue.transition(id, ClipState::Stored, ClipState::Catalogued, at(10), Some("done")).await.unwrap());
-    assert!(!catalogue.transition(id, ClipState::Stored, ClipState::Catalogued, at(11), Some("again")).await.unwrap(), "moved twice");
-    assert!(catalogue.transition(id, ClipState::Stored, ClipState::Archived, at(11), None).await.is_err(), "skipped a state");
+    assert!(catalogue
+        .transition(
+            id,
+            ClipState::Stored,
+            ClipState::Catalogued,
+            at(10),
+            Some("done")
+        )
+        .await
+        .unwrap());
+    assert!(
+        !catalogue
+            .transition(
+                id,
+                ClipState::Stored,
+                ClipState::Catalogued,
+                at(11),
+                Some("again")
+            )
+            .await
+            .unwrap(),
+        "moved twice"
+    );
+    assert!(
+        catalogue
+            .transition(id, ClipState::Stored, ClipState::Archived, at(11), None)
+            .await
+            .is_err(),
+        "skipped a state"
+    );
     let history = catalogue.transitions(id).await.unwrap();
-    assert_eq!(history.iter().map(|t| (t.from, t.to)).collect::<Vec<_>>(), vec![(None, ClipState::Stored), (Some(ClipState::Stored), ClipState::Catalogued)]);
-    let catalogued = catalogue.list_clips(&b1, &ClipFilter { state: Some(ClipState::Catalogued), ..Default::default() }, 100).await.unwrap();
+    assert_eq!(
+        history.iter().map(|t| (t.from, t.to)).collect::<Vec<_>>(),
+        vec![
+            (None, ClipState::Stored),
+            (Some(ClipState::Stored), ClipState::Catalogued)
+        ]
+    );
+    let catalogued = catalogue
+        .list_clips(
+            &b1,
+            &ClipFilter {
+                state: Some(ClipState::Catalogued),
+                ..Default::default()
+            },
+            100,
+        )
+        .await
+        .unwrap();
     assert_eq!(catalogued.len(), 1);
 
     // Stuck clips: oldest first; a nudge restarts the clock.
     let cutoff = at(23) + Duration::hours(1);
-    let stuck = catalogue.stuck_clips(ClipState::Stored, cutoff, 100).await.unwrap();
+    let stuck = catalogue
+        .stuck_clips(ClipState::Stored, cutoff, 100)
+        .await
+        .unwrap();
     assert_eq!(stuck.len(), 7, "six of b1 and one of b2 are still stored");
-    assert!(stuck.windows(2).all(|w| w[0].state_changed_at <= w[1].state_changed_at));
-    assert_eq!(catalogue.next_publish_round(stuck[0].id, cutoff).await.unwrap(), 1);
-    assert_eq!(catalogue.next_publish_round(stuck[0].id, cutoff).await.unwrap(), 2);
-    let still = catalogue.stuck_clips(ClipState::Stored, cutoff, 100).await.unwrap();
-    assert!(!still.iter().any(|c| c.id == stuck[0].id), "nudged clip reported again at once");
-    let later = catalogue.stuck_clips(ClipState::Stored, cutoff + Duration::minutes(1), 100).await.unwrap();
-    assert!(later.iter().any(|c| c.id == stuck[0].id), "nudged clip never reported again");
+    assert!(stuck
+        .windows(2)
+        .all(|w| w[0].state_changed_at <= w[1].state_changed_at));
+    assert_eq!(
+        catalogue
+            .next_publish_round(stuck[0].id, cutoff)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        catalogue
+            .next_publish_round(stuck[0].id, cutoff)
+            .await
+            .unwrap(),
+        2
+    );
+    let still = catalogue
+        .stuck_clips(ClipState::Stored, cutoff, 100)
+        .await
+        .unwrap();
+    assert!(
+        !still.iter().any(|c| c.id == stuck[0].id),
+        "nudged clip reported again at once"
+    );
+    let later = catalogue
+        .stuck_clips(ClipState::Stored, cutoff + Duration::minutes(1), 100)
+        .await
+        .unwrap();
+    assert!(
+        later.iter().any(|c| c.id == stuck[0].id),
+        "nudged clip never reported again"
+    );
 
     // Pending uploads: stale ones are found; forgetting claims them once.
-    let pending = PendingUpload { clip: unannounced.id, bureau: b1.clone(), object_key: "k".into(), started_at: at(1) };
+    let pending = PendingUpload {
+        clip: unannounced.id,
+        bureau: b1.clone(),
+        object_key: "k".into(),
+        started_at: at(1),
+    };
     catalogue.begin_upload(&pending).await.unwrap();
-    assert_eq!(catalogue.stale_uploads(at(2), 10).await.unwrap(), vec![pending.clone()]);
+    assert_eq!(
+        catalogue.stale_uploads(at(2), 10).await.unwrap(),
+        vec![pending.clone()]
+    );
     assert!(catalogue.stale_uploads(at(1), 10).await.unwrap().is_empty());
     assert!(catalogue.forget_upload(pending.clip).await.unwrap());
     assert!(!catalogue.forget_upload(pending.clip).await.unwrap());
-    assert!(matches!(catalogue.record_clip(&unannounced).await, Err(CatalogueError::Conflict { .. })), "reclaimed upload recorded");
+    assert!(
+        matches!(
+            catalogue.record_clip(&unannounced).await,
+            Err(CatalogueError::Conflict { .. })
+        ),
+        "reclaimed upload recorded"
+    );
 
     catalogue.ping().await.unwrap();
     catalogue_work(&*catalogue, &b1, &b2, &clips).await;
@@ -135,48 +317,205 @@ async fn contract(catalogue: Arc<dyn Catalogue>) {
 
 /// Classification, search, cases, devices and overdue counts: the same answers from both
 /// databases.
-async fn catalogue_work(catalogue: &dyn Catalogue, b1: &BureauId, b2: &BureauId, clips: &[NewClip]) {
+async fn catalogue_work(
+    catalogue: &dyn Catalogue,
+    b1: &BureauId,
+    b2: &BureauId,
+    clips: &[NewClip],
+) {
     // Schedules: the second clip's classification fell due at hour 12.
     for (i, clip) in clips.iter().enumerate() {
-        let due = if i == 1 { at(12) } else { at(23) + Duration::days(3) };
-        let schedule = ClipSchedule { upload_due: at(0), upload_hard_due: at(23) + Duration::days(9), classify_due: due, calendar_complete: true };
-        catalogue.set_schedule(clip.id, &format!("DSJ_{i}"), &schedule).await.unwrap();
+        let due = if i == 1 {
+            at(12)
+        } else {
+            at(23) + Duration::days(3)
+        };
+        let schedule = ClipSchedule {
+            upload_due: at(0),
+            upload_hard_due: at(23) + Duration::days(9),
+            classify_due: due,
+            calendar_complete: true,
+        };
+        catalogue
+            .set_schedule(clip.id, &format!("DSJ_{i}"), &schedule)
+            .await
+            .unwrap();
     }
     let scheduled = catalogue.clip(b1, clips[1].id).await.unwrap().unwrap();
     assert_eq!(scheduled.canonical_name.as_deref(), Some("DSJ_1"));
     assert_eq!(scheduled.schedule.unwrap().classify_due, at(12));
 
-    let classification = Classification::new(&Categories::default(), "现场勘验", "油罐区 50%_完成", Some("黄岛区"), true).unwrap();
-    assert!(catalogue.classify(b1, clips[2].id, &classification, "NAME_IMP", "archivist 1", at(13)).await.unwrap());
-    assert!(!catalogue.classify(b2, clips[2].id, &classification, "X", "intruder", at(13)).await.unwrap(), "classified across bureaus");
-    let again = Classification::new(&Categories::default(), "行政检查", "更正", None, false).unwrap();
-    assert!(catalogue.classify(b1, clips[2].id, &again, "NAME", "archivist 2", at(14)).await.unwrap());
+    let classification = Classification::new(
+        &Categories::default(),
+        "现场勘验",
+        "油罐区 50%_完成",
+        Some("黄岛区"),
+        true,
+    )
+    .unwrap();
+    assert!(catalogue
+        .classify(
+            b1,
+            clips[2].id,
+            &classification,
+            "NAME_IMP",
+            "archivist 1",
+            at(13)
+        )
+        .await
+        .unwrap());
+    assert!(
+        !catalogue
+            .classify(b2, clips[2].id, &classification, "X", "intruder", at(13))
+            .await
+            .unwrap(),
+        "classified across bureaus"
+    );
+    let again =
+        Classification::new(&Categories::default(), "行政检查", "更正", None, false).unwrap();
+    assert!(catalogue
+        .classify(b1, clips[2].id, &again, "NAME", "archivist 2", at(14))
+        .await
+        .unwrap());
     let classified = catalogue.clip(b1, clips[2].id).await.unwrap().unwrap();
-    assert_eq!((classified.category.as_deref(), classified.place.as_deref(), classified.important), (Some("行政检查"), Some("黄岛区"), false));
-    assert_eq!((classified.classified_at, classified.classified_by.as_deref()), (Some(at(13)), Some("archivist 1")), "first classification is when it was done");
+    assert_eq!(
+        (
+            classified.category.as_deref(),
+            classified.place.as_deref(),
+            classified.important
+        ),
+        (Some("行政检查"), Some("黄岛区"), false)
+    );
+    assert_eq!(
+        (
+            classified.classified_at,
+            classified.classified_by.as_deref()
+        ),
+        (Some(at(13)), Some("archivist 1")),
+        "first classification is when it was done"
+    );
     let history = catalogue.classifications(clips[2].id).await.unwrap();
-    assert_eq!(history.iter().map(|h| h.by.as_str()).collect::<Vec<_>>(), ["archivist 1", "archivist 2"]);
+    assert_eq!(
+        history.iter().map(|h| h.by.as_str()).collect::<Vec<_>>(),
+        ["archivist 1", "archivist 2"]
+    );
 
-    let search = |filter: ClipFilter| async move { catalogue.list_clips(b1, &filter, 100).await.unwrap().into_iter().map(|c| c.id).collect::<Vec<_>>() };
-    assert_eq!(search(ClipFilter { category: Some("行政检查".into()), ..Default::default() }).await, vec![clips[2].id]);
-    assert_eq!(search(ClipFilter { text: Some("更正".into()), ..Default::default() }).await, vec![clips[2].id]);
-    assert_eq!(search(ClipFilter { text: Some("clip-5".into()), ..Default::default() }).await, vec![clips[4].id]);
-    assert_eq!(search(ClipFilter { text: Some("dsj_4".into()), ..Default::default() }).await, vec![clips[4].id], "canonical names are searchable");
-    assert!(search(ClipFilter { text: Some("%".into()), ..Default::default() }).await.is_empty(), "a wildcard matched");
-    assert_eq!(search(ClipFilter { classified: Some(true), ..Default::default() }).await, vec![clips[2].id]);
-    assert_eq!(search(ClipFilter { classification_overdue_at: Some(at(12)), ..Default::default() }).await, vec![clips[1].id]);
-    assert!(search(ClipFilter { classification_overdue_at: Some(at(11)), ..Default::default() }).await.is_empty());
+    let search = |filter: ClipFilter| async move {
+        catalogue
+            .list_clips(b1, &filter, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        search(ClipFilter {
+            category: Some("行政检查".into()),
+            ..Default::default()
+        })
+        .await,
+        vec![clips[2].id]
+    );
+    assert_eq!(
+        search(ClipFilter {
+            text: Some("更正".into()),
+            ..Default::default()
+        })
+        .await,
+        vec![clips[2].id]
+    );
+    assert_eq!(
+        search(ClipFilter {
+            text: Some("clip-5".into()),
+            ..Default::default()
+        })
+        .await,
+        vec![clips[4].id]
+    );
+    assert_eq!(
+        search(ClipFilter {
+            text: Some("dsj_4".into()),
+            ..Default::default()
+        })
+        .await,
+        vec![clips[4].id],
+        "canonical names are searchable"
+    );
+    assert!(
+        search(ClipFilter {
+            text: Some("%".into()),
+            ..Default::default()
+        })
+        .await
+        .is_empty(),
+        "a wildcard matched"
+    );
+    assert_eq!(
+        search(ClipFilter {
+            classified: Some(true),
+            ..Default::default()
+        })
+        .await,
+        vec![clips[2].id]
+    );
+    assert_eq!(
+        search(ClipFilter {
+            classification_overdue_at: Some(at(12)),
+            ..Default::default()
+        })
+        .await,
+        vec![clips[1].id]
+    );
+    assert!(search(ClipFilter {
+        classification_overdue_at: Some(at(11)),
+        ..Default::default()
+    })
+    .await
+    .is_empty());
 
     // Places: a clip with coordinates is found in its box only.
     let mut placed = new_clip(b1, 60, "DSJ-3");
     placed.meta.place = Some("市南区".into());
-    placed.meta.coordinates = Some(custodian_core::upload::Coordinates { latitude: 36.07, longitude: 120.38 });
+    placed.meta.coordinates = Some(custodian_core::upload::Coordinates {
+        latitude: 36.07,
+        longitude: 120.38,
+    });
     record(catalogue, &placed).await;
-    let qingdao = BoundingBox { min_lat: 35.5, min_lon: 119.5, max_lat: 36.5, max_lon: 121.0 };
-    assert_eq!(search(ClipFilter { within: Some(qingdao), ..Default::default() }).await, vec![placed.id]);
-    let jinan = BoundingBox { min_lat: 36.5, min_lon: 116.5, max_lat: 37.0, max_lon: 117.5 };
-    assert!(search(ClipFilter { within: Some(jinan), ..Default::default() }).await.is_empty());
-    assert_eq!(search(ClipFilter { text: Some("市南".into()), ..Default::default() }).await, vec![placed.id]);
+    let qingdao = BoundingBox {
+        min_lat: 35.5,
+        min_lon: 119.5,
+        max_lat: 36.5,
+        max_lon: 121.0,
+    };
+    assert_eq!(
+        search(ClipFilter {
+            within: Some(qingdao),
+            ..Default::default()
+        })
+        .await,
+        vec![placed.id]
+    );
+    let jinan = BoundingBox {
+        min_lat: 36.5,
+        min_lon: 116.5,
+        max_lat: 37.0,
+        max_lon: 117.5,
+    };
+    assert!(search(ClipFilter {
+        within: Some(jinan),
+        ..Default::default()
+    })
+    .await
+    .is_empty());
+    assert_eq!(
+        search(ClipFilter {
+            text: Some("市南".into()),
+            ..Default::default()
+        })
+        .await,
+        vec![placed.id]
+    );
 
     // Cases: unique reference per bureau, links, state moves once.
     let case = CaseRecord {
@@ -192,30 +531,116 @@ async fn catalogue_work(catalogue: &dyn Catalogue, b1: &BureauId, b2: &BureauId,
         calendar_complete: true,
     };
     catalogue.create_case(&case).await.unwrap();
-    assert!(matches!(catalogue.create_case(&CaseRecord { id: Uuid::now_v7(), ..case.clone() }).await, Err(CatalogueError::Conflict { .. })));
-    catalogue.create_case(&CaseRecord { id: Uuid::now_v7(), bureau: b2.clone(), ..case.clone() }).await.expect("same reference in another bureau");
+    assert!(matches!(
+        catalogue
+            .create_case(&CaseRecord {
+                id: Uuid::now_v7(),
+                ..case.clone()
+            })
+            .await,
+        Err(CatalogueError::Conflict { .. })
+    ));
+    catalogue
+        .create_case(&CaseRecord {
+            id: Uuid::now_v7(),
+            bureau: b2.clone(),
+            ..case.clone()
+        })
+        .await
+        .expect("same reference in another bureau");
     assert!(catalogue.case(b2, case.id).await.unwrap().is_none());
-    assert_eq!(catalogue.case_by_reference(b1, "R-1").await.unwrap().map(|c| c.id), Some(case.id));
-    assert_eq!(catalogue.link_clips(case.id, &[clips[0].id, clips[2].id], "a", at(2)).await.unwrap(), 2);
-    assert_eq!(catalogue.link_clips(case.id, &[clips[0].id], "a", at(2)).await.unwrap(), 0);
+    assert_eq!(
+        catalogue
+            .case_by_reference(b1, "R-1")
+            .await
+            .unwrap()
+            .map(|c| c.id),
+        Some(case.id)
+    );
+    assert_eq!(
+        catalogue
+            .link_clips(case.id, &[clips[0].id, clips[2].id], "a", at(2))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        catalogue
+            .link_clips(case.id, &[clips[0].id], "a", at(2))
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(catalogue.unclassified_in_case(case.id).await.unwrap(), 1);
-    assert_eq!(search(ClipFilter { case_id: Some(case.id), ..Default::default() }).await.len(), 2);
-    assert!(catalogue.set_case_state(case.id, CaseState::Open, CaseState::Closed, at(3), Some((at(5), true))).await.unwrap());
-    assert!(!catalogue.set_case_state(case.id, CaseState::Open, CaseState::Closed, at(4), None).await.unwrap());
+    assert_eq!(
+        search(ClipFilter {
+            case_id: Some(case.id),
+            ..Default::default()
+        })
+        .await
+        .len(),
+        2
+    );
+    assert!(catalogue
+        .set_case_state(
+            case.id,
+            CaseState::Open,
+            CaseState::Closed,
+            at(3),
+            Some((at(5), true))
+        )
+        .await
+        .unwrap());
+    assert!(!catalogue
+        .set_case_state(case.id, CaseState::Open, CaseState::Closed, at(4), None)
+        .await
+        .unwrap());
     let closed = catalogue.case(b1, case.id).await.unwrap().unwrap();
-    assert_eq!((closed.state, closed.closed_at, closed.filing_due_at), (CaseState::Closed, Some(at(3)), Some(at(5))));
+    assert_eq!(
+        (closed.state, closed.closed_at, closed.filing_due_at),
+        (CaseState::Closed, Some(at(3)), Some(at(5)))
+    );
 
     // Devices.
-    let device = |id: &str, team: &str| Device { device: LocalId::parse("device id", id).unwrap(), team: team.into(), officer: None, registered_at: at(0) };
-    catalogue.upsert_device(b1, &device("DSJ-1", "一中队")).await.unwrap();
-    catalogue.upsert_device(b1, &device("DSJ-1", "二中队")).await.unwrap();
-    catalogue.upsert_device(b2, &device("DSJ-9", "三中队")).await.unwrap();
+    let device = |id: &str, team: &str| Device {
+        device: LocalId::parse("device id", id).unwrap(),
+        team: team.into(),
+        officer: None,
+        registered_at: at(0),
+    };
+    catalogue
+        .upsert_device(b1, &device("DSJ-1", "一中队"))
+        .await
+        .unwrap();
+    catalogue
+        .upsert_device(b1, &device("DSJ-1", "二中队"))
+        .await
+        .unwrap();
+    catalogue
+        .upsert_device(b2, &device("DSJ-9", "三中队"))
+        .await
+        .unwrap();
     let devices = catalogue.devices(b1).await.unwrap();
-    assert_eq!(devices.iter().map(|d| (d.device.as_str(), d.team.as_str())).collect::<Vec<_>>(), [("DSJ-1", "二中队")]);
+    assert_eq!(
+        devices
+            .iter()
+            .map(|d| (d.device.as_str(), d.team.as_str()))
+            .collect::<Vec<_>>(),
+        [("DSJ-1", "二中队")]
+    );
 
     // Overdue counts at hour 12 of day 3: one classification, one case filing (due day 0, hour 5).
-    let counts = catalogue.overdue_counts(at(12) + Duration::days(1)).await.unwrap();
-    let count = |kind: DeadlineKind| counts.iter().find(|(b, k, _)| b == b1 && *k == kind).map(|(_, _, n)| *n).unwrap_or(0);
+    let counts = catalogue
+        .overdue_counts(at(12) + Duration::days(1))
+        .await
+        .unwrap();
+    let count = |kind: DeadlineKind| {
+        counts
+            .iter()
+            .find(|(b, k, _)| b == b1 && *k == kind)
+            .map(|(_, _, n)| *n)
+            .unwrap_or(0)
+    };
     assert_eq!(count(DeadlineKind::Classification), 1);
     assert_eq!(count(DeadlineKind::CaseFiling), 1);
     // Every scheduled clip was given an upload_due of hour 0 and arrived later; none arrived
@@ -241,15 +666,24 @@ async fn postgres_catalogue_keeps_the_contract() {
 async fn migrations_run_once_and_again_without_harm() {
     let url = fresh_postgres_url().await;
     let first = catalogue::connect(&url, 1).await.unwrap();
-    first.ensure_bureau(&BureauId::parse("b1").unwrap(), "x", at(0)).await.unwrap();
+    first
+        .ensure_bureau(&BureauId::parse("b1").unwrap(), "x", at(0))
+        .await
+        .unwrap();
     drop(first);
     let second = catalogue::connect(&url, 1).await.unwrap();
     second.ping().await.unwrap();
-    assert!(matches!(catalogue::connect("mysql://x", 1).await, Err(CatalogueError::UnknownScheme(_))));
+    assert!(matches!(
+        catalogue::connect("mysql://x", 1).await,
+        Err(CatalogueError::UnknownScheme(_))
+    ));
 }
 
 #[tokio::test]
 async fn postgres_down_is_transient() {
-    let err = catalogue::connect("postgres://postgres@127.0.0.1:9/none", 1).await.err().expect("nothing listens on port 9");
+    let err = catalogue::connect("postgres://postgres@127.0.0.1:9/none", 1)
+        .await
+        .err()
+        .expect("nothing listens on port 9");
     assert!(err.is_transient(), "{err}");
 }

@@ -16,7 +16,9 @@ use custodian_core::deadlines::{Deadline, DeadlineKind};
 use custodian_core::naming::NameParts;
 use custodian_core::roles::Action;
 use custodian_core::{ClipId, ClipState, LocalId};
-use custodian_platform::catalogue::{BoundingBox, CaseRecord, ClassificationEntry, ClipFilter, ClipRecord, Device, Transition};
+use custodian_platform::catalogue::{
+    BoundingBox, CaseRecord, ClassificationEntry, ClipFilter, ClipRecord, Device, Transition,
+};
 use custodian_platform::http::{authenticate, ApiError, Caller};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -40,7 +42,10 @@ pub fn router(catalog: Arc<Catalog>) -> Router {
         .route("/v1/devices", get(devices))
         .route("/v1/devices/{device}", put(register_device))
         .with_state(catalog)
-        .layer(axum::middleware::from_fn_with_state(catalogue, authenticate))
+        .layer(axum::middleware::from_fn_with_state(
+            catalogue,
+            authenticate,
+        ))
 }
 
 fn bad_request(message: impl Into<String>) -> ApiError {
@@ -52,7 +57,8 @@ fn conflict(message: impl Into<String>) -> ApiError {
 }
 
 fn clip_id(text: &str) -> Result<ClipId, ApiError> {
-    text.parse().map_err(|e: custodian_core::IdError| bad_request(e.to_string()))
+    text.parse()
+        .map_err(|e: custodian_core::IdError| bad_request(e.to_string()))
 }
 
 fn case_id(text: &str) -> Result<Uuid, ApiError> {
@@ -61,11 +67,31 @@ fn case_id(text: &str) -> Result<Uuid, ApiError> {
 
 /// A clip's deadlines as they stand at `now`.
 fn deadlines(clip: &ClipRecord, now: DateTime<Utc>) -> Vec<Deadline> {
-    let Some(s) = clip.schedule else { return Vec::new() };
+    let Some(s) = clip.schedule else {
+        return Vec::new();
+    };
     vec![
-        Deadline::evaluate(DeadlineKind::Upload24Hours, s.upload_due, Some(clip.received_at), now, true),
-        Deadline::evaluate(DeadlineKind::Upload3WorkingDays, s.upload_hard_due, Some(clip.received_at), now, s.calendar_complete),
-        Deadline::evaluate(DeadlineKind::Classification, s.classify_due, clip.classified_at, now, s.calendar_complete),
+        Deadline::evaluate(
+            DeadlineKind::Upload24Hours,
+            s.upload_due,
+            Some(clip.received_at),
+            now,
+            true,
+        ),
+        Deadline::evaluate(
+            DeadlineKind::Upload3WorkingDays,
+            s.upload_hard_due,
+            Some(clip.received_at),
+            now,
+            s.calendar_complete,
+        ),
+        Deadline::evaluate(
+            DeadlineKind::Classification,
+            s.classify_due,
+            clip.classified_at,
+            now,
+            s.calendar_complete,
+        ),
     ]
 }
 
@@ -95,7 +121,13 @@ impl Catalog {
             .catalogue
             .clip(&caller.bureau, id)
             .await?
-            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no-such-clip", format!("no clip {id} in bureau {}", caller.bureau)))
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "no-such-clip",
+                    format!("no clip {id} in bureau {}", caller.bureau),
+                )
+            })
     }
 
     async fn case_of(&self, caller: &Caller, id: Uuid) -> Result<CaseRecord, ApiError> {
@@ -103,16 +135,30 @@ impl Catalog {
             .catalogue
             .case(&caller.bureau, id)
             .await?
-            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no-such-case", format!("no case {id} in bureau {}", caller.bureau)))
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "no-such-case",
+                    format!("no case {id} in bureau {}", caller.bureau),
+                )
+            })
     }
 }
 
-async fn one(State(catalog): State<Arc<Catalog>>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Result<Json<ClipDetail>, ApiError> {
+async fn one(
+    State(catalog): State<Arc<Catalog>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<ClipDetail>, ApiError> {
     let id = clip_id(&id)?;
     let clip = catalog.clip_of(&caller, id).await?;
     let history = catalog.ports.catalogue.transitions(id).await?;
     let classifications = catalog.ports.catalogue.classifications(id).await?;
-    Ok(Json(ClipDetail { view: catalog.view(clip), history, classifications }))
+    Ok(Json(ClipDetail {
+        view: catalog.view(clip),
+        history,
+        classifications,
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -133,8 +179,20 @@ async fn classify(
     caller.require(Action::Classify)?;
     let id = clip_id(&id)?;
     let clip = catalog.clip_of(&caller, id).await?;
-    let classification = Classification::new(&catalog.rules.categories, &body.category, &body.description, body.place.as_deref(), body.important)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-classification", e.to_string()))?;
+    let classification = Classification::new(
+        &catalog.rules.categories,
+        &body.category,
+        &body.description,
+        body.place.as_deref(),
+        body.important,
+    )
+    .map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-classification",
+            e.to_string(),
+        )
+    })?;
     let name = catalog.rules.names.render(&NameParts {
         device: clip.device.as_str(),
         officer: clip.officer.as_str(),
@@ -144,7 +202,18 @@ async fn classify(
         important: classification.important,
     });
     let at = catalog.ports.clock.now();
-    catalog.ports.catalogue.classify(&caller.bureau, id, &classification, &name, &caller.name(), at).await?;
+    catalog
+        .ports
+        .catalogue
+        .classify(
+            &caller.bureau,
+            id,
+            &classification,
+            &name,
+            &caller.name(),
+            at,
+        )
+        .await?;
     tracing::info!(clip_id = %id, category = %classification.category, by = %caller.name(), "clip classified");
     one(State(catalog), Extension(caller), Path(id.to_string())).await
 }
@@ -186,34 +255,77 @@ fn time(field: &str, value: Option<String>) -> Result<Option<DateTime<Utc>>, Api
         .map(|v| {
             DateTime::parse_from_rfc3339(&v)
                 .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| bad_request(format!("{field} {v:?} is not an RFC 3339 time such as 2026-02-14T09:30:00+08:00")))
+                .map_err(|_| {
+                    bad_request(format!(
+                        "{field} {v:?} is not an RFC 3339 time such as 2026-02-14T09:30:00+08:00"
+                    ))
+                })
         })
         .transpose()
 }
 
 fn bounding_box(text: &str) -> Result<BoundingBox, ApiError> {
-    let bad = || bad_request(format!("bbox {text:?} must be min_lat,min_lon,max_lat,max_lon in degrees"));
-    let numbers: Vec<f64> = text.split(',').map(|n| n.trim().parse::<f64>()).collect::<Result<_, _>>().map_err(|_| bad())?;
-    let [min_lat, min_lon, max_lat, max_lon] = numbers[..] else { return Err(bad()) };
+    let bad = || {
+        bad_request(format!(
+            "bbox {text:?} must be min_lat,min_lon,max_lat,max_lon in degrees"
+        ))
+    };
+    let numbers: Vec<f64> = text
+        .split(',')
+        .map(|n| n.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad())?;
+    let [min_lat, min_lon, max_lat, max_lon] = numbers[..] else {
+        return Err(bad());
+    };
     let ordered = min_lat <= max_lat && min_lon <= max_lon;
-    let in_range = [min_lat, max_lat].iter().all(|l| (-90.0..=90.0).contains(l)) && [min_lon, max_lon].iter().all(|l| (-180.0..=180.0).contains(l));
+    let in_range = [min_lat, max_lat]
+        .iter()
+        .all(|l| (-90.0..=90.0).contains(l))
+        && [min_lon, max_lon]
+            .iter()
+            .all(|l| (-180.0..=180.0).contains(l));
     if !(ordered && in_range) {
         return Err(bad());
     }
-    Ok(BoundingBox { min_lat, min_lon, max_lat, max_lon })
+    Ok(BoundingBox {
+        min_lat,
+        min_lon,
+        max_lat,
+        max_lon,
+    })
 }
 
-async fn list(State(catalog): State<Arc<Catalog>>, Extension(caller): Extension<Caller>, Query(query): Query<ListQuery>) -> Result<Json<Page>, ApiError> {
+async fn list(
+    State(catalog): State<Arc<Catalog>>,
+    Extension(caller): Extension<Caller>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Page>, ApiError> {
     let limit = query.limit.unwrap_or(50);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(bad_request(format!("limit {limit} must be 1 to {MAX_PAGE}")));
+        return Err(bad_request(format!(
+            "limit {limit} must be 1 to {MAX_PAGE}"
+        )));
     }
     let state = query
         .state
         .map(|s| s.parse::<ClipState>())
         .transpose()
-        .map_err(|e| bad_request(format!("{e}; known states: stored, catalogued, archived, expired, failed")))?;
-    let category = query.category.map(|c| catalog.rules.categories.check(&c).map_err(|e| bad_request(e.to_string()))).transpose()?;
+        .map_err(|e| {
+            bad_request(format!(
+                "{e}; known states: stored, catalogued, archived, expired, failed"
+            ))
+        })?;
+    let category = query
+        .category
+        .map(|c| {
+            catalog
+                .rules
+                .categories
+                .check(&c)
+                .map_err(|e| bad_request(e.to_string()))
+        })
+        .transpose()?;
     let case_id = match query.case_id {
         Some(id) => Some(catalog.case_of(&caller, case_id(&id)?).await?.id),
         None => None,
@@ -221,9 +333,16 @@ async fn list(State(catalog): State<Arc<Catalog>>, Extension(caller): Extension<
     let classification_overdue_at = match query.overdue.as_deref() {
         None => None,
         Some("classification") => Some(catalog.ports.clock.now()),
-        Some(other) => return Err(bad_request(format!("overdue {other:?}: only `classification` can be searched"))),
+        Some(other) => {
+            return Err(bad_request(format!(
+                "overdue {other:?}: only `classification` can be searched"
+            )))
+        }
     };
-    let text = query.q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
+    let text = query
+        .q
+        .map(|q| q.trim().to_owned())
+        .filter(|q| !q.is_empty());
     if text.as_ref().is_some_and(|q| q.chars().count() > 200) {
         return Err(bad_request("q is longer than 200 characters"));
     }
@@ -241,17 +360,28 @@ async fn list(State(catalog): State<Arc<Catalog>>, Extension(caller): Extension<
         important: query.important,
         classified: query.classified,
         classification_overdue_at,
-        before: query.cursor.map(|c| c.parse::<ClipId>()).transpose().map_err(|e| bad_request(format!("cursor: {e}")))?,
+        before: query
+            .cursor
+            .map(|c| c.parse::<ClipId>())
+            .transpose()
+            .map_err(|e| bad_request(format!("cursor: {e}")))?,
     };
     // One more than asked tells whether there is a next page without a count query.
-    let mut items = catalog.ports.catalogue.list_clips(&caller.bureau, &filter, limit + 1).await?;
+    let mut items = catalog
+        .ports
+        .catalogue
+        .list_clips(&caller.bureau, &filter, limit + 1)
+        .await?;
     let next_cursor = if items.len() as i64 > limit {
         items.truncate(limit as usize);
         items.last().map(|clip| clip.id)
     } else {
         None
     };
-    Ok(Json(Page { items: items.into_iter().map(|clip| catalog.view(clip)).collect(), next_cursor }))
+    Ok(Json(Page {
+        items: items.into_iter().map(|clip| catalog.view(clip)).collect(),
+        next_cursor,
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -271,17 +401,29 @@ struct CaseView {
 impl Catalog {
     async fn case_view(&self, case: CaseRecord) -> Result<CaseView, ApiError> {
         let clips = self.ports.catalogue.case_clip_ids(case.id).await?;
-        let filing_deadline = case
-            .filing_due_at
-            .map(|due| Deadline::evaluate(DeadlineKind::CaseFiling, due, case.filed_at, self.ports.clock.now(), case.calendar_complete));
-        Ok(CaseView { case, clips, filing_deadline })
+        let filing_deadline = case.filing_due_at.map(|due| {
+            Deadline::evaluate(
+                DeadlineKind::CaseFiling,
+                due,
+                case.filed_at,
+                self.ports.clock.now(),
+                case.calendar_complete,
+            )
+        });
+        Ok(CaseView {
+            case,
+            clips,
+            filing_deadline,
+        })
     }
 }
 
 fn case_text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
     let value = value.trim();
     if value.is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
-        return Err(bad_request(format!("{field} must be 1 to {max} characters without control characters")));
+        return Err(bad_request(format!(
+            "{field} must be 1 to {max} characters without control characters"
+        )));
     }
     Ok(value.to_owned())
 }
@@ -307,14 +449,21 @@ async fn create_case(
     match catalog.ports.catalogue.create_case(&case).await {
         Ok(()) => {}
         Err(custodian_platform::catalogue::CatalogueError::Conflict { .. }) => {
-            return Err(conflict(format!("bureau {} already has a case {:?}", caller.bureau, case.reference)))
+            return Err(conflict(format!(
+                "bureau {} already has a case {:?}",
+                caller.bureau, case.reference
+            )))
         }
         Err(e) => return Err(e.into()),
     }
     Ok((StatusCode::CREATED, Json(catalog.case_view(case).await?)))
 }
 
-async fn case(State(catalog): State<Arc<Catalog>>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Result<Json<CaseView>, ApiError> {
+async fn case(
+    State(catalog): State<Arc<Catalog>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<CaseView>, ApiError> {
     let case = catalog.case_of(&caller, case_id(&id)?).await?;
     Ok(Json(catalog.case_view(case).await?))
 }
@@ -345,31 +494,69 @@ async fn link_clips(
         // Every clip must be this bureau's: another bureau's clip is reported as missing.
         clips.push(catalog.clip_of(&caller, clip_id(text)?).await?.id);
     }
-    catalog.ports.catalogue.link_clips(case.id, &clips, &caller.name(), catalog.ports.clock.now()).await?;
+    catalog
+        .ports
+        .catalogue
+        .link_clips(case.id, &clips, &caller.name(), catalog.ports.clock.now())
+        .await?;
     Ok(Json(catalog.case_view(case).await?))
 }
 
-async fn close_case(State(catalog): State<Arc<Catalog>>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Result<Json<CaseView>, ApiError> {
+async fn close_case(
+    State(catalog): State<Arc<Catalog>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<CaseView>, ApiError> {
     caller.require(Action::ManageCases)?;
     let case = catalog.case_of(&caller, case_id(&id)?).await?;
     let next = case.state.close().map_err(case_refused)?;
     let now = catalog.ports.clock.now();
     let due = catalog.rules.deadlines.case_filing_due(now);
-    if !catalog.ports.catalogue.set_case_state(case.id, case.state, next, now, Some(due)).await? {
-        return Err(conflict("the case changed meanwhile; read it and try again"));
+    if !catalog
+        .ports
+        .catalogue
+        .set_case_state(case.id, case.state, next, now, Some(due))
+        .await?
+    {
+        return Err(conflict(
+            "the case changed meanwhile; read it and try again",
+        ));
     }
-    Ok(Json(catalog.case_view(catalog.case_of(&caller, case.id).await?).await?))
+    Ok(Json(
+        catalog
+            .case_view(catalog.case_of(&caller, case.id).await?)
+            .await?,
+    ))
 }
 
-async fn file_case(State(catalog): State<Arc<Catalog>>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Result<Json<CaseView>, ApiError> {
+async fn file_case(
+    State(catalog): State<Arc<Catalog>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<CaseView>, ApiError> {
     caller.require(Action::ManageCases)?;
     let case = catalog.case_of(&caller, case_id(&id)?).await?;
-    let unclassified = catalog.ports.catalogue.unclassified_in_case(case.id).await?;
+    let unclassified = catalog
+        .ports
+        .catalogue
+        .unclassified_in_case(case.id)
+        .await?;
     let next = case.state.file(unclassified).map_err(case_refused)?;
-    if !catalog.ports.catalogue.set_case_state(case.id, case.state, next, catalog.ports.clock.now(), None).await? {
-        return Err(conflict("the case changed meanwhile; read it and try again"));
+    if !catalog
+        .ports
+        .catalogue
+        .set_case_state(case.id, case.state, next, catalog.ports.clock.now(), None)
+        .await?
+    {
+        return Err(conflict(
+            "the case changed meanwhile; read it and try again",
+        ));
     }
-    Ok(Json(catalog.case_view(catalog.case_of(&caller, case.id).await?).await?))
+    Ok(Json(
+        catalog
+            .case_view(catalog.case_of(&caller, case.id).await?)
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -388,10 +575,19 @@ async fn register_device(
     let device = Device {
         device: LocalId::parse("device id", &device).map_err(|e| bad_request(e.to_string()))?,
         team: case_text("team", &body.team, 100)?,
-        officer: body.officer.as_deref().map(|o| LocalId::parse("officer id", o)).transpose().map_err(|e| bad_request(e.to_string()))?,
+        officer: body
+            .officer
+            .as_deref()
+            .map(|o| LocalId::parse("officer id", o))
+            .transpose()
+            .map_err(|e| bad_request(e.to_string()))?,
         registered_at: catalog.ports.clock.now(),
     };
-    catalog.ports.catalogue.upsert_device(&caller.bureau, &device).await?;
+    catalog
+        .ports
+        .catalogue
+        .upsert_device(&caller.bureau, &device)
+        .await?;
     Ok(Json(device))
 }
 
@@ -402,8 +598,16 @@ struct DeviceReport {
     teams_short_of_cameras: Vec<TeamShortfall>,
 }
 
-async fn devices(State(catalog): State<Arc<Catalog>>, Extension(caller): Extension<Caller>) -> Result<Json<DeviceReport>, ApiError> {
+async fn devices(
+    State(catalog): State<Arc<Catalog>>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<DeviceReport>, ApiError> {
     let devices = catalog.ports.catalogue.devices(&caller.bureau).await?;
-    let teams_short_of_cameras = custodian_core::cases::teams_short_of_cameras(devices.iter().map(|d| (d.team.as_str(), d.device.as_str())));
-    Ok(Json(DeviceReport { devices, teams_short_of_cameras }))
+    let teams_short_of_cameras = custodian_core::cases::teams_short_of_cameras(
+        devices.iter().map(|d| (d.team.as_str(), d.device.as_str())),
+    );
+    Ok(Json(DeviceReport {
+        devices,
+        teams_short_of_cameras,
+    }))
 }

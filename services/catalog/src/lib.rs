@@ -44,7 +44,11 @@ pub struct CatalogConfig {
     #[arg(long = "stuck-after", env = "CUSTODIAN_STUCK_AFTER", default_value = "5m", value_parser = parse_duration)]
     pub stuck_after: Duration,
     /// Deliveries of one event before it goes to the dead-letter subject.
-    #[arg(long = "max-deliver", env = "CUSTODIAN_MAX_DELIVER", default_value_t = 5)]
+    #[arg(
+        long = "max-deliver",
+        env = "CUSTODIAN_MAX_DELIVER",
+        default_value_t = 5
+    )]
     pub max_deliver: u32,
 }
 
@@ -61,26 +65,46 @@ impl CatalogConfig {
         let calendar = match &self.calendar {
             None => WorkdayCalendar::shipped(),
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| ConfigError::new("calendar", path.display(), e))?;
-                WorkdayCalendar::from_toml(&text).map_err(|e| ConfigError::new("calendar", path.display(), e))?
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError::new("calendar", path.display(), e))?;
+                WorkdayCalendar::from_toml(&text)
+                    .map_err(|e| ConfigError::new("calendar", path.display(), e))?
             }
         };
-        let names = NameTemplate::parse(&self.name_template).map_err(|e| ConfigError::new("name-template", &self.name_template, e))?;
-        let categories = Categories::new(self.categories.clone()).map_err(|e| ConfigError::new("categories", self.categories.join(","), e))?;
-        Ok(CatalogRules { deadlines: DeadlineRules::new(calendar), names, categories })
+        let names = NameTemplate::parse(&self.name_template)
+            .map_err(|e| ConfigError::new("name-template", &self.name_template, e))?;
+        let categories = Categories::new(self.categories.clone())
+            .map_err(|e| ConfigError::new("categories", self.categories.join(","), e))?;
+        Ok(CatalogRules {
+            deadlines: DeadlineRules::new(calendar),
+            names,
+            categories,
+        })
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.rules()?;
         if self.reconcile_every.is_zero() {
-            return Err(ConfigError::new("reconcile-every", "0s", "must be more than 0"));
+            return Err(ConfigError::new(
+                "reconcile-every",
+                "0s",
+                "must be more than 0",
+            ));
         }
         // Re-publishing inside the bus's two-minute duplicate window would be dropped anyway.
         if self.stuck_after < Duration::from_secs(1) {
-            return Err(ConfigError::new("stuck-after", format!("{:?}", self.stuck_after), "must be at least 1s"));
+            return Err(ConfigError::new(
+                "stuck-after",
+                format!("{:?}", self.stuck_after),
+                "must be at least 1s",
+            ));
         }
         if !(1..=100).contains(&self.max_deliver) {
-            return Err(ConfigError::new("max-deliver", self.max_deliver, "must be 1 to 100"));
+            return Err(ConfigError::new(
+                "max-deliver",
+                self.max_deliver,
+                "must be 1 to 100",
+            ));
         }
         Ok(())
     }
@@ -109,21 +133,36 @@ struct CatalogMetrics {
 
 impl CatalogMetrics {
     fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
-        let catalogued = IntCounter::new("custodian_clips_catalogued_total", "Clips that reached the catalogued state")?;
-        let republished = IntCounter::new("custodian_reconciler_republished_total", "Stuck clips whose pending work was announced again")?;
+        let catalogued = IntCounter::new(
+            "custodian_clips_catalogued_total",
+            "Clips that reached the catalogued state",
+        )?;
+        let republished = IntCounter::new(
+            "custodian_reconciler_republished_total",
+            "Stuck clips whose pending work was announced again",
+        )?;
         let unknown_calendar_year = IntCounter::new(
             "custodian_calendar_unknown_year_total",
             "Deadlines counted across a year the working-day calendar has no data for (weekends only): add that year",
         )?;
         let overdue = IntGaugeVec::new(
-            Opts::new("custodian_deadlines_overdue", "Overdue deadlines by bureau and kind (late uploads: over the last 30 days)"),
+            Opts::new(
+                "custodian_deadlines_overdue",
+                "Overdue deadlines by bureau and kind (late uploads: over the last 30 days)",
+            ),
             &["bureau", "kind"],
         )?;
         registry.register(Box::new(catalogued.clone()))?;
         registry.register(Box::new(republished.clone()))?;
         registry.register(Box::new(unknown_calendar_year.clone()))?;
         registry.register(Box::new(overdue.clone()))?;
-        Ok(Self { catalogued, republished, unknown_calendar_year, overdue, jobs: JobMetrics::register(registry)? })
+        Ok(Self {
+            catalogued,
+            republished,
+            unknown_calendar_year,
+            overdue,
+            jobs: JobMetrics::register(registry)?,
+        })
     }
 }
 
@@ -154,7 +193,12 @@ impl Catalog {
     pub fn new(ports: Ports, config: CatalogConfig) -> Result<Arc<Self>, CatalogStartError> {
         let rules = config.rules()?;
         let metrics = CatalogMetrics::register(&ports.registry)?;
-        Ok(Arc::new(Self { ports, config, rules, metrics }))
+        Ok(Arc::new(Self {
+            ports,
+            config,
+            rules,
+            metrics,
+        }))
     }
 
     pub fn router(self: &Arc<Self>) -> axum::Router {
@@ -162,7 +206,12 @@ impl Catalog {
     }
 
     fn stored_consumer(&self) -> ConsumerSpec {
-        ConsumerSpec { name: "catalog-stored".into(), topic: Topic::ClipStored, ack_wait: Duration::from_secs(30), max_deliver: self.config.max_deliver }
+        ConsumerSpec {
+            name: "catalog-stored".into(),
+            topic: Topic::ClipStored,
+            ack_wait: Duration::from_secs(30),
+            max_deliver: self.config.max_deliver,
+        }
     }
 
     /// Runs the `clip.stored` consumer and the reconciler until `shutdown`.
@@ -173,7 +222,14 @@ impl Catalog {
                 let catalog = catalog.clone();
                 async move { catalog.on_stored(payload).await }
             };
-            run_consumer(self.ports.bus.clone(), self.stored_consumer(), self.metrics.jobs.clone(), Duration::from_secs(60), shutdown.clone(), handler)
+            run_consumer(
+                self.ports.bus.clone(),
+                self.stored_consumer(),
+                self.metrics.jobs.clone(),
+                Duration::from_secs(60),
+                shutdown.clone(),
+                handler,
+            )
         };
         let reconciler = self.clone().reconcile_forever(shutdown);
         tokio::join!(consumer, reconciler);
@@ -182,11 +238,22 @@ impl Catalog {
     /// Handles `clip.stored`. No processing step is required yet, so a stored clip is
     /// catalogued at once; handling the same event twice changes nothing.
     pub async fn on_stored(&self, payload: Bytes) -> Result<(), HandleError> {
-        let event = ClipStored::decode(payload).map_err(|e| HandleError::Permanent(format!("undecodable clip.stored: {e}")))?;
-        let id: ClipId = event.clip_id.parse().map_err(|e| HandleError::Permanent(format!("clip.stored: {e}")))?;
-        let clip = self.ports.catalogue.clip_for_worker(id).await.map_err(catalogue_failure)?;
+        let event = ClipStored::decode(payload)
+            .map_err(|e| HandleError::Permanent(format!("undecodable clip.stored: {e}")))?;
+        let id: ClipId = event
+            .clip_id
+            .parse()
+            .map_err(|e| HandleError::Permanent(format!("clip.stored: {e}")))?;
+        let clip = self
+            .ports
+            .catalogue
+            .clip_for_worker(id)
+            .await
+            .map_err(catalogue_failure)?;
         let Some(clip) = clip else {
-            return Err(HandleError::Transient(format!("clip {id} is not in the catalogue yet")));
+            return Err(HandleError::Transient(format!(
+                "clip {id} is not in the catalogue yet"
+            )));
         };
         if clip.schedule.is_none() {
             self.schedule(&clip).await.map_err(catalogue_failure)?;
@@ -197,18 +264,28 @@ impl Catalog {
                 let moved = self
                     .ports
                     .catalogue
-                    .transition(id, ClipState::Stored, ClipState::Catalogued, now, Some("every required step done"))
+                    .transition(
+                        id,
+                        ClipState::Stored,
+                        ClipState::Catalogued,
+                        now,
+                        Some("every required step done"),
+                    )
                     .await
                     .map_err(catalogue_failure)?;
                 if moved {
                     self.metrics.catalogued.inc();
                     tracing::info!(clip_id = %id, bureau = %clip.bureau, "clip catalogued");
                 }
-                self.announce_catalogued(&clip.bureau.to_string(), id, now).await
+                self.announce_catalogued(&clip.bureau.to_string(), id, now)
+                    .await
             }
             // Already done: announce again in case the first announcement was lost; the bus
             // drops the duplicate if it was not.
-            ClipState::Catalogued => self.announce_catalogued(&clip.bureau.to_string(), id, clip.state_changed_at).await,
+            ClipState::Catalogued => {
+                self.announce_catalogued(&clip.bureau.to_string(), id, clip.state_changed_at)
+                    .await
+            }
             ClipState::Archived | ClipState::Expired | ClipState::Failed => Ok(()),
         }
     }
@@ -218,7 +295,8 @@ impl Catalog {
     async fn schedule(&self, clip: &ClipRecord) -> Result<(), CatalogueError> {
         let rules = &self.rules.deadlines;
         // The recording's end is its start until the media workers measure its duration.
-        let [(_, upload_due, _), (_, upload_hard_due, upload_known)] = rules.upload_due(clip.recorded_at);
+        let [(_, upload_due, _), (_, upload_hard_due, upload_known)] =
+            rules.upload_due(clip.recorded_at);
         let (classify_due, classify_known) = rules.classification_due(clip.received_at);
         let calendar_complete = upload_known && classify_known;
         if !calendar_complete {
@@ -233,12 +311,33 @@ impl Catalog {
             recorded_at: clip.recorded_at,
             important: clip.important,
         });
-        let schedule = ClipSchedule { upload_due, upload_hard_due, classify_due, calendar_complete };
-        self.ports.catalogue.set_schedule(clip.id, &name, &schedule).await?;
+        let schedule = ClipSchedule {
+            upload_due,
+            upload_hard_due,
+            classify_due,
+            calendar_complete,
+        };
+        self.ports
+            .catalogue
+            .set_schedule(clip.id, &name, &schedule)
+            .await?;
         if let Some(reference) = &clip.case_ref {
-            if let Some(case) = self.ports.catalogue.case_by_reference(&clip.bureau, reference).await? {
+            if let Some(case) = self
+                .ports
+                .catalogue
+                .case_by_reference(&clip.bureau, reference)
+                .await?
+            {
                 if case.state.may_link().is_ok() {
-                    self.ports.catalogue.link_clips(case.id, &[clip.id], "ingest (case named at upload)", self.ports.clock.now()).await?;
+                    self.ports
+                        .catalogue
+                        .link_clips(
+                            case.id,
+                            &[clip.id],
+                            "ingest (case named at upload)",
+                            self.ports.clock.now(),
+                        )
+                        .await?;
                 }
             }
         }
@@ -247,19 +346,39 @@ impl Catalog {
 
     /// Refreshes the overdue gauges from the catalogue.
     pub async fn count_overdue(&self) -> Result<(), CatalogueError> {
-        let counts = self.ports.catalogue.overdue_counts(self.ports.clock.now()).await?;
+        let counts = self
+            .ports
+            .catalogue
+            .overdue_counts(self.ports.clock.now())
+            .await?;
         self.metrics.overdue.reset();
         for (bureau, kind, count) in counts {
-            self.metrics.overdue.with_label_values(&[bureau.as_str(), kind.as_str()]).set(count);
+            self.metrics
+                .overdue
+                .with_label_values(&[bureau.as_str(), kind.as_str()])
+                .set(count);
         }
         Ok(())
     }
 
-    async fn announce_catalogued(&self, bureau: &str, id: ClipId, at: chrono::DateTime<chrono::Utc>) -> Result<(), HandleError> {
-        let event = ClipCatalogued { clip_id: id.to_string(), bureau_id: bureau.to_owned(), catalogued_at: at.to_rfc3339() };
+    async fn announce_catalogued(
+        &self,
+        bureau: &str,
+        id: ClipId,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), HandleError> {
+        let event = ClipCatalogued {
+            clip_id: id.to_string(),
+            bureau_id: bureau.to_owned(),
+            catalogued_at: at.to_rfc3339(),
+        };
         self.ports
             .bus
-            .publish(Topic::ClipCatalogued, &Topic::ClipCatalogued.message_id(id, 0), Bytes::from(event.encode_to_vec()))
+            .publish(
+                Topic::ClipCatalogued,
+                &Topic::ClipCatalogued.message_id(id, 0),
+                Bytes::from(event.encode_to_vec()),
+            )
             .await
             .map_err(|e| HandleError::Transient(e.to_string()))
     }
@@ -284,19 +403,30 @@ impl Catalog {
     /// Announces again the clips that have stayed `stored` longer than `stuck_after`.
     /// Returns how many were announced.
     pub async fn reconcile_once(&self) -> Result<usize, CatalogueError> {
-        let stuck_after = chrono::Duration::from_std(self.config.stuck_after).unwrap_or(chrono::Duration::minutes(5));
+        let stuck_after = chrono::Duration::from_std(self.config.stuck_after)
+            .unwrap_or(chrono::Duration::minutes(5));
         let now = self.ports.clock.now();
-        let stuck = self.ports.catalogue.stuck_clips(ClipState::Stored, now - stuck_after, 100).await?;
+        let stuck = self
+            .ports
+            .catalogue
+            .stuck_clips(ClipState::Stored, now - stuck_after, 100)
+            .await?;
         let mut announced = 0;
         for clip in stuck {
-            let round = self.ports.catalogue.next_publish_round(clip.id, now).await?;
+            let round = self
+                .ports
+                .catalogue
+                .next_publish_round(clip.id, now)
+                .await?;
             match publish_stored(&*self.ports.bus, &clip, round).await {
                 Ok(()) => {
                     announced += 1;
                     self.metrics.republished.inc();
                     tracing::info!(clip_id = %clip.id, round, "stuck clip announced again");
                 }
-                Err(e) => tracing::warn!(clip_id = %clip.id, error = %e, "could not announce stuck clip"),
+                Err(e) => {
+                    tracing::warn!(clip_id = %clip.id, error = %e, "could not announce stuck clip")
+                }
             }
         }
         Ok(announced)

@@ -35,13 +35,25 @@ pub struct IngestConfig {
 impl IngestConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.max_upload_bytes == 0 {
-            return Err(ConfigError::new("max-upload-size", self.max_upload_bytes, "must be more than 0"));
+            return Err(ConfigError::new(
+                "max-upload-size",
+                self.max_upload_bytes,
+                "must be more than 0",
+            ));
         }
         if self.abandon_after < Duration::from_secs(60) {
-            return Err(ConfigError::new("abandon-uploads-after", format!("{:?}", self.abandon_after), "must be at least 1m"));
+            return Err(ConfigError::new(
+                "abandon-uploads-after",
+                format!("{:?}", self.abandon_after),
+                "must be at least 1m",
+            ));
         }
         if self.janitor_every.is_zero() {
-            return Err(ConfigError::new("janitor-every", "0s", "must be more than 0"));
+            return Err(ConfigError::new(
+                "janitor-every",
+                "0s",
+                "must be more than 0",
+            ));
         }
         Ok(())
     }
@@ -49,7 +61,11 @@ impl IngestConfig {
 
 impl Default for IngestConfig {
     fn default() -> Self {
-        Self { max_upload_bytes: 64 << 30, abandon_after: Duration::from_secs(24 * 3600), janitor_every: Duration::from_secs(600) }
+        Self {
+            max_upload_bytes: 64 << 30,
+            abandon_after: Duration::from_secs(24 * 3600),
+            janitor_every: Duration::from_secs(600),
+        }
     }
 }
 
@@ -62,7 +78,11 @@ pub struct Ingest {
 impl Ingest {
     pub fn new(ports: Ports, config: IngestConfig) -> Result<Arc<Self>, prometheus::Error> {
         let metrics = IngestMetrics::register(&ports.registry)?;
-        Ok(Arc::new(Self { ports, config, metrics }))
+        Ok(Arc::new(Self {
+            ports,
+            config,
+            metrics,
+        }))
     }
 
     /// The role's API. Every route requires a bureau token.
@@ -70,7 +90,10 @@ impl Ingest {
         Router::new()
             .route("/v1/uploads", put(upload::put_upload))
             .with_state(self.clone())
-            .layer(axum::middleware::from_fn_with_state(self.ports.catalogue.clone(), authenticate))
+            .layer(axum::middleware::from_fn_with_state(
+                self.ports.catalogue.clone(),
+                authenticate,
+            ))
     }
 
     /// Runs the janitor until `shutdown`.
@@ -91,7 +114,9 @@ impl Ingest {
     /// Removes the bytes of uploads that started longer ago than `abandon_after` and never
     /// became clips. Returns how many were reclaimed.
     pub async fn reclaim_abandoned(&self) -> Result<usize, upload::IngestError> {
-        let cutoff = self.ports.clock.now() - chrono::Duration::from_std(self.config.abandon_after).unwrap_or(chrono::Duration::days(1));
+        let cutoff = self.ports.clock.now()
+            - chrono::Duration::from_std(self.config.abandon_after)
+                .unwrap_or(chrono::Duration::days(1));
         let stale = self.ports.catalogue.stale_uploads(cutoff, 100).await?;
         let mut reclaimed = 0;
         for upload in stale {

@@ -11,19 +11,38 @@ pub struct IngestMetrics {
 impl IngestMetrics {
     pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
         let uploads = IntCounterVec::new(
-            Opts::new("custodian_uploads_total", "Uploads finished, by outcome (stored or an error code)"),
+            Opts::new(
+                "custodian_uploads_total",
+                "Uploads finished, by outcome (stored or an error code)",
+            ),
             &["outcome"],
         )?;
-        let bytes = IntCounter::new("custodian_upload_bytes_total", "Bytes of originals stored and recorded")?;
-        let duration = Histogram::with_opts(
-            HistogramOpts::new("custodian_upload_duration_seconds", "Time from the first byte of an upload to its receipt")
-                .buckets(vec![0.05, 0.25, 1.0, 5.0, 15.0, 60.0, 300.0, 1800.0, 7200.0]),
+        let bytes = IntCounter::new(
+            "custodian_upload_bytes_total",
+            "Bytes of originals stored and recorded",
         )?;
-        let abandoned = IntCounter::new("custodian_abandoned_uploads_total", "Unfinished uploads reclaimed by the janitor")?;
+        let duration = Histogram::with_opts(
+            HistogramOpts::new(
+                "custodian_upload_duration_seconds",
+                "Time from the first byte of an upload to its receipt",
+            )
+            .buckets(vec![
+                0.05, 0.25, 1.0, 5.0, 15.0, 60.0, 300.0, 1800.0, 7200.0,
+            ]),
+        )?;
+        let abandoned = IntCounter::new(
+            "custodian_abandoned_uploads_total",
+            "Unfinished uploads reclaimed by the janitor",
+        )?;
         registry.register(Box::new(uploads.clone()))?;
         registry.register(Box::new(bytes.clone()))?;
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(abandoned.clone()))?;
-        Ok(Self { uploads, bytes, duration, abandoned })
+        Ok(Self {
+            uploads,
+            bytes,
+            duration,
+            abandoned,
+        })
     }
 }

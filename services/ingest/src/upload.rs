@@ -28,7 +28,10 @@ pub enum IngestError {
     #[error(transparent)]
     Metadata(#[from] MetadataError),
     #[error("{header}: {source}")]
-    DigestHeader { header: &'static str, source: DigestError },
+    DigestHeader {
+        header: &'static str,
+        source: DigestError,
+    },
     #[error("the upload is {size} bytes; the limit is {limit}")]
     TooLarge { size: u64, limit: u64 },
     #[error("the body ended after {received} of {declared} declared bytes")]
@@ -36,7 +39,10 @@ pub enum IngestError {
     #[error("the body could not be read after {received} bytes: {message}")]
     BodyBroken { received: u64, message: String },
     #[error("the content digest does not match: client sent sha-256 {claimed}, received bytes hash to {actual}")]
-    DigestMismatch { claimed: Sha256Digest, actual: Sha256Digest },
+    DigestMismatch {
+        claimed: Sha256Digest,
+        actual: Sha256Digest,
+    },
     #[error(transparent)]
     Blob(#[from] BlobError),
     #[error(transparent)]
@@ -64,7 +70,10 @@ impl IngestError {
     fn status(&self) -> StatusCode {
         match self {
             Self::Metadata(MetadataError::WrongBureau { .. }) => StatusCode::FORBIDDEN,
-            Self::Metadata(_) | Self::DigestHeader { .. } | Self::Truncated { .. } | Self::BodyBroken { .. } => StatusCode::BAD_REQUEST,
+            Self::Metadata(_)
+            | Self::DigestHeader { .. }
+            | Self::Truncated { .. }
+            | Self::BodyBroken { .. } => StatusCode::BAD_REQUEST,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::DigestMismatch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Blob(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
@@ -112,18 +121,30 @@ pub async fn put_upload(
     body: Body,
 ) -> Response {
     if let Err(refused) = caller.require(Action::Upload) {
-        ingest.metrics.uploads.with_label_values(&["forbidden"]).inc();
+        ingest
+            .metrics
+            .uploads
+            .with_label_values(&["forbidden"])
+            .inc();
         return refused.into_response();
     }
     let started = Instant::now();
     let outcome = receive(&ingest, &caller, query, &headers, body).await;
-    ingest.metrics.duration.observe(started.elapsed().as_secs_f64());
+    ingest
+        .metrics
+        .duration
+        .observe(started.elapsed().as_secs_f64());
     match outcome {
         Ok(receipt) => {
             ingest.metrics.uploads.with_label_values(&["stored"]).inc();
             ingest.metrics.bytes.inc_by(receipt.size_bytes);
             let location = format!("/v1/clips/{}", receipt.clip_id);
-            (StatusCode::CREATED, [(header::LOCATION, location)], Json(receipt)).into_response()
+            (
+                StatusCode::CREATED,
+                [(header::LOCATION, location)],
+                Json(receipt),
+            )
+                .into_response()
         }
         Err(e) => {
             ingest.metrics.uploads.with_label_values(&[e.code()]).inc();
@@ -137,22 +158,44 @@ fn claimed_digest(headers: &HeaderMap) -> Result<Option<Sha256Digest>, IngestErr
     for name in ["content-digest", "repr-digest"] {
         if let Some(value) = headers.get(name) {
             let text = value.to_str().map_err(|_| IngestError::DigestHeader {
-                header: if name == "content-digest" { "Content-Digest" } else { "Repr-Digest" },
+                header: if name == "content-digest" {
+                    "Content-Digest"
+                } else {
+                    "Repr-Digest"
+                },
                 source: DigestError::NoSha256("<not ASCII>".into()),
             })?;
             return Sha256Digest::from_digest_field(text)
                 .map(Some)
-                .map_err(|source| IngestError::DigestHeader { header: if name == "content-digest" { "Content-Digest" } else { "Repr-Digest" }, source });
+                .map_err(|source| IngestError::DigestHeader {
+                    header: if name == "content-digest" {
+                        "Content-Digest"
+                    } else {
+                        "Repr-Digest"
+                    },
+                    source,
+                });
         }
     }
     Ok(None)
 }
 
 fn declared_length(headers: &HeaderMap) -> Option<u64> {
-    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }
 
-async fn receive(ingest: &Ingest, caller: &Caller, query: UploadQuery, headers: &HeaderMap, body: Body) -> Result<Receipt, IngestError> {
+async fn receive(
+    ingest: &Ingest,
+    caller: &Caller,
+    query: UploadQuery,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Receipt, IngestError> {
     let now = ingest.ports.clock.now();
     let raw = RawUploadMetadata {
         bureau: query.bureau,
@@ -175,7 +218,12 @@ async fn receive(ingest: &Ingest, caller: &Caller, query: UploadQuery, headers: 
 
     let clip = ClipId::from_parts(now.timestamp_millis().max(0) as u64, rand::random());
     let object_key = original_key(&meta.bureau, meta.recorded_at, clip, &meta.original_name);
-    let pending = PendingUpload { clip, bureau: meta.bureau.clone(), object_key: object_key.clone(), started_at: now };
+    let pending = PendingUpload {
+        clip,
+        bureau: meta.bureau.clone(),
+        object_key: object_key.clone(),
+        started_at: now,
+    };
     ingest.ports.catalogue.begin_upload(&pending).await?;
 
     let stored = store_original(ingest, &object_key, body, declared, claimed).await;
@@ -236,7 +284,10 @@ async fn store_original(
     }
     let written = writer.finish().await?;
     if let Some(claimed) = claimed.filter(|claimed| *claimed != written.sha256) {
-        return Err(IngestError::DigestMismatch { claimed, actual: written.sha256 });
+        return Err(IngestError::DigestMismatch {
+            claimed,
+            actual: written.sha256,
+        });
     }
     ingest.ports.blob.verify(&written).await?;
     Ok(written)
@@ -245,7 +296,10 @@ async fn store_original(
 async fn copy_body(writer: &mut dyn BlobWriter, body: Body, limit: u64) -> Result<(), IngestError> {
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| IngestError::BodyBroken { received: writer.written(), message: e.to_string() })?;
+        let chunk = chunk.map_err(|e| IngestError::BodyBroken {
+            received: writer.written(),
+            message: e.to_string(),
+        })?;
         let size = writer.written() + chunk.len() as u64;
         if size > limit {
             return Err(IngestError::TooLarge { size, limit });
@@ -255,8 +309,21 @@ async fn copy_body(writer: &mut dyn BlobWriter, body: Body, limit: u64) -> Resul
     Ok(())
 }
 
-async fn record(ingest: &Ingest, clip: ClipId, meta: UploadMetadata, written: WrittenObject, received_at: DateTime<Utc>) -> Result<custodian_platform::catalogue::ClipRecord, IngestError> {
-    let new = NewClip { id: clip, meta, object_key: written.key, size_bytes: written.size, sha256: written.sha256, received_at };
+async fn record(
+    ingest: &Ingest,
+    clip: ClipId,
+    meta: UploadMetadata,
+    written: WrittenObject,
+    received_at: DateTime<Utc>,
+) -> Result<custodian_platform::catalogue::ClipRecord, IngestError> {
+    let new = NewClip {
+        id: clip,
+        meta,
+        object_key: written.key,
+        size_bytes: written.size,
+        sha256: written.sha256,
+        received_at,
+    };
     Ok(ingest.ports.catalogue.record_clip(&new).await?)
 }
 
@@ -269,6 +336,8 @@ async fn discard(ingest: &Ingest, clip: ClipId, key: &str) {
                 tracing::warn!(clip_id = %clip, error = %e, "pending upload left for the janitor");
             }
         }
-        Err(e) => tracing::warn!(clip_id = %clip, key, error = %e, "object of a failed upload left for the janitor"),
+        Err(e) => {
+            tracing::warn!(clip_id = %clip, key, error = %e, "object of a failed upload left for the janitor")
+        }
     }
 }

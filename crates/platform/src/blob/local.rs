@@ -22,7 +22,10 @@ pub struct LocalBlobStore {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BlobError + '_ {
-    move |source| BlobError::Io { path: path.display().to_string(), source }
+    move |source| BlobError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 impl LocalBlobStore {
@@ -31,7 +34,9 @@ impl LocalBlobStore {
     pub async fn open(root: impl Into<PathBuf>) -> Result<Self, BlobError> {
         let root = root.into();
         let staging = root.join(STAGING);
-        tokio::fs::create_dir_all(&staging).await.map_err(io(&staging))?;
+        tokio::fs::create_dir_all(&staging)
+            .await
+            .map_err(io(&staging))?;
         let mut entries = tokio::fs::read_dir(&staging).await.map_err(io(&staging))?;
         while let Some(entry) = entries.next_entry().await.map_err(io(&staging))? {
             let path = entry.path();
@@ -45,9 +50,15 @@ impl LocalBlobStore {
     fn path_of(&self, key: &str) -> Result<PathBuf, BlobError> {
         let relative = Path::new(key);
         let plain = !key.is_empty()
-            && relative.components().all(|c| matches!(c, Component::Normal(part) if part != STAGING));
+            && relative
+                .components()
+                .all(|c| matches!(c, Component::Normal(part) if part != STAGING));
         if !plain {
-            return Err(BlobError::Failed { operation: "resolve", key: key.to_owned(), message: "not a plain relative key".into() });
+            return Err(BlobError::Failed {
+                operation: "resolve",
+                key: key.to_owned(),
+                message: "not a plain relative key".into(),
+            });
         }
         Ok(self.root.join(relative))
     }
@@ -58,11 +69,27 @@ impl BlobStore for LocalBlobStore {
     async fn create(&self, key: &str) -> Result<Box<dyn BlobWriter>, BlobError> {
         let target = self.path_of(key)?;
         if tokio::fs::try_exists(&target).await.map_err(io(&target))? {
-            return Err(BlobError::AlreadyExists { key: key.to_owned() });
+            return Err(BlobError::AlreadyExists {
+                key: key.to_owned(),
+            });
         }
-        let staging = self.root.join(STAGING).join(uuid::Uuid::new_v4().to_string());
-        let file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(&staging).await.map_err(io(&staging))?;
-        Ok(Box::new(LocalWriter { key: key.to_owned(), target, staging, file, digest: RunningDigest::default() }))
+        let staging = self
+            .root
+            .join(STAGING)
+            .join(uuid::Uuid::new_v4().to_string());
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&staging)
+            .await
+            .map_err(io(&staging))?;
+        Ok(Box::new(LocalWriter {
+            key: key.to_owned(),
+            target,
+            staging,
+            file,
+            digest: RunningDigest::default(),
+        }))
     }
 
     async fn verify(&self, written: &WrittenObject) -> Result<(), BlobError> {
@@ -70,11 +97,18 @@ impl BlobStore for LocalBlobStore {
         let key = written.key.clone();
         let (size, sha256) = tokio::task::spawn_blocking(move || hash_file(&path))
             .await
-            .map_err(|e| BlobError::Failed { operation: "verify", key: key.clone(), message: e.to_string() })??;
+            .map_err(|e| BlobError::Failed {
+                operation: "verify",
+                key: key.clone(),
+                message: e.to_string(),
+            })??;
         if size != written.size || sha256 != written.sha256 {
             return Err(BlobError::Mismatch {
                 key: written.key.clone(),
-                detail: format!("wrote {} bytes {}, file has {size} bytes {sha256}", written.size, written.sha256),
+                detail: format!(
+                    "wrote {} bytes {}, file has {size} bytes {sha256}",
+                    written.size, written.sha256
+                ),
             });
         }
         Ok(())
@@ -93,7 +127,9 @@ impl BlobStore for LocalBlobStore {
         let path = self.path_of(key)?;
         match tokio::fs::File::open(&path).await {
             Ok(file) => Ok(Box::pin(file)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(BlobError::NotFound { key: key.to_owned() }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(BlobError::NotFound {
+                key: key.to_owned(),
+            }),
             Err(e) => Err(io(&path)(e)),
         }
     }
@@ -121,7 +157,9 @@ impl BlobStore for LocalBlobStore {
 
 fn hash_file(path: &Path) -> Result<(u64, Sha256Digest), BlobError> {
     let mut file = std::fs::File::open(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => BlobError::NotFound { key: path.display().to_string() },
+        std::io::ErrorKind::NotFound => BlobError::NotFound {
+            key: path.display().to_string(),
+        },
         _ => io(path)(e),
     })?;
     let mut hasher = Sha256::new();
@@ -149,19 +187,33 @@ struct LocalWriter {
 #[async_trait]
 impl BlobWriter for LocalWriter {
     async fn write(&mut self, chunk: Bytes) -> Result<(), BlobError> {
-        self.file.write_all(&chunk).await.map_err(io(&self.staging))?;
+        self.file
+            .write_all(&chunk)
+            .await
+            .map_err(io(&self.staging))?;
         self.digest.update(&chunk);
         Ok(())
     }
 
     async fn finish(self: Box<Self>) -> Result<WrittenObject, BlobError> {
-        let LocalWriter { key, target, staging, mut file, digest } = *self;
+        let LocalWriter {
+            key,
+            target,
+            staging,
+            mut file,
+            digest,
+        } = *self;
         let result = publish(&staging, &target, &mut file, &key).await;
         // The staging name is only a handle: whether or not the link was made, it goes.
         let _ = tokio::fs::remove_file(&staging).await;
         result?;
         let (size, sha256) = digest.finish();
-        Ok(WrittenObject { key, size, sha256, part_digests: Vec::new() })
+        Ok(WrittenObject {
+            key,
+            size,
+            sha256,
+            part_digests: Vec::new(),
+        })
     }
 
     async fn abort(self: Box<Self>) {
@@ -173,19 +225,30 @@ impl BlobWriter for LocalWriter {
     }
 }
 
-async fn publish(staging: &Path, target: &Path, file: &mut tokio::fs::File, key: &str) -> Result<(), BlobError> {
+async fn publish(
+    staging: &Path,
+    target: &Path,
+    file: &mut tokio::fs::File,
+    key: &str,
+) -> Result<(), BlobError> {
     file.flush().await.map_err(io(staging))?;
     file.sync_all().await.map_err(io(staging))?;
     let parent = target.parent().unwrap_or(target);
-    tokio::fs::create_dir_all(parent).await.map_err(io(parent))?;
+    tokio::fs::create_dir_all(parent)
+        .await
+        .map_err(io(parent))?;
     match tokio::fs::hard_link(staging, target).await {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(BlobError::AlreadyExists { key: key.to_owned() })
+            return Err(BlobError::AlreadyExists {
+                key: key.to_owned(),
+            })
         }
         Err(e) => return Err(io(target)(e)),
     }
-    tokio::fs::set_permissions(target, std::fs::Permissions::from_mode(0o440)).await.map_err(io(target))?;
+    tokio::fs::set_permissions(target, std::fs::Permissions::from_mode(0o440))
+        .await
+        .map_err(io(target))?;
     // The link is durable only once its directory entry is on disk.
     let dir = tokio::fs::File::open(parent).await.map_err(io(parent))?;
     dir.sync_all().await.map_err(io(parent))

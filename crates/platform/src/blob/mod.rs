@@ -24,13 +24,24 @@ pub enum BlobError {
     #[error("object {key} not found")]
     NotFound { key: String },
     #[error("blob store unavailable during {operation} on {key}: {message}")]
-    Unavailable { operation: &'static str, key: String, message: String },
+    Unavailable {
+        operation: &'static str,
+        key: String,
+        message: String,
+    },
     #[error("stored object {key} does not match what was written: {detail}")]
     Mismatch { key: String, detail: String },
     #[error("{operation} on {key} failed: {message}")]
-    Failed { operation: &'static str, key: String, message: String },
+    Failed {
+        operation: &'static str,
+        key: String,
+        message: String,
+    },
     #[error("file i/o on {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 impl BlobError {
@@ -39,7 +50,9 @@ impl BlobError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Unavailable { .. } => true,
-            Self::Io { source, .. } => !matches!(source.kind(), std::io::ErrorKind::PermissionDenied),
+            Self::Io { source, .. } => {
+                !matches!(source.kind(), std::io::ErrorKind::PermissionDenied)
+            }
             _ => false,
         }
     }
@@ -103,6 +116,9 @@ impl RunningDigest {
     }
 
     pub(crate) fn finish(self) -> (u64, Sha256Digest) {
-        (self.size, Sha256Digest::from_bytes(self.hasher.finalize().into()))
+        (
+            self.size,
+            Sha256Digest::from_bytes(self.hasher.finalize().into()),
+        )
     }
 }

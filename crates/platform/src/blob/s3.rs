@@ -7,12 +7,12 @@
 //! Some servers (Garage) ignore `If-None-Match: *`, so a key is checked with HeadObject before
 //! it is written; keys carry a fresh clip id, so the check guards against bugs, not races.
 
+use async_trait::async_trait;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, RequestChecksumCalculation};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
-use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use custodian_core::Sha256Digest;
 use tokio::task::JoinSet;
@@ -49,22 +49,40 @@ where
 {
     let key = key.to_owned();
     match &err {
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
-            BlobError::Unavailable { operation, key, message: err_text(&err) }
-        }
-        SdkError::ResponseError(_) => BlobError::Unavailable { operation, key, message: err_text(&err) },
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => BlobError::Unavailable {
+            operation,
+            key,
+            message: err_text(&err),
+        },
+        SdkError::ResponseError(_) => BlobError::Unavailable {
+            operation,
+            key,
+            message: err_text(&err),
+        },
         SdkError::ServiceError(service) => {
             let code = service.err().code().unwrap_or("unknown");
             let message = format!("{code}: {}", service.err().message().unwrap_or(""));
             match code {
                 "NoSuchKey" | "NotFound" => BlobError::NotFound { key },
                 "InternalError" | "ServiceUnavailable" | "SlowDown" | "RequestTimeout" => {
-                    BlobError::Unavailable { operation, key, message }
+                    BlobError::Unavailable {
+                        operation,
+                        key,
+                        message,
+                    }
                 }
-                _ => BlobError::Failed { operation, key, message },
+                _ => BlobError::Failed {
+                    operation,
+                    key,
+                    message,
+                },
             }
         }
-        _ => BlobError::Failed { operation, key, message: err_text(&err) },
+        _ => BlobError::Failed {
+            operation,
+            key,
+            message: err_text(&err),
+        },
     }
 }
 
@@ -86,8 +104,13 @@ impl S3BlobStore {
                 aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
             ))
             .build_https();
-        let credentials =
-            Credentials::new(&settings.access_key_id, &settings.secret_access_key, None, None, "custodian-config");
+        let credentials = Credentials::new(
+            &settings.access_key_id,
+            &settings.secret_access_key,
+            None,
+            None,
+            "custodian-config",
+        );
         let mut config = aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(settings.region.clone()))
@@ -115,18 +138,49 @@ impl S3BlobStore {
     /// Creates the bucket if it does not exist (development and tests; production buckets
     /// are made by their operators with their retention settings).
     pub async fn ensure_bucket(&self) -> Result<(), BlobError> {
-        if self.client.head_bucket().bucket(&self.bucket).send().await.is_ok() {
+        if self
+            .client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .is_ok()
+        {
             return Ok(());
         }
-        match self.client.create_bucket().bucket(&self.bucket).send().await {
+        match self
+            .client
+            .create_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e)) if matches!(e.err().code(), Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists")) => Ok(()),
+            Err(SdkError::ServiceError(e))
+                if matches!(
+                    e.err().code(),
+                    Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists")
+                ) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(classify("create_bucket", &self.bucket, e)),
         }
     }
 
-    async fn head(&self, key: &str) -> Result<Option<aws_sdk_s3::operation::head_object::HeadObjectOutput>, BlobError> {
-        match self.client.head_object().bucket(&self.bucket).key(key).checksum_mode(ChecksumMode::Enabled).send().await {
+    async fn head(
+        &self,
+        key: &str,
+    ) -> Result<Option<aws_sdk_s3::operation::head_object::HeadObjectOutput>, BlobError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+        {
             Ok(head) => Ok(Some(head)),
             Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 404 => Ok(None),
             Err(e) => Err(classify("head_object", key, e)),
@@ -138,7 +192,9 @@ impl S3BlobStore {
 impl BlobStore for S3BlobStore {
     async fn create(&self, key: &str) -> Result<Box<dyn BlobWriter>, BlobError> {
         if self.head(key).await?.is_some() {
-            return Err(BlobError::AlreadyExists { key: key.to_owned() });
+            return Err(BlobError::AlreadyExists {
+                key: key.to_owned(),
+            });
         }
         Ok(Box::new(S3Writer {
             store: self.clone(),
@@ -152,11 +208,22 @@ impl BlobStore for S3BlobStore {
     }
 
     async fn verify(&self, written: &WrittenObject) -> Result<(), BlobError> {
-        let head = self.head(&written.key).await?.ok_or_else(|| BlobError::NotFound { key: written.key.clone() })?;
-        let mismatch = |detail: String| BlobError::Mismatch { key: written.key.clone(), detail };
+        let head = self
+            .head(&written.key)
+            .await?
+            .ok_or_else(|| BlobError::NotFound {
+                key: written.key.clone(),
+            })?;
+        let mismatch = |detail: String| BlobError::Mismatch {
+            key: written.key.clone(),
+            detail,
+        };
         let size = head.content_length().unwrap_or(-1);
         if size != written.size as i64 {
-            return Err(mismatch(format!("wrote {} bytes, store reports {size}", written.size)));
+            return Err(mismatch(format!(
+                "wrote {} bytes, store reports {size}",
+                written.size
+            )));
         }
         let expected = if written.part_digests.is_empty() {
             written.sha256.to_base64()
@@ -165,7 +232,9 @@ impl BlobStore for S3BlobStore {
         };
         match head.checksum_sha256() {
             Some(reported) if reported == expected => Ok(()),
-            Some(reported) => Err(mismatch(format!("sha-256 sent {expected}, store reports {reported}"))),
+            Some(reported) => Err(mismatch(format!(
+                "sha-256 sent {expected}, store reports {reported}"
+            ))),
             // The server checked the SHA-256 sent with each request when it took the bytes;
             // one that does not report it back can only be checked by size here.
             None => {
@@ -176,21 +245,42 @@ impl BlobStore for S3BlobStore {
     }
 
     async fn size_of(&self, key: &str) -> Result<Option<u64>, BlobError> {
-        Ok(self.head(key).await?.map(|head| head.content_length().unwrap_or(0).max(0) as u64))
+        Ok(self
+            .head(key)
+            .await?
+            .map(|head| head.content_length().unwrap_or(0).max(0) as u64))
     }
 
     async fn open(&self, key: &str) -> Result<BlobReader, BlobError> {
-        let object = self.client.get_object().bucket(&self.bucket).key(key).send().await.map_err(|e| classify("get_object", key, e))?;
+        let object = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| classify("get_object", key, e))?;
         Ok(Box::pin(object.body.into_async_read()))
     }
 
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
-        self.client.delete_object().bucket(&self.bucket).key(key).send().await.map_err(|e| classify("delete_object", key, e))?;
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| classify("delete_object", key, e))?;
         Ok(())
     }
 
     async fn check(&self) -> Result<(), BlobError> {
-        self.client.head_bucket().bucket(&self.bucket).send().await.map_err(|e| classify("head_bucket", &self.bucket, e))?;
+        self.client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map_err(|e| classify("head_bucket", &self.bucket, e))?;
         Ok(())
     }
 
@@ -261,7 +351,11 @@ impl S3Writer {
 
     async fn collect_one(&mut self) -> Result<(), BlobError> {
         if let Some(joined) = self.in_flight.join_next().await {
-            let part = joined.map_err(|e| BlobError::Failed { operation: "upload_part", key: self.key.clone(), message: e.to_string() })??;
+            let part = joined.map_err(|e| BlobError::Failed {
+                operation: "upload_part",
+                key: self.key.clone(),
+                message: e.to_string(),
+            })??;
             self.done_parts.push(part);
         }
         Ok(())
@@ -291,21 +385,34 @@ impl S3Writer {
                 self.collect_one().await?;
             }
             self.done_parts.sort_by_key(|(part, _)| part.part_number());
-            let parts = self.done_parts.iter().map(|(part, _)| part.clone()).collect();
+            let parts = self
+                .done_parts
+                .iter()
+                .map(|(part, _)| part.clone())
+                .collect();
             store
                 .client
                 .complete_multipart_upload()
                 .bucket(&store.bucket)
                 .key(&self.key)
                 .upload_id(self.upload_id.clone().unwrap_or_default())
-                .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(parts))
+                        .build(),
+                )
                 .send()
                 .await
                 .map_err(|e| classify("complete_multipart_upload", &self.key, e))?;
         }
         let (size, sha256) = std::mem::take(&mut self.digest).finish();
         let part_digests = self.done_parts.iter().map(|(_, digest)| *digest).collect();
-        Ok(WrittenObject { key: self.key.clone(), size, sha256, part_digests })
+        Ok(WrittenObject {
+            key: self.key.clone(),
+            size,
+            sha256,
+            part_digests,
+        })
     }
 
     async fn abort_inner(&mut self) {

@@ -59,20 +59,37 @@ impl InProcessBus {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding this lock cannot leave the maps half-updated in a way that
         // matters (each update is one insert or retain), so a poisoned lock is still usable.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
 #[async_trait]
 impl Bus for InProcessBus {
-    async fn publish(&self, topic: Topic, message_id: &str, payload: Bytes) -> Result<(), BusError> {
+    async fn publish(
+        &self,
+        topic: Topic,
+        message_id: &str,
+        payload: Bytes,
+    ) -> Result<(), BusError> {
         let mut state = self.lock();
         let now = Instant::now();
-        state.recent_ids.retain(|_, seen| now.duration_since(*seen) < DUPLICATE_WINDOW);
-        if state.recent_ids.insert(message_id.to_owned(), now).is_some() {
+        state
+            .recent_ids
+            .retain(|_, seen| now.duration_since(*seen) < DUPLICATE_WINDOW);
+        if state
+            .recent_ids
+            .insert(message_id.to_owned(), now)
+            .is_some()
+        {
             return Ok(());
         }
-        let message = Queued { topic, payload, attempt: 1 };
+        let message = Queued {
+            topic,
+            payload,
+            attempt: 1,
+        };
         let mut delivered = false;
         for consumer in state.consumers.values().filter(|c| c.topic == topic) {
             // A closed receiver means that consumer is shutting down.
@@ -96,10 +113,17 @@ impl Bus for InProcessBus {
             for waiting in state.backlog.remove(&spec.topic).unwrap_or_default() {
                 let _ = sender.send(waiting);
             }
-            Consumer { topic: spec.topic, sender, receiver: Arc::new(tokio::sync::Mutex::new(receiver)) }
+            Consumer {
+                topic: spec.topic,
+                sender,
+                receiver: Arc::new(tokio::sync::Mutex::new(receiver)),
+            }
         });
         if consumer.topic != spec.topic {
-            return Err(BusError::Refused { operation: "subscribe", message: format!("consumer {} already reads another topic", spec.name) });
+            return Err(BusError::Refused {
+                operation: "subscribe",
+                message: format!("consumer {} already reads another topic", spec.name),
+            });
         }
         Ok(Box::new(InProcessSubscription {
             name: spec.name.clone(),
@@ -131,12 +155,24 @@ struct InProcessSubscription {
 #[async_trait]
 impl Subscription for InProcessSubscription {
     async fn next(&mut self) -> Result<Delivery, BusError> {
-        let queued = self.receiver.lock().await.recv().await.ok_or_else(|| BusError::Closed { consumer: self.name.clone() })?;
+        let queued = self
+            .receiver
+            .lock()
+            .await
+            .recv()
+            .await
+            .ok_or_else(|| BusError::Closed {
+                consumer: self.name.clone(),
+            })?;
         Ok(Delivery {
             topic: queued.topic,
             payload: queued.payload.clone(),
             attempt: queued.attempt,
-            acker: Box::new(InProcessAcker { sender: self.sender.clone(), message: queued, settled: Mutex::new(false) }),
+            acker: Box::new(InProcessAcker {
+                sender: self.sender.clone(),
+                message: queued,
+                settled: Mutex::new(false),
+            }),
         })
     }
 }
@@ -155,7 +191,10 @@ impl InProcessAcker {
 
     fn redeliver_after(&self, delay: Duration) {
         let sender = self.sender.clone();
-        let next = Queued { attempt: self.message.attempt + 1, ..self.message.clone() };
+        let next = Queued {
+            attempt: self.message.attempt + 1,
+            ..self.message.clone()
+        };
         if delay.is_zero() {
             let _ = sender.send(next);
         } else if let Ok(runtime) = tokio::runtime::Handle::try_current() {

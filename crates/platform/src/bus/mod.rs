@@ -22,9 +22,15 @@ pub use worker::{run_consumer, HandleError, JobMetrics};
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
     #[error("bus unavailable during {operation}: {message}")]
-    Unavailable { operation: &'static str, message: String },
+    Unavailable {
+        operation: &'static str,
+        message: String,
+    },
     #[error("bus refused {operation}: {message}")]
-    Refused { operation: &'static str, message: String },
+    Refused {
+        operation: &'static str,
+        message: String,
+    },
     #[error("subscription {consumer} closed")]
     Closed { consumer: String },
 }
@@ -45,7 +51,8 @@ pub struct ConsumerSpec {
 pub trait Bus: Send + Sync {
     /// Publishes an event; a second publish with the same `message_id` within the duplicate
     /// window is dropped by the bus.
-    async fn publish(&self, topic: Topic, message_id: &str, payload: Bytes) -> Result<(), BusError>;
+    async fn publish(&self, topic: Topic, message_id: &str, payload: Bytes)
+        -> Result<(), BusError>;
     async fn subscribe(&self, spec: &ConsumerSpec) -> Result<Box<dyn Subscription>, BusError>;
     /// Keeps a message that could not be handled where operators can see and replay it.
     async fn dead_letter(&self, topic: Topic, letter: Bytes) -> Result<(), BusError>;

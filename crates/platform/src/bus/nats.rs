@@ -32,7 +32,10 @@ pub struct NatsBus {
 }
 
 fn unavailable(operation: &'static str) -> impl FnOnce(&dyn std::fmt::Display) -> BusError {
-    move |e| BusError::Unavailable { operation, message: e.to_string() }
+    move |e| BusError::Unavailable {
+        operation,
+        message: e.to_string(),
+    }
 }
 
 impl NatsBus {
@@ -55,16 +58,33 @@ impl NatsBus {
                 ..Default::default()
             })
             .await
-            .map_err(|e| BusError::Refused { operation: "create stream", message: e.to_string() })?;
-        Ok(Self { client, jetstream, stream: settings.stream.clone(), prefix: settings.subject_prefix.clone() })
+            .map_err(|e| BusError::Refused {
+                operation: "create stream",
+                message: e.to_string(),
+            })?;
+        Ok(Self {
+            client,
+            jetstream,
+            stream: settings.stream.clone(),
+            prefix: settings.subject_prefix.clone(),
+        })
     }
 
-    async fn publish_subject(&self, subject: String, message_id: Option<&str>, payload: Bytes) -> Result<(), BusError> {
+    async fn publish_subject(
+        &self,
+        subject: String,
+        message_id: Option<&str>,
+        payload: Bytes,
+    ) -> Result<(), BusError> {
         let mut publish = PublishMessage::build().payload(payload);
         if let Some(id) = message_id {
             publish = publish.message_id(id);
         }
-        let ack = self.jetstream.send_publish(subject, publish).await.map_err(|e| unavailable("publish")(&e))?;
+        let ack = self
+            .jetstream
+            .send_publish(subject, publish)
+            .await
+            .map_err(|e| unavailable("publish")(&e))?;
         ack.await.map_err(|e| unavailable("publish ack")(&e))?;
         Ok(())
     }
@@ -72,12 +92,22 @@ impl NatsBus {
 
 #[async_trait]
 impl Bus for NatsBus {
-    async fn publish(&self, topic: Topic, message_id: &str, payload: Bytes) -> Result<(), BusError> {
-        self.publish_subject(topic.subject(&self.prefix), Some(message_id), payload).await
+    async fn publish(
+        &self,
+        topic: Topic,
+        message_id: &str,
+        payload: Bytes,
+    ) -> Result<(), BusError> {
+        self.publish_subject(topic.subject(&self.prefix), Some(message_id), payload)
+            .await
     }
 
     async fn subscribe(&self, spec: &ConsumerSpec) -> Result<Box<dyn Subscription>, BusError> {
-        let stream = self.jetstream.get_stream(&self.stream).await.map_err(|e| unavailable("get stream")(&e))?;
+        let stream = self
+            .jetstream
+            .get_stream(&self.stream)
+            .await
+            .map_err(|e| unavailable("get stream")(&e))?;
         let consumer = stream
             .get_or_create_consumer(
                 &spec.name,
@@ -91,19 +121,33 @@ impl Bus for NatsBus {
                 },
             )
             .await
-            .map_err(|e| BusError::Refused { operation: "create consumer", message: e.to_string() })?;
-        let messages = consumer.messages().await.map_err(|e| unavailable("pull")(&e))?;
-        Ok(Box::new(NatsSubscription { name: spec.name.clone(), topic: spec.topic, messages }))
+            .map_err(|e| BusError::Refused {
+                operation: "create consumer",
+                message: e.to_string(),
+            })?;
+        let messages = consumer
+            .messages()
+            .await
+            .map_err(|e| unavailable("pull")(&e))?;
+        Ok(Box::new(NatsSubscription {
+            name: spec.name.clone(),
+            topic: spec.topic,
+            messages,
+        }))
     }
 
     async fn dead_letter(&self, topic: Topic, letter: Bytes) -> Result<(), BusError> {
-        self.publish_subject(topic.dead_letter_subject(&self.prefix), None, letter).await
+        self.publish_subject(topic.dead_letter_subject(&self.prefix), None, letter)
+            .await
     }
 
     async fn check(&self) -> Result<(), BusError> {
         match self.client.connection_state() {
             async_nats::connection::State::Connected => Ok(()),
-            state => Err(BusError::Unavailable { operation: "check", message: format!("connection is {state:?}") }),
+            state => Err(BusError::Unavailable {
+                operation: "check",
+                message: format!("connection is {state:?}"),
+            }),
         }
     }
 
@@ -123,7 +167,11 @@ impl Subscription for NatsSubscription {
     async fn next(&mut self) -> Result<Delivery, BusError> {
         loop {
             let message = match self.messages.next().await {
-                None => return Err(BusError::Closed { consumer: self.name.clone() }),
+                None => {
+                    return Err(BusError::Closed {
+                        consumer: self.name.clone(),
+                    })
+                }
                 Some(Err(e)) => {
                     // Heartbeat misses and reconnects surface here; the stream carries on.
                     tracing::warn!(consumer = %self.name, error = %e, "pull consumer interrupted");
@@ -139,7 +187,12 @@ impl Subscription for NatsSubscription {
                 }
             };
             let payload = message.payload.clone();
-            return Ok(Delivery { topic: self.topic, payload, attempt, acker: Box::new(NatsAcker { message }) });
+            return Ok(Delivery {
+                topic: self.topic,
+                payload,
+                attempt,
+                acker: Box::new(NatsAcker { message }),
+            });
         }
     }
 }
@@ -150,7 +203,10 @@ struct NatsAcker {
 
 impl NatsAcker {
     async fn send(&self, kind: AckKind, operation: &'static str) -> Result<(), BusError> {
-        self.message.ack_with(kind).await.map_err(|e| unavailable(operation)(&e))
+        self.message
+            .ack_with(kind)
+            .await
+            .map_err(|e| unavailable(operation)(&e))
     }
 }
 

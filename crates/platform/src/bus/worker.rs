@@ -33,12 +33,18 @@ pub struct JobMetrics {
 impl JobMetrics {
     pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
         let jobs = IntCounterVec::new(
-            Opts::new("custodian_jobs_total", "Bus deliveries handled, by consumer and outcome (ok, retry, dead_letter)"),
+            Opts::new(
+                "custodian_jobs_total",
+                "Bus deliveries handled, by consumer and outcome (ok, retry, dead_letter)",
+            ),
             &["consumer", "outcome"],
         )?;
         let duration = HistogramVec::new(
-            HistogramOpts::new("custodian_job_duration_seconds", "Time spent handling one delivery")
-                .buckets(vec![0.005, 0.02, 0.1, 0.5, 2.0, 10.0, 30.0, 120.0, 600.0]),
+            HistogramOpts::new(
+                "custodian_job_duration_seconds",
+                "Time spent handling one delivery",
+            )
+            .buckets(vec![0.005, 0.02, 0.1, 0.5, 2.0, 10.0, 30.0, 120.0, 600.0]),
             &["consumer"],
         )?;
         registry.register(Box::new(jobs.clone()))?;
@@ -72,21 +78,26 @@ pub async fn run_consumer<H, F>(
         }
         let sub = match &mut subscription {
             Some(sub) => sub,
-            None => match tokio::select! { _ = shutdown.cancelled() => return, s = bus.subscribe(&spec) => s } {
-                Ok(sub) => subscription.insert(sub),
-                Err(e) => {
-                    tracing::warn!(consumer = %spec.name, error = %e, "cannot subscribe, will retry");
-                    tokio::select! { _ = shutdown.cancelled() => return, _ = tokio::time::sleep(Duration::from_secs(2)) => {} }
-                    continue;
+            None => {
+                match tokio::select! { _ = shutdown.cancelled() => return, s = bus.subscribe(&spec) => s }
+                {
+                    Ok(sub) => subscription.insert(sub),
+                    Err(e) => {
+                        tracing::warn!(consumer = %spec.name, error = %e, "cannot subscribe, will retry");
+                        tokio::select! { _ = shutdown.cancelled() => return, _ = tokio::time::sleep(Duration::from_secs(2)) => {} }
+                        continue;
+                    }
                 }
-            },
+            }
         };
         let delivery = tokio::select! {
             _ = shutdown.cancelled() => return,
             next = sub.next() => next,
         };
         match delivery {
-            Ok(delivery) => handle_one(&*bus, &spec, &metrics, job_timeout, &handler, delivery).await,
+            Ok(delivery) => {
+                handle_one(&*bus, &spec, &metrics, job_timeout, &handler, delivery).await
+            }
             Err(BusError::Closed { .. }) => subscription = None,
             Err(e) => {
                 tracing::warn!(consumer = %spec.name, error = %e, "delivery failed, resubscribing");
@@ -97,19 +108,33 @@ pub async fn run_consumer<H, F>(
     }
 }
 
-async fn handle_one<H, F>(bus: &dyn Bus, spec: &ConsumerSpec, metrics: &JobMetrics, job_timeout: Duration, handler: &H, delivery: Delivery)
-where
+async fn handle_one<H, F>(
+    bus: &dyn Bus,
+    spec: &ConsumerSpec,
+    metrics: &JobMetrics,
+    job_timeout: Duration,
+    handler: &H,
+    delivery: Delivery,
+) where
     H: Fn(Bytes) -> F,
     F: Future<Output = Result<(), HandleError>> + Send + 'static,
 {
     let started = Instant::now();
-    let job = tokio::spawn(tokio::time::timeout(job_timeout, handler(delivery.payload.clone())));
+    let job = tokio::spawn(tokio::time::timeout(
+        job_timeout,
+        handler(delivery.payload.clone()),
+    ));
     let result = match job.await {
         Ok(Ok(result)) => result,
-        Ok(Err(_elapsed)) => Err(HandleError::Transient(format!("took longer than {job_timeout:?}"))),
+        Ok(Err(_elapsed)) => Err(HandleError::Transient(format!(
+            "took longer than {job_timeout:?}"
+        ))),
         Err(join) => Err(HandleError::Permanent(format!("handler panicked: {join}"))),
     };
-    metrics.duration.with_label_values(&[&spec.name]).observe(started.elapsed().as_secs_f64());
+    metrics
+        .duration
+        .with_label_values(&[&spec.name])
+        .observe(started.elapsed().as_secs_f64());
     let settled = match result {
         Ok(()) => {
             metrics.jobs.with_label_values(&[&spec.name, "ok"]).inc();
@@ -123,7 +148,10 @@ where
         }
         Err(error) => {
             tracing::error!(consumer = %spec.name, attempt = delivery.attempt, %error, "job given up, sent to dead letters");
-            metrics.jobs.with_label_values(&[&spec.name, "dead_letter"]).inc();
+            metrics
+                .jobs
+                .with_label_values(&[&spec.name, "dead_letter"])
+                .inc();
             let letter = custodian_proto::v1::DeadLetter {
                 subject: delivery.topic.suffix().to_owned(),
                 payload: delivery.payload.to_vec(),

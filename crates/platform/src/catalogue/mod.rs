@@ -17,7 +17,8 @@ use custodian_core::{BureauId, ClipId, ClipState};
 use uuid::Uuid;
 
 pub use model::{
-    BoundingBox, CaseRecord, ClassificationEntry, ClipFilter, ClipRecord, ClipSchedule, Device, NewClip, PendingUpload, Transition,
+    BoundingBox, CaseRecord, ClassificationEntry, ClipFilter, ClipRecord, ClipSchedule, Device,
+    NewClip, PendingUpload, Transition,
 };
 pub use sql::{PostgresCatalogue, SqliteCatalogue};
 
@@ -33,13 +34,22 @@ pub struct TokenOwner {
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogueError {
     #[error("catalogue unavailable during {operation}: {message}")]
-    Unavailable { operation: &'static str, message: String },
+    Unavailable {
+        operation: &'static str,
+        message: String,
+    },
     #[error("{operation} conflicts with an existing record: {message}")]
-    Conflict { operation: &'static str, message: String },
+    Conflict {
+        operation: &'static str,
+        message: String,
+    },
     #[error("catalogue holds a record it cannot read ({detail})")]
     Corrupt { detail: String },
     #[error("{operation} failed: {message}")]
-    Query { operation: &'static str, message: String },
+    Query {
+        operation: &'static str,
+        message: String,
+    },
     #[error("migrating the catalogue failed: {0}")]
     Migration(String),
     #[error("database url {0:?} is neither sqlite: nor postgres:")]
@@ -60,11 +70,15 @@ impl CatalogueError {
             | sqlx::Error::Tls(_)
             | sqlx::Error::Protocol(_)
             | sqlx::Error::WorkerCrashed => Self::Unavailable { operation, message },
-            sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict { operation, message },
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                Self::Conflict { operation, message }
+            }
             // SQLite reports a locked database when a writer holds it past the busy timeout,
             // PostgreSQL a class 57/08 error when it is shutting down or the link broke.
             sqlx::Error::Database(db)
-                if db.code().is_some_and(|c| c.starts_with("57") || c.starts_with("08") || c == "5" || c == "6") =>
+                if db.code().is_some_and(|c| {
+                    c.starts_with("57") || c.starts_with("08") || c == "5" || c == "6"
+                }) =>
             {
                 Self::Unavailable { operation, message }
             }
@@ -75,8 +89,20 @@ impl CatalogueError {
 
 #[async_trait]
 pub trait Catalogue: Send + Sync {
-    async fn ensure_bureau(&self, bureau: &BureauId, name: &str, now: DateTime<Utc>) -> Result<(), CatalogueError>;
-    async fn insert_token(&self, bureau: &BureauId, token_sha256: &str, label: &str, role: Role, now: DateTime<Utc>) -> Result<Uuid, CatalogueError>;
+    async fn ensure_bureau(
+        &self,
+        bureau: &BureauId,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), CatalogueError>;
+    async fn insert_token(
+        &self,
+        bureau: &BureauId,
+        token_sha256: &str,
+        label: &str,
+        role: Role,
+        now: DateTime<Utc>,
+    ) -> Result<Uuid, CatalogueError>;
     /// Whose is the unrevoked token with this hash.
     async fn token_owner(&self, token_sha256: &str) -> Result<Option<TokenOwner>, CatalogueError>;
 
@@ -86,58 +112,130 @@ pub trait Catalogue: Send + Sync {
     /// Drops a pending upload, returning whether it was still pending. Whoever removes the
     /// row owns the object: after this, `record_clip` for the same clip fails.
     async fn forget_upload(&self, clip: ClipId) -> Result<bool, CatalogueError>;
-    async fn stale_uploads(&self, started_before: DateTime<Utc>, limit: i64) -> Result<Vec<PendingUpload>, CatalogueError>;
+    async fn stale_uploads(
+        &self,
+        started_before: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<PendingUpload>, CatalogueError>;
 
     /// A clip, only if it belongs to `bureau`.
-    async fn clip(&self, bureau: &BureauId, id: ClipId) -> Result<Option<ClipRecord>, CatalogueError>;
+    async fn clip(
+        &self,
+        bureau: &BureauId,
+        id: ClipId,
+    ) -> Result<Option<ClipRecord>, CatalogueError>;
     /// A clip whatever its bureau: for workers acting on events, never for API callers.
     async fn clip_for_worker(&self, id: ClipId) -> Result<Option<ClipRecord>, CatalogueError>;
     /// A bureau's clips, newest first, after the filter's cursor.
-    async fn list_clips(&self, bureau: &BureauId, filter: &ClipFilter, limit: i64) -> Result<Vec<ClipRecord>, CatalogueError>;
+    async fn list_clips(
+        &self,
+        bureau: &BureauId,
+        filter: &ClipFilter,
+        limit: i64,
+    ) -> Result<Vec<ClipRecord>, CatalogueError>;
     /// Moves a clip from `from` to `to` if it is still in `from`. Returns whether it moved.
-    async fn transition(&self, id: ClipId, from: ClipState, to: ClipState, at: DateTime<Utc>, reason: Option<&str>) -> Result<bool, CatalogueError>;
+    async fn transition(
+        &self,
+        id: ClipId,
+        from: ClipState,
+        to: ClipState,
+        at: DateTime<Utc>,
+        reason: Option<&str>,
+    ) -> Result<bool, CatalogueError>;
     async fn transitions(&self, id: ClipId) -> Result<Vec<Transition>, CatalogueError>;
     /// Clips that have been in `state` since before `changed_before`, oldest first.
-    async fn stuck_clips(&self, state: ClipState, changed_before: DateTime<Utc>, limit: i64) -> Result<Vec<ClipRecord>, CatalogueError>;
+    async fn stuck_clips(
+        &self,
+        state: ClipState,
+        changed_before: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<ClipRecord>, CatalogueError>;
     /// Counts one more re-publication of a stuck clip and returns the new round.
-    async fn next_publish_round(&self, id: ClipId, at: DateTime<Utc>) -> Result<u32, CatalogueError>;
+    async fn next_publish_round(
+        &self,
+        id: ClipId,
+        at: DateTime<Utc>,
+    ) -> Result<u32, CatalogueError>;
 
     /// Fixes a clip's canonical name and deadlines when it is catalogued.
-    async fn set_schedule(&self, id: ClipId, canonical_name: &str, schedule: &ClipSchedule) -> Result<(), CatalogueError>;
+    async fn set_schedule(
+        &self,
+        id: ClipId,
+        canonical_name: &str,
+        schedule: &ClipSchedule,
+    ) -> Result<(), CatalogueError>;
     /// Classifies a clip of `bureau` and keeps the classification in its history. Returns
     /// false if the bureau has no such clip.
-    async fn classify(&self, bureau: &BureauId, id: ClipId, classification: &Classification, canonical_name: &str, by: &str, at: DateTime<Utc>) -> Result<bool, CatalogueError>;
-    async fn classifications(&self, id: ClipId) -> Result<Vec<ClassificationEntry>, CatalogueError>;
+    async fn classify(
+        &self,
+        bureau: &BureauId,
+        id: ClipId,
+        classification: &Classification,
+        canonical_name: &str,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, CatalogueError>;
+    async fn classifications(&self, id: ClipId)
+        -> Result<Vec<ClassificationEntry>, CatalogueError>;
 
     async fn create_case(&self, case: &CaseRecord) -> Result<(), CatalogueError>;
-    async fn case(&self, bureau: &BureauId, id: Uuid) -> Result<Option<CaseRecord>, CatalogueError>;
-    async fn case_by_reference(&self, bureau: &BureauId, reference: &str) -> Result<Option<CaseRecord>, CatalogueError>;
+    async fn case(&self, bureau: &BureauId, id: Uuid)
+        -> Result<Option<CaseRecord>, CatalogueError>;
+    async fn case_by_reference(
+        &self,
+        bureau: &BureauId,
+        reference: &str,
+    ) -> Result<Option<CaseRecord>, CatalogueError>;
     async fn case_clip_ids(&self, case: Uuid) -> Result<Vec<ClipId>, CatalogueError>;
     /// Links clips (already checked to be the case's bureau's) to a case; returns how many
     /// were not linked before.
-    async fn link_clips(&self, case: Uuid, clips: &[ClipId], by: &str, at: DateTime<Utc>) -> Result<usize, CatalogueError>;
+    async fn link_clips(
+        &self,
+        case: Uuid,
+        clips: &[ClipId],
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<usize, CatalogueError>;
     /// Moves a case from `from` to `to` if it is still in `from`, with the filing deadline
     /// when it closes. Returns whether it moved.
-    async fn set_case_state(&self, id: Uuid, from: CaseState, to: CaseState, at: DateTime<Utc>, filing_due: Option<(DateTime<Utc>, bool)>) -> Result<bool, CatalogueError>;
+    async fn set_case_state(
+        &self,
+        id: Uuid,
+        from: CaseState,
+        to: CaseState,
+        at: DateTime<Utc>,
+        filing_due: Option<(DateTime<Utc>, bool)>,
+    ) -> Result<bool, CatalogueError>;
     async fn unclassified_in_case(&self, case: Uuid) -> Result<usize, CatalogueError>;
 
-    async fn upsert_device(&self, bureau: &BureauId, device: &Device) -> Result<(), CatalogueError>;
+    async fn upsert_device(&self, bureau: &BureauId, device: &Device)
+        -> Result<(), CatalogueError>;
     async fn devices(&self, bureau: &BureauId) -> Result<Vec<Device>, CatalogueError>;
 
     /// Per bureau and kind, how many deadlines are overdue at `now`: classifications and case
     /// filings due and not done, and uploads that arrived late in the 30 days before `now`.
-    async fn overdue_counts(&self, now: DateTime<Utc>) -> Result<Vec<(BureauId, DeadlineKind, i64)>, CatalogueError>;
+    async fn overdue_counts(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(BureauId, DeadlineKind, i64)>, CatalogueError>;
 
     async fn ping(&self) -> Result<(), CatalogueError>;
     fn kind(&self) -> &'static str;
 }
 
 /// Opens the catalogue named by `url` (`sqlite:PATH` or `postgres://...`) and migrates it.
-pub async fn connect(url: &str, max_connections: u32) -> Result<Arc<dyn Catalogue>, CatalogueError> {
+pub async fn connect(
+    url: &str,
+    max_connections: u32,
+) -> Result<Arc<dyn Catalogue>, CatalogueError> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteCatalogue::connect(url, max_connections).await?))
+        Ok(Arc::new(
+            SqliteCatalogue::connect(url, max_connections).await?,
+        ))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PostgresCatalogue::connect(url, max_connections).await?))
+        Ok(Arc::new(
+            PostgresCatalogue::connect(url, max_connections).await?,
+        ))
     } else {
         Err(CatalogueError::UnknownScheme(url.to_owned()))
     }

@@ -1,8 +1,8 @@
 //! The records the catalogue keeps, as the rest of the code sees them.
 
 use chrono::{DateTime, Utc};
-use custodian_core::upload::UploadMetadata;
 use custodian_core::cases::CaseState;
+use custodian_core::upload::UploadMetadata;
 use custodian_core::{BureauId, ClipId, ClipState, LocalId, Sha256Digest};
 use serde::Serialize;
 use uuid::Uuid;
@@ -175,7 +175,9 @@ pub(super) struct ClipRow {
 }
 
 fn corrupt(id: Uuid, what: impl std::fmt::Display) -> CatalogueError {
-    CatalogueError::Corrupt { detail: format!("clip {id}: {what}") }
+    CatalogueError::Corrupt {
+        detail: format!("clip {id}: {what}"),
+    }
 }
 
 impl TryFrom<ClipRow> for ClipRecord {
@@ -207,9 +209,18 @@ impl TryFrom<ClipRow> for ClipRecord {
             important: row.important,
             classified_at: row.classified_at,
             classified_by: row.classified_by,
-            schedule: match (row.upload_due_at, row.upload_hard_due_at, row.classify_due_at) {
+            schedule: match (
+                row.upload_due_at,
+                row.upload_hard_due_at,
+                row.classify_due_at,
+            ) {
                 (Some(upload_due), Some(upload_hard_due), Some(classify_due)) => {
-                    Some(ClipSchedule { upload_due, upload_hard_due, classify_due, calendar_complete: row.calendar_complete })
+                    Some(ClipSchedule {
+                        upload_due,
+                        upload_hard_due,
+                        classify_due,
+                        calendar_complete: row.calendar_complete,
+                    })
                 }
                 _ => None,
             },
@@ -287,11 +298,16 @@ pub(super) struct CaseRow {
 impl TryFrom<CaseRow> for CaseRecord {
     type Error = CatalogueError;
     fn try_from(row: CaseRow) -> Result<Self, Self::Error> {
-        let bad = |e: &dyn std::fmt::Display| CatalogueError::Corrupt { detail: format!("case {}: {e}", row.id) };
+        let bad = |e: &dyn std::fmt::Display| CatalogueError::Corrupt {
+            detail: format!("case {}: {e}", row.id),
+        };
         Ok(Self {
             id: row.id,
             bureau: BureauId::parse(&row.bureau_id).map_err(|e| bad(&e))?,
-            state: row.state.parse().map_err(|e: custodian_core::cases::CaseError| bad(&e))?,
+            state: row
+                .state
+                .parse()
+                .map_err(|e: custodian_core::cases::CaseError| bad(&e))?,
             reference: row.reference,
             title: row.title,
             opened_at: row.opened_at,
@@ -314,11 +330,18 @@ pub(super) struct DeviceRow {
 impl TryFrom<DeviceRow> for Device {
     type Error = CatalogueError;
     fn try_from(row: DeviceRow) -> Result<Self, Self::Error> {
-        let bad = |e: custodian_core::IdError| CatalogueError::Corrupt { detail: format!("device {}: {e}", row.device_id) };
+        let bad = |e: custodian_core::IdError| CatalogueError::Corrupt {
+            detail: format!("device {}: {e}", row.device_id),
+        };
         Ok(Self {
             device: LocalId::parse("device id", &row.device_id).map_err(bad)?,
             team: row.team,
-            officer: row.officer_id.as_deref().map(|o| LocalId::parse("officer id", o)).transpose().map_err(bad)?,
+            officer: row
+                .officer_id
+                .as_deref()
+                .map(|o| LocalId::parse("officer id", o))
+                .transpose()
+                .map_err(bad)?,
             registered_at: row.registered_at,
         })
     }

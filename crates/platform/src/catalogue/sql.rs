@@ -19,8 +19,8 @@ use uuid::Uuid;
 
 use super::model::{CaseRow, ClassificationRow, ClipRow, DeviceRow, PendingRow, TransitionRow};
 use super::{
-    CaseRecord, Catalogue, CatalogueError, TokenOwner, ClassificationEntry, ClipFilter, ClipRecord, ClipSchedule, Device, NewClip, PendingUpload,
-    Transition,
+    CaseRecord, Catalogue, CatalogueError, ClassificationEntry, ClipFilter, ClipRecord,
+    ClipSchedule, Device, NewClip, PendingUpload, TokenOwner, Transition,
 };
 
 const CLIP_COLUMNS: &str = "id, bureau_id, device_id, officer_id, recorded_at, original_name, case_ref, object_key, \
@@ -32,12 +32,21 @@ const CASE_COLUMNS: &str = "id, bureau_id, reference, title, state, opened_at, c
 
 /// What text search looks through, lowercased.
 fn search_text(parts: &[Option<&str>]) -> String {
-    parts.iter().flatten().map(|p| p.to_lowercase()).collect::<Vec<_>>().join(" ")
+    parts
+        .iter()
+        .flatten()
+        .map(|p| p.to_lowercase())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A LIKE pattern matching `text` anywhere, with LIKE's own wildcards taken literally.
 fn contains_pattern(text: &str) -> String {
-    let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
     format!("%{escaped}%")
 }
 
@@ -70,7 +79,10 @@ impl SqliteCatalogue {
             .connect_with(options)
             .await
             .map_err(err("connect"))?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await.map_err(|e| CatalogueError::Migration(e.to_string()))?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .map_err(|e| CatalogueError::Migration(e.to_string()))?;
         Ok(Self { pool })
     }
 }
@@ -88,7 +100,10 @@ impl PostgresCatalogue {
             .connect(url)
             .await
             .map_err(err("connect"))?;
-        sqlx::migrate!("./migrations/postgres").run(&pool).await.map_err(|e| CatalogueError::Migration(e.to_string()))?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|e| CatalogueError::Migration(e.to_string()))?;
         Ok(Self { pool })
     }
 
@@ -99,6 +114,65 @@ impl PostgresCatalogue {
 
 macro_rules! catalogue_on {
     ($adapter:ty, $db:ty, $kind:literal) => {
+        impl $adapter {
+            /// The query behind `list_clips`, after `select` (the columns, or EXPLAIN).
+            fn list_query<'a>(select: &str, bureau: &'a BureauId, filter: &'a ClipFilter, limit: i64) -> sqlx::QueryBuilder<'a, $db> {
+                let mut query = sqlx::QueryBuilder::<$db>::new(format!("{select} WHERE bureau_id = "));
+                query.push_bind(bureau.as_str());
+                if let Some(device) = &filter.device {
+                    query.push(" AND device_id = ").push_bind(device.clone());
+                }
+                if let Some(officer) = &filter.officer {
+                    query.push(" AND officer_id = ").push_bind(officer.clone());
+                }
+                if let Some(state) = filter.state {
+                    query.push(" AND state = ").push_bind(state.as_str());
+                }
+                if let Some(case_ref) = &filter.case_ref {
+                    query.push(" AND case_ref = ").push_bind(case_ref.clone());
+                }
+                if let Some(from) = filter.recorded_from {
+                    query.push(" AND recorded_at >= ").push_bind(from);
+                }
+                if let Some(to) = filter.recorded_to {
+                    query.push(" AND recorded_at < ").push_bind(to);
+                }
+                if let Some(category) = &filter.category {
+                    query.push(" AND category = ").push_bind(category.clone());
+                }
+                if let Some(case_id) = filter.case_id {
+                    query.push(" AND id IN (SELECT clip_id FROM case_clips WHERE case_id = ").push_bind(case_id).push(")");
+                }
+                if let Some(bbox) = filter.within {
+                    query.push(" AND latitude BETWEEN ").push_bind(bbox.min_lat).push(" AND ").push_bind(bbox.max_lat);
+                    query.push(" AND longitude BETWEEN ").push_bind(bbox.min_lon).push(" AND ").push_bind(bbox.max_lon);
+                }
+                if let Some(text) = &filter.text {
+                    query.push(" AND search_text LIKE ").push_bind(contains_pattern(text)).push(" ESCAPE '\\'");
+                }
+                if let Some(important) = filter.important {
+                    query.push(" AND important = ").push_bind(important);
+                }
+                match filter.classified {
+                    Some(true) => {
+                        query.push(" AND classified_at IS NOT NULL");
+                    }
+                    Some(false) => {
+                        query.push(" AND classified_at IS NULL");
+                    }
+                    None => {}
+                }
+                if let Some(at) = filter.classification_overdue_at {
+                    query.push(" AND classified_at IS NULL AND classify_due_at <= ").push_bind(at);
+                }
+                if let Some(before) = filter.before {
+                    query.push(" AND id < ").push_bind(before.as_uuid());
+                }
+                query.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
+                query
+            }
+        }
+
         #[async_trait]
         impl Catalogue for $adapter {
             async fn ensure_bureau(&self, bureau: &BureauId, name: &str, now: DateTime<Utc>) -> Result<(), CatalogueError> {
@@ -251,58 +325,7 @@ macro_rules! catalogue_on {
             }
 
             async fn list_clips(&self, bureau: &BureauId, filter: &ClipFilter, limit: i64) -> Result<Vec<ClipRecord>, CatalogueError> {
-                let mut query = sqlx::QueryBuilder::<$db>::new(format!("SELECT {CLIP_COLUMNS} FROM clips WHERE bureau_id = "));
-                query.push_bind(bureau.as_str());
-                if let Some(device) = &filter.device {
-                    query.push(" AND device_id = ").push_bind(device.clone());
-                }
-                if let Some(officer) = &filter.officer {
-                    query.push(" AND officer_id = ").push_bind(officer.clone());
-                }
-                if let Some(state) = filter.state {
-                    query.push(" AND state = ").push_bind(state.as_str());
-                }
-                if let Some(case_ref) = &filter.case_ref {
-                    query.push(" AND case_ref = ").push_bind(case_ref.clone());
-                }
-                if let Some(from) = filter.recorded_from {
-                    query.push(" AND recorded_at >= ").push_bind(from);
-                }
-                if let Some(to) = filter.recorded_to {
-                    query.push(" AND recorded_at < ").push_bind(to);
-                }
-                if let Some(category) = &filter.category {
-                    query.push(" AND category = ").push_bind(category.clone());
-                }
-                if let Some(case_id) = filter.case_id {
-                    query.push(" AND id IN (SELECT clip_id FROM case_clips WHERE case_id = ").push_bind(case_id).push(")");
-                }
-                if let Some(bbox) = filter.within {
-                    query.push(" AND latitude BETWEEN ").push_bind(bbox.min_lat).push(" AND ").push_bind(bbox.max_lat);
-                    query.push(" AND longitude BETWEEN ").push_bind(bbox.min_lon).push(" AND ").push_bind(bbox.max_lon);
-                }
-                if let Some(text) = &filter.text {
-                    query.push(" AND search_text LIKE ").push_bind(contains_pattern(text)).push(" ESCAPE '\\'");
-                }
-                if let Some(important) = filter.important {
-                    query.push(" AND important = ").push_bind(important);
-                }
-                match filter.classified {
-                    Some(true) => {
-                        query.push(" AND classified_at IS NOT NULL");
-                    }
-                    Some(false) => {
-                        query.push(" AND classified_at IS NULL");
-                    }
-                    None => {}
-                }
-                if let Some(at) = filter.classification_overdue_at {
-                    query.push(" AND classified_at IS NULL AND classify_due_at <= ").push_bind(at);
-                }
-                if let Some(before) = filter.before {
-                    query.push(" AND id < ").push_bind(before.as_uuid());
-                }
-                query.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
+                let mut query = Self::list_query(&format!("SELECT {CLIP_COLUMNS} FROM clips"), bureau, filter, limit);
                 let rows: Vec<ClipRow> = query.build_query_as().fetch_all(&self.pool).await.map_err(err("list clips"))?;
                 rows_to_clips(rows)
             }
@@ -618,4 +641,25 @@ macro_rules! catalogue_on {
 }
 
 catalogue_on!(SqliteCatalogue, sqlx::Sqlite, "sqlite");
+
+impl PostgresCatalogue {
+    /// PostgreSQL's plan for a `list_clips` call, executed (EXPLAIN ANALYZE): for benchmarks
+    /// and operators checking that searches use their indexes.
+    pub async fn explain_list(
+        &self,
+        bureau: &BureauId,
+        filter: &ClipFilter,
+        limit: i64,
+    ) -> Result<String, CatalogueError> {
+        let select =
+            format!("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT {CLIP_COLUMNS} FROM clips");
+        let mut query = Self::list_query(&select, bureau, filter, limit);
+        let lines: Vec<String> = query
+            .build_query_scalar()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err("explain"))?;
+        Ok(lines.join("\n"))
+    }
+}
 catalogue_on!(PostgresCatalogue, sqlx::Postgres, "postgres");
