@@ -151,11 +151,12 @@ pub struct S3Args {
     /// Size of each part of a multipart upload (at least 5MiB).
     #[arg(long = "s3-part-size", env = "CUSTODIAN_S3_PART_SIZE", default_value = "8MiB", value_parser = parse_size)]
     pub s3_part_size: u64,
-    /// Parts uploaded at once; memory per upload is about part size × (this + 1).
+    /// Parts uploaded at once; memory per upload is about part size × (this + 1). Two keep
+    /// a local server busy; more help over long-distance links.
     #[arg(
         long = "s3-parts-in-flight",
         env = "CUSTODIAN_S3_PARTS_IN_FLIGHT",
-        default_value_t = 4
+        default_value_t = 2
     )]
     pub s3_parts_in_flight: usize,
     /// Create the bucket at start if it does not exist (development; production buckets are
