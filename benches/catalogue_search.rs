@@ -40,24 +40,43 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    let clips: i64 = std::env::var("CLIPS").ok().and_then(|c| c.parse().ok()).unwrap_or(1_000_000);
+    let clips: i64 = std::env::var("CLIPS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(1_000_000);
     let url = fresh_postgres_url().await;
     let catalogue = PostgresCatalogue::connect(&url, 4).await?;
     let started = Instant::now();
     for statement in FILL.split(";\n").filter(|s| !s.trim().is_empty()) {
-        sqlx::query(statement).bind(clips).execute(catalogue.pool()).await?;
+        sqlx::query(statement)
+            .bind(clips)
+            .execute(catalogue.pool())
+            .await?;
     }
-    sqlx::query("ANALYZE clips").execute(catalogue.pool()).await?;
-    eprintln!("filled {clips} clips in {:.1} s", started.elapsed().as_secs_f64());
+    sqlx::query("ANALYZE clips")
+        .execute(catalogue.pool())
+        .await?;
+    eprintln!(
+        "filled {clips} clips in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 
     let bureau = BureauId::parse("b3")?;
     let day = |d: i64| Utc.with_ymd_and_hms(2025, 3, 1, 0, 0, 0).unwrap() + Duration::days(d);
-    let middle: uuid::Uuid = sqlx::query_scalar("SELECT id FROM clips WHERE bureau_id = 'b3' ORDER BY id LIMIT 1 OFFSET 50000")
-        .fetch_one(catalogue.pool())
-        .await?;
+    let middle: uuid::Uuid = sqlx::query_scalar(
+        "SELECT id FROM clips WHERE bureau_id = 'b3' ORDER BY id LIMIT 1 OFFSET 50000",
+    )
+    .fetch_one(catalogue.pool())
+    .await?;
     let queries: Vec<(&str, Box<dyn Fn(usize) -> ClipFilter>)> = vec![
         ("newest of a bureau", Box::new(|_| ClipFilter::default())),
-        ("deep page (cursor)", Box::new(move |_| ClipFilter { before: Some(ClipId::from_uuid(middle)), ..Default::default() })),
+        (
+            "deep page (cursor)",
+            Box::new(move |_| ClipFilter {
+                before: Some(ClipId::from_uuid(middle)),
+                ..Default::default()
+            }),
+        ),
         (
             "device, one week",
             Box::new(move |i| ClipFilter {
@@ -85,15 +104,35 @@ async fn main() -> anyhow::Result<()> {
                 ..Default::default()
             }),
         ),
-        ("text (file or description)", Box::new(|i| ClipFilter { text: Some(format!("第{}号", 123_403 + 10 * i)), ..Default::default() })),
+        (
+            "text (file or description)",
+            Box::new(|i| ClipFilter {
+                text: Some(format!("第{}号", 123_403 + 10 * i)),
+                ..Default::default()
+            }),
+        ),
         (
             "place (bounding box)",
             Box::new(|i| {
                 let lat = 35.1 + (i % 8) as f64 / 10.0;
-                ClipFilter { within: Some(BoundingBox { min_lat: lat, min_lon: 119.5, max_lat: lat + 0.01, max_lon: 120.5 }), ..Default::default() }
+                ClipFilter {
+                    within: Some(BoundingBox {
+                        min_lat: lat,
+                        min_lon: 119.5,
+                        max_lat: lat + 0.01,
+                        max_lon: 120.5,
+                    }),
+                    ..Default::default()
+                }
             }),
         ),
-        ("classification overdue", Box::new(move |_| ClipFilter { classification_overdue_at: Some(day(400)), ..Default::default() })),
+        (
+            "classification overdue",
+            Box::new(move |_| ClipFilter {
+                classification_overdue_at: Some(day(400)),
+                ..Default::default()
+            }),
+        ),
     ];
 
     println!("Catalogue search on PostgreSQL, {clips} clips in 10 bureaus, page of 50, {RUNS} runs each:\n");
@@ -115,11 +154,23 @@ async fn main() -> anyhow::Result<()> {
         let indexes: Vec<&str> = plan
             .lines()
             .filter(|l| l.contains("Index"))
-            .filter_map(|l| l.split(" using ").nth(1).or_else(|| l.split("Index Scan on ").nth(1)))
+            .filter_map(|l| {
+                l.split(" using ")
+                    .nth(1)
+                    .or_else(|| l.split("Index Scan on ").nth(1))
+            })
             .filter_map(|rest| rest.split_whitespace().next())
             .collect();
-        let used = if indexes.is_empty() { "none (sequential scan)".to_owned() } else { indexes.join(", ") };
-        println!("| {name} | {:.2} | {:.2} | {used} |", percentile(&times, 0.5), percentile(&times, 0.99));
+        let used = if indexes.is_empty() {
+            "none (sequential scan)".to_owned()
+        } else {
+            indexes.join(", ")
+        };
+        println!(
+            "| {name} | {:.2} | {:.2} | {used} |",
+            percentile(&times, 0.5),
+            percentile(&times, 0.99)
+        );
         plans.push_str(&format!("\n### {name}\n```\n{plan}\n```\n"));
     }
     println!("\n<details><summary>Plans (EXPLAIN ANALYZE)</summary>\n{plans}\n</details>");

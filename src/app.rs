@@ -91,6 +91,7 @@ async fn start(
     grace: Duration,
     roles: Vec<(Router, RoleTask)>,
     dependencies: Dependencies,
+    openapi: utoipa::openapi::OpenApi,
 ) -> anyhow::Result<RunningApp> {
     build_info(&ports.registry)?;
     let shutdown = CancellationToken::new();
@@ -107,6 +108,10 @@ async fn start(
             dependencies,
             shutdown.clone(),
         ))
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || async move { axum::Json(openapi) }),
+        )
         .layer(axum::middleware::from_fn_with_state(http_metrics, track));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -126,6 +131,19 @@ async fn start(
         tasks,
         grace,
     })
+}
+
+/// Titles the API description of what this process serves.
+fn describe(mut openapi: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    openapi.info = utoipa::openapi::InfoBuilder::new()
+        .title("Custodian")
+        .version(env!("CARGO_PKG_VERSION"))
+        .description(Some(
+            "Body-camera footage custody: ingest, catalogue and the regulation's deadlines. \
+             Every /v1 route needs a bureau's bearer token.",
+        ))
+        .build();
+    openapi
 }
 
 type RoleTask = Box<
@@ -183,12 +201,15 @@ pub async fn start_standalone_with_clock(
         catalogue: Some(catalogue),
     };
     tracing::info!(data = %args.data.display(), "standalone: footage on local disk, catalogue in SQLite");
+    let mut openapi = custodian_ingest::openapi();
+    openapi.merge(custodian_catalog::openapi());
     start(
         ports,
         args.server.listen,
         args.server.shutdown_grace,
         roles,
         dependencies,
+        describe(openapi),
     )
     .await
 }
@@ -233,15 +254,21 @@ pub async fn start_role(args: &ServeArgs) -> anyhow::Result<RunningApp> {
         clock: Arc::new(SystemClock),
         registry: Registry::new(),
     };
-    let roles = match args.role {
-        Role::Ingest => vec![ingest_role(Ingest::new(
-            ports.clone(),
-            args.ingest.clone(),
-        )?)],
-        Role::Catalog => vec![catalog_role(Catalog::new(
-            ports.clone(),
-            args.catalog.clone(),
-        )?)],
+    let (roles, openapi) = match args.role {
+        Role::Ingest => (
+            vec![ingest_role(Ingest::new(
+                ports.clone(),
+                args.ingest.clone(),
+            )?)],
+            custodian_ingest::openapi(),
+        ),
+        Role::Catalog => (
+            vec![catalog_role(Catalog::new(
+                ports.clone(),
+                args.catalog.clone(),
+            )?)],
+            custodian_catalog::openapi(),
+        ),
     };
     let dependencies = Dependencies {
         blob: Some(blob),
@@ -255,6 +282,7 @@ pub async fn start_role(args: &ServeArgs) -> anyhow::Result<RunningApp> {
         args.server.shutdown_grace,
         roles,
         dependencies,
+        describe(openapi),
     )
     .await
 }

@@ -656,3 +656,79 @@ async fn search_by_place_category_text_and_flags() {
         assert!(response.text().await.unwrap().contains(problem), "{query}");
     }
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let staff = staff_at(cst(2026, 3, 2, 9)).await;
+    let doc: Value = staff
+        .app
+        .http
+        .get(format!("{}/openapi.json", staff.app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let expected = [
+        ("/v1/uploads", "put"),
+        ("/v1/clips", "get"),
+        ("/v1/clips/{id}", "get"),
+        ("/v1/clips/{id}/classification", "put"),
+        ("/v1/categories", "get"),
+        ("/v1/cases", "post"),
+        ("/v1/cases/{id}", "get"),
+        ("/v1/cases/{id}/clips", "post"),
+        ("/v1/cases/{id}/close", "post"),
+        ("/v1/cases/{id}/file", "post"),
+        ("/v1/devices", "get"),
+        ("/v1/devices/{device}", "put"),
+    ];
+    for (path, method) in expected {
+        let operation = &doc["paths"][path][method];
+        assert!(operation.is_object(), "{method} {path} missing");
+        assert_eq!(
+            operation["security"][0]["bearer"],
+            json!([]),
+            "{method} {path} without bearer security"
+        );
+        // Every route the document names answers (401 without a token, not 404 or 405).
+        let concrete = path
+            .replace("{id}", "01a21cdf-d5f0-72f8-b84f-a6b8d573f60d")
+            .replace("{device}", "DSJ-1");
+        let status = staff
+            .app
+            .http
+            .request(
+                method.to_uppercase().parse().unwrap(),
+                format!("{}{concrete}", staff.app.base),
+            )
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 401, "{method} {path}");
+    }
+    assert_eq!(
+        doc["paths"].as_object().unwrap().len(),
+        expected.len(),
+        "a route is described that the test does not know"
+    );
+    for schema in [
+        "ClipRecord",
+        "Receipt",
+        "Deadline",
+        "CaseRecord",
+        "ErrorBody",
+    ] {
+        assert!(
+            doc["components"]["schemas"][schema].is_object(),
+            "schema {schema} missing"
+        );
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+}

@@ -19,13 +19,26 @@ use custodian_core::{ClipId, ClipState, LocalId};
 use custodian_platform::catalogue::{
     BoundingBox, CaseRecord, ClassificationEntry, ClipFilter, ClipRecord, Device, Transition,
 };
-use custodian_platform::http::{authenticate, ApiError, Caller};
+use custodian_platform::http::{authenticate, ApiError, BearerSecurity, Caller};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::Catalog;
 
 pub const MAX_PAGE: i64 = 500;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(one, classify, categories, list, create_case, case, link_clips, close_case, file_case, register_device, devices),
+    modifiers(&BearerSecurity),
+    tags((name = "catalogue", description = "Clips, classification, cases and devices (art. 15-18)"))
+)]
+struct CatalogApi;
+
+/// The catalog role's API, described for other tools.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    <CatalogApi as utoipa::OpenApi>::openapi()
+}
 
 pub fn router(catalog: Arc<Catalog>) -> Router {
     let catalogue = catalog.ports.catalogue.clone();
@@ -95,14 +108,14 @@ fn deadlines(clip: &ClipRecord, now: DateTime<Utc>) -> Vec<Deadline> {
     ]
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ClipView {
     #[serde(flatten)]
     clip: ClipRecord,
     deadlines: Vec<Deadline>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ClipDetail {
     #[serde(flatten)]
     view: ClipView,
@@ -145,6 +158,18 @@ impl Catalog {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/clips/{id}",
+    tag = "catalogue",
+    params(("id" = String, Path, description = "clip id")),
+    responses(
+        (status = 200, description = "the clip, its deadlines and history", body = ClipDetail),
+        (status = 400, description = "not a clip id", body = custodian_platform::http::ErrorBody),
+        (status = 404, description = "no such clip in the caller's bureau", body = custodian_platform::http::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn one(
     State(catalog): State<Arc<Catalog>>,
     Extension(caller): Extension<Caller>,
@@ -161,7 +186,7 @@ async fn one(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct ClassifyBody {
     category: String,
     description: String,
@@ -170,6 +195,20 @@ struct ClassifyBody {
     important: bool,
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/clips/{id}/classification",
+    tag = "catalogue",
+    params(("id" = String, Path, description = "clip id")),
+    request_body = ClassifyBody,
+    responses(
+        (status = 200, description = "classified and renamed", body = ClipDetail),
+        (status = 403, description = "a role that may not classify", body = custodian_platform::http::ErrorBody),
+        (status = 404, description = "no such clip in the caller's bureau", body = custodian_platform::http::ErrorBody),
+        (status = 422, description = "unknown category or bad text", body = custodian_platform::http::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn classify(
     State(catalog): State<Arc<Catalog>>,
     Extension(caller): Extension<Caller>,
@@ -218,11 +257,21 @@ async fn classify(
     one(State(catalog), Extension(caller), Path(id.to_string())).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/categories",
+    tag = "catalogue",
+    responses(
+        (status = 200, description = "the categories clips are classified into", body = Vec<String>),
+    ),
+    security(("bearer" = []))
+)]
 async fn categories(State(catalog): State<Arc<Catalog>>) -> Json<Vec<String>> {
     Json(catalog.rules.categories.list().to_vec())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     device: Option<String>,
     officer: Option<String>,
@@ -243,10 +292,11 @@ struct ListQuery {
     cursor: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Page {
     items: Vec<ClipView>,
     /// Pass as `cursor` to get the next page; absent on the last page.
+    #[schema(value_type = Option<String>)]
     next_cursor: Option<ClipId>,
 }
 
@@ -296,6 +346,17 @@ fn bounding_box(text: &str) -> Result<BoundingBox, ApiError> {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/clips",
+    tag = "catalogue",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "a page of the bureau's clips, newest first", body = Page),
+        (status = 400, description = "a filter that does not parse", body = custodian_platform::http::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn list(
     State(catalog): State<Arc<Catalog>>,
     Extension(caller): Extension<Caller>,
@@ -384,16 +445,17 @@ async fn list(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct NewCaseBody {
     reference: String,
     title: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CaseView {
     #[serde(flatten)]
     case: CaseRecord,
+    #[schema(value_type = Vec<String>)]
     clips: Vec<ClipId>,
     filing_deadline: Option<Deadline>,
 }
@@ -428,6 +490,18 @@ fn case_text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
     Ok(value.to_owned())
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/cases",
+    tag = "catalogue",
+    request_body = NewCaseBody,
+    responses(
+        (status = 201, description = "the case, open", body = CaseView),
+        (status = 403, description = "a role that may not manage cases", body = custodian_platform::http::ErrorBody),
+        (status = 409, description = "the bureau already has a case with this reference", body = custodian_platform::http::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn create_case(
     State(catalog): State<Arc<Catalog>>,
     Extension(caller): Extension<Caller>,
@@ -459,6 +533,17 @@ async fn create_case(
     Ok((StatusCode::CREATED, Json(catalog.case_view(case).await?)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/cases/{id}",
+    tag = "catalogue",
+    params(("id" = String, Path, description = "case id")),
+    responses(
+        (status = 200, description = "the case, its clips and filing deadline", body = CaseView),
+        (status = 404, description = "no such case in the caller's bureau", body = custodian_platform::http::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn case(
     State(catalog): State<Arc<Catalog>>,
     Extension(caller): Extension<Caller>,
@@ -468,7 +553,7 @@ async fn case(
     Ok(Json(catalog.case_view(case).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct LinkBody {
     clip_ids: Vec<String>,
 }
@@ -477,6 +562,19 @@ fn case_refused(e: CaseError) -> ApiError {
     ApiError::new(StatusCode::CONFLICT, "case-state", e.to_string())
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/clips",
+    tag = "catalogue",
+    params(("id" = String, Path, description = "case id")),
+    request_body = LinkBody,
+    responses(
+        (status = 200, description = "the case with its clips", body = CaseView),
+        (status = 404, description = "no such case or clip in the caller's bureau", body = custodian_platform::http::ErrorBody),
+        (status = 409, description = "the case is filed", body = custodian_platform::http::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn link_clips(
     State(catalog): State<Arc<Catalog>>,
     Extension(caller): Extension<Caller>,
@@ -502,6 +600,18 @@ async fn link_clips(
     Ok(Json(catalog.case_view(case).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/close",
+    tag = "catalogue",
+    params(("id" = String, Path, description = "case id")),
+    responses(
+        (status = 200, description = "closed; the 30-working-day filing clock runs", body = CaseView),
+        (status = 404, description = "no such case", body = custodian_platform::http::ErrorBody),
+        (status = 409, description = "the case is not open", body = custodian_platform::http::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn close_case(
     State(catalog): State<Arc<Catalog>>,
     Extension(caller): Extension<Caller>,
@@ -529,6 +639,18 @@ async fn close_case(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/file",
+    tag = "catalogue",
+    params(("id" = String, Path, description = "case id")),
+    responses(
+        (status = 200, description = "filed into the case archive", body = CaseView),
+        (status = 404, description = "no such case", body = custodian_platform::http::ErrorBody),
+        (status = 409, description = "not closed, or clips not classified", body = custodian_platform::http::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn file_case(
     State(catalog): State<Arc<Catalog>>,
     Extension(caller): Extension<Caller>,
@@ -559,12 +681,25 @@ async fn file_case(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct DeviceBody {
     team: String,
     officer: Option<String>,
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/devices/{device}",
+    tag = "catalogue",
+    params(("device" = String, Path, description = "device code")),
+    request_body = DeviceBody,
+    responses(
+        (status = 200, description = "registered", body = Device),
+        (status = 400, description = "bad device or officer code", body = custodian_platform::http::ErrorBody),
+        (status = 403, description = "a role that may not manage devices", body = custodian_platform::http::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 async fn register_device(
     State(catalog): State<Arc<Catalog>>,
     Extension(caller): Extension<Caller>,
@@ -591,13 +726,22 @@ async fn register_device(
     Ok(Json(device))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct DeviceReport {
     devices: Vec<Device>,
     /// Art. 15: teams with fewer than two cameras.
     teams_short_of_cameras: Vec<TeamShortfall>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/devices",
+    tag = "catalogue",
+    responses(
+        (status = 200, description = "the registry and teams short of cameras", body = DeviceReport),
+    ),
+    security(("bearer" = []))
+)]
 async fn devices(
     State(catalog): State<Arc<Catalog>>,
     Extension(caller): Extension<Caller>,

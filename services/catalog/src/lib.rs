@@ -5,6 +5,8 @@
 
 mod api;
 
+pub use api::openapi;
+
 use std::sync::Arc;
 use std::time::Duration;
 

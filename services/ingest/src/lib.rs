@@ -13,11 +13,20 @@ use std::time::Duration;
 use axum::routing::put;
 use axum::Router;
 use custodian_platform::config::{parse_duration, parse_size, ConfigError};
-use custodian_platform::http::authenticate;
+use custodian_platform::http::{authenticate, BearerSecurity};
 use custodian_platform::Ports;
 use tokio_util::sync::CancellationToken;
 
 pub use metrics::IngestMetrics;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(upload::put_upload), modifiers(&BearerSecurity), tags((name = "ingest", description = "Originals entering Custodian")))]
+struct IngestApi;
+
+/// The ingest role's API, described for other tools.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    <IngestApi as utoipa::OpenApi>::openapi()
+}
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct IngestConfig {

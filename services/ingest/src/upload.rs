@@ -89,30 +89,62 @@ impl From<IngestError> for ApiError {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UploadQuery {
+    /// The caller's bureau; may be left out, and another bureau is refused.
     bureau: Option<String>,
+    /// The camera's code, e.g. DSJ-0001.
     device: Option<String>,
+    /// The officer's code (警号).
     officer: Option<String>,
+    /// When recording started, RFC 3339 with an offset, e.g. 2026-02-14T09:30:00+08:00.
     recorded_at: Option<String>,
+    /// The original file's name, kept as given.
     file_name: Option<String>,
+    /// The case reference, if the footage belongs to one.
     case: Option<String>,
+    /// The place, as named by the officer.
     place: Option<String>,
+    /// Latitude in degrees (WGS 84), with `lon`.
     lat: Option<f64>,
+    /// Longitude in degrees (WGS 84), with `lat`.
     lon: Option<f64>,
 }
 
 /// What the client keeps as proof that its original arrived intact.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Receipt {
+    #[schema(value_type = String, format = Uuid)]
     pub clip_id: ClipId,
     pub bureau: String,
     pub size_bytes: u64,
+    /// Lowercase hex SHA-256 of the bytes received.
+    #[schema(value_type = String)]
     pub sha256: Sha256Digest,
     pub received_at: DateTime<Utc>,
     pub state: &'static str,
 }
 
+/// Uploads an original. The body is streamed to storage while hashed; the receipt comes only
+/// once the stored object is verified and the clip recorded.
+#[utoipa::path(
+    put,
+    path = "/v1/uploads",
+    tag = "ingest",
+    params(UploadQuery, ("Content-Digest" = Option<String>, Header, description = "RFC 9530, e.g. sha-256=:BASE64:")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the original, byte for byte"),
+    responses(
+        (status = 201, description = "stored, verified and recorded", body = Receipt),
+        (status = 400, description = "bad metadata, digest header or body", body = custodian_platform::http::ErrorBody),
+        (status = 401, description = "no valid token", body = custodian_platform::http::ErrorBody),
+        (status = 403, description = "another bureau, or a role that may not upload", body = custodian_platform::http::ErrorBody),
+        (status = 413, description = "over the size limit", body = custodian_platform::http::ErrorBody),
+        (status = 422, description = "the bytes do not match the digest", body = custodian_platform::http::ErrorBody),
+        (status = 503, description = "storage or catalogue unreachable; retry after Retry-After", body = custodian_platform::http::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn put_upload(
     State(ingest): State<Arc<Ingest>>,
     Extension(caller): Extension<Caller>,

@@ -27,24 +27,32 @@ pub struct NewClip {
     pub received_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ClipRecord {
+    #[schema(value_type = String, format = Uuid)]
     pub id: ClipId,
+    #[schema(value_type = String)]
     pub bureau: BureauId,
+    #[schema(value_type = String)]
     pub device: LocalId,
+    #[schema(value_type = String)]
     pub officer: LocalId,
     pub recorded_at: DateTime<Utc>,
     pub original_name: String,
     pub case_ref: Option<String>,
     #[serde(skip)]
+    #[schema(ignore)]
     pub object_key: String,
     pub size_bytes: u64,
+    /// Lowercase hex SHA-256 of the original.
+    #[schema(value_type = String)]
     pub sha256: Sha256Digest,
     pub state: ClipState,
     pub state_changed_at: DateTime<Utc>,
     pub received_at: DateTime<Utc>,
     pub failure_reason: Option<String>,
     #[serde(skip)]
+    #[schema(ignore)]
     pub publish_round: u32,
     pub canonical_name: Option<String>,
     pub category: Option<String>,
@@ -56,6 +64,7 @@ pub struct ClipRecord {
     pub classified_at: Option<DateTime<Utc>>,
     pub classified_by: Option<String>,
     #[serde(skip)]
+    #[schema(ignore)]
     pub schedule: Option<ClipSchedule>,
 }
 
@@ -69,7 +78,7 @@ pub struct ClipSchedule {
 }
 
 /// A classification as it was made, for the clip's history.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ClassificationEntry {
     pub at: DateTime<Utc>,
     pub by: String,
@@ -80,9 +89,10 @@ pub struct ClassificationEntry {
     pub canonical_name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CaseRecord {
     pub id: Uuid,
+    #[schema(value_type = String)]
     pub bureau: BureauId,
     pub reference: String,
     pub title: String,
@@ -94,10 +104,12 @@ pub struct CaseRecord {
     pub calendar_complete: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Device {
+    #[schema(value_type = String)]
     pub device: LocalId,
     pub team: String,
+    #[schema(value_type = Option<String>)]
     pub officer: Option<LocalId>,
     pub registered_at: DateTime<Utc>,
 }
@@ -111,7 +123,7 @@ pub struct BoundingBox {
     pub max_lon: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Transition {
     pub from: Option<ClipState>,
     pub to: ClipState,
