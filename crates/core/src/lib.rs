@@ -12,6 +12,7 @@ pub mod events;
 pub mod ids;
 pub mod keys;
 pub mod naming;
+pub mod retention;
 pub mod roles;
 pub mod state;
 pub mod token;
