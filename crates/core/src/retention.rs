@@ -98,7 +98,10 @@ impl RetentionPolicy {
         if ordinary_years < MIN_ORDINARY_YEARS {
             return Err(RetentionError::TooShort(ordinary_years));
         }
-        Ok(Self { ordinary_years, recycle_days })
+        Ok(Self {
+            ordinary_years,
+            recycle_days,
+        })
     }
 
     pub fn ordinary_years(&self) -> u32 {
@@ -107,13 +110,17 @@ impl RetentionPolicy {
 
     /// `at` plus the ordinary period, in calendar months (29 February rolls to 28 February).
     pub fn ordinary_end(&self, at: DateTime<Utc>) -> DateTime<Utc> {
-        at.checked_add_months(Months::new(self.ordinary_years * 12)).unwrap_or(DateTime::<Utc>::MAX_UTC)
+        at.checked_add_months(Months::new(self.ordinary_years * 12))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 }
 
 impl Default for RetentionPolicy {
     fn default() -> Self {
-        Self { ordinary_years: MIN_ORDINARY_YEARS, recycle_days: 7 }
+        Self {
+            ordinary_years: MIN_ORDINARY_YEARS,
+            recycle_days: 7,
+        }
     }
 }
 
@@ -138,7 +145,10 @@ pub struct RetentionFacts {
 #[serde(rename_all = "snake_case", tag = "decision")]
 pub enum Retention {
     /// Kept, at least until `until` (`None`: indefinitely), for `reason`.
-    Keep { until: Option<DateTime<Utc>>, reason: String },
+    Keep {
+        until: Option<DateTime<Utc>>,
+        reason: String,
+    },
     /// No rule keeps it since `since`.
     Expired { since: DateTime<Utc> },
 }
@@ -152,21 +162,40 @@ impl Retention {
 /// Decides a clip's retention at `now`: the longest applicable rule wins.
 pub fn decide(policy: &RetentionPolicy, facts: &RetentionFacts, now: DateTime<Utc>) -> Retention {
     if facts.legal_hold {
-        return Retention::Keep { until: None, reason: "legal hold".into() };
+        return Retention::Keep {
+            until: None,
+            reason: "legal hold".into(),
+        };
     }
     if let Some(reason) = &facts.long_term {
-        return Retention::Keep { until: None, reason: format!("long-term: {reason}") };
+        return Retention::Keep {
+            until: None,
+            reason: format!("long-term: {reason}"),
+        };
     }
     let mut until = policy.ordinary_end(facts.recorded_at);
     let mut reason = String::from("ordinary period after recording");
     for case in &facts.cases {
         if case.long_term {
-            return Retention::Keep { until: None, reason: "linked to a long-term case".into() };
+            return Retention::Keep {
+                until: None,
+                reason: "linked to a long-term case".into(),
+            };
         }
         match case.closed_at {
             // Open (or closed without a date, which cannot happen but must not delete).
-            _ if case.state == CaseState::Open => return Retention::Keep { until: None, reason: "linked to an open case".into() },
-            None => return Retention::Keep { until: None, reason: "linked to a case without a closing date".into() },
+            _ if case.state == CaseState::Open => {
+                return Retention::Keep {
+                    until: None,
+                    reason: "linked to an open case".into(),
+                }
+            }
+            None => {
+                return Retention::Keep {
+                    until: None,
+                    reason: "linked to a case without a closing date".into(),
+                }
+            }
             Some(closed) => {
                 let end = policy.ordinary_end(closed);
                 if end > until {
@@ -177,7 +206,10 @@ pub fn decide(policy: &RetentionPolicy, facts: &RetentionFacts, now: DateTime<Ut
         }
     }
     if now < until {
-        Retention::Keep { until: Some(until), reason }
+        Retention::Keep {
+            until: Some(until),
+            reason,
+        }
     } else {
         Retention::Expired { since: until }
     }
@@ -194,15 +226,31 @@ mod tests {
     }
 
     fn ordinary(recorded: DateTime<Utc>) -> RetentionFacts {
-        RetentionFacts { recorded_at: recorded, long_term: None, legal_hold: false, cases: vec![] }
+        RetentionFacts {
+            recorded_at: recorded,
+            long_term: None,
+            legal_hold: false,
+            cases: vec![],
+        }
     }
 
     #[test]
     fn ordinary_clips_expire_two_years_after_recording_not_sooner() {
         let policy = RetentionPolicy::default();
         let facts = ordinary(t(2024, 2, 29));
-        assert_eq!(decide(&policy, &facts, t(2026, 2, 27)), Retention::Keep { until: Some(t(2026, 2, 28)), reason: "ordinary period after recording".into() });
-        assert_eq!(decide(&policy, &facts, t(2026, 2, 28)), Retention::Expired { since: t(2026, 2, 28) });
+        assert_eq!(
+            decide(&policy, &facts, t(2026, 2, 27)),
+            Retention::Keep {
+                until: Some(t(2026, 2, 28)),
+                reason: "ordinary period after recording".into()
+            }
+        );
+        assert_eq!(
+            decide(&policy, &facts, t(2026, 2, 28)),
+            Retention::Expired {
+                since: t(2026, 2, 28)
+            }
+        );
         let longer = RetentionPolicy::new(5, 7).unwrap();
         assert!(!decide(&longer, &facts, t(2026, 3, 1)).is_expired());
         assert_eq!(RetentionPolicy::new(1, 7), Err(RetentionError::TooShort(1)));
@@ -212,17 +260,56 @@ mod tests {
     fn holds_long_term_and_cases_keep_clips() {
         let policy = RetentionPolicy::default();
         let now = t(2030, 1, 1);
-        let held = RetentionFacts { legal_hold: true, ..ordinary(t(2020, 1, 1)) };
-        assert_eq!(decide(&policy, &held, now), Retention::Keep { until: None, reason: "legal hold".into() });
-        let long = RetentionFacts { long_term: Some(LongTermReason::DisputeOrComplaint), ..ordinary(t(2020, 1, 1)) };
+        let held = RetentionFacts {
+            legal_hold: true,
+            ..ordinary(t(2020, 1, 1))
+        };
+        assert_eq!(
+            decide(&policy, &held, now),
+            Retention::Keep {
+                until: None,
+                reason: "legal hold".into()
+            }
+        );
+        let long = RetentionFacts {
+            long_term: Some(LongTermReason::DisputeOrComplaint),
+            ..ordinary(t(2020, 1, 1))
+        };
         assert!(!decide(&policy, &long, now).is_expired());
-        let open_case = RetentionFacts { cases: vec![CaseFacts { state: CaseState::Open, long_term: false, closed_at: None }], ..ordinary(t(2020, 1, 1)) };
+        let open_case = RetentionFacts {
+            cases: vec![CaseFacts {
+                state: CaseState::Open,
+                long_term: false,
+                closed_at: None,
+            }],
+            ..ordinary(t(2020, 1, 1))
+        };
         assert!(!decide(&policy, &open_case, now).is_expired());
         // A case closed in 2029 keeps its clips two years from then.
-        let closed = CaseFacts { state: CaseState::Filed, long_term: false, closed_at: Some(t(2029, 6, 1)) };
-        let linked = RetentionFacts { cases: vec![closed], ..ordinary(t(2020, 1, 1)) };
-        assert_eq!(decide(&policy, &linked, now), Retention::Keep { until: Some(t(2031, 6, 1)), reason: "ordinary period after its case closed".into() });
-        let long_case = RetentionFacts { cases: vec![CaseFacts { state: CaseState::Filed, long_term: true, closed_at: Some(t(2020, 2, 1)) }], ..ordinary(t(2020, 1, 1)) };
+        let closed = CaseFacts {
+            state: CaseState::Filed,
+            long_term: false,
+            closed_at: Some(t(2029, 6, 1)),
+        };
+        let linked = RetentionFacts {
+            cases: vec![closed],
+            ..ordinary(t(2020, 1, 1))
+        };
+        assert_eq!(
+            decide(&policy, &linked, now),
+            Retention::Keep {
+                until: Some(t(2031, 6, 1)),
+                reason: "ordinary period after its case closed".into()
+            }
+        );
+        let long_case = RetentionFacts {
+            cases: vec![CaseFacts {
+                state: CaseState::Filed,
+                long_term: true,
+                closed_at: Some(t(2020, 2, 1)),
+            }],
+            ..ordinary(t(2020, 1, 1))
+        };
         assert!(!decide(&policy, &long_case, now).is_expired());
     }
 
@@ -235,19 +322,41 @@ mod tests {
             LongTermReason::MassIncidentOrEmergency,
             LongTermReason::Other("信访".into()),
         ] {
-            assert_eq!(reason.to_stored().parse::<LongTermReason>().unwrap(), reason);
+            assert_eq!(
+                reason.to_stored().parse::<LongTermReason>().unwrap(),
+                reason
+            );
         }
-        assert_eq!("other:".parse::<LongTermReason>(), Err(RetentionError::OtherWithoutText));
-        assert_eq!("other".parse::<LongTermReason>(), Err(RetentionError::OtherWithoutText));
-        assert!(matches!("forever".parse::<LongTermReason>(), Err(RetentionError::UnknownReason(_))));
+        assert_eq!(
+            "other:".parse::<LongTermReason>(),
+            Err(RetentionError::OtherWithoutText)
+        );
+        assert_eq!(
+            "other".parse::<LongTermReason>(),
+            Err(RetentionError::OtherWithoutText)
+        );
+        assert!(matches!(
+            "forever".parse::<LongTermReason>(),
+            Err(RetentionError::UnknownReason(_))
+        ));
     }
 
     fn case_strategy() -> impl Strategy<Value = CaseFacts> {
-        (0u8..3, any::<bool>(), proptest::option::of(0i64..4000)).prop_map(|(state, long_term, closed_days)| {
-            let state = [CaseState::Open, CaseState::Closed, CaseState::Filed][state as usize];
-            let closed_at = if state == CaseState::Open { None } else { closed_days.map(|d| t(2020, 1, 1) + Duration::days(d)) };
-            CaseFacts { state, long_term, closed_at }
-        })
+        (0u8..3, any::<bool>(), proptest::option::of(0i64..4000)).prop_map(
+            |(state, long_term, closed_days)| {
+                let state = [CaseState::Open, CaseState::Closed, CaseState::Filed][state as usize];
+                let closed_at = if state == CaseState::Open {
+                    None
+                } else {
+                    closed_days.map(|d| t(2020, 1, 1) + Duration::days(d))
+                };
+                CaseFacts {
+                    state,
+                    long_term,
+                    closed_at,
+                }
+            },
+        )
     }
 
     proptest! {

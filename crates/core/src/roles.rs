@@ -28,6 +28,8 @@ pub enum Action {
     Classify,
     ManageCases,
     ManageDevices,
+    /// Long-term class, legal holds, restoring from the recycle bin.
+    ManageRetention,
 }
 
 impl Role {
@@ -57,6 +59,7 @@ impl Role {
             (Officer | Admin, Upload) => true,
             (Archivist | Leader | Admin, Classify | ManageCases) => true,
             (Archivist | Admin, ManageDevices) => true,
+            (Archivist | Leader | Admin, ManageRetention) => true,
             _ => false,
         }
     }

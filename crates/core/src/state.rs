@@ -15,6 +15,8 @@ pub enum ClipState {
     Catalogued,
     /// Copied to the long-term archive tier (art. 21).
     Archived,
+    /// Past its retention period: in the recycle bin, restorable until it is purged.
+    Recycled,
     /// Past its retention period and purged; a tombstone remains (art. 22).
     Expired,
     /// Processing gave up; the original stays as received and the reason is recorded.
@@ -30,10 +32,11 @@ pub enum TransitionError {
 }
 
 impl ClipState {
-    pub const ALL: [ClipState; 5] = [
+    pub const ALL: [ClipState; 6] = [
         Self::Stored,
         Self::Catalogued,
         Self::Archived,
+        Self::Recycled,
         Self::Expired,
         Self::Failed,
     ];
@@ -43,13 +46,15 @@ impl ClipState {
             Self::Stored => "stored",
             Self::Catalogued => "catalogued",
             Self::Archived => "archived",
+            Self::Recycled => "recycled",
             Self::Expired => "expired",
             Self::Failed => "failed",
         }
     }
 
-    /// Whether a clip may move from `self` to `next`. Expired is final; a failed clip may be
-    /// retried (back to stored) once its cause is fixed; nothing returns to stored otherwise.
+    /// Whether a clip may move from `self` to `next`. Expired is final and reached only through
+    /// the recycle bin, from which a clip may be restored; a failed clip may be retried (back to
+    /// stored) once its cause is fixed; nothing returns to stored otherwise.
     pub fn may_become(self, next: ClipState) -> bool {
         use ClipState::*;
         matches!(
@@ -58,8 +63,10 @@ impl ClipState {
                 | (Stored, Failed)
                 | (Failed, Stored)
                 | (Catalogued, Archived)
-                | (Catalogued, Expired)
-                | (Failed, Expired)
+                | (Catalogued, Recycled)
+                | (Failed, Recycled)
+                | (Recycled, Catalogued)
+                | (Recycled, Expired)
         )
     }
 
@@ -122,5 +129,20 @@ mod tests {
             })
         );
         assert!(Stored.may_become(Catalogued));
+    }
+
+    #[test]
+    fn expiry_goes_through_the_recycle_bin() {
+        assert!(
+            !Catalogued.may_become(Expired),
+            "purged without a chance to restore"
+        );
+        assert!(Catalogued.may_become(Recycled));
+        assert!(Recycled.may_become(Catalogued), "restore");
+        assert!(Recycled.may_become(Expired));
+        assert!(
+            !Archived.may_become(Recycled),
+            "long-term clips never expire"
+        );
     }
 }

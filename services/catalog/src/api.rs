@@ -374,7 +374,7 @@ async fn list(
         .transpose()
         .map_err(|e| {
             bad_request(format!(
-                "{e}; known states: stored, catalogued, archived, expired, failed"
+                "{e}; known states: stored, catalogued, archived, recycled, expired, failed"
             ))
         })?;
     let category = query

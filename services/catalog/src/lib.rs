@@ -288,7 +288,9 @@ impl Catalog {
                 self.announce_catalogued(&clip.bureau.to_string(), id, clip.state_changed_at)
                     .await
             }
-            ClipState::Archived | ClipState::Expired | ClipState::Failed => Ok(()),
+            ClipState::Archived | ClipState::Recycled | ClipState::Expired | ClipState::Failed => {
+                Ok(())
+            }
         }
     }
 

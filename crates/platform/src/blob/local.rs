@@ -12,14 +12,22 @@ use custodian_core::Sha256Digest;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use super::{BlobError, BlobReader, BlobStore, BlobWriter, RunningDigest, WrittenObject};
+use super::{
+    BlobError, BlobReader, BlobStore, BlobWriter, LockSupport, RunningDigest, WriteOptions,
+    WrittenObject,
+};
 
 const STAGING: &str = ".staging";
 
 #[derive(Debug, Clone)]
 pub struct LocalBlobStore {
     root: PathBuf,
+    manifest: bool,
 }
+
+/// The archive directory's list of what it holds, in `sha256sum` format, so
+/// `sha256sum -c MANIFEST.sha256` checks it with nothing of ours.
+pub const MANIFEST: &str = "MANIFEST.sha256";
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BlobError + '_ {
     move |source| BlobError::Io {
@@ -42,7 +50,19 @@ impl LocalBlobStore {
             let path = entry.path();
             tokio::fs::remove_file(&path).await.map_err(io(&path))?;
         }
-        Ok(Self { root })
+        Ok(Self {
+            root,
+            manifest: false,
+        })
+    }
+
+    /// A store that also appends every object it writes to `MANIFEST.sha256` (the standalone
+    /// archive tier).
+    pub async fn open_with_manifest(root: impl Into<PathBuf>) -> Result<Self, BlobError> {
+        Ok(Self {
+            manifest: true,
+            ..Self::open(root).await?
+        })
     }
 
     /// The file behind a key. Keys are relative paths of plain components; anything that
@@ -66,7 +86,11 @@ impl LocalBlobStore {
 
 #[async_trait]
 impl BlobStore for LocalBlobStore {
-    async fn create(&self, key: &str) -> Result<Box<dyn BlobWriter>, BlobError> {
+    async fn create_with(
+        &self,
+        key: &str,
+        _options: &WriteOptions,
+    ) -> Result<Box<dyn BlobWriter>, BlobError> {
         let target = self.path_of(key)?;
         if tokio::fs::try_exists(&target).await.map_err(io(&target))? {
             return Err(BlobError::AlreadyExists {
@@ -89,6 +113,7 @@ impl BlobStore for LocalBlobStore {
             staging,
             file,
             digest: RunningDigest::default(),
+            manifest: self.manifest.then(|| self.root.join(MANIFEST)),
         }))
     }
 
@@ -150,6 +175,12 @@ impl BlobStore for LocalBlobStore {
         tokio::fs::remove_file(&probe).await.map_err(io(&probe))
     }
 
+    async fn lock_support(&self) -> LockSupport {
+        LockSupport::Unsupported(
+            "a local directory cannot refuse deletion; files are read-only and listed in MANIFEST.sha256".into(),
+        )
+    }
+
     fn kind(&self) -> &'static str {
         "local"
     }
@@ -182,6 +213,7 @@ struct LocalWriter {
     staging: PathBuf,
     file: tokio::fs::File,
     digest: RunningDigest,
+    manifest: Option<PathBuf>,
 }
 
 #[async_trait]
@@ -202,12 +234,25 @@ impl BlobWriter for LocalWriter {
             staging,
             mut file,
             digest,
+            manifest,
         } = *self;
         let result = publish(&staging, &target, &mut file, &key).await;
         // The staging name is only a handle: whether or not the link was made, it goes.
         let _ = tokio::fs::remove_file(&staging).await;
         result?;
         let (size, sha256) = digest.finish();
+        if let Some(manifest) = manifest {
+            let mut list = tokio::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&manifest)
+                .await
+                .map_err(io(&manifest))?;
+            list.write_all(format!("{sha256}  {key}\n").as_bytes())
+                .await
+                .map_err(io(&manifest))?;
+            list.sync_all().await.map_err(io(&manifest))?;
+        }
         Ok(WrittenObject {
             key,
             size,

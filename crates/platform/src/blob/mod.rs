@@ -14,7 +14,7 @@ use custodian_core::Sha256Digest;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncRead;
 
-pub use local::LocalBlobStore;
+pub use local::{LocalBlobStore, MANIFEST};
 pub use s3::{S3BlobStore, S3Settings};
 
 #[derive(Debug, thiserror::Error)]
@@ -70,10 +70,37 @@ pub struct WrittenObject {
 
 pub type BlobReader = Pin<Box<dyn AsyncRead + Send>>;
 
+/// How an object is to be kept, where the store can say so (the archive tier).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// Object Lock in COMPLIANCE mode until then, where the bucket has Object Lock.
+    pub retain_until: Option<chrono::DateTime<chrono::Utc>>,
+    /// An Object Lock legal hold, where the bucket has Object Lock.
+    pub legal_hold: bool,
+    /// A storage class such as GLACIER or DEEP_ARCHIVE, where the store has them.
+    pub storage_class: Option<String>,
+}
+
+/// Whether a store can refuse deletion of what it keeps (S3 Object Lock).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockSupport {
+    Compliance,
+    Unsupported(String),
+}
+
 #[async_trait]
 pub trait BlobStore: Send + Sync {
     /// Starts writing a new object. Fails with `AlreadyExists` if the key is taken.
-    async fn create(&self, key: &str) -> Result<Box<dyn BlobWriter>, BlobError>;
+    async fn create(&self, key: &str) -> Result<Box<dyn BlobWriter>, BlobError> {
+        self.create_with(key, &WriteOptions::default()).await
+    }
+    async fn create_with(
+        &self,
+        key: &str,
+        options: &WriteOptions,
+    ) -> Result<Box<dyn BlobWriter>, BlobError>;
+    /// Whether objects written with `retain_until` are really locked.
+    async fn lock_support(&self) -> LockSupport;
     /// Reads the stored object back (size and checksum, as the store itself reports or
     /// recomputes them) and compares with what was written.
     async fn verify(&self, written: &WrittenObject) -> Result<(), BlobError>;

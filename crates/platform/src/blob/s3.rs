@@ -11,13 +11,19 @@ use async_trait::async_trait;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, RequestChecksumCalculation};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{
+    ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart, ObjectLockEnabled,
+    ObjectLockLegalHoldStatus, ObjectLockMode, StorageClass,
+};
 use aws_sdk_s3::Client;
 use bytes::{Bytes, BytesMut};
 use custodian_core::Sha256Digest;
 use tokio::task::JoinSet;
 
-use super::{BlobError, BlobReader, BlobStore, BlobWriter, RunningDigest, WrittenObject};
+use super::{
+    BlobError, BlobReader, BlobStore, BlobWriter, LockSupport, RunningDigest, WriteOptions,
+    WrittenObject,
+};
 
 /// The smallest part S3 accepts, except for the last.
 pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
@@ -190,13 +196,18 @@ impl S3BlobStore {
 
 #[async_trait]
 impl BlobStore for S3BlobStore {
-    async fn create(&self, key: &str) -> Result<Box<dyn BlobWriter>, BlobError> {
+    async fn create_with(
+        &self,
+        key: &str,
+        options: &WriteOptions,
+    ) -> Result<Box<dyn BlobWriter>, BlobError> {
         if self.head(key).await?.is_some() {
             return Err(BlobError::AlreadyExists {
                 key: key.to_owned(),
             });
         }
         Ok(Box::new(S3Writer {
+            options: options.clone(),
             store: self.clone(),
             key: key.to_owned(),
             buffer: BytesMut::with_capacity(self.part_size),
@@ -284,12 +295,41 @@ impl BlobStore for S3BlobStore {
         Ok(())
     }
 
+    async fn lock_support(&self) -> LockSupport {
+        match self
+            .client
+            .get_object_lock_configuration()
+            .bucket(&self.bucket)
+            .send()
+            .await
+        {
+            Ok(out)
+                if out
+                    .object_lock_configuration()
+                    .and_then(|c| c.object_lock_enabled())
+                    == Some(&ObjectLockEnabled::Enabled) =>
+            {
+                LockSupport::Compliance
+            }
+            Ok(_) => LockSupport::Unsupported(format!(
+                "bucket {} was created without Object Lock",
+                self.bucket
+            )),
+            Err(e) => LockSupport::Unsupported(format!(
+                "bucket {} answers no Object Lock configuration: {}",
+                self.bucket,
+                e.code().unwrap_or("no code")
+            )),
+        }
+    }
+
     fn kind(&self) -> &'static str {
         "s3"
     }
 }
 
 struct S3Writer {
+    options: WriteOptions,
     store: S3BlobStore,
     key: String,
     buffer: BytesMut,
@@ -300,6 +340,31 @@ struct S3Writer {
 }
 
 impl S3Writer {
+    fn lock_mode(&self) -> Option<ObjectLockMode> {
+        self.options
+            .retain_until
+            .map(|_| ObjectLockMode::Compliance)
+    }
+
+    fn retain_until(&self) -> Option<aws_sdk_s3::primitives::DateTime> {
+        self.options
+            .retain_until
+            .map(|at| aws_sdk_s3::primitives::DateTime::from_secs(at.timestamp()))
+    }
+
+    fn legal_hold(&self) -> Option<ObjectLockLegalHoldStatus> {
+        self.options
+            .legal_hold
+            .then_some(ObjectLockLegalHoldStatus::On)
+    }
+
+    fn storage_class(&self) -> Option<StorageClass> {
+        self.options
+            .storage_class
+            .as_deref()
+            .map(StorageClass::from)
+    }
+
     async fn send_part(&mut self, body: Bytes) -> Result<(), BlobError> {
         let upload_id = match &self.upload_id {
             Some(id) => id.clone(),
@@ -311,6 +376,10 @@ impl S3Writer {
                     .bucket(&self.store.bucket)
                     .key(&self.key)
                     .checksum_algorithm(ChecksumAlgorithm::Sha256)
+                    .set_object_lock_mode(self.lock_mode())
+                    .set_object_lock_retain_until_date(self.retain_until())
+                    .set_object_lock_legal_hold_status(self.legal_hold())
+                    .set_storage_class(self.storage_class())
                     .send()
                     .await
                     .map_err(|e| classify("create_multipart_upload", &self.key, e))?;
@@ -373,6 +442,10 @@ impl S3Writer {
                 .key(&self.key)
                 .if_none_match("*")
                 .checksum_sha256(digest.to_base64())
+                .set_object_lock_mode(self.lock_mode())
+                .set_object_lock_retain_until_date(self.retain_until())
+                .set_object_lock_legal_hold_status(self.legal_hold())
+                .set_storage_class(self.storage_class())
                 .body(ByteStream::from(rest))
                 .send()
                 .await

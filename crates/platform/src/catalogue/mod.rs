@@ -12,13 +12,14 @@ use chrono::{DateTime, Utc};
 use custodian_core::cases::CaseState;
 use custodian_core::classification::Classification;
 use custodian_core::deadlines::DeadlineKind;
+use custodian_core::retention::{CaseFacts, LongTermReason};
 use custodian_core::roles::Role;
 use custodian_core::{BureauId, ClipId, ClipState};
 use uuid::Uuid;
 
 pub use model::{
-    BoundingBox, CaseRecord, ClassificationEntry, ClipFilter, ClipRecord, ClipSchedule, Device,
-    NewClip, PendingUpload, Transition,
+    BoundingBox, CaseRecord, ClassTotals, ClassificationEntry, ClipFilter, ClipRecord,
+    ClipSchedule, Device, Finding, NewClip, PendingUpload, Transition,
 };
 pub use sql::{PostgresCatalogue, SqliteCatalogue};
 
@@ -219,8 +220,93 @@ pub trait Catalogue: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Vec<(BureauId, DeadlineKind, i64)>, CatalogueError>;
 
+    /// Sets a clip's long-term reason and legal hold, keeping who and when.
+    async fn set_retention(
+        &self,
+        bureau: &BureauId,
+        id: ClipId,
+        long_term: Option<&LongTermReason>,
+        legal_hold: bool,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, CatalogueError>;
+    async fn set_case_long_term(
+        &self,
+        bureau: &BureauId,
+        case: Uuid,
+        long_term: bool,
+    ) -> Result<bool, CatalogueError>;
+    /// The cases a clip is linked to, as retention sees them.
+    async fn case_facts(&self, id: ClipId) -> Result<Vec<CaseFacts>, CatalogueError>;
+    /// Catalogued long-term clips not yet in the archive tier.
+    async fn archive_candidates(&self, limit: i64) -> Result<Vec<ClipRecord>, CatalogueError>;
+    async fn mark_archived(
+        &self,
+        id: ClipId,
+        archive_key: &str,
+        locked_until: Option<DateTime<Utc>>,
+        at: DateTime<Utc>,
+    ) -> Result<bool, CatalogueError>;
+    /// Catalogued clips recorded before `recorded_before`, without a hold or a long-term class:
+    /// those whose retention may have run out (the rules decide).
+    async fn expiry_candidates(
+        &self,
+        recorded_before: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<ClipRecord>, CatalogueError>;
+    /// Moves a catalogued clip to the recycle bin until `until`.
+    async fn recycle(
+        &self,
+        id: ClipId,
+        until: DateTime<Utc>,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<bool, CatalogueError>;
+    /// Takes a clip of `bureau` out of the recycle bin.
+    async fn restore(
+        &self,
+        bureau: &BureauId,
+        id: ClipId,
+        at: DateTime<Utc>,
+        by: &str,
+    ) -> Result<bool, CatalogueError>;
+    /// Recycled clips whose time in the bin ran out by `now`.
+    async fn purge_candidates(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<ClipRecord>, CatalogueError>;
+    /// Records that a recycled clip's files are gone: it becomes a tombstone.
+    async fn mark_purged(&self, id: ClipId, at: DateTime<Utc>) -> Result<bool, CatalogueError>;
+    /// Clips whose originals were verified longest ago (never first).
+    async fn scrub_candidates(&self, limit: i64) -> Result<Vec<ClipRecord>, CatalogueError>;
+    async fn mark_verified(&self, id: ClipId, at: DateTime<Utc>) -> Result<(), CatalogueError>;
+    async fn add_finding(
+        &self,
+        id: ClipId,
+        kind: &str,
+        severity: &str,
+        detail: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), CatalogueError>;
+    async fn findings(&self, id: ClipId) -> Result<Vec<Finding>, CatalogueError>;
+    /// Clips and bytes per retention class: ordinary, long_term, held, recycled, expired.
+    async fn class_totals(&self) -> Result<Vec<ClassTotals>, CatalogueError>;
+    /// The oldest verification among clips with files (None if some were never verified).
+    async fn oldest_verification(&self) -> Result<Option<DateTime<Utc>>, CatalogueError>;
+    /// Tries to become the one instance that runs `name` (the retention schedule). The lease
+    /// lasts while the returned guard lives and its connection does; a crash hands it on.
+    async fn try_lease(&self, name: &str) -> Result<Option<Box<dyn Lease>>, CatalogueError>;
+
     async fn ping(&self) -> Result<(), CatalogueError>;
     fn kind(&self) -> &'static str;
+}
+
+/// A held lease; dropping it gives the lease up.
+#[async_trait]
+pub trait Lease: Send {
+    /// Whether the lease is still held (its connection still answers).
+    async fn held(&mut self) -> bool;
 }
 
 /// Opens the catalogue named by `url` (`sqlite:PATH` or `postgres://...`) and migrates it.

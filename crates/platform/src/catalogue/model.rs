@@ -66,6 +66,39 @@ pub struct ClipRecord {
     #[serde(skip)]
     #[schema(ignore)]
     pub schedule: Option<ClipSchedule>,
+    /// Why it is kept long-term (art. 21), as `code` or `other:TEXT`.
+    pub long_term_reason: Option<String>,
+    pub legal_hold: bool,
+    pub archived_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub archive_key: Option<String>,
+    /// Until when the archive copy is locked against deletion (absent: the archive store
+    /// cannot lock objects).
+    pub archive_locked_until: Option<DateTime<Utc>>,
+    /// In the recycle bin until then.
+    pub recycle_until: Option<DateTime<Utc>>,
+    /// When the original and its copies were removed; the record stays as a tombstone.
+    pub purged_at: Option<DateTime<Utc>>,
+    /// When the scrub last re-hashed the original and found it intact.
+    pub verified_at: Option<DateTime<Utc>>,
+}
+
+/// Something found wrong with a clip (a checksum mismatch, a missing object, ...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Finding {
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub severity: String,
+    pub detail: String,
+}
+
+/// Clips and bytes per retention class, for the storage gauges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassTotals {
+    pub class: &'static str,
+    pub clips: i64,
+    pub bytes: i64,
 }
 
 /// When a clip's deadlines fall due, fixed when it is catalogued.
@@ -184,6 +217,14 @@ pub(super) struct ClipRow {
     upload_hard_due_at: Option<DateTime<Utc>>,
     classify_due_at: Option<DateTime<Utc>>,
     calendar_complete: bool,
+    long_term_reason: Option<String>,
+    legal_hold: bool,
+    archived_at: Option<DateTime<Utc>>,
+    archive_key: Option<String>,
+    archive_locked_until: Option<DateTime<Utc>>,
+    recycle_until: Option<DateTime<Utc>>,
+    purged_at: Option<DateTime<Utc>>,
+    verified_at: Option<DateTime<Utc>>,
 }
 
 fn corrupt(id: Uuid, what: impl std::fmt::Display) -> CatalogueError {
@@ -236,6 +277,14 @@ impl TryFrom<ClipRow> for ClipRecord {
                 }
                 _ => None,
             },
+            long_term_reason: row.long_term_reason,
+            legal_hold: row.legal_hold,
+            archived_at: row.archived_at,
+            archive_key: row.archive_key,
+            archive_locked_until: row.archive_locked_until,
+            recycle_until: row.recycle_until,
+            purged_at: row.purged_at,
+            verified_at: row.verified_at,
         })
     }
 }
@@ -356,5 +405,24 @@ impl TryFrom<DeviceRow> for Device {
                 .map_err(bad)?,
             registered_at: row.registered_at,
         })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct FindingRow {
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub severity: String,
+    pub detail: String,
+}
+
+impl From<FindingRow> for Finding {
+    fn from(row: FindingRow) -> Self {
+        Self {
+            at: row.at,
+            kind: row.kind,
+            severity: row.severity,
+            detail: row.detail,
+        }
     }
 }

@@ -11,22 +11,27 @@ use chrono::{DateTime, Utc};
 use custodian_core::cases::CaseState;
 use custodian_core::classification::Classification;
 use custodian_core::deadlines::DeadlineKind;
+use custodian_core::retention::{CaseFacts, LongTermReason};
 use custodian_core::roles::Role;
 use custodian_core::{BureauId, ClipId, ClipState};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use uuid::Uuid;
 
-use super::model::{CaseRow, ClassificationRow, ClipRow, DeviceRow, PendingRow, TransitionRow};
+use super::model::{
+    CaseRow, ClassificationRow, ClipRow, DeviceRow, FindingRow, PendingRow, TransitionRow,
+};
 use super::{
-    CaseRecord, Catalogue, CatalogueError, ClassificationEntry, ClipFilter, ClipRecord,
-    ClipSchedule, Device, NewClip, PendingUpload, TokenOwner, Transition,
+    CaseRecord, Catalogue, CatalogueError, ClassTotals, ClassificationEntry, ClipFilter,
+    ClipRecord, ClipSchedule, Device, Finding, Lease, NewClip, PendingUpload, TokenOwner,
+    Transition,
 };
 
 const CLIP_COLUMNS: &str = "id, bureau_id, device_id, officer_id, recorded_at, original_name, case_ref, object_key, \
      size_bytes, sha256, state, state_changed_at, received_at, failure_reason, publish_round, canonical_name, category, \
      description, place, latitude, longitude, important, classified_at, classified_by, upload_due_at, upload_hard_due_at, \
-     classify_due_at, calendar_complete";
+     classify_due_at, calendar_complete, long_term_reason, legal_hold, archived_at, archive_key, archive_locked_until, \
+     recycle_until, purged_at, verified_at";
 
 const CASE_COLUMNS: &str = "id, bureau_id, reference, title, state, opened_at, closed_at, filing_due_at, filed_at, calendar_complete";
 
@@ -115,6 +120,61 @@ impl PostgresCatalogue {
 macro_rules! catalogue_on {
     ($adapter:ty, $db:ty, $kind:literal) => {
         impl $adapter {
+            /// Moves a clip from `from` to `to` inside `tx` if it is still in `from`, and keeps
+            /// the move in its history.
+            async fn transition_in(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                id: ClipId,
+                from: ClipState,
+                to: ClipState,
+                at: DateTime<Utc>,
+                reason: Option<&str>,
+            ) -> Result<bool, CatalogueError> {
+                from.check_transition(to).map_err(|e| CatalogueError::Query { operation: "transition", message: e.to_string() })?;
+                let failure = if to == ClipState::Failed { reason } else { None };
+                let moved = sqlx::query("UPDATE clips SET state = $1, state_changed_at = $2, failure_reason = $3 WHERE id = $4 AND state = $5")
+                    .bind(to.as_str())
+                    .bind(at)
+                    .bind(failure)
+                    .bind(id.as_uuid())
+                    .bind(from.as_str())
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(err("transition"))?
+                    .rows_affected()
+                    == 1;
+                if moved {
+                    sqlx::query("INSERT INTO clip_transitions (clip_id, from_state, to_state, at, reason) VALUES ($1, $2, $3, $4, $5)")
+                        .bind(id.as_uuid())
+                        .bind(from.as_str())
+                        .bind(to.as_str())
+                        .bind(at)
+                        .bind(reason)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(err("transition"))?;
+                }
+                Ok(moved)
+            }
+
+            /// A transition plus one more update of the clip, atomically.
+            async fn transition_and<'q>(
+                &self,
+                id: ClipId,
+                (from, to): (ClipState, ClipState),
+                at: DateTime<Utc>,
+                reason: Option<&str>,
+                also: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
+            ) -> Result<bool, CatalogueError> {
+                let mut tx = self.pool.begin().await.map_err(err("transition"))?;
+                let moved = Self::transition_in(&mut tx, id, from, to, at, reason).await?;
+                if moved {
+                    also.execute(&mut *tx).await.map_err(err("transition"))?;
+                }
+                tx.commit().await.map_err(err("transition"))?;
+                Ok(moved)
+            }
+
             /// The query behind `list_clips`, after `select` (the columns, or EXPLAIN).
             fn list_query<'a>(select: &str, bureau: &'a BureauId, filter: &'a ClipFilter, limit: i64) -> sqlx::QueryBuilder<'a, $db> {
                 let mut query = sqlx::QueryBuilder::<$db>::new(format!("{select} WHERE bureau_id = "));
@@ -331,31 +391,8 @@ macro_rules! catalogue_on {
             }
 
             async fn transition(&self, id: ClipId, from: ClipState, to: ClipState, at: DateTime<Utc>, reason: Option<&str>) -> Result<bool, CatalogueError> {
-                from.check_transition(to).map_err(|e| CatalogueError::Query { operation: "transition", message: e.to_string() })?;
                 let mut tx = self.pool.begin().await.map_err(err("transition"))?;
-                let failure = if to == ClipState::Failed { reason } else { None };
-                let moved = sqlx::query("UPDATE clips SET state = $1, state_changed_at = $2, failure_reason = $3 WHERE id = $4 AND state = $5")
-                    .bind(to.as_str())
-                    .bind(at)
-                    .bind(failure)
-                    .bind(id.as_uuid())
-                    .bind(from.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(err("transition"))?
-                    .rows_affected()
-                    == 1;
-                if moved {
-                    sqlx::query("INSERT INTO clip_transitions (clip_id, from_state, to_state, at, reason) VALUES ($1, $2, $3, $4, $5)")
-                        .bind(id.as_uuid())
-                        .bind(from.as_str())
-                        .bind(to.as_str())
-                        .bind(at)
-                        .bind(reason)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(err("transition"))?;
-                }
+                let moved = Self::transition_in(&mut tx, id, from, to, at, reason).await?;
                 tx.commit().await.map_err(err("transition"))?;
                 Ok(moved)
             }
@@ -628,6 +665,188 @@ macro_rules! catalogue_on {
                 Ok(counts)
             }
 
+            async fn set_retention(&self, bureau: &BureauId, id: ClipId, long_term: Option<&LongTermReason>, legal_hold: bool, by: &str, at: DateTime<Utc>) -> Result<bool, CatalogueError> {
+                let mut tx = self.pool.begin().await.map_err(err("set retention"))?;
+                let stored = long_term.map(|r| r.to_stored());
+                let changed = sqlx::query("UPDATE clips SET long_term_reason = $3, legal_hold = $4 WHERE id = $1 AND bureau_id = $2")
+                    .bind(id.as_uuid())
+                    .bind(bureau.as_str())
+                    .bind(stored.as_deref())
+                    .bind(legal_hold)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(err("set retention"))?
+                    .rows_affected()
+                    == 1;
+                if changed {
+                    sqlx::query("INSERT INTO retention_changes (clip_id, at, by_whom, long_term_reason, legal_hold) VALUES ($1, $2, $3, $4, $5)")
+                        .bind(id.as_uuid())
+                        .bind(at)
+                        .bind(by)
+                        .bind(stored.as_deref())
+                        .bind(legal_hold)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(err("set retention"))?;
+                }
+                tx.commit().await.map_err(err("set retention"))?;
+                Ok(changed)
+            }
+
+            async fn set_case_long_term(&self, bureau: &BureauId, case: Uuid, long_term: bool) -> Result<bool, CatalogueError> {
+                let changed = sqlx::query("UPDATE cases SET long_term = $3 WHERE id = $1 AND bureau_id = $2")
+                    .bind(case)
+                    .bind(bureau.as_str())
+                    .bind(long_term)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(err("set case retention"))?
+                    .rows_affected();
+                Ok(changed == 1)
+            }
+
+            async fn case_facts(&self, id: ClipId) -> Result<Vec<CaseFacts>, CatalogueError> {
+                let rows: Vec<(String, bool, Option<DateTime<Utc>>)> = sqlx::query_as(
+                    "SELECT cases.state, cases.long_term, cases.closed_at FROM case_clips JOIN cases ON cases.id = case_clips.case_id WHERE case_clips.clip_id = $1",
+                )
+                .bind(id.as_uuid())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(err("case facts"))?;
+                rows.into_iter()
+                    .map(|(state, long_term, closed_at)| {
+                        let state = state.parse().map_err(|e: custodian_core::cases::CaseError| CatalogueError::Corrupt { detail: e.to_string() })?;
+                        Ok(CaseFacts { state, long_term, closed_at })
+                    })
+                    .collect()
+            }
+
+            async fn archive_candidates(&self, limit: i64) -> Result<Vec<ClipRecord>, CatalogueError> {
+                let sql = format!(
+                    "SELECT {CLIP_COLUMNS} FROM clips WHERE long_term_reason IS NOT NULL AND archived_at IS NULL AND state = 'catalogued' ORDER BY id LIMIT $1"
+                );
+                let rows: Vec<ClipRow> = sqlx::query_as(&sql).bind(limit).fetch_all(&self.pool).await.map_err(err("archive candidates"))?;
+                rows_to_clips(rows)
+            }
+
+            async fn mark_archived(&self, id: ClipId, archive_key: &str, locked_until: Option<DateTime<Utc>>, at: DateTime<Utc>) -> Result<bool, CatalogueError> {
+                let also = sqlx::query("UPDATE clips SET archived_at = $2, archive_key = $3, archive_locked_until = $4 WHERE id = $1")
+                    .bind(id.as_uuid())
+                    .bind(at)
+                    .bind(archive_key.to_owned())
+                    .bind(locked_until);
+                self.transition_and(id, (ClipState::Catalogued, ClipState::Archived), at, Some("copied to the archive tier and read back"), also).await
+            }
+
+            async fn expiry_candidates(&self, recorded_before: DateTime<Utc>, limit: i64) -> Result<Vec<ClipRecord>, CatalogueError> {
+                let sql = format!(
+                    "SELECT {CLIP_COLUMNS} FROM clips WHERE state = 'catalogued' AND recorded_at < $1 AND legal_hold = FALSE \
+                     AND long_term_reason IS NULL ORDER BY recorded_at LIMIT $2"
+                );
+                let rows: Vec<ClipRow> =
+                    sqlx::query_as(&sql).bind(recorded_before).bind(limit).fetch_all(&self.pool).await.map_err(err("expiry candidates"))?;
+                rows_to_clips(rows)
+            }
+
+            async fn recycle(&self, id: ClipId, until: DateTime<Utc>, at: DateTime<Utc>, reason: &str) -> Result<bool, CatalogueError> {
+                let also = sqlx::query("UPDATE clips SET recycle_until = $2 WHERE id = $1").bind(id.as_uuid()).bind(until);
+                self.transition_and(id, (ClipState::Catalogued, ClipState::Recycled), at, Some(reason), also).await
+            }
+
+            async fn restore(&self, bureau: &BureauId, id: ClipId, at: DateTime<Utc>, by: &str) -> Result<bool, CatalogueError> {
+                if self.clip(bureau, id).await?.is_none() {
+                    return Ok(false);
+                }
+                let also = sqlx::query("UPDATE clips SET recycle_until = NULL WHERE id = $1").bind(id.as_uuid());
+                let reason = format!("restored by {by}");
+                self.transition_and(id, (ClipState::Recycled, ClipState::Catalogued), at, Some(&reason), also).await
+            }
+
+            async fn purge_candidates(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<ClipRecord>, CatalogueError> {
+                let sql = format!("SELECT {CLIP_COLUMNS} FROM clips WHERE state = 'recycled' AND recycle_until <= $1 ORDER BY recycle_until LIMIT $2");
+                let rows: Vec<ClipRow> = sqlx::query_as(&sql).bind(now).bind(limit).fetch_all(&self.pool).await.map_err(err("purge candidates"))?;
+                rows_to_clips(rows)
+            }
+
+            async fn mark_purged(&self, id: ClipId, at: DateTime<Utc>) -> Result<bool, CatalogueError> {
+                let also = sqlx::query("UPDATE clips SET purged_at = $2 WHERE id = $1").bind(id.as_uuid()).bind(at);
+                self.transition_and(id, (ClipState::Recycled, ClipState::Expired), at, Some("retention ran out; files purged, record kept"), also).await
+            }
+
+            async fn scrub_candidates(&self, limit: i64) -> Result<Vec<ClipRecord>, CatalogueError> {
+                let sql = format!("SELECT {CLIP_COLUMNS} FROM clips WHERE purged_at IS NULL ORDER BY verified_at NULLS FIRST, id LIMIT $1");
+                let rows: Vec<ClipRow> = sqlx::query_as(&sql).bind(limit).fetch_all(&self.pool).await.map_err(err("scrub candidates"))?;
+                rows_to_clips(rows)
+            }
+
+            async fn mark_verified(&self, id: ClipId, at: DateTime<Utc>) -> Result<(), CatalogueError> {
+                sqlx::query("UPDATE clips SET verified_at = $2 WHERE id = $1")
+                    .bind(id.as_uuid())
+                    .bind(at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(err("mark verified"))?;
+                Ok(())
+            }
+
+            async fn add_finding(&self, id: ClipId, kind: &str, severity: &str, detail: &str, at: DateTime<Utc>) -> Result<(), CatalogueError> {
+                sqlx::query("INSERT INTO findings (clip_id, at, kind, severity, detail) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(id.as_uuid())
+                    .bind(at)
+                    .bind(kind)
+                    .bind(severity)
+                    .bind(detail)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(err("add finding"))?;
+                Ok(())
+            }
+
+            async fn findings(&self, id: ClipId) -> Result<Vec<Finding>, CatalogueError> {
+                let rows: Vec<FindingRow> = sqlx::query_as("SELECT at, kind, severity, detail FROM findings WHERE clip_id = $1 ORDER BY id")
+                    .bind(id.as_uuid())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(err("findings"))?;
+                Ok(rows.into_iter().map(Finding::from).collect())
+            }
+
+            async fn class_totals(&self) -> Result<Vec<ClassTotals>, CatalogueError> {
+                let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+                    "SELECT CASE WHEN state = 'expired' THEN 'expired' WHEN state = 'recycled' THEN 'recycled' \
+                     WHEN legal_hold THEN 'held' WHEN long_term_reason IS NOT NULL THEN 'long_term' ELSE 'ordinary' END AS class, \
+                     COUNT(*), CAST(COALESCE(SUM(CASE WHEN purged_at IS NULL THEN size_bytes ELSE 0 END), 0) AS BIGINT) FROM clips GROUP BY 1",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(err("class totals"))?;
+                Ok(["ordinary", "long_term", "held", "recycled", "expired"]
+                    .into_iter()
+                    .map(|class| {
+                        let (clips, bytes) = rows.iter().find(|(c, _, _)| c == class).map(|(_, n, b)| (*n, *b)).unwrap_or((0, 0));
+                        ClassTotals { class, clips, bytes }
+                    })
+                    .collect())
+            }
+
+            async fn oldest_verification(&self) -> Result<Option<DateTime<Utc>>, CatalogueError> {
+                let never: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM clips WHERE purged_at IS NULL AND verified_at IS NULL")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(err("oldest verification"))?;
+                if never > 0 {
+                    return Ok(None);
+                }
+                sqlx::query_scalar("SELECT MIN(verified_at) FROM clips WHERE purged_at IS NULL")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(err("oldest verification"))
+            }
+
+            async fn try_lease(&self, name: &str) -> Result<Option<Box<dyn Lease>>, CatalogueError> {
+                self.lease(name).await
+            }
+
             async fn ping(&self) -> Result<(), CatalogueError> {
                 sqlx::query("SELECT 1").execute(&self.pool).await.map_err(err("ping"))?;
                 Ok(())
@@ -642,7 +861,49 @@ macro_rules! catalogue_on {
 
 catalogue_on!(SqliteCatalogue, sqlx::Sqlite, "sqlite");
 
+/// SQLite serves one process: that process always holds the lease.
+struct ProcessLease;
+
+#[async_trait]
+impl Lease for ProcessLease {
+    async fn held(&mut self) -> bool {
+        true
+    }
+}
+
+impl SqliteCatalogue {
+    async fn lease(&self, _name: &str) -> Result<Option<Box<dyn Lease>>, CatalogueError> {
+        Ok(Some(Box::new(ProcessLease)))
+    }
+}
+
+/// A session-level advisory lock on a connection of its own: PostgreSQL releases it when the
+/// connection ends, so a crashed holder hands the lease on.
+struct AdvisoryLease {
+    connection: sqlx::PgConnection,
+}
+
+#[async_trait]
+impl Lease for AdvisoryLease {
+    async fn held(&mut self) -> bool {
+        sqlx::query("SELECT 1")
+            .execute(&mut self.connection)
+            .await
+            .is_ok()
+    }
+}
+
 impl PostgresCatalogue {
+    async fn lease(&self, name: &str) -> Result<Option<Box<dyn Lease>>, CatalogueError> {
+        let mut connection = self.pool.acquire().await.map_err(err("lease"))?.detach();
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))")
+            .bind(name)
+            .fetch_one(&mut connection)
+            .await
+            .map_err(err("lease"))?;
+        Ok(got.then(|| Box::new(AdvisoryLease { connection }) as Box<dyn Lease>))
+    }
+
     /// PostgreSQL's plan for a `list_clips` call, executed (EXPLAIN ANALYZE): for benchmarks
     /// and operators checking that searches use their indexes.
     pub async fn explain_list(
