@@ -26,15 +26,32 @@ pub async fn create_token(
     Ok(token)
 }
 
-pub async fn token_create(args: &TokenCreateArgs) -> anyhow::Result<String> {
-    let bureau = BureauId::parse(&args.bureau).context("--bureau")?;
-    let catalogue = match (&args.data, &args.database_url) {
-        (Some(data), _) => crate::app::open_standalone_catalogue(data).await?,
+/// The retention plan, for every bureau, as `custodian retention plan` prints it.
+pub async fn retention_plan(
+    args: &crate::cli::PlanArgs,
+) -> anyhow::Result<Vec<custodian_retention::PlanEntry>> {
+    let policy = args.retention.policy()?;
+    let catalogue = open(&args.data, &args.database_url).await?;
+    Ok(custodian_retention::plan(&*catalogue, &policy, SystemClock.now(), args.days, None).await?)
+}
+
+/// A standalone data directory's catalogue, or the one at a database URL.
+async fn open(
+    data: &Option<std::path::PathBuf>,
+    database_url: &Option<String>,
+) -> anyhow::Result<std::sync::Arc<dyn Catalogue>> {
+    match (data, database_url) {
+        (Some(data), _) => crate::app::open_standalone_catalogue(data).await,
         (None, Some(url)) => catalogue::connect(url, 1)
             .await
-            .context("opening the catalogue (--database-url)")?,
+            .context("opening the catalogue (--database-url)"),
         (None, None) => anyhow::bail!("give --data DIR or --database-url URL"),
-    };
+    }
+}
+
+pub async fn token_create(args: &TokenCreateArgs) -> anyhow::Result<String> {
+    let bureau = BureauId::parse(&args.bureau).context("--bureau")?;
+    let catalogue = open(&args.data, &args.database_url).await?;
     let name = args
         .bureau_name
         .clone()

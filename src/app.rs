@@ -14,6 +14,7 @@ use custodian_platform::catalogue::{self, Catalogue};
 use custodian_platform::clock::{Clock, SystemClock};
 use custodian_platform::http::{ops_router, serve, track, Dependencies, HttpMetrics};
 use custodian_platform::Ports;
+use custodian_retention::Retention;
 use prometheus::{IntGaugeVec, Opts, Registry};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -159,6 +160,14 @@ fn ingest_role(ingest: Arc<Ingest>) -> (Router, RoleTask) {
     )
 }
 
+fn retention_role(retention: Arc<Retention>) -> (Router, RoleTask) {
+    let router = retention.router();
+    (
+        router,
+        Box::new(move |shutdown| Box::pin(retention.run(shutdown))),
+    )
+}
+
 fn catalog_role(catalog: Arc<Catalog>) -> (Router, RoleTask) {
     let router = catalog.router();
     (
@@ -191,9 +200,16 @@ pub async fn start_standalone_with_clock(
         clock,
         registry: Registry::new(),
     };
+    let archive: Arc<dyn BlobStore> =
+        Arc::new(LocalBlobStore::open_with_manifest(args.data.join("archive")).await?);
     let roles = vec![
         ingest_role(Ingest::new(ports.clone(), args.ingest.clone())?),
         catalog_role(Catalog::new(ports.clone(), args.catalog.clone())?),
+        retention_role(Retention::new(
+            ports.clone(),
+            archive,
+            args.retention.clone(),
+        )?),
     ];
     let dependencies = Dependencies {
         blob: Some(blob),
@@ -203,6 +219,7 @@ pub async fn start_standalone_with_clock(
     tracing::info!(data = %args.data.display(), "standalone: footage on local disk, catalogue in SQLite");
     let mut openapi = custodian_ingest::openapi();
     openapi.merge(custodian_catalog::openapi());
+    openapi.merge(custodian_retention::openapi());
     start(
         ports,
         args.server.listen,
@@ -219,6 +236,32 @@ pub async fn open_standalone_catalogue(
 ) -> anyhow::Result<Arc<dyn Catalogue>> {
     let url = format!("sqlite:{}", data.join("catalogue.db").display());
     Ok(catalogue::connect(&url, 4).await?)
+}
+
+/// The archive tier of a distributed deployment: its own bucket on the same S3 endpoint.
+async fn archive_store(args: &ServeArgs) -> anyhow::Result<Arc<dyn BlobStore>> {
+    let bucket = args.archive_bucket.clone().ok_or_else(|| {
+        anyhow::anyhow!("archive-bucket must be set for serve retention (CUSTODIAN_ARCHIVE_BUCKET)")
+    })?;
+    let archive_args = custodian_platform::config::S3Args {
+        s3_bucket: bucket,
+        ..args.s3.clone()
+    };
+    let settings = archive_args.validate().map_err(|e| {
+        custodian_platform::config::ConfigError::new(
+            "archive-bucket",
+            &archive_args.s3_bucket,
+            e.problem,
+        )
+    })?;
+    let archive = S3BlobStore::new(&settings);
+    if args.s3.s3_create_bucket {
+        archive
+            .ensure_bucket()
+            .await
+            .context("creating the archive bucket")?;
+    }
+    Ok(Arc::new(archive))
 }
 
 /// One role of a distributed deployment.
@@ -269,6 +312,17 @@ pub async fn start_role(args: &ServeArgs) -> anyhow::Result<RunningApp> {
             )?)],
             custodian_catalog::openapi(),
         ),
+        Role::Retention => {
+            let archive = archive_store(args).await?;
+            (
+                vec![retention_role(Retention::new(
+                    ports.clone(),
+                    archive,
+                    args.retention.clone(),
+                )?)],
+                custodian_retention::openapi(),
+            )
+        }
     };
     let dependencies = Dependencies {
         blob: Some(blob),

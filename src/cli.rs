@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use custodian_catalog::CatalogConfig;
 use custodian_ingest::IngestConfig;
 use custodian_platform::config::{parse_duration, DatabaseArgs, NatsArgs, S3Args};
+use custodian_retention::RetentionConfig;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -33,6 +34,11 @@ pub enum Command {
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
+    },
+    /// Retention: what will be archived, recycled and purged.
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
     },
     /// Runs the standalone server in a temporary directory, uploads a generated sample clip
     /// through the HTTP API and prints the catalogued record.
@@ -60,12 +66,15 @@ pub struct StandaloneArgs {
     pub ingest: IngestConfig,
     #[command(flatten)]
     pub catalog: CatalogConfig,
+    #[command(flatten)]
+    pub retention: RetentionConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Role {
     Ingest,
     Catalog,
+    Retention,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -83,6 +92,38 @@ pub struct ServeArgs {
     pub ingest: IngestConfig,
     #[command(flatten)]
     pub catalog: CatalogConfig,
+    #[command(flatten)]
+    pub retention: RetentionConfig,
+    /// The archive tier's bucket (same S3 endpoint and keys), for `serve retention`: best
+    /// created with Object Lock enabled.
+    #[arg(long = "archive-bucket", env = "CUSTODIAN_ARCHIVE_BUCKET")]
+    pub archive_bucket: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// Prints what the schedule will archive, move to the recycle bin and purge, and when.
+    Plan(PlanArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlanArgs {
+    /// How many days ahead.
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
+    /// A standalone data directory ...
+    #[arg(
+        long,
+        env = "CUSTODIAN_DATA",
+        conflicts_with = "database_url",
+        required_unless_present = "database_url"
+    )]
+    pub data: Option<PathBuf>,
+    /// ... or a catalogue database.
+    #[arg(long = "database-url", env = "CUSTODIAN_DATABASE_URL")]
+    pub database_url: Option<String>,
+    #[command(flatten)]
+    pub retention: RetentionConfig,
 }
 
 #[derive(Debug, Subcommand)]

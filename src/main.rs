@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use custodian::cli::{AdminCommand, Cli, Command, TokenCommand};
+use custodian::cli::{AdminCommand, Cli, Command, RetentionCommand, TokenCommand};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -42,6 +42,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let token = custodian::admin::token_create(&args).await?;
             println!("{token}");
             eprintln!("Keep this token now: only its hash is stored, it cannot be shown again.");
+            Ok(())
+        }
+        Command::Retention {
+            command: RetentionCommand::Plan(args),
+        } => {
+            for entry in custodian::admin::retention_plan(&args).await? {
+                println!("{}", serde_json::to_string(&entry)?);
+            }
             Ok(())
         }
         Command::Demo(args) => {

@@ -684,6 +684,10 @@ async fn the_openapi_document_describes_every_route() {
         ("/v1/cases/{id}/file", "post"),
         ("/v1/devices", "get"),
         ("/v1/devices/{device}", "put"),
+        ("/v1/clips/{id}/retention", "get"),
+        ("/v1/clips/{id}/restore", "post"),
+        ("/v1/cases/{id}/retention", "put"),
+        ("/v1/retention/plan", "get"),
     ];
     for (path, method) in expected {
         let operation = &doc["paths"][path][method];

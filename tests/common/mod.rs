@@ -37,6 +37,15 @@ pub async fn spawn_standalone_at(
     catalog: CatalogConfig,
     clock: std::sync::Arc<dyn custodian_platform::clock::Clock>,
 ) -> TestApp {
+    spawn_standalone_full(ingest, catalog, Default::default(), clock).await
+}
+
+pub async fn spawn_standalone_full(
+    ingest: IngestConfig,
+    catalog: CatalogConfig,
+    retention: custodian_retention::RetentionConfig,
+    clock: std::sync::Arc<dyn custodian_platform::clock::Clock>,
+) -> TestApp {
     let data = tempfile::tempdir().unwrap();
     let args = StandaloneArgs {
         data: data.path().to_path_buf(),
@@ -46,6 +55,7 @@ pub async fn spawn_standalone_at(
         },
         ingest,
         catalog,
+        retention,
     };
     let app = custodian::app::start_standalone_with_clock(&args, clock)
         .await

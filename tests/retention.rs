@@ -1,0 +1,489 @@
+//! Retention on the standalone server over two years of a moving clock: long-term clips
+//! archived and read back, ordinary clips expiring through the recycle bin, holds and open
+//! cases keeping clips, tombstones, and the scrub finding originals that changed or vanished.
+//! The schedule's passes are driven one at a time, so every step is deterministic.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use common::*;
+use custodian_core::deadlines::china_time;
+use custodian_core::roles::Role;
+use custodian_platform::blob::{BlobStore, LocalBlobStore};
+use custodian_platform::clock::ManualClock;
+use custodian_retention::{PassReport, Retention, RetentionConfig};
+use serde_json::{json, Value};
+
+fn cst(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
+    china_time()
+        .with_ymd_and_hms(y, m, d, h, 0, 0)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+struct World {
+    app: TestApp,
+    clock: Arc<ManualClock>,
+    retention: Arc<Retention>,
+    registry: prometheus::Registry,
+    archivist: String,
+}
+
+async fn world() -> World {
+    let clock = Arc::new(ManualClock::new(cst(2026, 3, 2, 9)));
+    let config = RetentionConfig {
+        every: Duration::from_secs(3600),
+        scrub_period: Duration::from_secs(3600),
+        ..Default::default()
+    };
+    let app = spawn_standalone_full(
+        Default::default(),
+        Default::default(),
+        config.clone(),
+        clock.clone(),
+    )
+    .await;
+    // A schedule of our own on the same catalogue and stores, driven pass by pass; the app's
+    // own runs once at start (with nothing to do) and then not for an hour.
+    let registry = prometheus::Registry::new();
+    let ports = custodian_platform::Ports {
+        registry: registry.clone(),
+        ..app.app.ports.clone()
+    };
+    let archive: Arc<dyn BlobStore> = Arc::new(
+        LocalBlobStore::open_with_manifest(app.data.path().join("archive"))
+            .await
+            .unwrap(),
+    );
+    let retention = Retention::new(ports, archive, config).unwrap();
+    let archivist = token_with_role(&app.app, "b1", Role::Archivist).await;
+    World {
+        app,
+        clock,
+        retention,
+        registry,
+        archivist,
+    }
+}
+
+impl World {
+    async fn upload(&self, recorded_at: &str) -> String {
+        let response = self
+            .app
+            .http
+            .put(format!("{}/v1/uploads", self.app.base))
+            .bearer_auth(&self.app.token)
+            .query(&[
+                ("device", "DSJ-0001"),
+                ("officer", "031234"),
+                ("recorded_at", recorded_at),
+                ("file_name", "a.mp4"),
+            ])
+            .body(sample(5000 + recorded_at.len()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        let id = response.json::<Value>().await.unwrap()["clip_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        self.app.wait_for_state(&id, "catalogued").await;
+        self.clock.advance(chrono::Duration::seconds(1));
+        id
+    }
+
+    async fn send(&self, method: &str, token: &str, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .app
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.app.base))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn state(&self, id: &str) -> String {
+        let clip: Value = self
+            .app
+            .get(&self.archivist, &format!("/v1/clips/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        clip["state"].as_str().unwrap().to_owned()
+    }
+
+    async fn retention_of(&self, id: &str) -> Value {
+        self.app
+            .get(&self.archivist, &format!("/v1/clips/{id}/retention"))
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn pass(&self) -> PassReport {
+        self.retention.pass().await.expect("retention pass")
+    }
+
+    fn metric(&self, name: &str) -> String {
+        let mut out = Vec::new();
+        prometheus::Encoder::encode(
+            &prometheus::TextEncoder::new(),
+            &self.registry.gather(),
+            &mut out,
+        )
+        .unwrap();
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .filter(|l| l.starts_with(name))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn original_path(&self, id: &str) -> std::path::PathBuf {
+        self.app
+            .stored_files()
+            .into_iter()
+            .find(|p| p.to_string_lossy().contains(id))
+            .unwrap_or_else(|| panic!("no file for {id}"))
+    }
+}
+
+#[tokio::test]
+async fn two_years_of_retention() {
+    let w = world().await;
+    let ordinary = w.upload("2026-03-01T10:00:00+08:00").await;
+    let held = w.upload("2026-03-01T11:00:00+08:00").await;
+    let long_term = w.upload("2026-03-01T12:00:00+08:00").await;
+    let in_case = w.upload("2026-03-01T13:00:00+08:00").await;
+
+    // Who may change retention, and what they may say.
+    let (status, _) = w
+        .send(
+            "PUT",
+            &w.app.token,
+            &format!("/v1/clips/{held}/retention"),
+            json!({"legal_hold": true}),
+        )
+        .await;
+    assert_eq!(status, 403, "an officer set a hold");
+    let other = token_with_role(&w.app.app, "b2", Role::Leader).await;
+    assert_eq!(
+        w.send(
+            "PUT",
+            &other,
+            &format!("/v1/clips/{held}/retention"),
+            json!({"legal_hold": true})
+        )
+        .await
+        .0,
+        404
+    );
+    let (status, error) = w
+        .send(
+            "PUT",
+            &w.archivist,
+            &format!("/v1/clips/{long_term}/retention"),
+            json!({"long_term_reason": "forever"}),
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("coercive_measure"),
+        "{error}"
+    );
+    assert_eq!(
+        w.send(
+            "PUT",
+            &w.archivist,
+            &format!("/v1/clips/{long_term}/retention"),
+            json!({"long_term_reason": "other:"})
+        )
+        .await
+        .0,
+        422
+    );
+
+    assert_eq!(
+        w.send(
+            "PUT",
+            &w.archivist,
+            &format!("/v1/clips/{held}/retention"),
+            json!({"legal_hold": true})
+        )
+        .await
+        .0,
+        200
+    );
+    let (status, view) = w
+        .send(
+            "PUT",
+            &w.archivist,
+            &format!("/v1/clips/{long_term}/retention"),
+            json!({"long_term_reason": "dispute_or_complaint"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(view["decision"]["decision"], "keep");
+    assert_eq!(view["decision"]["until"], Value::Null);
+    let (_, case) = w
+        .send(
+            "POST",
+            &w.archivist,
+            "/v1/cases",
+            json!({"reference": "应急罚〔2026〕3号", "title": "t"}),
+        )
+        .await;
+    let case_id = case["id"].as_str().unwrap().to_owned();
+    w.send(
+        "POST",
+        &w.archivist,
+        &format!("/v1/cases/{case_id}/clips"),
+        json!({"clip_ids": [in_case]}),
+    )
+    .await;
+
+    // The long-term clip goes to the archive tier: a read-only copy, listed in the manifest.
+    let report = w.pass().await;
+    assert_eq!(report.archived, 1, "{report:?}");
+    assert_eq!(w.state(&long_term).await, "archived");
+    let archive = w.app.data.path().join("archive");
+    let manifest = std::fs::read_to_string(archive.join("MANIFEST.sha256")).unwrap();
+    let sha = w.retention_of(&long_term).await;
+    assert!(sha["archived_at"].is_string());
+    assert_eq!(
+        sha["archive_locked_until"],
+        Value::Null,
+        "a local directory cannot lock"
+    );
+    let clip: Value = w
+        .app
+        .get(&w.archivist, &format!("/v1/clips/{long_term}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let line = format!(
+        "{}  archive/originals/b1/2026/03/01/{long_term}.mp4",
+        clip["sha256"].as_str().unwrap()
+    );
+    assert!(manifest.lines().any(|l| l == line), "{manifest}");
+    let copy = archive.join(format!("archive/originals/b1/2026/03/01/{long_term}.mp4"));
+    assert!(std::fs::metadata(&copy).unwrap().permissions().readonly());
+    assert_eq!(
+        std::fs::read(&copy).unwrap(),
+        std::fs::read(w.original_path(&long_term)).unwrap()
+    );
+    assert!(w
+        .metric("custodian_archive_object_lock_supported")
+        .ends_with(" 0"));
+
+    // A day short of two years after recording, nothing expires; the plan shows what will.
+    w.clock
+        .advance(chrono::Duration::days(729) - chrono::Duration::hours(1));
+    assert_eq!(w.pass().await.recycled, 0);
+    let plan: Value = w
+        .app
+        .get(&w.archivist, "/v1/retention/plan?days=30")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let planned: Vec<(&str, &str)> = plan
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["clip_id"].as_str().unwrap(),
+                e["action"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        planned,
+        vec![(ordinary.as_str(), "recycle"), (ordinary.as_str(), "purge")]
+    );
+    assert_eq!(
+        w.app
+            .get(&w.archivist, "/v1/retention/plan?days=0")
+            .await
+            .status(),
+        400
+    );
+
+    // Two years on: only the ordinary clip, with no hold, no long-term class and no open case,
+    // goes to the recycle bin.
+    w.clock.advance(chrono::Duration::days(2));
+    let report = w.pass().await;
+    assert_eq!(report.recycled, 1, "{report:?}");
+    assert_eq!(w.state(&ordinary).await, "recycled");
+    for kept in [&held, &in_case] {
+        assert_eq!(w.state(kept).await, "catalogued");
+    }
+    assert_eq!(w.state(&long_term).await, "archived");
+    let view = w.retention_of(&ordinary).await;
+    assert_eq!(view["decision"]["decision"], "expired");
+    assert!(view["recycle_until"].is_string());
+
+    // Restorable from the bin; a hold placed while it is there brings it back at purge time.
+    let (status, _) = w
+        .send(
+            "POST",
+            &w.archivist,
+            &format!("/v1/clips/{ordinary}/restore"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(w.state(&ordinary).await, "catalogued");
+    assert_eq!(
+        w.send(
+            "POST",
+            &w.archivist,
+            &format!("/v1/clips/{ordinary}/restore"),
+            json!({})
+        )
+        .await
+        .0,
+        409
+    );
+    assert_eq!(w.pass().await.recycled, 1);
+    w.send(
+        "PUT",
+        &w.archivist,
+        &format!("/v1/clips/{ordinary}/retention"),
+        json!({"legal_hold": true}),
+    )
+    .await;
+    w.clock.advance(chrono::Duration::days(8));
+    let report = w.pass().await;
+    assert_eq!((report.purged, report.restored), (0, 1), "{report:?}");
+    assert_eq!(w.state(&ordinary).await, "catalogued");
+
+    // Released, recycled, and after its week in the bin purged: the file goes, the record stays.
+    w.send(
+        "PUT",
+        &w.archivist,
+        &format!("/v1/clips/{ordinary}/retention"),
+        json!({"legal_hold": false}),
+    )
+    .await;
+    let file = w.original_path(&ordinary);
+    assert_eq!(w.pass().await.recycled, 1);
+    w.clock.advance(chrono::Duration::days(7));
+    let report = w.pass().await;
+    assert_eq!(report.purged, 1, "{report:?}");
+    assert!(!file.exists(), "purged original still on disk");
+    let tombstone: Value = w
+        .app
+        .get(&w.archivist, &format!("/v1/clips/{ordinary}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tombstone["state"], "expired");
+    assert_eq!(tombstone["sha256"].as_str().unwrap().len(), 64);
+    let states: Vec<&str> = tombstone["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["to"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states,
+        [
+            "stored",
+            "catalogued",
+            "recycled",
+            "catalogued",
+            "recycled",
+            "catalogued",
+            "recycled",
+            "expired"
+        ]
+    );
+    assert!(w.retention_of(&ordinary).await["purged_at"].is_string());
+    // Nothing that must be kept was touched.
+    for kept in [&held, &in_case, &long_term] {
+        assert!(w.original_path(kept).exists());
+    }
+    assert!(w.metric("custodian_purged_total").ends_with(" 1"));
+    assert!(w
+        .metric("custodian_retention_clips{class=\"expired\"}")
+        .ends_with(" 1"));
+}
+
+#[tokio::test]
+async fn the_scrub_finds_changed_and_missing_originals_and_repairs_nothing() {
+    let w = world().await;
+    let intact = w.upload("2026-03-01T10:00:00+08:00").await;
+    let changed = w.upload("2026-03-01T11:00:00+08:00").await;
+    let vanished = w.upload("2026-03-01T12:00:00+08:00").await;
+
+    let report = w.pass().await;
+    assert_eq!(
+        (report.verified, report.scrub_failures),
+        (3, 0),
+        "{report:?}"
+    );
+
+    // Someone flips a byte in one original and deletes another.
+    let path = w.original_path(&changed);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[100] ^= 0xff;
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, &bytes).unwrap();
+    std::fs::remove_file(w.original_path(&vanished)).unwrap();
+
+    w.clock.advance(chrono::Duration::hours(1));
+    let report = w.pass().await;
+    assert_eq!(
+        (report.verified, report.scrub_failures),
+        (1, 2),
+        "{report:?}"
+    );
+    let findings = w.retention_of(&changed).await["findings"].clone();
+    assert_eq!(findings[0]["kind"], "checksum-mismatch");
+    assert_eq!(findings[0]["severity"], "critical");
+    assert_eq!(
+        w.retention_of(&vanished).await["findings"][0]["kind"],
+        "missing"
+    );
+    assert!(w.retention_of(&intact).await["findings"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    // The changed file is left as found.
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    let failures = w.metric("custodian_scrub_failures_total");
+    assert!(
+        failures.contains("kind=\"checksum-mismatch\"} 1")
+            && failures.contains("kind=\"missing\"} 1"),
+        "{failures}"
+    );
+}
+
+#[tokio::test]
+async fn an_ordinary_period_shorter_than_two_years_is_refused() {
+    let config = RetentionConfig {
+        ordinary_years: 1,
+        ..Default::default()
+    };
+    let err = config.validate().unwrap_err();
+    assert_eq!(err.setting, "ordinary-years");
+    assert!(err.to_string().contains("2 years"), "{err}");
+}
