@@ -7,6 +7,7 @@ packages=(
   curl ca-certificates pkg-config bc openssl
   ffmpeg            # makes sample and test clips
   fonts-noto-cjk    # Chinese place names in burned-in subtitles
+  python3 python3-venv  # moto, the S3 Object Lock emulator the tests use
 )
 
 missing=()

@@ -9,6 +9,8 @@ scripts/setup-system.sh
 scripts/services.sh
 scripts/garage.sh start
 eval "$(scripts/garage.sh env)"
+scripts/moto.sh start
+eval "$(scripts/moto.sh env)"
 
 # Databases earlier test runs made; each test makes its own.
 psql -h 127.0.0.1 -U postgres -d postgres -tAc \

@@ -487,3 +487,145 @@ async fn an_ordinary_period_shorter_than_two_years_is_refused() {
     assert_eq!(err.setting, "ordinary-years");
     assert!(err.to_string().contains("2 years"), "{err}");
 }
+
+/// Records a clip as ingest would (original written, then the catalogue row) and catalogues it.
+async fn record_original(
+    ports: &custodian_platform::Ports,
+    n: u8,
+) -> (custodian_core::ClipId, String, Vec<u8>) {
+    use custodian_platform::catalogue::{NewClip, PendingUpload};
+    let bureau = custodian_core::BureauId::parse("b1").unwrap();
+    let now = ports.clock.now();
+    ports
+        .catalogue
+        .ensure_bureau(&bureau, "b1", now)
+        .await
+        .unwrap();
+    let id =
+        custodian_core::ClipId::from_parts(now.timestamp_millis() as u64 + u64::from(n), [n; 10]);
+    let meta = custodian_core::upload::RawUploadMetadata {
+        device: Some("DSJ-1".into()),
+        officer: Some("1".into()),
+        recorded_at: Some("2026-03-01T10:00:00+08:00".into()),
+        file_name: Some("a.mp4".into()),
+        ..Default::default()
+    }
+    .validate(&bureau, now)
+    .unwrap();
+    let key = custodian_core::keys::original_key(&bureau, meta.recorded_at, id, "a.mp4");
+    let body = sample(6 << 20)
+        .into_iter()
+        .map(|b| b ^ n)
+        .collect::<Vec<u8>>();
+    ports
+        .catalogue
+        .begin_upload(&PendingUpload {
+            clip: id,
+            bureau: bureau.clone(),
+            object_key: key.clone(),
+            started_at: now,
+        })
+        .await
+        .unwrap();
+    let mut writer = ports.blob.create(&key).await.unwrap();
+    writer
+        .write(bytes::Bytes::from(body.clone()))
+        .await
+        .unwrap();
+    let written = writer.finish().await.unwrap();
+    let new = NewClip {
+        id,
+        meta,
+        object_key: key.clone(),
+        size_bytes: written.size,
+        sha256: written.sha256,
+        received_at: now,
+    };
+    ports.catalogue.record_clip(&new).await.unwrap();
+    use custodian_core::ClipState;
+    ports
+        .catalogue
+        .transition(id, ClipState::Stored, ClipState::Catalogued, now, None)
+        .await
+        .unwrap();
+    let reason = custodian_core::retention::LongTermReason::CoerciveMeasure;
+    assert!(ports
+        .catalogue
+        .set_retention(&bureau, id, Some(&reason), false, "test", now)
+        .await
+        .unwrap());
+    (id, key, body)
+}
+
+#[tokio::test]
+async fn archival_to_s3_reads_the_copy_back_and_catches_a_bad_copy() {
+    use custodian_platform::testing::{fresh_postgres_url, fresh_s3_store};
+    let (main, _) = fresh_s3_store().await;
+    let (archive, _) = fresh_s3_store().await;
+    let catalogue = custodian_platform::catalogue::connect(&fresh_postgres_url().await, 4)
+        .await
+        .unwrap();
+    let registry = prometheus::Registry::new();
+    let ports = custodian_platform::Ports {
+        blob: Arc::new(main.clone()),
+        bus: Arc::new(custodian_platform::bus::InProcessBus::new()),
+        catalogue: catalogue.clone(),
+        clock: Arc::new(ManualClock::new(cst(2026, 3, 2, 9))),
+        registry: registry.clone(),
+    };
+    let (good, good_key, good_body) = record_original(&ports, 1).await;
+    let (bad, bad_key, _) = record_original(&ports, 2).await;
+    // A copy already at the second clip's archive key, but not of its original (a broken
+    // earlier attempt, or tampering): archiving must notice instead of trusting it.
+    let mut planted = archive.create(&format!("archive/{bad_key}")).await.unwrap();
+    planted
+        .write(bytes::Bytes::from_static(b"not the original"))
+        .await
+        .unwrap();
+    planted.finish().await.unwrap();
+
+    let retention = Retention::new(
+        ports.clone(),
+        Arc::new(archive.clone()),
+        RetentionConfig::default(),
+    )
+    .unwrap();
+    let report = retention.pass().await.unwrap();
+    assert_eq!(report.archived, 1, "{report:?}");
+    let bureau = custodian_core::BureauId::parse("b1").unwrap();
+    let archived = catalogue.clip(&bureau, good).await.unwrap().unwrap();
+    assert_eq!(archived.state, custodian_core::ClipState::Archived);
+    assert_eq!(
+        archived.archive_locked_until, None,
+        "Garage cannot lock; nothing may claim it is locked"
+    );
+    let mut copy = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(
+        &mut archive.open(&format!("archive/{good_key}")).await.unwrap(),
+        &mut copy,
+    )
+    .await
+    .unwrap();
+    assert_eq!(copy, good_body);
+
+    let refused = catalogue.clip(&bureau, bad).await.unwrap().unwrap();
+    assert_eq!(refused.state, custodian_core::ClipState::Catalogued);
+    let findings = catalogue.findings(bad).await.unwrap();
+    assert_eq!(findings[0].kind, "archive-mismatch");
+    let mut text = Vec::new();
+    prometheus::Encoder::encode(
+        &prometheus::TextEncoder::new(),
+        &registry.gather(),
+        &mut text,
+    )
+    .unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert!(
+        text.contains("custodian_archive_object_lock_supported 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("custodian_archive_failures_total 1"),
+        "{text}"
+    );
+}

@@ -71,6 +71,34 @@ pub async fn fresh_s3_store() -> (S3BlobStore, S3Settings) {
     (store, settings)
 }
 
+/// A store on a new bucket of the moto S3 emulator (scripts/moto.sh), created with Object Lock
+/// enabled when `object_lock`: for the Object Lock paths Garage does not implement.
+pub async fn fresh_moto_store(object_lock: bool) -> S3BlobStore {
+    let endpoint = std::env::var("CUSTODIAN_TEST_MOTO_ENDPOINT").unwrap_or_else(|_| {
+        panic!("CUSTODIAN_TEST_MOTO_ENDPOINT is not set: run the tests with scripts/test.sh, or scripts/moto.sh start")
+    });
+    let settings = S3Settings {
+        endpoint: Some(endpoint),
+        bucket: unique("lock-"),
+        region: "us-east-1".into(),
+        access_key_id: "moto".into(),
+        secret_access_key: "moto".into(),
+        path_style: true,
+        part_size: 5 << 20,
+        parts_in_flight: 2,
+    };
+    let store = S3BlobStore::new(&settings);
+    store
+        .client()
+        .create_bucket()
+        .bucket(&settings.bucket)
+        .object_lock_enabled_for_bucket(object_lock)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("creating moto bucket {}: {e:?}", settings.bucket));
+    store
+}
+
 /// Settings for a stream and subject prefix of this test's own on the local NATS server.
 pub fn fresh_nats() -> NatsSettings {
     let id = unique("");

@@ -647,6 +647,120 @@ async fn catalogue_work(
     // after its hard due. The placed clip has no schedule and counts nowhere.
     assert_eq!(count(DeadlineKind::Upload3WorkingDays), 0);
     assert_eq!(count(DeadlineKind::Upload24Hours), 7);
+
+    retention_work(catalogue, b1, clips).await;
+}
+
+/// Retention's queries: candidates, the recycle bin, tombstones and the scrub order.
+async fn retention_work(catalogue: &dyn Catalogue, b1: &BureauId, clips: &[NewClip]) {
+    let id = clips[0].id; // catalogued, recorded at hour 1
+    let ids = |list: Vec<custodian_platform::catalogue::ClipRecord>| {
+        list.into_iter().map(|c| c.id).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(catalogue.expiry_candidates(at(2), 10).await.unwrap()),
+        vec![id]
+    );
+    assert!(catalogue
+        .set_retention(b1, id, None, true, "leader", at(3))
+        .await
+        .unwrap());
+    assert!(
+        catalogue
+            .expiry_candidates(at(2), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a held clip is a candidate"
+    );
+    let reason = custodian_core::retention::LongTermReason::Other("信访".into());
+    assert!(catalogue
+        .set_retention(b1, id, Some(&reason), false, "leader", at(3))
+        .await
+        .unwrap());
+    assert!(
+        catalogue
+            .expiry_candidates(at(2), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a long-term clip is a candidate"
+    );
+    assert_eq!(
+        ids(catalogue.archive_candidates(10).await.unwrap()),
+        vec![id]
+    );
+    assert!(catalogue
+        .set_retention(b1, id, None, false, "leader", at(4))
+        .await
+        .unwrap());
+    assert!(!catalogue
+        .set_retention(&BureauId::parse("b2").unwrap(), id, None, true, "x", at(4))
+        .await
+        .unwrap());
+
+    let until = at(5) + Duration::days(7);
+    assert!(catalogue
+        .recycle(id, until, at(5), "ran out")
+        .await
+        .unwrap());
+    assert!(
+        !catalogue.recycle(id, until, at(5), "again").await.unwrap(),
+        "recycled twice"
+    );
+    assert!(catalogue
+        .purge_candidates(until - Duration::seconds(1), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        ids(catalogue.purge_candidates(until, 10).await.unwrap()),
+        vec![id]
+    );
+    assert!(catalogue.restore(b1, id, at(6), "archivist").await.unwrap());
+    assert!(
+        !catalogue.restore(b1, id, at(6), "archivist").await.unwrap(),
+        "restored a clip not in the bin"
+    );
+    assert!(catalogue
+        .recycle(id, until, at(7), "ran out")
+        .await
+        .unwrap());
+    assert!(catalogue.mark_purged(id, until).await.unwrap());
+    let tombstone = catalogue.clip(b1, id).await.unwrap().unwrap();
+    assert_eq!(
+        (tombstone.state, tombstone.purged_at, tombstone.sha256),
+        (ClipState::Expired, Some(until), clips[0].sha256)
+    );
+
+    // The scrub visits never-verified clips first, then the least recently verified; never a tombstone.
+    let order = ids(catalogue.scrub_candidates(100).await.unwrap());
+    assert!(!order.contains(&id));
+    let first = order[0];
+    catalogue.mark_verified(first, at(8)).await.unwrap();
+    assert_eq!(
+        *ids(catalogue.scrub_candidates(100).await.unwrap())
+            .last()
+            .unwrap(),
+        first
+    );
+    assert_eq!(
+        catalogue.oldest_verification().await.unwrap(),
+        None,
+        "some were never verified"
+    );
+    catalogue
+        .add_finding(first, "missing", "critical", "gone", at(8))
+        .await
+        .unwrap();
+    assert_eq!(catalogue.findings(first).await.unwrap()[0].kind, "missing");
+    let totals = catalogue.class_totals().await.unwrap();
+    let expired = totals.iter().find(|t| t.class == "expired").unwrap();
+    assert_eq!(
+        (expired.clips, expired.bytes),
+        (1, 0),
+        "a tombstone holds no bytes"
+    );
 }
 
 #[tokio::test]
@@ -677,6 +791,49 @@ async fn migrations_run_once_and_again_without_harm() {
         catalogue::connect("mysql://x", 1).await,
         Err(CatalogueError::UnknownScheme(_))
     ));
+}
+
+#[tokio::test]
+async fn one_instance_holds_the_retention_lease_and_a_lost_holder_hands_it_on() {
+    let url = fresh_postgres_url().await;
+    let a = catalogue::connect(&url, 2).await.unwrap();
+    let b = catalogue::connect(&url, 2).await.unwrap();
+    let mut held = a
+        .try_lease("custodian-retention")
+        .await
+        .unwrap()
+        .expect("first instance gets the lease");
+    assert!(held.held().await);
+    assert!(
+        b.try_lease("custodian-retention").await.unwrap().is_none(),
+        "two instances hold the lease"
+    );
+    assert!(
+        b.try_lease("another-schedule").await.unwrap().is_some(),
+        "leases are per name"
+    );
+    // The holder goes away (its connection closes, as when its process dies).
+    drop(held);
+    let taken = custodian_platform::testing::eventually(
+        std::time::Duration::from_secs(10),
+        "lease handed on",
+        || {
+            let b = b.clone();
+            async move { b.try_lease("custodian-retention").await.unwrap() }
+        },
+    )
+    .await;
+    drop(taken);
+    // SQLite serves one process, which always holds it.
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = catalogue::connect(&format!("sqlite:{}", dir.path().join("c.db").display()), 1)
+        .await
+        .unwrap();
+    assert!(sqlite
+        .try_lease("custodian-retention")
+        .await
+        .unwrap()
+        .is_some());
 }
 
 #[tokio::test]

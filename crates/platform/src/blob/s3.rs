@@ -141,6 +141,11 @@ impl S3BlobStore {
         &self.bucket
     }
 
+    /// The SDK client, for tests and tools that need a call this store does not make.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// Creates the bucket if it does not exist (development and tests; production buckets
     /// are made by their operators with their retention settings).
     pub async fn ensure_bucket(&self) -> Result<(), BlobError> {
@@ -442,6 +447,9 @@ impl S3Writer {
                 .key(&self.key)
                 .if_none_match("*")
                 .checksum_sha256(digest.to_base64())
+                // Object Lock puts must name their checksum algorithm; others need not, and
+                // some servers mishandle the header.
+                .set_checksum_algorithm(self.lock_mode().map(|_| ChecksumAlgorithm::Sha256))
                 .set_object_lock_mode(self.lock_mode())
                 .set_object_lock_retain_until_date(self.retain_until())
                 .set_object_lock_legal_hold_status(self.legal_hold())
