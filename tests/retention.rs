@@ -629,3 +629,63 @@ async fn archival_to_s3_reads_the_copy_back_and_catches_a_bad_copy() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn the_plan_command_lists_what_will_go_and_nothing_that_stays() {
+    let w = world().await;
+    let ordinary = w.upload("2026-03-01T10:00:00+08:00").await;
+    let held = w.upload("2026-03-01T11:00:00+08:00").await;
+    w.send(
+        "PUT",
+        &w.archivist,
+        &format!("/v1/clips/{held}/retention"),
+        json!({"legal_hold": true}),
+    )
+    .await;
+    // The command reads the real clock: 2 years from recording fall within the next 1200 days.
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_custodian"))
+        .args(["retention", "plan", "--days", "1200", "--data"])
+        .arg(w.app.data.path())
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let entries: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let actions: Vec<(&str, &str)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["clip_id"].as_str().unwrap(),
+                e["action"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        vec![(ordinary.as_str(), "recycle"), (ordinary.as_str(), "purge")]
+    );
+    assert!(
+        entries[0]["due"]
+            .as_str()
+            .unwrap()
+            .starts_with("2028-03-01"),
+        "{entries:?}"
+    );
+    // A shorter ordinary period than the regulation's is refused here too.
+    let refused = tokio::process::Command::new(env!("CARGO_BIN_EXE_custodian"))
+        .args(["retention", "plan", "--ordinary-years", "1", "--data"])
+        .arg(w.app.data.path())
+        .output()
+        .await
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("ordinary-years"));
+}
