@@ -35,6 +35,53 @@ pub async fn retention_plan(
     Ok(custodian_retention::plan(&*catalogue, &policy, SystemClock.now(), args.days, None).await?)
 }
 
+/// The key checkpoints are checked with: `--public-key`, else the key file's public half.
+pub fn audit_key(args: &crate::cli::AuditArgs) -> anyhow::Result<ed25519_dalek::VerifyingKey> {
+    if let Some(hex_key) = &args.public_key {
+        let bytes: [u8; 32] = hex::decode(hex_key.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .context("--public-key must be 64 hex digits")?;
+        return ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+            .context("--public-key is not an ed25519 public key");
+    }
+    let path = match (&args.audit_key_file, &args.data) {
+        (Some(path), _) => path.clone(),
+        (None, Some(data)) => data.join(crate::app::STANDALONE_KEY),
+        (None, None) => anyhow::bail!("give --public-key or --audit-key-file"),
+    };
+    Ok(custodian_custody::read_key(&path)?.verifying_key())
+}
+
+/// Verifies every bureau's audit chain (or one) against its signed checkpoints.
+pub async fn audit_verify(
+    args: &crate::cli::AuditArgs,
+) -> anyhow::Result<Vec<(String, custodian_core::audit::ChainReport)>> {
+    let key = audit_key(args)?;
+    let catalogue = open(&args.data, &args.database_url).await?;
+    let bureaus = match &args.bureau {
+        Some(bureau) => vec![bureau.clone()],
+        None => catalogue.audit_bureaus().await?,
+    };
+    let mut reports = Vec::new();
+    for bureau in bureaus {
+        let mut entries: Vec<custodian_core::audit::AuditEntry> = Vec::new();
+        loop {
+            let after = entries.last().map(|e| e.seq).unwrap_or(0);
+            let page = catalogue.audit_entries(&bureau, after, 10_000).await?;
+            if page.is_empty() {
+                break;
+            }
+            entries.extend(page);
+        }
+        let checkpoints = catalogue.checkpoints(&bureau).await?;
+        let report = custodian_core::audit::verify_chain(&bureau, &entries, &checkpoints, &key)
+            .with_context(|| format!("the audit trail of bureau {bureau} is broken"))?;
+        reports.push((bureau, report));
+    }
+    Ok(reports)
+}
+
 /// A standalone data directory's catalogue, or the one at a database URL.
 async fn open(
     data: &Option<std::path::PathBuf>,

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use custodian_catalog::Catalog;
+use custodian_custody::Custody;
 use custodian_ingest::Ingest;
 use custodian_platform::blob::{BlobStore, LocalBlobStore, S3BlobStore};
 use custodian_platform::bus::{Bus, InProcessBus, NatsBus};
@@ -168,6 +169,14 @@ fn retention_role(retention: Arc<Retention>) -> (Router, RoleTask) {
     )
 }
 
+fn custody_role(custody: Arc<Custody>) -> (Router, RoleTask) {
+    let router = custody.router();
+    (
+        router,
+        Box::new(move |shutdown| Box::pin(custody.run(shutdown))),
+    )
+}
+
 fn catalog_role(catalog: Arc<Catalog>) -> (Router, RoleTask) {
     let router = catalog.router();
     (
@@ -210,6 +219,11 @@ pub async fn start_standalone_with_clock(
             archive,
             args.retention.clone(),
         )?),
+        custody_role(Custody::new(
+            ports.clone(),
+            standalone_key(args)?,
+            &args.custody,
+        )?),
     ];
     let dependencies = Dependencies {
         blob: Some(blob),
@@ -220,6 +234,7 @@ pub async fn start_standalone_with_clock(
     let mut openapi = custodian_ingest::openapi();
     openapi.merge(custodian_catalog::openapi());
     openapi.merge(custodian_retention::openapi());
+    openapi.merge(custodian_custody::openapi());
     start(
         ports,
         args.server.listen,
@@ -237,6 +252,18 @@ pub async fn open_standalone_catalogue(
     let url = format!("sqlite:{}", data.join("catalogue.db").display());
     Ok(catalogue::connect(&url, 4).await?)
 }
+
+/// The standalone checkpoint key: the configured file, or DATA/audit-signing.key (made on
+/// first start).
+fn standalone_key(args: &StandaloneArgs) -> anyhow::Result<ed25519_dalek::SigningKey> {
+    Ok(match &args.custody.audit_key_file {
+        Some(path) => custodian_custody::read_key(path)?,
+        None => custodian_custody::read_or_create_key(&args.data.join(STANDALONE_KEY))?,
+    })
+}
+
+/// Where the standalone server keeps its checkpoint key.
+pub const STANDALONE_KEY: &str = "audit-signing.key";
 
 /// The archive tier of a distributed deployment: its own bucket on the same S3 endpoint.
 async fn archive_store(args: &ServeArgs) -> anyhow::Result<Arc<dyn BlobStore>> {
@@ -312,6 +339,22 @@ pub async fn start_role(args: &ServeArgs) -> anyhow::Result<RunningApp> {
             )?)],
             custodian_catalog::openapi(),
         ),
+        Role::Custody => {
+            let path = args.custody.audit_key_file.clone().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "audit-key-file must be set for serve custody (CUSTODIAN_AUDIT_KEY_FILE)"
+                )
+            })?;
+            let key = custodian_custody::read_key(&path)?;
+            (
+                vec![custody_role(Custody::new(
+                    ports.clone(),
+                    key,
+                    &args.custody,
+                )?)],
+                custodian_custody::openapi(),
+            )
+        }
         Role::Retention => {
             let archive = archive_store(args).await?;
             (

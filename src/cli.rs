@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use custodian_catalog::CatalogConfig;
+use custodian_custody::CustodyConfig;
 use custodian_ingest::IngestConfig;
 use custodian_platform::config::{parse_duration, DatabaseArgs, NatsArgs, S3Args};
 use custodian_retention::RetentionConfig;
@@ -34,6 +35,11 @@ pub enum Command {
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
+    },
+    /// The audit trail: verify it offline, show the checkpoint key.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
     },
     /// Retention: what will be archived, recycled and purged.
     Retention {
@@ -68,6 +74,8 @@ pub struct StandaloneArgs {
     pub catalog: CatalogConfig,
     #[command(flatten)]
     pub retention: RetentionConfig,
+    #[command(flatten)]
+    pub custody: CustodyConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -75,6 +83,7 @@ pub enum Role {
     Ingest,
     Catalog,
     Retention,
+    Custody,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -94,10 +103,45 @@ pub struct ServeArgs {
     pub catalog: CatalogConfig,
     #[command(flatten)]
     pub retention: RetentionConfig,
+    #[command(flatten)]
+    pub custody: CustodyConfig,
     /// The archive tier's bucket (same S3 endpoint and keys), for `serve retention`: best
     /// created with Object Lock enabled.
     #[arg(long = "archive-bucket", env = "CUSTODIAN_ARCHIVE_BUCKET")]
     pub archive_bucket: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Checks every bureau's hash chain and signed checkpoints; names the first entry that was
+    /// altered, removed or reordered, and exits non-zero.
+    Verify(AuditArgs),
+    /// Prints the public half of the checkpoint key, for `verify --public-key`.
+    PublicKey(AuditArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct AuditArgs {
+    /// A standalone data directory (its key is DATA/audit-signing.key) ...
+    #[arg(
+        long,
+        env = "CUSTODIAN_DATA",
+        conflicts_with = "database_url",
+        required_unless_present = "database_url"
+    )]
+    pub data: Option<PathBuf>,
+    /// ... or a catalogue database.
+    #[arg(long = "database-url", env = "CUSTODIAN_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// The checkpoint key's public half (hex); otherwise taken from the key file.
+    #[arg(long = "public-key")]
+    pub public_key: Option<String>,
+    /// The checkpoint signing key file.
+    #[arg(long = "audit-key-file", env = "CUSTODIAN_AUDIT_KEY_FILE")]
+    pub audit_key_file: Option<PathBuf>,
+    /// Only this bureau.
+    #[arg(long)]
+    pub bureau: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -57,6 +57,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Value> {
         ingest: Default::default(),
         catalog: Default::default(),
         retention: Default::default(),
+        custody: Default::default(),
     };
     let app = start_standalone(&standalone).await?;
     let base = format!("http://{}", app.addr);

@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use custodian::cli::{AdminCommand, Cli, Command, RetentionCommand, TokenCommand};
+use custodian::cli::{AdminCommand, AuditCommand, Cli, Command, RetentionCommand, TokenCommand};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -50,6 +50,26 @@ async fn run(command: Command) -> anyhow::Result<()> {
             for entry in custodian::admin::retention_plan(&args).await? {
                 println!("{}", serde_json::to_string(&entry)?);
             }
+            Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::Verify(args),
+        } => {
+            for (bureau, report) in custodian::admin::audit_verify(&args).await? {
+                println!(
+                    "bureau {bureau}: {} entries, {} signed checkpoints, {} entries after the last: intact",
+                    report.entries, report.checkpoints, report.unsigned_tail
+                );
+            }
+            Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::PublicKey(args),
+        } => {
+            println!(
+                "{}",
+                hex::encode(custodian::admin::audit_key(&args)?.to_bytes())
+            );
             Ok(())
         }
         Command::Demo(args) => {

@@ -688,6 +688,9 @@ async fn the_openapi_document_describes_every_route() {
         ("/v1/clips/{id}/restore", "post"),
         ("/v1/cases/{id}/retention", "put"),
         ("/v1/retention/plan", "get"),
+        ("/v1/audit", "get"),
+        ("/v1/audit/checkpoints", "get"),
+        ("/v1/audit/public-key", "get"),
     ];
     for (path, method) in expected {
         let operation = &doc["paths"][path][method];

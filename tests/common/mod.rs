@@ -56,6 +56,7 @@ pub async fn spawn_standalone_full(
         ingest,
         catalog,
         retention,
+        custody: Default::default(),
     };
     let app = custodian::app::start_standalone_with_clock(&args, clock)
         .await

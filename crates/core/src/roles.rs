@@ -30,6 +30,8 @@ pub enum Action {
     ManageDevices,
     /// Long-term class, legal holds, restoring from the recycle bin.
     ManageRetention,
+    /// Reading the audit trail.
+    ReadAudit,
 }
 
 impl Role {
@@ -60,6 +62,7 @@ impl Role {
             (Archivist | Leader | Admin, Classify | ManageCases) => true,
             (Archivist | Admin, ManageDevices) => true,
             (Archivist | Leader | Admin, ManageRetention) => true,
+            (Auditor | Admin, ReadAudit) => true,
             _ => false,
         }
     }

@@ -210,6 +210,82 @@ pub async fn authenticate(
     }
 }
 
+/// Applies the guard every API route stands behind: bearer authentication (deny by default),
+/// then one audit entry per request in the caller's bureau's chain.
+pub fn protect(router: Router, ports: &crate::Ports) -> Router {
+    let audit_state = AuditState {
+        catalogue: ports.catalogue.clone(),
+        clock: ports.clock.clone(),
+    };
+    router
+        .layer(axum::middleware::from_fn_with_state(audit_state, audit))
+        .layer(axum::middleware::from_fn_with_state(
+            ports.catalogue.clone(),
+            authenticate,
+        ))
+}
+
+#[derive(Clone)]
+struct AuditState {
+    catalogue: Arc<dyn Catalogue>,
+    clock: Arc<dyn crate::clock::Clock>,
+}
+
+/// The value in `path` where `template` has a `{parameter}`: the record acted on.
+fn target_of(template: &str, path: &str) -> Option<String> {
+    template
+        .split('/')
+        .zip(path.split('/'))
+        .find(|(t, _)| t.starts_with('{'))
+        .map(|(_, value)| value.to_owned())
+}
+
+/// Records who did what to which record, and how it ended (the status). A read whose entry
+/// cannot be written is not answered (fail closed: no unaudited look at footage); a change
+/// already made is answered, and the failure is logged loudly, since its own history tables
+/// hold it too.
+async fn audit(State(state): State<AuditState>, request: Request, next: Next) -> Response {
+    let Some(caller) = request.extensions().get::<Caller>().cloned() else {
+        return ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "no caller")
+            .into_response();
+    };
+    let method = request.method().clone();
+    let template = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let target = target_of(&template, request.uri().path());
+    let query = request.uri().query().map(str::to_owned);
+    let response = next.run(request).await;
+    let mut detail = format!("status {}", response.status().as_u16());
+    if let Some(query) = query {
+        detail.push_str(&format!("; query {query}"));
+    }
+    let entry = custodian_core::audit::NewAuditEntry {
+        at: state.clock.now(),
+        actor: caller.name(),
+        action: format!("{method} {template}"),
+        target,
+        detail,
+    };
+    match state
+        .catalogue
+        .append_audit(caller.bureau.as_str(), entry)
+        .await
+    {
+        Ok(_) => response,
+        Err(e) if method == axum::http::Method::GET => ApiError::unavailable(format!(
+            "the access could not be recorded in the audit trail, so it is refused: {e}"
+        ))
+        .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, bureau = %caller.bureau, "a change was made but its audit entry could not be written");
+            response
+        }
+    }
+}
+
 /// Request counts and latencies by route template (never by id) and status.
 #[derive(Clone)]
 pub struct HttpMetrics {

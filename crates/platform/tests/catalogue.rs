@@ -837,6 +837,73 @@ async fn one_instance_holds_the_retention_lease_and_a_lost_holder_hands_it_on() 
 }
 
 #[tokio::test]
+async fn the_postgres_audit_trail_refuses_changes_and_a_bypass_is_caught() {
+    use custodian_core::audit::{sign_checkpoint, verify_chain, ChainError, NewAuditEntry};
+    use sqlx::Connection;
+    let url = fresh_postgres_url().await;
+    let catalogue = catalogue::connect(&url, 4).await.unwrap();
+    let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+    // Concurrent appends keep one unbroken chain.
+    let appends = (0..12).map(|i| {
+        let catalogue = catalogue.clone();
+        async move {
+            let entry = NewAuditEntry {
+                at: at(1),
+                actor: format!("worker {i}"),
+                action: "GET /v1/clips/{id}".into(),
+                target: None,
+                detail: "status 200".into(),
+            };
+            catalogue.append_audit("b1", entry).await.unwrap()
+        }
+    });
+    futures::future::join_all(appends).await;
+    let entries = catalogue.audit_entries("b1", 0, 100).await.unwrap();
+    assert_eq!(
+        entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=12).collect::<Vec<_>>()
+    );
+    let checkpoint = sign_checkpoint(&key, &entries[11], at(2));
+    catalogue.add_checkpoint(&checkpoint).await.unwrap();
+    assert!(verify_chain("b1", &entries, &[checkpoint.clone()], &key.verifying_key()).is_ok());
+
+    // Even the superuser the tests connect as is refused by the triggers.
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    for statement in [
+        "UPDATE audit_log SET detail = 'status 403' WHERE seq = 5",
+        "DELETE FROM audit_log WHERE seq = 5",
+        "TRUNCATE audit_log",
+        "DELETE FROM audit_checkpoints",
+    ] {
+        let err = sqlx::query(statement)
+            .execute(&mut conn)
+            .await
+            .expect_err(statement);
+        assert!(
+            err.to_string().contains("append-only"),
+            "{statement}: {err}"
+        );
+    }
+    // Someone who can disable the triggers changes an entry: the chain names it.
+    sqlx::query("ALTER TABLE audit_log DISABLE TRIGGER USER")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_log SET detail = 'status 403' WHERE seq = 5")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let tampered = catalogue.audit_entries("b1", 0, 100).await.unwrap();
+    assert_eq!(
+        verify_chain("b1", &tampered, &[checkpoint], &key.verifying_key()),
+        Err(ChainError::Altered {
+            bureau: "b1".into(),
+            seq: 5
+        })
+    );
+}
+
+#[tokio::test]
 async fn postgres_down_is_transient() {
     let err = catalogue::connect("postgres://postgres@127.0.0.1:9/none", 1)
         .await

@@ -19,7 +19,7 @@ use custodian_core::{ClipId, ClipState, LocalId};
 use custodian_platform::catalogue::{
     BoundingBox, CaseRecord, ClassificationEntry, ClipFilter, ClipRecord, Device, Transition,
 };
-use custodian_platform::http::{authenticate, ApiError, BearerSecurity, Caller};
+use custodian_platform::http::{protect, ApiError, BearerSecurity, Caller};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -41,8 +41,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 pub fn router(catalog: Arc<Catalog>) -> Router {
-    let catalogue = catalog.ports.catalogue.clone();
-    Router::new()
+    let ports = catalog.ports.clone();
+    let routes = Router::new()
         .route("/v1/clips", get(list))
         .route("/v1/clips/{id}", get(one))
         .route("/v1/clips/{id}/classification", put(classify))
@@ -54,11 +54,8 @@ pub fn router(catalog: Arc<Catalog>) -> Router {
         .route("/v1/cases/{id}/file", post(file_case))
         .route("/v1/devices", get(devices))
         .route("/v1/devices/{device}", put(register_device))
-        .with_state(catalog)
-        .layer(axum::middleware::from_fn_with_state(
-            catalogue,
-            authenticate,
-        ))
+        .with_state(catalog);
+    protect(routes, &ports)
 }
 
 fn bad_request(message: impl Into<String>) -> ApiError {

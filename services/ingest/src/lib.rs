@@ -13,7 +13,7 @@ use std::time::Duration;
 use axum::routing::put;
 use axum::Router;
 use custodian_platform::config::{parse_duration, parse_size, ConfigError};
-use custodian_platform::http::{authenticate, BearerSecurity};
+use custodian_platform::http::{protect, BearerSecurity};
 use custodian_platform::Ports;
 use tokio_util::sync::CancellationToken;
 
@@ -96,13 +96,10 @@ impl Ingest {
 
     /// The role's API. Every route requires a bureau token.
     pub fn router(self: &Arc<Self>) -> Router {
-        Router::new()
+        let routes = Router::new()
             .route("/v1/uploads", put(upload::put_upload))
-            .with_state(self.clone())
-            .layer(axum::middleware::from_fn_with_state(
-                self.ports.catalogue.clone(),
-                authenticate,
-            ))
+            .with_state(self.clone());
+        protect(routes, &self.ports)
     }
 
     /// Runs the janitor until `shutdown`.

@@ -13,7 +13,7 @@ use custodian_core::retention::{LongTermReason, Retention as Decision};
 use custodian_core::roles::Action;
 use custodian_core::ClipId;
 use custodian_platform::catalogue::{ClipRecord, Finding};
-use custodian_platform::http::{authenticate, ApiError, BearerSecurity, Caller, ErrorBody};
+use custodian_platform::http::{protect, ApiError, BearerSecurity, Caller, ErrorBody};
 use serde::{Deserialize, Serialize};
 
 use crate::plan::PlanEntry;
@@ -33,8 +33,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 pub fn router(retention: Arc<Retention>) -> Router {
-    let catalogue = retention.ports.catalogue.clone();
-    Router::new()
+    let ports = retention.ports.clone();
+    let routes = Router::new()
         .route(
             "/v1/clips/{id}/retention",
             get(clip_retention).put(set_clip_retention),
@@ -42,11 +42,8 @@ pub fn router(retention: Arc<Retention>) -> Router {
         .route("/v1/clips/{id}/restore", post(restore))
         .route("/v1/cases/{id}/retention", put(set_case_retention))
         .route("/v1/retention/plan", get(retention_plan))
-        .with_state(retention)
-        .layer(axum::middleware::from_fn_with_state(
-            catalogue,
-            authenticate,
-        ))
+        .with_state(retention);
+    protect(routes, &ports)
 }
 
 fn clip_id(text: &str) -> Result<ClipId, ApiError> {

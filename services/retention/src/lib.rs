@@ -252,6 +252,26 @@ impl Retention {
         Ok(decide(&self.policy, &self.facts(clip, cases), at))
     }
 
+    /// Keeps what the schedule did in the clip's bureau's audit trail. A failure here is
+    /// logged, not fatal: the action is also in the clip's own history.
+    async fn record(&self, clip: &ClipRecord, action: &str, detail: String) {
+        let entry = custodian_core::audit::NewAuditEntry {
+            at: self.ports.clock.now(),
+            actor: "retention schedule".into(),
+            action: format!("retention.{action}"),
+            target: Some(clip.id.to_string()),
+            detail,
+        };
+        if let Err(e) = self
+            .ports
+            .catalogue
+            .append_audit(clip.bureau.as_str(), entry)
+            .await
+        {
+            tracing::error!(clip_id = %clip.id, error = %e, action, "retention action not recorded in the audit trail");
+        }
+    }
+
     async fn archive_pass(&self, report: &mut PassReport) -> Result<(), RetentionError> {
         let candidates = self.ports.catalogue.archive_candidates(100).await?;
         if candidates.is_empty() {
@@ -330,6 +350,12 @@ impl Retention {
             .await?
         {
             self.metrics.archived.inc();
+            self.record(
+                clip,
+                "archive",
+                format!("copied to {key}, read back; locked until {locked_until:?}"),
+            )
+            .await;
             tracing::info!(clip_id = %clip.id, key, locked = locked_until.is_some(), "clip archived and read back");
         }
         Ok(())
@@ -392,6 +418,7 @@ impl Retention {
                 {
                     report.recycled += 1;
                     self.metrics.recycled.inc();
+                    self.record(&clip, "recycle", reason.clone()).await;
                     tracing::info!(clip_id = %clip.id, %until, "clip moved to the recycle bin");
                 }
             }
@@ -417,6 +444,8 @@ impl Retention {
                 {
                     report.restored += 1;
                     self.metrics.restored.inc();
+                    self.record(&clip, "restore", "a rule keeps it again".into())
+                        .await;
                 }
                 continue;
             }
@@ -426,6 +455,15 @@ impl Retention {
             if self.ports.catalogue.mark_purged(clip.id, now).await? {
                 report.purged += 1;
                 self.metrics.purged.inc();
+                self.record(
+                    &clip,
+                    "purge",
+                    format!(
+                        "original {} removed; sha256 {} kept",
+                        clip.object_key, clip.sha256
+                    ),
+                )
+                .await;
                 tracing::info!(clip_id = %clip.id, sha256 = %clip.sha256, "clip purged; its record stays as a tombstone");
             }
         }
@@ -495,6 +533,8 @@ impl Retention {
                     self.ports.catalogue.mark_verified(clip.id, now).await?;
                     report.scrub_failures += 1;
                     self.metrics.scrub_failures.with_label_values(&[kind]).inc();
+                    self.record(&clip, "scrub-finding", format!("{kind}: {detail}"))
+                        .await;
                 }
             }
         }

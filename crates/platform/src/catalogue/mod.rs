@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use custodian_core::audit::{AuditEntry, Checkpoint, NewAuditEntry};
 use custodian_core::cases::CaseState;
 use custodian_core::classification::Classification;
 use custodian_core::deadlines::DeadlineKind;
@@ -297,6 +298,26 @@ pub trait Catalogue: Send + Sync {
     /// Tries to become the one instance that runs `name` (the retention schedule). The lease
     /// lasts while the returned guard lives and its connection does; a crash hands it on.
     async fn try_lease(&self, name: &str) -> Result<Option<Box<dyn Lease>>, CatalogueError>;
+
+    /// Appends to a bureau's audit chain (retrying if another writer took the same place).
+    async fn append_audit(
+        &self,
+        bureau: &str,
+        entry: NewAuditEntry,
+    ) -> Result<AuditEntry, CatalogueError>;
+    /// A bureau's audit entries after `after_seq`, in order.
+    async fn audit_entries(
+        &self,
+        bureau: &str,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, CatalogueError>;
+    /// The last entry of a bureau's audit chain.
+    async fn last_audit_entry(&self, bureau: &str) -> Result<Option<AuditEntry>, CatalogueError>;
+    /// The bureaus that have an audit chain.
+    async fn audit_bureaus(&self) -> Result<Vec<String>, CatalogueError>;
+    async fn add_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), CatalogueError>;
+    async fn checkpoints(&self, bureau: &str) -> Result<Vec<Checkpoint>, CatalogueError>;
 
     async fn ping(&self) -> Result<(), CatalogueError>;
     fn kind(&self) -> &'static str;

@@ -1,0 +1,401 @@
+//! The tamper-evident audit trail (art. 25). Every read, write, classification, approval,
+//! export, retention action and login is one entry in its bureau's chain: each entry carries
+//! the hash of the one before, so an entry altered, removed or reordered breaks the chain at
+//! that place. Periodic checkpoints sign a chain position with the deployment's ed25519 key,
+//! so a forger who rewrites the chain and every hash after it is still caught at the next
+//! checkpoint. Verification needs nothing but the entries, the checkpoints and the public key.
+
+use chrono::{DateTime, DurationRound, SecondsFormat, Utc};
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The hash before a bureau's first entry.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What is recorded of one action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AuditEntry {
+    pub bureau: String,
+    /// 1, 2, 3 ... within the bureau.
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    /// Who acted: a token's label, role and id, a user, or a role of the system.
+    pub actor: String,
+    /// What was done, e.g. `GET /v1/clips/{id}`, `retention.purge`.
+    pub action: String,
+    /// What it was done to (a clip or case id), if anything.
+    pub target: Option<String>,
+    /// The outcome and anything else worth keeping, as text.
+    pub detail: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// The fields of an entry before it is chained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAuditEntry {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub detail: String,
+}
+
+fn field(hasher: &mut Sha256, value: &str) {
+    // Length-prefixed, so that no two different entries encode alike.
+    hasher.update((value.len() as u64).to_be_bytes());
+    hasher.update(value.as_bytes());
+}
+
+/// The hash of an entry: SHA-256 over every field, the previous hash included.
+pub fn entry_hash(bureau: &str, seq: i64, new: &NewAuditEntry, prev_hash: &str) -> String {
+    let mut hasher = Sha256::new();
+    field(&mut hasher, "custodian-audit-v1");
+    field(&mut hasher, bureau);
+    field(&mut hasher, &seq.to_string());
+    field(
+        &mut hasher,
+        &new.at.to_rfc3339_opts(SecondsFormat::Micros, true),
+    );
+    field(&mut hasher, &new.actor);
+    field(&mut hasher, &new.action);
+    field(&mut hasher, new.target.as_deref().unwrap_or(""));
+    field(&mut hasher, &new.detail);
+    field(&mut hasher, prev_hash);
+    hex::encode(hasher.finalize())
+}
+
+/// The next entry of a chain whose last entry has `prev` (`None` for the first).
+pub fn chain(bureau: &str, prev: Option<(i64, &str)>, mut new: NewAuditEntry) -> AuditEntry {
+    // Stored to the microsecond: hash what will be read back.
+    new.at = new
+        .at
+        .duration_trunc(chrono::Duration::microseconds(1))
+        .unwrap_or(new.at);
+    let (seq, prev_hash) = match prev {
+        Some((seq, hash)) => (seq + 1, hash.to_owned()),
+        None => (1, GENESIS.to_owned()),
+    };
+    let hash = entry_hash(bureau, seq, &new, &prev_hash);
+    AuditEntry {
+        bureau: bureau.to_owned(),
+        seq,
+        at: new.at,
+        actor: new.actor,
+        action: new.action,
+        target: new.target,
+        detail: new.detail,
+        prev_hash,
+        hash,
+    }
+}
+
+/// A signed statement that a bureau's chain reached `seq` with `hash`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub bureau: String,
+    pub seq: i64,
+    pub hash: String,
+    pub at: DateTime<Utc>,
+    /// ed25519 over `checkpoint_message`, hex.
+    pub signature: String,
+}
+
+fn checkpoint_message(bureau: &str, seq: i64, hash: &str, at: DateTime<Utc>) -> Vec<u8> {
+    format!(
+        "custodian-audit-checkpoint-v1\n{bureau}\n{seq}\n{hash}\n{}",
+        at.to_rfc3339_opts(SecondsFormat::Micros, true)
+    )
+    .into_bytes()
+}
+
+pub fn sign_checkpoint(key: &SigningKey, entry: &AuditEntry, at: DateTime<Utc>) -> Checkpoint {
+    let signature = key.sign(&checkpoint_message(
+        &entry.bureau,
+        entry.seq,
+        &entry.hash,
+        at,
+    ));
+    Checkpoint {
+        bureau: entry.bureau.clone(),
+        seq: entry.seq,
+        hash: entry.hash.clone(),
+        at,
+        signature: hex::encode(signature.to_bytes()),
+    }
+}
+
+/// Where and how a chain is broken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainError {
+    #[error("entry {seq} of bureau {bureau} was altered: its hash does not match its content")]
+    Altered { bureau: String, seq: i64 },
+    #[error("entry {expected} of bureau {bureau} is missing (found {found} next): removed")]
+    Removed {
+        bureau: String,
+        expected: i64,
+        found: i64,
+    },
+    #[error("entry {seq} of bureau {bureau} does not follow the entry before it: reordered, or one before it was removed")]
+    Unlinked { bureau: String, seq: i64 },
+    #[error("entry {seq} of bureau {bureau} is in another bureau's chain")]
+    WrongBureau { bureau: String, seq: i64 },
+    #[error("checkpoint at entry {seq} of bureau {bureau} is not signed by this key")]
+    BadSignature { bureau: String, seq: i64 },
+    #[error("checkpoint at entry {seq} of bureau {bureau} does not match the chain: entries up to it were rewritten")]
+    CheckpointMismatch { bureau: String, seq: i64 },
+    #[error("checkpoint at entry {seq} of bureau {bureau} names an entry the chain no longer has: entries were removed from its end")]
+    Truncated { bureau: String, seq: i64 },
+}
+
+/// What verification found to be sound.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainReport {
+    pub entries: usize,
+    pub checkpoints: usize,
+    /// Entries after the last checkpoint: chained, but not yet signed.
+    pub unsigned_tail: usize,
+}
+
+/// Verifies one bureau's entries (in `seq` order as stored) and its checkpoints. Returns the
+/// first break found, walking from the start.
+pub fn verify_chain(
+    bureau: &str,
+    entries: &[AuditEntry],
+    checkpoints: &[Checkpoint],
+    key: &VerifyingKey,
+) -> Result<ChainReport, ChainError> {
+    let mut prev_hash = GENESIS.to_owned();
+    for (index, entry) in entries.iter().enumerate() {
+        let expected = index as i64 + 1;
+        if entry.bureau != bureau {
+            return Err(ChainError::WrongBureau {
+                bureau: bureau.to_owned(),
+                seq: entry.seq,
+            });
+        }
+        if entry.seq != expected {
+            return Err(ChainError::Removed {
+                bureau: bureau.to_owned(),
+                expected,
+                found: entry.seq,
+            });
+        }
+        let new = NewAuditEntry {
+            at: entry.at,
+            actor: entry.actor.clone(),
+            action: entry.action.clone(),
+            target: entry.target.clone(),
+            detail: entry.detail.clone(),
+        };
+        if entry_hash(bureau, entry.seq, &new, &entry.prev_hash) != entry.hash {
+            return Err(ChainError::Altered {
+                bureau: bureau.to_owned(),
+                seq: entry.seq,
+            });
+        }
+        if entry.prev_hash != prev_hash {
+            return Err(ChainError::Unlinked {
+                bureau: bureau.to_owned(),
+                seq: entry.seq,
+            });
+        }
+        prev_hash = entry.hash.clone();
+    }
+    let mut last_signed = 0;
+    for checkpoint in checkpoints.iter().filter(|c| c.bureau == bureau) {
+        let bad_signature = || ChainError::BadSignature {
+            bureau: bureau.to_owned(),
+            seq: checkpoint.seq,
+        };
+        let bytes: [u8; 64] = hex::decode(&checkpoint.signature)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(bad_signature)?;
+        key.verify(
+            &checkpoint_message(bureau, checkpoint.seq, &checkpoint.hash, checkpoint.at),
+            &Signature::from_bytes(&bytes),
+        )
+        .map_err(|_| bad_signature())?;
+        let entry = usize::try_from(checkpoint.seq - 1)
+            .ok()
+            .and_then(|i| entries.get(i));
+        match entry {
+            None => {
+                return Err(ChainError::Truncated {
+                    bureau: bureau.to_owned(),
+                    seq: checkpoint.seq,
+                })
+            }
+            Some(entry) if entry.hash != checkpoint.hash => {
+                return Err(ChainError::CheckpointMismatch {
+                    bureau: bureau.to_owned(),
+                    seq: checkpoint.seq,
+                })
+            }
+            Some(_) => last_signed = last_signed.max(checkpoint.seq),
+        }
+    }
+    Ok(ChainReport {
+        entries: entries.len(),
+        checkpoints: checkpoints.iter().filter(|c| c.bureau == bureau).count(),
+        unsigned_tail: entries.len() - usize::try_from(last_signed).unwrap_or(0),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+
+    fn key() -> SigningKey {
+        SigningKey::from_bytes(&[7; 32])
+    }
+
+    fn chain_of(n: usize) -> Vec<AuditEntry> {
+        let start = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let mut entries: Vec<AuditEntry> = Vec::new();
+        for i in 0..n {
+            let new = NewAuditEntry {
+                at: start + Duration::seconds(i as i64),
+                actor: "archivist (token 1)".into(),
+                action: "GET /v1/clips/{id}".into(),
+                target: Some(format!("clip-{i}")),
+                detail: "200".into(),
+            };
+            let prev = entries.last().map(|e| (e.seq, e.hash.as_str()));
+            entries.push(chain("b1", prev, new));
+        }
+        entries
+    }
+
+    fn checkpoints(entries: &[AuditEntry], at: &[usize]) -> Vec<Checkpoint> {
+        at.iter()
+            .map(|&i| sign_checkpoint(&key(), &entries[i - 1], entries[i - 1].at))
+            .collect()
+    }
+
+    fn verify(entries: &[AuditEntry], cps: &[Checkpoint]) -> Result<ChainReport, ChainError> {
+        verify_chain("b1", entries, cps, &key().verifying_key())
+    }
+
+    #[test]
+    fn an_untouched_chain_verifies() {
+        let entries = chain_of(10);
+        let cps = checkpoints(&entries, &[4, 8]);
+        assert_eq!(
+            verify(&entries, &cps),
+            Ok(ChainReport {
+                entries: 10,
+                checkpoints: 2,
+                unsigned_tail: 2
+            })
+        );
+        assert_eq!(entries[0].prev_hash, GENESIS);
+    }
+
+    #[test]
+    fn every_kind_of_tampering_is_named_at_its_place() {
+        let entries = chain_of(10);
+        let cps = checkpoints(&entries, &[4, 8]);
+
+        let mut altered = entries.clone();
+        altered[5].detail = "403".into();
+        assert_eq!(
+            verify(&altered, &cps),
+            Err(ChainError::Altered {
+                bureau: "b1".into(),
+                seq: 6
+            })
+        );
+
+        let mut removed = entries.clone();
+        removed.remove(3);
+        assert_eq!(
+            verify(&removed, &cps),
+            Err(ChainError::Removed {
+                bureau: "b1".into(),
+                expected: 4,
+                found: 5
+            })
+        );
+
+        let mut reordered = entries.clone();
+        reordered.swap(2, 3);
+        assert!(matches!(
+            verify(&reordered, &cps),
+            Err(ChainError::Removed { expected: 3, .. })
+        ));
+        // Reordered and renumbered so the sequence looks whole: the links break.
+        let mut renumbered = entries.clone();
+        renumbered.swap(2, 3);
+        let (a, b) = (renumbered[2].clone(), renumbered[3].clone());
+        renumbered[2] = chain_with_seq(a, 3);
+        renumbered[3] = chain_with_seq(b, 4);
+        assert!(matches!(
+            verify(&renumbered, &cps),
+            Err(ChainError::Unlinked { seq: 3, .. })
+        ));
+
+        // A forger rewrites entry 2 and recomputes every hash after it: the chain is whole
+        // again, but the signed checkpoint at 4 no longer matches.
+        let mut forged = chain_of(10);
+        forged[1].detail = "forged".into();
+        for i in 1..forged.len() {
+            let prev = (forged[i - 1].seq, forged[i - 1].hash.clone());
+            let e = forged[i].clone();
+            let new = NewAuditEntry {
+                at: e.at,
+                actor: e.actor,
+                action: e.action,
+                target: e.target,
+                detail: e.detail,
+            };
+            forged[i] = chain("b1", Some((prev.0, &prev.1)), new);
+        }
+        assert_eq!(
+            verify(&forged, &cps),
+            Err(ChainError::CheckpointMismatch {
+                bureau: "b1".into(),
+                seq: 4
+            })
+        );
+
+        // Cutting entries off the end shows at the last checkpoint.
+        assert_eq!(
+            verify(&entries[..6], &cps),
+            Err(ChainError::Truncated {
+                bureau: "b1".into(),
+                seq: 8
+            })
+        );
+
+        // A checkpoint signed by another key is refused.
+        let other = SigningKey::from_bytes(&[9; 32]);
+        let foreign = vec![sign_checkpoint(&other, &entries[3], entries[3].at)];
+        assert_eq!(
+            verify(&entries, &foreign),
+            Err(ChainError::BadSignature {
+                bureau: "b1".into(),
+                seq: 4
+            })
+        );
+    }
+
+    /// The same entry under another sequence number, its hash recomputed on its old link.
+    fn chain_with_seq(e: AuditEntry, seq: i64) -> AuditEntry {
+        let new = NewAuditEntry {
+            at: e.at,
+            actor: e.actor.clone(),
+            action: e.action.clone(),
+            target: e.target.clone(),
+            detail: e.detail.clone(),
+        };
+        AuditEntry {
+            seq,
+            hash: entry_hash(&e.bureau, seq, &new, &e.prev_hash),
+            ..e
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! The custody role: who may see the record of what was done, and the guarantee that the
+//! record cannot be changed unnoticed (art. 25). Every API request and every action of the
+//! schedule is already an entry in its bureau's hash chain (`custodian_platform::http::protect`);
+//! this role signs checkpoints of each chain with the deployment's ed25519 key, and serves
+//! the trail to auditors. `custodian audit verify` checks a chain offline with the public key.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use custodian_core::audit::{sign_checkpoint, AuditEntry};
+use custodian_core::roles::Action;
+use custodian_platform::catalogue::CatalogueError;
+use custodian_platform::config::{parse_duration, ConfigError};
+use custodian_platform::http::{protect, ApiError, BearerSecurity, Caller, ErrorBody};
+use custodian_platform::Ports;
+use ed25519_dalek::SigningKey;
+use prometheus::IntCounter;
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct CustodyConfig {
+    /// The ed25519 key that signs audit checkpoints (32 bytes, hex). Standalone keeps it in the
+    /// data directory and makes it on first start; a region mounts it from a secret.
+    #[arg(long = "audit-key-file", env = "CUSTODIAN_AUDIT_KEY_FILE")]
+    pub audit_key_file: Option<PathBuf>,
+    /// How often each bureau's chain is signed.
+    #[arg(long = "checkpoint-every", env = "CUSTODIAN_CHECKPOINT_EVERY", default_value = "5m", value_parser = parse_duration)]
+    pub checkpoint_every: Duration,
+}
+
+impl Default for CustodyConfig {
+    fn default() -> Self {
+        Self {
+            audit_key_file: None,
+            checkpoint_every: Duration::from_secs(300),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CustodyError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Catalogue(#[from] CatalogueError),
+    #[error("registering metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+/// Reads a signing key (hex of 32 bytes) from `path`.
+pub fn read_key(path: &Path) -> Result<SigningKey, ConfigError> {
+    let bad = |problem: String| ConfigError::new("audit-key-file", path.display(), problem);
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let bytes: [u8; 32] = hex::decode(text.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| bad("must hold 64 hex digits".into()))?;
+    Ok(SigningKey::from_bytes(&bytes))
+}
+
+/// Reads the key at `path`, making a new one (readable by its owner only) if there is none.
+pub fn read_or_create_key(path: &Path) -> Result<SigningKey, ConfigError> {
+    if !path.exists() {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let bytes: [u8; 32] = rand::random();
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| ConfigError::new("audit-key-file", path.display(), e))?;
+        file.write_all(hex::encode(bytes).as_bytes())
+            .map_err(|e| ConfigError::new("audit-key-file", path.display(), e))?;
+        tracing::info!(path = %path.display(), "made a new audit signing key; keep it safe and publish its public half");
+    }
+    read_key(path)
+}
+
+pub struct Custody {
+    ports: Ports,
+    key: SigningKey,
+    every: Duration,
+    checkpoints: IntCounter,
+}
+
+impl Custody {
+    pub fn new(
+        ports: Ports,
+        key: SigningKey,
+        config: &CustodyConfig,
+    ) -> Result<Arc<Self>, CustodyError> {
+        if config.checkpoint_every.is_zero() {
+            return Err(ConfigError::new("checkpoint-every", "0s", "must be more than 0").into());
+        }
+        let checkpoints = IntCounter::new(
+            "custodian_audit_checkpoints_total",
+            "Signed checkpoints of the audit chains",
+        )?;
+        ports.registry.register(Box::new(checkpoints.clone()))?;
+        Ok(Arc::new(Self {
+            ports,
+            key,
+            every: config.checkpoint_every,
+            checkpoints,
+        }))
+    }
+
+    pub fn public_key_hex(&self) -> String {
+        hex::encode(self.key.verifying_key().to_bytes())
+    }
+
+    pub fn router(self: &Arc<Self>) -> Router {
+        let routes = Router::new()
+            .route("/v1/audit", get(entries))
+            .route("/v1/audit/checkpoints", get(checkpoints))
+            .route("/v1/audit/public-key", get(public_key))
+            .with_state(self.clone());
+        protect(routes, &self.ports)
+    }
+
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut ticker = tokio::time::interval(self.every);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = ticker.tick() => {
+                    if let Err(e) = self.checkpoint_once().await {
+                        tracing::warn!(error = %e, "signing audit checkpoints failed; will try again");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Signs the end of every chain that grew since its last checkpoint. Returns how many.
+    pub async fn checkpoint_once(&self) -> Result<usize, CustodyError> {
+        let mut signed = 0;
+        for bureau in self.ports.catalogue.audit_bureaus().await? {
+            let Some(last) = self.ports.catalogue.last_audit_entry(&bureau).await? else {
+                continue;
+            };
+            let latest = self
+                .ports
+                .catalogue
+                .checkpoints(&bureau)
+                .await?
+                .last()
+                .map(|c| c.seq)
+                .unwrap_or(0);
+            if last.seq > latest {
+                let checkpoint = sign_checkpoint(&self.key, &last, self.ports.clock.now());
+                self.ports.catalogue.add_checkpoint(&checkpoint).await?;
+                self.checkpoints.inc();
+                signed += 1;
+            }
+        }
+        Ok(signed)
+    }
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(entries, checkpoints, public_key), modifiers(&BearerSecurity), tags((name = "custody", description = "The audit trail (art. 25)")))]
+struct CustodyApi;
+
+/// The custody role's API, described for other tools.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    <CustodyApi as utoipa::OpenApi>::openapi()
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct Page {
+    /// Entries after this sequence number (default 0).
+    after: Option<i64>,
+    /// At most this many (1 to 1000; default 100).
+    limit: Option<i64>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct Entries {
+    entries: Vec<AuditEntry>,
+}
+
+#[utoipa::path(get, path = "/v1/audit", tag = "custody", params(Page),
+    responses((status = 200, description = "the caller's bureau's audit chain, in order", body = Entries),
+              (status = 403, description = "only auditors and admins read the trail", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn entries(
+    State(custody): State<Arc<Custody>>,
+    Extension(caller): Extension<Caller>,
+    Query(page): Query<Page>,
+) -> Result<Json<Entries>, ApiError> {
+    caller.require(Action::ReadAudit)?;
+    let limit = page.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            format!("limit {limit} must be 1 to 1000"),
+        ));
+    }
+    let entries = custody
+        .ports
+        .catalogue
+        .audit_entries(caller.bureau.as_str(), page.after.unwrap_or(0), limit)
+        .await?;
+    Ok(Json(Entries { entries }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct Checkpoints {
+    #[schema(value_type = Vec<Object>)]
+    checkpoints: Vec<custodian_core::audit::Checkpoint>,
+}
+
+#[utoipa::path(get, path = "/v1/audit/checkpoints", tag = "custody",
+    responses((status = 200, description = "the signed checkpoints of the caller's bureau's chain", body = Checkpoints),
+              (status = 403, description = "only auditors and admins read the trail", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn checkpoints(
+    State(custody): State<Arc<Custody>>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Checkpoints>, ApiError> {
+    caller.require(Action::ReadAudit)?;
+    Ok(Json(Checkpoints {
+        checkpoints: custody
+            .ports
+            .catalogue
+            .checkpoints(caller.bureau.as_str())
+            .await?,
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/audit/public-key", tag = "custody",
+    responses((status = 200, description = "the ed25519 public key checkpoints are signed with, hex", body = String)),
+    security(("bearer" = [])))]
+async fn public_key(State(custody): State<Arc<Custody>>) -> String {
+    custody.public_key_hex()
+}

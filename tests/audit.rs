@@ -1,0 +1,268 @@
+//! The audit trail end to end: every API request leaves an entry in its bureau's chain, only
+//! auditors read it, checkpoints are signed, and `custodian audit verify` passes an untouched
+//! trail and names the first entry of one that was altered, removed, reordered or forged.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use custodian_core::roles::Role;
+use custodian_custody::{read_key, Custody, CustodyConfig};
+use serde_json::Value;
+use sqlx::Connection;
+
+const BIN: &str = env!("CARGO_BIN_EXE_custodian");
+
+async fn verify(data: &Path) -> (bool, String) {
+    let output = tokio::process::Command::new(BIN)
+        .args(["audit", "verify", "--data"])
+        .arg(data)
+        .output()
+        .await
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+/// A copy of a stopped instance's data directory, to tamper with.
+fn copy_data(from: &Path) -> tempfile::TempDir {
+    let to = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with("catalogue.db") || name == "audit-signing.key" {
+            std::fs::copy(entry.path(), to.path().join(name)).unwrap();
+        }
+    }
+    to
+}
+
+async fn sqlite(data: &Path) -> sqlx::SqliteConnection {
+    sqlx::SqliteConnection::connect(&format!("sqlite:{}", data.join("catalogue.db").display()))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_request_is_recorded_and_the_trail_verifies_until_tampered_with() {
+    let app = spawn_standalone().await;
+    let archivist = token_with_role(&app.app, "b1", Role::Archivist).await;
+    let auditor = token_with_role(&app.app, "b1", Role::Auditor).await;
+    let outsider = token_with_role(&app.app, "b2", Role::Archivist).await;
+    let id = app.upload(sample(3000)).await["clip_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        app.get(&archivist, &format!("/v1/clips/{id}"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.get(&outsider, &format!("/v1/clips/{id}"))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        app.get(&app.token, "/v1/audit").await.status(),
+        403,
+        "an officer read the trail"
+    );
+
+    let trail: Value = app
+        .get(&auditor, "/v1/audit?limit=1000")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let entries = trail["entries"].as_array().unwrap();
+    let summary: Vec<(String, String, String)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["target"].as_str().unwrap_or("").to_owned(),
+                e["detail"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        summary
+            .iter()
+            .any(|(a, _, d)| a == "PUT /v1/uploads" && d.starts_with("status 201")),
+        "{summary:?}"
+    );
+    assert!(
+        summary
+            .iter()
+            .any(|(a, t, d)| a == "GET /v1/clips/{id}" && t == &id && d == "status 200"),
+        "{summary:?}"
+    );
+    assert!(
+        summary
+            .iter()
+            .any(|(a, _, d)| a == "GET /v1/audit" && d == "status 403"),
+        "the refused read is recorded too: {summary:?}"
+    );
+    assert!(entries.iter().all(|e| e["bureau"] == "b1"));
+    assert!(entries
+        .iter()
+        .any(|e| e["actor"].as_str().unwrap().contains("archivist")));
+    // The other bureau's look is in its own chain, not in this one.
+    assert!(!summary.iter().any(|(_, _, d)| d == "status 404"));
+
+    // Sign the chains, stop, and verify offline.
+    let key = read_key(&app.data.path().join("audit-signing.key")).unwrap();
+    let registry = prometheus::Registry::new();
+    let custody = Custody::new(
+        custodian_platform::Ports {
+            registry,
+            ..app.app.ports.clone()
+        },
+        key,
+        &CustodyConfig::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        custody.checkpoint_once().await.unwrap(),
+        2,
+        "both bureaus' chains signed"
+    );
+    let data = app.data.path().to_path_buf();
+    let TestApp {
+        app: running,
+        data: _keep,
+        ..
+    } = app;
+    running.stop().await;
+    let (ok, text) = verify(&data).await;
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("bureau b1:") && text.contains("intact"),
+        "{text}"
+    );
+
+    // The trail refuses changes through the database as well.
+    let mut conn = sqlite(&data).await;
+    let err = sqlx::query("UPDATE audit_log SET detail = 'status 200' WHERE seq = 1")
+        .execute(&mut conn)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
+    assert!(sqlx::query("DELETE FROM audit_log WHERE seq = 1")
+        .execute(&mut conn)
+        .await
+        .is_err());
+    drop(conn);
+
+    // Someone with the file drops the triggers and tampers; each way is caught at its place.
+    let tampering: [(&str, &[&str], &str); 4] = [
+        (
+            "altered",
+            &["UPDATE audit_log SET detail = 'status 404' WHERE bureau_id = 'b1' AND seq = 2"],
+            "entry 2 of bureau b1 was altered",
+        ),
+        (
+            "removed",
+            &["DELETE FROM audit_log WHERE bureau_id = 'b1' AND seq = 2"],
+            "entry 2 of bureau b1 is missing",
+        ),
+        (
+            "reordered",
+            &[
+                "UPDATE audit_log SET seq = -1 WHERE bureau_id = 'b1' AND seq = 2",
+                "UPDATE audit_log SET seq = 2 WHERE bureau_id = 'b1' AND seq = 3",
+                "UPDATE audit_log SET seq = 3 WHERE bureau_id = 'b1' AND seq = -1",
+            ],
+            "entry 2 of bureau b1",
+        ),
+        (
+            "truncated",
+            &["DELETE FROM audit_log WHERE bureau_id = 'b1' AND seq > 2"],
+            "names an entry the chain no longer has",
+        ),
+    ];
+    for (kind, statements, expected) in tampering {
+        let copy = copy_data(&data);
+        let mut conn = sqlite(copy.path()).await;
+        sqlx::query("DROP TRIGGER audit_log_no_update")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query("DROP TRIGGER audit_log_no_delete")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        for statement in statements {
+            sqlx::query(statement).execute(&mut conn).await.unwrap();
+        }
+        drop(conn);
+        let (ok, text) = verify(copy.path()).await;
+        assert!(!ok, "{kind} not caught");
+        assert!(text.contains(expected), "{kind}: {text}");
+    }
+
+    // A forger rewrites entry 2 and recomputes every hash after it: the chain is whole, but
+    // the signed checkpoint does not match.
+    let copy = copy_data(&data);
+    let mut conn = sqlite(copy.path()).await;
+    sqlx::query("DROP TRIGGER audit_log_no_update")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let rows: Vec<(i64, chrono::DateTime<chrono::Utc>, String, String, Option<String>, String)> =
+        sqlx::query_as("SELECT seq, at, actor, action, target, detail FROM audit_log WHERE bureau_id = 'b1' ORDER BY seq").fetch_all(&mut conn).await.unwrap();
+    let mut prev: Option<(i64, String)> = None;
+    for (seq, at, actor, action, target, detail) in rows {
+        let detail = if seq == 2 {
+            "status 404".to_owned()
+        } else {
+            detail
+        };
+        let entry = custodian_core::audit::chain(
+            "b1",
+            prev.as_ref().map(|(s, h)| (*s, h.as_str())),
+            custodian_core::audit::NewAuditEntry {
+                at,
+                actor,
+                action,
+                target,
+                detail,
+            },
+        );
+        sqlx::query("UPDATE audit_log SET detail = $1, prev_hash = $2, hash = $3 WHERE bureau_id = 'b1' AND seq = $4")
+            .bind(&entry.detail)
+            .bind(&entry.prev_hash)
+            .bind(&entry.hash)
+            .bind(seq)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        prev = Some((entry.seq, entry.hash));
+    }
+    drop(conn);
+    let (ok, text) = verify(copy.path()).await;
+    assert!(!ok, "a forged chain passed");
+    assert!(text.contains("does not match the chain"), "{text}");
+
+    // Checked with another key, even the untouched trail fails.
+    let stranger = hex::encode(
+        ed25519_dalek::SigningKey::from_bytes(&[5; 32])
+            .verifying_key()
+            .to_bytes(),
+    );
+    let output = tokio::process::Command::new(BIN)
+        .args(["audit", "verify", "--public-key", &stranger, "--data"])
+        .arg(&data)
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not signed by this key"));
+}
