@@ -45,44 +45,10 @@ async fn staff_at(start: DateTime<Utc>) -> Staff {
 }
 
 impl Staff {
-    async fn send(&self, method: &str, token: &str, path: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .app
-            .http
-            .request(method.parse().unwrap(), format!("{}{path}", self.app.base))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
     async fn upload_recorded(&self, recorded_at: &str, extra: &[(&str, &str)]) -> String {
-        let response = self
-            .app
-            .http
-            .put(format!("{}/v1/uploads", self.app.base))
-            .bearer_auth(&self.app.token)
-            .query(&[
-                ("device", "DSJ-0001"),
-                ("officer", "031234"),
-                ("recorded_at", recorded_at),
-                ("file_name", "a.mp4"),
-            ])
-            .query(extra)
-            .body(sample(2000))
-            .send()
+        self.app
+            .upload_recorded(recorded_at, extra, &self.clock)
             .await
-            .unwrap();
-        assert_eq!(response.status(), 201);
-        let receipt: Value = response.json().await.unwrap();
-        let id = receipt["clip_id"].as_str().unwrap().to_owned();
-        self.app.wait_for_state(&id, "catalogued").await;
-        // Clip ids order by their millisecond: keep uploads apart on the manual clock.
-        self.clock.advance(chrono::Duration::seconds(1));
-        id
     }
 
     async fn clip(&self, id: &str) -> Value {
@@ -177,6 +143,7 @@ async fn deadlines_follow_the_calendar_across_the_spring_festival() {
 
     // Classified late: the deadline stays overdue, with when it was done.
     let (status, _) = staff
+        .app
         .send(
             "PUT",
             &staff.archivist,
@@ -229,6 +196,7 @@ async fn classification_names_the_clip_needs_a_role_and_keeps_its_history() {
 
     // An officer's token may read but not classify; another bureau cannot even see the clip.
     let (status, error) = staff
+        .app
         .send("PUT", &staff.app.token, &path, body.clone())
         .await;
     assert_eq!(
@@ -236,9 +204,12 @@ async fn classification_names_the_clip_needs_a_role_and_keeps_its_history() {
         (403, Some("forbidden"))
     );
     let other = token_with_role(&staff.app.app, "b2", Role::Archivist).await;
-    assert_eq!(staff.send("PUT", &other, &path, body.clone()).await.0, 404);
+    assert_eq!(
+        staff.app.send("PUT", &other, &path, body.clone()).await.0,
+        404
+    );
 
-    let (status, clip) = staff.send("PUT", &staff.archivist, &path, body).await;
+    let (status, clip) = staff.app.send("PUT", &staff.archivist, &path, body).await;
     assert_eq!(status, 200, "{clip}");
     assert_eq!(
         clip["canonical_name"],
@@ -251,6 +222,7 @@ async fn classification_names_the_clip_needs_a_role_and_keeps_its_history() {
     assert_eq!(deadline(&clip, "classification")["state"], "met");
 
     let (status, clip) = staff
+        .app
         .send(
             "PUT",
             &staff.archivist,
@@ -267,6 +239,7 @@ async fn classification_names_the_clip_needs_a_role_and_keeps_its_history() {
 
     // Bad input: a clear 4xx naming the problem.
     let (status, error) = staff
+        .app
         .send(
             "PUT",
             &staff.archivist,
@@ -283,6 +256,7 @@ async fn classification_names_the_clip_needs_a_role_and_keeps_its_history() {
         "{error}"
     );
     let (status, _) = staff
+        .app
         .send(
             "PUT",
             &staff.archivist,
@@ -305,6 +279,7 @@ async fn classification_names_the_clip_needs_a_role_and_keeps_its_history() {
 async fn cases_close_and_file_by_their_rules() {
     let staff = staff_at(cst(2026, 9, 16, 9)).await;
     let (status, case) = staff
+        .app
         .send(
             "POST",
             &staff.archivist,
@@ -315,6 +290,7 @@ async fn cases_close_and_file_by_their_rules() {
     assert_eq!(status, 201, "{case}");
     let case_id = case["id"].as_str().unwrap().to_owned();
     let (status, _) = staff
+        .app
         .send(
             "POST",
             &staff.archivist,
@@ -325,6 +301,7 @@ async fn cases_close_and_file_by_their_rules() {
     assert_eq!(status, 409);
     assert_eq!(
         staff
+            .app
             .send(
                 "POST",
                 &staff.app.token,
@@ -347,6 +324,7 @@ async fn cases_close_and_file_by_their_rules() {
         .upload_recorded("2026-09-16T08:30:00+08:00", &[])
         .await;
     let (status, case) = staff
+        .app
         .send(
             "POST",
             &staff.archivist,
@@ -371,6 +349,7 @@ async fn cases_close_and_file_by_their_rules() {
     let other = token_with_role(&staff.app.app, "b2", Role::Archivist).await;
     assert_eq!(
         staff
+            .app
             .send(
                 "POST",
                 &other,
@@ -382,6 +361,7 @@ async fn cases_close_and_file_by_their_rules() {
         404
     );
     let (_, other_case) = staff
+        .app
         .send(
             "POST",
             &other,
@@ -390,6 +370,7 @@ async fn cases_close_and_file_by_their_rules() {
         )
         .await;
     let (status, error) = staff
+        .app
         .send(
             "POST",
             &other,
@@ -402,6 +383,7 @@ async fn cases_close_and_file_by_their_rules() {
     // Filing needs a closed case whose clips are all classified.
     assert_eq!(
         staff
+            .app
             .send(
                 "POST",
                 &staff.archivist,
@@ -413,6 +395,7 @@ async fn cases_close_and_file_by_their_rules() {
         409
     );
     let (status, closed) = staff
+        .app
         .send(
             "POST",
             &staff.archivist,
@@ -426,6 +409,7 @@ async fn cases_close_and_file_by_their_rules() {
     assert_eq!(closed["filing_deadline"]["due"], "2026-11-03T16:00:00Z");
     assert_eq!(closed["filing_deadline"]["state"], "open");
     let (status, error) = staff
+        .app
         .send(
             "POST",
             &staff.archivist,
@@ -439,6 +423,7 @@ async fn cases_close_and_file_by_their_rules() {
         .unwrap()
         .contains("only an open case"));
     let (status, error) = staff
+        .app
         .send(
             "POST",
             &staff.archivist,
@@ -458,6 +443,7 @@ async fn cases_close_and_file_by_their_rules() {
         let body = json!({"category": "行政处罚", "description": "处罚决定送达"});
         assert_eq!(
             staff
+                .app
                 .send(
                     "PUT",
                     &staff.archivist,
@@ -470,6 +456,7 @@ async fn cases_close_and_file_by_their_rules() {
         );
     }
     let (status, filed) = staff
+        .app
         .send(
             "POST",
             &staff.archivist,
@@ -487,6 +474,7 @@ async fn cases_close_and_file_by_their_rules() {
     );
     assert_eq!(
         staff
+            .app
             .send(
                 "POST",
                 &staff.archivist,
@@ -516,6 +504,7 @@ async fn the_device_registry_reports_teams_short_of_cameras() {
         ("DSJ-3", "二中队"),
     ] {
         let (status, _) = staff
+            .app
             .send(
                 "PUT",
                 &staff.archivist,
@@ -527,6 +516,7 @@ async fn the_device_registry_reports_teams_short_of_cameras() {
     }
     assert_eq!(
         staff
+            .app
             .send(
                 "PUT",
                 &staff.app.token,
@@ -539,6 +529,7 @@ async fn the_device_registry_reports_teams_short_of_cameras() {
     );
     assert_eq!(
         staff
+            .app
             .send(
                 "PUT",
                 &staff.archivist,
@@ -563,6 +554,7 @@ async fn the_device_registry_reports_teams_short_of_cameras() {
     );
     // Moving DSJ-2 to the second team leaves the first short instead.
     staff
+        .app
         .send(
             "PUT",
             &staff.archivist,
@@ -611,6 +603,7 @@ async fn search_by_place_category_text_and_flags() {
         .await;
     let body = json!({"category": "现场勘验", "description": "油罐区 现场勘验 50%_进度", "important": true});
     staff
+        .app
         .send(
             "PUT",
             &staff.archivist,

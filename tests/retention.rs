@@ -71,43 +71,9 @@ async fn world() -> World {
 
 impl World {
     async fn upload(&self, recorded_at: &str) -> String {
-        let response = self
-            .app
-            .http
-            .put(format!("{}/v1/uploads", self.app.base))
-            .bearer_auth(&self.app.token)
-            .query(&[
-                ("device", "DSJ-0001"),
-                ("officer", "031234"),
-                ("recorded_at", recorded_at),
-                ("file_name", "a.mp4"),
-            ])
-            .body(sample(5000 + recorded_at.len()))
-            .send()
+        self.app
+            .upload_recorded(recorded_at, &[], &self.clock)
             .await
-            .unwrap();
-        assert_eq!(response.status(), 201);
-        let id = response.json::<Value>().await.unwrap()["clip_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        self.app.wait_for_state(&id, "catalogued").await;
-        self.clock.advance(chrono::Duration::seconds(1));
-        id
-    }
-
-    async fn send(&self, method: &str, token: &str, path: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .app
-            .http
-            .request(method.parse().unwrap(), format!("{}{path}", self.app.base))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
     }
 
     async fn state(&self, id: &str) -> String {
@@ -169,6 +135,7 @@ async fn two_years_of_retention() {
 
     // Who may change retention, and what they may say.
     let (status, _) = w
+        .app
         .send(
             "PUT",
             &w.app.token,
@@ -179,17 +146,19 @@ async fn two_years_of_retention() {
     assert_eq!(status, 403, "an officer set a hold");
     let other = token_with_role(&w.app.app, "b2", Role::Leader).await;
     assert_eq!(
-        w.send(
-            "PUT",
-            &other,
-            &format!("/v1/clips/{held}/retention"),
-            json!({"legal_hold": true})
-        )
-        .await
-        .0,
+        w.app
+            .send(
+                "PUT",
+                &other,
+                &format!("/v1/clips/{held}/retention"),
+                json!({"legal_hold": true})
+            )
+            .await
+            .0,
         404
     );
     let (status, error) = w
+        .app
         .send(
             "PUT",
             &w.archivist,
@@ -206,29 +175,32 @@ async fn two_years_of_retention() {
         "{error}"
     );
     assert_eq!(
-        w.send(
-            "PUT",
-            &w.archivist,
-            &format!("/v1/clips/{long_term}/retention"),
-            json!({"long_term_reason": "other:"})
-        )
-        .await
-        .0,
+        w.app
+            .send(
+                "PUT",
+                &w.archivist,
+                &format!("/v1/clips/{long_term}/retention"),
+                json!({"long_term_reason": "other:"})
+            )
+            .await
+            .0,
         422
     );
 
     assert_eq!(
-        w.send(
-            "PUT",
-            &w.archivist,
-            &format!("/v1/clips/{held}/retention"),
-            json!({"legal_hold": true})
-        )
-        .await
-        .0,
+        w.app
+            .send(
+                "PUT",
+                &w.archivist,
+                &format!("/v1/clips/{held}/retention"),
+                json!({"legal_hold": true})
+            )
+            .await
+            .0,
         200
     );
     let (status, view) = w
+        .app
         .send(
             "PUT",
             &w.archivist,
@@ -240,6 +212,7 @@ async fn two_years_of_retention() {
     assert_eq!(view["decision"]["decision"], "keep");
     assert_eq!(view["decision"]["until"], Value::Null);
     let (_, case) = w
+        .app
         .send(
             "POST",
             &w.archivist,
@@ -248,13 +221,14 @@ async fn two_years_of_retention() {
         )
         .await;
     let case_id = case["id"].as_str().unwrap().to_owned();
-    w.send(
-        "POST",
-        &w.archivist,
-        &format!("/v1/cases/{case_id}/clips"),
-        json!({"clip_ids": [in_case]}),
-    )
-    .await;
+    w.app
+        .send(
+            "POST",
+            &w.archivist,
+            &format!("/v1/cases/{case_id}/clips"),
+            json!({"clip_ids": [in_case]}),
+        )
+        .await;
 
     // The long-term clip goes to the archive tier: a read-only copy, listed in the manifest.
     let report = w.pass().await;
@@ -341,6 +315,7 @@ async fn two_years_of_retention() {
 
     // Restorable from the bin; a hold placed while it is there brings it back at purge time.
     let (status, _) = w
+        .app
         .send(
             "POST",
             &w.archivist,
@@ -351,37 +326,40 @@ async fn two_years_of_retention() {
     assert_eq!(status, 200);
     assert_eq!(w.state(&ordinary).await, "catalogued");
     assert_eq!(
-        w.send(
-            "POST",
-            &w.archivist,
-            &format!("/v1/clips/{ordinary}/restore"),
-            json!({})
-        )
-        .await
-        .0,
+        w.app
+            .send(
+                "POST",
+                &w.archivist,
+                &format!("/v1/clips/{ordinary}/restore"),
+                json!({})
+            )
+            .await
+            .0,
         409
     );
     assert_eq!(w.pass().await.recycled, 1);
-    w.send(
-        "PUT",
-        &w.archivist,
-        &format!("/v1/clips/{ordinary}/retention"),
-        json!({"legal_hold": true}),
-    )
-    .await;
+    w.app
+        .send(
+            "PUT",
+            &w.archivist,
+            &format!("/v1/clips/{ordinary}/retention"),
+            json!({"legal_hold": true}),
+        )
+        .await;
     w.clock.advance(chrono::Duration::days(8));
     let report = w.pass().await;
     assert_eq!((report.purged, report.restored), (0, 1), "{report:?}");
     assert_eq!(w.state(&ordinary).await, "catalogued");
 
     // Released, recycled, and after its week in the bin purged: the file goes, the record stays.
-    w.send(
-        "PUT",
-        &w.archivist,
-        &format!("/v1/clips/{ordinary}/retention"),
-        json!({"legal_hold": false}),
-    )
-    .await;
+    w.app
+        .send(
+            "PUT",
+            &w.archivist,
+            &format!("/v1/clips/{ordinary}/retention"),
+            json!({"legal_hold": false}),
+        )
+        .await;
     let file = w.original_path(&ordinary);
     assert_eq!(w.pass().await.recycled, 1);
     w.clock.advance(chrono::Duration::days(7));
@@ -635,13 +613,14 @@ async fn the_plan_command_lists_what_will_go_and_nothing_that_stays() {
     let w = world().await;
     let ordinary = w.upload("2026-03-01T10:00:00+08:00").await;
     let held = w.upload("2026-03-01T11:00:00+08:00").await;
-    w.send(
-        "PUT",
-        &w.archivist,
-        &format!("/v1/clips/{held}/retention"),
-        json!({"legal_hold": true}),
-    )
-    .await;
+    w.app
+        .send(
+            "PUT",
+            &w.archivist,
+            &format!("/v1/clips/{held}/retention"),
+            json!({"legal_hold": true}),
+        )
+        .await;
     // The command reads the real clock: 2 years from recording fall within the next 1200 days.
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_custodian"))
         .args(["retention", "plan", "--days", "1200", "--data"])

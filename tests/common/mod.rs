@@ -131,6 +131,52 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// Sends `body` as JSON; answers the status and the JSON body (null if none).
+    pub async fn send(&self, method: &str, token: &str, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Uploads a clip recorded at `recorded_at` (plus `extra` query fields) as an officer,
+    /// waits until it is catalogued, and moves `clock` on a second so that clip ids, which
+    /// order by their millisecond, keep the upload order.
+    pub async fn upload_recorded(
+        &self,
+        recorded_at: &str,
+        extra: &[(&str, &str)],
+        clock: &custodian_platform::clock::ManualClock,
+    ) -> String {
+        let response = self
+            .http
+            .put(format!("{}/v1/uploads", self.base))
+            .bearer_auth(&self.token)
+            .query(&[
+                ("device", "DSJ-0001"),
+                ("officer", "031234"),
+                ("recorded_at", recorded_at),
+                ("file_name", "a.mp4"),
+            ])
+            .query(extra)
+            .body(sample(4000))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        let receipt: Value = response.json().await.unwrap();
+        let id = receipt["clip_id"].as_str().unwrap().to_owned();
+        self.wait_for_state(&id, "catalogued").await;
+        clock.advance(chrono::Duration::seconds(1));
+        id
+    }
+
     pub async fn get(&self, token: &str, path: &str) -> Response {
         self.http
             .get(format!("{}{path}", self.base))

@@ -161,6 +161,22 @@ impl Caller {
     }
 }
 
+/// A clip of the caller's bureau, or 404: another bureau's clip is answered exactly as one
+/// that does not exist.
+pub async fn clip_in_bureau(
+    catalogue: &dyn Catalogue,
+    caller: &Caller,
+    id: custodian_core::ClipId,
+) -> Result<crate::catalogue::ClipRecord, ApiError> {
+    catalogue.clip(&caller.bureau, id).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no-such-clip",
+            format!("no clip {id} in bureau {}", caller.bureau),
+        )
+    })
+}
+
 /// Middleware: a request without a valid bearer token stops here with 401; otherwise the
 /// caller's bureau is attached for the handler, which must scope everything to it.
 pub async fn authenticate(

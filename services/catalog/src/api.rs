@@ -19,7 +19,7 @@ use custodian_core::{ClipId, ClipState, LocalId};
 use custodian_platform::catalogue::{
     BoundingBox, CaseRecord, ClassificationEntry, ClipFilter, ClipRecord, Device, Transition,
 };
-use custodian_platform::http::{protect, ApiError, BearerSecurity, Caller};
+use custodian_platform::http::{clip_in_bureau, protect, ApiError, BearerSecurity, Caller};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -127,17 +127,7 @@ impl Catalog {
     }
 
     async fn clip_of(&self, caller: &Caller, id: ClipId) -> Result<ClipRecord, ApiError> {
-        self.ports
-            .catalogue
-            .clip(&caller.bureau, id)
-            .await?
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "no-such-clip",
-                    format!("no clip {id} in bureau {}", caller.bureau),
-                )
-            })
+        clip_in_bureau(&*self.ports.catalogue, caller, id).await
     }
 
     async fn case_of(&self, caller: &Caller, id: Uuid) -> Result<CaseRecord, ApiError> {

@@ -13,7 +13,9 @@ use custodian_core::retention::{LongTermReason, Retention as Decision};
 use custodian_core::roles::Action;
 use custodian_core::ClipId;
 use custodian_platform::catalogue::{ClipRecord, Finding};
-use custodian_platform::http::{protect, ApiError, BearerSecurity, Caller, ErrorBody};
+use custodian_platform::http::{
+    clip_in_bureau, protect, ApiError, BearerSecurity, Caller, ErrorBody,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::plan::PlanEntry;
@@ -68,17 +70,7 @@ struct ClipRetention {
 
 impl Retention {
     async fn clip_of(&self, caller: &Caller, id: ClipId) -> Result<ClipRecord, ApiError> {
-        self.ports
-            .catalogue
-            .clip(&caller.bureau, id)
-            .await?
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "no-such-clip",
-                    format!("no clip {id} in bureau {}", caller.bureau),
-                )
-            })
+        clip_in_bureau(&*self.ports.catalogue, caller, id).await
     }
 
     async fn view(&self, clip: ClipRecord) -> Result<ClipRetention, ApiError> {
