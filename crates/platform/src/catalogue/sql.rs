@@ -120,7 +120,7 @@ impl PostgresCatalogue {
 }
 
 macro_rules! catalogue_on {
-    ($adapter:ty, $db:ty, $kind:literal) => {
+    ($adapter:ty, $db:ty, $kind:literal, $begin_write:literal) => {
         impl $adapter {
             /// Moves a clip from `from` to `to` inside `tx` if it is still in `from`, and keeps
             /// the move in its history.
@@ -168,7 +168,7 @@ macro_rules! catalogue_on {
                 reason: Option<&str>,
                 also: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
             ) -> Result<bool, CatalogueError> {
-                let mut tx = self.pool.begin().await.map_err(err("transition"))?;
+                let mut tx = self.pool.begin_with($begin_write).await.map_err(err("transition"))?;
                 let moved = Self::transition_in(&mut tx, id, from, to, at, reason).await?;
                 if moved {
                     also.execute(&mut *tx).await.map_err(err("transition"))?;
@@ -178,7 +178,7 @@ macro_rules! catalogue_on {
             }
 
             async fn try_append_audit(&self, bureau: &str, entry: NewAuditEntry) -> Result<AuditEntry, CatalogueError> {
-                let mut tx = self.pool.begin().await.map_err(err("append audit"))?;
+                let mut tx = self.pool.begin_with($begin_write).await.map_err(err("append audit"))?;
                 let last: Option<(i64, String)> = sqlx::query_as("SELECT seq, hash FROM audit_log WHERE bureau_id = $1 ORDER BY seq DESC LIMIT 1")
                     .bind(bureau)
                     .fetch_optional(&mut *tx)
@@ -323,7 +323,7 @@ macro_rules! catalogue_on {
             }
 
             async fn record_clip(&self, clip: &NewClip) -> Result<ClipRecord, CatalogueError> {
-                let mut tx = self.pool.begin().await.map_err(err("record clip"))?;
+                let mut tx = self.pool.begin_with($begin_write).await.map_err(err("record clip"))?;
                 let sql = format!(
                     "INSERT INTO clips (id, bureau_id, device_id, officer_id, recorded_at, original_name, case_ref, object_key, \
                      size_bytes, sha256, state, state_changed_at, received_at, place, latitude, longitude, search_text) \
@@ -420,7 +420,7 @@ macro_rules! catalogue_on {
             }
 
             async fn transition(&self, id: ClipId, from: ClipState, to: ClipState, at: DateTime<Utc>, reason: Option<&str>) -> Result<bool, CatalogueError> {
-                let mut tx = self.pool.begin().await.map_err(err("transition"))?;
+                let mut tx = self.pool.begin_with($begin_write).await.map_err(err("transition"))?;
                 let moved = Self::transition_in(&mut tx, id, from, to, at, reason).await?;
                 tx.commit().await.map_err(err("transition"))?;
                 Ok(moved)
@@ -494,7 +494,7 @@ macro_rules! catalogue_on {
             }
 
             async fn classify(&self, bureau: &BureauId, id: ClipId, c: &Classification, canonical_name: &str, by: &str, at: DateTime<Utc>) -> Result<bool, CatalogueError> {
-                let mut tx = self.pool.begin().await.map_err(err("classify"))?;
+                let mut tx = self.pool.begin_with($begin_write).await.map_err(err("classify"))?;
                 let original: Option<String> = sqlx::query_scalar("SELECT original_name FROM clips WHERE id = $1 AND bureau_id = $2")
                     .bind(id.as_uuid())
                     .bind(bureau.as_str())
@@ -592,7 +592,7 @@ macro_rules! catalogue_on {
             }
 
             async fn link_clips(&self, case: Uuid, clips: &[ClipId], by: &str, at: DateTime<Utc>) -> Result<usize, CatalogueError> {
-                let mut tx = self.pool.begin().await.map_err(err("link clips"))?;
+                let mut tx = self.pool.begin_with($begin_write).await.map_err(err("link clips"))?;
                 let mut linked = 0;
                 for clip in clips {
                     linked += sqlx::query(
@@ -695,7 +695,7 @@ macro_rules! catalogue_on {
             }
 
             async fn set_retention(&self, bureau: &BureauId, id: ClipId, long_term: Option<&LongTermReason>, legal_hold: bool, by: &str, at: DateTime<Utc>) -> Result<bool, CatalogueError> {
-                let mut tx = self.pool.begin().await.map_err(err("set retention"))?;
+                let mut tx = self.pool.begin_with($begin_write).await.map_err(err("set retention"))?;
                 let stored = long_term.map(|r| r.to_stored());
                 let changed = sqlx::query("UPDATE clips SET long_term_reason = $3, legal_hold = $4 WHERE id = $1 AND bureau_id = $2")
                     .bind(id.as_uuid())
@@ -958,7 +958,9 @@ macro_rules! catalogue_on {
     };
 }
 
-catalogue_on!(SqliteCatalogue, sqlx::Sqlite, "sqlite");
+// SQLite: a write transaction takes the write lock when it begins, so it waits (busy timeout)
+// for another writer instead of failing when its read snapshot turns out stale.
+catalogue_on!(SqliteCatalogue, sqlx::Sqlite, "sqlite", "BEGIN IMMEDIATE");
 
 /// SQLite serves one process: that process always holds the lease.
 struct ProcessLease;
@@ -1022,4 +1024,4 @@ impl PostgresCatalogue {
         Ok(lines.join("\n"))
     }
 }
-catalogue_on!(PostgresCatalogue, sqlx::Postgres, "postgres");
+catalogue_on!(PostgresCatalogue, sqlx::Postgres, "postgres", "BEGIN");
