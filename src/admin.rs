@@ -53,6 +53,47 @@ pub fn audit_key(args: &crate::cli::AuditArgs) -> anyhow::Result<ed25519_dalek::
     Ok(custodian_custody::read_key(&path)?.verifying_key())
 }
 
+/// Verifies an evidence package offline.
+pub fn export_verify(
+    package: &std::path::Path,
+    public_key: Option<&str>,
+) -> anyhow::Result<custodian_core::export::PackageReport> {
+    use std::io::Read;
+    let file =
+        std::fs::File::open(package).with_context(|| format!("opening {}", package.display()))?;
+    let mut files = std::collections::BTreeMap::new();
+    let mut archive = tar::Archive::new(file);
+    for entry in archive.entries().context("reading the package")? {
+        let mut entry = entry.context("reading the package")?;
+        let path = entry.path()?.to_string_lossy().into_owned();
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes)?;
+        if files.insert(path.clone(), bytes).is_some() {
+            anyhow::bail!("{path} is in the package twice");
+        }
+    }
+    let key_hex = match public_key {
+        Some(key) => key.to_owned(),
+        None => {
+            eprintln!("checking against the key inside the package: this proves the package is intact, not who made it (give --public-key)");
+            String::from_utf8_lossy(
+                files
+                    .get(custodian_core::export::PUBLIC_KEY)
+                    .context("the package has no public-key.txt")?,
+            )
+            .trim()
+            .to_owned()
+        }
+    };
+    let bytes: [u8; 32] = hex::decode(&key_hex)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .context("the public key must be 64 hex digits")?;
+    let key =
+        ed25519_dalek::VerifyingKey::from_bytes(&bytes).context("not an ed25519 public key")?;
+    Ok(custodian_core::export::check_package(&files, &key)?)
+}
+
 /// Verifies every bureau's audit chain (or one) against its signed checkpoints.
 pub async fn audit_verify(
     args: &crate::cli::AuditArgs,

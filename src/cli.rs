@@ -41,6 +41,11 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Evidence packages (art. 20).
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
     /// Retention: what will be archived, recycled and purged.
     Retention {
         #[command(subcommand)]
@@ -109,6 +114,19 @@ pub struct ServeArgs {
     /// created with Object Lock enabled.
     #[arg(long = "archive-bucket", env = "CUSTODIAN_ARCHIVE_BUCKET")]
     pub archive_bucket: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Checks a package offline: the manifest's signature, every file against it, nothing added.
+    Verify {
+        /// The package (.tar).
+        package: PathBuf,
+        /// The deployment's checkpoint public key (hex), to prove who made the package; without
+        /// it the key inside the package is used, which proves integrity only.
+        #[arg(long = "public-key")]
+        public_key: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

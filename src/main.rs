@@ -2,7 +2,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use custodian::cli::{AdminCommand, AuditCommand, Cli, Command, RetentionCommand, TokenCommand};
+use custodian::cli::{
+    AdminCommand, AuditCommand, Cli, Command, ExportCommand, RetentionCommand, TokenCommand,
+};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -69,6 +71,20 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!(
                 "{}",
                 hex::encode(custodian::admin::audit_key(&args)?.to_bytes())
+            );
+            Ok(())
+        }
+        Command::Export {
+            command:
+                ExportCommand::Verify {
+                    package,
+                    public_key,
+                },
+        } => {
+            let report = custodian::admin::export_verify(&package, public_key.as_deref())?;
+            println!(
+                "package {} of bureau {}: {} clips, {} files: intact",
+                report.package_id, report.bureau, report.clips, report.files
             );
             Ok(())
         }

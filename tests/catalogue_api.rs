@@ -684,6 +684,7 @@ async fn the_openapi_document_describes_every_route() {
         ("/v1/audit", "get"),
         ("/v1/audit/checkpoints", "get"),
         ("/v1/audit/public-key", "get"),
+        ("/v1/exports", "post"),
     ];
     for (path, method) in expected {
         let operation = &doc["paths"][path][method];

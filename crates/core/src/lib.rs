@@ -10,6 +10,7 @@ pub mod classification;
 pub mod deadlines;
 pub mod digest;
 pub mod events;
+pub mod export;
 pub mod ids;
 pub mod keys;
 pub mod naming;

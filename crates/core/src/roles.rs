@@ -32,6 +32,8 @@ pub enum Action {
     ManageRetention,
     /// Reading the audit trail.
     ReadAudit,
+    /// Exporting evidence packages (art. 20).
+    Export,
 }
 
 impl Role {
@@ -63,6 +65,7 @@ impl Role {
             (Archivist | Admin, ManageDevices) => true,
             (Archivist | Leader | Admin, ManageRetention) => true,
             (Auditor | Admin, ReadAudit) => true,
+            (Leader | Admin, Export) => true,
             _ => false,
         }
     }

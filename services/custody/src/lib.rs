@@ -4,6 +4,8 @@
 //! this role signs checkpoints of each chain with the deployment's ed25519 key, and serves
 //! the trail to auditors. `custodian audit verify` checks a chain offline with the public key.
 
+mod export;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -121,6 +123,7 @@ impl Custody {
             .route("/v1/audit", get(entries))
             .route("/v1/audit/checkpoints", get(checkpoints))
             .route("/v1/audit/public-key", get(public_key))
+            .route("/v1/exports", axum::routing::post(export::export))
             .with_state(self.clone());
         protect(routes, &self.ports)
     }
@@ -166,7 +169,7 @@ impl Custody {
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(entries, checkpoints, public_key), modifiers(&BearerSecurity), tags((name = "custody", description = "The audit trail (art. 25)")))]
+#[openapi(paths(entries, checkpoints, public_key, export::export), modifiers(&BearerSecurity), tags((name = "custody", description = "The audit trail (art. 25)")))]
 struct CustodyApi;
 
 /// The custody role's API, described for other tools.

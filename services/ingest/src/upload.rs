@@ -279,6 +279,24 @@ async fn receive(
             return Err(e);
         }
     };
+    let entry = custodian_core::audit::NewAuditEntry {
+        at: received_at,
+        actor: caller.name(),
+        action: "ingest.stored".into(),
+        target: Some(clip.to_string()),
+        detail: format!(
+            "{} bytes, sha256 {}, key {}",
+            record.size_bytes, record.sha256, record.object_key
+        ),
+    };
+    if let Err(e) = ingest
+        .ports
+        .catalogue
+        .append_audit(record.bureau.as_str(), entry)
+        .await
+    {
+        tracing::error!(clip_id = %clip, error = %e, "stored clip not recorded in the audit trail");
+    }
     if let Err(e) = publish_stored(&*ingest.ports.bus, &record, 0).await {
         // The clip is recorded and durable; the catalog's reconciler re-announces clips that
         // stay stored, so a lost announcement only delays processing.

@@ -12,6 +12,8 @@ CREATE TABLE audit_log (
     PRIMARY KEY (bureau_id, seq)
 );
 
+CREATE INDEX audit_log_by_target ON audit_log (bureau_id, target);
+
 CREATE TABLE audit_checkpoints (
     bureau_id  TEXT NOT NULL,
     seq        BIGINT NOT NULL,

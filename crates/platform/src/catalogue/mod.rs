@@ -314,6 +314,12 @@ pub trait Catalogue: Send + Sync {
     ) -> Result<Vec<AuditEntry>, CatalogueError>;
     /// The last entry of a bureau's audit chain.
     async fn last_audit_entry(&self, bureau: &str) -> Result<Option<AuditEntry>, CatalogueError>;
+    /// A bureau's audit entries that name `target` (a clip or case id), in order.
+    async fn audit_by_target(
+        &self,
+        bureau: &str,
+        target: &str,
+    ) -> Result<Vec<AuditEntry>, CatalogueError>;
     /// The bureaus that have an audit chain.
     async fn audit_bureaus(&self) -> Result<Vec<String>, CatalogueError>;
     async fn add_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), CatalogueError>;

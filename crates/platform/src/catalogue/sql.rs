@@ -916,6 +916,19 @@ macro_rules! catalogue_on {
                 Ok(row.map(AuditEntry::from))
             }
 
+            async fn audit_by_target(&self, bureau: &str, target: &str) -> Result<Vec<AuditEntry>, CatalogueError> {
+                let rows: Vec<AuditRow> = sqlx::query_as(
+                    "SELECT bureau_id, seq, at, actor, action, target, detail, prev_hash, hash FROM audit_log \
+                     WHERE bureau_id = $1 AND target = $2 ORDER BY seq",
+                )
+                .bind(bureau)
+                .bind(target)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(err("audit by target"))?;
+                Ok(rows.into_iter().map(AuditEntry::from).collect())
+            }
+
             async fn audit_bureaus(&self) -> Result<Vec<String>, CatalogueError> {
                 sqlx::query_scalar("SELECT DISTINCT bureau_id FROM audit_log ORDER BY bureau_id")
                     .fetch_all(&self.pool)

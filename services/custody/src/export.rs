@@ -1,0 +1,309 @@
+//! Evidence export (art. 20): one tar per case or selection of clips, holding the originals,
+//! an explanatory note (说明), the public key, and a manifest signed with the deployment's key
+//! listing every file's SHA-256 with the clips' metadata, findings and custody trail. Each
+//! original is hashed again as it is packed; one that no longer matches its recorded hash
+//! stops the export rather than leave in a package that would claim it intact.
+
+use std::collections::BTreeSet;
+use std::io::{Seek, Write};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use custodian_core::audit::NewAuditEntry;
+use custodian_core::export::{
+    sign_manifest, Manifest, PackagedFile, FORMAT, MANIFEST, NOTE, PUBLIC_KEY, SIGNATURE,
+};
+use custodian_core::roles::Action;
+use custodian_core::{ClipId, Sha256Digest};
+use custodian_platform::catalogue::ClipRecord;
+use custodian_platform::http::{clip_in_bureau, ApiError, Caller};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::Custody;
+
+/// The most clips one package may hold.
+pub const MAX_CLIPS: usize = 500;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ExportRequest {
+    /// Every clip of this case ...
+    pub case_id: Option<String>,
+    /// ... and/or these clips.
+    #[serde(default)]
+    pub clip_ids: Vec<String>,
+    /// Added to the explanatory note (说明): why, for whom.
+    pub note: Option<String>,
+}
+
+fn bad_request(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid-request", message)
+}
+
+/// Reads into the tar while hashing what passes, so the hash is of the bytes packed.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: std::io::Read> std::io::Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.hasher.update(&buf[..read]);
+        Ok(read)
+    }
+}
+
+fn note_text(
+    caller: &Caller,
+    case: Option<&custodian_platform::catalogue::CaseRecord>,
+    clips: &[ClipRecord],
+    extra: Option<&str>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let mut note = String::new();
+    note.push_str("证据材料说明 / Explanatory note\n\n");
+    note.push_str(&format!("执法单位 Bureau: {}\n", caller.bureau));
+    if let Some(case) = case {
+        note.push_str(&format!("案件 Case: {} {}\n", case.reference, case.title));
+    }
+    note.push_str(&format!(
+        "导出时间 Exported at: {}\n导出人 Exported by: {}\n",
+        at.to_rfc3339(),
+        caller.name()
+    ));
+    note.push_str(&format!("视音频 Clips: {}\n\n", clips.len()));
+    for clip in clips {
+        note.push_str(&format!(
+            "- {} (original {}), device {}, officer {}, recorded {}, {} bytes, SHA-256 {}\n",
+            clip.canonical_name.as_deref().unwrap_or("-"),
+            clip.original_name,
+            clip.device,
+            clip.officer,
+            clip.recorded_at.to_rfc3339(),
+            clip.size_bytes,
+            clip.sha256
+        ));
+    }
+    if let Some(extra) = extra {
+        note.push_str(&format!("\n{extra}\n"));
+    }
+    note.push_str("\nThe originals are byte for byte as recorded; manifest.json lists every file with its SHA-256 and is signed (manifest.sig, ed25519) by the key in public-key.txt.\n");
+    note
+}
+
+#[utoipa::path(post, path = "/v1/exports", tag = "custody", request_body = ExportRequest,
+    responses((status = 200, description = "the evidence package (tar)", content_type = "application/x-tar"),
+              (status = 400, description = "no clips, too many, or ids that do not parse", body = custodian_platform::http::ErrorBody),
+              (status = 403, description = "only leaders and admins export", body = custodian_platform::http::ErrorBody),
+              (status = 404, description = "a case or clip not in the caller's bureau", body = custodian_platform::http::ErrorBody),
+              (status = 409, description = "a clip's files were purged, or an original no longer matches its hash", body = custodian_platform::http::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn export(
+    State(custody): State<Arc<Custody>>,
+    Extension(caller): Extension<Caller>,
+    Json(request): Json<ExportRequest>,
+) -> Result<Response, ApiError> {
+    caller.require(Action::Export)?;
+    let catalogue = &custody.ports.catalogue;
+    let mut ids = BTreeSet::new();
+    let case = match &request.case_id {
+        Some(text) => {
+            let id = uuid::Uuid::parse_str(text)
+                .map_err(|_| bad_request(format!("case id {text:?} is not a UUID")))?;
+            let case = catalogue.case(&caller.bureau, id).await?.ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "no-such-case",
+                    format!("no case {id} in bureau {}", caller.bureau),
+                )
+            })?;
+            ids.extend(catalogue.case_clip_ids(id).await?);
+            Some(case)
+        }
+        None => None,
+    };
+    for text in &request.clip_ids {
+        ids.insert(
+            text.parse::<ClipId>()
+                .map_err(|e| bad_request(e.to_string()))?,
+        );
+    }
+    if ids.is_empty() || ids.len() > MAX_CLIPS {
+        return Err(bad_request(format!(
+            "an export holds 1 to {MAX_CLIPS} clips; this one would hold {}",
+            ids.len()
+        )));
+    }
+    let mut clips = Vec::new();
+    for id in ids {
+        let clip = clip_in_bureau(&**catalogue, &caller, id).await?;
+        if clip.purged_at.is_some() {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "purged",
+                format!("clip {id} expired and its files were purged"),
+            ));
+        }
+        clips.push(clip);
+    }
+
+    let now = custody.ports.clock.now();
+    let package_id = uuid::Uuid::now_v7().to_string();
+    let note = note_text(&caller, case.as_ref(), &clips, request.note.as_deref(), now);
+    let public_key = custody.public_key_hex();
+    let mut clip_views = Vec::new();
+    let mut trail = Vec::new();
+    for clip in &clips {
+        let mut view = serde_json::to_value(clip).map_err(|e| ApiError::internal(e.to_string()))?;
+        view["findings"] = serde_json::to_value(catalogue.findings(clip.id).await?)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        view["history"] = serde_json::to_value(catalogue.transitions(clip.id).await?)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        view["file"] = serde_json::json!(format!("originals/{}", file_name(clip)));
+        clip_views.push(view);
+        trail.extend(
+            catalogue
+                .audit_by_target(caller.bureau.as_str(), &clip.id.to_string())
+                .await?,
+        );
+    }
+    trail.sort_by_key(|e| e.seq);
+
+    // The tar is written to an unnamed temporary file (gone when closed), then streamed.
+    let file =
+        tempfile::tempfile().map_err(|e| ApiError::internal(format!("temporary file: {e}")))?;
+    let mut listed = Vec::new();
+    let mut file = {
+        let mut tar = tar::Builder::new(file);
+        for clip in &clips {
+            let reader = custody.ports.blob.open(&clip.object_key).await?;
+            let path = format!("originals/{}", file_name(clip));
+            let size = clip.size_bytes;
+            let handle = tokio::runtime::Handle::current();
+            let (tar_back, sha256) = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+                let mut hashing = HashingReader {
+                    inner: tokio_util::io::SyncIoBridge::new_with_handle(reader, handle),
+                    hasher: Sha256::new(),
+                };
+                let mut header = tar::Header::new_gnu();
+                header.set_size(size);
+                header.set_mode(0o444);
+                header.set_cksum();
+                tar.append_data(&mut header, &path, &mut hashing)?;
+                Ok((
+                    tar,
+                    Sha256Digest::from_bytes(hashing.hasher.finalize().into()),
+                ))
+            })
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .map_err(|e| {
+                ApiError::unavailable(format!("reading original {}: {e}", clip.object_key))
+            })?;
+            tar = tar_back;
+            if sha256 != clip.sha256 {
+                let detail = format!(
+                    "original {} hashes to {sha256} while packing; recorded {}",
+                    clip.object_key, clip.sha256
+                );
+                catalogue
+                    .add_finding(clip.id, "checksum-mismatch", "critical", &detail, now)
+                    .await?;
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "original-changed",
+                    detail,
+                ));
+            }
+            listed.push(PackagedFile {
+                path: format!("originals/{}", file_name(clip)),
+                size,
+                sha256: sha256.to_hex(),
+            });
+        }
+        for (path, bytes) in [(NOTE, note.as_bytes()), (PUBLIC_KEY, public_key.as_bytes())] {
+            append_bytes(&mut tar, path, bytes)?;
+            listed.push(PackagedFile {
+                path: path.to_owned(),
+                size: bytes.len() as u64,
+                sha256: Sha256Digest::of(bytes).to_hex(),
+            });
+        }
+        let manifest = Manifest {
+            format: FORMAT.into(),
+            package_id: package_id.clone(),
+            bureau: caller.bureau.to_string(),
+            created_at: now,
+            created_by: caller.name(),
+            case: case
+                .as_ref()
+                .map(serde_json::to_value)
+                .transpose()
+                .map_err(|e| ApiError::internal(e.to_string()))?,
+            clips: clip_views,
+            custody_trail: trail,
+            files: listed,
+        };
+        let manifest_bytes =
+            serde_json::to_vec_pretty(&manifest).map_err(|e| ApiError::internal(e.to_string()))?;
+        let signature = sign_manifest(&custody.key, &manifest_bytes);
+        append_bytes(&mut tar, MANIFEST, &manifest_bytes)?;
+        append_bytes(&mut tar, SIGNATURE, signature.as_bytes())?;
+        tar.into_inner()
+            .map_err(|e| ApiError::internal(format!("finishing the package: {e}")))?
+    };
+    file.flush()
+        .and_then(|_| file.rewind())
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+
+    for clip in &clips {
+        let entry = NewAuditEntry {
+            at: now,
+            actor: caller.name(),
+            action: "export".into(),
+            target: Some(clip.id.to_string()),
+            detail: format!("in evidence package {package_id}"),
+        };
+        catalogue
+            .append_audit(caller.bureau.as_str(), entry)
+            .await?;
+    }
+    let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-tar".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"evidence-{package_id}.tar\""),
+            ),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+fn file_name(clip: &ClipRecord) -> String {
+    clip.object_key
+        .rsplit('/')
+        .next()
+        .unwrap_or("original")
+        .to_owned()
+}
+
+fn append_bytes<W: Write>(
+    tar: &mut tar::Builder<W>,
+    path: &str,
+    bytes: &[u8],
+) -> Result<(), ApiError> {
+    let mut header = tar::Header::new_gnu();
+    header.set_size(bytes.len() as u64);
+    header.set_mode(0o444);
+    header.set_cksum();
+    tar.append_data(&mut header, path, bytes)
+        .map_err(|e| ApiError::internal(format!("packing {path}: {e}")))
+}

@@ -1,0 +1,251 @@
+//! Evidence export (art. 20) over HTTP: a case's originals, note and signed manifest as one
+//! package that `custodian export verify` passes untouched and refuses once changed; only
+//! leaders export, only their own bureau's clips, and every export is in the custody trail.
+
+mod common;
+
+use common::*;
+use custodian_core::roles::Role;
+use serde_json::{json, Value};
+use std::io::Read;
+
+const BIN: &str = env!("CARGO_BIN_EXE_custodian");
+
+async fn verify(package: &std::path::Path, key: &str) -> (bool, String) {
+    let output = tokio::process::Command::new(BIN)
+        .args(["export", "verify", "--public-key", key])
+        .arg(package)
+        .output()
+        .await
+        .unwrap();
+    (
+        output.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
+
+fn unpack(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut archive = tar::Archive::new(bytes);
+    archive
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let mut e = e.unwrap();
+            let path = e.path().unwrap().to_string_lossy().into_owned();
+            let mut data = Vec::new();
+            e.read_to_end(&mut data).unwrap();
+            (path, data)
+        })
+        .collect()
+}
+
+fn repack(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, data) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o444);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, path, data.as_slice())
+            .unwrap();
+    }
+    builder.into_inner().unwrap()
+}
+
+#[tokio::test]
+async fn a_case_exports_as_a_signed_package_that_verifies_until_changed() {
+    let app = spawn_standalone().await;
+    let leader = token_with_role(&app.app, "b1", Role::Leader).await;
+    let first = app.upload(sample(20_000)).await["clip_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let second = app.upload(sample(30_000)).await["clip_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for id in [&first, &second] {
+        app.wait_for_state(id, "catalogued").await;
+    }
+    let (_, case) = app
+        .send(
+            "POST",
+            &leader,
+            "/v1/cases",
+            json!({"reference": "应急罚〔2026〕7号", "title": "某化工厂案"}),
+        )
+        .await;
+    let case_id = case["id"].as_str().unwrap().to_owned();
+    app.send(
+        "POST",
+        &leader,
+        &format!("/v1/cases/{case_id}/clips"),
+        json!({"clip_ids": [first, second]}),
+    )
+    .await;
+
+    // Who may export what.
+    assert_eq!(
+        app.send(
+            "POST",
+            &app.token,
+            "/v1/exports",
+            json!({"case_id": case_id})
+        )
+        .await
+        .0,
+        403
+    );
+    let outsider = token_with_role(&app.app, "b2", Role::Leader).await;
+    assert_eq!(
+        app.send(
+            "POST",
+            &outsider,
+            "/v1/exports",
+            json!({"case_id": case_id})
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        app.send(
+            "POST",
+            &outsider,
+            "/v1/exports",
+            json!({"clip_ids": [first]})
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        app.send("POST", &leader, "/v1/exports", json!({})).await.0,
+        400
+    );
+
+    let response = app
+        .http
+        .post(format!("{}/v1/exports", app.base))
+        .bearer_auth(&leader)
+        .json(&json!({"case_id": case_id, "note": "应当事人申请复议，提交复议机关"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/x-tar");
+    let package = response.bytes().await.unwrap().to_vec();
+    let files = unpack(&package);
+    let names: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+    assert!(
+        names.contains(&"manifest.json")
+            && names.contains(&"manifest.sig")
+            && names.contains(&"note.txt"),
+        "{names:?}"
+    );
+    let original = files
+        .iter()
+        .find(|(p, _)| p.contains(&first))
+        .expect("first original packed");
+    assert_eq!(
+        original.1,
+        sample(20_000),
+        "the original is packed byte for byte"
+    );
+    let note = String::from_utf8(
+        files
+            .iter()
+            .find(|(p, _)| p == "note.txt")
+            .unwrap()
+            .1
+            .clone(),
+    )
+    .unwrap();
+    assert!(
+        note.contains("应急罚〔2026〕7号") && note.contains("提交复议机关"),
+        "{note}"
+    );
+    let manifest: Value =
+        serde_json::from_slice(&files.iter().find(|(p, _)| p == "manifest.json").unwrap().1)
+            .unwrap();
+    assert_eq!(manifest["clips"].as_array().unwrap().len(), 2);
+    let trail_actions: Vec<&str> = manifest["custody_trail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        trail_actions.contains(&"ingest.stored"),
+        "{trail_actions:?}"
+    );
+
+    let key = app
+        .get(&leader, "/v1/audit/public-key")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("evidence.tar");
+    std::fs::write(&path, &package).unwrap();
+    let (ok, text) = verify(&path, &key).await;
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("2 clips") && text.contains("intact"),
+        "{text}"
+    );
+
+    // One byte of one original changed: named.
+    let mut changed = files.clone();
+    let target = changed
+        .iter_mut()
+        .find(|(p, _)| p.contains(&second))
+        .unwrap();
+    target.1[10] ^= 1;
+    let changed_name = target.0.clone();
+    std::fs::write(&path, repack(&changed)).unwrap();
+    let (ok, text) = verify(&path, &key).await;
+    assert!(
+        !ok && text.contains(&changed_name) && text.contains("was changed"),
+        "{text}"
+    );
+    // A file slipped in: named.
+    let mut added = files.clone();
+    added.push(("originals/inserted.mp4".into(), b"x".to_vec()));
+    std::fs::write(&path, repack(&added)).unwrap();
+    let (ok, text) = verify(&path, &key).await;
+    assert!(!ok && text.contains("inserted.mp4"), "{text}");
+    // Another deployment's key: refused.
+    let stranger = hex::encode(
+        ed25519_dalek::SigningKey::from_bytes(&[4; 32])
+            .verifying_key()
+            .to_bytes(),
+    );
+    std::fs::write(&path, &package).unwrap();
+    let (ok, text) = verify(&path, &stranger).await;
+    assert!(!ok && text.contains("signature"), "{text}");
+
+    // The export is in each clip's custody trail.
+    let auditor = token_with_role(&app.app, "b1", Role::Auditor).await;
+    let trail: Value = app
+        .get(&auditor, "/v1/audit?limit=1000")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let exported: Vec<&str> = trail["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "export")
+        .map(|e| e["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(exported.len(), 2);
+    assert!(exported.contains(&first.as_str()) && exported.contains(&second.as_str()));
+}
