@@ -685,6 +685,10 @@ async fn the_openapi_document_describes_every_route() {
         ("/v1/audit/checkpoints", "get"),
         ("/v1/audit/public-key", "get"),
         ("/v1/exports", "post"),
+        ("/v1/copy-requests", "post"),
+        ("/v1/copy-requests/{id}", "get"),
+        ("/v1/copy-requests/{id}/approve", "post"),
+        ("/v1/copy-requests/{id}/refuse", "post"),
     ];
     for (path, method) in expected {
         let operation = &doc["paths"][path][method];

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod calendar;
 pub mod cases;
 pub mod classification;
+pub mod copies;
 pub mod deadlines;
 pub mod digest;
 pub mod events;

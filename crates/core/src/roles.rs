@@ -34,6 +34,10 @@ pub enum Action {
     ReadAudit,
     /// Exporting evidence packages (art. 20).
     Export,
+    /// Asking for a copy for a party (art. 23).
+    RequestCopy,
+    /// Approving or refusing a copy request (art. 23: a leader's approval).
+    ApproveCopy,
 }
 
 impl Role {
@@ -66,6 +70,8 @@ impl Role {
             (Archivist | Leader | Admin, ManageRetention) => true,
             (Auditor | Admin, ReadAudit) => true,
             (Leader | Admin, Export) => true,
+            (Officer | Archivist | Leader | Admin, RequestCopy) => true,
+            (Leader, ApproveCopy) => true,
             _ => false,
         }
     }

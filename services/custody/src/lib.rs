@@ -4,6 +4,7 @@
 //! this role signs checkpoints of each chain with the deployment's ed25519 key, and serves
 //! the trail to auditors. `custodian audit verify` checks a chain offline with the public key.
 
+mod copies;
 mod export;
 
 use std::path::{Path, PathBuf};
@@ -124,8 +125,22 @@ impl Custody {
             .route("/v1/audit/checkpoints", get(checkpoints))
             .route("/v1/audit/public-key", get(public_key))
             .route("/v1/exports", axum::routing::post(export::export))
+            .route("/v1/copy-requests", axum::routing::post(copies::create))
+            .route("/v1/copy-requests/{id}", get(copies::get_one))
+            .route(
+                "/v1/copy-requests/{id}/approve",
+                axum::routing::post(copies::approve),
+            )
+            .route(
+                "/v1/copy-requests/{id}/refuse",
+                axum::routing::post(copies::refuse),
+            )
             .with_state(self.clone());
-        protect(routes, &self.ports)
+        // The party's download link is its own credential; it is audited by its handler.
+        let links = Router::new()
+            .route("/v1/copies/{token}", get(copies::download))
+            .with_state(self.clone());
+        protect(routes, &self.ports).merge(links)
     }
 
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
@@ -169,7 +184,7 @@ impl Custody {
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(entries, checkpoints, public_key, export::export), modifiers(&BearerSecurity), tags((name = "custody", description = "The audit trail (art. 25)")))]
+#[openapi(paths(entries, checkpoints, public_key, export::export, copies::create, copies::get_one, copies::approve, copies::refuse), modifiers(&BearerSecurity), tags((name = "custody", description = "The audit trail (art. 25)")))]
 struct CustodyApi;
 
 /// The custody role's API, described for other tools.

@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 pub use model::{
     BoundingBox, CaseRecord, ClassTotals, ClassificationEntry, ClipFilter, ClipRecord,
-    ClipSchedule, Device, Finding, NewClip, PendingUpload, Transition,
+    ClipSchedule, CopyRequest, Device, Finding, NewClip, PendingUpload, Transition,
 };
 pub use sql::{PostgresCatalogue, SqliteCatalogue};
 
@@ -324,6 +324,29 @@ pub trait Catalogue: Send + Sync {
     async fn audit_bureaus(&self) -> Result<Vec<String>, CatalogueError>;
     async fn add_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), CatalogueError>;
     async fn checkpoints(&self, bureau: &str) -> Result<Vec<Checkpoint>, CatalogueError>;
+
+    async fn create_copy_request(&self, request: &CopyRequest) -> Result<(), CatalogueError>;
+    async fn copy_request(
+        &self,
+        bureau: &BureauId,
+        id: Uuid,
+    ) -> Result<Option<CopyRequest>, CatalogueError>;
+    /// Decides a pending request; an approval stores the download token's hash and expiry.
+    async fn decide_copy_request(
+        &self,
+        id: Uuid,
+        approved: bool,
+        by: &str,
+        at: DateTime<Utc>,
+        reason: &str,
+        download: Option<(&str, DateTime<Utc>)>,
+    ) -> Result<bool, CatalogueError>;
+    /// The request a download token opens, whatever its state.
+    async fn copy_request_by_token(
+        &self,
+        token_sha256: &str,
+    ) -> Result<Option<CopyRequest>, CatalogueError>;
+    async fn count_copy_download(&self, id: Uuid) -> Result<(), CatalogueError>;
 
     async fn ping(&self) -> Result<(), CatalogueError>;
     fn kind(&self) -> &'static str;

@@ -476,3 +476,68 @@ impl From<CheckpointRow> for custodian_core::audit::Checkpoint {
         }
     }
 }
+
+/// A request for a copy of a clip for a party (art. 23).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct CopyRequest {
+    pub id: Uuid,
+    #[schema(value_type = String)]
+    pub bureau: BureauId,
+    #[schema(value_type = String, format = Uuid)]
+    pub clip: ClipId,
+    /// Who receives the copy (a party, a lawyer, a court).
+    pub party: String,
+    pub purpose: String,
+    pub requested_by: String,
+    pub requested_at: DateTime<Utc>,
+    pub state: custodian_core::copies::CopyState,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub reason: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub downloads: i64,
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct CopyRow {
+    id: Uuid,
+    bureau_id: String,
+    clip_id: Uuid,
+    party: String,
+    purpose: String,
+    requested_by: String,
+    requested_at: DateTime<Utc>,
+    state: String,
+    decided_by: Option<String>,
+    decided_at: Option<DateTime<Utc>>,
+    reason: Option<String>,
+    expires_at: Option<DateTime<Utc>>,
+    downloads: i64,
+}
+
+impl TryFrom<CopyRow> for CopyRequest {
+    type Error = CatalogueError;
+    fn try_from(row: CopyRow) -> Result<Self, Self::Error> {
+        let bad = |e: &dyn std::fmt::Display| CatalogueError::Corrupt {
+            detail: format!("copy request {}: {e}", row.id),
+        };
+        Ok(Self {
+            id: row.id,
+            bureau: BureauId::parse(&row.bureau_id).map_err(|e| bad(&e))?,
+            clip: ClipId::from_uuid(row.clip_id),
+            party: row.party,
+            purpose: row.purpose,
+            requested_by: row.requested_by,
+            requested_at: row.requested_at,
+            state: row
+                .state
+                .parse()
+                .map_err(|e: custodian_core::copies::CopyError| bad(&e))?,
+            decided_by: row.decided_by,
+            decided_at: row.decided_at,
+            reason: row.reason,
+            expires_at: row.expires_at,
+            downloads: row.downloads,
+        })
+    }
+}

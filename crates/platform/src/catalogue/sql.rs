@@ -20,13 +20,13 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use uuid::Uuid;
 
 use super::model::{
-    AuditRow, CaseRow, CheckpointRow, ClassificationRow, ClipRow, DeviceRow, FindingRow,
+    AuditRow, CaseRow, CheckpointRow, ClassificationRow, ClipRow, CopyRow, DeviceRow, FindingRow,
     PendingRow, TransitionRow,
 };
 use super::{
     CaseRecord, Catalogue, CatalogueError, ClassTotals, ClassificationEntry, ClipFilter,
-    ClipRecord, ClipSchedule, Device, Finding, Lease, NewClip, PendingUpload, TokenOwner,
-    Transition,
+    ClipRecord, ClipSchedule, CopyRequest, Device, Finding, Lease, NewClip, PendingUpload,
+    TokenOwner, Transition,
 };
 
 const CLIP_COLUMNS: &str = "id, bureau_id, device_id, officer_id, recorded_at, original_name, case_ref, object_key, \
@@ -34,6 +34,10 @@ const CLIP_COLUMNS: &str = "id, bureau_id, device_id, officer_id, recorded_at, o
      description, place, latitude, longitude, important, classified_at, classified_by, upload_due_at, upload_hard_due_at, \
      classify_due_at, calendar_complete, long_term_reason, legal_hold, archived_at, archive_key, archive_locked_until, \
      recycle_until, purged_at, verified_at";
+
+const COPY_COLUMNS: &str =
+    "id, bureau_id, clip_id, party, purpose, requested_by, requested_at, state, decided_by, \
+     decided_at, reason, expires_at, downloads";
 
 const CASE_COLUMNS: &str = "id, bureau_id, reference, title, state, opened_at, closed_at, filing_due_at, filed_at, calendar_complete";
 
@@ -957,6 +961,83 @@ macro_rules! catalogue_on {
                         .await
                         .map_err(err("checkpoints"))?;
                 Ok(rows.into_iter().map(Checkpoint::from).collect())
+            }
+
+            async fn create_copy_request(&self, request: &CopyRequest) -> Result<(), CatalogueError> {
+                sqlx::query(
+                    "INSERT INTO copy_requests (id, bureau_id, clip_id, party, purpose, requested_by, requested_at, state) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(request.id)
+                .bind(request.bureau.as_str())
+                .bind(request.clip.as_uuid())
+                .bind(&request.party)
+                .bind(&request.purpose)
+                .bind(&request.requested_by)
+                .bind(request.requested_at)
+                .bind(request.state.as_str())
+                .execute(&self.pool)
+                .await
+                .map_err(err("create copy request"))?;
+                Ok(())
+            }
+
+            async fn copy_request(&self, bureau: &BureauId, id: Uuid) -> Result<Option<CopyRequest>, CatalogueError> {
+                let sql = format!("SELECT {COPY_COLUMNS} FROM copy_requests WHERE id = $1 AND bureau_id = $2");
+                let row: Option<CopyRow> = sqlx::query_as(&sql)
+                    .bind(id)
+                    .bind(bureau.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(err("copy request"))?;
+                row.map(CopyRequest::try_from).transpose()
+            }
+
+            async fn decide_copy_request(
+                &self,
+                id: Uuid,
+                approved: bool,
+                by: &str,
+                at: DateTime<Utc>,
+                reason: &str,
+                download: Option<(&str, DateTime<Utc>)>,
+            ) -> Result<bool, CatalogueError> {
+                let state = if approved { "approved" } else { "refused" };
+                let moved = sqlx::query(
+                    "UPDATE copy_requests SET state = $2, decided_by = $3, decided_at = $4, reason = $5, \
+                     download_token_sha256 = $6, expires_at = $7 WHERE id = $1 AND state = 'pending'",
+                )
+                .bind(id)
+                .bind(state)
+                .bind(by)
+                .bind(at)
+                .bind(reason)
+                .bind(download.map(|(token, _)| token.to_owned()))
+                .bind(download.map(|(_, until)| until))
+                .execute(&self.pool)
+                .await
+                .map_err(err("decide copy request"))?
+                .rows_affected();
+                Ok(moved == 1)
+            }
+
+            async fn copy_request_by_token(&self, token_sha256: &str) -> Result<Option<CopyRequest>, CatalogueError> {
+                let sql = format!("SELECT {COPY_COLUMNS} FROM copy_requests WHERE download_token_sha256 = $1");
+                let row: Option<CopyRow> = sqlx::query_as(&sql)
+                    .bind(token_sha256)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(err("copy request by token"))?;
+                row.map(CopyRequest::try_from).transpose()
+            }
+
+            async fn count_copy_download(&self, id: Uuid) -> Result<(), CatalogueError> {
+                sqlx::query("UPDATE copy_requests SET downloads = downloads + 1 WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(err("count copy download"))?;
+                Ok(())
             }
 
             async fn ping(&self) -> Result<(), CatalogueError> {

@@ -1,0 +1,119 @@
+//! Copy requests (art. 23): a party may receive a copy of footage only with a leader's
+//! approval. A request is pending until a leader of the same bureau, not its requester,
+//! approves or refuses it with a reason; an approval opens a download for a limited time.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CopyState {
+    Pending,
+    Approved,
+    Refused,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CopyError {
+    #[error("the request is {0}; only a pending request can be decided")]
+    NotPending(CopyState),
+    #[error("the requester may not decide their own request")]
+    OwnRequest,
+    #[error("the request was not approved")]
+    NotApproved,
+    #[error("the download expired at {0}")]
+    Expired(DateTime<Utc>),
+    #[error("unknown copy request state {0:?}")]
+    UnknownState(String),
+}
+
+impl CopyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Refused => "refused",
+        }
+    }
+
+    /// Whether `decider` may decide a request `requester` made, in this state.
+    pub fn decide(self, requester: &str, decider: &str) -> Result<(), CopyError> {
+        if self != Self::Pending {
+            return Err(CopyError::NotPending(self));
+        }
+        if requester == decider {
+            return Err(CopyError::OwnRequest);
+        }
+        Ok(())
+    }
+
+    /// Whether the copy may be downloaded at `now`.
+    pub fn may_download(
+        self,
+        expires_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), CopyError> {
+        match (self, expires_at) {
+            (Self::Approved, Some(until)) if now < until => Ok(()),
+            (Self::Approved, Some(until)) => Err(CopyError::Expired(until)),
+            _ => Err(CopyError::NotApproved),
+        }
+    }
+}
+
+impl fmt::Display for CopyState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for CopyState {
+    type Err = CopyError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Self::Pending, Self::Approved, Self::Refused]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| CopyError::UnknownState(s.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+
+    #[test]
+    fn only_another_may_decide_and_only_once() {
+        assert_eq!(
+            CopyState::Pending.decide("officer 1", "officer 1"),
+            Err(CopyError::OwnRequest)
+        );
+        assert!(CopyState::Pending.decide("officer 1", "leader 1").is_ok());
+        assert_eq!(
+            CopyState::Refused.decide("officer 1", "leader 1"),
+            Err(CopyError::NotPending(CopyState::Refused))
+        );
+    }
+
+    #[test]
+    fn downloads_need_an_approval_still_in_time() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let until = now + Duration::hours(72);
+        assert!(CopyState::Approved.may_download(Some(until), now).is_ok());
+        assert_eq!(
+            CopyState::Approved.may_download(Some(until), until),
+            Err(CopyError::Expired(until))
+        );
+        assert_eq!(
+            CopyState::Refused.may_download(Some(until), now),
+            Err(CopyError::NotApproved)
+        );
+        assert_eq!(
+            CopyState::Pending.may_download(None, now),
+            Err(CopyError::NotApproved)
+        );
+    }
+}
