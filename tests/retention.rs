@@ -445,6 +445,31 @@ async fn the_scrub_finds_changed_and_missing_originals_and_repairs_nothing() {
         .as_array()
         .unwrap()
         .is_empty());
+    // Archive staff find them by searching for critical findings.
+    let page: Value = w
+        .app
+        .get(&w.archivist, "/v1/clips?finding=critical")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut found: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    found.sort();
+    let mut expected = vec![changed.as_str(), vanished.as_str()];
+    expected.sort();
+    assert_eq!(found, expected);
+    assert_eq!(
+        w.app
+            .get(&w.archivist, "/v1/clips?finding=bad")
+            .await
+            .status(),
+        400
+    );
     // The changed file is left as found.
     assert_eq!(std::fs::read(&path).unwrap(), bytes);
     let failures = w.metric("custodian_scrub_failures_total");

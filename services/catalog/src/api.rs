@@ -273,6 +273,9 @@ struct ListQuery {
     classified: Option<bool>,
     /// `classification`: only clips whose classification is overdue now.
     overdue: Option<String>,
+    /// Only clips with a finding of this severity: `critical` (scrub, archive) and, from the
+    /// media workers, `warning` and `info`.
+    finding: Option<String>,
     recorded_from: Option<String>,
     recorded_to: Option<String>,
     limit: Option<i64>,
@@ -408,6 +411,15 @@ async fn list(
         important: query.important,
         classified: query.classified,
         classification_overdue_at,
+        finding_severity: match query.finding.as_deref() {
+            None => None,
+            Some(s @ ("critical" | "warning" | "info")) => Some(s.to_owned()),
+            Some(other) => {
+                return Err(bad_request(format!(
+                    "finding {other:?}: critical, warning or info"
+                )))
+            }
+        },
         before: query
             .cursor
             .map(|c| c.parse::<ClipId>())

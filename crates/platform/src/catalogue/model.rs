@@ -184,6 +184,8 @@ pub struct ClipFilter {
     pub classified: Option<bool>,
     /// Only clips whose classification was due before this time and is not done.
     pub classification_overdue_at: Option<DateTime<Utc>>,
+    /// Only clips with a finding of this severity (e.g. `critical`).
+    pub finding_severity: Option<String>,
     pub before: Option<ClipId>,
 }
 

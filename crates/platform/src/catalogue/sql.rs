@@ -258,6 +258,12 @@ macro_rules! catalogue_on {
                 if let Some(at) = filter.classification_overdue_at {
                     query.push(" AND classified_at IS NULL AND classify_due_at <= ").push_bind(at);
                 }
+                if let Some(severity) = &filter.finding_severity {
+                    query
+                        .push(" AND id IN (SELECT clip_id FROM findings WHERE severity = ")
+                        .push_bind(severity.clone())
+                        .push(")");
+                }
                 if let Some(before) = filter.before {
                     query.push(" AND id < ").push_bind(before.as_uuid());
                 }
