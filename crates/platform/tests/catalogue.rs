@@ -754,6 +754,15 @@ async fn retention_work(catalogue: &dyn Catalogue, b1: &BureauId, clips: &[NewCl
         .await
         .unwrap();
     assert_eq!(catalogue.findings(first).await.unwrap()[0].kind, "missing");
+    let critical = ClipFilter {
+        finding_severity: Some("critical".into()),
+        ..Default::default()
+    };
+    let with_findings = catalogue.list_clips(b1, &critical, 10).await.unwrap();
+    assert_eq!(
+        with_findings.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![first]
+    );
     let totals = catalogue.class_totals().await.unwrap();
     let expired = totals.iter().find(|t| t.class == "expired").unwrap();
     assert_eq!(
