@@ -181,3 +181,95 @@ async fn every_role_bureau_and_action() {
         }
     }
 }
+
+#[tokio::test]
+async fn confidential_clips_are_hidden_from_roles_that_may_not_see_them() {
+    let app = spawn_standalone().await;
+    let leader = token_with_role(&app.app, "b1", Role::Leader).await;
+    let secret = app.upload(sample(1000)).await["clip_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let internal = app.upload(sample(1001)).await["clip_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for id in [&secret, &internal] {
+        app.wait_for_state(id, "catalogued").await;
+    }
+    assert_eq!(
+        app.send(
+            "PUT",
+            &app.token,
+            &format!("/v1/clips/{secret}/confidentiality"),
+            json!({"level": "secret"})
+        )
+        .await
+        .0,
+        403
+    );
+    let (status, clip) = app
+        .send(
+            "PUT",
+            &leader,
+            &format!("/v1/clips/{secret}/confidentiality"),
+            json!({"level": "secret"}),
+        )
+        .await;
+    assert_eq!(
+        (status, clip["confidentiality"].as_str()),
+        (200, Some("secret"))
+    );
+    assert_eq!(
+        app.send(
+            "PUT",
+            &leader,
+            &format!("/v1/clips/{internal}/confidentiality"),
+            json!({"level": "internal"})
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        app.send(
+            "PUT",
+            &leader,
+            &format!("/v1/clips/{internal}/confidentiality"),
+            json!({"level": "top"})
+        )
+        .await
+        .0,
+        422
+    );
+
+    for role in Role::ALL {
+        let token = token_with_role(&app.app, "b1", role).await;
+        let sees_secret = matches!(role, Role::Leader | Role::Auditor | Role::Admin);
+        let sees_internal = role != Role::Officer;
+        for (id, sees) in [(&secret, sees_secret), (&internal, sees_internal)] {
+            let status = app
+                .get(&token, &format!("/v1/clips/{id}"))
+                .await
+                .status()
+                .as_u16();
+            assert_eq!(status, if sees { 200 } else { 404 }, "{role} reading {id}");
+            let listed = app
+                .get(&token, "/v1/clips")
+                .await
+                .text()
+                .await
+                .unwrap()
+                .contains(id.as_str());
+            assert_eq!(listed, sees, "{role} listing {id}");
+        }
+        // A copy of what one may not see cannot be asked for either.
+        if role == Role::Officer {
+            let ask = json!({"clip_id": secret, "party": "p", "purpose": "q"});
+            assert_eq!(
+                app.send("POST", &token, "/v1/copy-requests", ask).await.0,
+                404
+            );
+        }
+    }
+}

@@ -669,6 +669,7 @@ async fn the_openapi_document_describes_every_route() {
         ("/v1/clips", "get"),
         ("/v1/clips/{id}", "get"),
         ("/v1/clips/{id}/classification", "put"),
+        ("/v1/clips/{id}/confidentiality", "put"),
         ("/v1/categories", "get"),
         ("/v1/cases", "post"),
         ("/v1/cases/{id}", "get"),

@@ -38,6 +38,8 @@ pub enum Action {
     RequestCopy,
     /// Approving or refusing a copy request (art. 23: a leader's approval).
     ApproveCopy,
+    /// Setting a clip's confidentiality (art. 24).
+    SetConfidentiality,
 }
 
 impl Role {
@@ -72,6 +74,7 @@ impl Role {
             (Leader | Admin, Export) => true,
             (Officer | Archivist | Leader | Admin, RequestCopy) => true,
             (Leader, ApproveCopy) => true,
+            (Leader | Admin, SetConfidentiality) => true,
             _ => false,
         }
     }
@@ -114,5 +117,77 @@ mod tests {
             assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
         }
         assert!("root".parse::<Role>().is_err());
+    }
+}
+
+/// How confidential a clip is (art. 24). Who may see a clip at all depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidentiality {
+    /// Every role of the bureau.
+    Ordinary,
+    /// Staff only: not the officers' and collection stations' tokens.
+    Internal,
+    /// Only the roles named for secret footage (by default leader, auditor, admin).
+    Secret,
+}
+
+impl Confidentiality {
+    pub const ALL: [Confidentiality; 3] = [Self::Ordinary, Self::Internal, Self::Secret];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ordinary => "ordinary",
+            Self::Internal => "internal",
+            Self::Secret => "secret",
+        }
+    }
+
+    /// The levels a role may see, given the roles named for secret footage.
+    pub fn visible_to(role: Role, secret_roles: &[Role]) -> Vec<Confidentiality> {
+        Self::ALL
+            .into_iter()
+            .filter(|level| match level {
+                Self::Ordinary => true,
+                Self::Internal => role != Role::Officer,
+                Self::Secret => secret_roles.contains(&role),
+            })
+            .collect()
+    }
+}
+
+impl FromStr for Confidentiality {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| UnknownRole(format!("confidentiality {s}")))
+    }
+}
+
+/// The roles that see secret footage unless configured otherwise.
+pub const DEFAULT_SECRET_ROLES: [Role; 3] = [Role::Leader, Role::Auditor, Role::Admin];
+
+#[cfg(test)]
+mod confidentiality_tests {
+    use super::*;
+
+    #[test]
+    fn secret_footage_is_for_the_named_roles_only() {
+        let visible = |role| Confidentiality::visible_to(role, &DEFAULT_SECRET_ROLES);
+        assert_eq!(visible(Role::Officer), vec![Confidentiality::Ordinary]);
+        assert_eq!(
+            visible(Role::Archivist),
+            vec![Confidentiality::Ordinary, Confidentiality::Internal]
+        );
+        assert_eq!(visible(Role::Leader), Confidentiality::ALL.to_vec());
+        assert!(!Confidentiality::visible_to(Role::Leader, &[Role::Admin])
+            .contains(&Confidentiality::Secret));
+        assert_eq!(
+            "secret".parse::<Confidentiality>().unwrap(),
+            Confidentiality::Secret
+        );
+        assert!("top".parse::<Confidentiality>().is_err());
     }
 }

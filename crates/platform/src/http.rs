@@ -155,26 +155,38 @@ impl Caller {
         }
     }
 
+    /// The confidentiality levels the caller's role may see.
+    pub fn may_see(&self) -> Vec<custodian_core::roles::Confidentiality> {
+        custodian_core::roles::Confidentiality::visible_to(
+            self.role,
+            &custodian_core::roles::DEFAULT_SECRET_ROLES,
+        )
+    }
+
     /// How the caller is named in histories and audit trails: the token's label, role and id.
     pub fn name(&self) -> String {
         format!("{} ({}, token {})", self.label, self.role, self.token_id)
     }
 }
 
-/// A clip of the caller's bureau, or 404: another bureau's clip is answered exactly as one
-/// that does not exist.
+/// A clip of the caller's bureau that the caller may see, or 404: another bureau's clip, and
+/// one too confidential for the caller's role (art. 24), are answered exactly as one that
+/// does not exist.
 pub async fn clip_in_bureau(
     catalogue: &dyn Catalogue,
     caller: &Caller,
     id: custodian_core::ClipId,
 ) -> Result<crate::catalogue::ClipRecord, ApiError> {
-    catalogue.clip(&caller.bureau, id).await?.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "no-such-clip",
-            format!("no clip {id} in bureau {}", caller.bureau),
-        )
-    })
+    let visible = caller.may_see();
+    let clip = catalogue.clip(&caller.bureau, id).await?;
+    clip.filter(|clip| visible.contains(&clip.confidentiality))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no-such-clip",
+                format!("no clip {id} in bureau {}", caller.bureau),
+            )
+        })
 }
 
 /// Middleware: a request without a valid bearer token stops here with 401; otherwise the

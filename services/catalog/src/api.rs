@@ -29,7 +29,7 @@ pub const MAX_PAGE: i64 = 500;
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(one, classify, categories, list, create_case, case, link_clips, close_case, file_case, register_device, devices),
+    paths(one, classify, set_confidentiality, categories, list, create_case, case, link_clips, close_case, file_case, register_device, devices),
     modifiers(&BearerSecurity),
     tags((name = "catalogue", description = "Clips, classification, cases and devices (art. 15-18)"))
 )]
@@ -46,6 +46,7 @@ pub fn router(catalog: Arc<Catalog>) -> Router {
         .route("/v1/clips", get(list))
         .route("/v1/clips/{id}", get(one))
         .route("/v1/clips/{id}/classification", put(classify))
+        .route("/v1/clips/{id}/confidentiality", put(set_confidentiality))
         .route("/v1/categories", get(categories))
         .route("/v1/cases", post(create_case))
         .route("/v1/cases/{id}", get(case))
@@ -411,6 +412,7 @@ async fn list(
         important: query.important,
         classified: query.classified,
         classification_overdue_at,
+        visible: Some(caller.may_see()),
         finding_severity: match query.finding.as_deref() {
             None => None,
             Some(s @ ("critical" | "warning" | "info")) => Some(s.to_owned()),
@@ -753,4 +755,39 @@ async fn devices(
         devices,
         teams_short_of_cameras,
     }))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+struct ConfidentialityBody {
+    level: custodian_core::roles::Confidentiality,
+}
+
+#[utoipa::path(
+    put,
+    path = "/v1/clips/{id}/confidentiality",
+    tag = "catalogue",
+    params(("id" = String, Path, description = "clip id")),
+    request_body = ConfidentialityBody,
+    responses(
+        (status = 200, description = "set", body = ClipDetail),
+        (status = 403, description = "only leaders and admins set confidentiality", body = custodian_platform::http::ErrorBody),
+        (status = 404, description = "no such clip the caller may see", body = custodian_platform::http::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn set_confidentiality(
+    State(catalog): State<Arc<Catalog>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Json(body): Json<ConfidentialityBody>,
+) -> Result<Json<ClipDetail>, ApiError> {
+    caller.require(Action::SetConfidentiality)?;
+    let clip = catalog.clip_of(&caller, clip_id(&id)?).await?;
+    catalog
+        .ports
+        .catalogue
+        .set_confidentiality(&caller.bureau, clip.id, body.level)
+        .await?;
+    tracing::info!(clip_id = %clip.id, level = body.level.as_str(), by = %caller.name(), "confidentiality set");
+    one(State(catalog), Extension(caller), Path(clip.id.to_string())).await
 }

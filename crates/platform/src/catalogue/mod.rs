@@ -348,6 +348,13 @@ pub trait Catalogue: Send + Sync {
     ) -> Result<Option<CopyRequest>, CatalogueError>;
     async fn count_copy_download(&self, id: Uuid) -> Result<(), CatalogueError>;
 
+    async fn set_confidentiality(
+        &self,
+        bureau: &BureauId,
+        id: ClipId,
+        level: custodian_core::roles::Confidentiality,
+    ) -> Result<bool, CatalogueError>;
+
     async fn ping(&self) -> Result<(), CatalogueError>;
     fn kind(&self) -> &'static str;
 }

@@ -82,6 +82,7 @@ pub struct ClipRecord {
     pub purged_at: Option<DateTime<Utc>>,
     /// When the scrub last re-hashed the original and found it intact.
     pub verified_at: Option<DateTime<Utc>>,
+    pub confidentiality: custodian_core::roles::Confidentiality,
 }
 
 /// Something found wrong with a clip (a checksum mismatch, a missing object, ...).
@@ -186,6 +187,8 @@ pub struct ClipFilter {
     pub classification_overdue_at: Option<DateTime<Utc>>,
     /// Only clips with a finding of this severity (e.g. `critical`).
     pub finding_severity: Option<String>,
+    /// Only clips of these confidentiality levels (those the caller may see); `None`: all.
+    pub visible: Option<Vec<custodian_core::roles::Confidentiality>>,
     pub before: Option<ClipId>,
 }
 
@@ -227,6 +230,7 @@ pub(super) struct ClipRow {
     recycle_until: Option<DateTime<Utc>>,
     purged_at: Option<DateTime<Utc>>,
     verified_at: Option<DateTime<Utc>>,
+    confidentiality: String,
 }
 
 fn corrupt(id: Uuid, what: impl std::fmt::Display) -> CatalogueError {
@@ -287,6 +291,7 @@ impl TryFrom<ClipRow> for ClipRecord {
             recycle_until: row.recycle_until,
             purged_at: row.purged_at,
             verified_at: row.verified_at,
+            confidentiality: row.confidentiality.parse().map_err(|e| corrupt(id, e))?,
         })
     }
 }

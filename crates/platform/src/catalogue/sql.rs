@@ -33,7 +33,7 @@ const CLIP_COLUMNS: &str = "id, bureau_id, device_id, officer_id, recorded_at, o
      size_bytes, sha256, state, state_changed_at, received_at, failure_reason, publish_round, canonical_name, category, \
      description, place, latitude, longitude, important, classified_at, classified_by, upload_due_at, upload_hard_due_at, \
      classify_due_at, calendar_complete, long_term_reason, legal_hold, archived_at, archive_key, archive_locked_until, \
-     recycle_until, purged_at, verified_at";
+     recycle_until, purged_at, verified_at, confidentiality";
 
 const COPY_COLUMNS: &str =
     "id, bureau_id, clip_id, party, purpose, requested_by, requested_at, state, decided_by, \
@@ -257,6 +257,17 @@ macro_rules! catalogue_on {
                 }
                 if let Some(at) = filter.classification_overdue_at {
                     query.push(" AND classified_at IS NULL AND classify_due_at <= ").push_bind(at);
+                }
+                if let Some(levels) = &filter.visible {
+                    query.push(" AND confidentiality IN (");
+                    let mut separated = query.separated(", ");
+                    for level in levels {
+                        separated.push_bind(level.as_str());
+                    }
+                    separated.push_unseparated(")");
+                    if levels.is_empty() {
+                        query.push(" AND FALSE");
+                    }
                 }
                 if let Some(severity) = &filter.finding_severity {
                     query
@@ -1044,6 +1055,18 @@ macro_rules! catalogue_on {
                     .await
                     .map_err(err("count copy download"))?;
                 Ok(())
+            }
+
+            async fn set_confidentiality(&self, bureau: &BureauId, id: ClipId, level: custodian_core::roles::Confidentiality) -> Result<bool, CatalogueError> {
+                let changed = sqlx::query("UPDATE clips SET confidentiality = $3 WHERE id = $1 AND bureau_id = $2")
+                    .bind(id.as_uuid())
+                    .bind(bureau.as_str())
+                    .bind(level.as_str())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(err("set confidentiality"))?
+                    .rows_affected();
+                Ok(changed == 1)
             }
 
             async fn ping(&self) -> Result<(), CatalogueError> {
