@@ -278,5 +278,10 @@ async fn retention_plan(
         Some(&caller.bureau),
     )
     .await?;
+    let visible = caller.may_see();
+    let entries = entries
+        .into_iter()
+        .filter(|e| visible.contains(&e.confidentiality))
+        .collect();
     Ok(Json(entries))
 }

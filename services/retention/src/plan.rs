@@ -19,10 +19,15 @@ pub struct PlanEntry {
     pub action: &'static str,
     pub due: DateTime<Utc>,
     pub reason: String,
+    /// For filtering by who may see the clip; not shown.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub confidentiality: custodian_core::roles::Confidentiality,
 }
 
 fn entry(clip: &ClipRecord, action: &'static str, due: DateTime<Utc>, reason: String) -> PlanEntry {
     PlanEntry {
+        confidentiality: clip.confidentiality,
         clip_id: clip.id,
         bureau: clip.bureau.clone(),
         canonical_name: clip.canonical_name.clone(),
