@@ -88,6 +88,9 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Value> {
             ("recorded_at", recorded_at.as_str()),
             ("file_name", "DSJ-0001_031234_sample.mp4"),
             ("case", "应急罚〔2026〕1号"),
+            ("place", "青岛市黄岛区长江中路"),
+            ("lat", "35.9606"),
+            ("lon", "120.1953"),
         ])
         .body(body)
         .send()
