@@ -31,7 +31,7 @@ pub async fn retention_plan(
     args: &crate::cli::PlanArgs,
 ) -> anyhow::Result<Vec<custodian_retention::PlanEntry>> {
     let policy = args.retention.policy()?;
-    let catalogue = open(&args.data, &args.database_url).await?;
+    let catalogue = open(&args.catalogue).await?;
     Ok(custodian_retention::plan(&*catalogue, &policy, SystemClock.now(), args.days, None).await?)
 }
 
@@ -45,7 +45,7 @@ pub fn audit_key(args: &crate::cli::AuditArgs) -> anyhow::Result<ed25519_dalek::
         return ed25519_dalek::VerifyingKey::from_bytes(&bytes)
             .context("--public-key is not an ed25519 public key");
     }
-    let path = match (&args.audit_key_file, &args.data) {
+    let path = match (&args.audit_key_file, &args.catalogue.data) {
         (Some(path), _) => path.clone(),
         (None, Some(data)) => data.join(crate::app::STANDALONE_KEY),
         (None, None) => anyhow::bail!("give --public-key or --audit-key-file"),
@@ -99,7 +99,7 @@ pub async fn audit_verify(
     args: &crate::cli::AuditArgs,
 ) -> anyhow::Result<Vec<(String, custodian_core::audit::ChainReport)>> {
     let key = audit_key(args)?;
-    let catalogue = open(&args.data, &args.database_url).await?;
+    let catalogue = open(&args.catalogue).await?;
     let bureaus = match &args.bureau {
         Some(bureau) => vec![bureau.clone()],
         None => catalogue.audit_bureaus().await?,
@@ -125,10 +125,9 @@ pub async fn audit_verify(
 
 /// A standalone data directory's catalogue, or the one at a database URL.
 async fn open(
-    data: &Option<std::path::PathBuf>,
-    database_url: &Option<String>,
+    location: &crate::cli::CatalogueLocation,
 ) -> anyhow::Result<std::sync::Arc<dyn Catalogue>> {
-    match (data, database_url) {
+    match (&location.data, &location.database_url) {
         (Some(data), _) => crate::app::open_standalone_catalogue(data).await,
         (None, Some(url)) => catalogue::connect(url, 1)
             .await
@@ -139,7 +138,7 @@ async fn open(
 
 pub async fn token_create(args: &TokenCreateArgs) -> anyhow::Result<String> {
     let bureau = BureauId::parse(&args.bureau).context("--bureau")?;
-    let catalogue = open(&args.data, &args.database_url).await?;
+    let catalogue = open(&args.catalogue).await?;
     let name = args
         .bureau_name
         .clone()

@@ -140,17 +140,8 @@ pub enum AuditCommand {
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct AuditArgs {
-    /// A standalone data directory (its key is DATA/audit-signing.key) ...
-    #[arg(
-        long,
-        env = "CUSTODIAN_DATA",
-        conflicts_with = "database_url",
-        required_unless_present = "database_url"
-    )]
-    pub data: Option<PathBuf>,
-    /// ... or a catalogue database.
-    #[arg(long = "database-url", env = "CUSTODIAN_DATABASE_URL")]
-    pub database_url: Option<String>,
+    #[command(flatten)]
+    pub catalogue: CatalogueLocation,
     /// The checkpoint key's public half (hex); otherwise taken from the key file.
     #[arg(long = "public-key")]
     pub public_key: Option<String>,
@@ -173,17 +164,8 @@ pub struct PlanArgs {
     /// How many days ahead.
     #[arg(long, default_value_t = 30)]
     pub days: u32,
-    /// A standalone data directory ...
-    #[arg(
-        long,
-        env = "CUSTODIAN_DATA",
-        conflicts_with = "database_url",
-        required_unless_present = "database_url"
-    )]
-    pub data: Option<PathBuf>,
-    /// ... or a catalogue database.
-    #[arg(long = "database-url", env = "CUSTODIAN_DATABASE_URL")]
-    pub database_url: Option<String>,
+    #[command(flatten)]
+    pub catalogue: CatalogueLocation,
     #[command(flatten)]
     pub retention: RetentionConfig,
 }
@@ -216,7 +198,14 @@ pub struct TokenCreateArgs {
     /// officer (uploads), archivist (classifies, cases, devices), leader, auditor or admin.
     #[arg(long, default_value = "officer")]
     pub role: custodian_core::roles::Role,
-    /// A standalone data directory ...
+    #[command(flatten)]
+    pub catalogue: CatalogueLocation,
+}
+
+/// Which catalogue an offline command reads: a standalone data directory or a database.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CatalogueLocation {
+    /// A standalone data directory (its audit key is DATA/audit-signing.key) ...
     #[arg(
         long,
         env = "CUSTODIAN_DATA",

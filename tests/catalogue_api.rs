@@ -7,21 +7,13 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use common::*;
 use custodian_catalog::CatalogConfig;
-use custodian_core::deadlines::china_time;
 use custodian_core::roles::Role;
 use custodian_ingest::IngestConfig;
 use custodian_platform::clock::ManualClock;
 use serde_json::{json, Value};
-
-fn cst(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
-    china_time()
-        .with_ymd_and_hms(y, m, d, h, 0, 0)
-        .unwrap()
-        .with_timezone(&Utc)
-}
 
 struct Staff {
     app: TestApp,

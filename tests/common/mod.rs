@@ -15,6 +15,15 @@ use serde_json::Value;
 
 pub const WAIT: Duration = Duration::from_secs(20);
 
+/// An hour of a day in China Standard Time.
+pub fn cst(y: i32, m: u32, d: u32, h: u32) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    custodian_core::deadlines::china_time()
+        .with_ymd_and_hms(y, m, d, h, 0, 0)
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
 pub struct TestApp {
     pub app: RunningApp,
     pub base: String,
