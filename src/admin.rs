@@ -26,6 +26,21 @@ pub async fn create_token(
     Ok(token)
 }
 
+/// Creates a person's account with an argon2id hash of `password`.
+pub async fn user_create(args: &crate::cli::UserCreateArgs, password: &str) -> anyhow::Result<()> {
+    let bureau = BureauId::parse(&args.bureau).context("--bureau")?;
+    custodian_core::users::check_username(&args.username)?;
+    let hash = custodian_core::users::hash_password(password, rand::random())?;
+    let catalogue = open(&args.catalogue).await?;
+    if !catalogue.bureau_exists(&bureau).await? {
+        anyhow::bail!("bureau {bureau} does not exist (create it with admin token create)");
+    }
+    catalogue
+        .create_user(&bureau, &args.username, args.role, &hash, SystemClock.now())
+        .await?;
+    Ok(())
+}
+
 /// The retention plan, for every bureau, as `custodian retention plan` prints it.
 pub async fn retention_plan(
     args: &crate::cli::PlanArgs,

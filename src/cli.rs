@@ -177,12 +177,35 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// People's accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Creates a token for a bureau (creating the bureau if new) and prints it once.
     Create(TokenCreateArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Creates a person's account in a bureau; the password is read from standard input.
+    Create(UserCreateArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct UserCreateArgs {
+    #[arg(long)]
+    pub bureau: String,
+    #[arg(long)]
+    pub username: String,
+    #[arg(long)]
+    pub role: custodian_core::roles::Role,
+    #[command(flatten)]
+    pub catalogue: CatalogueLocation,
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -4,6 +4,7 @@ use anyhow::Context;
 use clap::Parser;
 use custodian::cli::{
     AdminCommand, AuditCommand, Cli, Command, ExportCommand, RetentionCommand, TokenCommand,
+    UserCommand,
 };
 
 #[tokio::main]
@@ -72,6 +73,20 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 "{}",
                 hex::encode(custodian::admin::audit_key(&args)?.to_bytes())
             );
+            Ok(())
+        }
+        Command::Admin {
+            command:
+                AdminCommand::User {
+                    command: UserCommand::Create(args),
+                },
+        } => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("reading the password from standard input")?;
+            custodian::admin::user_create(&args, password.trim_end_matches(['\r', '\n'])).await?;
+            eprintln!("user {} created in bureau {}", args.username, args.bureau);
             Ok(())
         }
         Command::Export {

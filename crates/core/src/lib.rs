@@ -20,6 +20,7 @@ pub mod roles;
 pub mod state;
 pub mod token;
 pub mod upload;
+pub mod users;
 
 pub use digest::{DigestError, Sha256Digest};
 pub use ids::{BureauId, ClipId, IdError, LocalId};

@@ -191,8 +191,8 @@ pub async fn clip_in_bureau(
 
 /// Middleware: a request without a valid bearer token stops here with 401; otherwise the
 /// caller's bureau is attached for the handler, which must scope everything to it.
-pub async fn authenticate(
-    State(catalogue): State<Arc<dyn Catalogue>>,
+async fn authenticate(
+    State(guard): State<GuardState>,
     mut request: Request,
     next: Next,
 ) -> Response {
@@ -210,15 +210,19 @@ pub async fn authenticate(
         )
         .into_response();
     };
-    if !looks_like_token(token) {
-        return ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "bad-token",
-            "the token is not valid",
-        )
-        .into_response();
-    }
-    match catalogue.token_owner(&token_hash(token)).await {
+    // API tokens for machines, session tokens for people; anything else is refused before
+    // it reaches the database.
+    let owner = if looks_like_token(token) {
+        guard.catalogue.token_owner(&token_hash(token)).await
+    } else if custodian_core::users::looks_like_session(token) {
+        guard
+            .catalogue
+            .session_owner(&token_hash(token), guard.clock.now())
+            .await
+    } else {
+        Ok(None)
+    };
+    match owner {
         Ok(Some(owner)) => {
             request.extensions_mut().insert(Caller {
                 bureau: owner.bureau,
@@ -241,20 +245,17 @@ pub async fn authenticate(
 /// Applies the guard every API route stands behind: bearer authentication (deny by default),
 /// then one audit entry per request in the caller's bureau's chain.
 pub fn protect(router: Router, ports: &crate::Ports) -> Router {
-    let audit_state = AuditState {
+    let guard = GuardState {
         catalogue: ports.catalogue.clone(),
         clock: ports.clock.clone(),
     };
     router
-        .layer(axum::middleware::from_fn_with_state(audit_state, audit))
-        .layer(axum::middleware::from_fn_with_state(
-            ports.catalogue.clone(),
-            authenticate,
-        ))
+        .layer(axum::middleware::from_fn_with_state(guard.clone(), audit))
+        .layer(axum::middleware::from_fn_with_state(guard, authenticate))
 }
 
 #[derive(Clone)]
-struct AuditState {
+struct GuardState {
     catalogue: Arc<dyn Catalogue>,
     clock: Arc<dyn crate::clock::Clock>,
 }
@@ -272,7 +273,7 @@ fn target_of(template: &str, path: &str) -> Option<String> {
 /// cannot be written is not answered (fail closed: no unaudited look at footage); a change
 /// already made is answered, and the failure is logged loudly, since its own history tables
 /// hold it too.
-async fn audit(State(state): State<AuditState>, request: Request, next: Next) -> Response {
+async fn audit(State(state): State<GuardState>, request: Request, next: Next) -> Response {
     let Some(caller) = request.extensions().get::<Caller>().cloned() else {
         return ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "no caller")
             .into_response();

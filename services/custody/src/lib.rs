@@ -6,6 +6,7 @@
 
 mod copies;
 mod export;
+mod sessions;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,6 +33,13 @@ pub struct CustodyConfig {
     /// data directory and makes it on first start; a region mounts it from a secret.
     #[arg(long = "audit-key-file", env = "CUSTODIAN_AUDIT_KEY_FILE")]
     pub audit_key_file: Option<PathBuf>,
+    /// How long a person's session lasts after logging in.
+    #[arg(
+        long = "session-hours",
+        env = "CUSTODIAN_SESSION_HOURS",
+        default_value_t = 8
+    )]
+    pub session_hours: i64,
     /// How often each bureau's chain is signed.
     #[arg(long = "checkpoint-every", env = "CUSTODIAN_CHECKPOINT_EVERY", default_value = "5m", value_parser = parse_duration)]
     pub checkpoint_every: Duration,
@@ -41,6 +49,7 @@ impl Default for CustodyConfig {
     fn default() -> Self {
         Self {
             audit_key_file: None,
+            session_hours: 8,
             checkpoint_every: Duration::from_secs(300),
         }
     }
@@ -90,6 +99,7 @@ pub struct Custody {
     ports: Ports,
     key: SigningKey,
     every: Duration,
+    session_hours: i64,
     checkpoints: IntCounter,
 }
 
@@ -107,10 +117,19 @@ impl Custody {
             "Signed checkpoints of the audit chains",
         )?;
         ports.registry.register(Box::new(checkpoints.clone()))?;
+        if !(1..=24 * 30).contains(&config.session_hours) {
+            return Err(ConfigError::new(
+                "session-hours",
+                config.session_hours,
+                "must be 1 to 720",
+            )
+            .into());
+        }
         Ok(Arc::new(Self {
             ports,
             key,
             every: config.checkpoint_every,
+            session_hours: config.session_hours,
             checkpoints,
         }))
     }
@@ -135,10 +154,13 @@ impl Custody {
                 "/v1/copy-requests/{id}/refuse",
                 axum::routing::post(copies::refuse),
             )
+            .route("/v1/sessions/end", axum::routing::post(sessions::logout))
             .with_state(self.clone());
-        // The party's download link is its own credential; it is audited by its handler.
+        // Logging in, and the party's download link, are their own credentials; both are
+        // audited by their handlers.
         let links = Router::new()
             .route("/v1/copies/{token}", get(copies::download))
+            .route("/v1/sessions", axum::routing::post(sessions::login))
             .with_state(self.clone());
         protect(routes, &self.ports).merge(links)
     }
@@ -184,7 +206,7 @@ impl Custody {
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(entries, checkpoints, public_key, export::export, copies::create, copies::get_one, copies::approve, copies::refuse), modifiers(&BearerSecurity), tags((name = "custody", description = "The audit trail (art. 25)")))]
+#[openapi(paths(entries, checkpoints, public_key, export::export, copies::create, copies::get_one, copies::approve, copies::refuse, sessions::login, sessions::logout), modifiers(&BearerSecurity), tags((name = "custody", description = "The audit trail (art. 25)")))]
 struct CustodyApi;
 
 /// The custody role's API, described for other tools.

@@ -355,6 +355,42 @@ pub trait Catalogue: Send + Sync {
         level: custodian_core::roles::Confidentiality,
     ) -> Result<bool, CatalogueError>;
 
+    async fn bureau_exists(&self, bureau: &BureauId) -> Result<bool, CatalogueError>;
+    async fn create_user(
+        &self,
+        bureau: &BureauId,
+        username: &str,
+        role: Role,
+        password_hash: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), CatalogueError>;
+    /// An enabled user's role and password hash.
+    async fn user(
+        &self,
+        bureau: &BureauId,
+        username: &str,
+    ) -> Result<Option<(Role, String)>, CatalogueError>;
+    async fn create_session(
+        &self,
+        id: Uuid,
+        token_sha256: &str,
+        bureau: &BureauId,
+        username: &str,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), CatalogueError>;
+    /// Whose is the session with this token hash, if it has neither expired by `now` nor ended.
+    async fn session_owner(
+        &self,
+        token_sha256: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TokenOwner>, CatalogueError>;
+    async fn end_session(
+        &self,
+        token_sha256: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, CatalogueError>;
+
     async fn ping(&self) -> Result<(), CatalogueError>;
     fn kind(&self) -> &'static str;
 }

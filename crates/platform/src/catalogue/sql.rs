@@ -1069,6 +1069,88 @@ macro_rules! catalogue_on {
                 Ok(changed == 1)
             }
 
+            async fn bureau_exists(&self, bureau: &BureauId) -> Result<bool, CatalogueError> {
+                let found: Option<String> = sqlx::query_scalar("SELECT id FROM bureaus WHERE id = $1")
+                    .bind(bureau.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(err("bureau exists"))?;
+                Ok(found.is_some())
+            }
+
+            async fn create_user(&self, bureau: &BureauId, username: &str, role: Role, password_hash: &str, at: DateTime<Utc>) -> Result<(), CatalogueError> {
+                sqlx::query("INSERT INTO users (bureau_id, username, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(bureau.as_str())
+                    .bind(username)
+                    .bind(role.as_str())
+                    .bind(password_hash)
+                    .bind(at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(err("create user"))?;
+                Ok(())
+            }
+
+            async fn user(&self, bureau: &BureauId, username: &str) -> Result<Option<(Role, String)>, CatalogueError> {
+                let row: Option<(String, String)> =
+                    sqlx::query_as("SELECT role, password_hash FROM users WHERE bureau_id = $1 AND username = $2 AND disabled_at IS NULL")
+                        .bind(bureau.as_str())
+                        .bind(username)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(err("user"))?;
+                row.map(|(role, hash)| Ok((role.parse().map_err(|e: custodian_core::roles::UnknownRole| CatalogueError::Corrupt { detail: e.to_string() })?, hash)))
+                    .transpose()
+            }
+
+            async fn create_session(&self, id: Uuid, token_sha256: &str, bureau: &BureauId, username: &str, at: DateTime<Utc>, expires_at: DateTime<Utc>) -> Result<(), CatalogueError> {
+                sqlx::query("INSERT INTO sessions (id, token_sha256, bureau_id, username, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(id)
+                    .bind(token_sha256)
+                    .bind(bureau.as_str())
+                    .bind(username)
+                    .bind(at)
+                    .bind(expires_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(err("create session"))?;
+                Ok(())
+            }
+
+            async fn session_owner(&self, token_sha256: &str, now: DateTime<Utc>) -> Result<Option<TokenOwner>, CatalogueError> {
+                let row: Option<(Uuid, String, String, String)> = sqlx::query_as(
+                    "SELECT sessions.id, sessions.bureau_id, users.role, sessions.username FROM sessions \
+                     JOIN users ON users.bureau_id = sessions.bureau_id AND users.username = sessions.username \
+                     WHERE sessions.token_sha256 = $1 AND sessions.expires_at > $2 AND sessions.ended_at IS NULL AND users.disabled_at IS NULL",
+                )
+                .bind(token_sha256)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(err("find session"))?;
+                let corrupt = |e: &dyn std::fmt::Display| CatalogueError::Corrupt { detail: format!("session: {e}") };
+                row.map(|(token_id, bureau, role, username)| {
+                    Ok(TokenOwner {
+                        token_id,
+                        bureau: BureauId::parse(&bureau).map_err(|e| corrupt(&e))?,
+                        role: role.parse().map_err(|e| corrupt(&e))?,
+                        label: format!("user {username}"),
+                    })
+                })
+                .transpose()
+            }
+
+            async fn end_session(&self, token_sha256: &str, at: DateTime<Utc>) -> Result<bool, CatalogueError> {
+                let ended = sqlx::query("UPDATE sessions SET ended_at = $2 WHERE token_sha256 = $1 AND ended_at IS NULL")
+                    .bind(token_sha256)
+                    .bind(at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(err("end session"))?
+                    .rows_affected();
+                Ok(ended == 1)
+            }
+
             async fn ping(&self) -> Result<(), CatalogueError> {
                 sqlx::query("SELECT 1").execute(&self.pool).await.map_err(err("ping"))?;
                 Ok(())
