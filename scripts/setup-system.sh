@@ -8,6 +8,7 @@ packages=(
   ffmpeg            # makes sample and test clips
   fonts-noto-cjk    # Chinese place names in burned-in subtitles
   python3 python3-venv  # moto, the S3 Object Lock emulator the tests use
+  prometheus        # promtool: checks and unit-tests the alert rules
 )
 
 missing=()

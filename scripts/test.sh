@@ -17,4 +17,8 @@ psql -h 127.0.0.1 -U postgres -d postgres -tAc \
   "select 'DROP DATABASE ' || quote_ident(datname) || ';' from pg_database where datname like 'custodian_t_%'" \
   | psql -q -h 127.0.0.1 -U postgres -d postgres >/dev/null 2>&1 || true
 
+# The alert rules operators get: valid, and firing when they should.
+promtool check rules deploy/prometheus/alerts.yml
+promtool test rules deploy/prometheus/alerts_test.yml
+
 cargo test --workspace --locked "$@"
