@@ -20,5 +20,7 @@ psql -h 127.0.0.1 -U postgres -d postgres -tAc \
 # The alert rules operators get: valid, and firing when they should.
 promtool check rules deploy/prometheus/alerts.yml
 promtool test rules deploy/prometheus/alerts_test.yml
+# The Kubernetes manifests: every overlay renders and every object is valid.
+scripts/check-k8s.sh
 
 cargo test --workspace --locked "$@"
