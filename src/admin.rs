@@ -50,15 +50,19 @@ pub async fn retention_plan(
     Ok(custodian_retention::plan(&*catalogue, &policy, SystemClock.now(), args.days, None).await?)
 }
 
+/// An ed25519 public key written as 64 hex digits.
+fn parse_public_key(hex_key: &str) -> anyhow::Result<ed25519_dalek::VerifyingKey> {
+    let bytes: [u8; 32] = hex::decode(hex_key.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .context("a public key must be 64 hex digits")?;
+    ed25519_dalek::VerifyingKey::from_bytes(&bytes).context("not an ed25519 public key")
+}
+
 /// The key checkpoints are checked with: `--public-key`, else the key file's public half.
 pub fn audit_key(args: &crate::cli::AuditArgs) -> anyhow::Result<ed25519_dalek::VerifyingKey> {
     if let Some(hex_key) = &args.public_key {
-        let bytes: [u8; 32] = hex::decode(hex_key.trim())
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .context("--public-key must be 64 hex digits")?;
-        return ed25519_dalek::VerifyingKey::from_bytes(&bytes)
-            .context("--public-key is not an ed25519 public key");
+        return parse_public_key(hex_key).context("--public-key");
     }
     let path = match (&args.audit_key_file, &args.catalogue.data) {
         (Some(path), _) => path.clone(),
@@ -100,13 +104,10 @@ pub fn export_verify(
             .to_owned()
         }
     };
-    let bytes: [u8; 32] = hex::decode(&key_hex)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .context("the public key must be 64 hex digits")?;
-    let key =
-        ed25519_dalek::VerifyingKey::from_bytes(&bytes).context("not an ed25519 public key")?;
-    Ok(custodian_core::export::check_package(&files, &key)?)
+    Ok(custodian_core::export::check_package(
+        &files,
+        &parse_public_key(&key_hex)?,
+    )?)
 }
 
 /// Verifies every bureau's audit chain (or one) against its signed checkpoints.

@@ -32,10 +32,6 @@ pub struct RunningApp {
 }
 
 impl RunningApp {
-    pub fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
-    }
-
     /// Stops taking work, lets in-flight work finish within the grace period, and returns.
     pub async fn stop(self) {
         self.shutdown.cancel();

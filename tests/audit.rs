@@ -75,12 +75,7 @@ async fn every_request_is_recorded_and_the_trail_verifies_until_tampered_with() 
         "an officer read the trail"
     );
 
-    let trail: Value = app
-        .get(&auditor, "/v1/audit?limit=1000")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let trail: Value = app.get_json(&auditor, "/v1/audit?limit=1000").await;
     let entries = trail["entries"].as_array().unwrap();
     let summary: Vec<(String, String, String)> = entries
         .iter()

@@ -45,21 +45,15 @@ impl Staff {
 
     async fn clip(&self, id: &str) -> Value {
         self.app
-            .get(&self.archivist, &format!("/v1/clips/{id}"))
+            .get_json(&self.archivist, &format!("/v1/clips/{id}"))
             .await
-            .json()
-            .await
-            .unwrap()
     }
 
     async fn search(&self, query: &str) -> Vec<String> {
         let page: Value = self
             .app
-            .get(&self.archivist, &format!("/v1/clips?{query}"))
-            .await
-            .json()
-            .await
-            .unwrap();
+            .get_json(&self.archivist, &format!("/v1/clips?{query}"))
+            .await;
         page["items"]
             .as_array()
             .unwrap_or_else(|| panic!("{query}: {page}"))
@@ -257,13 +251,7 @@ async fn classification_names_the_clip_needs_a_role_and_keeps_its_history() {
         )
         .await;
     assert_eq!(status, 422);
-    let categories: Value = staff
-        .app
-        .get(&staff.archivist, "/v1/categories")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let categories: Value = staff.app.get_json(&staff.archivist, "/v1/categories").await;
     assert_eq!(categories.as_array().unwrap().len(), 9);
 }
 
@@ -532,13 +520,7 @@ async fn the_device_registry_reports_teams_short_of_cameras() {
             .0,
         400
     );
-    let report: Value = staff
-        .app
-        .get(&staff.archivist, "/v1/devices")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let report: Value = staff.app.get_json(&staff.archivist, "/v1/devices").await;
     assert_eq!(report["devices"].as_array().unwrap().len(), 3);
     assert_eq!(
         report["teams_short_of_cameras"],
@@ -554,13 +536,7 @@ async fn the_device_registry_reports_teams_short_of_cameras() {
             json!({"team": "二中队"}),
         )
         .await;
-    let report: Value = staff
-        .app
-        .get(&staff.archivist, "/v1/devices")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let report: Value = staff.app.get_json(&staff.archivist, "/v1/devices").await;
     assert_eq!(
         report["teams_short_of_cameras"],
         json!([{"team": "一中队", "cameras": 1}])

@@ -141,12 +141,7 @@ async fn a_copy_needs_a_leaders_approval_and_its_link_expires() {
             .status(),
         410
     );
-    let trail: Value = app
-        .get(&auditor, "/v1/audit?limit=1000")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let trail: Value = app.get_json(&auditor, "/v1/audit?limit=1000").await;
     let downloads: Vec<&str> = trail["entries"]
         .as_array()
         .unwrap()

@@ -233,12 +233,7 @@ async fn a_case_exports_as_a_signed_package_that_verifies_until_changed() {
 
     // The export is in each clip's custody trail.
     let auditor = token_with_role(&app.app, "b1", Role::Auditor).await;
-    let trail: Value = app
-        .get(&auditor, "/v1/audit?limit=1000")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let trail: Value = app.get_json(&auditor, "/v1/audit?limit=1000").await;
     let exported: Vec<&str> = trail["entries"]
         .as_array()
         .unwrap()

@@ -70,21 +70,15 @@ impl World {
     async fn state(&self, id: &str) -> String {
         let clip: Value = self
             .app
-            .get(&self.archivist, &format!("/v1/clips/{id}"))
-            .await
-            .json()
-            .await
-            .unwrap();
+            .get_json(&self.archivist, &format!("/v1/clips/{id}"))
+            .await;
         clip["state"].as_str().unwrap().to_owned()
     }
 
     async fn retention_of(&self, id: &str) -> Value {
         self.app
-            .get(&self.archivist, &format!("/v1/clips/{id}/retention"))
+            .get_json(&self.archivist, &format!("/v1/clips/{id}/retention"))
             .await
-            .json()
-            .await
-            .unwrap()
     }
 
     async fn pass(&self) -> PassReport {
@@ -236,11 +230,8 @@ async fn two_years_of_retention() {
     );
     let clip: Value = w
         .app
-        .get(&w.archivist, &format!("/v1/clips/{long_term}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&w.archivist, &format!("/v1/clips/{long_term}"))
+        .await;
     let line = format!(
         "{}  archive/originals/b1/2026/03/01/{long_term}.mp4",
         clip["sha256"].as_str().unwrap()
@@ -262,11 +253,8 @@ async fn two_years_of_retention() {
     assert_eq!(w.pass().await.recycled, 0);
     let plan: Value = w
         .app
-        .get(&w.archivist, "/v1/retention/plan?days=30")
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&w.archivist, "/v1/retention/plan?days=30")
+        .await;
     let planned: Vec<(&str, &str)> = plan
         .as_array()
         .unwrap()
@@ -359,11 +347,8 @@ async fn two_years_of_retention() {
     assert!(!file.exists(), "purged original still on disk");
     let tombstone: Value = w
         .app
-        .get(&w.archivist, &format!("/v1/clips/{ordinary}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&w.archivist, &format!("/v1/clips/{ordinary}"))
+        .await;
     assert_eq!(tombstone["state"], "expired");
     assert_eq!(tombstone["sha256"].as_str().unwrap().len(), 64);
     let states: Vec<&str> = tombstone["history"]
@@ -439,11 +424,8 @@ async fn the_scrub_finds_changed_and_missing_originals_and_repairs_nothing() {
     // Archive staff find them by searching for critical findings.
     let page: Value = w
         .app
-        .get(&w.archivist, "/v1/clips?finding=critical")
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&w.archivist, "/v1/clips?finding=critical")
+        .await;
     let mut found: Vec<&str> = page["items"]
         .as_array()
         .unwrap()

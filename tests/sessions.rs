@@ -136,12 +136,7 @@ async fn a_person_logs_in_works_and_the_session_ends() {
 
     // Logins, failed ones too, are in the trail; the password nowhere.
     let auditor = token_with_role(&app.app, "b1", Role::Auditor).await;
-    let trail: Value = app
-        .get(&auditor, "/v1/audit?limit=1000")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let trail: Value = app.get_json(&auditor, "/v1/audit?limit=1000").await;
     let logins: Vec<(&str, &str)> = trail["entries"]
         .as_array()
         .unwrap()

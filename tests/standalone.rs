@@ -67,7 +67,7 @@ async fn an_upload_is_stored_verified_catalogued_and_scoped_to_its_bureau() {
             .status(),
         404
     );
-    let page: Value = app.get(&other, "/v1/clips").await.json().await.unwrap();
+    let page: Value = app.get_json(&other, "/v1/clips").await;
     assert_eq!(page["items"].as_array().unwrap().len(), 0);
     assert_eq!(app.clip_ids().await, vec![clip_id.to_owned()]);
     app.app.stop().await;
@@ -342,7 +342,7 @@ async fn listing_pages_by_cursor_and_filters() {
             Some(c) => format!("/v1/clips?limit=2&cursor={c}"),
             None => "/v1/clips?limit=2".to_owned(),
         };
-        let page: Value = app.get(&app.token, &path).await.json().await.unwrap();
+        let page: Value = app.get_json(&app.token, &path).await;
         seen.extend(
             page["items"]
                 .as_array()
@@ -356,22 +356,14 @@ async fn listing_pages_by_cursor_and_filters() {
         }
     }
     assert_eq!(seen, ids, "pages are newest first, each clip once");
-    let none: Value = app
-        .get(&app.token, "/v1/clips?device=OTHER")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let none: Value = app.get_json(&app.token, "/v1/clips?device=OTHER").await;
     assert!(none["items"].as_array().unwrap().is_empty());
     let window: Value = app
-        .get(
+        .get_json(
             &app.token,
             "/v1/clips?recorded_from=2026-02-14T01:30:00Z&recorded_to=2026-02-14T01:30:01Z",
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(window["items"].as_array().unwrap().len(), 5);
 }
 

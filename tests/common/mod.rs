@@ -186,6 +186,11 @@ impl TestApp {
         id
     }
 
+    /// GETs `path` and reads the JSON answer.
+    pub async fn get_json(&self, token: &str, path: &str) -> Value {
+        self.get(token, path).await.json().await.unwrap()
+    }
+
     pub async fn get(&self, token: &str, path: &str) -> Response {
         self.http
             .get(format!("{}{path}", self.base))

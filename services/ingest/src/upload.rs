@@ -187,26 +187,16 @@ pub async fn put_upload(
 }
 
 fn claimed_digest(headers: &HeaderMap) -> Result<Option<Sha256Digest>, IngestError> {
-    for name in ["content-digest", "repr-digest"] {
+    for (name, header) in [
+        ("content-digest", "Content-Digest"),
+        ("repr-digest", "Repr-Digest"),
+    ] {
         if let Some(value) = headers.get(name) {
-            let text = value.to_str().map_err(|_| IngestError::DigestHeader {
-                header: if name == "content-digest" {
-                    "Content-Digest"
-                } else {
-                    "Repr-Digest"
-                },
-                source: DigestError::NoSha256("<not ASCII>".into()),
-            })?;
-            return Sha256Digest::from_digest_field(text)
-                .map(Some)
-                .map_err(|source| IngestError::DigestHeader {
-                    header: if name == "content-digest" {
-                        "Content-Digest"
-                    } else {
-                        "Repr-Digest"
-                    },
-                    source,
-                });
+            let bad = |source| IngestError::DigestHeader { header, source };
+            let text = value
+                .to_str()
+                .map_err(|_| bad(DigestError::NoSha256("<not ASCII>".into())))?;
+            return Sha256Digest::from_digest_field(text).map(Some).map_err(bad);
         }
     }
     Ok(None)

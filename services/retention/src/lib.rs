@@ -175,10 +175,6 @@ impl Retention {
         api::router(self.clone())
     }
 
-    pub fn policy(&self) -> &RetentionPolicy {
-        &self.policy
-    }
-
     /// Until `shutdown`: whenever this instance holds the lease, run a pass every `every`.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let mut lease: Option<Box<dyn custodian_platform::catalogue::Lease>> = None;

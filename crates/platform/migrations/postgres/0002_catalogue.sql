@@ -26,6 +26,8 @@ CREATE INDEX clips_by_bureau_officer ON clips (bureau_id, officer_id, recorded_a
 CREATE INDEX clips_by_bureau_category ON clips (bureau_id, category, recorded_at);
 CREATE INDEX clips_by_bureau_place ON clips (bureau_id, latitude, longitude);
 CREATE INDEX clips_unclassified ON clips (bureau_id, classify_due_at) WHERE classified_at IS NULL;
+-- The overdue gauges count late uploads of the last 30 days every reconciler pass.
+CREATE INDEX clips_by_received ON clips (received_at);
 -- Overdue searches walk unclassified clips newest first.
 CREATE INDEX clips_unclassified_newest ON clips (bureau_id, id DESC) WHERE classified_at IS NULL;
 

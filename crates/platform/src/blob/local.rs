@@ -180,10 +180,6 @@ impl BlobStore for LocalBlobStore {
             "a local directory cannot refuse deletion; files are read-only and listed in MANIFEST.sha256".into(),
         )
     }
-
-    fn kind(&self) -> &'static str {
-        "local"
-    }
 }
 
 fn hash_file(path: &Path) -> Result<(u64, Sha256Digest), BlobError> {

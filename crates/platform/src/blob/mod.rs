@@ -111,8 +111,6 @@ pub trait BlobStore: Send + Sync {
     async fn delete(&self, key: &str) -> Result<(), BlobError>;
     /// Answers whether the store is reachable and writable, for readiness.
     async fn check(&self) -> Result<(), BlobError>;
-    /// A short name for logs and metrics: `local` or `s3`.
-    fn kind(&self) -> &'static str;
 }
 
 /// An object being written. Dropping it without `finish` leaves nothing behind that is

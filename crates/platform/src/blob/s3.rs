@@ -327,10 +327,6 @@ impl BlobStore for S3BlobStore {
             )),
         }
     }
-
-    fn kind(&self) -> &'static str {
-        "s3"
-    }
 }
 
 struct S3Writer {

@@ -140,10 +140,6 @@ impl Bus for InProcessBus {
     async fn check(&self) -> Result<(), BusError> {
         Ok(())
     }
-
-    fn kind(&self) -> &'static str {
-        "in-process"
-    }
 }
 
 struct InProcessSubscription {

@@ -57,7 +57,6 @@ pub trait Bus: Send + Sync {
     /// Keeps a message that could not be handled where operators can see and replay it.
     async fn dead_letter(&self, topic: Topic, letter: Bytes) -> Result<(), BusError>;
     async fn check(&self) -> Result<(), BusError>;
-    fn kind(&self) -> &'static str;
 }
 
 #[async_trait]

@@ -150,10 +150,6 @@ impl Bus for NatsBus {
             }),
         }
     }
-
-    fn kind(&self) -> &'static str {
-        "nats"
-    }
 }
 
 struct NatsSubscription {

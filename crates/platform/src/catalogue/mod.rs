@@ -392,7 +392,6 @@ pub trait Catalogue: Send + Sync {
     ) -> Result<bool, CatalogueError>;
 
     async fn ping(&self) -> Result<(), CatalogueError>;
-    fn kind(&self) -> &'static str;
 }
 
 /// A held lease; dropping it gives the lease up.

@@ -124,7 +124,7 @@ impl PostgresCatalogue {
 }
 
 macro_rules! catalogue_on {
-    ($adapter:ty, $db:ty, $kind:literal, $begin_write:literal) => {
+    ($adapter:ty, $db:ty, $begin_write:literal) => {
         impl $adapter {
             /// Moves a clip from `from` to `to` inside `tx` if it is still in `from`, and keeps
             /// the move in its history.
@@ -1155,17 +1155,13 @@ macro_rules! catalogue_on {
                 sqlx::query("SELECT 1").execute(&self.pool).await.map_err(err("ping"))?;
                 Ok(())
             }
-
-            fn kind(&self) -> &'static str {
-                $kind
-            }
         }
     };
 }
 
 // SQLite: a write transaction takes the write lock when it begins, so it waits (busy timeout)
 // for another writer instead of failing when its read snapshot turns out stale.
-catalogue_on!(SqliteCatalogue, sqlx::Sqlite, "sqlite", "BEGIN IMMEDIATE");
+catalogue_on!(SqliteCatalogue, sqlx::Sqlite, "BEGIN IMMEDIATE");
 
 /// SQLite serves one process: that process always holds the lease.
 struct ProcessLease;
@@ -1229,4 +1225,4 @@ impl PostgresCatalogue {
         Ok(lines.join("\n"))
     }
 }
-catalogue_on!(PostgresCatalogue, sqlx::Postgres, "postgres", "BEGIN");
+catalogue_on!(PostgresCatalogue, sqlx::Postgres, "BEGIN");
