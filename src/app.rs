@@ -7,15 +7,20 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use custodian_catalog::Catalog;
+use custodian_core::ProcessingStep;
 use custodian_custody::Custody;
+use custodian_fingerprinter::Fingerprinter;
 use custodian_ingest::Ingest;
 use custodian_platform::blob::{BlobStore, LocalBlobStore, S3BlobStore};
+use custodian_platform::bus::JobMetrics;
 use custodian_platform::bus::{Bus, InProcessBus, NatsBus};
 use custodian_platform::catalogue::{self, Catalogue};
 use custodian_platform::clock::{Clock, SystemClock};
+use custodian_platform::config::MediaJobArgs;
 use custodian_platform::http::{ops_router, serve, track, Dependencies, HttpMetrics};
 use custodian_platform::Ports;
 use custodian_retention::Retention;
+use custodian_transcoder::{Transcoder, TranscoderConfig};
 use prometheus::{IntGaugeVec, Opts, Registry};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -173,6 +178,56 @@ fn custody_role(custody: Arc<Custody>) -> (Router, RoleTask) {
     )
 }
 
+fn transcoder_role(transcoder: Arc<Transcoder>) -> (Router, RoleTask) {
+    (
+        Router::new(),
+        Box::new(move |shutdown| Box::pin(transcoder.run(shutdown))),
+    )
+}
+
+fn fingerprinter_role(fingerprinter: Arc<Fingerprinter>) -> (Router, RoleTask) {
+    (
+        Router::new(),
+        Box::new(move |shutdown| Box::pin(fingerprinter.run(shutdown))),
+    )
+}
+
+/// The media workers a process runs, for the steps it is asked to do. Both share the
+/// process's job metrics and one media failure counter.
+fn media_roles(
+    ports: &Ports,
+    steps: &[ProcessingStep],
+    transcoder: &TranscoderConfig,
+    media: &MediaJobArgs,
+    jobs: &JobMetrics,
+) -> anyhow::Result<Vec<(Router, RoleTask)>> {
+    let mut roles = Vec::new();
+    let mut failures = None;
+    if steps.contains(&ProcessingStep::Transcode) {
+        let worker = Transcoder::new(
+            ports.clone(),
+            transcoder.clone(),
+            media.clone(),
+            jobs.clone(),
+        )?;
+        failures = Some(worker.failure_counter());
+        roles.push(transcoder_role(worker));
+    }
+    if steps.contains(&ProcessingStep::Fingerprint) {
+        let failures = match failures {
+            Some(counter) => counter,
+            None => Fingerprinter::failure_counter(&ports.registry)?,
+        };
+        roles.push(fingerprinter_role(Fingerprinter::new(
+            ports.clone(),
+            media.clone(),
+            jobs.clone(),
+            failures,
+        )?));
+    }
+    Ok(roles)
+}
+
 fn catalog_role(catalog: Arc<Catalog>) -> (Router, RoleTask) {
     let router = catalog.router();
     (
@@ -195,6 +250,13 @@ pub async fn start_standalone_with_clock(
     args.catalog.validate()?;
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("creating data directory {}", args.data.display()))?;
+    let mut media = args.media.clone();
+    if media.work_dir.is_none() {
+        let work = args.data.join("work");
+        std::fs::create_dir_all(&work)
+            .with_context(|| format!("creating work directory {}", work.display()))?;
+        media.work_dir = Some(work);
+    }
     let blob: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::open(args.data.join("blobs")).await?);
     let catalogue = open_standalone_catalogue(&args.data).await?;
     let bus: Arc<dyn Bus> = Arc::new(InProcessBus::new());
@@ -207,9 +269,14 @@ pub async fn start_standalone_with_clock(
     };
     let archive: Arc<dyn BlobStore> =
         Arc::new(LocalBlobStore::open_with_manifest(args.data.join("archive")).await?);
-    let roles = vec![
+    let jobs = JobMetrics::register(&ports.registry)?;
+    let mut roles = vec![
         ingest_role(Ingest::new(ports.clone(), args.ingest.clone())?),
-        catalog_role(Catalog::new(ports.clone(), args.catalog.clone())?),
+        catalog_role(Catalog::new(
+            ports.clone(),
+            args.catalog.clone(),
+            jobs.clone(),
+        )?),
         retention_role(Retention::new(
             ports.clone(),
             archive,
@@ -221,6 +288,13 @@ pub async fn start_standalone_with_clock(
             &args.custody,
         )?),
     ];
+    roles.extend(media_roles(
+        &ports,
+        &args.catalog.required_steps(),
+        &args.transcoder,
+        &media,
+        &jobs,
+    )?);
     let dependencies = Dependencies {
         blob: Some(blob),
         bus: None,
@@ -332,6 +406,7 @@ pub async fn start_role(args: &ServeArgs) -> anyhow::Result<RunningApp> {
             vec![catalog_role(Catalog::new(
                 ports.clone(),
                 args.catalog.clone(),
+                JobMetrics::register(&ports.registry)?,
             )?)],
             custodian_catalog::openapi(),
         ),
@@ -349,6 +424,18 @@ pub async fn start_role(args: &ServeArgs) -> anyhow::Result<RunningApp> {
                     &args.custody,
                 )?)],
                 custodian_custody::openapi(),
+            )
+        }
+        Role::Transcoder | Role::Fingerprinter => {
+            let step = if args.role == Role::Transcoder {
+                ProcessingStep::Transcode
+            } else {
+                ProcessingStep::Fingerprint
+            };
+            let jobs = JobMetrics::register(&ports.registry)?;
+            (
+                media_roles(&ports, &[step], &args.transcoder, &args.media, &jobs)?,
+                utoipa::openapi::OpenApi::default(),
             )
         }
         Role::Retention => {

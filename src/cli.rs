@@ -8,8 +8,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use custodian_catalog::CatalogConfig;
 use custodian_custody::CustodyConfig;
 use custodian_ingest::IngestConfig;
-use custodian_platform::config::{parse_duration, DatabaseArgs, NatsArgs, S3Args};
+use custodian_platform::config::{parse_duration, DatabaseArgs, MediaJobArgs, NatsArgs, S3Args};
 use custodian_retention::RetentionConfig;
+use custodian_transcoder::TranscoderConfig;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -51,9 +52,49 @@ pub enum Command {
         #[command(subcommand)]
         command: RetentionCommand,
     },
+    /// The media workers' steps on one local file, without a server: what the transcoder
+    /// and fingerprinter would make of it.
+    Media {
+        #[command(subcommand)]
+        command: MediaCommand,
+    },
     /// Runs the standalone server in a temporary directory, uploads a generated sample clip
     /// through the HTTP API and prints the catalogued record.
     Demo(DemoArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MediaCommand {
+    /// Prints what the file holds (container, streams, duration, tags) as JSON.
+    Probe { file: PathBuf },
+    /// Makes the viewing copy, its WebVTT sidecar and poster into a directory.
+    Transcode(TranscodeArgs),
+    /// Prints the per-second fingerprint and the continuity findings as JSON.
+    Fingerprint { file: PathBuf },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TranscodeArgs {
+    pub file: PathBuf,
+    /// Where view.mp4, poster.jpg, subtitles.vtt and the overlay texts go.
+    #[arg(long = "out-dir")]
+    pub out_dir: PathBuf,
+    #[arg(long, default_value = "")]
+    pub place: String,
+    #[arg(long, default_value = "DEVICE")]
+    pub device: String,
+    #[arg(long, default_value = "OFFICER")]
+    pub officer: String,
+    /// When recording started, if the file does not say (RFC 3339).
+    #[arg(long = "recorded-at")]
+    pub recorded_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// A GPS track (GPX or NMEA) to take coordinates from.
+    #[arg(long)]
+    pub track: Option<PathBuf>,
+    #[command(flatten)]
+    pub transcoder: TranscoderConfig,
+    #[command(flatten)]
+    pub media: MediaJobArgs,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -81,6 +122,10 @@ pub struct StandaloneArgs {
     pub retention: RetentionConfig,
     #[command(flatten)]
     pub custody: CustodyConfig,
+    #[command(flatten)]
+    pub transcoder: TranscoderConfig,
+    #[command(flatten)]
+    pub media: MediaJobArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -89,6 +134,8 @@ pub enum Role {
     Catalog,
     Retention,
     Custody,
+    Transcoder,
+    Fingerprinter,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -110,6 +157,10 @@ pub struct ServeArgs {
     pub retention: RetentionConfig,
     #[command(flatten)]
     pub custody: CustodyConfig,
+    #[command(flatten)]
+    pub transcoder: TranscoderConfig,
+    #[command(flatten)]
+    pub media: MediaJobArgs,
     /// The archive tier's bucket (same S3 endpoint and keys), for `serve retention`: best
     /// created with Object Lock enabled.
     #[arg(long = "archive-bucket", env = "CUSTODIAN_ARCHIVE_BUCKET")]
@@ -246,4 +297,15 @@ pub struct DemoArgs {
     /// Keep the demo's data here instead of a temporary directory.
     #[arg(long)]
     pub keep: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_flag_has_one_meaning() {
+        // Roles' settings are flattened together; clap checks that no two share a name.
+        super::Cli::command().debug_assert();
+    }
 }

@@ -58,6 +58,8 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Value> {
         catalog: Default::default(),
         retention: Default::default(),
         custody: Default::default(),
+        transcoder: Default::default(),
+        media: Default::default(),
     };
     let app = start_standalone(&standalone).await?;
     let base = format!("http://{}", app.addr);

@@ -24,6 +24,11 @@ async fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
+        Command::Media { command } => {
+            let report = custodian::media_cli::run(command).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
         Command::Standalone(args) => {
             custodian::app::start_standalone(&args)
                 .await?

@@ -39,6 +39,8 @@ async fn deployment() -> Deployment {
         ("CUSTODIAN_NATS_STREAM", nats.stream.clone()),
         ("CUSTODIAN_SUBJECT_PREFIX", nats.subject_prefix.clone()),
         ("CUSTODIAN_LISTEN", "127.0.0.1:0".into()),
+        // Media workers have their own test below; here the catalog waits for no step.
+        ("CUSTODIAN_MEDIA_STEPS", "none".into()),
     ];
     Deployment {
         env: env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),

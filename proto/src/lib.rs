@@ -6,4 +6,4 @@ pub mod v1 {
     include!(concat!(env!("OUT_DIR"), "/custodian.v1.rs"));
 }
 
-pub use prost::Message;
+pub use prost::{DecodeError, Message};

@@ -49,7 +49,33 @@ pub async fn spawn_standalone_at(
     spawn_standalone_full(ingest, catalog, Default::default(), clock).await
 }
 
+/// A standalone instance without media workers: clips are catalogued once stored, so tests
+/// of other roles can upload bytes that are not video.
 pub async fn spawn_standalone_full(
+    ingest: IngestConfig,
+    catalog: CatalogConfig,
+    retention: custodian_retention::RetentionConfig,
+    clock: std::sync::Arc<dyn custodian_platform::clock::Clock>,
+) -> TestApp {
+    let catalog = CatalogConfig {
+        media_steps: vec![None],
+        ..catalog
+    };
+    spawn_standalone_as_configured(ingest, catalog, retention, clock).await
+}
+
+/// A standalone instance with the transcoder and fingerprinter, as deployed.
+pub async fn spawn_standalone_with_media() -> TestApp {
+    spawn_standalone_as_configured(
+        IngestConfig::default(),
+        CatalogConfig::default(),
+        Default::default(),
+        std::sync::Arc::new(custodian_platform::clock::SystemClock),
+    )
+    .await
+}
+
+async fn spawn_standalone_as_configured(
     ingest: IngestConfig,
     catalog: CatalogConfig,
     retention: custodian_retention::RetentionConfig,
@@ -66,6 +92,8 @@ pub async fn spawn_standalone_full(
         catalog,
         retention,
         custody: Default::default(),
+        transcoder: Default::default(),
+        media: Default::default(),
     };
     let app = custodian::app::start_standalone_with_clock(&args, clock)
         .await

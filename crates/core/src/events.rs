@@ -7,16 +7,25 @@ use crate::ClipId;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Topic {
     ClipStored,
+    ClipTranscoded,
+    ClipFingerprinted,
     ClipCatalogued,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 2] = [Topic::ClipStored, Topic::ClipCatalogued];
+    pub const ALL: [Topic; 4] = [
+        Topic::ClipStored,
+        Topic::ClipTranscoded,
+        Topic::ClipFingerprinted,
+        Topic::ClipCatalogued,
+    ];
 
     /// The subject after the prefix, e.g. `v1.clip.stored`.
     pub fn suffix(self) -> &'static str {
         match self {
             Self::ClipStored => "v1.clip.stored",
+            Self::ClipTranscoded => "v1.clip.transcoded",
+            Self::ClipFingerprinted => "v1.clip.fingerprinted",
             Self::ClipCatalogued => "v1.clip.catalogued",
         }
     }

@@ -21,6 +21,27 @@ pub fn original_key(
     }
 }
 
+/// The files made from a clip: the viewing copy, its WebVTT sidecar, its poster, and a GPS
+/// track uploaded beside it. Fixed by the clip id alone, so a redelivered job writes the same
+/// keys again and a clip never has two copies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DerivedKeys {
+    pub view: String,
+    pub subtitles: String,
+    pub poster: String,
+    pub track: String,
+}
+
+pub fn derived_keys(bureau: &BureauId, clip: ClipId) -> DerivedKeys {
+    let base = format!("derived/{bureau}/{clip}");
+    DerivedKeys {
+        view: format!("{base}/view.mp4"),
+        subtitles: format!("{base}/subtitles.vtt"),
+        poster: format!("{base}/poster.jpg"),
+        track: format!("{base}/track"),
+    }
+}
+
 /// The original file's extension, lowercased, if it is short and plain enough to be useful
 /// in a key (players and operators recognise `.mp4`); anything else is left out.
 fn extension(name: &str) -> Option<String> {

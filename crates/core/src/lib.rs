@@ -14,6 +14,7 @@ pub mod events;
 pub mod export;
 pub mod ids;
 pub mod keys;
+pub mod media;
 pub mod naming;
 pub mod retention;
 pub mod roles;
@@ -24,4 +25,4 @@ pub mod users;
 
 pub use digest::{DigestError, Sha256Digest};
 pub use ids::{BureauId, ClipId, IdError, LocalId};
-pub use state::{ClipState, TransitionError};
+pub use state::{ClipState, ProcessingStep, TransitionError};

@@ -23,6 +23,36 @@ pub enum ClipState {
     Failed,
 }
 
+/// A processing step a deployment may require before a stored clip is catalogued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProcessingStep {
+    /// The viewing copy with time and place burned in.
+    Transcode,
+    /// The perceptual fingerprint and continuity checks.
+    Fingerprint,
+}
+
+impl ProcessingStep {
+    pub const ALL: [ProcessingStep; 2] = [Self::Transcode, Self::Fingerprint];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Transcode => "transcode",
+            Self::Fingerprint => "fingerprint",
+        }
+    }
+}
+
+impl FromStr for ProcessingStep {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|step| step.as_str() == s.trim())
+            .ok_or_else(|| format!("unknown processing step {s:?}: transcode or fingerprint"))
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TransitionError {
     #[error("a clip cannot move from {from} to {to}")]

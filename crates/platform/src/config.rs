@@ -340,3 +340,103 @@ mod tests {
         assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 }
+
+/// What both media workers accept and how long they may take: one set of limits for the
+/// process, shared by the transcoder and the fingerprinter.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MediaJobArgs {
+    /// Where originals are copied for decoding and outputs made (default: the system's
+    /// temporary directory; standalone: DATA/work).
+    #[arg(
+        id = "media_work_dir",
+        long = "media-work-dir",
+        env = "CUSTODIAN_MEDIA_WORK_DIR"
+    )]
+    pub work_dir: Option<std::path::PathBuf>,
+    /// Longer clips are refused (marked failed) rather than processed.
+    #[arg(id = "media_max_duration", long = "media-max-duration", env = "CUSTODIAN_MEDIA_MAX_DURATION", default_value = "6h", value_parser = parse_duration)]
+    pub max_duration: Duration,
+    /// Larger pictures are refused, e.g. 7680x4320.
+    #[arg(id = "media_max_resolution", long = "media-max-resolution", env = "CUSTODIAN_MEDIA_MAX_RESOLUTION", default_value = "7680x4320", value_parser = parse_resolution)]
+    pub max_resolution: (u32, u32),
+    /// A job still running after this long is stopped and retried.
+    #[arg(id = "media_job_timeout", long = "media-job-timeout", env = "CUSTODIAN_MEDIA_JOB_TIMEOUT", default_value = "2h", value_parser = parse_duration)]
+    pub job_timeout: Duration,
+    /// Deliveries of one clip's job before it goes to the dead-letter subject and the clip
+    /// is marked failed.
+    #[arg(
+        id = "media_max_deliver",
+        long = "media-max-deliver",
+        env = "CUSTODIAN_MEDIA_MAX_DELIVER",
+        default_value_t = 3
+    )]
+    pub max_deliver: u32,
+}
+
+impl Default for MediaJobArgs {
+    fn default() -> Self {
+        Self {
+            work_dir: None,
+            max_duration: Duration::from_secs(6 * 3600),
+            max_resolution: (7680, 4320),
+            job_timeout: Duration::from_secs(2 * 3600),
+            max_deliver: 3,
+        }
+    }
+}
+
+impl MediaJobArgs {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_duration.is_zero() {
+            return Err(ConfigError::new(
+                "media-max-duration",
+                "0s",
+                "must be more than 0",
+            ));
+        }
+        if self.job_timeout < Duration::from_secs(1) {
+            return Err(ConfigError::new(
+                "media-job-timeout",
+                format!("{:?}", self.job_timeout),
+                "must be at least 1s",
+            ));
+        }
+        if !(1..=100).contains(&self.max_deliver) {
+            return Err(ConfigError::new(
+                "media-max-deliver",
+                self.max_deliver,
+                "must be 1 to 100",
+            ));
+        }
+        if let Some(dir) = &self.work_dir {
+            if !dir.is_dir() {
+                return Err(ConfigError::new(
+                    "media-work-dir",
+                    dir.display(),
+                    "is not a directory",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn work_dir(&self) -> std::path::PathBuf {
+        self.work_dir.clone().unwrap_or_else(std::env::temp_dir)
+    }
+}
+
+/// `WIDTHxHEIGHT`, each 16 to 16384.
+pub fn parse_resolution(text: &str) -> Result<(u32, u32), String> {
+    let (w, h) = text
+        .trim()
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("{text:?} is not WIDTHxHEIGHT"))?;
+    let side = |s: &str| {
+        s.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|v| (16..=16384).contains(v))
+            .ok_or_else(|| format!("{text:?}: each side must be 16 to 16384"))
+    };
+    Ok((side(w)?, side(h)?))
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use custodian_core::events::Topic;
 use custodian_platform::bus::{
-    run_consumer, Bus, ConsumerSpec, HandleError, InProcessBus, JobMetrics, NatsBus,
+    run_consumer, Bus, ConsumerSpec, HandleError, InProcessBus, Job, JobMetrics, NatsBus,
 };
 use custodian_platform::testing::fresh_nats;
 use tokio_util::sync::CancellationToken;
@@ -132,10 +132,13 @@ async fn poison_goes_to_dead_letters(bus: Arc<dyn Bus>) -> u32 {
     let attempts = Arc::new(AtomicU32::new(0));
     let shutdown = CancellationToken::new();
     let counter = attempts.clone();
-    let handler = move |_payload: Bytes| {
+    let handler = move |job: Job| {
         let counter = counter.clone();
         async move {
-            counter.fetch_add(1, Ordering::SeqCst);
+            let seen = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            // The handler is told which delivery is the last, and only that one.
+            assert_eq!(job.attempt, seen, "attempts are numbered from 1");
+            assert_eq!(job.last_attempt, seen == 3, "attempt {seen}");
             Err::<(), _>(HandleError::Transient("always fails".into()))
         }
     };

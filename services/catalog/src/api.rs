@@ -17,7 +17,8 @@ use custodian_core::naming::NameParts;
 use custodian_core::roles::Action;
 use custodian_core::{ClipId, ClipState, LocalId};
 use custodian_platform::catalogue::{
-    BoundingBox, CaseRecord, ClassificationEntry, ClipFilter, ClipRecord, Device, Transition,
+    BoundingBox, CaseRecord, ClassificationEntry, ClipFilter, ClipMedia, ClipRecord, Device,
+    Finding, Transition,
 };
 use custodian_platform::http::{clip_in_bureau, protect, ApiError, BearerSecurity, Caller};
 use serde::{Deserialize, Serialize};
@@ -29,9 +30,11 @@ pub const MAX_PAGE: i64 = 500;
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(one, classify, set_confidentiality, categories, list, create_case, case, link_clips, close_case, file_case, register_device, devices),
+    paths(one, classify, set_confidentiality, categories, list, create_case, case, link_clips, close_case, file_case, register_device, devices,
+        crate::media_api::view, crate::media_api::subtitles, crate::media_api::poster, crate::media_api::similar),
     modifiers(&BearerSecurity),
-    tags((name = "catalogue", description = "Clips, classification, cases and devices (art. 15-18)"))
+    tags((name = "catalogue", description = "Clips, classification, cases and devices (art. 15-18)"),
+        (name = "media", description = "Viewing copies, sidecars and similar clips"))
 )]
 struct CatalogApi;
 
@@ -47,6 +50,10 @@ pub fn router(catalog: Arc<Catalog>) -> Router {
         .route("/v1/clips/{id}", get(one))
         .route("/v1/clips/{id}/classification", put(classify))
         .route("/v1/clips/{id}/confidentiality", put(set_confidentiality))
+        .route("/v1/clips/{id}/view", get(crate::media_api::view))
+        .route("/v1/clips/{id}/subtitles", get(crate::media_api::subtitles))
+        .route("/v1/clips/{id}/poster", get(crate::media_api::poster))
+        .route("/v1/clips/{id}/similar", get(crate::media_api::similar))
         .route("/v1/categories", get(categories))
         .route("/v1/cases", post(create_case))
         .route("/v1/cases/{id}", get(case))
@@ -67,7 +74,7 @@ fn conflict(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::CONFLICT, "conflict", message)
 }
 
-fn clip_id(text: &str) -> Result<ClipId, ApiError> {
+pub(crate) fn clip_id(text: &str) -> Result<ClipId, ApiError> {
     text.parse()
         .map_err(|e: custodian_core::IdError| bad_request(e.to_string()))
 }
@@ -119,6 +126,10 @@ struct ClipDetail {
     view: ClipView,
     history: Vec<Transition>,
     classifications: Vec<ClassificationEntry>,
+    /// What the media workers measured and made (absent until one has run).
+    media: Option<ClipMedia>,
+    /// What the scrub and the fingerprinter found wrong (continuity, checksums).
+    findings: Vec<Finding>,
 }
 
 impl Catalog {
@@ -127,7 +138,11 @@ impl Catalog {
         ClipView { clip, deadlines }
     }
 
-    async fn clip_of(&self, caller: &Caller, id: ClipId) -> Result<ClipRecord, ApiError> {
+    pub(crate) async fn clip_of(
+        &self,
+        caller: &Caller,
+        id: ClipId,
+    ) -> Result<ClipRecord, ApiError> {
         clip_in_bureau(&*self.ports.catalogue, caller, id).await
     }
 
@@ -167,10 +182,14 @@ async fn one(
     let clip = catalog.clip_of(&caller, id).await?;
     let history = catalog.ports.catalogue.transitions(id).await?;
     let classifications = catalog.ports.catalogue.classifications(id).await?;
+    let media = catalog.ports.catalogue.clip_media(id).await?;
+    let findings = catalog.ports.catalogue.findings(id).await?;
     Ok(Json(ClipDetail {
         view: catalog.view(clip),
         history,
         classifications,
+        media,
+        findings,
     }))
 }
 

@@ -4,6 +4,7 @@
 //! answers the read API, always scoped to the caller's bureau.
 
 mod api;
+mod media_api;
 
 pub use api::openapi;
 
@@ -16,13 +17,13 @@ use custodian_core::classification::{Categories, DEFAULT_CATEGORIES};
 use custodian_core::deadlines::DeadlineRules;
 use custodian_core::events::Topic;
 use custodian_core::naming::{self, NameParts, NameTemplate};
-use custodian_core::{ClipId, ClipState};
-use custodian_platform::bus::{run_consumer, ConsumerSpec, HandleError, JobMetrics};
+use custodian_core::{ClipId, ClipState, ProcessingStep};
+use custodian_platform::bus::{run_consumer, ConsumerSpec, HandleError, Job, JobMetrics};
 use custodian_platform::catalogue::{CatalogueError, ClipRecord, ClipSchedule};
 use custodian_platform::config::{parse_duration, ConfigError};
 use custodian_platform::events::publish_stored;
 use custodian_platform::Ports;
-use custodian_proto::v1::{ClipCatalogued, ClipStored};
+use custodian_proto::v1::{ClipCatalogued, ClipFingerprinted, ClipStored, ClipTranscoded};
 use custodian_proto::Message;
 use prometheus::{IntCounter, IntGaugeVec, Opts, Registry};
 use tokio_util::sync::CancellationToken;
@@ -46,12 +47,23 @@ pub struct CatalogConfig {
     #[arg(long = "stuck-after", env = "CUSTODIAN_STUCK_AFTER", default_value = "5m", value_parser = parse_duration)]
     pub stuck_after: Duration,
     /// Deliveries of one event before it goes to the dead-letter subject.
+    /// The processing steps a stored clip waits for before it is catalogued, comma-separated
+    /// (`transcode`, `fingerprint`), or `none`.
+    #[arg(long = "media-steps", env = "CUSTODIAN_MEDIA_STEPS", value_delimiter = ',', default_value = "transcode,fingerprint", value_parser = parse_step)]
+    pub media_steps: Vec<Option<ProcessingStep>>,
     #[arg(
         long = "max-deliver",
         env = "CUSTODIAN_MAX_DELIVER",
         default_value_t = 5
     )]
     pub max_deliver: u32,
+}
+
+fn parse_step(text: &str) -> Result<Option<ProcessingStep>, String> {
+    match text.trim() {
+        "none" | "" => Ok(None),
+        step => step.parse().map(Some),
+    }
 }
 
 /// The catalogue's rules, as configured and checked at start.
@@ -120,8 +132,18 @@ impl Default for CatalogConfig {
             categories: DEFAULT_CATEGORIES.map(String::from).to_vec(),
             reconcile_every: Duration::from_secs(30),
             stuck_after: Duration::from_secs(300),
+            media_steps: ProcessingStep::ALL.map(Some).to_vec(),
             max_deliver: 5,
         }
+    }
+}
+
+impl CatalogConfig {
+    /// The steps a stored clip waits for.
+    pub fn required_steps(&self) -> Vec<ProcessingStep> {
+        let mut steps: Vec<ProcessingStep> = self.media_steps.iter().flatten().copied().collect();
+        steps.dedup();
+        steps
     }
 }
 
@@ -134,7 +156,7 @@ struct CatalogMetrics {
 }
 
 impl CatalogMetrics {
-    fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+    fn register(registry: &Registry, jobs: JobMetrics) -> Result<Self, prometheus::Error> {
         let catalogued = IntCounter::new(
             "custodian_clips_catalogued_total",
             "Clips that reached the catalogued state",
@@ -163,7 +185,7 @@ impl CatalogMetrics {
             republished,
             unknown_calendar_year,
             overdue,
-            jobs: JobMetrics::register(registry)?,
+            jobs,
         })
     }
 }
@@ -192,9 +214,14 @@ fn catalogue_failure(e: CatalogueError) -> HandleError {
 }
 
 impl Catalog {
-    pub fn new(ports: Ports, config: CatalogConfig) -> Result<Arc<Self>, CatalogStartError> {
+    /// `jobs` is the process's one set of job metrics, shared by every consuming role.
+    pub fn new(
+        ports: Ports,
+        config: CatalogConfig,
+        jobs: JobMetrics,
+    ) -> Result<Arc<Self>, CatalogStartError> {
         let rules = config.rules()?;
-        let metrics = CatalogMetrics::register(&ports.registry)?;
+        let metrics = CatalogMetrics::register(&ports.registry, jobs)?;
         Ok(Arc::new(Self {
             ports,
             config,
@@ -207,45 +234,68 @@ impl Catalog {
         api::router(self.clone())
     }
 
-    fn stored_consumer(&self) -> ConsumerSpec {
+    fn consumer(&self, name: &str, topic: Topic) -> ConsumerSpec {
         ConsumerSpec {
-            name: "catalog-stored".into(),
-            topic: Topic::ClipStored,
+            name: name.into(),
+            topic,
             ack_wait: Duration::from_secs(30),
             max_deliver: self.config.max_deliver,
         }
     }
 
-    /// Runs the `clip.stored` consumer and the reconciler until `shutdown`.
+    /// Runs the consumers of `clip.stored` and of the media workers' events, and the
+    /// reconciler, until `shutdown`.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
-        let consumer = {
+        let consume = |name: &'static str, topic: Topic| {
             let catalog = self.clone();
-            let handler = move |payload: Bytes| {
+            let handler = move |job: Job| {
                 let catalog = catalog.clone();
-                async move { catalog.on_stored(payload).await }
+                async move { catalog.on_event(topic, job.payload).await }
             };
             run_consumer(
                 self.ports.bus.clone(),
-                self.stored_consumer(),
+                self.consumer(name, topic),
                 self.metrics.jobs.clone(),
                 Duration::from_secs(60),
                 shutdown.clone(),
                 handler,
             )
         };
-        let reconciler = self.clone().reconcile_forever(shutdown);
-        tokio::join!(consumer, reconciler);
+        let stored = consume("catalog-stored", Topic::ClipStored);
+        let transcoded = consume("catalog-transcoded", Topic::ClipTranscoded);
+        let fingerprinted = consume("catalog-fingerprinted", Topic::ClipFingerprinted);
+        let reconciler = self.clone().reconcile_forever(shutdown.clone());
+        tokio::join!(stored, transcoded, fingerprinted, reconciler);
     }
 
-    /// Handles `clip.stored`. No processing step is required yet, so a stored clip is
-    /// catalogued at once; handling the same event twice changes nothing.
-    pub async fn on_stored(&self, payload: Bytes) -> Result<(), HandleError> {
-        let event = ClipStored::decode(payload)
-            .map_err(|e| HandleError::Permanent(format!("undecodable clip.stored: {e}")))?;
-        let id: ClipId = event
-            .clip_id
+    /// Handles an event of a clip's processing: whichever arrives, the clip is scheduled if
+    /// it is not yet, and catalogued once every required step is recorded. Handling any of
+    /// them twice changes nothing.
+    pub async fn on_event(&self, topic: Topic, payload: Bytes) -> Result<(), HandleError> {
+        let undecodable = |e: custodian_proto::DecodeError| {
+            HandleError::Permanent(format!("undecodable {}: {e}", topic.suffix()))
+        };
+        let clip_id = match topic {
+            Topic::ClipStored => ClipStored::decode(payload).map_err(undecodable)?.clip_id,
+            Topic::ClipTranscoded => {
+                ClipTranscoded::decode(payload)
+                    .map_err(undecodable)?
+                    .clip_id
+            }
+            Topic::ClipFingerprinted => {
+                ClipFingerprinted::decode(payload)
+                    .map_err(undecodable)?
+                    .clip_id
+            }
+            Topic::ClipCatalogued => return Ok(()),
+        };
+        let id: ClipId = clip_id
             .parse()
-            .map_err(|e| HandleError::Permanent(format!("clip.stored: {e}")))?;
+            .map_err(|e| HandleError::Permanent(format!("{}: {e}", topic.suffix())))?;
+        self.advance(id).await
+    }
+
+    async fn advance(&self, id: ClipId) -> Result<(), HandleError> {
         let clip = self
             .ports
             .catalogue
@@ -262,6 +312,11 @@ impl Catalog {
         }
         match clip.state {
             ClipState::Stored => {
+                let pending = self.pending_steps(id).await.map_err(catalogue_failure)?;
+                if !pending.is_empty() {
+                    // The media workers' events will bring the clip back here.
+                    return Ok(());
+                }
                 let now = self.ports.clock.now();
                 let moved = self
                     .ports
@@ -292,6 +347,27 @@ impl Catalog {
                 Ok(())
             }
         }
+    }
+
+    /// The required steps not yet recorded for the clip.
+    async fn pending_steps(&self, id: ClipId) -> Result<Vec<ProcessingStep>, CatalogueError> {
+        let required = self.config.required_steps();
+        if required.is_empty() {
+            return Ok(required);
+        }
+        let media = self
+            .ports
+            .catalogue
+            .clip_media(id)
+            .await?
+            .unwrap_or_default();
+        Ok(required
+            .into_iter()
+            .filter(|step| match step {
+                ProcessingStep::Transcode => media.transcoded_at.is_none(),
+                ProcessingStep::Fingerprint => media.fingerprinted_at.is_none(),
+            })
+            .collect())
     }
 
     /// Fixes the clip's canonical name and deadlines, and links it to the case its upload

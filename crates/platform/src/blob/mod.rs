@@ -147,3 +147,62 @@ impl RunningDigest {
         )
     }
 }
+
+/// Copies a stored object into a local file (FFmpeg reads files, and MP4s need seeking).
+pub async fn copy_to_file(
+    store: &dyn BlobStore,
+    key: &str,
+    path: &std::path::Path,
+) -> Result<u64, BlobError> {
+    let io = |source| BlobError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut reader = store.open(key).await?;
+    let mut file = tokio::fs::File::create(path).await.map_err(io)?;
+    let copied = tokio::io::copy(&mut reader, &mut file).await.map_err(io)?;
+    tokio::io::AsyncWriteExt::flush(&mut file)
+        .await
+        .map_err(io)?;
+    Ok(copied)
+}
+
+/// Stores a local file under `key`, replacing what an earlier run of the same job left
+/// there, and verifies it. Only for derived files (viewing copies, sidecars): originals are
+/// never replaced.
+pub async fn store_derived_file(
+    store: &dyn BlobStore,
+    key: &str,
+    path: &std::path::Path,
+) -> Result<WrittenObject, BlobError> {
+    use tokio::io::AsyncReadExt;
+    if store.size_of(key).await?.is_some() {
+        store.delete(key).await?;
+    }
+    let io = |source| BlobError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut file = tokio::fs::File::open(path).await.map_err(io)?;
+    let mut writer = store.create(key).await?;
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let read = match file.read(&mut buffer).await {
+            Ok(read) => read,
+            Err(e) => {
+                writer.abort().await;
+                return Err(io(e));
+            }
+        };
+        if read == 0 {
+            break;
+        }
+        if let Err(e) = writer.write(Bytes::copy_from_slice(&buffer[..read])).await {
+            writer.abort().await;
+            return Err(e);
+        }
+    }
+    let written = writer.finish().await?;
+    store.verify(&written).await?;
+    Ok(written)
+}

@@ -17,7 +17,7 @@ use custodian_core::events::Topic;
 
 pub use memory::InProcessBus;
 pub use nats::{NatsBus, NatsSettings};
-pub use worker::{run_consumer, HandleError, JobMetrics};
+pub use worker::{run_consumer, HandleError, Job, JobMetrics};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {

@@ -23,6 +23,17 @@ pub enum HandleError {
     Permanent(String),
 }
 
+/// One delivery as a handler sees it.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub payload: Bytes,
+    /// 1 on the first delivery.
+    pub attempt: u32,
+    /// No further delivery follows if this one fails: a handler that keeps state about the
+    /// work (a clip's failed state) records the failure now.
+    pub last_attempt: bool,
+}
+
 /// Job counts and durations, labelled by consumer and outcome.
 #[derive(Clone)]
 pub struct JobMetrics {
@@ -53,6 +64,11 @@ impl JobMetrics {
     }
 }
 
+/// How often a job in progress says so: three times per ack wait.
+fn progress_every(ack_wait: Duration) -> Duration {
+    (ack_wait / 3).max(Duration::from_millis(100))
+}
+
 /// The delay before redelivery after the n-th failed attempt: 1 s, 2 s, 4 s ... capped at 60 s.
 pub fn retry_delay(attempt: u32) -> Duration {
     Duration::from_secs(1u64 << attempt.saturating_sub(1).min(6)).min(Duration::from_secs(60))
@@ -68,7 +84,7 @@ pub async fn run_consumer<H, F>(
     shutdown: CancellationToken,
     handler: H,
 ) where
-    H: Fn(Bytes) -> F + Send + Sync + 'static,
+    H: Fn(Job) -> F + Send + Sync + 'static,
     F: Future<Output = Result<(), HandleError>> + Send + 'static,
 {
     let mut subscription = None;
@@ -116,15 +132,33 @@ async fn handle_one<H, F>(
     handler: &H,
     delivery: Delivery,
 ) where
-    H: Fn(Bytes) -> F,
+    H: Fn(Job) -> F,
     F: Future<Output = Result<(), HandleError>> + Send + 'static,
 {
     let started = Instant::now();
-    let job = tokio::spawn(tokio::time::timeout(
+    let mut job = tokio::spawn(tokio::time::timeout(
         job_timeout,
-        handler(delivery.payload.clone()),
+        handler(Job {
+            payload: delivery.payload.clone(),
+            attempt: delivery.attempt,
+            last_attempt: delivery.attempt >= spec.max_deliver,
+        }),
     ));
-    let result = match job.await {
+    // A long job (a transcode) tells the bus it is still alive well inside the ack wait, so
+    // the message is not handed to another worker while this one is busy with it.
+    let mut heartbeat = tokio::time::interval(progress_every(spec.ack_wait));
+    heartbeat.tick().await;
+    let joined = loop {
+        tokio::select! {
+            joined = &mut job => break joined,
+            _ = heartbeat.tick() => {
+                if let Err(e) = delivery.acker.progress().await {
+                    tracing::warn!(consumer = %spec.name, error = %e, "could not report progress");
+                }
+            }
+        }
+    };
+    let result = match joined {
         Ok(Ok(result)) => result,
         Ok(Err(_elapsed)) => Err(HandleError::Transient(format!(
             "took longer than {job_timeout:?}"

@@ -15,12 +15,14 @@ use custodian_core::classification::Classification;
 use custodian_core::deadlines::DeadlineKind;
 use custodian_core::retention::{CaseFacts, LongTermReason};
 use custodian_core::roles::Role;
-use custodian_core::{BureauId, ClipId, ClipState};
+use custodian_core::{BureauId, ClipId, ClipState, LocalId};
 use uuid::Uuid;
 
+pub use model::{decode_fingerprint, encode_fingerprint};
 pub use model::{
-    BoundingBox, CaseRecord, ClassTotals, ClassificationEntry, ClipFilter, ClipRecord,
-    ClipSchedule, CopyRequest, Device, Finding, NewClip, PendingUpload, Transition,
+    BoundingBox, CaseRecord, ClassTotals, ClassificationEntry, ClipFilter, ClipMedia, ClipRecord,
+    ClipSchedule, CopyRequest, Device, Finding, MediaFacts, NewClip, NewFinding, PendingUpload,
+    Rendition, Transition,
 };
 pub use sql::{PostgresCatalogue, SqliteCatalogue};
 
@@ -291,6 +293,39 @@ pub trait Catalogue: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<(), CatalogueError>;
     async fn findings(&self, id: ClipId) -> Result<Vec<Finding>, CatalogueError>;
+    /// Records the transcoder's output and what it measured; running it again replaces it.
+    async fn record_transcode(
+        &self,
+        id: ClipId,
+        facts: &MediaFacts,
+        rendition: &Rendition,
+        at: DateTime<Utc>,
+    ) -> Result<(), CatalogueError>;
+    /// Records the fingerprint, what was measured and the fingerprinter's findings, replacing
+    /// those of an earlier run of the same clip.
+    async fn record_fingerprint(
+        &self,
+        id: ClipId,
+        facts: &MediaFacts,
+        hashes: &[u64],
+        findings: &[NewFinding],
+        at: DateTime<Utc>,
+    ) -> Result<(), CatalogueError>;
+    async fn clip_media(&self, id: ClipId) -> Result<Option<ClipMedia>, CatalogueError>;
+    /// Fingerprints of a bureau's clips (not purged), newest first, at most `limit`.
+    async fn fingerprints(
+        &self,
+        bureau: &BureauId,
+        limit: i64,
+    ) -> Result<Vec<(ClipId, Vec<u64>)>, CatalogueError>;
+    /// The clip the same device recorded last before `before` (and its measured duration),
+    /// for the gap between consecutive clips.
+    async fn previous_on_device(
+        &self,
+        bureau: &BureauId,
+        device: &LocalId,
+        before: DateTime<Utc>,
+    ) -> Result<Option<(ClipId, DateTime<Utc>, Option<f64>)>, CatalogueError>;
     /// Clips and bytes per retention class: ordinary, long_term, held, recycled, expired.
     async fn class_totals(&self) -> Result<Vec<ClassTotals>, CatalogueError>;
     /// The oldest verification among clips with files (None if some were never verified).

@@ -86,12 +86,66 @@ pub struct ClipRecord {
 }
 
 /// Something found wrong with a clip (a checksum mismatch, a missing object, ...).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Finding {
     pub at: DateTime<Utc>,
     pub kind: String,
     pub severity: String,
     pub detail: String,
+    /// Where in the clip, in seconds from its first frame (continuity findings).
+    pub position_seconds: Option<f64>,
+    /// How long the gap or jump is, in seconds (continuity findings).
+    pub size_seconds: Option<f64>,
+}
+
+/// A finding as a worker reports it; the worker's name is its `source`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewFinding {
+    pub kind: String,
+    pub severity: String,
+    pub detail: String,
+    pub position_seconds: Option<f64>,
+    pub size_seconds: Option<f64>,
+}
+
+/// What probing the original says, as either media worker saw it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct MediaFacts {
+    pub container: Option<String>,
+    pub duration_seconds: Option<f64>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub video_codec: Option<String>,
+    pub audio_codec: Option<String>,
+    pub frame_rate: Option<f64>,
+    /// Clockwise degrees the picture is turned for display.
+    pub rotation: Option<u32>,
+    /// The file's own creation time tag.
+    pub creation_time: Option<DateTime<Utc>>,
+}
+
+/// The viewing copy and its companions, under keys derived from the clip id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendition {
+    pub view_key: String,
+    pub subtitles_key: String,
+    pub poster_key: String,
+    pub view_size_bytes: u64,
+}
+
+/// Everything the media workers recorded about a clip.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ClipMedia {
+    #[serde(flatten)]
+    pub facts: MediaFacts,
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub rendition: Option<Rendition>,
+    pub view_size_bytes: Option<u64>,
+    pub transcoded_at: Option<DateTime<Utc>>,
+    pub fingerprinted_at: Option<DateTime<Utc>>,
+    /// Seconds of the clip with a perceptual hash.
+    pub fingerprint_seconds: usize,
 }
 
 /// Clips and bytes per retention class, for the storage gauges.
@@ -421,6 +475,8 @@ pub(super) struct FindingRow {
     pub kind: String,
     pub severity: String,
     pub detail: String,
+    pub position_seconds: Option<f64>,
+    pub size_seconds: Option<f64>,
 }
 
 impl From<FindingRow> for Finding {
@@ -430,8 +486,78 @@ impl From<FindingRow> for Finding {
             kind: row.kind,
             severity: row.severity,
             detail: row.detail,
+            position_seconds: row.position_seconds,
+            size_seconds: row.size_seconds,
         }
     }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct MediaRow {
+    pub container: Option<String>,
+    pub duration_seconds: Option<f64>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub video_codec: Option<String>,
+    pub audio_codec: Option<String>,
+    pub frame_rate: Option<f64>,
+    pub rotation: Option<i32>,
+    pub creation_time: Option<DateTime<Utc>>,
+    pub view_key: Option<String>,
+    pub subtitles_key: Option<String>,
+    pub poster_key: Option<String>,
+    pub view_size_bytes: Option<i64>,
+    pub transcoded_at: Option<DateTime<Utc>>,
+    pub fingerprint: Option<Vec<u8>>,
+    pub fingerprinted_at: Option<DateTime<Utc>>,
+}
+
+impl From<MediaRow> for ClipMedia {
+    fn from(row: MediaRow) -> Self {
+        let rendition = match (row.view_key, row.subtitles_key, row.poster_key) {
+            (Some(view_key), Some(subtitles_key), Some(poster_key)) => Some(Rendition {
+                view_key,
+                subtitles_key,
+                poster_key,
+                view_size_bytes: row.view_size_bytes.unwrap_or(0).max(0) as u64,
+            }),
+            _ => None,
+        };
+        Self {
+            facts: MediaFacts {
+                container: row.container,
+                duration_seconds: row.duration_seconds,
+                width: row.width.map(|w| w.max(0) as u32),
+                height: row.height.map(|h| h.max(0) as u32),
+                video_codec: row.video_codec,
+                audio_codec: row.audio_codec,
+                frame_rate: row.frame_rate,
+                rotation: row.rotation.map(|r| r.max(0) as u32),
+                creation_time: row.creation_time,
+            },
+            rendition,
+            view_size_bytes: row.view_size_bytes.map(|b| b.max(0) as u64),
+            transcoded_at: row.transcoded_at,
+            fingerprinted_at: row.fingerprinted_at,
+            fingerprint_seconds: row.fingerprint.map_or(0, |f| f.len() / 8),
+        }
+    }
+}
+
+/// A fingerprint as stored: 8 bytes big-endian per second.
+pub fn encode_fingerprint(hashes: &[u64]) -> Vec<u8> {
+    hashes.iter().flat_map(|h| h.to_be_bytes()).collect()
+}
+
+pub fn decode_fingerprint(bytes: &[u8]) -> Vec<u64> {
+    bytes
+        .chunks_exact(8)
+        .map(|chunk| {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            u64::from_be_bytes(word)
+        })
+        .collect()
 }
 
 #[derive(sqlx::FromRow)]

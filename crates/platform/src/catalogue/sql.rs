@@ -14,19 +14,19 @@ use custodian_core::classification::Classification;
 use custodian_core::deadlines::DeadlineKind;
 use custodian_core::retention::{CaseFacts, LongTermReason};
 use custodian_core::roles::Role;
-use custodian_core::{BureauId, ClipId, ClipState};
+use custodian_core::{BureauId, ClipId, ClipState, LocalId};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use uuid::Uuid;
 
 use super::model::{
-    AuditRow, CaseRow, CheckpointRow, ClassificationRow, ClipRow, CopyRow, DeviceRow, FindingRow,
-    PendingRow, TransitionRow,
+    decode_fingerprint, encode_fingerprint, AuditRow, CaseRow, CheckpointRow, ClassificationRow,
+    ClipRow, CopyRow, DeviceRow, FindingRow, MediaRow, PendingRow, TransitionRow,
 };
 use super::{
-    CaseRecord, Catalogue, CatalogueError, ClassTotals, ClassificationEntry, ClipFilter,
-    ClipRecord, ClipSchedule, CopyRequest, Device, Finding, Lease, NewClip, PendingUpload,
-    TokenOwner, Transition,
+    CaseRecord, Catalogue, CatalogueError, ClassTotals, ClassificationEntry, ClipFilter, ClipMedia,
+    ClipRecord, ClipSchedule, CopyRequest, Device, Finding, Lease, MediaFacts, NewClip, NewFinding,
+    PendingUpload, Rendition, TokenOwner, Transition,
 };
 
 const CLIP_COLUMNS: &str = "id, bureau_id, device_id, officer_id, recorded_at, original_name, case_ref, object_key, \
@@ -128,6 +128,37 @@ macro_rules! catalogue_on {
         impl $adapter {
             /// Moves a clip from `from` to `to` inside `tx` if it is still in `from`, and keeps
             /// the move in its history.
+            /// Creates the clip's media row if needed and fills in what was measured; a fact
+            /// another worker already recorded is kept when this one does not know it.
+            async fn upsert_facts(tx: &mut sqlx::Transaction<'_, $db>, id: ClipId, facts: &MediaFacts) -> Result<(), CatalogueError> {
+                sqlx::query(
+                    "INSERT INTO clip_media (clip_id, container, duration_seconds, width, height, video_codec, audio_codec, frame_rate, rotation, creation_time) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                     ON CONFLICT (clip_id) DO UPDATE SET container = COALESCE(excluded.container, clip_media.container), \
+                     duration_seconds = COALESCE(excluded.duration_seconds, clip_media.duration_seconds), \
+                     width = COALESCE(excluded.width, clip_media.width), height = COALESCE(excluded.height, clip_media.height), \
+                     video_codec = COALESCE(excluded.video_codec, clip_media.video_codec), \
+                     audio_codec = COALESCE(excluded.audio_codec, clip_media.audio_codec), \
+                     frame_rate = COALESCE(excluded.frame_rate, clip_media.frame_rate), \
+                     rotation = COALESCE(excluded.rotation, clip_media.rotation), \
+                     creation_time = COALESCE(excluded.creation_time, clip_media.creation_time)",
+                )
+                .bind(id.as_uuid())
+                .bind(&facts.container)
+                .bind(facts.duration_seconds)
+                .bind(facts.width.map(|w| w as i32))
+                .bind(facts.height.map(|h| h as i32))
+                .bind(&facts.video_codec)
+                .bind(&facts.audio_codec)
+                .bind(facts.frame_rate)
+                .bind(facts.rotation.map(|r| r as i32))
+                .bind(facts.creation_time)
+                .execute(&mut **tx)
+                .await
+                .map_err(err("record media facts"))?;
+                Ok(())
+            }
+
             async fn transition_in(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 id: ClipId,
@@ -852,8 +883,105 @@ macro_rules! catalogue_on {
                 Ok(())
             }
 
+            async fn record_transcode(&self, id: ClipId, facts: &MediaFacts, rendition: &Rendition, at: DateTime<Utc>) -> Result<(), CatalogueError> {
+                let mut tx = self.pool.begin_with($begin_write).await.map_err(err("record transcode"))?;
+                Self::upsert_facts(&mut tx, id, facts).await?;
+                sqlx::query(
+                    "UPDATE clip_media SET view_key = $2, subtitles_key = $3, poster_key = $4, view_size_bytes = $5, transcoded_at = $6 WHERE clip_id = $1",
+                )
+                .bind(id.as_uuid())
+                .bind(&rendition.view_key)
+                .bind(&rendition.subtitles_key)
+                .bind(&rendition.poster_key)
+                .bind(i64::try_from(rendition.view_size_bytes).unwrap_or(i64::MAX))
+                .bind(at)
+                .execute(&mut *tx)
+                .await
+                .map_err(err("record transcode"))?;
+                tx.commit().await.map_err(err("record transcode"))?;
+                Ok(())
+            }
+
+            async fn record_fingerprint(&self, id: ClipId, facts: &MediaFacts, hashes: &[u64], findings: &[NewFinding], at: DateTime<Utc>) -> Result<(), CatalogueError> {
+                let mut tx = self.pool.begin_with($begin_write).await.map_err(err("record fingerprint"))?;
+                Self::upsert_facts(&mut tx, id, facts).await?;
+                sqlx::query("UPDATE clip_media SET fingerprint = $2, fingerprinted_at = $3 WHERE clip_id = $1")
+                    .bind(id.as_uuid())
+                    .bind(encode_fingerprint(hashes))
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(err("record fingerprint"))?;
+                sqlx::query("DELETE FROM findings WHERE clip_id = $1 AND source = 'fingerprinter'")
+                    .bind(id.as_uuid())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(err("record fingerprint"))?;
+                for finding in findings {
+                    sqlx::query(
+                        "INSERT INTO findings (clip_id, at, kind, severity, detail, position_seconds, size_seconds, source) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, 'fingerprinter')",
+                    )
+                    .bind(id.as_uuid())
+                    .bind(at)
+                    .bind(&finding.kind)
+                    .bind(&finding.severity)
+                    .bind(&finding.detail)
+                    .bind(finding.position_seconds)
+                    .bind(finding.size_seconds)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(err("record fingerprint"))?;
+                }
+                tx.commit().await.map_err(err("record fingerprint"))?;
+                Ok(())
+            }
+
+            async fn clip_media(&self, id: ClipId) -> Result<Option<ClipMedia>, CatalogueError> {
+                let row: Option<MediaRow> = sqlx::query_as(
+                    "SELECT container, duration_seconds, width, height, video_codec, audio_codec, frame_rate, rotation, creation_time, \
+                     view_key, subtitles_key, poster_key, view_size_bytes, transcoded_at, fingerprint, fingerprinted_at \
+                     FROM clip_media WHERE clip_id = $1",
+                )
+                .bind(id.as_uuid())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(err("clip media"))?;
+                Ok(row.map(ClipMedia::from))
+            }
+
+            async fn fingerprints(&self, bureau: &BureauId, limit: i64) -> Result<Vec<(ClipId, Vec<u64>)>, CatalogueError> {
+                let rows: Vec<(Uuid, Vec<u8>)> = sqlx::query_as(
+                    "SELECT m.clip_id, m.fingerprint FROM clip_media m JOIN clips c ON c.id = m.clip_id \
+                     WHERE c.bureau_id = $1 AND m.fingerprint IS NOT NULL AND c.purged_at IS NULL ORDER BY m.clip_id DESC LIMIT $2",
+                )
+                .bind(bureau.as_str())
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(err("fingerprints"))?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, bytes)| (ClipId::from_uuid(id), decode_fingerprint(&bytes)))
+                    .collect())
+            }
+
+            async fn previous_on_device(&self, bureau: &BureauId, device: &LocalId, before: DateTime<Utc>) -> Result<Option<(ClipId, DateTime<Utc>, Option<f64>)>, CatalogueError> {
+                let row: Option<(Uuid, DateTime<Utc>, Option<f64>)> = sqlx::query_as(
+                    "SELECT c.id, c.recorded_at, m.duration_seconds FROM clips c LEFT JOIN clip_media m ON m.clip_id = c.id \
+                     WHERE c.bureau_id = $1 AND c.device_id = $2 AND c.recorded_at < $3 ORDER BY c.recorded_at DESC LIMIT 1",
+                )
+                .bind(bureau.as_str())
+                .bind(device.as_str())
+                .bind(before)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(err("previous clip of the device"))?;
+                Ok(row.map(|(id, at, duration)| (ClipId::from_uuid(id), at, duration)))
+            }
+
             async fn findings(&self, id: ClipId) -> Result<Vec<Finding>, CatalogueError> {
-                let rows: Vec<FindingRow> = sqlx::query_as("SELECT at, kind, severity, detail FROM findings WHERE clip_id = $1 ORDER BY id")
+                let rows: Vec<FindingRow> = sqlx::query_as("SELECT at, kind, severity, detail, position_seconds, size_seconds FROM findings WHERE clip_id = $1 ORDER BY id")
                     .bind(id.as_uuid())
                     .fetch_all(&self.pool)
                     .await

@@ -1,0 +1,407 @@
+//! The facts burned into viewing copies and carried in their WebVTT sidecar (regulation
+//! art. 12/17): the date and time of each frame in China Standard Time, the place and
+//! coordinates, the device and the officer. The running clock is drawn per frame by FFmpeg's
+//! drawtext ([`drawtext_clock`]); the slower-changing lines come from an ASS script
+//! ([`ass`]), one event per second.
+//!
+//! Place names, device and officer ids reach here from uploads. Each output format has its
+//! own way for text to become markup, so each one escapes for itself.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::track::Track;
+use crate::deadlines::china_time;
+use crate::upload::Coordinates;
+
+/// A clip longer than this is not footage from one body camera; cues stop here rather than
+/// allocate for a corrupt duration.
+pub const MAX_CUE_SECONDS: f64 = 48.0 * 3600.0;
+
+/// What the overlay of one clip says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OverlayFacts {
+    /// When the first frame was recorded.
+    pub start: DateTime<Utc>,
+    pub duration_seconds: f64,
+    pub place: Option<String>,
+    /// Where the clip was recorded if no track says better.
+    pub fixed_position: Option<Coordinates>,
+    pub track: Option<Track>,
+    pub device: String,
+    pub officer: String,
+}
+
+/// One second of overlay text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cue {
+    pub start_seconds: f64,
+    pub end_seconds: f64,
+    /// The local time first, then place and coordinates (left out when neither is known),
+    /// then device and officer. Control characters have been removed; format-specific
+    /// escaping is left to [`webvtt`] and [`ass`].
+    pub lines: Vec<String>,
+}
+
+/// Control characters (line breaks included) become spaces, so that no input can start a
+/// new line or cue in any output format.
+fn clean(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+/// `31.23040°N 121.47370°E`: five decimals is about a metre, finer than any body camera's GPS.
+pub fn format_coordinates(position: Coordinates) -> String {
+    let ns = if position.latitude < 0.0 { 'S' } else { 'N' };
+    let ew = if position.longitude < 0.0 { 'W' } else { 'E' };
+    format!(
+        "{:.5}°{ns} {:.5}°{ew}",
+        position.latitude.abs(),
+        position.longitude.abs()
+    )
+}
+
+/// One cue per second of the clip; the last one ends with the clip.
+///
+/// The time shown is the whole second of `start` plus the cue's offset, like the drawtext
+/// clock: sub-second precision of the start is not shown (MP4 creation times are whole
+/// seconds anyway). The position is taken from the track at that instant when the track
+/// covers it, else the fixed position.
+pub fn cues(facts: &OverlayFacts) -> Vec<Cue> {
+    let duration = if facts.duration_seconds.is_finite() {
+        facts.duration_seconds.clamp(0.0, MAX_CUE_SECONDS)
+    } else {
+        0.0
+    };
+    let count = duration.ceil() as i64;
+    let whole_start =
+        facts.start - Duration::nanoseconds(i64::from(facts.start.timestamp_subsec_nanos()));
+    let place = facts.place.as_deref().map(clean).filter(|p| !p.is_empty());
+    let identity = format!(
+        "设备 {}  警号 {}",
+        clean(&facts.device),
+        clean(&facts.officer)
+    );
+
+    (0..count)
+        .map(|i| {
+            let offset = Duration::seconds(i);
+            let local = (whole_start + offset).with_timezone(&china_time());
+            let mut lines = vec![local.format("%Y-%m-%d %H:%M:%S (UTC+8)").to_string()];
+
+            let position = facts
+                .track
+                .as_ref()
+                .and_then(|t| t.position_at(facts.start + offset))
+                .or(facts.fixed_position);
+            let whereabouts = match (&place, position) {
+                (Some(p), Some(c)) => Some(format!("{p}  {}", format_coordinates(c))),
+                (Some(p), None) => Some(p.clone()),
+                (None, Some(c)) => Some(format_coordinates(c)),
+                (None, None) => None,
+            };
+            lines.extend(whereabouts);
+            lines.push(identity.clone());
+            Cue {
+                start_seconds: i as f64,
+                end_seconds: ((i + 1) as f64).min(duration),
+                lines,
+            }
+        })
+        .collect()
+}
+
+/// Milliseconds, never negative, never NaN.
+fn millis(seconds: f64) -> u64 {
+    if seconds.is_finite() && seconds > 0.0 {
+        (seconds * 1000.0).round() as u64
+    } else {
+        0
+    }
+}
+
+/// WebVTT cue text: `&`, `<`, `>` as character references. With no `>` left, no `-->` can
+/// remain; line breaks and other control characters become spaces.
+fn vtt_text(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    for c in line.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn vtt_time(seconds: f64) -> String {
+    let ms = millis(seconds);
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        ms / 3_600_000,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+        ms % 1000
+    )
+}
+
+/// A WebVTT file of the cues. Lines that are blank after cleaning are left out, since a blank
+/// line would end the cue.
+pub fn webvtt(cues: &[Cue]) -> String {
+    let mut out = String::from("WEBVTT\n\n");
+    for cue in cues {
+        let _ = writeln!(
+            out,
+            "{} --> {}",
+            vtt_time(cue.start_seconds),
+            vtt_time(cue.end_seconds)
+        );
+        for line in &cue.lines {
+            let text = vtt_text(line);
+            if !text.trim().is_empty() {
+                out.push_str(text.trim_end());
+                out.push('\n');
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// ASS event text: `\`, `{`, `}` are the only characters that start markup, so they become
+/// their full-width forms (which CJK fonts carry); control characters are dropped.
+fn ass_text(line: &str) -> String {
+    line.chars()
+        .filter_map(|c| match c {
+            '\\' => Some('＼'),
+            '{' => Some('｛'),
+            '}' => Some('｝'),
+            c if c.is_control() => None,
+            c => Some(c),
+        })
+        .collect()
+}
+
+/// `H:MM:SS.cc`, the ASS time format (centiseconds).
+fn ass_time(seconds: f64) -> String {
+    let cs = millis(seconds).div_ceil(10);
+    format!(
+        "{}:{:02}:{:02}.{:02}",
+        cs / 360_000,
+        cs / 6000 % 60,
+        cs / 100 % 60,
+        cs % 100
+    )
+}
+
+/// An ASS script drawing every cue's lines after the first (the time is drawn per frame by
+/// [`drawtext_clock`]) bottom-left in white on a black box, for a 16:9 frame `video_height`
+/// pixels high. libass scales the script to the real frame, so other aspect ratios still
+/// work; only the font size is relative to the height.
+pub fn ass(cues: &[Cue], font_family: &str, video_height: u32) -> String {
+    let height = video_height.max(144);
+    // Even width: most encoders need even dimensions and 16:9 of 480 is 853.3.
+    let width = (u64::from(height) * 16 + 9) / 18 * 2;
+    let font_size = (height / 24).max(8);
+    let box_padding = (height / 270).max(2);
+    let margin = (height / 40).max(4);
+    // A comma would end the Style field; braces and backslashes mean nothing here but are
+    // dropped for the same reason as in text.
+    let font: String = font_family
+        .chars()
+        .filter(|c| !c.is_control() && !matches!(c, ',' | '{' | '}' | '\\'))
+        .collect();
+    let font = if font.trim().is_empty() {
+        "sans-serif".to_owned()
+    } else {
+        font.trim().to_owned()
+    };
+
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "[Script Info]\n\
+         ; Custodian viewing-copy overlay\n\
+         ScriptType: v4.00+\n\
+         PlayResX: {width}\n\
+         PlayResY: {height}\n\
+         WrapStyle: 2\n\
+         ScaledBorderAndShadow: yes\n\
+         \n\
+         [V4+ Styles]\n\
+         Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding\n\
+         Style: Overlay,{font},{font_size},&H00FFFFFF,&H00FFFFFF,&H00000000,&H00000000,0,0,0,0,100,100,0,0,3,{box_padding},0,1,{margin},{margin},{margin},1\n\
+         \n\
+         [Events]\n\
+         Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n"
+    );
+    for cue in cues {
+        let text: Vec<String> = cue
+            .lines
+            .iter()
+            .skip(1)
+            .map(|l| ass_text(l))
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        if text.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "Dialogue: 0,{},{},Overlay,,0,0,0,,{}",
+            ass_time(cue.start_seconds),
+            ass_time(cue.end_seconds),
+            text.join("\\N")
+        );
+    }
+    out
+}
+
+/// Text for FFmpeg's drawtext filter, to be passed through `textfile=` (not inline in a
+/// filtergraph, which would need a second layer of escaping): the date and time of each
+/// frame in China Standard Time, with milliseconds, e.g. `2026-02-14 09:30:01.040 CST`.
+///
+/// `pts:gmtime` adds the frame's presentation time to an epoch offset; the offset is the
+/// start's whole unix seconds plus 8 hours, so that "GMT" reads as CST. Inside `%{…}` the
+/// arguments are separated by `:`, so the colons of the time format are escaped as `\:`;
+/// commas need no escape in a text file. `eif` with width 3 zero-pads the milliseconds. The
+/// clock is exact to the whole second of `start` plus each frame's pts.
+pub fn drawtext_clock(start: DateTime<Utc>) -> String {
+    let epoch = start.timestamp() + 8 * 3600;
+    format!("%{{pts:gmtime:{epoch}:%Y-%m-%d %H\\:%M\\:%S}}.%{{eif:mod(t*1000,1000):d:3}} (UTC+8)")
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::media::track::TrackPoint;
+
+    fn facts() -> OverlayFacts {
+        OverlayFacts {
+            start: Utc.with_ymd_and_hms(2026, 2, 14, 1, 30, 0).unwrap(),
+            duration_seconds: 3.5,
+            place: Some("人民广场".to_owned()),
+            fixed_position: Some(Coordinates {
+                latitude: 31.2304,
+                longitude: 121.4737,
+            }),
+            track: None,
+            device: "CAM-0042".to_owned(),
+            officer: "031337".to_owned(),
+        }
+    }
+
+    #[test]
+    fn one_cue_per_second_in_china_time() {
+        let cues = cues(&facts());
+        assert_eq!(cues.len(), 4);
+        assert_eq!(cues[0].lines[0], "2026-02-14 09:30:00 (UTC+8)");
+        assert_eq!(cues[1].lines[0], "2026-02-14 09:30:01 (UTC+8)");
+        assert_eq!(cues[3].lines[0], "2026-02-14 09:30:03 (UTC+8)");
+        assert_eq!((cues[3].start_seconds, cues[3].end_seconds), (3.0, 3.5));
+        assert_eq!(cues[0].lines[1], "人民广场  31.23040°N 121.47370°E");
+        assert_eq!(cues[0].lines[2], "设备 CAM-0042  警号 031337");
+    }
+
+    #[test]
+    fn cst_crosses_the_date_line() {
+        let mut f = facts();
+        f.start = Utc.with_ymd_and_hms(2026, 2, 13, 16, 0, 0).unwrap();
+        assert_eq!(cues(&f)[0].lines[0], "2026-02-14 00:00:00 (UTC+8)");
+    }
+
+    #[test]
+    fn unknowns_are_left_out_and_hemispheres_named() {
+        let mut f = facts();
+        f.place = None;
+        f.fixed_position = Some(Coordinates {
+            latitude: -33.8688,
+            longitude: -70.5,
+        });
+        assert_eq!(cues(&f)[0].lines[1], "33.86880°S 70.50000°W");
+        f.fixed_position = None;
+        assert_eq!(cues(&f)[0].lines.len(), 2);
+        f.duration_seconds = f64::NAN;
+        assert!(cues(&f).is_empty());
+        f.duration_seconds = 3.0;
+        assert_eq!(cues(&f).len(), 3);
+    }
+
+    #[test]
+    fn track_positions_win_over_the_fixed_one() {
+        let mut f = facts();
+        let at = |s| f.start + Duration::seconds(s);
+        f.track = Some(
+            Track::from_points(vec![
+                TrackPoint {
+                    at: at(0),
+                    position: Coordinates {
+                        latitude: 31.0,
+                        longitude: 121.0,
+                    },
+                },
+                TrackPoint {
+                    at: at(2),
+                    position: Coordinates {
+                        latitude: 31.002,
+                        longitude: 121.0,
+                    },
+                },
+            ])
+            .unwrap(),
+        );
+        let cues = cues(&f);
+        assert_eq!(cues[1].lines[1], "人民广场  31.00100°N 121.00000°E");
+        // Within the 2 s tolerance past the end, the last point is used.
+        assert_eq!(cues[3].lines[1], "人民广场  31.00200°N 121.00000°E");
+    }
+
+    #[test]
+    fn webvtt_is_well_formed_and_sanitised() {
+        let mut f = facts();
+        f.place = Some("a --> b\n\n<b>x</b> & y".to_owned());
+        let vtt = webvtt(&cues(&f));
+        assert!(vtt.starts_with("WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n"));
+        assert!(vtt.contains("00:00:03.000 --> 00:00:03.500\n"));
+        assert!(vtt.contains("a --&gt; b  &lt;b&gt;x&lt;/b&gt; &amp; y"));
+        assert_eq!(vtt.matches("-->").count(), 4);
+        // Blank lines only between cues.
+        assert_eq!(vtt.matches("\n\n").count(), 5);
+    }
+
+    #[test]
+    fn ass_escapes_markup() {
+        let mut f = facts();
+        f.place = Some("{\\b1}bold\\N".to_owned());
+        let script = ass(&cues(&f), "Noto Sans CJK SC", 1080);
+        assert!(script.contains("PlayResX: 1920\nPlayResY: 1080\n"));
+        assert!(script.contains("Style: Overlay,Noto Sans CJK SC,45,"));
+        assert!(script.contains(
+            "Dialogue: 0,0:00:00.00,0:00:01.00,Overlay,,0,0,0,,｛＼b1｝bold＼N  31.23040°N 121.47370°E\\N设备 CAM-0042  警号 031337\n"
+        ));
+        assert!(script.contains("0:00:03.00,0:00:03.50,"));
+        assert_eq!(script.matches("Dialogue:").count(), 4);
+        assert!(ass(&[], "Bad,Font", 480).contains("PlayResX: 854\n"));
+        assert!(ass(&[], "Bad,Font", 480).contains("Style: Overlay,BadFont,20,"));
+    }
+
+    #[test]
+    fn drawtext_clock_in_cst() {
+        let start = Utc.with_ymd_and_hms(2026, 2, 14, 1, 30, 0).unwrap();
+        assert_eq!(
+            drawtext_clock(start),
+            format!(
+                "%{{pts:gmtime:{}:%Y-%m-%d %H\\:%M\\:%S}}.%{{eif:mod(t*1000,1000):d:3}} (UTC+8)",
+                start.timestamp() + 28_800
+            )
+        );
+    }
+}

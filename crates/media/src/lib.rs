@@ -1,0 +1,182 @@
+//! Custodian's FFmpeg adapter, on FFmpeg's libraries in-process through ffmpeg-next: what a
+//! file holds (`probe`), the viewing copy with time and place burned in (`transcode`), and
+//! the per-second thumbnails and frame timestamps the fingerprinter works from (`sample`).
+//! Every entry point is blocking (run it on a blocking thread), reads the original from a
+//! local file and never writes to it, stops when its `StopFlag` is raised or its deadline
+//! passes, and answers bad input with a `MediaError` rather than a panic.
+
+mod probe;
+mod sample;
+mod transcode;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Once};
+use std::time::Instant;
+
+pub use probe::{probe, AudioInfo, MediaInfo, VideoInfo};
+pub use sample::{sample, Sampling};
+pub use transcode::{output_size, safe_in_filter_graph, transcode, TranscodePlan, TranscodeReport};
+
+use ffmpeg_next as ffmpeg;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    /// The file is not something FFmpeg can read as video (not video, truncated before its
+    /// index, garbage). Permanent: trying again gives the same answer.
+    #[error("not a readable video file: {0}")]
+    NotVideo(String),
+    /// The file opened but no picture could be decoded from it.
+    #[error("no frame could be decoded: {0}")]
+    Undecodable(String),
+    /// Over a configured limit (duration, resolution).
+    #[error("over the limit: {0}")]
+    OverLimit(String),
+    #[error("stopped after {0:?}: over the processing time limit or shutting down")]
+    Stopped(std::time::Duration),
+    #[error("FFmpeg failed during {operation}: {source}")]
+    Ffmpeg {
+        operation: &'static str,
+        source: ffmpeg::Error,
+    },
+    #[error("writing {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+impl MediaError {
+    /// Whether the same file would fail the same way again.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            Self::NotVideo(_) | Self::Undecodable(_) | Self::OverLimit(_)
+        )
+    }
+
+    /// A short label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::NotVideo(_) => "not_video",
+            Self::Undecodable(_) => "undecodable",
+            Self::OverLimit(_) => "over_limit",
+            Self::Stopped(_) => "stopped",
+            Self::Ffmpeg { .. } => "ffmpeg",
+            Self::Io { .. } => "io",
+        }
+    }
+}
+
+fn ffmpeg_error(operation: &'static str) -> impl FnOnce(ffmpeg::Error) -> MediaError {
+    move |source| MediaError::Ffmpeg { operation, source }
+}
+
+/// What a worker accepts; anything beyond is refused before decoding starts.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_duration_seconds: f64,
+    pub max_width: u32,
+    pub max_height: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_duration_seconds: 6.0 * 3600.0,
+            max_width: 7680,
+            max_height: 4320,
+        }
+    }
+}
+
+/// Tells a running job to stop: raised by the worker on shutdown or when the job is
+/// abandoned, and checked by FFmpeg's I/O interrupt callback and between packets.
+#[derive(Debug, Clone)]
+pub struct StopFlag {
+    raised: Arc<AtomicBool>,
+    started: Instant,
+    deadline: Instant,
+}
+
+impl StopFlag {
+    pub fn with_deadline(deadline: Instant) -> Self {
+        Self {
+            raised: Arc::new(AtomicBool::new(false)),
+            started: Instant::now(),
+            deadline,
+        }
+    }
+
+    /// A guard that raises the flag when dropped: held by the async side of a job, so that
+    /// abandoning the job (time limit, shutdown) also stops the blocking FFmpeg work.
+    pub fn guard(&self) -> StopGuard {
+        StopGuard(self.clone())
+    }
+
+    pub fn raise(&self) {
+        self.raised.store(true, Ordering::Relaxed);
+    }
+
+    pub fn should_stop(&self) -> bool {
+        self.raised.load(Ordering::Relaxed) || Instant::now() >= self.deadline
+    }
+
+    fn check(&self) -> Result<(), MediaError> {
+        if self.should_stop() {
+            Err(MediaError::Stopped(self.started.elapsed()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+pub struct StopGuard(StopFlag);
+
+impl Drop for StopGuard {
+    fn drop(&mut self) {
+        self.0.raise();
+    }
+}
+
+/// Initialises FFmpeg once per process and keeps its own logging to errors, which go to
+/// stderr; our outcome is reported through tracing.
+fn init() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // Registration cannot fail on FFmpeg ≥ 4 (it is a no-op); an error here would only
+        // mean an ancient library, which the build already refuses.
+        let _ = ffmpeg::init();
+        ffmpeg::log::set_level(ffmpeg::log::Level::Error);
+    });
+}
+
+/// Opens `path` for reading, interruptible by `stop`.
+fn open_input(path: &Path, stop: &StopFlag) -> Result<ffmpeg::format::context::Input, MediaError> {
+    init();
+    let flag = stop.clone();
+    ffmpeg::format::input_with_interrupt(path, move || flag.should_stop()).map_err(|e| {
+        if stop.should_stop() {
+            MediaError::Stopped(stop.started.elapsed())
+        } else {
+            MediaError::NotVideo(e.to_string())
+        }
+    })
+}
+
+/// Whether the linked FFmpeg has what the transcoder needs (libx264, drawtext, subtitles).
+pub fn check_capabilities() -> Result<(), String> {
+    init();
+    if ffmpeg::encoder::find_by_name("libx264").is_none() {
+        return Err("FFmpeg has no libx264 encoder".into());
+    }
+    for filter in ["drawtext", "subtitles", "scale", "transpose"] {
+        if ffmpeg::filter::find(filter).is_none() {
+            return Err(format!("FFmpeg has no {filter} filter"));
+        }
+    }
+    if ffmpeg::encoder::find(ffmpeg::codec::Id::AAC).is_none() {
+        return Err("FFmpeg has no AAC encoder".into());
+    }
+    Ok(())
+}

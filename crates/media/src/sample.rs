@@ -1,0 +1,172 @@
+//! The fingerprinter's view of a clip: a 32×32 grey thumbnail hashed once per second of the
+//! clip's own timeline, and the presentation time of every video frame (from the packets, so
+//! frames the decoder skips still count) for the continuity checks.
+
+use std::path::Path;
+
+use custodian_core::media::phash::{phash, HASH_SIDE};
+use ffmpeg_next as ffmpeg;
+use ffmpeg_next::software::scaling;
+
+use crate::probe::{describe, MediaInfo};
+use crate::{ffmpeg_error, open_input, Limits, MediaError, StopFlag};
+
+#[derive(Debug, Clone)]
+pub struct Sampling {
+    pub info: MediaInfo,
+    /// One perceptual hash per second of the clip: `hashes[k]` is of the first frame shown
+    /// at or after `k` seconds.
+    pub hashes: Vec<u64>,
+    /// Presentation time of every video packet, in seconds from the file's start, in the
+    /// order the file stores them.
+    pub frame_times: Vec<f64>,
+    pub decoded_frames: u64,
+}
+
+/// Decodes the clip's video once, cheaply: no loop filter and no non-reference frames,
+/// which a 32×32 thumbnail cannot tell apart anyway.
+pub fn sample(path: &Path, limits: &Limits, stop: &StopFlag) -> Result<Sampling, MediaError> {
+    let mut input = open_input(path, stop)?;
+    let info = describe(&input)?;
+    info.check(limits)?;
+    let index = info.video.index;
+    let time_base = input
+        .stream(index)
+        .map(|s| s.time_base())
+        .ok_or_else(|| MediaError::NotVideo("video stream vanished".into()))?;
+    let tb = f64::from(time_base);
+    if !(tb.is_finite() && tb > 0.0) {
+        return Err(MediaError::NotVideo(format!(
+            "video time base {time_base} is unusable"
+        )));
+    }
+    let parameters = input
+        .stream(index)
+        .map(|s| s.parameters())
+        .ok_or_else(|| MediaError::NotVideo("video stream vanished".into()))?;
+    let mut context = ffmpeg::codec::context::Context::from_parameters(parameters)
+        .map_err(ffmpeg_error("reading the video stream's parameters"))?;
+    context.set_threading(ffmpeg::codec::threading::Config {
+        kind: ffmpeg::codec::threading::Type::Frame,
+        count: 0,
+        ..Default::default()
+    });
+    let mut decoder = context.decoder().video().map_err(|e| {
+        MediaError::Undecodable(format!("no decoder for {}: {e}", info.video.codec))
+    })?;
+    decoder.skip_loop_filter(ffmpeg::Discard::All);
+    decoder.skip_frame(ffmpeg::Discard::NonReference);
+
+    // Timestamps are relative to the file's start (streams may start at different offsets).
+    let origin = (info.start_seconds / tb).round() as i64;
+    let mut state = Sampler {
+        hashes: Vec::new(),
+        scaler: None,
+        thumb: ffmpeg::frame::Video::empty(),
+        decoded: 0,
+    };
+    let mut frame_times = Vec::new();
+    let mut frame = ffmpeg::frame::Video::empty();
+    let mut decode_errors = 0u64;
+    for (stream, packet) in input.packets() {
+        stop.check()?;
+        if stream.index() != index {
+            continue;
+        }
+        if let Some(ts) = packet.pts().or(packet.dts()) {
+            frame_times.push((ts - origin) as f64 * tb);
+        }
+        if decoder.send_packet(&packet).is_err() {
+            decode_errors += 1;
+            continue;
+        }
+        state.drain(&mut decoder, &mut frame, origin, tb)?;
+    }
+    stop.check()?;
+    // End of stream: the decoder gives back the frames it held for reordering.
+    if decoder.send_eof().is_ok() {
+        state.drain(&mut decoder, &mut frame, origin, tb)?;
+    }
+    if state.decoded == 0 {
+        return Err(MediaError::Undecodable(format!(
+            "{} packets of {} video, none decoded ({decode_errors} refused)",
+            frame_times.len(),
+            info.video.codec
+        )));
+    }
+    Ok(Sampling {
+        info,
+        hashes: state.hashes,
+        frame_times,
+        decoded_frames: state.decoded,
+    })
+}
+
+struct Sampler {
+    hashes: Vec<u64>,
+    scaler: Option<(scaling::Context, ffmpeg::format::Pixel, u32, u32)>,
+    thumb: ffmpeg::frame::Video,
+    decoded: u64,
+}
+
+impl Sampler {
+    fn drain(
+        &mut self,
+        decoder: &mut ffmpeg::decoder::Video,
+        frame: &mut ffmpeg::frame::Video,
+        origin: i64,
+        tb: f64,
+    ) -> Result<(), MediaError> {
+        while decoder.receive_frame(frame).is_ok() {
+            self.decoded += 1;
+            let Some(ts) = frame.timestamp() else {
+                continue;
+            };
+            let at = (ts - origin) as f64 * tb;
+            // Which seconds this frame is the first at or after; a gap repeats the last
+            // picture so that hashes[k] always belongs to second k.
+            let next = self.hashes.len() as f64;
+            if at + 1e-3 < next || !at.is_finite() {
+                continue;
+            }
+            let hash = self.hash(frame)?;
+            let last_second = at.floor().max(next) as usize;
+            while self.hashes.len() <= last_second && self.hashes.len() < 1_000_000 {
+                self.hashes.push(hash);
+            }
+        }
+        Ok(())
+    }
+
+    fn hash(&mut self, frame: &ffmpeg::frame::Video) -> Result<u64, MediaError> {
+        let (format, width, height) = (frame.format(), frame.width(), frame.height());
+        let stale = !matches!(&self.scaler, Some((_, f, w, h)) if *f == format && *w == width && *h == height);
+        if stale {
+            let scaler = scaling::Context::get(
+                format,
+                width,
+                height,
+                ffmpeg::format::Pixel::GRAY8,
+                HASH_SIDE as u32,
+                HASH_SIDE as u32,
+                scaling::Flags::AREA,
+            )
+            .map_err(ffmpeg_error("making the thumbnail scaler"))?;
+            self.scaler = Some((scaler, format, width, height));
+        }
+        let Some((scaler, ..)) = &mut self.scaler else {
+            unreachable!("scaler made above")
+        };
+        scaler
+            .run(frame, &mut self.thumb)
+            .map_err(ffmpeg_error("scaling a thumbnail"))?;
+        let stride = self.thumb.stride(0);
+        let data = self.thumb.data(0);
+        let mut luma = [0u8; HASH_SIDE * HASH_SIDE];
+        for (row, chunk) in luma.chunks_mut(HASH_SIDE).enumerate() {
+            let from = row * stride;
+            chunk.copy_from_slice(&data[from..from + HASH_SIDE]);
+        }
+        Ok(phash(&luma))
+    }
+}

@@ -1,0 +1,229 @@
+//! What the media workers made, as people use it: the viewing copy to play, its WebVTT
+//! sidecar and poster, and the clips that look like this one. Every look goes through the
+//! same bureau scoping and audit trail as the clip record itself.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::{Extension, Json};
+use custodian_core::media::{best_match, MatchRules};
+use custodian_core::ClipId;
+use custodian_platform::catalogue::Rendition;
+use custodian_platform::http::{ApiError, Caller};
+use serde::{Deserialize, Serialize};
+
+use crate::Catalog;
+
+/// How many of a bureau's fingerprints a similarity search compares against (newest first).
+const SEARCH_DEPTH: i64 = 20_000;
+
+fn not_ready(what: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not-made-yet",
+        format!("the clip has no {what} yet"),
+    )
+}
+
+impl Catalog {
+    async fn rendition_of(&self, caller: &Caller, id: &str) -> Result<Rendition, ApiError> {
+        let id = super::api::clip_id(id)?;
+        let clip = self.clip_of(caller, id).await?;
+        if clip.purged_at.is_some() {
+            return Err(ApiError::new(
+                StatusCode::GONE,
+                "purged",
+                "the clip's files were purged",
+            ));
+        }
+        self.ports
+            .catalogue
+            .clip_media(id)
+            .await?
+            .and_then(|m| m.rendition)
+            .ok_or_else(|| not_ready("viewing copy"))
+    }
+
+    async fn serve(
+        &self,
+        key: &str,
+        content_type: &'static str,
+    ) -> Result<impl IntoResponse, ApiError> {
+        let size = self
+            .ports
+            .blob
+            .size_of(key)
+            .await?
+            .ok_or_else(|| not_ready("file"))?;
+        let reader = self.ports.blob.open(key).await?;
+        Ok((
+            [
+                (header::CONTENT_TYPE, content_type.to_owned()),
+                (header::CONTENT_LENGTH, size.to_string()),
+                (header::CACHE_CONTROL, "private, no-store".to_owned()),
+            ],
+            Body::from_stream(tokio_util::io::ReaderStream::new(reader)),
+        ))
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/clips/{id}/view",
+    tag = "media",
+    params(("id" = String, Path, description = "clip id")),
+    responses(
+        (status = 200, description = "the viewing copy (H.264/AAC MP4, time and place burned in)", content_type = "video/mp4"),
+        (status = 404, description = "no such clip in the caller's bureau, or no copy yet", body = custodian_platform::http::ErrorBody),
+        (status = 410, description = "purged under the retention rules", body = custodian_platform::http::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn view(
+    State(catalog): State<Arc<Catalog>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let rendition = catalog.rendition_of(&caller, &id).await?;
+    catalog.serve(&rendition.view_key, "video/mp4").await
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/clips/{id}/subtitles",
+    tag = "media",
+    params(("id" = String, Path, description = "clip id")),
+    responses(
+        (status = 200, description = "the burned-in text per second as WebVTT", content_type = "text/vtt"),
+        (status = 404, description = "no such clip in the caller's bureau, or no copy yet", body = custodian_platform::http::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn subtitles(
+    State(catalog): State<Arc<Catalog>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let rendition = catalog.rendition_of(&caller, &id).await?;
+    catalog
+        .serve(&rendition.subtitles_key, "text/vtt; charset=utf-8")
+        .await
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/clips/{id}/poster",
+    tag = "media",
+    params(("id" = String, Path, description = "clip id")),
+    responses(
+        (status = 200, description = "a frame of the viewing copy", content_type = "image/jpeg"),
+        (status = 404, description = "no such clip in the caller's bureau, or no copy yet", body = custodian_platform::http::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn poster(
+    State(catalog): State<Arc<Catalog>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let rendition = catalog.rendition_of(&caller, &id).await?;
+    catalog.serve(&rendition.poster_key, "image/jpeg").await
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub(crate) struct SimilarQuery {
+    /// Mean Hamming distance per second at most (0–64; default 10).
+    max_distance: Option<f64>,
+    /// Seconds the clips must share at least (default 3, or the shorter clip).
+    min_overlap: Option<u32>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct SimilarClip {
+    #[schema(value_type = String, format = Uuid)]
+    clip_id: ClipId,
+    /// Where the other clip's first second lies in this one (negative: this clip starts
+    /// inside the other).
+    offset_seconds: i64,
+    overlap_seconds: u32,
+    /// Mean Hamming distance of the per-second hashes over the overlap (0 = identical).
+    mean_distance: f64,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct SimilarClips {
+    items: Vec<SimilarClip>,
+    /// How many of the bureau's fingerprinted clips were compared.
+    compared: usize,
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/clips/{id}/similar",
+    tag = "media",
+    params(("id" = String, Path, description = "clip id"), SimilarQuery),
+    responses(
+        (status = 200, description = "clips of the bureau whose pictures match this one's, best first", body = SimilarClips),
+        (status = 400, description = "a bad threshold", body = custodian_platform::http::ErrorBody),
+        (status = 404, description = "no such clip in the caller's bureau, or no fingerprint yet", body = custodian_platform::http::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn similar(
+    State(catalog): State<Arc<Catalog>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Query(query): Query<SimilarQuery>,
+) -> Result<Json<SimilarClips>, ApiError> {
+    let id = super::api::clip_id(&id)?;
+    catalog.clip_of(&caller, id).await?;
+    let defaults = MatchRules::default();
+    let rules = MatchRules {
+        max_mean_distance: query.max_distance.unwrap_or(defaults.max_mean_distance),
+        min_overlap_seconds: query.min_overlap.unwrap_or(defaults.min_overlap_seconds),
+    };
+    if !(0.0..=64.0).contains(&rules.max_mean_distance) || rules.min_overlap_seconds == 0 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            "max_distance must be 0 to 64 and min_overlap at least 1",
+        ));
+    }
+    let candidates = catalog
+        .ports
+        .catalogue
+        .fingerprints(&caller.bureau, SEARCH_DEPTH)
+        .await?;
+    let Some((_, hashes)) = candidates.iter().find(|(clip, _)| *clip == id) else {
+        return Err(not_ready("fingerprint"));
+    };
+    let mut items = Vec::new();
+    for (other, other_hashes) in &candidates {
+        if *other == id {
+            continue;
+        }
+        if let Some(found) = best_match(hashes, other_hashes, &rules) {
+            items.push((*other, found));
+        }
+    }
+    // Only what the caller may see of the matches (confidentiality).
+    let mut visible = Vec::new();
+    for (other, found) in items {
+        if catalog.clip_of(&caller, other).await.is_ok() {
+            visible.push(SimilarClip {
+                clip_id: other,
+                offset_seconds: found.offset_seconds,
+                overlap_seconds: found.overlap_seconds,
+                mean_distance: found.mean_distance,
+            });
+        }
+    }
+    visible.sort_by(|a, b| a.mean_distance.total_cmp(&b.mean_distance));
+    Ok(Json(SimilarClips {
+        items: visible,
+        compared: candidates.len().saturating_sub(1),
+    }))
+}

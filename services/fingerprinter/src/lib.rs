@@ -1,0 +1,379 @@
+//! The fingerprinter role: for every stored clip, a 64-bit perceptual hash of each second of
+//! the picture (so re-encoded, rescaled, brightened or trimmed copies, and clips cut out of
+//! longer ones, can be found again), and the continuity checks of art. 12.5 (no breaks, no
+//! insertions): gaps and jumps in the frame timestamps, a duration the container misstates,
+//! and gaps against the same device's previous clip. Findings are recorded with the clip,
+//! with position, size and severity, and counted in metrics.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use custodian_core::events::Topic;
+use custodian_core::media::continuity::{analyse_with, MeasuredTimeline};
+use custodian_core::media::{
+    device_gap, jumps_back, ContinuityFinding, ContinuityRules, FrameTimes,
+};
+use custodian_core::{ClipId, ClipState};
+use custodian_media::{Limits, MediaError, Sampling, StopFlag};
+use custodian_platform::blob::{copy_to_file, BlobError};
+use custodian_platform::bus::{run_consumer, ConsumerSpec, HandleError, Job, JobMetrics};
+use custodian_platform::catalogue::{CatalogueError, ClipRecord, MediaFacts, NewFinding};
+use custodian_platform::config::{ConfigError, MediaJobArgs};
+use custodian_platform::Ports;
+use custodian_proto::v1::{ClipFingerprinted, ClipStored};
+use custodian_proto::Message;
+use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FingerprinterStartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("registering metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+struct FingerprinterMetrics {
+    fingerprinted: IntCounter,
+    footage_seconds: IntCounter,
+    findings: IntCounterVec,
+}
+
+impl FingerprinterMetrics {
+    fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let fingerprinted = IntCounter::new(
+            "custodian_fingerprints_total",
+            "Clips fingerprinted and checked for continuity",
+        )?;
+        let footage_seconds = IntCounter::new(
+            "custodian_fingerprinted_footage_seconds_total",
+            "Seconds of footage fingerprinted",
+        )?;
+        let findings = IntCounterVec::new(
+            Opts::new(
+                "custodian_continuity_findings_total",
+                "Continuity findings recorded, by kind and severity",
+            ),
+            &["kind", "severity"],
+        )?;
+        registry.register(Box::new(fingerprinted.clone()))?;
+        registry.register(Box::new(footage_seconds.clone()))?;
+        registry.register(Box::new(findings.clone()))?;
+        Ok(Self {
+            fingerprinted,
+            footage_seconds,
+            findings,
+        })
+    }
+}
+
+pub struct Fingerprinter {
+    ports: Ports,
+    jobs_args: MediaJobArgs,
+    rules: ContinuityRules,
+    metrics: FingerprinterMetrics,
+    jobs: JobMetrics,
+    failures: IntCounterVec,
+}
+
+impl Fingerprinter {
+    /// `jobs` is the process's shared job metrics; `failures` the media failure counter
+    /// (registered by the transcoder when both run in one process, else by `failure_counter`).
+    pub fn new(
+        ports: Ports,
+        jobs_args: MediaJobArgs,
+        jobs: JobMetrics,
+        failures: IntCounterVec,
+    ) -> Result<Arc<Self>, FingerprinterStartError> {
+        jobs_args.validate()?;
+        let metrics = FingerprinterMetrics::register(&ports.registry)?;
+        Ok(Arc::new(Self {
+            ports,
+            jobs_args,
+            rules: ContinuityRules::default(),
+            metrics,
+            jobs,
+            failures,
+        }))
+    }
+
+    /// The media failure counter, for a process that runs the fingerprinter alone.
+    pub fn failure_counter(registry: &Registry) -> Result<IntCounterVec, prometheus::Error> {
+        let failures = IntCounterVec::new(
+            Opts::new(
+                "custodian_media_failures_total",
+                "Clips a media worker could not process, by role and reason",
+            ),
+            &["role", "reason"],
+        )?;
+        registry.register(Box::new(failures.clone()))?;
+        Ok(failures)
+    }
+
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let spec = ConsumerSpec {
+            name: "fingerprinter".into(),
+            topic: Topic::ClipStored,
+            ack_wait: Duration::from_secs(60),
+            max_deliver: self.jobs_args.max_deliver,
+        };
+        let this = self.clone();
+        let handler = move |job: Job| {
+            let this = this.clone();
+            async move { this.on_stored(job).await }
+        };
+        run_consumer(
+            self.ports.bus.clone(),
+            spec,
+            self.jobs.clone(),
+            self.jobs_args.job_timeout + Duration::from_secs(30),
+            shutdown,
+            handler,
+        )
+        .await;
+    }
+
+    pub async fn on_stored(&self, job: Job) -> Result<(), HandleError> {
+        let event = ClipStored::decode(job.payload)
+            .map_err(|e| HandleError::Permanent(format!("undecodable clip.stored: {e}")))?;
+        let id: ClipId = event
+            .clip_id
+            .parse()
+            .map_err(|e| HandleError::Permanent(format!("clip.stored: {e}")))?;
+        let clip = self
+            .ports
+            .catalogue
+            .clip_for_worker(id)
+            .await
+            .map_err(catalogue_failure)?;
+        let Some(clip) = clip else {
+            return Err(HandleError::Transient(format!(
+                "clip {id} is not in the catalogue yet"
+            )));
+        };
+        if clip.state != ClipState::Stored {
+            return Ok(());
+        }
+        let media = self
+            .ports
+            .catalogue
+            .clip_media(id)
+            .await
+            .map_err(catalogue_failure)?;
+        if let Some(done) = media.filter(|m| m.fingerprinted_at.is_some()) {
+            let findings = self
+                .ports
+                .catalogue
+                .findings(id)
+                .await
+                .map_err(catalogue_failure)?;
+            return self
+                .announce(&clip, done.fingerprint_seconds, findings.len())
+                .await;
+        }
+        let sampling = match self.sample(&clip).await {
+            Ok(sampling) => sampling,
+            Err(JobFailure::Media(e)) if e.is_permanent() || job.last_attempt => {
+                self.fail(&clip, &format!("fingerprint: {e}"), e.kind())
+                    .await?;
+                return Err(HandleError::Permanent(e.to_string()));
+            }
+            Err(JobFailure::Media(e)) => return Err(HandleError::Transient(e.to_string())),
+            Err(JobFailure::Blob(e)) if e.is_transient() && !job.last_attempt => {
+                return Err(HandleError::Transient(e.to_string()))
+            }
+            Err(JobFailure::Blob(e)) => {
+                self.fail(&clip, &format!("fingerprint: {e}"), "storage")
+                    .await?;
+                return Err(HandleError::Permanent(e.to_string()));
+            }
+        };
+        let (duration, findings) = self
+            .continuity(&clip, &sampling)
+            .await
+            .map_err(catalogue_failure)?;
+        let facts = MediaFacts {
+            container: Some(sampling.info.container.clone()),
+            duration_seconds: Some(duration),
+            width: Some(sampling.info.video.width),
+            height: Some(sampling.info.video.height),
+            video_codec: Some(sampling.info.video.codec.clone()),
+            audio_codec: sampling.info.audio.as_ref().map(|a| a.codec.clone()),
+            frame_rate: sampling.info.video.frame_rate,
+            rotation: Some(sampling.info.video.rotation),
+            creation_time: sampling.info.creation_time,
+        };
+        let recorded: Vec<NewFinding> = findings
+            .iter()
+            .map(|f| NewFinding {
+                kind: f.kind.to_owned(),
+                severity: f.severity.as_str().to_owned(),
+                detail: f.detail.clone(),
+                position_seconds: Some(f.at_seconds),
+                size_seconds: Some(f.size_seconds),
+            })
+            .collect();
+        self.ports
+            .catalogue
+            .record_fingerprint(
+                id,
+                &facts,
+                &sampling.hashes,
+                &recorded,
+                self.ports.clock.now(),
+            )
+            .await
+            .map_err(catalogue_failure)?;
+        self.metrics.fingerprinted.inc();
+        self.metrics
+            .footage_seconds
+            .inc_by(duration.max(0.0) as u64);
+        for finding in &findings {
+            self.metrics
+                .findings
+                .with_label_values(&[finding.kind, finding.severity.as_str()])
+                .inc();
+        }
+        tracing::info!(clip_id = %id, seconds = sampling.hashes.len(), findings = findings.len(), "clip fingerprinted");
+        self.announce(&clip, sampling.hashes.len(), findings.len())
+            .await
+    }
+
+    /// The clip's own timeline, and the gap to the same device's previous clip.
+    async fn continuity(
+        &self,
+        clip: &ClipRecord,
+        sampling: &Sampling,
+    ) -> Result<(f64, Vec<ContinuityFinding>), CatalogueError> {
+        let (timeline, mut findings) = continuity_of(sampling, &self.rules);
+        if let Some((_, previous_start, Some(previous_duration))) = self
+            .ports
+            .catalogue
+            .previous_on_device(&clip.bureau, &clip.device, clip.recorded_at)
+            .await?
+        {
+            let previous_end = previous_start
+                + chrono::Duration::milliseconds((previous_duration * 1000.0) as i64);
+            findings.extend(device_gap(previous_end, clip.recorded_at));
+        }
+        Ok((timeline.duration_seconds, findings))
+    }
+
+    async fn sample(&self, clip: &ClipRecord) -> Result<Sampling, JobFailure> {
+        let work = tempfile::Builder::new()
+            .prefix("fingerprint")
+            .tempdir_in(self.jobs_args.work_dir())
+            .map_err(|source| {
+                JobFailure::Blob(BlobError::Io {
+                    path: self.jobs_args.work_dir().display().to_string(),
+                    source,
+                })
+            })?;
+        let original = work.path().join("original");
+        copy_to_file(&*self.ports.blob, &clip.object_key, &original).await?;
+        let stop = StopFlag::with_deadline(Instant::now() + self.jobs_args.job_timeout);
+        let _guard = stop.guard();
+        let limits = Limits {
+            max_duration_seconds: self.jobs_args.max_duration.as_secs_f64(),
+            max_width: self.jobs_args.max_resolution.0,
+            max_height: self.jobs_args.max_resolution.1,
+        };
+        let sampling =
+            tokio::task::spawn_blocking(move || custodian_media::sample(&original, &limits, &stop))
+                .await
+                .map_err(|e| {
+                    JobFailure::Media(MediaError::Undecodable(format!(
+                        "fingerprint task ended abnormally: {e}"
+                    )))
+                })??;
+        Ok(sampling)
+    }
+
+    async fn fail(&self, clip: &ClipRecord, reason: &str, kind: &str) -> Result<(), HandleError> {
+        self.failures
+            .with_label_values(&["fingerprinter", kind])
+            .inc();
+        tracing::warn!(clip_id = %clip.id, %reason, "clip failed in the fingerprinter");
+        self.ports
+            .catalogue
+            .transition(
+                clip.id,
+                ClipState::Stored,
+                ClipState::Failed,
+                self.ports.clock.now(),
+                Some(reason),
+            )
+            .await
+            .map_err(catalogue_failure)?;
+        Ok(())
+    }
+
+    async fn announce(
+        &self,
+        clip: &ClipRecord,
+        seconds: usize,
+        findings: usize,
+    ) -> Result<(), HandleError> {
+        let event = ClipFingerprinted {
+            clip_id: clip.id.to_string(),
+            bureau_id: clip.bureau.to_string(),
+            seconds: seconds as u32,
+            findings: findings as u32,
+        };
+        self.ports
+            .bus
+            .publish(
+                Topic::ClipFingerprinted,
+                &Topic::ClipFingerprinted.message_id(clip.id, 0),
+                Bytes::from(event.encode_to_vec()),
+            )
+            .await
+            .map_err(|e| HandleError::Transient(e.to_string()))
+    }
+}
+
+/// The continuity findings of one clip on its own (art. 12.5): gaps, duplicates and
+/// backward jumps in its frame timestamps, and a duration its container misstates.
+pub fn continuity_of(
+    sampling: &Sampling,
+    rules: &ContinuityRules,
+) -> (MeasuredTimeline, Vec<ContinuityFinding>) {
+    let times = FrameTimes {
+        pts_seconds: sampling.frame_times.clone(),
+        nominal_interval: sampling.info.video.frame_rate.map(|fps| 1.0 / fps),
+        container_duration: sampling.info.duration_seconds,
+    };
+    let (timeline, mut findings) = analyse_with(&times, rules);
+    findings.extend(jumps_back(
+        &sampling.frame_times,
+        timeline.interval_seconds,
+        rules,
+    ));
+    (timeline, findings)
+}
+
+enum JobFailure {
+    Media(MediaError),
+    Blob(BlobError),
+}
+
+impl From<MediaError> for JobFailure {
+    fn from(e: MediaError) -> Self {
+        Self::Media(e)
+    }
+}
+
+impl From<BlobError> for JobFailure {
+    fn from(e: BlobError) -> Self {
+        Self::Blob(e)
+    }
+}
+
+fn catalogue_failure(e: CatalogueError) -> HandleError {
+    if e.is_transient() {
+        HandleError::Transient(e.to_string())
+    } else {
+        HandleError::Permanent(e.to_string())
+    }
+}

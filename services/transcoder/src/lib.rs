@@ -1,0 +1,562 @@
+//! The transcoder role: for every stored clip, one viewing copy a person can watch in a
+//! browser (H.264/AAC MP4, at most 720 lines by default) with the local date and time of
+//! every frame, the place and coordinates, the device and the officer burned into the
+//! picture (regulation art. 12 and 17); the same text per second as a WebVTT sidecar; and a
+//! poster JPEG. The original is only read. Outputs go under keys derived from the clip id,
+//! so a redelivered job replaces its own outputs and leaves one copy.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use custodian_core::events::Topic;
+use custodian_core::keys::derived_keys;
+use custodian_core::media::{
+    ass, cues, drawtext_clock, parse_gpx, parse_iso6709, parse_nmea, webvtt, OverlayFacts, Track,
+};
+use custodian_core::upload::Coordinates;
+use custodian_core::{ClipId, ClipState};
+use custodian_media::{Limits, MediaError, StopFlag, TranscodePlan, TranscodeReport};
+use custodian_platform::blob::{copy_to_file, store_derived_file, BlobError};
+use custodian_platform::bus::{run_consumer, ConsumerSpec, HandleError, Job, JobMetrics};
+use custodian_platform::catalogue::{CatalogueError, ClipRecord, MediaFacts, Rendition};
+use custodian_platform::config::{ConfigError, MediaJobArgs};
+use custodian_platform::Ports;
+use custodian_proto::v1::{ClipStored, ClipTranscoded};
+use custodian_proto::Message;
+use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
+use tokio_util::sync::CancellationToken;
+
+const PRESETS: [&str; 10] = [
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+];
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct TranscoderConfig {
+    /// libx264 preset of the viewing copy.
+    #[arg(
+        id = "transcode_preset",
+        long = "transcode-preset",
+        env = "CUSTODIAN_TRANSCODE_PRESET",
+        default_value = "veryfast"
+    )]
+    pub preset: String,
+    /// libx264 constant rate factor of the viewing copy (0–51; higher is smaller).
+    #[arg(
+        id = "transcode_crf",
+        long = "transcode-crf",
+        env = "CUSTODIAN_TRANSCODE_CRF",
+        default_value_t = 28
+    )]
+    pub crf: u8,
+    /// The viewing copy's height at most, in lines (never scaled up).
+    #[arg(
+        id = "transcode_height",
+        long = "transcode-height",
+        env = "CUSTODIAN_TRANSCODE_HEIGHT",
+        default_value_t = 720
+    )]
+    pub max_height: u32,
+    /// The fontconfig family of the burned-in text; it must have Chinese glyphs.
+    #[arg(
+        id = "overlay_font",
+        long = "overlay-font",
+        env = "CUSTODIAN_OVERLAY_FONT",
+        default_value = "Noto Sans CJK SC"
+    )]
+    pub font_family: String,
+}
+
+impl Default for TranscoderConfig {
+    fn default() -> Self {
+        Self {
+            preset: "veryfast".into(),
+            crf: 28,
+            max_height: 720,
+            font_family: "Noto Sans CJK SC".into(),
+        }
+    }
+}
+
+impl TranscoderConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !PRESETS.contains(&self.preset.as_str()) {
+            return Err(ConfigError::new(
+                "transcode-preset",
+                &self.preset,
+                format!("must be one of {}", PRESETS.join(", ")),
+            ));
+        }
+        if self.crf > 51 {
+            return Err(ConfigError::new(
+                "transcode-crf",
+                self.crf,
+                "must be 0 to 51",
+            ));
+        }
+        if !(144..=4320).contains(&self.max_height) || self.max_height % 2 != 0 {
+            return Err(ConfigError::new(
+                "transcode-height",
+                self.max_height,
+                "must be an even number of lines, 144 to 4320",
+            ));
+        }
+        if !custodian_media::safe_in_filter_graph(&self.font_family) {
+            return Err(ConfigError::new(
+                "overlay-font",
+                &self.font_family,
+                "must be a font family name of letters, digits, spaces, '-' and '_'",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TranscoderStartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("FFmpeg cannot make viewing copies here: {0}")]
+    Ffmpeg(String),
+    #[error("registering metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+struct TranscoderMetrics {
+    copies: IntCounter,
+    footage_seconds: IntCounter,
+    failures: IntCounterVec,
+}
+
+impl TranscoderMetrics {
+    fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let copies = IntCounter::new(
+            "custodian_transcodes_total",
+            "Viewing copies made and recorded",
+        )?;
+        let footage_seconds = IntCounter::new(
+            "custodian_transcoded_footage_seconds_total",
+            "Seconds of footage made into viewing copies",
+        )?;
+        let failures = IntCounterVec::new(
+            Opts::new(
+                "custodian_media_failures_total",
+                "Clips a media worker could not process, by role and reason",
+            ),
+            &["role", "reason"],
+        )?;
+        registry.register(Box::new(copies.clone()))?;
+        registry.register(Box::new(footage_seconds.clone()))?;
+        registry.register(Box::new(failures.clone()))?;
+        Ok(Self {
+            copies,
+            footage_seconds,
+            failures,
+        })
+    }
+}
+
+pub struct Transcoder {
+    ports: Ports,
+    config: TranscoderConfig,
+    jobs_args: MediaJobArgs,
+    metrics: TranscoderMetrics,
+    jobs: JobMetrics,
+    /// The failure counter shared with the fingerprinter in one process.
+    failures: IntCounterVec,
+}
+
+impl Transcoder {
+    /// `jobs` and `failures` are the process's shared job metrics and media failure counter.
+    pub fn new(
+        ports: Ports,
+        config: TranscoderConfig,
+        jobs_args: MediaJobArgs,
+        jobs: JobMetrics,
+    ) -> Result<Arc<Self>, TranscoderStartError> {
+        config.validate()?;
+        jobs_args.validate()?;
+        custodian_media::check_capabilities().map_err(TranscoderStartError::Ffmpeg)?;
+        let metrics = TranscoderMetrics::register(&ports.registry)?;
+        let failures = metrics.failures.clone();
+        Ok(Arc::new(Self {
+            ports,
+            config,
+            jobs_args,
+            metrics,
+            jobs,
+            failures,
+        }))
+    }
+
+    /// The media failure counter, for the fingerprinter of the same process to share.
+    pub fn failure_counter(&self) -> IntCounterVec {
+        self.failures.clone()
+    }
+
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let spec = ConsumerSpec {
+            name: "transcoder".into(),
+            topic: Topic::ClipStored,
+            ack_wait: Duration::from_secs(60),
+            max_deliver: self.jobs_args.max_deliver,
+        };
+        let this = self.clone();
+        let handler = move |job: Job| {
+            let this = this.clone();
+            async move { this.on_stored(job).await }
+        };
+        run_consumer(
+            self.ports.bus.clone(),
+            spec,
+            self.jobs.clone(),
+            self.jobs_args.job_timeout + Duration::from_secs(30),
+            shutdown,
+            handler,
+        )
+        .await;
+    }
+
+    pub async fn on_stored(&self, job: Job) -> Result<(), HandleError> {
+        let event = ClipStored::decode(job.payload)
+            .map_err(|e| HandleError::Permanent(format!("undecodable clip.stored: {e}")))?;
+        let id: ClipId = event
+            .clip_id
+            .parse()
+            .map_err(|e| HandleError::Permanent(format!("clip.stored: {e}")))?;
+        let clip = self
+            .ports
+            .catalogue
+            .clip_for_worker(id)
+            .await
+            .map_err(catalogue_failure)?;
+        let Some(clip) = clip else {
+            return Err(HandleError::Transient(format!(
+                "clip {id} is not in the catalogue yet"
+            )));
+        };
+        if clip.state != ClipState::Stored {
+            return Ok(());
+        }
+        let media = self
+            .ports
+            .catalogue
+            .clip_media(id)
+            .await
+            .map_err(catalogue_failure)?;
+        if let Some(done) = media.as_ref().filter(|m| m.transcoded_at.is_some()) {
+            // Done before (a redelivery or the reconciler): announce again, make nothing.
+            let duration = done.facts.duration_seconds.unwrap_or(0.0);
+            let view_key = done
+                .rendition
+                .as_ref()
+                .map(|r| r.view_key.clone())
+                .unwrap_or_default();
+            return self.announce(&clip, view_key, duration).await;
+        }
+        match self.make_copy(&clip).await {
+            Ok((report, rendition)) => {
+                let facts = facts_of(&report);
+                self.ports
+                    .catalogue
+                    .record_transcode(id, &facts, &rendition, self.ports.clock.now())
+                    .await
+                    .map_err(catalogue_failure)?;
+                self.metrics.copies.inc();
+                self.metrics
+                    .footage_seconds
+                    .inc_by(report.duration_seconds.max(0.0) as u64);
+                tracing::info!(clip_id = %id, frames = report.frames, width = report.width, height = report.height, "viewing copy made");
+                self.announce(&clip, rendition.view_key, report.duration_seconds)
+                    .await
+            }
+            Err(JobFailure::Media(e)) if e.is_permanent() || job.last_attempt => {
+                self.fail(&clip, &format!("transcode: {e}"), e.kind())
+                    .await?;
+                Err(HandleError::Permanent(e.to_string()))
+            }
+            Err(JobFailure::Media(e)) => Err(HandleError::Transient(e.to_string())),
+            Err(JobFailure::Blob(e)) if e.is_transient() && !job.last_attempt => {
+                Err(HandleError::Transient(e.to_string()))
+            }
+            Err(JobFailure::Blob(e)) => {
+                self.fail(&clip, &format!("transcode: {e}"), "storage")
+                    .await?;
+                Err(HandleError::Permanent(e.to_string()))
+            }
+        }
+    }
+
+    /// Marks the clip failed with the reason; the original stays as received.
+    async fn fail(&self, clip: &ClipRecord, reason: &str, kind: &str) -> Result<(), HandleError> {
+        self.failures.with_label_values(&["transcoder", kind]).inc();
+        tracing::warn!(clip_id = %clip.id, %reason, "clip failed in the transcoder");
+        self.ports
+            .catalogue
+            .transition(
+                clip.id,
+                ClipState::Stored,
+                ClipState::Failed,
+                self.ports.clock.now(),
+                Some(reason),
+            )
+            .await
+            .map_err(catalogue_failure)?;
+        Ok(())
+    }
+
+    async fn announce(
+        &self,
+        clip: &ClipRecord,
+        view_key: String,
+        duration_seconds: f64,
+    ) -> Result<(), HandleError> {
+        let event = ClipTranscoded {
+            clip_id: clip.id.to_string(),
+            bureau_id: clip.bureau.to_string(),
+            view_key,
+            duration_seconds,
+        };
+        self.ports
+            .bus
+            .publish(
+                Topic::ClipTranscoded,
+                &Topic::ClipTranscoded.message_id(clip.id, 0),
+                Bytes::from(event.encode_to_vec()),
+            )
+            .await
+            .map_err(|e| HandleError::Transient(e.to_string()))
+    }
+
+    async fn make_copy(
+        &self,
+        clip: &ClipRecord,
+    ) -> Result<(TranscodeReport, Rendition), JobFailure> {
+        let work = tempfile::Builder::new()
+            .prefix("transcode")
+            .tempdir_in(self.jobs_args.work_dir())
+            .map_err(|source| {
+                JobFailure::Blob(BlobError::Io {
+                    path: self.jobs_args.work_dir().display().to_string(),
+                    source,
+                })
+            })?;
+        let original = work.path().join("original");
+        copy_to_file(&*self.ports.blob, &clip.object_key, &original).await?;
+        let keys = derived_keys(&clip.bureau, clip.id);
+        let track = self.track(&keys.track, clip.recorded_at).await?;
+        let stop = StopFlag::with_deadline(Instant::now() + self.jobs_args.job_timeout);
+        let _guard = stop.guard();
+        let source = OverlaySource::of(clip, track);
+        let config = self.config.clone();
+        let limits = limits_of(&self.jobs_args);
+        let dir = work.path().to_path_buf();
+        let report = tokio::task::spawn_blocking(move || {
+            make_viewing_copy(&dir, &original, source, &config, &limits, &stop)
+        })
+        .await
+        .map_err(|e| {
+            JobFailure::Media(MediaError::Undecodable(format!(
+                "transcode task ended abnormally: {e}"
+            )))
+        })??;
+        let view = store_derived_file(&*self.ports.blob, &keys.view, &work.path().join("view.mp4"))
+            .await?;
+        store_derived_file(
+            &*self.ports.blob,
+            &keys.subtitles,
+            &work.path().join("subtitles.vtt"),
+        )
+        .await?;
+        store_derived_file(
+            &*self.ports.blob,
+            &keys.poster,
+            &work.path().join("poster.jpg"),
+        )
+        .await?;
+        Ok((
+            report,
+            Rendition {
+                view_key: keys.view,
+                subtitles_key: keys.subtitles,
+                poster_key: keys.poster,
+                view_size_bytes: view.size,
+            },
+        ))
+    }
+
+    /// A GPS track uploaded beside the clip (GPX or NMEA), if there is one and it parses.
+    async fn track(
+        &self,
+        key: &str,
+        recorded_at: DateTime<Utc>,
+    ) -> Result<Option<Track>, JobFailure> {
+        if self.ports.blob.size_of(key).await?.is_none() {
+            return Ok(None);
+        }
+        let mut reader = self.ports.blob.open(key).await?;
+        let mut text = String::new();
+        use tokio::io::AsyncReadExt;
+        if reader.read_to_string(&mut text).await.is_err() {
+            tracing::warn!(%key, "track is not UTF-8 text; ignored");
+            return Ok(None);
+        }
+        let parsed = if text.trim_start().starts_with('<') {
+            parse_gpx(&text)
+        } else {
+            parse_nmea(&text, recorded_at.date_naive())
+        };
+        match parsed {
+            Ok(track) => Ok(Some(track)),
+            Err(e) => {
+                tracing::warn!(%key, error = %e, "track unusable; coordinates come from the clip instead");
+                Ok(None)
+            }
+        }
+    }
+}
+
+pub fn limits_of(args: &MediaJobArgs) -> Limits {
+    Limits {
+        max_duration_seconds: args.max_duration.as_secs_f64(),
+        max_width: args.max_resolution.0,
+        max_height: args.max_resolution.1,
+    }
+}
+
+fn facts_of(report: &TranscodeReport) -> MediaFacts {
+    let info = &report.info;
+    MediaFacts {
+        container: Some(info.container.clone()),
+        duration_seconds: info.duration_seconds,
+        width: Some(info.video.width),
+        height: Some(info.video.height),
+        video_codec: Some(info.video.codec.clone()),
+        audio_codec: info.audio.as_ref().map(|a| a.codec.clone()),
+        frame_rate: info.video.frame_rate,
+        rotation: Some(info.video.rotation),
+        creation_time: info.creation_time,
+    }
+}
+
+enum JobFailure {
+    Media(MediaError),
+    Blob(BlobError),
+}
+
+impl From<MediaError> for JobFailure {
+    fn from(e: MediaError) -> Self {
+        Self::Media(e)
+    }
+}
+
+impl From<BlobError> for JobFailure {
+    fn from(e: BlobError) -> Self {
+        Self::Blob(e)
+    }
+}
+
+fn catalogue_failure(e: CatalogueError) -> HandleError {
+    if e.is_transient() {
+        HandleError::Transient(e.to_string())
+    } else {
+        HandleError::Permanent(e.to_string())
+    }
+}
+
+/// What the burned-in text says about a clip, besides what the file itself says.
+#[derive(Debug, Clone)]
+pub struct OverlaySource {
+    /// When recording started, by the upload; the file's own creation time wins if present.
+    pub recorded_at: DateTime<Utc>,
+    pub place: Option<String>,
+    /// Where it was recorded, by the upload; else the file's ISO 6709 location tag.
+    pub position: Option<Coordinates>,
+    pub device: String,
+    pub officer: String,
+    pub track: Option<Track>,
+}
+
+impl OverlaySource {
+    fn of(clip: &ClipRecord, track: Option<Track>) -> Self {
+        Self {
+            recorded_at: clip.recorded_at,
+            place: clip.place.clone(),
+            position: match (clip.latitude, clip.longitude) {
+                (Some(latitude), Some(longitude)) => Some(Coordinates {
+                    latitude,
+                    longitude,
+                }),
+                _ => None,
+            },
+            device: clip.device.to_string(),
+            officer: clip.officer.to_string(),
+            track,
+        }
+    }
+}
+
+/// Makes the viewing copy of `original` in `dir`: `view.mp4`, `poster.jpg` and
+/// `subtitles.vtt`, with the overlay texts beside them (`clock.txt`, `overlay.ass`). Blocking.
+pub fn make_viewing_copy(
+    dir: &Path,
+    original: &Path,
+    source: OverlaySource,
+    config: &TranscoderConfig,
+    limits: &Limits,
+    stop: &StopFlag,
+) -> Result<TranscodeReport, MediaError> {
+    let info = custodian_media::probe(original, stop)?;
+    // The camera's own clock, where it wrote one, dates the frames; else the upload's.
+    let start = info.creation_time.unwrap_or(source.recorded_at);
+    let fixed_position = source
+        .position
+        .or_else(|| info.location.as_deref().and_then(parse_iso6709));
+    let (display_w, display_h) = info.video.display_size();
+    let (_, out_height) =
+        custodian_media::output_size(display_w, display_h, 1.0, config.max_height);
+    let facts = OverlayFacts {
+        start,
+        duration_seconds: info.duration_seconds.unwrap_or(0.0),
+        place: source.place,
+        fixed_position,
+        track: source.track,
+        device: source.device,
+        officer: source.officer,
+    };
+    let cues = cues(&facts);
+    let write = |name: &str, text: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|source| MediaError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Ok::<_, MediaError>(path)
+    };
+    write("subtitles.vtt", webvtt(&cues))?;
+    let subtitles_file = write("overlay.ass", ass(&cues, &config.font_family, out_height))?;
+    let clock_text_file = write("clock.txt", drawtext_clock(start))?;
+    let plan = TranscodePlan {
+        output: dir.join("view.mp4"),
+        poster: dir.join("poster.jpg"),
+        max_height: config.max_height,
+        preset: config.preset.clone(),
+        crf: config.crf,
+        font_family: config.font_family.clone(),
+        clock_text_file,
+        subtitles_file: Some(subtitles_file),
+        poster_at_seconds: 1.0,
+    };
+    custodian_media::transcode(original, &plan, limits, stop)
+}

@@ -1,0 +1,527 @@
+//! The media workers on real FFmpeg, in the standalone server: the viewing copy carries a
+//! running clock and the place, the WebVTT sidecar says the same, near-duplicates are found
+//! and unrelated clips are not, a cut-out span is reported where it is, and bad input fails
+//! the clip with a reason while the original stays as received. Every clip is made by the
+//! test with the ffmpeg command line.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{spawn_standalone_with_media, TestApp, WAIT};
+use custodian_core::Sha256Digest;
+use serde_json::Value;
+
+/// Waits longer than the other tests: each clip is transcoded and fingerprinted on two
+/// shared cores, with other tests running.
+const MEDIA_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Runs the ffmpeg command line with `args`, failing the test with its message if it fails.
+fn ffmpeg(args: &[&str]) {
+    let output = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(args)
+        .output()
+        .expect("ffmpeg runs (scripts/setup-system.sh installs it)");
+    assert!(
+        output.status.success(),
+        "ffmpeg {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Decoded frames of `path` in a region, as 8-bit grey, one Vec per frame.
+fn grey_frames(path: &Path, crop: &str, frames: usize) -> Vec<Vec<u8>> {
+    let output = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-i"])
+        .arg(path)
+        .args(["-vf", &format!("crop={crop},format=gray"), "-frames:v"])
+        .arg(frames.to_string())
+        .args(["-f", "rawvideo", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let (w, h) = {
+        let mut parts = crop.split(':');
+        let w: usize = parts.next().unwrap().parse().unwrap();
+        let h: usize = parts.next().unwrap().parse().unwrap();
+        (w, h)
+    };
+    output.stdout.chunks(w * h).map(<[u8]>::to_vec).collect()
+}
+
+fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (i32::from(*x) - i32::from(*y)).abs() as f64)
+        .sum::<f64>()
+        / a.len() as f64
+}
+
+impl TestApp {
+    async fn upload_file(&self, path: &Path, extra: &[(&str, &str)]) -> String {
+        let body = std::fs::read(path).unwrap();
+        let digest = Sha256Digest::of(&body);
+        let mut query = vec![
+            ("device", "DSJ-0001"),
+            ("officer", "031234"),
+            ("recorded_at", "2026-02-14T09:30:00+08:00"),
+            ("file_name", "DSJ-0001_031234_20260214_093000.mp4"),
+        ];
+        query.retain(|(key, _)| !extra.iter().any(|(k, _)| k == key));
+        query.extend_from_slice(extra);
+        let response = self
+            .http
+            .put(format!("{}/v1/uploads", self.base))
+            .bearer_auth(&self.token)
+            .header("Content-Digest", digest.to_content_digest())
+            .query(&query)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{:?}", response.text().await);
+        let receipt: Value = response.json().await.unwrap();
+        receipt["clip_id"].as_str().unwrap().to_owned()
+    }
+
+    async fn wait_for(&self, clip_id: &str, state: &str) -> Value {
+        custodian_platform::testing::eventually(
+            MEDIA_WAIT,
+            &format!("clip {clip_id} {state}"),
+            || async {
+                let record: Value = self
+                    .get(&self.token, &format!("/v1/clips/{clip_id}"))
+                    .await
+                    .json()
+                    .await
+                    .ok()?;
+                (record["state"] == state).then_some(record)
+            },
+        )
+        .await
+    }
+
+    async fn download(&self, path: &str, to: &Path) -> reqwest::header::HeaderMap {
+        let response = self.get(&self.token, path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let headers = response.headers().clone();
+        std::fs::write(to, response.bytes().await.unwrap()).unwrap();
+        headers
+    }
+}
+
+fn dir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+fn file(dir: &tempfile::TempDir, name: &str) -> PathBuf {
+    dir.path().join(name)
+}
+
+#[tokio::test]
+async fn the_viewing_copy_burns_in_a_running_clock_and_the_place() {
+    let app = spawn_standalone_with_media().await;
+    let work = dir();
+    // A flat grey picture: whatever differs in the copy is the overlay.
+    let source = file(&work, "grey.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=gray:size=640x360:rate=25:duration=3",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:duration=3",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-metadata",
+        "creation_time=2026-02-14T01:30:00Z",
+        "-metadata",
+        "location=+30.2741+120.1551/",
+        source.to_str().unwrap(),
+    ]);
+    let id = app
+        .upload_file(&source, &[("place", "杭州市西湖区文三路")])
+        .await;
+    let record = app.wait_for(&id, "catalogued").await;
+    assert_eq!(record["media"]["width"], 640);
+    assert_eq!(record["media"]["audio_codec"], "aac");
+    assert!(record["media"]["transcoded_at"].is_string());
+    assert!(record["media"]["fingerprinted_at"].is_string());
+
+    let copy = file(&work, "view.mp4");
+    let headers = app.download(&format!("/v1/clips/{id}/view"), &copy).await;
+    assert_eq!(headers["content-type"], "video/mp4");
+    // The top-left band holds the clock; the bottom-left the place and identity.
+    let clock = "320:32:0:0";
+    let source_frames = grey_frames(&source, clock, 40);
+    let copy_frames = grey_frames(&copy, clock, 40);
+    assert_eq!(copy_frames.len(), 40);
+    assert!(
+        mean_abs_diff(&source_frames[0], &source_frames[39]) < 0.5,
+        "the source is still"
+    );
+    assert!(
+        mean_abs_diff(&copy_frames[0], &source_frames[0]) > 5.0,
+        "no clock drawn"
+    );
+    // 1.0 s and 0.04 s apart: the seconds and the milliseconds change.
+    assert!(
+        mean_abs_diff(&copy_frames[0], &copy_frames[25]) > 0.5,
+        "the clock stands still over a second"
+    );
+    assert!(
+        mean_abs_diff(&copy_frames[0], &copy_frames[1]) > 0.1,
+        "the clock stands still between frames"
+    );
+    let band = "400:48:0:312";
+    assert!(
+        mean_abs_diff(
+            &grey_frames(&copy, band, 1)[0],
+            &grey_frames(&source, band, 1)[0]
+        ) > 5.0,
+        "no place or identity drawn"
+    );
+
+    // The sidecar says per second what the picture shows, in China Standard Time.
+    let vtt = file(&work, "subtitles.vtt");
+    app.download(&format!("/v1/clips/{id}/subtitles"), &vtt)
+        .await;
+    let text = std::fs::read_to_string(&vtt).unwrap();
+    assert!(text.starts_with("WEBVTT"));
+    assert_eq!(text.matches(" --> ").count(), 3, "{text}");
+    assert!(
+        text.contains("00:00:00.000 --> 00:00:01.000\n2026-02-14 09:30:00 (UTC+8)"),
+        "{text}"
+    );
+    assert!(text.contains("2026-02-14 09:30:02 (UTC+8)"), "{text}");
+    assert!(
+        text.contains("杭州市西湖区文三路  30.27410°N 120.15510°E"),
+        "{text}"
+    );
+    assert!(text.contains("设备 DSJ-0001  警号 031234"), "{text}");
+
+    let poster = file(&work, "poster.jpg");
+    let headers = app
+        .download(&format!("/v1/clips/{id}/poster"), &poster)
+        .await;
+    assert_eq!(headers["content-type"], "image/jpeg");
+    assert_eq!(
+        &std::fs::read(&poster).unwrap()[..3],
+        &[0xFF, 0xD8, 0xFF],
+        "a JPEG"
+    );
+
+    // The original is untouched by all this.
+    let original = app
+        .stored_files()
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("originals/"))
+        .unwrap();
+    assert_eq!(
+        std::fs::read(&original).unwrap(),
+        std::fs::read(&source).unwrap()
+    );
+    app.app.stop().await;
+}
+
+#[tokio::test]
+async fn near_duplicates_are_found_and_unrelated_clips_are_not() {
+    let app = spawn_standalone_with_media().await;
+    let work = dir();
+    let original = file(&work, "original.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=640x360:rate=25:duration=12",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-pix_fmt",
+        "yuv420p",
+        original.to_str().unwrap(),
+    ]);
+    let variant = |name: &str, args: &[&str]| {
+        let path = file(&work, name);
+        let mut all = vec!["-i", original.to_str().unwrap()];
+        all.extend_from_slice(args);
+        all.push(path.to_str().unwrap());
+        ffmpeg(&all);
+        path
+    };
+    let variants = [
+        (
+            "re-encoded",
+            variant(
+                "reencoded.mp4",
+                &["-c:v", "libx264", "-crf", "38", "-g", "17"],
+            ),
+        ),
+        (
+            "rescaled",
+            variant("rescaled.mp4", &["-vf", "scale=320:180", "-c:v", "libx264"]),
+        ),
+        (
+            "brightened",
+            variant(
+                "brightened.mp4",
+                &["-vf", "eq=brightness=0.12", "-c:v", "libx264"],
+            ),
+        ),
+        (
+            "cut out of the middle",
+            variant("excerpt.mkv", &["-ss", "4", "-t", "5", "-c:v", "libx264"]),
+        ),
+    ];
+    let unrelated = file(&work, "unrelated.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "mandelbrot=size=640x360:rate=25",
+        "-t",
+        "12",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-pix_fmt",
+        "yuv420p",
+        unrelated.to_str().unwrap(),
+    ]);
+
+    let original_id = app.upload_file(&original, &[]).await;
+    let mut ids = Vec::new();
+    for (kind, path) in &variants {
+        ids.push((*kind, app.upload_file(path, &[]).await));
+    }
+    let unrelated_id = app.upload_file(&unrelated, &[]).await;
+    for id in ids
+        .iter()
+        .map(|(_, id)| id)
+        .chain([&original_id, &unrelated_id])
+    {
+        app.wait_for(id, "catalogued").await;
+    }
+
+    let found: Value = app
+        .get_json(&app.token, &format!("/v1/clips/{original_id}/similar"))
+        .await;
+    let matched: Vec<&str> = found["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["clip_id"].as_str().unwrap())
+        .collect();
+    for (kind, id) in &ids {
+        assert!(
+            matched.contains(&id.as_str()),
+            "{kind} copy not found: {found}"
+        );
+    }
+    assert!(
+        !matched.contains(&unrelated_id.as_str()),
+        "unrelated clip matched: {found}"
+    );
+    let excerpt = found["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["clip_id"] == ids[3].1)
+        .unwrap();
+    assert_eq!(
+        excerpt["offset_seconds"], 4,
+        "the excerpt starts 4 s into the original: {excerpt}"
+    );
+
+    // And the other way round: the unrelated clip finds none of them.
+    let none: Value = app
+        .get_json(&app.token, &format!("/v1/clips/{unrelated_id}/similar"))
+        .await;
+    assert_eq!(none["items"], serde_json::json!([]), "{none}");
+    assert_eq!(none["compared"], 5);
+    app.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_span_cut_out_of_a_clip_is_reported_where_it_was() {
+    let app = spawn_standalone_with_media().await;
+    let work = dir();
+    let cut = file(&work, "cut.mp4");
+    // Frames from 2.0 s to 3.0 s removed, the rest keeping their timestamps.
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=25:duration=6",
+        "-vf",
+        "select='not(between(t,2,3))'",
+        "-fps_mode",
+        "passthrough",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-pix_fmt",
+        "yuv420p",
+        cut.to_str().unwrap(),
+    ]);
+    let whole = file(&work, "whole.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=25:duration=6",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-pix_fmt",
+        "yuv420p",
+        whole.to_str().unwrap(),
+    ]);
+    let cut_id = app
+        .upload_file(&cut, &[("recorded_at", "2026-02-14T10:00:00+08:00")])
+        .await;
+    let whole_id = app
+        .upload_file(&whole, &[("recorded_at", "2026-02-14T11:00:00+08:00")])
+        .await;
+    let record = app.wait_for(&cut_id, "catalogued").await;
+    let gaps: Vec<&Value> = record["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "timestamp_gap")
+        .collect();
+    assert_eq!(gaps.len(), 1, "{}", record["findings"]);
+    let position = gaps[0]["position_seconds"].as_f64().unwrap();
+    let size = gaps[0]["size_seconds"].as_f64().unwrap();
+    assert!((position - 2.0).abs() <= 0.08, "gap at {position}");
+    assert!((size - 1.0).abs() <= 0.1, "gap of {size}");
+    assert_eq!(gaps[0]["severity"], "critical");
+
+    let whole_record = app.wait_for(&whole_id, "catalogued").await;
+    assert!(
+        whole_record["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["kind"] != "timestamp_gap"),
+        "an intact clip has no gap: {}",
+        whole_record["findings"]
+    );
+    let metrics = app.get(&app.token, "/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(
+            "custodian_continuity_findings_total{kind=\"timestamp_gap\",severity=\"critical\"} 1"
+        ),
+        "{metrics}"
+    );
+    app.app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_fails_the_clip_with_a_reason_and_keeps_the_original() {
+    let app = spawn_standalone_with_media().await;
+    let work = dir();
+    let good = file(&work, "good.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=25:duration=4",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-pix_fmt",
+        "yuv420p",
+        good.to_str().unwrap(),
+    ]);
+    let good_bytes = std::fs::read(&good).unwrap();
+    // Without faststart the index is at the end: cut in half, nothing can be read.
+    let truncated = good_bytes[..good_bytes.len() / 2].to_vec();
+    let random: Vec<u8> = (0..200_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let text = "这不是视频 / not a video\n".repeat(100).into_bytes();
+    // An MP4 that is only audio: a container FFmpeg reads, with no picture.
+    let audio_only = file(&work, "audio.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=duration=2",
+        "-c:a",
+        "aac",
+        audio_only.to_str().unwrap(),
+    ]);
+    let cases = [
+        ("truncated", truncated),
+        ("random bytes", random),
+        ("text", text),
+        ("audio only", std::fs::read(&audio_only).unwrap()),
+    ];
+    let mut uploaded = Vec::new();
+    for (kind, bytes) in &cases {
+        let path = file(&work, &format!("{}.mp4", kind.replace(' ', "-")));
+        std::fs::write(&path, bytes).unwrap();
+        uploaded.push((*kind, app.upload_file(&path, &[]).await, bytes));
+    }
+    for (kind, id, bytes) in &uploaded {
+        let record = app.wait_for(id, "failed").await;
+        let reason = record["failure_reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains("not a readable video file")
+                || reason.contains("no video stream")
+                || reason.contains("no frame"),
+            "{kind}: {reason}"
+        );
+        // Kept as received, byte for byte.
+        let stored = app
+            .stored_files()
+            .into_iter()
+            .find(|p| {
+                p.to_string_lossy().contains(id.as_str())
+                    && p.to_string_lossy().contains("originals/")
+            })
+            .unwrap_or_else(|| panic!("{kind}: original gone"));
+        assert_eq!(
+            &std::fs::read(stored).unwrap(),
+            *bytes,
+            "{kind}: original changed"
+        );
+        let view = app.get(&app.token, &format!("/v1/clips/{id}/view")).await;
+        assert_eq!(view.status(), 404, "{kind}: a copy of nothing");
+    }
+    let metrics = app.get(&app.token, "/metrics").await.text().await.unwrap();
+    let failures: u64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("custodian_media_failures_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert!(
+        failures >= cases.len() as u64,
+        "failures counted: {metrics}"
+    );
+    // A good clip after all that is still processed: nothing stalled.
+    let good_id = app.upload_file(&good, &[]).await;
+    app.wait_for(&good_id, "catalogued").await;
+    let _ = WAIT;
+    app.app.stop().await;
+}
