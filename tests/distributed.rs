@@ -1,6 +1,6 @@
-//! The distributed deployment end to end: `custodian serve ingest` and `custodian serve
-//! catalog` as separate processes on the real NATS JetStream, S3 server (Garage) and
-//! PostgreSQL, each test with its own stream, bucket and database.
+//! The distributed deployment end to end: `custodian serve ingest`, `serve catalog`, `serve
+//! transcoder` and `serve fingerprinter` as separate processes on the real NATS JetStream, S3
+//! server (Garage) and PostgreSQL, each test with its own stream, bucket and database.
 
 mod common;
 
@@ -277,4 +277,107 @@ async fn readiness_fails_while_a_dependency_is_down() {
         200
     );
     assert!(ingest.terminate().await.success());
+}
+
+#[tokio::test]
+async fn the_media_workers_run_as_their_own_processes() {
+    let mut deployment = deployment().await;
+    deployment.env.retain(|(k, _)| k != "CUSTODIAN_MEDIA_STEPS");
+    let work = tempfile::tempdir().unwrap();
+    let clip = work.path().join("clip.mp4");
+    let made = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
+        .arg("testsrc2=size=320x240:rate=25:duration=3")
+        .args(["-c:v", "libx264", "-pix_fmt", "yuv420p"])
+        .arg(&clip)
+        .status()
+        .await
+        .unwrap();
+    assert!(made.success());
+    let body = std::fs::read(&clip).unwrap();
+    let digest = Sha256Digest::of(&body);
+
+    let token = create_token(&deployment.env, "b1").await;
+    let http = reqwest::Client::new();
+    let ingest = Process::spawn(&["serve", "ingest"], &deployment.env);
+    let catalog = Process::spawn(&["serve", "catalog"], &deployment.env);
+    let transcoder = Process::spawn(&["serve", "transcoder"], &deployment.env);
+    let fingerprinter = Process::spawn(&["serve", "fingerprinter"], &deployment.env);
+    let ingest_base = ingest.ready(&http).await;
+    let catalog_base = catalog.ready(&http).await;
+    transcoder.ready(&http).await;
+    fingerprinter.ready(&http).await;
+
+    let response = http
+        .put(format!("{ingest_base}/v1/uploads"))
+        .bearer_auth(&token)
+        .header("Content-Digest", digest.to_content_digest())
+        .query(&upload_query())
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", ingest.log_text());
+    let receipt: Value = response.json().await.unwrap();
+    let clip_id = receipt["clip_id"].as_str().unwrap().to_owned();
+
+    let media_wait = std::time::Duration::from_secs(90);
+    let record: Value = eventually(
+        media_wait,
+        "catalogued after both media workers",
+        || async {
+            let record: Value = http
+                .get(format!("{catalog_base}/v1/clips/{clip_id}"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            (record["state"] == "catalogued").then_some(record)
+        },
+    )
+    .await;
+    assert!(record["media"]["transcoded_at"].is_string(), "{record}");
+    assert_eq!(record["media"]["fingerprint_seconds"], 3, "{record}");
+
+    // The copy is in the bucket under its derived key and served by the catalog process.
+    let keys = custodian_core::keys::derived_keys(
+        &custodian_core::BureauId::parse("b1").unwrap(),
+        clip_id.parse().unwrap(),
+    );
+    assert!(deployment.store.size_of(&keys.view).await.unwrap().unwrap() > 1000);
+    let view = http
+        .get(format!("{catalog_base}/v1/clips/{clip_id}/view"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(view.status(), 200);
+    assert_eq!(view.headers()["content-type"], "video/mp4");
+    let metrics = http
+        .get(format!("{}/metrics", transcoder.address().await))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("custodian_transcodes_total 1"),
+        "{metrics}"
+    );
+
+    for process in [transcoder, fingerprinter, catalog, ingest] {
+        assert!(process.terminate().await.success());
+    }
 }

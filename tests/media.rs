@@ -8,7 +8,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{spawn_standalone_with_media, TestApp, WAIT};
+use common::{spawn_standalone_with_media, spawn_standalone_with_media_limits, TestApp};
 use custodian_core::Sha256Digest;
 use serde_json::Value;
 
@@ -522,6 +522,252 @@ async fn bad_input_fails_the_clip_with_a_reason_and_keeps_the_original() {
     // A good clip after all that is still processed: nothing stalled.
     let good_id = app.upload_file(&good, &[]).await;
     app.wait_for(&good_id, "catalogued").await;
-    let _ = WAIT;
+    app.app.stop().await;
+}
+
+#[tokio::test]
+async fn what_body_cameras_and_phones_record_is_accepted() {
+    let app = spawn_standalone_with_media().await;
+    let work = dir();
+    let video = |size: &str| format!("testsrc2=size={size}:rate=25:duration=2");
+    let tone = "sine=frequency=300:sample_rate=8000:duration=2";
+    // (file, ffmpeg arguments, expected codec, expected size of the copy)
+    let cases: Vec<(&str, Vec<String>, &str, (u64, u64))> = vec![
+        (
+            "mov-h264-pcm.mov",
+            vec![
+                "-f",
+                "lavfi",
+                "-i",
+                &video("320x240"),
+                "-f",
+                "lavfi",
+                "-i",
+                tone,
+                "-c:v",
+                "libx264",
+                "-pix_fmt",
+                "yuv420p",
+                "-c:a",
+                "pcm_s16le",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+            "h264",
+            (320, 240),
+        ),
+        (
+            "avi-mpeg4-g711.avi",
+            vec![
+                "-f",
+                "lavfi",
+                "-i",
+                &video("320x240"),
+                "-f",
+                "lavfi",
+                "-i",
+                tone,
+                "-c:v",
+                "mpeg4",
+                "-c:a",
+                "pcm_mulaw",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+            "mpeg4",
+            (320, 240),
+        ),
+        (
+            "avi-mjpeg-alaw.avi",
+            vec![
+                "-f",
+                "lavfi",
+                "-i",
+                &video("320x240"),
+                "-f",
+                "lavfi",
+                "-i",
+                tone,
+                "-c:v",
+                "mjpeg",
+                "-pix_fmt",
+                "yuvj420p",
+                "-c:a",
+                "pcm_alaw",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+            "mjpeg",
+            (320, 240),
+        ),
+        (
+            "mkv-hevc-silent.mkv",
+            vec![
+                "-f",
+                "lavfi",
+                "-i",
+                &video("320x240"),
+                "-c:v",
+                "libx265",
+                "-x265-params",
+                "log-level=error",
+                "-pix_fmt",
+                "yuv420p",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+            "hevc",
+            (320, 240),
+        ),
+        // A phone held upright: coded landscape, shown portrait.
+        (
+            "rotated.mp4",
+            vec![
+                "-f",
+                "lavfi",
+                "-i",
+                &video("320x240"),
+                "-c:v",
+                "libx264",
+                "-pix_fmt",
+                "yuv420p",
+                "-metadata:s:v:0",
+                "rotate=90",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+            "h264",
+            (240, 320),
+        ),
+        // Variable frame rate: every third frame dropped, the rest keeping their times.
+        (
+            "vfr.mp4",
+            vec![
+                "-f",
+                "lavfi",
+                "-i",
+                &video("320x240"),
+                "-vf",
+                "select='not(eq(mod(n,3),2))'",
+                "-fps_mode",
+                "vfr",
+                "-c:v",
+                "libx264",
+                "-pix_fmt",
+                "yuv420p",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+            "h264",
+            (320, 240),
+        ),
+    ];
+    let mut uploaded = Vec::new();
+    for (name, args, codec, size) in &cases {
+        let path = file(&work, name);
+        let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
+        all.push(path.to_str().unwrap());
+        ffmpeg(&all);
+        if *name == "rotated.mp4" {
+            // FFmpeg 5.1 writes the display matrix only when remuxing with the tag.
+            let upright = file(&work, "upright.mp4");
+            ffmpeg(&[
+                "-i",
+                path.to_str().unwrap(),
+                "-c",
+                "copy",
+                "-metadata:s:v:0",
+                "rotate=90",
+                upright.to_str().unwrap(),
+            ]);
+            std::fs::rename(&upright, &path).unwrap();
+        }
+        uploaded.push((*name, app.upload_file(&path, &[]).await, *codec, *size));
+    }
+    for (name, id, codec, (width, height)) in uploaded {
+        let record = app.wait_for(&id, "catalogued").await;
+        assert_eq!(record["media"]["video_codec"], codec, "{name}");
+        let copy = file(&work, &format!("{name}.view.mp4"));
+        app.download(&format!("/v1/clips/{id}/view"), &copy).await;
+        let probe = std::process::Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-select_streams",
+                "v:0",
+                "-show_entries",
+                "stream=codec_name,width,height",
+                "-of",
+                "json",
+            ])
+            .arg(&copy)
+            .output()
+            .unwrap();
+        let probe: Value = serde_json::from_slice(&probe.stdout).unwrap();
+        let stream = &probe["streams"][0];
+        assert_eq!(stream["codec_name"], "h264", "{name}: {probe}");
+        assert_eq!(
+            (
+                stream["width"].as_u64().unwrap(),
+                stream["height"].as_u64().unwrap()
+            ),
+            (width, height),
+            "{name}: {probe}"
+        );
+    }
+    app.app.stop().await;
+}
+
+#[tokio::test]
+async fn footage_over_the_configured_limits_is_refused_before_decoding() {
+    let app = spawn_standalone_with_media_limits(custodian_platform::config::MediaJobArgs {
+        max_resolution: (160, 120),
+        max_duration: std::time::Duration::from_secs(60),
+        ..Default::default()
+    })
+    .await;
+    let work = dir();
+    let large = file(&work, "large.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=25:duration=1",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        large.to_str().unwrap(),
+    ]);
+    // Two minutes of a tiny still picture: cheap to make, over the duration limit.
+    let long = file(&work, "long.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=black:size=64x48:rate=1:duration=120",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        long.to_str().unwrap(),
+    ]);
+    for (path, problem) in [
+        (&large, "larger than the 160x120 allowed"),
+        (&long, "longer than the 60 s allowed"),
+    ] {
+        let id = app.upload_file(path, &[]).await;
+        let record = app.wait_for(&id, "failed").await;
+        assert!(
+            record["failure_reason"].as_str().unwrap().contains(problem),
+            "{record}"
+        );
+    }
     app.app.stop().await;
 }

@@ -340,11 +340,45 @@ async fn two_years_of_retention() {
         )
         .await;
     let file = w.original_path(&ordinary);
+    // What the media workers would have made of it goes with it; a kept clip's stays.
+    let blob = w.app.app.ports.blob.clone();
+    let derived_of = |id: &str| {
+        custodian_core::keys::derived_keys(
+            &custodian_core::BureauId::parse("b1").unwrap(),
+            id.parse().unwrap(),
+        )
+    };
+    for key in [
+        derived_of(&ordinary).view,
+        derived_of(&ordinary).poster,
+        derived_of(&held).view,
+    ] {
+        let mut writer = blob.create(&key).await.unwrap();
+        writer
+            .write(bytes::Bytes::from_static(b"copy"))
+            .await
+            .unwrap();
+        writer.finish().await.unwrap();
+    }
     assert_eq!(w.pass().await.recycled, 1);
     w.clock.advance(chrono::Duration::days(7));
     let report = w.pass().await;
     assert_eq!(report.purged, 1, "{report:?}");
     assert!(!file.exists(), "purged original still on disk");
+    assert_eq!(
+        blob.size_of(&derived_of(&ordinary).view).await.unwrap(),
+        None,
+        "viewing copy outlived its original"
+    );
+    assert_eq!(
+        blob.size_of(&derived_of(&ordinary).poster).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        blob.size_of(&derived_of(&held).view).await.unwrap(),
+        Some(4),
+        "a kept clip's copy was purged"
+    );
     let tombstone: Value = w
         .app
         .get_json(&w.archivist, &format!("/v1/clips/{ordinary}"))

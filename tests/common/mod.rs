@@ -61,16 +61,23 @@ pub async fn spawn_standalone_full(
         media_steps: vec![None],
         ..catalog
     };
-    spawn_standalone_as_configured(ingest, catalog, retention, clock).await
+    spawn_standalone_as_configured(ingest, catalog, retention, clock, Default::default()).await
 }
 
 /// A standalone instance with the transcoder and fingerprinter, as deployed.
 pub async fn spawn_standalone_with_media() -> TestApp {
+    spawn_standalone_with_media_limits(Default::default()).await
+}
+
+pub async fn spawn_standalone_with_media_limits(
+    media: custodian_platform::config::MediaJobArgs,
+) -> TestApp {
     spawn_standalone_as_configured(
         IngestConfig::default(),
         CatalogConfig::default(),
         Default::default(),
         std::sync::Arc::new(custodian_platform::clock::SystemClock),
+        media,
     )
     .await
 }
@@ -80,6 +87,7 @@ async fn spawn_standalone_as_configured(
     catalog: CatalogConfig,
     retention: custodian_retention::RetentionConfig,
     clock: std::sync::Arc<dyn custodian_platform::clock::Clock>,
+    media: custodian_platform::config::MediaJobArgs,
 ) -> TestApp {
     let data = tempfile::tempdir().unwrap();
     let args = StandaloneArgs {
@@ -93,7 +101,7 @@ async fn spawn_standalone_as_configured(
         retention,
         custody: Default::default(),
         transcoder: Default::default(),
-        media: Default::default(),
+        media,
     };
     let app = custodian::app::start_standalone_with_clock(&args, clock)
         .await

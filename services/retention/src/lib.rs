@@ -448,6 +448,19 @@ impl Retention {
             // Files first, record last: a crash in between leaves a recycled clip whose purge
             // is simply done again.
             self.ports.blob.delete(&clip.object_key).await?;
+            // The viewing copy, sidecar, poster and track go with it (art. 22: no copy
+            // outlives the original's retention).
+            let derived = custodian_core::keys::derived_keys(&clip.bureau, clip.id);
+            for key in [
+                derived.view,
+                derived.subtitles,
+                derived.poster,
+                derived.track,
+            ] {
+                if self.ports.blob.size_of(&key).await?.is_some() {
+                    self.ports.blob.delete(&key).await?;
+                }
+            }
             if self.ports.catalogue.mark_purged(clip.id, now).await? {
                 report.purged += 1;
                 self.metrics.purged.inc();
@@ -455,7 +468,7 @@ impl Retention {
                     &clip,
                     "purge",
                     format!(
-                        "original {} removed; sha256 {} kept",
+                        "original {} and its viewing copy removed; sha256 {} kept",
                         clip.object_key, clip.sha256
                     ),
                 )
