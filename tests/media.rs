@@ -771,3 +771,81 @@ async fn footage_over_the_configured_limits_is_refused_before_decoding() {
     }
     app.app.stop().await;
 }
+
+#[tokio::test]
+async fn a_gps_track_beside_the_clip_moves_the_coordinates_second_by_second() {
+    let app = spawn_standalone_with_media().await;
+    let work = dir();
+    let clip = file(&work, "patrol.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=25:duration=3",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-metadata",
+        "creation_time=2026-02-14T01:30:00Z",
+        clip.to_str().unwrap(),
+    ]);
+    let id = app.upload_file(&clip, &[("place", "西湖区")]).await;
+    app.wait_for(&id, "catalogued").await;
+    let vtt = file(&work, "before.vtt");
+    app.download(&format!("/v1/clips/{id}/subtitles"), &vtt)
+        .await;
+    assert!(
+        !std::fs::read_to_string(&vtt).unwrap().contains("°N"),
+        "no position known yet"
+    );
+
+    // Walking north-east: 30.0000,120.0000 at 01:30:00Z to 30.0002,120.0004 at 01:30:02Z.
+    let gpx = r#"<?xml version="1.0"?><gpx version="1.1"><trk><trkseg>
+        <trkpt lat="30.0000" lon="120.0000"><time>2026-02-14T01:30:00Z</time></trkpt>
+        <trkpt lat="30.0002" lon="120.0004"><time>2026-02-14T01:30:02Z</time></trkpt>
+        </trkseg></trk></gpx>"#;
+    let put = |token: &str, body: &'static str| {
+        app.http
+            .put(format!("{}/v1/clips/{id}/track", app.base))
+            .bearer_auth(token.to_owned())
+            .body(body)
+            .send()
+    };
+    let receipt = put(&app.token, gpx).await.unwrap();
+    assert_eq!(receipt.status(), 201);
+    let receipt: Value = receipt.json().await.unwrap();
+    assert_eq!(receipt["points"], 2);
+    assert_eq!(receipt["covers_recording"], true, "{receipt}");
+
+    // The copy is made again, and each second has its own position.
+    let text = custodian_platform::testing::eventually(
+        MEDIA_WAIT,
+        "copy remade with the track",
+        || async {
+            let response = app
+                .get(&app.token, &format!("/v1/clips/{id}/subtitles"))
+                .await;
+            let text = response.text().await.ok()?;
+            text.contains("°N").then_some(text)
+        },
+    )
+    .await;
+    assert!(text.contains("西湖区  30.00000°N 120.00000°E"), "{text}");
+    assert!(text.contains("西湖区  30.00010°N 120.00020°E"), "{text}");
+    assert!(text.contains("西湖区  30.00020°N 120.00040°E"), "{text}");
+    let record = app.wait_for(&id, "catalogued").await;
+    assert!(record["media"]["transcoded_at"].is_string());
+
+    // Not a track; another bureau's clip.
+    assert_eq!(
+        put(&app.token, "hello, not a track")
+            .await
+            .unwrap()
+            .status(),
+        422
+    );
+    let stranger = common::token_for(&app.app, "b2").await;
+    assert_eq!(put(&stranger, gpx).await.unwrap().status(), 404);
+    app.app.stop().await;
+}

@@ -5,6 +5,7 @@
 //! leaves no clip and no object behind; a janitor reclaims uploads abandoned mid-way.
 
 mod metrics;
+mod track;
 mod upload;
 
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 pub use metrics::IngestMetrics;
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(upload::put_upload), modifiers(&BearerSecurity), tags((name = "ingest", description = "Originals entering Custodian")))]
+#[openapi(paths(upload::put_upload, track::put_track), modifiers(&BearerSecurity), tags((name = "ingest", description = "Originals entering Custodian")))]
 struct IngestApi;
 
 /// The ingest role's API, described for other tools.
@@ -98,6 +99,11 @@ impl Ingest {
     pub fn router(self: &Arc<Self>) -> Router {
         let routes = Router::new()
             .route("/v1/uploads", put(upload::put_upload))
+            .route(
+                "/v1/clips/{id}/track",
+                put(track::put_track)
+                    .layer(axum::extract::DefaultBodyLimit::max(track::MAX_TRACK_BYTES)),
+            )
             .with_state(self.clone());
         protect(routes, &self.ports)
     }

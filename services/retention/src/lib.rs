@@ -457,9 +457,7 @@ impl Retention {
                 derived.poster,
                 derived.track,
             ] {
-                if self.ports.blob.size_of(&key).await?.is_some() {
-                    self.ports.blob.delete(&key).await?;
-                }
+                custodian_platform::blob::remove_derived(&*self.ports.blob, &key).await?;
             }
             if self.ports.catalogue.mark_purged(clip.id, now).await? {
                 report.purged += 1;

@@ -246,7 +246,12 @@ impl Transcoder {
                 "clip {id} is not in the catalogue yet"
             )));
         };
-        if clip.state != ClipState::Stored {
+        // A catalogued or archived clip is transcoded again when its copy was cleared (a GPS
+        // track arrived); failed, recycled and expired clips are left alone.
+        if !matches!(
+            clip.state,
+            ClipState::Stored | ClipState::Catalogued | ClipState::Archived
+        ) {
             return Ok(());
         }
         let media = self

@@ -176,9 +176,7 @@ pub async fn store_derived_file(
     path: &std::path::Path,
 ) -> Result<WrittenObject, BlobError> {
     use tokio::io::AsyncReadExt;
-    if store.size_of(key).await?.is_some() {
-        store.delete(key).await?;
-    }
+    remove_derived(store, key).await?;
     let io = |source| BlobError::Io {
         path: path.display().to_string(),
         source,
@@ -205,4 +203,29 @@ pub async fn store_derived_file(
     let written = writer.finish().await?;
     store.verify(&written).await?;
     Ok(written)
+}
+
+/// Stores `bytes` under a derived key, replacing what was there, and verifies it.
+pub async fn store_derived_bytes(
+    store: &dyn BlobStore,
+    key: &str,
+    bytes: Bytes,
+) -> Result<WrittenObject, BlobError> {
+    remove_derived(store, key).await?;
+    let mut writer = store.create(key).await?;
+    if let Err(e) = writer.write(bytes).await {
+        writer.abort().await;
+        return Err(e);
+    }
+    let written = writer.finish().await?;
+    store.verify(&written).await?;
+    Ok(written)
+}
+
+/// Removes a derived file if it is there (never an original: callers pass derived keys).
+pub async fn remove_derived(store: &dyn BlobStore, key: &str) -> Result<(), BlobError> {
+    if store.size_of(key).await?.is_some() {
+        store.delete(key).await?;
+    }
+    Ok(())
 }

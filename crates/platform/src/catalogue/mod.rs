@@ -311,6 +311,9 @@ pub trait Catalogue: Send + Sync {
         findings: &[NewFinding],
         at: DateTime<Utc>,
     ) -> Result<(), CatalogueError>;
+    /// Asks for the viewing copy to be made again (a track arrived): the transcoder remakes
+    /// a copy whose `transcoded_at` is cleared.
+    async fn clear_transcode(&self, id: ClipId) -> Result<(), CatalogueError>;
     async fn clip_media(&self, id: ClipId) -> Result<Option<ClipMedia>, CatalogueError>;
     /// Fingerprints of a bureau's clips (not purged), newest first, at most `limit`.
     async fn fingerprints(

@@ -937,6 +937,15 @@ macro_rules! catalogue_on {
                 Ok(())
             }
 
+            async fn clear_transcode(&self, id: ClipId) -> Result<(), CatalogueError> {
+                sqlx::query("UPDATE clip_media SET transcoded_at = NULL WHERE clip_id = $1")
+                    .bind(id.as_uuid())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(err("clear transcode"))?;
+                Ok(())
+            }
+
             async fn clip_media(&self, id: ClipId) -> Result<Option<ClipMedia>, CatalogueError> {
                 let row: Option<MediaRow> = sqlx::query_as(
                     "SELECT container, duration_seconds, width, height, video_codec, audio_codec, frame_rate, rotation, creation_time, \
