@@ -34,6 +34,9 @@ SELECT
 FROM generate_series(1, $1) g, LATERAL (SELECT timestamptz '2025-01-01 00:00:00+08' + g * interval '40 seconds' AS at) t;
 "#;
 
+/// Makes the filter of one query run from its run number.
+type FilterFor = Box<dyn Fn(usize) -> ClipFilter>;
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -68,7 +71,7 @@ async fn main() -> anyhow::Result<()> {
     )
     .fetch_one(catalogue.pool())
     .await?;
-    let queries: Vec<(&str, Box<dyn Fn(usize) -> ClipFilter>)> = vec![
+    let queries: Vec<(&str, FilterFor)> = vec![
         ("newest of a bureau", Box::new(|_| ClipFilter::default())),
         (
             "deep page (cursor)",

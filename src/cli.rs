@@ -29,9 +29,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Every role in one process: footage on the local disk, the catalogue in SQLite.
-    Standalone(StandaloneArgs),
+    Standalone(Box<StandaloneArgs>),
     /// One role, on S3, PostgreSQL and NATS JetStream.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Administration: tokens for bureaus.
     Admin {
         #[command(subcommand)]
@@ -68,7 +68,7 @@ pub enum MediaCommand {
     /// Prints what the file holds (container, streams, duration, tags) as JSON.
     Probe { file: PathBuf },
     /// Makes the viewing copy, its WebVTT sidecar and poster into a directory.
-    Transcode(TranscodeArgs),
+    Transcode(Box<TranscodeArgs>),
     /// Prints the per-second fingerprint and the continuity findings as JSON.
     Fingerprint { file: PathBuf },
 }

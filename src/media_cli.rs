@@ -27,7 +27,7 @@ fn run_blocking(command: MediaCommand) -> anyhow::Result<Value> {
                 .with_context(|| format!("probing {}", file.display()))?;
             Ok(describe(&info))
         }
-        MediaCommand::Transcode(args) => transcode(args),
+        MediaCommand::Transcode(args) => transcode(*args),
         MediaCommand::Fingerprint { file } => {
             let started = Instant::now();
             let sampling = custodian_media::sample(&file, &Limits::default(), &no_stop())

@@ -47,6 +47,15 @@ async fn sqlite(data: &Path) -> sqlx::SqliteConnection {
         .unwrap()
 }
 
+/// An audit row as the test reads it back: seq, at, actor, action, target, outcome.
+type AuditRowTuple = (
+    i64,
+    chrono::DateTime<chrono::Utc>,
+    String,
+    String,
+    Option<String>,
+    String,
+);
 #[tokio::test]
 async fn every_request_is_recorded_and_the_trail_verifies_until_tampered_with() {
     let app = spawn_standalone().await;
@@ -211,7 +220,7 @@ async fn every_request_is_recorded_and_the_trail_verifies_until_tampered_with() 
         .execute(&mut conn)
         .await
         .unwrap();
-    let rows: Vec<(i64, chrono::DateTime<chrono::Utc>, String, String, Option<String>, String)> =
+    let rows: Vec<AuditRowTuple> =
         sqlx::query_as("SELECT seq, at, actor, action, target, detail FROM audit_log WHERE bureau_id = 'b1' ORDER BY seq").fetch_all(&mut conn).await.unwrap();
     let mut prev: Option<(i64, String)> = None;
     for (seq, at, actor, action, target, detail) in rows {

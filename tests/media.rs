@@ -532,7 +532,8 @@ async fn what_body_cameras_and_phones_record_is_accepted() {
     let video = |size: &str| format!("testsrc2=size={size}:rate=25:duration=2");
     let tone = "sine=frequency=300:sample_rate=8000:duration=2";
     // (file, ffmpeg arguments, expected codec, expected size of the copy)
-    let cases: Vec<(&str, Vec<String>, &str, (u64, u64))> = vec![
+    type Case<'a> = (&'a str, Vec<String>, &'a str, (u64, u64));
+    let cases: Vec<Case> = vec![
         (
             "mov-h264-pcm.mov",
             vec![

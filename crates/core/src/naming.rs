@@ -128,7 +128,7 @@ impl NameTemplate {
             return Err(unbalanced("brackets"));
         }
         let pieces = stack.pop().unwrap_or_default();
-        let has = |f: Field| pieces.iter().any(|p| *p == Piece::Field(f));
+        let has = |f: Field| pieces.contains(&Piece::Field(f));
         if !has(Field::Device) || !(has(Field::Date) || has(Field::Time)) {
             return Err(TemplateError::TooVague {
                 template: template.to_owned(),

@@ -269,7 +269,7 @@ impl VideoLane {
             plan,
         )?;
 
-        let x264 = encoder::find_by_name("libx264").ok_or_else(|| MediaError::Ffmpeg {
+        let x264 = encoder::find_by_name("libx264").ok_or(MediaError::Ffmpeg {
             operation: "finding libx264",
             source: ffmpeg::Error::EncoderNotFound,
         })?;

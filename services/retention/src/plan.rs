@@ -109,6 +109,6 @@ pub async fn plan(
             "its time in the recycle bin ends".into(),
         ));
     }
-    entries.sort_by(|a, b| (a.due, a.clip_id).cmp(&(b.due, b.clip_id)));
+    entries.sort_by_key(|entry| (entry.due, entry.clip_id));
     Ok(entries)
 }
