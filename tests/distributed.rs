@@ -381,3 +381,131 @@ async fn the_media_workers_run_as_their_own_processes() {
         assert!(process.terminate().await.success());
     }
 }
+
+#[tokio::test]
+async fn a_transcoder_killed_mid_job_loses_nothing_and_leaves_one_copy() {
+    let mut deployment = deployment().await;
+    deployment.env.retain(|(k, _)| k != "CUSTODIAN_MEDIA_STEPS");
+    // A short ack wait, so the job of the killed worker is handed on within the test.
+    deployment
+        .env
+        .push(("CUSTODIAN_MEDIA_ACK_WAIT".into(), "3s".into()));
+    let work = tempfile::tempdir().unwrap();
+    let clip = work.path().join("clip.mp4");
+    // Long enough that the transcoder is still at work when it is killed.
+    let made = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
+        .arg("testsrc2=size=1280x720:rate=30:duration=20")
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .arg(&clip)
+        .status()
+        .await
+        .unwrap();
+    assert!(made.success());
+    let body = std::fs::read(&clip).unwrap();
+    let digest = Sha256Digest::of(&body);
+
+    let token = create_token(&deployment.env, "b1").await;
+    let http = reqwest::Client::new();
+    let ingest = Process::spawn(&["serve", "ingest"], &deployment.env);
+    let catalog = Process::spawn(&["serve", "catalog"], &deployment.env);
+    let fingerprinter = Process::spawn(&["serve", "fingerprinter"], &deployment.env);
+    let mut doomed = Process::spawn(&["serve", "transcoder"], &deployment.env);
+    let ingest_base = ingest.ready(&http).await;
+    let catalog_base = catalog.ready(&http).await;
+    fingerprinter.ready(&http).await;
+    doomed.ready(&http).await;
+
+    let response = http
+        .put(format!("{ingest_base}/v1/uploads"))
+        .bearer_auth(&token)
+        .header("Content-Digest", digest.to_content_digest())
+        .query(&upload_query())
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", ingest.log_text());
+    let receipt: Value = response.json().await.unwrap();
+    let clip_id = receipt["clip_id"].as_str().unwrap().to_owned();
+
+    eventually(WAIT, "the transcoder at work", || async {
+        doomed.log_text().contains("\"transcoding\"").then_some(())
+    })
+    .await;
+    doomed.child.kill().await.unwrap();
+    let survivor = Process::spawn(&["serve", "transcoder"], &deployment.env);
+    survivor.ready(&http).await;
+
+    let record: Value = eventually(
+        std::time::Duration::from_secs(180),
+        "catalogued after the handover",
+        || async {
+            let record: Value = http
+                .get(format!("{catalog_base}/v1/clips/{clip_id}"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            (record["state"] == "catalogued").then_some(record)
+        },
+    )
+    .await;
+    assert_eq!(record["sha256"], digest.to_hex(), "the receipt's digest");
+    let history = record["history"].as_array().unwrap();
+    assert_eq!(
+        history.iter().filter(|t| t["to"] == "catalogued").count(),
+        1,
+        "catalogued once: {history:?}"
+    );
+    // One copy, made by the survivor, under the clip's derived key.
+    let keys = custodian_core::keys::derived_keys(
+        &custodian_core::BureauId::parse("b1").unwrap(),
+        clip_id.parse().unwrap(),
+    );
+    assert!(deployment.store.size_of(&keys.view).await.unwrap().unwrap() > 1000);
+    let metrics = http
+        .get(format!("{}/metrics", survivor.address().await))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("custodian_transcodes_total 1"),
+        "{metrics}"
+    );
+    // The original is still the one that was received.
+    let mut stored = Vec::new();
+    deployment
+        .store
+        .open(&format!("originals/b1/2026/02/14/{clip_id}.mp4"))
+        .await
+        .unwrap()
+        .read_to_end(&mut stored)
+        .await
+        .unwrap();
+    assert_eq!(Sha256Digest::of(&stored), digest);
+    for process in [survivor, fingerprinter, catalog, ingest] {
+        assert!(process.terminate().await.success());
+    }
+}

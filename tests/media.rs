@@ -850,3 +850,136 @@ async fn a_gps_track_beside_the_clip_moves_the_coordinates_second_by_second() {
     assert_eq!(put(&stranger, gpx).await.unwrap().status(), 404);
     app.app.stop().await;
 }
+
+#[tokio::test]
+async fn a_job_that_always_runs_out_of_time_ends_failed_and_dead_lettered_without_stalling_others()
+{
+    let app = spawn_standalone_with_media_limits(custodian_platform::config::MediaJobArgs {
+        job_timeout: std::time::Duration::from_secs(2),
+        max_deliver: 2,
+        ..Default::default()
+    })
+    .await;
+    let work = dir();
+    // Far more than two seconds of work for the transcoder on any machine.
+    let heavy = file(&work, "heavy.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=1280x720:rate=30:duration=20",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        heavy.to_str().unwrap(),
+    ]);
+    let light = file(&work, "light.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x120:rate=10:duration=1",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        light.to_str().unwrap(),
+    ]);
+    let heavy_id = app.upload_file(&heavy, &[]).await;
+    let light_id = app.upload_file(&light, &[]).await;
+    app.wait_for(&light_id, "catalogued").await;
+    let record = app.wait_for(&heavy_id, "failed").await;
+    let reason = record["failure_reason"].as_str().unwrap();
+    assert!(
+        reason.contains("over the processing time limit"),
+        "{reason}"
+    );
+    // Whichever worker gave up first failed the clip (the other then leaves a failed clip
+    // alone): one retry, then the dead-letter subject.
+    let metrics = app.get(&app.token, "/metrics").await.text().await.unwrap();
+    let count = |outcome: &str| -> u64 {
+        ["transcoder", "fingerprinter"]
+            .iter()
+            .filter_map(|consumer| {
+                let prefix = format!(
+                    "custodian_jobs_total{{consumer=\"{consumer}\",outcome=\"{outcome}\"}} "
+                );
+                metrics
+                    .lines()
+                    .find_map(|l| l.strip_prefix(&prefix)?.parse::<u64>().ok())
+            })
+            .sum()
+    };
+    assert!(count("dead_letter") >= 1, "{metrics}");
+    assert!(count("retry") >= 1, "{metrics}");
+    app.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_clip_announced_again_is_not_transcoded_again() {
+    let app = spawn_standalone_with_media().await;
+    let work = dir();
+    let clip = file(&work, "clip.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x120:rate=10:duration=2",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        clip.to_str().unwrap(),
+    ]);
+    let id = app.upload_file(&clip, &[]).await;
+    app.wait_for(&id, "catalogued").await;
+    let view = app
+        .stored_files()
+        .into_iter()
+        .find(|p| p.ends_with("view.mp4"))
+        .unwrap();
+    let made = std::fs::metadata(&view).unwrap().modified().unwrap();
+
+    // As the reconciler would (a new round, so the bus does not drop it as a duplicate), and
+    // the same announcement once more (dropped or handled, either way harmless).
+    let record = app
+        .app
+        .ports
+        .catalogue
+        .clip_for_worker(id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    for round in [7, 7] {
+        custodian_platform::events::publish_stored(&*app.app.ports.bus, &record, round)
+            .await
+            .unwrap();
+    }
+    let metrics =
+        custodian_platform::testing::eventually(MEDIA_WAIT, "redelivery handled", || async {
+            let metrics = app.get(&app.token, "/metrics").await.text().await.ok()?;
+            metrics
+                .contains("custodian_jobs_total{consumer=\"transcoder\",outcome=\"ok\"} 2")
+                .then_some(metrics)
+        })
+        .await;
+    assert!(
+        metrics.contains("custodian_transcodes_total 1"),
+        "made twice: {metrics}"
+    );
+    assert_eq!(
+        std::fs::metadata(&view).unwrap().modified().unwrap(),
+        made,
+        "copy rewritten"
+    );
+    let copies = app
+        .stored_files()
+        .into_iter()
+        .filter(|p| p.ends_with("view.mp4"))
+        .count();
+    assert_eq!(copies, 1);
+    app.app.stop().await;
+}

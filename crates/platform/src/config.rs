@@ -362,6 +362,10 @@ pub struct MediaJobArgs {
     /// A job still running after this long is stopped and retried.
     #[arg(id = "media_job_timeout", long = "media-job-timeout", env = "CUSTODIAN_MEDIA_JOB_TIMEOUT", default_value = "2h", value_parser = parse_duration)]
     pub job_timeout: Duration,
+    /// How long a delivery may go without a sign of life before the bus gives it to another
+    /// worker (a running job says it is alive three times per this period).
+    #[arg(id = "media_ack_wait", long = "media-ack-wait", env = "CUSTODIAN_MEDIA_ACK_WAIT", default_value = "60s", value_parser = parse_duration)]
+    pub ack_wait: Duration,
     /// Deliveries of one clip's job before it goes to the dead-letter subject and the clip
     /// is marked failed.
     #[arg(
@@ -380,6 +384,7 @@ impl Default for MediaJobArgs {
             max_duration: Duration::from_secs(6 * 3600),
             max_resolution: (7680, 4320),
             job_timeout: Duration::from_secs(2 * 3600),
+            ack_wait: Duration::from_secs(60),
             max_deliver: 3,
         }
     }
@@ -398,6 +403,13 @@ impl MediaJobArgs {
             return Err(ConfigError::new(
                 "media-job-timeout",
                 format!("{:?}", self.job_timeout),
+                "must be at least 1s",
+            ));
+        }
+        if self.ack_wait < Duration::from_secs(1) {
+            return Err(ConfigError::new(
+                "media-ack-wait",
+                format!("{:?}", self.ack_wait),
                 "must be at least 1s",
             ));
         }

@@ -115,7 +115,7 @@ impl Fingerprinter {
         let spec = ConsumerSpec {
             name: "fingerprinter".into(),
             topic: Topic::ClipStored,
-            ack_wait: Duration::from_secs(60),
+            ack_wait: self.jobs_args.ack_wait,
             max_deliver: self.jobs_args.max_deliver,
         };
         let this = self.clone();

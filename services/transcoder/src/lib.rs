@@ -209,7 +209,7 @@ impl Transcoder {
         let spec = ConsumerSpec {
             name: "transcoder".into(),
             topic: Topic::ClipStored,
-            ack_wait: Duration::from_secs(60),
+            ack_wait: self.jobs_args.ack_wait,
             max_deliver: self.jobs_args.max_deliver,
         };
         let this = self.clone();
@@ -270,6 +270,7 @@ impl Transcoder {
                 .unwrap_or_default();
             return self.announce(&clip, view_key, duration).await;
         }
+        tracing::info!(clip_id = %id, attempt = job.attempt, "transcoding");
         match self.make_copy(&clip).await {
             Ok((report, rendition)) => {
                 let facts = facts_of(&report);
