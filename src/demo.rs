@@ -1,6 +1,7 @@
 //! `custodian demo`: the standalone server end to end, as a person would try it. It makes a
 //! short clip with the ffmpeg command line, uploads it over HTTP with its digest, waits until
-//! the catalogue has it, and prints the record.
+//! the media workers have made its viewing copy and fingerprint and the catalogue has it, and
+//! prints the record with what the workers made.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -125,8 +126,31 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Value> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
+    // What the media workers made: the viewing copy, its sidecar, and the fingerprint.
+    let get = |path: String| http.get(format!("{base}{path}")).bearer_auth(&token).send();
+    let view = get(format!("/v1/clips/{clip_id}/view"))
+        .await?
+        .error_for_status()?
+        .bytes()
+        .await?;
+    let subtitles = get(format!("/v1/clips/{clip_id}/subtitles"))
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    let similar: Value = get(format!("/v1/clips/{clip_id}/similar"))
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
     app.stop().await;
-    let mut result = serde_json::json!({ "receipt": receipt, "catalogued": record });
+    let media = serde_json::json!({
+        "viewing_copy": { "path": format!("/v1/clips/{clip_id}/view"), "bytes": view.len() },
+        "subtitles_first_cue": subtitles.split("\n\n").nth(1).unwrap_or_default(),
+        "fingerprint_seconds": record["media"]["fingerprint_seconds"],
+        "similar": similar,
+    });
+    let mut result = serde_json::json!({ "receipt": receipt, "catalogued": record, "media": media });
     if args.keep.is_some() {
         result["data"] = serde_json::json!(data);
     }
