@@ -150,7 +150,8 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Value> {
         "fingerprint_seconds": record["media"]["fingerprint_seconds"],
         "similar": similar,
     });
-    let mut result = serde_json::json!({ "receipt": receipt, "catalogued": record, "media": media });
+    let mut result =
+        serde_json::json!({ "receipt": receipt, "catalogued": record, "media": media });
     if args.keep.is_some() {
         result["data"] = serde_json::json!(data);
     }

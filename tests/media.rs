@@ -983,3 +983,21 @@ async fn a_clip_announced_again_is_not_transcoded_again() {
     assert_eq!(copies, 1);
     app.app.stop().await;
 }
+
+#[tokio::test]
+async fn the_demo_shows_what_the_media_workers_made() {
+    let result = custodian::demo::run(&custodian::cli::DemoArgs { keep: None })
+        .await
+        .unwrap();
+    assert_eq!(result["catalogued"]["state"], "catalogued");
+    assert!(
+        result["media"]["viewing_copy"]["bytes"].as_u64().unwrap() > 10_000,
+        "{result}"
+    );
+    assert_eq!(result["media"]["fingerprint_seconds"], 3);
+    let cue = result["media"]["subtitles_first_cue"].as_str().unwrap();
+    assert!(
+        cue.contains("青岛市黄岛区长江中路") && cue.contains("(UTC+8)"),
+        "{cue}"
+    );
+}
