@@ -15,10 +15,13 @@ pub mod export;
 pub mod ids;
 pub mod keys;
 pub mod naming;
+pub mod resumable;
 pub mod retention;
 pub mod roles;
 pub mod state;
+pub mod station;
 pub mod token;
+pub mod tus;
 pub mod upload;
 pub mod users;
 
