@@ -248,7 +248,22 @@ fn answer(ingest: &Ingest, caller: &Caller, outcome: Result<Answer, TusFailure>)
     match outcome {
         Ok(answer) => answer.into_response(),
         Err(e) => {
-            ingest.metrics.uploads.with_label_values(&[e.code()]).inc();
+            match &e {
+                // A broken connection is what resumable uploads are for.
+                TusFailure::Ingest(IngestError::BodyBroken { .. }) => ingest
+                    .metrics
+                    .tus_refusals
+                    .with_label_values(&[e.code()])
+                    .inc(),
+                TusFailure::Ingest(_) | TusFailure::Tus(TusError::Metadata(_)) => {
+                    ingest.metrics.uploads.with_label_values(&[e.code()]).inc()
+                }
+                _ => ingest
+                    .metrics
+                    .tus_refusals
+                    .with_label_values(&[e.code()])
+                    .inc(),
+            }
             tracing::info!(bureau = %caller.bureau, code = e.code(), error = %e, "tus request refused");
             e.into_response()
         }
@@ -712,11 +727,6 @@ async fn complete_upload(
     if let Some(claimed) = claimed.filter(|claimed| *claimed != sha256) {
         // The file is not what the client meant to send: nothing of it is kept.
         drop_upload(ingest, upload, &handle).await;
-        ingest
-            .metrics
-            .uploads
-            .with_label_values(&["digest-mismatch"])
-            .inc();
         return Err(IngestError::DigestMismatch {
             claimed,
             actual: sha256,
