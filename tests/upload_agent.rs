@@ -162,3 +162,34 @@ async fn the_agent_resumes_the_upload_its_state_file_names() {
     assert_eq!(app.clip_ids().await.len(), 1);
     app.app.stop().await;
 }
+
+#[tokio::test]
+async fn the_agent_uploads_what_appears_in_a_watched_directory() {
+    let app = spawn_standalone().await;
+    let work = tempfile::tempdir().unwrap();
+    let watched = work.path().join("station");
+    std::fs::create_dir(&watched).unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_custodian"))
+        .arg("upload")
+        .args(["--server", &app.base, "--poll-every", "100ms", "--watch"])
+        .arg(&watched)
+        .arg("--state")
+        .arg(work.path().join("state.json"))
+        .env("CUSTODIAN_TOKEN", &app.token)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Written elsewhere and moved in, as a station copying from a camera would finish a file.
+    let staged = work.path().join("DSJ-0003_031234_20260214_100000.mp4");
+    std::fs::write(&staged, sample(400_000)).unwrap();
+    std::fs::rename(&staged, watched.join("DSJ-0003_031234_20260214_100000.mp4")).unwrap();
+    let ids =
+        custodian_platform::testing::eventually(WAIT, "the watched file uploaded", || async {
+            let ids = app.clip_ids().await;
+            (!ids.is_empty()).then_some(ids)
+        })
+        .await;
+    assert_eq!(clip(&app, &ids[0]).await["device"], "DSJ-0003");
+    child.kill().await.unwrap();
+    app.app.stop().await;
+}
