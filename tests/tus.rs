@@ -405,6 +405,26 @@ async fn on_s3_chunks_land_on_two_replicas_and_abandoned_uploads_expire() {
         .unwrap();
     assert_eq!(Sha256Digest::of(&stored), digest);
 
+    // 10,000 parts of 5 MiB is the most one S3 object can take: a larger upload is refused
+    // at creation, not after hours of sending.
+    assert_eq!(
+        on_a.create(10_000 * (5 << 20) + 1, &metadata(None))
+            .await
+            .status(),
+        413
+    );
+    let options = on_a
+        .http
+        .request(reqwest::Method::OPTIONS, format!("{base_a}/v1/tus"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        header(&options, "tus-max-size"),
+        (10_000u64 * (5 << 20)).to_string()
+    );
+
     // An upload left half-way expires: HEAD answers 410, the janitor aborts its parts.
     let abandoned = on_a.start(body.len() as u64, &metadata(None)).await;
     assert_eq!(

@@ -270,6 +270,16 @@ fn answer(ingest: &Ingest, caller: &Caller, outcome: Result<Answer, TusFailure>)
     }
 }
 
+/// The largest upload taken: the configured limit, or what the store can hold in one object
+/// with every part at the preferred size, whichever is less.
+fn max_size(ingest: &Ingest) -> u64 {
+    let sizes = ingest.ports.blob.part_sizes();
+    ingest
+        .config
+        .max_upload_bytes
+        .min((sizes.preferred as u64).saturating_mul(u64::from(sizes.max_parts)))
+}
+
 /// `OPTIONS`: what this server speaks.
 async fn options(State(ingest): State<Arc<Ingest>>) -> Response {
     Answer {
@@ -282,7 +292,7 @@ async fn options(State(ingest): State<Arc<Ingest>>) -> Response {
             ),
             (
                 HeaderName::from_static("tus-max-size"),
-                ingest.config.max_upload_bytes.to_string(),
+                max_size(&ingest).to_string(),
             ),
             (
                 HeaderName::from_static("tus-checksum-algorithm"),
@@ -321,7 +331,7 @@ async fn create_inner(
     }
     let length = header_number(headers, "upload-length")?
         .ok_or_else(|| TusFailure::BadRequest("Upload-Length is required".into()))?;
-    let limit = ingest.config.max_upload_bytes;
+    let limit = max_size(ingest);
     if length > limit {
         return Err(IngestError::TooLarge {
             size: length,
@@ -636,7 +646,14 @@ async fn receive(
 
     let offset = start_offset + received;
     let complete = offset == upload.length;
-    if complete || buffer.len() >= sizes.min {
+    // A short part now is fine unless the parts still to come, at the preferred size, would
+    // then run out of part numbers; then the bytes wait in the tail for a full part.
+    let room_after = |parts_now: usize| {
+        let remaining = upload.length - offset;
+        let needed = remaining.div_ceil(sizes.preferred as u64);
+        (parts_now as u64 + 1 + needed) <= u64::from(sizes.max_parts)
+    };
+    if complete || (buffer.len() >= sizes.min && room_after(parts.len())) {
         let last = buffer.split().freeze();
         if !last.is_empty() {
             hash.update(&last);

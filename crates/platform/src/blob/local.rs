@@ -196,6 +196,7 @@ impl BlobStore for LocalBlobStore {
         PartSizes {
             min: 1,
             preferred: 8 << 20,
+            max_parts: u32::MAX,
         }
     }
 

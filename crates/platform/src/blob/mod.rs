@@ -106,6 +106,8 @@ pub struct PartSizes {
     pub min: usize,
     /// Parts are cut at this size when the bytes are there.
     pub preferred: usize,
+    /// The most parts one object may have (S3: 10,000).
+    pub max_parts: u32,
 }
 
 /// Whether a store can refuse deletion of what it keeps (S3 Object Lock).

@@ -304,6 +304,7 @@ impl BlobStore for S3BlobStore {
         PartSizes {
             min: MIN_PART_SIZE,
             preferred: self.part_size,
+            max_parts: 10_000,
         }
     }
 
