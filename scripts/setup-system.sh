@@ -11,7 +11,10 @@ packages=(
   fonts-noto-cjk    # Chinese place names in burned-in subtitles
   python3 python3-venv  # moto, the S3 Object Lock emulator the tests use
   prometheus        # promtool: checks and unit-tests the alert rules
+  nodejs            # tus-js-client, one of the tus clients the tests drive
 )
+# Debian's npm; a nodejs from elsewhere (NodeSource) brings its own, which Debian's conflicts with.
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

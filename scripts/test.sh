@@ -11,6 +11,8 @@ scripts/garage.sh start
 eval "$(scripts/garage.sh env)"
 scripts/moto.sh start
 eval "$(scripts/moto.sh env)"
+# The tus clients other projects wrote (tuspy, tus-js-client), which tests/tus_clients.rs drives.
+scripts/tus-clients.sh
 
 # Databases earlier test runs made; each test makes its own.
 psql -h 127.0.0.1 -U postgres -d postgres -tAc \

@@ -108,6 +108,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Upload(args) => custodian::agent::run(args).await,
         Command::Demo(args) => {
             let result = custodian::demo::run(&args).await.context("demo failed")?;
             println!("{}", serde_json::to_string_pretty(&result)?);

@@ -16,10 +16,13 @@ pub mod ids;
 pub mod keys;
 pub mod media;
 pub mod naming;
+pub mod resumable;
 pub mod retention;
 pub mod roles;
 pub mod state;
+pub mod station;
 pub mod token;
+pub mod tus;
 pub mod upload;
 pub mod users;
 

@@ -101,6 +101,36 @@ fn text(field: &'static str, value: &str, max_chars: usize) -> Result<String, Me
 }
 
 impl RawUploadMetadata {
+    /// Sets one field by the name the plain upload's query uses (`device`, `officer`,
+    /// `recorded_at`, `file_name` or tus clients' `filename`, `case`, `place`, `lat`, `lon`,
+    /// `bureau`), so every way of uploading names its metadata alike. Returns false for a
+    /// name that is not an upload field (the caller decides whether to ignore it).
+    pub fn set_field(&mut self, name: &str, value: &str) -> Result<bool, MetadataError> {
+        let degrees = |field: &'static str| {
+            value
+                .trim()
+                .parse::<f64>()
+                .map_err(|_| MetadataError::BadText {
+                    field,
+                    value: value.to_owned(),
+                    problem: "is not a number of degrees",
+                })
+        };
+        match name {
+            "bureau" => self.bureau = Some(value.to_owned()),
+            "device" => self.device = Some(value.to_owned()),
+            "officer" => self.officer = Some(value.to_owned()),
+            "recorded_at" => self.recorded_at = Some(value.to_owned()),
+            "file_name" | "filename" => self.file_name = Some(value.to_owned()),
+            "case" => self.case_ref = Some(value.to_owned()),
+            "place" => self.place = Some(value.to_owned()),
+            "lat" => self.latitude = Some(degrees("latitude")?),
+            "lon" => self.longitude = Some(degrees("longitude")?),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
     /// Checks every field. `token_bureau` is the bureau the caller authenticated as: the
     /// upload is filed under it, and naming another bureau is refused rather than ignored.
     pub fn validate(

@@ -3,9 +3,13 @@
 //! checks the client's digest, re-reads what the store holds, records the clip in the
 //! catalogue, and only then answers with a receipt. Whatever goes wrong before the receipt
 //! leaves no clip and no object behind; a janitor reclaims uploads abandoned mid-way.
+//! Collection stations on poor links use the resumable tus 1.0 protocol instead (`tus.rs`),
+//! whose state lives in the catalogue so any replica can take the next chunk.
 
+mod finish;
 mod metrics;
 mod track;
+mod tus;
 mod upload;
 
 use std::sync::Arc;
@@ -104,6 +108,7 @@ impl Ingest {
                 put(track::put_track)
                     .layer(axum::extract::DefaultBodyLimit::max(track::MAX_TRACK_BYTES)),
             )
+            .merge(tus::routes())
             .with_state(self.clone());
         protect(routes, &self.ports)
     }
@@ -124,7 +129,8 @@ impl Ingest {
     }
 
     /// Removes the bytes of uploads that started longer ago than `abandon_after` and never
-    /// became clips. Returns how many were reclaimed.
+    /// became clips, resumable ones included (their multipart writes are aborted: this is
+    /// tus expiration). Returns how many were reclaimed.
     pub async fn reclaim_abandoned(&self) -> Result<usize, upload::IngestError> {
         let cutoff = self.ports.clock.now()
             - chrono::Duration::from_std(self.config.abandon_after)
@@ -135,6 +141,19 @@ impl Ingest {
             // Claim the upload first: once its row is gone it can no longer become a clip,
             // so deleting its object cannot take an original from under a receipt.
             if self.ports.catalogue.forget_upload(upload.clip).await? {
+                if let Some(tus) = self
+                    .ports
+                    .catalogue
+                    .tus_upload(&upload.bureau, upload.clip)
+                    .await?
+                {
+                    let parts = custodian_platform::blob::PartUpload {
+                        key: tus.object_key,
+                        upload_id: tus.multipart_id,
+                    };
+                    self.ports.blob.abort_parts(&parts).await?;
+                    self.ports.catalogue.forget_tus_upload(upload.clip).await?;
+                }
                 self.ports.blob.delete(&upload.object_key).await?;
                 self.metrics.abandoned.inc();
                 reclaimed += 1;

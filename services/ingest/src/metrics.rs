@@ -6,6 +6,7 @@ pub struct IngestMetrics {
     pub bytes: IntCounter,
     pub duration: Histogram,
     pub abandoned: IntCounter,
+    pub tus_refusals: IntCounterVec,
 }
 
 impl IngestMetrics {
@@ -34,6 +35,16 @@ impl IngestMetrics {
             "custodian_abandoned_uploads_total",
             "Unfinished uploads reclaimed by the janitor",
         )?;
+        // Kept apart from custodian_uploads_total: a 409 or 460 is the protocol working (the
+        // client resyncs or resends), not an upload failing.
+        let tus_refusals = IntCounterVec::new(
+            Opts::new(
+                "custodian_tus_refusals_total",
+                "tus requests refused by the protocol's rules, by code (offset-mismatch, checksum-mismatch, not-found, expired, ...)",
+            ),
+            &["code"],
+        )?;
+        registry.register(Box::new(tus_refusals.clone()))?;
         registry.register(Box::new(uploads.clone()))?;
         registry.register(Box::new(bytes.clone()))?;
         registry.register(Box::new(duration.clone()))?;
@@ -43,6 +54,7 @@ impl IngestMetrics {
             bytes,
             duration,
             abandoned,
+            tus_refusals,
         })
     }
 }

@@ -9,18 +9,17 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use chrono::{DateTime, Utc};
 use custodian_core::keys::original_key;
 use custodian_core::roles::Action;
-use custodian_core::upload::{MetadataError, RawUploadMetadata, UploadMetadata};
+use custodian_core::upload::{MetadataError, RawUploadMetadata};
 use custodian_core::{ClipId, DigestError, Sha256Digest};
 use custodian_platform::blob::{BlobError, BlobWriter, WrittenObject};
-use custodian_platform::catalogue::{CatalogueError, NewClip, PendingUpload};
-use custodian_platform::events::publish_stored;
+use custodian_platform::catalogue::{CatalogueError, PendingUpload};
 use custodian_platform::http::{ApiError, Caller};
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
+use crate::finish::{self, Receipt};
 use crate::Ingest;
 
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +50,7 @@ pub enum IngestError {
 
 impl IngestError {
     /// A stable label for metrics and the error body.
-    fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         match self {
             Self::Metadata(MetadataError::WrongBureau { .. }) => "wrong-bureau",
             Self::Metadata(_) => "invalid-metadata",
@@ -67,7 +66,7 @@ impl IngestError {
         }
     }
 
-    fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             Self::Metadata(MetadataError::WrongBureau { .. }) => StatusCode::FORBIDDEN,
             Self::Metadata(_)
@@ -110,20 +109,6 @@ pub struct UploadQuery {
     lat: Option<f64>,
     /// Longitude in degrees (WGS 84), with `lat`.
     lon: Option<f64>,
-}
-
-/// What the client keeps as proof that its original arrived intact.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Receipt {
-    #[schema(value_type = String, format = Uuid)]
-    pub clip_id: ClipId,
-    pub bureau: String,
-    pub size_bytes: u64,
-    /// Lowercase hex SHA-256 of the bytes received.
-    #[schema(value_type = String)]
-    pub sha256: Sha256Digest,
-    pub received_at: DateTime<Utc>,
-    pub state: &'static str,
 }
 
 /// Uploads an original. The body is streamed to storage while hashed; the receipt comes only
@@ -257,50 +242,17 @@ async fn receive(
             return Err(IngestError::Blob(BlobError::AlreadyExists { key }));
         }
         Err(e) => {
-            discard(ingest, clip, &object_key).await;
+            finish::discard(ingest, clip, &object_key).await;
             return Err(e);
         }
     };
-    let received_at = ingest.ports.clock.now();
-    let record = match record(ingest, clip, meta, written, received_at).await {
-        Ok(record) => record,
+    match finish::record_stored(ingest, caller, clip, meta, written).await {
+        Ok(receipt) => Ok(receipt),
         Err(e) => {
-            discard(ingest, clip, &object_key).await;
-            return Err(e);
+            finish::discard(ingest, clip, &object_key).await;
+            Err(e)
         }
-    };
-    let entry = custodian_core::audit::NewAuditEntry {
-        at: received_at,
-        actor: caller.name(),
-        action: "ingest.stored".into(),
-        target: Some(clip.to_string()),
-        detail: format!(
-            "{} bytes, sha256 {}, key {}",
-            record.size_bytes, record.sha256, record.object_key
-        ),
-    };
-    if let Err(e) = ingest
-        .ports
-        .catalogue
-        .append_audit(record.bureau.as_str(), entry)
-        .await
-    {
-        tracing::error!(clip_id = %clip, error = %e, "stored clip not recorded in the audit trail");
     }
-    if let Err(e) = publish_stored(&*ingest.ports.bus, &record, 0).await {
-        // The clip is recorded and durable; the catalog's reconciler re-announces clips that
-        // stay stored, so a lost announcement only delays processing.
-        tracing::warn!(clip_id = %clip, error = %e, "clip.stored not published; the reconciler will retry");
-    }
-    tracing::info!(clip_id = %clip, bureau = %record.bureau, size = record.size_bytes, sha256 = %record.sha256, "original stored");
-    Ok(Receipt {
-        clip_id: clip,
-        bureau: record.bureau.to_string(),
-        size_bytes: record.size_bytes,
-        sha256: record.sha256,
-        received_at: record.received_at,
-        state: record.state.as_str(),
-    })
 }
 
 /// Streams the body into a new object, then checks the declared length, the client's digest
@@ -347,37 +299,4 @@ async fn copy_body(writer: &mut dyn BlobWriter, body: Body, limit: u64) -> Resul
         writer.write(chunk).await?;
     }
     Ok(())
-}
-
-async fn record(
-    ingest: &Ingest,
-    clip: ClipId,
-    meta: UploadMetadata,
-    written: WrittenObject,
-    received_at: DateTime<Utc>,
-) -> Result<custodian_platform::catalogue::ClipRecord, IngestError> {
-    let new = NewClip {
-        id: clip,
-        meta,
-        object_key: written.key,
-        size_bytes: written.size,
-        sha256: written.sha256,
-        received_at,
-    };
-    Ok(ingest.ports.catalogue.record_clip(&new).await?)
-}
-
-/// Removes what a failed upload may have left. If the catalogue or the store is down now, the
-/// pending row stays and the janitor finishes the job later.
-async fn discard(ingest: &Ingest, clip: ClipId, key: &str) {
-    match ingest.ports.blob.delete(key).await {
-        Ok(()) => {
-            if let Err(e) = ingest.ports.catalogue.forget_upload(clip).await {
-                tracing::warn!(clip_id = %clip, error = %e, "pending upload left for the janitor");
-            }
-        }
-        Err(e) => {
-            tracing::warn!(clip_id = %clip, key, error = %e, "object of a failed upload left for the janitor")
-        }
-    }
 }

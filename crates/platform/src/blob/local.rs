@@ -1,6 +1,10 @@
 //! Blobs as files under one directory. A file is written under `.staging/`, flushed to disk,
 //! then hard-linked to its key: the link is atomic and fails if the key exists, so a reader
 //! never sees half a file and an original is never replaced. Stored files are made read-only.
+//!
+//! A multipart write (a resumable upload) keeps its parts as files under
+//! `.parts/<upload id>/`, which survive a restart (unlike `.staging/`, cleared at start); its
+//! completion joins them into a staging file that is published like any other.
 
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
@@ -13,11 +17,12 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use super::{
-    BlobError, BlobReader, BlobStore, BlobWriter, LockSupport, RunningDigest, WriteOptions,
-    WrittenObject,
+    BlobError, BlobReader, BlobStore, BlobWriter, LockSupport, PartSizes, PartUpload,
+    RunningDigest, StoredPart, WriteOptions, WrittenObject,
 };
 
 const STAGING: &str = ".staging";
+const PARTS: &str = ".parts";
 
 #[derive(Debug, Clone)]
 pub struct LocalBlobStore {
@@ -72,7 +77,7 @@ impl LocalBlobStore {
         let plain = !key.is_empty()
             && relative
                 .components()
-                .all(|c| matches!(c, Component::Normal(part) if part != STAGING));
+                .all(|c| matches!(c, Component::Normal(part) if part != STAGING && part != PARTS));
         if !plain {
             return Err(BlobError::Failed {
                 operation: "resolve",
@@ -81,6 +86,17 @@ impl LocalBlobStore {
             });
         }
         Ok(self.root.join(relative))
+    }
+
+    /// The directory of a multipart write's parts. Upload ids are ours (UUIDs); anything
+    /// else is refused rather than joined into a path.
+    fn parts_dir(&self, upload: &PartUpload) -> Result<PathBuf, BlobError> {
+        let id = uuid::Uuid::parse_str(&upload.upload_id).map_err(|_| BlobError::Failed {
+            operation: "resolve parts",
+            key: upload.key.clone(),
+            message: format!("{:?} is not an upload id of this store", upload.upload_id),
+        })?;
+        Ok(self.root.join(PARTS).join(id.to_string()))
     }
 }
 
@@ -173,6 +189,110 @@ impl BlobStore for LocalBlobStore {
         let probe = staging.join(format!("probe-{}", uuid::Uuid::new_v4()));
         tokio::fs::write(&probe, b"ok").await.map_err(io(&probe))?;
         tokio::fs::remove_file(&probe).await.map_err(io(&probe))
+    }
+
+    fn part_sizes(&self) -> PartSizes {
+        // A file takes parts of any size, so no bytes need to wait for a part to fill.
+        PartSizes {
+            min: 1,
+            preferred: 8 << 20,
+            max_parts: u32::MAX,
+        }
+    }
+
+    async fn start_parts(&self, key: &str) -> Result<PartUpload, BlobError> {
+        let target = self.path_of(key)?;
+        if tokio::fs::try_exists(&target).await.map_err(io(&target))? {
+            return Err(BlobError::AlreadyExists {
+                key: key.to_owned(),
+            });
+        }
+        let upload = PartUpload {
+            key: key.to_owned(),
+            upload_id: uuid::Uuid::new_v4().to_string(),
+        };
+        let dir = self.parts_dir(&upload)?;
+        tokio::fs::create_dir_all(&dir).await.map_err(io(&dir))?;
+        Ok(upload)
+    }
+
+    async fn put_part(
+        &self,
+        upload: &PartUpload,
+        number: u32,
+        body: Bytes,
+    ) -> Result<StoredPart, BlobError> {
+        let dir = self.parts_dir(upload)?;
+        if !tokio::fs::try_exists(&dir).await.map_err(io(&dir))? {
+            return Err(BlobError::NotFound {
+                key: upload.key.clone(),
+            });
+        }
+        let temp = dir.join(format!("{number}.{}", uuid::Uuid::new_v4().simple()));
+        let path = dir.join(number.to_string());
+        let mut file = tokio::fs::File::create(&temp).await.map_err(io(&temp))?;
+        file.write_all(&body).await.map_err(io(&temp))?;
+        file.sync_all().await.map_err(io(&temp))?;
+        // A part sent again (a retried request) replaces the earlier one whole.
+        tokio::fs::rename(&temp, &path).await.map_err(io(&path))?;
+        Ok(StoredPart {
+            number,
+            size: body.len() as u64,
+            sha256: Sha256Digest::of(&body),
+            etag: String::new(),
+        })
+    }
+
+    async fn complete_parts(
+        &self,
+        upload: &PartUpload,
+        parts: &[StoredPart],
+        sha256: Sha256Digest,
+    ) -> Result<WrittenObject, BlobError> {
+        let dir = self.parts_dir(upload)?;
+        let mut writer = self.create(&upload.key).await?;
+        for part in parts {
+            let path = dir.join(part.number.to_string());
+            let bytes = match tokio::fs::read(&path).await {
+                Ok(bytes) => Bytes::from(bytes),
+                Err(e) => {
+                    writer.abort().await;
+                    return Err(io(&path)(e));
+                }
+            };
+            // A part file that changed since it was taken is caught here, before it joins an
+            // original.
+            if bytes.len() as u64 != part.size || Sha256Digest::of(&bytes) != part.sha256 {
+                writer.abort().await;
+                return Err(BlobError::Mismatch {
+                    key: upload.key.clone(),
+                    detail: format!("part {} is not the part that was stored", part.number),
+                });
+            }
+            if let Err(e) = writer.write(bytes).await {
+                writer.abort().await;
+                return Err(e);
+            }
+        }
+        let written = writer.finish().await?;
+        if written.sha256 != sha256 {
+            let _ = tokio::fs::remove_file(self.path_of(&upload.key)?).await;
+            return Err(BlobError::Mismatch {
+                key: upload.key.clone(),
+                detail: format!("parts hash to {}, expected {sha256}", written.sha256),
+            });
+        }
+        let _ = tokio::fs::remove_dir_all(&dir).await;
+        Ok(written)
+    }
+
+    async fn abort_parts(&self, upload: &PartUpload) -> Result<(), BlobError> {
+        let dir = self.parts_dir(upload)?;
+        match tokio::fs::remove_dir_all(&dir).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io(&dir)(e)),
+        }
     }
 
     async fn lock_support(&self) -> LockSupport {

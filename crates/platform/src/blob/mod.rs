@@ -81,6 +81,35 @@ pub struct WriteOptions {
     pub storage_class: Option<String>,
 }
 
+/// A multipart write in progress. It is named by plain strings the catalogue keeps, so any
+/// replica, or this one after a restart, can add parts to it and complete it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartUpload {
+    pub key: String,
+    pub upload_id: String,
+}
+
+/// One part of a multipart write, as the store took it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredPart {
+    pub number: u32,
+    pub size: u64,
+    pub sha256: Sha256Digest,
+    /// The store's tag for the part (S3's ETag), needed to complete the upload.
+    pub etag: String,
+}
+
+/// How a store wants a multipart write cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartSizes {
+    /// Every part but the last must hold at least this many bytes (S3: 5 MiB).
+    pub min: usize,
+    /// Parts are cut at this size when the bytes are there.
+    pub preferred: usize,
+    /// The most parts one object may have (S3: 10,000).
+    pub max_parts: u32,
+}
+
 /// Whether a store can refuse deletion of what it keeps (S3 Object Lock).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LockSupport {
@@ -109,6 +138,30 @@ pub trait BlobStore: Send + Sync {
     async fn open(&self, key: &str) -> Result<BlobReader, BlobError>;
     /// Removes an object. Only for uploads that never became clips, and for retention.
     async fn delete(&self, key: &str) -> Result<(), BlobError>;
+    /// How parts of a multipart write must be cut.
+    fn part_sizes(&self) -> PartSizes;
+    /// Starts a multipart write of a new object whose parts may arrive over hours, from any
+    /// replica. Fails with `AlreadyExists` if the key is taken.
+    async fn start_parts(&self, key: &str) -> Result<PartUpload, BlobError>;
+    /// Stores part `number` (from 1); sending the same number again replaces it.
+    async fn put_part(
+        &self,
+        upload: &PartUpload,
+        number: u32,
+        body: Bytes,
+    ) -> Result<StoredPart, BlobError>;
+    /// Joins `parts`, in order, into the object. `sha256` is the whole object's digest as
+    /// the caller computed it; the store checks it where it can (the local store re-hashes)
+    /// and otherwise keeps it for `verify` with the part digests.
+    async fn complete_parts(
+        &self,
+        upload: &PartUpload,
+        parts: &[StoredPart],
+        sha256: Sha256Digest,
+    ) -> Result<WrittenObject, BlobError>;
+    /// Drops a multipart write and its parts; nothing is left under its key. Aborting one
+    /// that is already gone succeeds.
+    async fn abort_parts(&self, upload: &PartUpload) -> Result<(), BlobError>;
     /// Answers whether the store is reachable and writable, for readiness.
     async fn check(&self) -> Result<(), BlobError>;
 }

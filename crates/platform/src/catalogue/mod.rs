@@ -22,7 +22,7 @@ pub use model::{decode_fingerprint, encode_fingerprint};
 pub use model::{
     BoundingBox, CaseRecord, ClassTotals, ClassificationEntry, ClipFilter, ClipMedia, ClipRecord,
     ClipSchedule, CopyRequest, Device, Finding, MediaFacts, NewClip, NewFinding, PendingUpload,
-    Rendition, Transition,
+    Rendition, Transition, TusProgress, TusUpload,
 };
 pub use sql::{PostgresCatalogue, SqliteCatalogue};
 
@@ -111,7 +111,8 @@ pub trait Catalogue: Send + Sync {
     async fn token_owner(&self, token_sha256: &str) -> Result<Option<TokenOwner>, CatalogueError>;
 
     async fn begin_upload(&self, upload: &PendingUpload) -> Result<(), CatalogueError>;
-    /// Records a stored, verified clip and closes its pending upload, in one transaction.
+    /// Records a stored, verified clip and closes its pending upload (and its tus row, for a
+    /// resumable upload), in one transaction.
     async fn record_clip(&self, clip: &NewClip) -> Result<ClipRecord, CatalogueError>;
     /// Drops a pending upload, returning whether it was still pending. Whoever removes the
     /// row owns the object: after this, `record_clip` for the same clip fails.
@@ -121,6 +122,25 @@ pub trait Catalogue: Send + Sync {
         started_before: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<PendingUpload>, CatalogueError>;
+
+    /// Opens a resumable upload: its pending row and its tus row, in one transaction.
+    async fn create_tus_upload(&self, upload: &TusUpload) -> Result<(), CatalogueError>;
+    /// A resumable upload, only if it belongs to `bureau`.
+    async fn tus_upload(
+        &self,
+        bureau: &BureauId,
+        clip: ClipId,
+    ) -> Result<Option<TusUpload>, CatalogueError>;
+    /// Saves a resumable upload's progress if its offset is still `from_offset`. Returns
+    /// false if another request moved it (or the upload is gone).
+    async fn save_tus_progress(
+        &self,
+        clip: ClipId,
+        from_offset: u64,
+        progress: &TusProgress,
+    ) -> Result<bool, CatalogueError>;
+    /// Drops a resumable upload's tus row (its pending row is `forget_upload`'s).
+    async fn forget_tus_upload(&self, clip: ClipId) -> Result<bool, CatalogueError>;
 
     /// A clip, only if it belongs to `bureau`.
     async fn clip(

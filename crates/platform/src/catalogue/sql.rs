@@ -21,12 +21,12 @@ use uuid::Uuid;
 
 use super::model::{
     decode_fingerprint, encode_fingerprint, AuditRow, CaseRow, CheckpointRow, ClassificationRow,
-    ClipRow, CopyRow, DeviceRow, FindingRow, MediaRow, PendingRow, TransitionRow,
+    ClipRow, CopyRow, DeviceRow, FindingRow, MediaRow, PendingRow, TransitionRow, TusRow,
 };
 use super::{
     CaseRecord, Catalogue, CatalogueError, ClassTotals, ClassificationEntry, ClipFilter, ClipMedia,
     ClipRecord, ClipSchedule, CopyRequest, Device, Finding, Lease, MediaFacts, NewClip, NewFinding,
-    PendingUpload, Rendition, TokenOwner, Transition,
+    PendingUpload, Rendition, TokenOwner, Transition, TusProgress, TusUpload,
 };
 
 const CLIP_COLUMNS: &str = "id, bureau_id, device_id, officer_id, recorded_at, original_name, case_ref, object_key, \
@@ -63,6 +63,20 @@ fn contains_pattern(text: &str) -> String {
 
 fn err(operation: &'static str) -> impl FnOnce(sqlx::Error) -> CatalogueError {
     move |e| CatalogueError::from_sqlx(operation, e)
+}
+
+fn to_i64(operation: &'static str, value: u64) -> Result<i64, CatalogueError> {
+    i64::try_from(value).map_err(|e| CatalogueError::Query {
+        operation,
+        message: e.to_string(),
+    })
+}
+
+fn parts_json(parts: &[crate::blob::StoredPart]) -> Result<String, CatalogueError> {
+    serde_json::to_string(parts).map_err(|e| CatalogueError::Query {
+        operation: "encode parts",
+        message: e.to_string(),
+    })
 }
 
 fn rows_to_clips(rows: Vec<ClipRow>) -> Result<Vec<ClipRecord>, CatalogueError> {
@@ -416,6 +430,11 @@ macro_rules! catalogue_on {
                     .await
                     .map_err(err("record clip"))?
                     .rows_affected();
+                sqlx::query("DELETE FROM tus_uploads WHERE clip_id = $1")
+                    .bind(clip.id.as_uuid())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(err("record clip"))?;
                 if claimed != 1 {
                     // The janitor reclaimed this upload as abandoned and may be deleting its
                     // object: recording it now would point the catalogue at nothing.
@@ -445,6 +464,80 @@ macro_rules! catalogue_on {
                 .await
                 .map_err(err("stale uploads"))?;
                 rows.into_iter().map(PendingUpload::try_from).collect()
+            }
+
+            async fn create_tus_upload(&self, upload: &TusUpload) -> Result<(), CatalogueError> {
+                let mut tx = self.pool.begin_with($begin_write).await.map_err(err("create tus upload"))?;
+                sqlx::query("INSERT INTO pending_uploads (clip_id, bureau_id, object_key, started_at) VALUES ($1, $2, $3, $4)")
+                    .bind(upload.clip.as_uuid())
+                    .bind(upload.bureau.as_str())
+                    .bind(&upload.object_key)
+                    .bind(upload.created_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(err("create tus upload"))?;
+                let progress = &upload.progress;
+                sqlx::query(
+                    "INSERT INTO tus_uploads (clip_id, bureau_id, upload_length, upload_offset, metadata, object_key, multipart_id, \
+                     parts, hash_state, tail, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(upload.clip.as_uuid())
+                .bind(upload.bureau.as_str())
+                .bind(to_i64("create tus upload", upload.length)?)
+                .bind(to_i64("create tus upload", progress.offset)?)
+                .bind(&upload.metadata)
+                .bind(&upload.object_key)
+                .bind(&upload.multipart_id)
+                .bind(parts_json(&progress.parts)?)
+                .bind(&progress.hash_state)
+                .bind(&progress.tail)
+                .bind(upload.created_at)
+                .bind(upload.expires_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(err("create tus upload"))?;
+                tx.commit().await.map_err(err("create tus upload"))
+            }
+
+            async fn tus_upload(&self, bureau: &BureauId, clip: ClipId) -> Result<Option<TusUpload>, CatalogueError> {
+                let row: Option<TusRow> = sqlx::query_as(
+                    "SELECT clip_id, bureau_id, upload_length, upload_offset, metadata, object_key, multipart_id, parts, \
+                     hash_state, tail, created_at, expires_at FROM tus_uploads WHERE clip_id = $1 AND bureau_id = $2",
+                )
+                .bind(clip.as_uuid())
+                .bind(bureau.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(err("tus upload"))?;
+                row.map(TusUpload::try_from).transpose()
+            }
+
+            async fn save_tus_progress(&self, clip: ClipId, from_offset: u64, progress: &TusProgress) -> Result<bool, CatalogueError> {
+                let updated = sqlx::query(
+                    "UPDATE tus_uploads SET upload_offset = $1, parts = $2, hash_state = $3, tail = $4 \
+                     WHERE clip_id = $5 AND upload_offset = $6",
+                )
+                .bind(to_i64("save tus progress", progress.offset)?)
+                .bind(parts_json(&progress.parts)?)
+                .bind(&progress.hash_state)
+                .bind(&progress.tail)
+                .bind(clip.as_uuid())
+                .bind(to_i64("save tus progress", from_offset)?)
+                .execute(&self.pool)
+                .await
+                .map_err(err("save tus progress"))?
+                .rows_affected();
+                Ok(updated == 1)
+            }
+
+            async fn forget_tus_upload(&self, clip: ClipId) -> Result<bool, CatalogueError> {
+                let removed = sqlx::query("DELETE FROM tus_uploads WHERE clip_id = $1")
+                    .bind(clip.as_uuid())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(err("forget tus upload"))?
+                    .rows_affected();
+                Ok(removed == 1)
             }
 
             async fn clip(&self, bureau: &BureauId, id: ClipId) -> Result<Option<ClipRecord>, CatalogueError> {

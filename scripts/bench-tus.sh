@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Benchmark of resumable (tus) ingest against `aws s3 cp`: the same random file to the same
+# Garage server, runs interleaved in the same session, median of RUNS. The tus side is the
+# collection-station agent (`custodian upload`, CHUNK per PATCH, each with its Upload-Checksum)
+# against `custodian serve ingest` on PostgreSQL and NATS, so its time includes the agent's own
+# hashing of the file, the per-part progress commits, the read-back verification and the
+# clip's record. Ratio = aws time / tus time (goal >= 0.85). Peak RSS is the ingest process's
+# VmHWM over all runs of a size.
+#   SIZES_MIB=1024 RUNS=3 CHUNK=8MiB scripts/bench-tus.sh
+# Everything listens on and talks to 127.0.0.1 only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SIZES_MIB=${SIZES_MIB:-1024}
+RUNS=${RUNS:-3}
+CHUNK=${CHUNK:-8MiB}
+PORT=${BENCH_PORT:-18081}
+TARGET=${CARGO_TARGET_DIR:-target}
+
+scripts/setup-system.sh
+scripts/services.sh
+scripts/garage.sh start
+eval "$(scripts/garage.sh env)"
+command -v aws >/dev/null || pip install --quiet awscli
+cargo build --release --locked --bin custodian
+BIN="$TARGET/release/custodian"
+
+WORK=$(mktemp -d /var/tmp/custodian-bench-tus.XXXXXX)
+DB=custodian_bench_tus_$$
+BUCKET=bench-tus-$$-$(date +%s)
+cleanup() {
+  [ -n "${INGEST_PID:-}" ] && kill "$INGEST_PID" 2>/dev/null || true
+  aws --endpoint-url "$CUSTODIAN_TEST_S3_ENDPOINT" s3 rm --quiet --recursive "s3://$BUCKET" >/dev/null 2>&1 || true
+  aws --endpoint-url "$CUSTODIAN_TEST_S3_ENDPOINT" s3 rb "s3://$BUCKET" >/dev/null 2>&1 || true
+  psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+export AWS_ACCESS_KEY_ID=$CUSTODIAN_TEST_S3_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$CUSTODIAN_TEST_S3_SECRET_ACCESS_KEY
+export AWS_DEFAULT_REGION=us-east-1 AWS_REQUEST_CHECKSUM_CALCULATION=when_required
+aws --endpoint-url "$CUSTODIAN_TEST_S3_ENDPOINT" s3 mb "s3://$BUCKET" >/dev/null
+psql -q -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE $DB"
+
+export CUSTODIAN_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB"
+export CUSTODIAN_S3_ENDPOINT=$CUSTODIAN_TEST_S3_ENDPOINT CUSTODIAN_S3_BUCKET=$BUCKET
+export CUSTODIAN_S3_ACCESS_KEY_ID=$CUSTODIAN_TEST_S3_ACCESS_KEY_ID CUSTODIAN_S3_SECRET_ACCESS_KEY=$CUSTODIAN_TEST_S3_SECRET_ACCESS_KEY
+export CUSTODIAN_NATS_STREAM=BENCHTUS_$$ CUSTODIAN_SUBJECT_PREFIX=benchtus$$ CUSTODIAN_LISTEN=127.0.0.1:$PORT
+CUSTODIAN_TOKEN=$("$BIN" admin token create --bureau bench 2>/dev/null)
+export CUSTODIAN_TOKEN
+
+now() { date +%s.%N; }
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+echo "| file | chunk | aws s3 cp (s) | custodian upload over tus (s) | throughput ratio (aws/tus) | ingest peak RSS (MiB) |"
+echo "|---|---|---|---|---|---|"
+for size in $SIZES_MIB; do
+  "$BIN" serve ingest >"$WORK/ingest.log" 2>&1 &
+  INGEST_PID=$!
+  for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$PORT/readyz" 2>/dev/null && break; sleep 0.1; done
+
+  : > "$WORK/aws.times"; : > "$WORK/tus.times"
+  for run in $(seq 1 "$RUNS"); do
+    # A GA/T 947 name per run: the agent reads device, officer and time from it.
+    file="$WORK/BENCH-1_000001_20260214_0930$(printf '%02d' "$run").mp4"
+    head -c "$((size * 1024 * 1024))" /dev/urandom > "$file"
+    t0=$(now)
+    aws --endpoint-url "$CUSTODIAN_TEST_S3_ENDPOINT" s3 cp --quiet "$file" "s3://$BUCKET/aws/$size-$run.bin"
+    t1=$(now)
+    "$BIN" upload --server "http://127.0.0.1:$PORT" --state "$WORK/state-$run.json" \
+      --chunk-size "$CHUNK" "$file" 2>"$WORK/agent.log" \
+      || { echo "agent failed: $(tail -5 "$WORK/agent.log")" >&2; exit 1; }
+    t2=$(now)
+    echo "$t1 - $t0" | bc -l >> "$WORK/aws.times"
+    echo "$t2 - $t1" | bc -l >> "$WORK/tus.times"
+    aws --endpoint-url "$CUSTODIAN_TEST_S3_ENDPOINT" s3 rm --quiet --recursive "s3://$BUCKET/" >/dev/null
+    rm -f "$file"
+  done
+  peak_kib=$(awk '/VmHWM/ {print $2}' "/proc/$INGEST_PID/status")
+  kill "$INGEST_PID"; wait "$INGEST_PID" || true; INGEST_PID=
+
+  aws_s=$(median < "$WORK/aws.times"); tus_s=$(median < "$WORK/tus.times")
+  printf '| %s MiB | %s | %.2f | %.2f | %.2f | %.0f |\n' "$size" "$CHUNK" "$aws_s" "$tus_s" "$(echo "$aws_s / $tus_s" | bc -l)" "$(echo "$peak_kib / 1024" | bc -l)"
+done

@@ -1,0 +1,793 @@
+//! Resumable uploads, tus 1.0 (tus.io): core, creation, creation-with-upload, termination,
+//! expiration and checksum (sha256). Routes: `OPTIONS|POST /v1/tus`,
+//! `HEAD|PATCH|DELETE /v1/tus/{id}`, behind the same bearer authentication as the plain PUT and
+//! scoped to the token's bureau (another bureau's upload is 404).
+//!
+//! The bytes go into a multipart write of the blob store, cut into parts of the store's
+//! preferred size; a request that ends short of a part keeps its tail in the catalogue (S3
+//! takes no part under 5 MiB but the last). Offset, parts, tail and the running SHA-256 state
+//! live in the catalogue, so the next request may land on any replica, after any restart. When
+//! the last byte arrives the whole file's digest is already known: it is checked against the
+//! client's declared `sha256`, the parts are joined and verified, and the clip is recorded
+//! exactly as the plain upload records it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Extension, Router};
+use bytes::{Bytes, BytesMut};
+use chrono::{DateTime, Utc};
+use custodian_core::keys::original_key;
+use custodian_core::resumable::ResumableSha256;
+use custodian_core::roles::Action;
+use custodian_core::tus::{self, TusError, TusMetadata};
+use custodian_core::upload::MetadataError;
+use custodian_core::{ClipId, Sha256Digest};
+use custodian_platform::blob::{BlobError, PartUpload, StoredPart};
+use custodian_platform::catalogue::{CatalogueError, TusProgress, TusUpload};
+use custodian_platform::http::{ApiError, Caller};
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+use tokio::task::JoinHandle;
+
+use crate::finish::{self, Receipt};
+use crate::upload::IngestError;
+use crate::Ingest;
+
+const TUS_RESUMABLE: HeaderName = HeaderName::from_static("tus-resumable");
+const UPLOAD_OFFSET: HeaderName = HeaderName::from_static("upload-offset");
+const UPLOAD_LENGTH: HeaderName = HeaderName::from_static("upload-length");
+const UPLOAD_EXPIRES: HeaderName = HeaderName::from_static("upload-expires");
+const UPLOAD_METADATA: HeaderName = HeaderName::from_static("upload-metadata");
+/// The receipt of a finished upload, on the response that finished it and on HEAD after.
+const CLIP_ID: HeaderName = HeaderName::from_static("custodian-clip-id");
+const CLIP_SHA256: HeaderName = HeaderName::from_static("custodian-sha256");
+
+/// Why a tus request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TusFailure {
+    #[error("no such upload")]
+    NotFound,
+    #[error("the upload expired at {0}")]
+    Expired(DateTime<Utc>),
+    #[error("Tus-Resumable {0:?} is not supported; this server speaks 1.0.0")]
+    Version(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("PATCH bodies must be application/offset+octet-stream")]
+    MediaType,
+    #[error("Upload-Offset {sent} does not match the upload's offset {actual}")]
+    OffsetMismatch { sent: u64, actual: u64 },
+    #[error("another request changed this upload meanwhile; ask HEAD for the offset")]
+    Concurrent,
+    #[error("the chunk's sha256 does not match Upload-Checksum; it was not kept")]
+    ChecksumMismatch,
+    #[error(transparent)]
+    Tus(#[from] TusError),
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+}
+
+impl From<BlobError> for TusFailure {
+    fn from(e: BlobError) -> Self {
+        Self::Ingest(e.into())
+    }
+}
+
+impl From<CatalogueError> for TusFailure {
+    fn from(e: CatalogueError) -> Self {
+        Self::Ingest(e.into())
+    }
+}
+
+impl TusFailure {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound => "not-found",
+            Self::Expired(_) => "expired",
+            Self::Version(_) => "tus-version",
+            Self::BadRequest(_) => "invalid-tus-request",
+            Self::MediaType => "unsupported-media-type",
+            Self::OffsetMismatch { .. } => "offset-mismatch",
+            Self::Concurrent => "concurrent-request",
+            Self::ChecksumMismatch => "checksum-mismatch",
+            Self::Tus(TusError::Metadata(MetadataError::WrongBureau { .. })) => "wrong-bureau",
+            Self::Tus(TusError::Metadata(_)) => "invalid-metadata",
+            Self::Tus(TusError::BadChecksum(_) | TusError::UnsupportedAlgorithm(_)) => {
+                "invalid-checksum-header"
+            }
+            Self::Tus(_) => "invalid-metadata",
+            Self::Ingest(e) => e.code(),
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Expired(_) => StatusCode::GONE,
+            Self::Version(_) => StatusCode::PRECONDITION_FAILED,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::MediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::OffsetMismatch { .. } | Self::Concurrent => StatusCode::CONFLICT,
+            // tus checksum extension: 460 Checksum Mismatch.
+            Self::ChecksumMismatch => {
+                StatusCode::from_u16(460).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY)
+            }
+            Self::Tus(TusError::Metadata(MetadataError::WrongBureau { .. })) => {
+                StatusCode::FORBIDDEN
+            }
+            Self::Tus(_) => StatusCode::BAD_REQUEST,
+            Self::Ingest(e) => e.status(),
+        }
+    }
+}
+
+impl IntoResponse for TusFailure {
+    fn into_response(self) -> Response {
+        let mut response =
+            ApiError::new(self.status(), self.code(), self.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(TUS_RESUMABLE, HeaderValue::from_static(tus::VERSION));
+        if matches!(self, Self::Version(_)) {
+            headers.insert("tus-version", HeaderValue::from_static(tus::VERSION));
+        }
+        response
+    }
+}
+
+pub(crate) fn routes() -> Router<Arc<Ingest>> {
+    Router::new()
+        .route("/v1/tus", post(create).options(options))
+        .route(
+            "/v1/tus/{id}",
+            axum::routing::head(head_upload)
+                .patch(patch)
+                .delete(terminate)
+                .options(options),
+        )
+}
+
+/// What a successful tus request answers: a status and headers, never a body.
+struct Answer {
+    status: StatusCode,
+    headers: Vec<(HeaderName, String)>,
+}
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        let mut response = self.status.into_response();
+        let headers = response.headers_mut();
+        headers.insert(TUS_RESUMABLE, HeaderValue::from_static(tus::VERSION));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        for (name, value) in self.headers {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+        response
+    }
+}
+
+fn http_date(at: DateTime<Utc>) -> String {
+    at.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+fn receipt_headers(receipt: &Receipt) -> Vec<(HeaderName, String)> {
+    vec![
+        (CLIP_ID, receipt.clip_id.to_string()),
+        (CLIP_SHA256, receipt.sha256.to_hex()),
+        (header::LOCATION, format!("/v1/clips/{}", receipt.clip_id)),
+    ]
+}
+
+fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, TusFailure> {
+    headers
+        .get(name)
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| TusFailure::BadRequest(format!("{name} is not ASCII")))
+        })
+        .transpose()
+}
+
+fn header_number(headers: &HeaderMap, name: &str) -> Result<Option<u64>, TusFailure> {
+    header_text(headers, name)?
+        .map(|v| {
+            v.trim().parse::<u64>().map_err(|_| {
+                TusFailure::BadRequest(format!("{name} {v:?} is not a non-negative integer"))
+            })
+        })
+        .transpose()
+}
+
+fn check_version(headers: &HeaderMap) -> Result<(), TusFailure> {
+    match header_text(headers, "tus-resumable")? {
+        Some(tus::VERSION) => Ok(()),
+        Some(other) => Err(TusFailure::Version(other.to_owned())),
+        None => Err(TusFailure::Version(String::new())),
+    }
+}
+
+fn is_patch_body(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(tus::PATCH_CONTENT_TYPE))
+}
+
+fn checksum_of(headers: &HeaderMap) -> Result<Option<Sha256Digest>, TusFailure> {
+    Ok(header_text(headers, "upload-checksum")?
+        .map(tus::parse_checksum)
+        .transpose()?)
+}
+
+fn parse_id(id: &str) -> Result<ClipId, TusFailure> {
+    id.parse::<uuid::Uuid>()
+        .map(ClipId::from_uuid)
+        .map_err(|_| TusFailure::NotFound)
+}
+
+/// Runs a request for a caller who may upload, counting the outcome.
+fn refused(ingest: &Ingest, caller: &Caller) -> Option<Response> {
+    caller.require(Action::Upload).err().map(|refused| {
+        ingest
+            .metrics
+            .uploads
+            .with_label_values(&["forbidden"])
+            .inc();
+        refused.into_response()
+    })
+}
+
+fn answer(ingest: &Ingest, caller: &Caller, outcome: Result<Answer, TusFailure>) -> Response {
+    match outcome {
+        Ok(answer) => answer.into_response(),
+        Err(e) => {
+            match &e {
+                // A broken connection is what resumable uploads are for.
+                TusFailure::Ingest(IngestError::BodyBroken { .. }) => ingest
+                    .metrics
+                    .tus_refusals
+                    .with_label_values(&[e.code()])
+                    .inc(),
+                TusFailure::Ingest(_) | TusFailure::Tus(TusError::Metadata(_)) => {
+                    ingest.metrics.uploads.with_label_values(&[e.code()]).inc()
+                }
+                _ => ingest
+                    .metrics
+                    .tus_refusals
+                    .with_label_values(&[e.code()])
+                    .inc(),
+            }
+            tracing::info!(bureau = %caller.bureau, code = e.code(), error = %e, "tus request refused");
+            e.into_response()
+        }
+    }
+}
+
+/// The largest upload taken: the configured limit, or what the store can hold in one object
+/// with every part at the preferred size, whichever is less.
+fn max_size(ingest: &Ingest) -> u64 {
+    let sizes = ingest.ports.blob.part_sizes();
+    ingest
+        .config
+        .max_upload_bytes
+        .min((sizes.preferred as u64).saturating_mul(u64::from(sizes.max_parts)))
+}
+
+/// `OPTIONS`: what this server speaks.
+async fn options(State(ingest): State<Arc<Ingest>>) -> Response {
+    Answer {
+        status: StatusCode::NO_CONTENT,
+        headers: vec![
+            (HeaderName::from_static("tus-version"), tus::VERSION.into()),
+            (
+                HeaderName::from_static("tus-extension"),
+                tus::EXTENSIONS.into(),
+            ),
+            (
+                HeaderName::from_static("tus-max-size"),
+                max_size(&ingest).to_string(),
+            ),
+            (
+                HeaderName::from_static("tus-checksum-algorithm"),
+                "sha256".into(),
+            ),
+        ],
+    }
+    .into_response()
+}
+
+/// `POST /v1/tus`: creates an upload (and takes its first bytes, with creation-with-upload).
+async fn create(
+    State(ingest): State<Arc<Ingest>>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if let Some(refused) = refused(&ingest, &caller) {
+        return refused;
+    }
+    let outcome = create_inner(&ingest, &caller, &headers, body).await;
+    answer(&ingest, &caller, outcome)
+}
+
+async fn create_inner(
+    ingest: &Ingest,
+    caller: &Caller,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Answer, TusFailure> {
+    check_version(headers)?;
+    if headers.contains_key("upload-defer-length") {
+        return Err(TusFailure::BadRequest(
+            "Upload-Defer-Length is not supported: declare Upload-Length".into(),
+        ));
+    }
+    let length = header_number(headers, "upload-length")?
+        .ok_or_else(|| TusFailure::BadRequest("Upload-Length is required".into()))?;
+    let limit = max_size(ingest);
+    if length > limit {
+        return Err(IngestError::TooLarge {
+            size: length,
+            limit,
+        }
+        .into());
+    }
+    if length == 0 {
+        return Err(TusFailure::BadRequest(
+            "Upload-Length is 0; an empty file is not footage".into(),
+        ));
+    }
+    let metadata_header = header_text(headers, "upload-metadata")?
+        .unwrap_or("")
+        .to_owned();
+    let declared = tus::parse_metadata(&metadata_header)?;
+    let now = ingest.ports.clock.now();
+    let meta = declared
+        .raw
+        .clone()
+        .validate(&caller.bureau, now)
+        .map_err(TusError::from)?;
+    let checksum = checksum_of(headers)?;
+
+    let clip = ClipId::from_parts(now.timestamp_millis().max(0) as u64, rand::random());
+    let object_key = original_key(&meta.bureau, meta.recorded_at, clip, &meta.original_name);
+    let parts = ingest.ports.blob.start_parts(&object_key).await?;
+    let expires_at = now
+        + chrono::Duration::from_std(ingest.config.abandon_after)
+            .unwrap_or(chrono::Duration::days(1));
+    let upload = TusUpload {
+        clip,
+        bureau: meta.bureau.clone(),
+        length,
+        metadata: metadata_header,
+        object_key,
+        multipart_id: parts.upload_id.clone(),
+        created_at: now,
+        expires_at,
+        progress: TusProgress {
+            offset: 0,
+            parts: Vec::new(),
+            hash_state: ResumableSha256::new().to_saved(),
+            tail: Vec::new(),
+        },
+    };
+    if let Err(e) = ingest.ports.catalogue.create_tus_upload(&upload).await {
+        if let Err(abort) = ingest.ports.blob.abort_parts(&parts).await {
+            tracing::warn!(key = %parts.key, error = %abort, "multipart upload of a refused creation left behind");
+        }
+        return Err(e.into());
+    }
+    tracing::info!(clip_id = %clip, bureau = %upload.bureau, length, "resumable upload created");
+    let mut answer_headers = vec![
+        (header::LOCATION, format!("/v1/tus/{clip}")),
+        (UPLOAD_EXPIRES, http_date(expires_at)),
+    ];
+    if is_patch_body(headers) {
+        let received = receive(ingest, caller, upload, body, checksum).await?;
+        answer_headers.extend(received.headers);
+    }
+    Ok(Answer {
+        status: StatusCode::CREATED,
+        headers: answer_headers,
+    })
+}
+
+/// Loads the caller's upload, refusing an expired one.
+async fn load(ingest: &Ingest, caller: &Caller, id: &str) -> Result<TusUpload, TusFailure> {
+    let clip = parse_id(id)?;
+    let upload = ingest
+        .ports
+        .catalogue
+        .tus_upload(&caller.bureau, clip)
+        .await?
+        .ok_or(TusFailure::NotFound)?;
+    if upload.expires_at <= ingest.ports.clock.now() {
+        return Err(TusFailure::Expired(upload.expires_at));
+    }
+    Ok(upload)
+}
+
+/// `HEAD /v1/tus/{id}`: how far the upload has come. A finished upload answers with its
+/// receipt, so a client that lost the last response can still learn it.
+async fn head_upload(
+    State(ingest): State<Arc<Ingest>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Response {
+    if let Some(refused) = refused(&ingest, &caller) {
+        return refused;
+    }
+    let outcome = head_inner(&ingest, &caller, &id).await;
+    answer(&ingest, &caller, outcome)
+}
+
+async fn head_inner(ingest: &Ingest, caller: &Caller, id: &str) -> Result<Answer, TusFailure> {
+    match load(ingest, caller, id).await {
+        Ok(upload) => Ok(Answer {
+            status: StatusCode::OK,
+            headers: vec![
+                (UPLOAD_OFFSET, upload.progress.offset.to_string()),
+                (UPLOAD_LENGTH, upload.length.to_string()),
+                (UPLOAD_EXPIRES, http_date(upload.expires_at)),
+                (UPLOAD_METADATA, upload.metadata),
+            ],
+        }),
+        Err(TusFailure::NotFound) => {
+            let clip = parse_id(id)?;
+            let record = ingest
+                .ports
+                .catalogue
+                .clip(&caller.bureau, clip)
+                .await?
+                .ok_or(TusFailure::NotFound)?;
+            Ok(Answer {
+                status: StatusCode::OK,
+                headers: vec![
+                    (UPLOAD_OFFSET, record.size_bytes.to_string()),
+                    (UPLOAD_LENGTH, record.size_bytes.to_string()),
+                    (CLIP_ID, clip.to_string()),
+                    (CLIP_SHA256, record.sha256.to_hex()),
+                ],
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `PATCH /v1/tus/{id}`: the next bytes, at the offset the upload has reached.
+async fn patch(
+    State(ingest): State<Arc<Ingest>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if let Some(refused) = refused(&ingest, &caller) {
+        return refused;
+    }
+    let outcome = patch_inner(&ingest, &caller, &id, &headers, body).await;
+    answer(&ingest, &caller, outcome)
+}
+
+async fn patch_inner(
+    ingest: &Ingest,
+    caller: &Caller,
+    id: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Answer, TusFailure> {
+    check_version(headers)?;
+    if !is_patch_body(headers) {
+        return Err(TusFailure::MediaType);
+    }
+    let sent = header_number(headers, "upload-offset")?
+        .ok_or_else(|| TusFailure::BadRequest("Upload-Offset is required".into()))?;
+    let checksum = checksum_of(headers)?;
+    let upload = load(ingest, caller, id).await?;
+    if sent != upload.progress.offset {
+        return Err(TusFailure::OffsetMismatch {
+            sent,
+            actual: upload.progress.offset,
+        });
+    }
+    receive(ingest, caller, upload, body, checksum).await
+}
+
+/// `DELETE /v1/tus/{id}`: the client gives the upload up; its parts are dropped.
+async fn terminate(
+    State(ingest): State<Arc<Ingest>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = refused(&ingest, &caller) {
+        return refused;
+    }
+    let outcome = async {
+        check_version(&headers)?;
+        let clip = parse_id(&id)?;
+        let upload = ingest
+            .ports
+            .catalogue
+            .tus_upload(&caller.bureau, clip)
+            .await?
+            .ok_or(TusFailure::NotFound)?;
+        // Claim the upload first, as the janitor does: once the pending row is gone it can no
+        // longer become a clip.
+        if ingest.ports.catalogue.forget_upload(clip).await? {
+            ingest.ports.blob.abort_parts(&handle_of(&upload)).await?;
+        }
+        ingest.ports.catalogue.forget_tus_upload(clip).await?;
+        tracing::info!(clip_id = %clip, "resumable upload terminated by the client");
+        Ok(Answer {
+            status: StatusCode::NO_CONTENT,
+            headers: Vec::new(),
+        })
+    }
+    .await;
+    answer(&ingest, &caller, outcome)
+}
+
+fn handle_of(upload: &TusUpload) -> PartUpload {
+    PartUpload {
+        key: upload.object_key.clone(),
+        upload_id: upload.multipart_id.clone(),
+    }
+}
+
+/// A part on its way to the store while the next one is read.
+type PartInFlight = JoinHandle<Result<StoredPart, BlobError>>;
+
+/// Takes a request body at the upload's current offset: cuts it into parts (one in flight
+/// while the next is read, so memory stays at two parts), saves progress after each part
+/// unless the client sent a chunk checksum (then nothing is kept until it matched), keeps
+/// what is too short for a part as the tail, and completes the upload at its last byte.
+async fn receive(
+    ingest: &Ingest,
+    caller: &Caller,
+    upload: TusUpload,
+    body: Body,
+    checksum: Option<Sha256Digest>,
+) -> Result<Answer, TusFailure> {
+    let started = Instant::now();
+    let sizes = ingest.ports.blob.part_sizes();
+    let handle = handle_of(&upload);
+    let start_offset = upload.progress.offset;
+    let corrupt = |e: &dyn std::fmt::Display| {
+        TusFailure::Ingest(IngestError::Catalogue(CatalogueError::Corrupt {
+            detail: format!("tus upload {}: {e}", upload.clip),
+        }))
+    };
+    let mut hash =
+        ResumableSha256::from_saved(&upload.progress.hash_state).map_err(|e| corrupt(&e))?;
+    let mut parts = upload.progress.parts.clone();
+    let mut saved_offset = start_offset;
+    let mut buffer = BytesMut::from(upload.progress.tail.as_slice());
+    let mut chunk_hash = checksum.map(|_| Sha256::new());
+    let mut received: u64 = 0;
+    let mut in_flight: Option<PartInFlight> = None;
+    let mut broken: Option<String> = None;
+
+    let mut stream = body.into_data_stream();
+    let streamed: Result<(), TusFailure> = async {
+        while let Some(chunk) = stream.next().await {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    broken = Some(e.to_string());
+                    break;
+                }
+            };
+            let size = start_offset + received + chunk.len() as u64;
+            if size > upload.length {
+                return Err(TusFailure::BadRequest(format!(
+                    "the body goes past Upload-Length {} (to {size})",
+                    upload.length
+                )));
+            }
+            if let Some(hasher) = chunk_hash.as_mut() {
+                hasher.update(&chunk);
+            }
+            received += chunk.len() as u64;
+            buffer.extend_from_slice(&chunk);
+            while buffer.len() >= sizes.preferred {
+                let part = buffer.split_to(sizes.preferred).freeze();
+                if let Some(previous) = in_flight.take() {
+                    parts.push(join_part(previous, &handle.key).await?);
+                    if checksum.is_none() {
+                        // Everything in the parts so far is durable: say so, so a crash loses
+                        // at most the parts in flight.
+                        let offset = parts.iter().map(|p| p.size).sum();
+                        let progress = TusProgress {
+                            offset,
+                            parts: parts.clone(),
+                            hash_state: hash.to_saved(),
+                            tail: Vec::new(),
+                        };
+                        save(ingest, upload.clip, saved_offset, &progress).await?;
+                        saved_offset = offset;
+                    }
+                }
+                hash.update(&part);
+                let number = parts.len() as u32 + 1;
+                in_flight = Some(spawn_part(ingest, &handle, number, part));
+            }
+        }
+        Ok(())
+    }
+    .await;
+    if let Some(previous) = in_flight.take() {
+        let joined = join_part(previous, &handle.key).await;
+        if streamed.is_ok() {
+            parts.push(joined?);
+        }
+    }
+    streamed?;
+
+    if let (Some(claimed), Some(hasher)) = (checksum, chunk_hash) {
+        if broken.is_some() {
+            return Err(IngestError::BodyBroken {
+                received,
+                message: broken.unwrap_or_default(),
+            }
+            .into());
+        }
+        if Sha256Digest::from_bytes(hasher.finalize().into()) != claimed {
+            return Err(TusFailure::ChecksumMismatch);
+        }
+    }
+
+    let offset = start_offset + received;
+    let complete = offset == upload.length;
+    // A short part now is fine unless the parts still to come, at the preferred size, would
+    // then run out of part numbers; then the bytes wait in the tail for a full part.
+    let room_after = |parts_now: usize| {
+        let remaining = upload.length - offset;
+        let needed = remaining.div_ceil(sizes.preferred as u64);
+        (parts_now as u64 + 1 + needed) <= u64::from(sizes.max_parts)
+    };
+    if complete || (buffer.len() >= sizes.min && room_after(parts.len())) {
+        let last = buffer.split().freeze();
+        if !last.is_empty() {
+            hash.update(&last);
+            let number = parts.len() as u32 + 1;
+            parts.push(ingest.ports.blob.put_part(&handle, number, last).await?);
+        }
+    }
+    let progress = TusProgress {
+        offset,
+        parts,
+        hash_state: hash.to_saved(),
+        tail: buffer.to_vec(),
+    };
+    // Saved before completing too: two requests racing to finish the same upload cannot both
+    // pass this.
+    if offset != saved_offset || complete {
+        save(ingest, upload.clip, saved_offset, &progress).await?;
+    }
+    ingest
+        .metrics
+        .duration
+        .observe(started.elapsed().as_secs_f64());
+    if let Some(message) = broken {
+        return Err(IngestError::BodyBroken { received, message }.into());
+    }
+    let mut headers = vec![
+        (UPLOAD_OFFSET, offset.to_string()),
+        (UPLOAD_EXPIRES, http_date(upload.expires_at)),
+    ];
+    if complete {
+        let receipt = complete_upload(ingest, caller, &upload, &progress, &hash).await?;
+        headers.extend(receipt_headers(&receipt));
+    }
+    Ok(Answer {
+        status: StatusCode::NO_CONTENT,
+        headers,
+    })
+}
+
+fn spawn_part(ingest: &Ingest, handle: &PartUpload, number: u32, part: Bytes) -> PartInFlight {
+    let blob = ingest.ports.blob.clone();
+    let handle = handle.clone();
+    tokio::spawn(async move { blob.put_part(&handle, number, part).await })
+}
+
+async fn join_part(part: PartInFlight, key: &str) -> Result<StoredPart, TusFailure> {
+    let joined = part.await.map_err(|e| BlobError::Failed {
+        operation: "upload_part",
+        key: key.to_owned(),
+        message: e.to_string(),
+    })?;
+    Ok(joined?)
+}
+
+async fn save(
+    ingest: &Ingest,
+    clip: ClipId,
+    from_offset: u64,
+    progress: &TusProgress,
+) -> Result<(), TusFailure> {
+    if ingest
+        .ports
+        .catalogue
+        .save_tus_progress(clip, from_offset, progress)
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(TusFailure::Concurrent)
+    }
+}
+
+/// Every byte is in: check the whole file's digest against the client's, join the parts,
+/// verify the object, and record the clip as the plain upload does.
+async fn complete_upload(
+    ingest: &Ingest,
+    caller: &Caller,
+    upload: &TusUpload,
+    progress: &TusProgress,
+    hash: &ResumableSha256,
+) -> Result<Receipt, TusFailure> {
+    let handle = handle_of(upload);
+    let sha256 = hash.finish();
+    let TusMetadata {
+        raw,
+        sha256: claimed,
+    } = tus::parse_metadata(&upload.metadata)?;
+    if let Some(claimed) = claimed.filter(|claimed| *claimed != sha256) {
+        // The file is not what the client meant to send: nothing of it is kept.
+        drop_upload(ingest, upload, &handle).await;
+        return Err(IngestError::DigestMismatch {
+            claimed,
+            actual: sha256,
+        }
+        .into());
+    }
+    let meta = raw
+        .validate(&caller.bureau, ingest.ports.clock.now())
+        .map_err(TusError::from)?;
+    let written = ingest
+        .ports
+        .blob
+        .complete_parts(&handle, &progress.parts, sha256)
+        .await?;
+    if let Err(e) = ingest.ports.blob.verify(&written).await {
+        finish::discard(ingest, upload.clip, &upload.object_key).await;
+        return Err(e.into());
+    }
+    match finish::record_stored(ingest, caller, upload.clip, meta, written).await {
+        Ok(receipt) => {
+            ingest.metrics.uploads.with_label_values(&["stored"]).inc();
+            ingest.metrics.bytes.inc_by(receipt.size_bytes);
+            Ok(receipt)
+        }
+        Err(e) => {
+            finish::discard(ingest, upload.clip, &upload.object_key).await;
+            let _ = ingest.ports.catalogue.forget_tus_upload(upload.clip).await;
+            Err(e.into())
+        }
+    }
+}
+
+/// Drops an upload that can never become a clip: its parts, its pending row, its tus row.
+async fn drop_upload(ingest: &Ingest, upload: &TusUpload, handle: &PartUpload) {
+    match ingest.ports.catalogue.forget_upload(upload.clip).await {
+        Ok(true) => {
+            if let Err(e) = ingest.ports.blob.abort_parts(handle).await {
+                tracing::warn!(clip_id = %upload.clip, error = %e, "parts of a refused upload left behind");
+            }
+            let _ = ingest.ports.catalogue.forget_tus_upload(upload.clip).await;
+        }
+        Ok(false) => {}
+        Err(e) => {
+            tracing::warn!(clip_id = %upload.clip, error = %e, "refused upload left for the janitor")
+        }
+    }
+}
