@@ -119,7 +119,6 @@ async fn sample_pending(
     metrics: JobMetrics,
     shutdown: CancellationToken,
 ) {
-    let gauge = metrics.pending.with_label_values(&[&spec.name]);
     let mut every = tokio::time::interval(PENDING_SAMPLE_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -128,7 +127,11 @@ async fn sample_pending(
             _ = every.tick() => {}
         }
         match bus.pending(&spec).await {
-            Ok(pending) => gauge.set(i64::try_from(pending).unwrap_or(i64::MAX)),
+            // The series appears with the first sample, not as a zero before it.
+            Ok(pending) => metrics
+                .pending
+                .with_label_values(&[&spec.name])
+                .set(i64::try_from(pending).unwrap_or(i64::MAX)),
             Err(e) => {
                 tracing::debug!(consumer = %spec.name, error = %e, "could not sample queue lag")
             }
