@@ -426,6 +426,38 @@ async fn every_dashboard_query_has_data_from_a_real_run() {
         failures.join("\n")
     );
 
+    // What the panels show is what happened, not just something.
+    let value = |expr: &'static str| {
+        let http = http.clone();
+        let base = prometheus_base.clone();
+        async move { evaluate(&http, &base, expr).await.unwrap() }
+    };
+    assert_eq!(
+        value(r#"sum(custodian_uploads_total{outcome="stored"})"#).await,
+        vec![3.0]
+    );
+    assert_eq!(
+        value(r#"sum(custodian_continuity_findings_total{kind="device_gap"})"#).await,
+        vec![1.0]
+    );
+    assert_eq!(
+        value(r#"sum(custodian_media_failures_total{role="transcoder"})"#).await,
+        vec![1.0]
+    );
+    assert_eq!(value(r#"sum(custodian_transcodes_total)"#).await, vec![2.0]);
+    // Every queue drained: each consumer's lag reads 0 once its work is done.
+    eventually(WAIT, "every queue's lag back to 0", || async {
+        let lags = evaluate(
+            &http,
+            &prometheus_base,
+            "max by (consumer) (custodian_queue_pending_messages)",
+        )
+        .await
+        .ok()?;
+        (lags.len() >= 3 && lags.iter().all(|lag| *lag == 0.0)).then_some(())
+    })
+    .await;
+
     // The alerts loaded into a real Prometheus too.
     let rules: Value = http
         .get(format!("{prometheus_base}/api/v1/rules"))
