@@ -26,3 +26,10 @@ promtool test rules deploy/prometheus/alerts_test.yml
 scripts/check-k8s.sh
 
 cargo test --workspace --locked "$@"
+
+# The deployment files: Prometheus configurations, compose file, systemd units, and the
+# Dockerfile's FFmpeg libraries against what the binary the tests ran links.
+scripts/check-deploy.sh "${CARGO_TARGET_DIR:-target}/debug/custodian"
+
+# The parsers that take untrusted input, fuzzed for a bounded time each (cargo-fuzz, nightly).
+scripts/fuzz.sh

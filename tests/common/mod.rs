@@ -2,6 +2,8 @@
 //! own, and uploads as a collection station would send them.
 #![allow(dead_code)]
 
+pub mod distributed;
+
 use std::time::Duration;
 
 use custodian::app::RunningApp;

@@ -128,6 +128,88 @@ async fn in_process_bus_keeps_messages_for_a_late_consumer() {
     assert_eq!(next(&mut sub).await.payload, Bytes::from_static(b"early"));
 }
 
+/// The value of a counter or gauge with one `consumer` label, as the registry exports it.
+fn consumer_metric(registry: &prometheus::Registry, name: &str, consumer: &str) -> Option<f64> {
+    let text = prometheus::TextEncoder::new()
+        .encode_to_string(&registry.gather())
+        .unwrap();
+    let series = format!("{name}{{consumer=\"{consumer}\"}} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&series))
+        .map(|value| value.parse().unwrap())
+}
+
+/// Pending = not yet delivered + delivered and not yet acknowledged, on both adapters.
+async fn pending_counts_what_is_not_finished(bus: Arc<dyn Bus>) {
+    let lag = spec("lag", Duration::from_secs(30));
+    let mut sub = bus.subscribe(&lag).await.unwrap();
+    let pending = |want: u64, what: &'static str| {
+        let bus = bus.clone();
+        let lag = lag.clone();
+        async move {
+            custodian_platform::testing::eventually(WAIT, what, || {
+                let bus = bus.clone();
+                let lag = lag.clone();
+                async move { (bus.pending(&lag).await.unwrap() == want).then_some(()) }
+            })
+            .await
+        }
+    };
+    pending(0, "nothing pending at first").await;
+    for i in 0..3 {
+        bus.publish(
+            Topic::ClipStored,
+            &format!("lag-{i}"),
+            Bytes::from(format!("m{i}")),
+        )
+        .await
+        .unwrap();
+    }
+    // Another topic's messages are not this consumer's lag.
+    bus.publish(Topic::ClipCatalogued, "other", Bytes::from_static(b"x"))
+        .await
+        .unwrap();
+    pending(3, "three published").await;
+    let first = next(&mut sub).await;
+    // In hand but not acknowledged: still pending.
+    pending(3, "one delivered, unacknowledged").await;
+    first.acker.ack().await.unwrap();
+    pending(2, "one acknowledged").await;
+    let second = next(&mut sub).await;
+    second.acker.nak(Duration::from_millis(200)).await.unwrap();
+    // Waiting for redelivery is still work to do.
+    pending(2, "one nak'd").await;
+    for _ in 0..2 {
+        let delivery = next(&mut sub).await;
+        delivery.acker.term().await.unwrap();
+    }
+    pending(0, "all settled").await;
+}
+
+#[tokio::test]
+async fn in_process_bus_counts_pending() {
+    let bus = Arc::new(InProcessBus::new());
+    // Before its consumer exists, what waits for it is its lag.
+    bus.publish(Topic::ClipStored, "early", Bytes::from_static(b"early"))
+        .await
+        .unwrap();
+    assert_eq!(
+        bus.pending(&spec("nobody-yet", Duration::from_secs(1)))
+            .await
+            .unwrap(),
+        1
+    );
+    pending_counts_what_is_not_finished(Arc::new(InProcessBus::new())).await;
+}
+
+#[tokio::test]
+async fn nats_bus_counts_pending() {
+    let bus = NatsBus::connect(&fresh_nats())
+        .await
+        .expect("NATS JetStream on 127.0.0.1:4222");
+    pending_counts_what_is_not_finished(Arc::new(bus)).await;
+}
+
 async fn poison_goes_to_dead_letters(bus: Arc<dyn Bus>) -> u32 {
     let attempts = Arc::new(AtomicU32::new(0));
     let shutdown = CancellationToken::new();
@@ -142,7 +224,8 @@ async fn poison_goes_to_dead_letters(bus: Arc<dyn Bus>) -> u32 {
             Err::<(), _>(HandleError::Transient("always fails".into()))
         }
     };
-    let metrics = JobMetrics::register(&prometheus::Registry::new()).unwrap();
+    let registry = prometheus::Registry::new();
+    let metrics = JobMetrics::register(&registry).unwrap();
     let worker = tokio::spawn(run_consumer(
         bus.clone(),
         spec("poison", Duration::from_secs(5)),
@@ -158,6 +241,22 @@ async fn poison_goes_to_dead_letters(bus: Arc<dyn Bus>) -> u32 {
     custodian_platform::testing::eventually(WAIT, "three attempts", || {
         let attempts = attempts.clone();
         async move { (attempts.load(Ordering::SeqCst) >= 3).then_some(()) }
+    })
+    .await;
+    // The two deliveries after the first are redeliveries; the last one was dead-lettered.
+    custodian_platform::testing::eventually(WAIT, "redeliveries and dead letter counted", || {
+        let counted = (
+            consumer_metric(&registry, "custodian_redeliveries_total", "poison"),
+            consumer_metric(&registry, "custodian_dead_letters_total", "poison"),
+        );
+        async move { (counted == (Some(2.0), Some(1.0))).then_some(()) }
+    })
+    .await;
+    // The lag gauge appears with the first sample that succeeds (on NATS, once the consumer
+    // exists); by then the poison message is settled, so nothing is pending.
+    custodian_platform::testing::eventually(WAIT, "queue lag sampled at 0", || {
+        let lag = consumer_metric(&registry, "custodian_queue_pending_messages", "poison");
+        async move { (lag == Some(0.0)).then_some(()) }
     })
     .await;
     shutdown.cancel();

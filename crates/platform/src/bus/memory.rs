@@ -4,6 +4,7 @@
 //! JetStream redelivers after its ack wait.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -30,6 +31,24 @@ struct Consumer {
     topic: Topic,
     sender: mpsc::UnboundedSender<Queued>,
     receiver: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Queued>>>,
+    /// Messages given to this consumer and not yet acked or terminated (waiting, in hand, or
+    /// waiting for redelivery after a nak).
+    outstanding: Arc<AtomicU64>,
+}
+
+/// Hands `message` to a consumer, counting it as outstanding first so that a fast ack never
+/// finds the count at zero.
+fn enqueue(
+    sender: &mpsc::UnboundedSender<Queued>,
+    outstanding: &AtomicU64,
+    message: Queued,
+) -> bool {
+    outstanding.fetch_add(1, Ordering::SeqCst);
+    let sent = sender.send(message).is_ok();
+    if !sent {
+        outstanding.fetch_sub(1, Ordering::SeqCst);
+    }
+    sent
 }
 
 #[derive(Default)]
@@ -93,7 +112,7 @@ impl Bus for InProcessBus {
         let mut delivered = false;
         for consumer in state.consumers.values().filter(|c| c.topic == topic) {
             // A closed receiver means that consumer is shutting down.
-            delivered |= consumer.sender.send(message.clone()).is_ok();
+            delivered |= enqueue(&consumer.sender, &consumer.outstanding, message.clone());
         }
         if !delivered {
             let backlog = state.backlog.entry(topic).or_default();
@@ -110,13 +129,15 @@ impl Bus for InProcessBus {
         let state = &mut *guard;
         let consumer = state.consumers.entry(spec.name.clone()).or_insert_with(|| {
             let (sender, receiver) = mpsc::unbounded_channel();
+            let outstanding = Arc::new(AtomicU64::new(0));
             for waiting in state.backlog.remove(&spec.topic).unwrap_or_default() {
-                let _ = sender.send(waiting);
+                enqueue(&sender, &outstanding, waiting);
             }
             Consumer {
                 topic: spec.topic,
                 sender,
                 receiver: Arc::new(tokio::sync::Mutex::new(receiver)),
+                outstanding,
             }
         });
         if consumer.topic != spec.topic {
@@ -129,12 +150,25 @@ impl Bus for InProcessBus {
             name: spec.name.clone(),
             sender: consumer.sender.clone(),
             receiver: consumer.receiver.clone(),
+            outstanding: consumer.outstanding.clone(),
         }))
     }
 
     async fn dead_letter(&self, topic: Topic, letter: Bytes) -> Result<(), BusError> {
         self.lock().dead_letters.push((topic, letter));
         Ok(())
+    }
+
+    async fn pending(&self, spec: &ConsumerSpec) -> Result<u64, BusError> {
+        let state = self.lock();
+        Ok(match state.consumers.get(&spec.name) {
+            Some(consumer) => consumer.outstanding.load(Ordering::SeqCst),
+            // Not created yet: what waits for its first subscriber.
+            None => state
+                .backlog
+                .get(&spec.topic)
+                .map_or(0, |backlog| backlog.len() as u64),
+        })
     }
 
     async fn check(&self) -> Result<(), BusError> {
@@ -146,6 +180,7 @@ struct InProcessSubscription {
     name: String,
     sender: mpsc::UnboundedSender<Queued>,
     receiver: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Queued>>>,
+    outstanding: Arc<AtomicU64>,
 }
 
 #[async_trait]
@@ -166,6 +201,7 @@ impl Subscription for InProcessSubscription {
             attempt: queued.attempt,
             acker: Box::new(InProcessAcker {
                 sender: self.sender.clone(),
+                outstanding: self.outstanding.clone(),
                 message: queued,
                 settled: Mutex::new(false),
             }),
@@ -175,6 +211,7 @@ impl Subscription for InProcessSubscription {
 
 struct InProcessAcker {
     sender: mpsc::UnboundedSender<Queued>,
+    outstanding: Arc<AtomicU64>,
     message: Queued,
     settled: Mutex<bool>,
 }
@@ -185,19 +222,35 @@ impl InProcessAcker {
         !std::mem::replace(&mut *settled, true)
     }
 
+    /// The message is done with: it no longer counts as pending.
+    fn finish(&self) {
+        self.outstanding.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Sends the message again after `delay`; it stays outstanding meanwhile, as a nak'd
+    /// message stays ack-pending on JetStream until it is redelivered.
     fn redeliver_after(&self, delay: Duration) {
         let sender = self.sender.clone();
+        let outstanding = self.outstanding.clone();
         let next = Queued {
             attempt: self.message.attempt + 1,
             ..self.message.clone()
         };
+        let send = move || {
+            if sender.send(next).is_err() {
+                // The consumer is gone with its queue: nothing is pending any more.
+                outstanding.fetch_sub(1, Ordering::SeqCst);
+            }
+        };
         if delay.is_zero() {
-            let _ = sender.send(next);
+            send();
         } else if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
                 tokio::time::sleep(delay).await;
-                let _ = sender.send(next);
+                send();
             });
+        } else {
+            self.finish();
         }
     }
 }
@@ -205,7 +258,9 @@ impl InProcessAcker {
 #[async_trait]
 impl Acker for InProcessAcker {
     async fn ack(&self) -> Result<(), BusError> {
-        self.settle();
+        if self.settle() {
+            self.finish();
+        }
         Ok(())
     }
 
@@ -217,7 +272,9 @@ impl Acker for InProcessAcker {
     }
 
     async fn term(&self) -> Result<(), BusError> {
-        self.settle();
+        if self.settle() {
+            self.finish();
+        }
         Ok(())
     }
 

@@ -56,6 +56,10 @@ pub trait Bus: Send + Sync {
     async fn subscribe(&self, spec: &ConsumerSpec) -> Result<Box<dyn Subscription>, BusError>;
     /// Keeps a message that could not be handled where operators can see and replay it.
     async fn dead_letter(&self, topic: Topic, letter: Bytes) -> Result<(), BusError>;
+    /// Messages this consumer still has to finish: not yet delivered plus delivered and not
+    /// yet acknowledged (JetStream's `num_pending + num_ack_pending`). The queue lag
+    /// operators watch and autoscalers scale on.
+    async fn pending(&self, spec: &ConsumerSpec) -> Result<u64, BusError>;
     async fn check(&self) -> Result<(), BusError>;
 }
 

@@ -141,6 +141,20 @@ impl Bus for NatsBus {
             .await
     }
 
+    async fn pending(&self, spec: &ConsumerSpec) -> Result<u64, BusError> {
+        let stream = self
+            .jetstream
+            .get_stream_no_info(&self.stream)
+            .await
+            .map_err(|e| unavailable("get stream")(&e))?;
+        let info = stream
+            .consumer_info(&spec.name)
+            .await
+            .map_err(|e| unavailable("consumer info")(&e))?;
+        let ack_pending = u64::try_from(info.num_ack_pending).unwrap_or(u64::MAX);
+        Ok(info.num_pending.saturating_add(ack_pending))
+    }
+
     async fn check(&self) -> Result<(), BusError> {
         match self.client.connection_state() {
             async_nats::connection::State::Connected => Ok(()),

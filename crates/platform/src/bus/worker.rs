@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 use tokio_util::sync::CancellationToken;
 
 use super::{Bus, BusError, ConsumerSpec, Delivery};
@@ -34,11 +34,18 @@ pub struct Job {
     pub last_attempt: bool,
 }
 
-/// Job counts and durations, labelled by consumer and outcome.
+/// How often each consuming process samples its consumer's queue lag.
+pub const PENDING_SAMPLE_EVERY: Duration = Duration::from_secs(5);
+
+/// Job counts and durations, labelled by consumer and outcome; redeliveries, dead letters
+/// and queue lag, labelled by consumer.
 #[derive(Clone)]
 pub struct JobMetrics {
     jobs: IntCounterVec,
     duration: HistogramVec,
+    redeliveries: IntCounterVec,
+    dead_letters: IntCounterVec,
+    pending: IntGaugeVec,
 }
 
 impl JobMetrics {
@@ -58,9 +65,77 @@ impl JobMetrics {
             .buckets(vec![0.005, 0.02, 0.1, 0.5, 2.0, 10.0, 30.0, 120.0, 600.0]),
             &["consumer"],
         )?;
+        let redeliveries = IntCounterVec::new(
+            Opts::new(
+                "custodian_redeliveries_total",
+                "Deliveries of a message that had been delivered before (attempt > 1)",
+            ),
+            &["consumer"],
+        )?;
+        let dead_letters = IntCounterVec::new(
+            Opts::new(
+                "custodian_dead_letters_total",
+                "Messages given up and kept on the dead-letter subject",
+            ),
+            &["consumer"],
+        )?;
+        let pending = IntGaugeVec::new(
+            Opts::new(
+                "custodian_queue_pending_messages",
+                "Messages the consumer has still to finish: not yet delivered plus delivered and not yet acknowledged, sampled by each consuming process",
+            ),
+            &["consumer"],
+        )?;
         registry.register(Box::new(jobs.clone()))?;
         registry.register(Box::new(duration.clone()))?;
-        Ok(Self { jobs, duration })
+        registry.register(Box::new(redeliveries.clone()))?;
+        registry.register(Box::new(dead_letters.clone()))?;
+        registry.register(Box::new(pending.clone()))?;
+        Ok(Self {
+            jobs,
+            duration,
+            redeliveries,
+            dead_letters,
+            pending,
+        })
+    }
+
+    /// Makes every series of `consumer` exist from the start (at zero), so a rate over them
+    /// reads 0 rather than nothing before the first event.
+    fn touch(&self, consumer: &str) {
+        for outcome in ["ok", "retry", "dead_letter"] {
+            self.jobs.with_label_values(&[consumer, outcome]);
+        }
+        self.redeliveries.with_label_values(&[consumer]);
+        self.dead_letters.with_label_values(&[consumer]);
+    }
+}
+
+/// Samples the consumer's pending count into the gauge until `shutdown`. A failed sample
+/// keeps the last value and is logged; the gauge never pretends the queue is empty.
+async fn sample_pending(
+    bus: Arc<dyn Bus>,
+    spec: ConsumerSpec,
+    metrics: JobMetrics,
+    shutdown: CancellationToken,
+) {
+    let mut every = tokio::time::interval(PENDING_SAMPLE_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        match bus.pending(&spec).await {
+            // The series appears with the first sample, not as a zero before it.
+            Ok(pending) => metrics
+                .pending
+                .with_label_values(&[&spec.name])
+                .set(i64::try_from(pending).unwrap_or(i64::MAX)),
+            Err(e) => {
+                tracing::debug!(consumer = %spec.name, error = %e, "could not sample queue lag")
+            }
+        }
     }
 }
 
@@ -77,6 +152,33 @@ pub fn retry_delay(attempt: u32) -> Duration {
 /// Runs until `shutdown` is cancelled. The delivery in hand when it is cancelled is finished
 /// and settled before this returns; nothing is taken after.
 pub async fn run_consumer<H, F>(
+    bus: Arc<dyn Bus>,
+    spec: ConsumerSpec,
+    metrics: JobMetrics,
+    job_timeout: Duration,
+    shutdown: CancellationToken,
+    handler: H,
+) where
+    H: Fn(Job) -> F + Send + Sync + 'static,
+    F: Future<Output = Result<(), HandleError>> + Send + 'static,
+{
+    metrics.touch(&spec.name);
+    let sampler = shutdown.child_token();
+    let sampling = tokio::spawn(sample_pending(
+        bus.clone(),
+        spec.clone(),
+        metrics.clone(),
+        sampler.clone(),
+    ));
+    let stop_sampling = sampler.drop_guard();
+    consume(bus, spec, metrics, job_timeout, shutdown, handler).await;
+    drop(stop_sampling);
+    if let Err(e) = sampling.await {
+        tracing::warn!(error = %e, "queue lag sampler ended abnormally");
+    }
+}
+
+async fn consume<H, F>(
     bus: Arc<dyn Bus>,
     spec: ConsumerSpec,
     metrics: JobMetrics,
@@ -136,6 +238,9 @@ async fn handle_one<H, F>(
     F: Future<Output = Result<(), HandleError>> + Send + 'static,
 {
     let started = Instant::now();
+    if delivery.attempt > 1 {
+        metrics.redeliveries.with_label_values(&[&spec.name]).inc();
+    }
     let mut job = tokio::spawn(tokio::time::timeout(
         job_timeout,
         handler(Job {
@@ -195,7 +300,10 @@ async fn handle_one<H, F>(
             let encoded = Bytes::from(custodian_proto::Message::encode_to_vec(&letter));
             match bus.dead_letter(delivery.topic, encoded).await {
                 // Only once the letter is kept may the original stop being redelivered.
-                Ok(()) => delivery.acker.term().await,
+                Ok(()) => {
+                    metrics.dead_letters.with_label_values(&[&spec.name]).inc();
+                    delivery.acker.term().await
+                }
                 Err(e) => {
                     tracing::error!(consumer = %spec.name, error = %e, "dead letter not kept, message will be redelivered");
                     delivery.acker.nak(retry_delay(delivery.attempt)).await
