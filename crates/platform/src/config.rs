@@ -432,6 +432,22 @@ impl MediaJobArgs {
         Ok(())
     }
 
+    /// The durable consumer of `clip.stored` a media worker role shares with its replicas.
+    pub fn consumer(&self, name: &str) -> crate::bus::ConsumerSpec {
+        crate::bus::ConsumerSpec {
+            name: name.into(),
+            topic: custodian_core::events::Topic::ClipStored,
+            ack_wait: self.ack_wait,
+            max_deliver: self.max_deliver,
+        }
+    }
+
+    /// How long one delivery may take before the worker loop gives up on it: the job's own
+    /// limit, which stops FFmpeg, plus time to record the outcome.
+    pub fn delivery_timeout(&self) -> Duration {
+        self.job_timeout + Duration::from_secs(30)
+    }
+
     pub fn work_dir(&self) -> std::path::PathBuf {
         self.work_dir.clone().unwrap_or_else(std::env::temp_dir)
     }

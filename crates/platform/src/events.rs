@@ -6,8 +6,8 @@ use custodian_core::events::Topic;
 use custodian_proto::v1::ClipStored;
 use custodian_proto::Message;
 
-use crate::bus::{Bus, BusError};
-use crate::catalogue::ClipRecord;
+use crate::bus::{Bus, BusError, HandleError};
+use crate::catalogue::{Catalogue, ClipRecord};
 
 pub fn clip_stored(clip: &ClipRecord) -> ClipStored {
     ClipStored {
@@ -34,4 +34,22 @@ pub async fn publish_stored(bus: &dyn Bus, clip: &ClipRecord, round: u32) -> Res
         payload,
     )
     .await
+}
+
+/// The clip a `clip.stored` delivery is about, as the catalogue has it now. A message that
+/// does not decode is refused for good; a clip not in the catalogue yet is worth waiting for.
+pub async fn stored_clip(
+    catalogue: &dyn Catalogue,
+    payload: Bytes,
+) -> Result<ClipRecord, HandleError> {
+    let event = ClipStored::decode(payload)
+        .map_err(|e| HandleError::Permanent(format!("undecodable clip.stored: {e}")))?;
+    let id: custodian_core::ClipId = event
+        .clip_id
+        .parse()
+        .map_err(|e| HandleError::Permanent(format!("clip.stored: {e}")))?;
+    catalogue
+        .clip_for_worker(id)
+        .await?
+        .ok_or_else(|| HandleError::Transient(format!("clip {id} is not in the catalogue yet")))
 }

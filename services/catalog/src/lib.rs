@@ -205,14 +205,6 @@ pub enum CatalogStartError {
     Metrics(#[from] prometheus::Error),
 }
 
-fn catalogue_failure(e: CatalogueError) -> HandleError {
-    if e.is_transient() {
-        HandleError::Transient(e.to_string())
-    } else {
-        HandleError::Permanent(e.to_string())
-    }
-}
-
 impl Catalog {
     /// `jobs` is the process's one set of job metrics, shared by every consuming role.
     pub fn new(
@@ -296,23 +288,18 @@ impl Catalog {
     }
 
     async fn advance(&self, id: ClipId) -> Result<(), HandleError> {
-        let clip = self
-            .ports
-            .catalogue
-            .clip_for_worker(id)
-            .await
-            .map_err(catalogue_failure)?;
+        let clip = self.ports.catalogue.clip_for_worker(id).await?;
         let Some(clip) = clip else {
             return Err(HandleError::Transient(format!(
                 "clip {id} is not in the catalogue yet"
             )));
         };
         if clip.schedule.is_none() {
-            self.schedule(&clip).await.map_err(catalogue_failure)?;
+            self.schedule(&clip).await?;
         }
         match clip.state {
             ClipState::Stored => {
-                let pending = self.pending_steps(id).await.map_err(catalogue_failure)?;
+                let pending = self.pending_steps(id).await?;
                 if !pending.is_empty() {
                     // The media workers' events will bring the clip back here.
                     return Ok(());
@@ -328,8 +315,7 @@ impl Catalog {
                         now,
                         Some("every required step done"),
                     )
-                    .await
-                    .map_err(catalogue_failure)?;
+                    .await?;
                 if moved {
                     self.metrics.catalogued.inc();
                     tracing::info!(clip_id = %id, bureau = %clip.bureau, "clip catalogued");

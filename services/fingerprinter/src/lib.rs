@@ -6,7 +6,7 @@
 //! with position, size and severity, and counted in metrics.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use custodian_core::events::Topic;
@@ -14,14 +14,15 @@ use custodian_core::media::continuity::{analyse_with, MeasuredTimeline};
 use custodian_core::media::{
     device_gap, jumps_back, ContinuityFinding, ContinuityRules, FrameTimes,
 };
-use custodian_core::{ClipId, ClipState};
+use custodian_core::ClipState;
 use custodian_media::{Limits, MediaError, Sampling, StopFlag};
 use custodian_platform::blob::{copy_to_file, BlobError};
-use custodian_platform::bus::{run_consumer, ConsumerSpec, HandleError, Job, JobMetrics};
+use custodian_platform::bus::{run_consumer, HandleError, Job, JobMetrics};
 use custodian_platform::catalogue::{CatalogueError, ClipRecord, MediaFacts, NewFinding};
 use custodian_platform::config::{ConfigError, MediaJobArgs};
+use custodian_platform::events::stored_clip;
 use custodian_platform::Ports;
-use custodian_proto::v1::{ClipFingerprinted, ClipStored};
+use custodian_proto::v1::ClipFingerprinted;
 use custodian_proto::Message;
 use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
 use tokio_util::sync::CancellationToken;
@@ -112,12 +113,6 @@ impl Fingerprinter {
     }
 
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
-        let spec = ConsumerSpec {
-            name: "fingerprinter".into(),
-            topic: Topic::ClipStored,
-            ack_wait: self.jobs_args.ack_wait,
-            max_deliver: self.jobs_args.max_deliver,
-        };
         let this = self.clone();
         let handler = move |job: Job| {
             let this = this.clone();
@@ -125,9 +120,9 @@ impl Fingerprinter {
         };
         run_consumer(
             self.ports.bus.clone(),
-            spec,
+            self.jobs_args.consumer("fingerprinter"),
             self.jobs.clone(),
-            self.jobs_args.job_timeout + Duration::from_secs(30),
+            self.jobs_args.delivery_timeout(),
             shutdown,
             handler,
         )
@@ -135,39 +130,14 @@ impl Fingerprinter {
     }
 
     pub async fn on_stored(&self, job: Job) -> Result<(), HandleError> {
-        let event = ClipStored::decode(job.payload)
-            .map_err(|e| HandleError::Permanent(format!("undecodable clip.stored: {e}")))?;
-        let id: ClipId = event
-            .clip_id
-            .parse()
-            .map_err(|e| HandleError::Permanent(format!("clip.stored: {e}")))?;
-        let clip = self
-            .ports
-            .catalogue
-            .clip_for_worker(id)
-            .await
-            .map_err(catalogue_failure)?;
-        let Some(clip) = clip else {
-            return Err(HandleError::Transient(format!(
-                "clip {id} is not in the catalogue yet"
-            )));
-        };
+        let clip = stored_clip(&*self.ports.catalogue, job.payload).await?;
+        let id = clip.id;
         if clip.state != ClipState::Stored {
             return Ok(());
         }
-        let media = self
-            .ports
-            .catalogue
-            .clip_media(id)
-            .await
-            .map_err(catalogue_failure)?;
+        let media = self.ports.catalogue.clip_media(id).await?;
         if let Some(done) = media.filter(|m| m.fingerprinted_at.is_some()) {
-            let findings = self
-                .ports
-                .catalogue
-                .findings(id)
-                .await
-                .map_err(catalogue_failure)?;
+            let findings = self.ports.catalogue.findings(id).await?;
             return self
                 .announce(&clip, done.fingerprint_seconds, findings.len())
                 .await;
@@ -189,10 +159,7 @@ impl Fingerprinter {
                 return Err(HandleError::Permanent(e.to_string()));
             }
         };
-        let (duration, findings) = self
-            .continuity(&clip, &sampling)
-            .await
-            .map_err(catalogue_failure)?;
+        let (duration, findings) = self.continuity(&clip, &sampling).await?;
         let facts = MediaFacts {
             container: Some(sampling.info.container.clone()),
             duration_seconds: Some(duration),
@@ -223,8 +190,7 @@ impl Fingerprinter {
                 &recorded,
                 self.ports.clock.now(),
             )
-            .await
-            .map_err(catalogue_failure)?;
+            .await?;
         self.metrics.fingerprinted.inc();
         self.metrics
             .footage_seconds
@@ -304,8 +270,7 @@ impl Fingerprinter {
                 self.ports.clock.now(),
                 Some(reason),
             )
-            .await
-            .map_err(catalogue_failure)?;
+            .await?;
         Ok(())
     }
 
@@ -367,13 +332,5 @@ impl From<MediaError> for JobFailure {
 impl From<BlobError> for JobFailure {
     fn from(e: BlobError) -> Self {
         Self::Blob(e)
-    }
-}
-
-fn catalogue_failure(e: CatalogueError) -> HandleError {
-    if e.is_transient() {
-        HandleError::Transient(e.to_string())
-    } else {
-        HandleError::Permanent(e.to_string())
     }
 }

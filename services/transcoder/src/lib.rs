@@ -7,7 +7,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -17,14 +17,15 @@ use custodian_core::media::{
     ass, cues, drawtext_clock, parse_gpx, parse_iso6709, parse_nmea, webvtt, OverlayFacts, Track,
 };
 use custodian_core::upload::Coordinates;
-use custodian_core::{ClipId, ClipState};
+use custodian_core::ClipState;
 use custodian_media::{Limits, MediaError, StopFlag, TranscodePlan, TranscodeReport};
 use custodian_platform::blob::{copy_to_file, store_derived_file, BlobError};
-use custodian_platform::bus::{run_consumer, ConsumerSpec, HandleError, Job, JobMetrics};
-use custodian_platform::catalogue::{CatalogueError, ClipRecord, MediaFacts, Rendition};
+use custodian_platform::bus::{run_consumer, HandleError, Job, JobMetrics};
+use custodian_platform::catalogue::{ClipRecord, MediaFacts, Rendition};
 use custodian_platform::config::{ConfigError, MediaJobArgs};
+use custodian_platform::events::stored_clip;
 use custodian_platform::Ports;
-use custodian_proto::v1::{ClipStored, ClipTranscoded};
+use custodian_proto::v1::ClipTranscoded;
 use custodian_proto::Message;
 use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
 use tokio_util::sync::CancellationToken;
@@ -206,12 +207,6 @@ impl Transcoder {
     }
 
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
-        let spec = ConsumerSpec {
-            name: "transcoder".into(),
-            topic: Topic::ClipStored,
-            ack_wait: self.jobs_args.ack_wait,
-            max_deliver: self.jobs_args.max_deliver,
-        };
         let this = self.clone();
         let handler = move |job: Job| {
             let this = this.clone();
@@ -219,9 +214,9 @@ impl Transcoder {
         };
         run_consumer(
             self.ports.bus.clone(),
-            spec,
+            self.jobs_args.consumer("transcoder"),
             self.jobs.clone(),
-            self.jobs_args.job_timeout + Duration::from_secs(30),
+            self.jobs_args.delivery_timeout(),
             shutdown,
             handler,
         )
@@ -229,23 +224,8 @@ impl Transcoder {
     }
 
     pub async fn on_stored(&self, job: Job) -> Result<(), HandleError> {
-        let event = ClipStored::decode(job.payload)
-            .map_err(|e| HandleError::Permanent(format!("undecodable clip.stored: {e}")))?;
-        let id: ClipId = event
-            .clip_id
-            .parse()
-            .map_err(|e| HandleError::Permanent(format!("clip.stored: {e}")))?;
-        let clip = self
-            .ports
-            .catalogue
-            .clip_for_worker(id)
-            .await
-            .map_err(catalogue_failure)?;
-        let Some(clip) = clip else {
-            return Err(HandleError::Transient(format!(
-                "clip {id} is not in the catalogue yet"
-            )));
-        };
+        let clip = stored_clip(&*self.ports.catalogue, job.payload).await?;
+        let id = clip.id;
         // A catalogued or archived clip is transcoded again when its copy was cleared (a GPS
         // track arrived); failed, recycled and expired clips are left alone.
         if !matches!(
@@ -254,12 +234,7 @@ impl Transcoder {
         ) {
             return Ok(());
         }
-        let media = self
-            .ports
-            .catalogue
-            .clip_media(id)
-            .await
-            .map_err(catalogue_failure)?;
+        let media = self.ports.catalogue.clip_media(id).await?;
         if let Some(done) = media.as_ref().filter(|m| m.transcoded_at.is_some()) {
             // Done before (a redelivery or the reconciler): announce again, make nothing.
             let duration = done.facts.duration_seconds.unwrap_or(0.0);
@@ -277,8 +252,7 @@ impl Transcoder {
                 self.ports
                     .catalogue
                     .record_transcode(id, &facts, &rendition, self.ports.clock.now())
-                    .await
-                    .map_err(catalogue_failure)?;
+                    .await?;
                 self.metrics.copies.inc();
                 self.metrics
                     .footage_seconds
@@ -317,8 +291,7 @@ impl Transcoder {
                 self.ports.clock.now(),
                 Some(reason),
             )
-            .await
-            .map_err(catalogue_failure)?;
+            .await?;
         Ok(())
     }
 
@@ -470,14 +443,6 @@ impl From<MediaError> for JobFailure {
 impl From<BlobError> for JobFailure {
     fn from(e: BlobError) -> Self {
         Self::Blob(e)
-    }
-}
-
-fn catalogue_failure(e: CatalogueError) -> HandleError {
-    if e.is_transient() {
-        HandleError::Transient(e.to_string())
-    } else {
-        HandleError::Permanent(e.to_string())
     }
 }
 

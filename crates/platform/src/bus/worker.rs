@@ -23,6 +23,17 @@ pub enum HandleError {
     Permanent(String),
 }
 
+/// A catalogue that is down is worth retrying; a refusal is not.
+impl From<crate::catalogue::CatalogueError> for HandleError {
+    fn from(e: crate::catalogue::CatalogueError) -> Self {
+        if e.is_transient() {
+            Self::Transient(e.to_string())
+        } else {
+            Self::Permanent(e.to_string())
+        }
+    }
+}
+
 /// One delivery as a handler sees it.
 #[derive(Debug, Clone)]
 pub struct Job {
