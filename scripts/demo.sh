@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-system.sh
 cargo build --release --locked --bin custodian
-exec target/release/custodian demo "$@"
+exec "${CARGO_TARGET_DIR:-target}/release/custodian" demo "$@"
