@@ -31,5 +31,8 @@ cargo test --workspace --locked "$@"
 # Dockerfile's FFmpeg libraries against what the binary the tests ran links.
 scripts/check-deploy.sh "${CARGO_TARGET_DIR:-target}/debug/custodian"
 
+# The HTTP API fuzzed from its own OpenAPI document: no 5xx, every response as documented.
+scripts/schemathesis.sh "${CARGO_TARGET_DIR:-target}/debug/custodian"
+
 # The parsers that take untrusted input, fuzzed for a bounded time each (cargo-fuzz, nightly).
 scripts/fuzz.sh
