@@ -263,6 +263,23 @@ async fn the_media_workers_run_as_their_own_processes() {
 
 #[tokio::test]
 async fn a_transcoder_killed_mid_job_loses_nothing_and_leaves_one_copy() {
+    transcoder_stopped_mid_job(Stop::Kill).await;
+}
+
+#[tokio::test]
+async fn a_transcoder_told_to_stop_mid_job_exits_cleanly_and_hands_the_job_on() {
+    transcoder_stopped_mid_job(Stop::Terminate).await;
+}
+
+enum Stop {
+    /// SIGKILL: a crash, nothing settled.
+    Kill,
+    /// SIGTERM with a shutdown grace shorter than the job: the worker stops taking work,
+    /// gives up the job it holds when the grace runs out, and exits 0.
+    Terminate,
+}
+
+async fn transcoder_stopped_mid_job(stop: Stop) {
     let mut deployment = deployment().await;
     deployment.env.retain(|(k, _)| k != "CUSTODIAN_MEDIA_STEPS");
     // A short ack wait, so the job of the killed worker is handed on within the test.
@@ -304,7 +321,9 @@ async fn a_transcoder_killed_mid_job_loses_nothing_and_leaves_one_copy() {
     let ingest = Process::spawn(&["serve", "ingest"], &deployment.env);
     let catalog = Process::spawn(&["serve", "catalog"], &deployment.env);
     let fingerprinter = Process::spawn(&["serve", "fingerprinter"], &deployment.env);
-    let mut doomed = Process::spawn(&["serve", "transcoder"], &deployment.env);
+    let mut doomed_env = deployment.env.clone();
+    doomed_env.push(("CUSTODIAN_SHUTDOWN_GRACE".into(), "1s".into()));
+    let mut doomed = Process::spawn(&["serve", "transcoder"], &doomed_env);
     let ingest_base = ingest.ready(&http).await;
     let catalog_base = catalog.ready(&http).await;
     fingerprinter.ready(&http).await;
@@ -327,7 +346,13 @@ async fn a_transcoder_killed_mid_job_loses_nothing_and_leaves_one_copy() {
         doomed.log_text().contains("\"transcoding\"").then_some(())
     })
     .await;
-    doomed.child.kill().await.unwrap();
+    match stop {
+        Stop::Kill => doomed.child.kill().await.unwrap(),
+        Stop::Terminate => {
+            let status = doomed.terminate().await;
+            assert!(status.success(), "exit after SIGTERM: {status}");
+        }
+    }
     let survivor = Process::spawn(&["serve", "transcoder"], &deployment.env);
     survivor.ready(&http).await;
 
