@@ -31,7 +31,9 @@ pub fn generate(dir: &Path, count: u32, seconds: u32) -> anyhow::Result<Vec<Clip
     for i in 0..count {
         let pattern = patterns[i as usize % patterns.len()];
         let path = dir.join(format!("clip-{i}.mp4"));
-        let video = format!("{pattern}=size=320x240:rate=25:duration={seconds}");
+        // Not every source takes `duration` (mandelbrot and life do not): the output's -t ends
+        // them all.
+        let video = format!("{pattern}=size=320x240:rate=25");
         // A per-clip noise strength, so two clips from the same pattern still differ.
         let filter = format!("noise=alls={}:allf=t", 5 + i * 7);
         let audio = format!("sine=frequency={}:duration={seconds}", 300 + 110 * i);
@@ -51,7 +53,8 @@ pub fn generate(dir: &Path, count: u32, seconds: u32) -> anyhow::Result<Vec<Clip
             .args([
                 "-vf", &filter, "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
             ])
-            .args(["-c:a", "aac", "-shortest", "-movflags", "+faststart"])
+            .args(["-c:a", "aac", "-movflags", "+faststart", "-t"])
+            .arg(seconds.to_string())
             .arg(&path)
             .output()
             .context("running ffmpeg (is it installed? scripts/setup-system.sh installs it)")?;

@@ -63,6 +63,8 @@ pub struct Report {
     pub upload_errors: BTreeMap<String, u64>,
     /// Errors while polling clip state (retried until the settle timeout).
     pub poll_errors: BTreeMap<String, u64>,
+    /// Why clips ended `failed`, as the catalogue gives it.
+    pub failure_reasons: BTreeMap<String, u64>,
     pub total_s: f64,
 }
 
@@ -132,6 +134,7 @@ pub fn markdown(report: &Report) -> String {
     for (title, errors) in [
         ("Upload errors", &report.upload_errors),
         ("Poll errors", &report.poll_errors),
+        ("Failure reasons", &report.failure_reasons),
     ] {
         if errors.is_empty() {
             let _ = writeln!(md, "{title}: none.\n");
@@ -155,4 +158,73 @@ pub fn write(dir: &Path, report: &Report, svg: &str) -> anyhow::Result<()> {
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_shows_counts_percentiles_and_no_data_as_a_dash() {
+        let report = Report {
+            started_at: "2026-02-14T01:30:00+00:00".into(),
+            settings: Settings {
+                ingest: "http://127.0.0.1:8080".into(),
+                catalog: "http://127.0.0.1:8080".into(),
+                bureaus: vec!["b1".into(), "b2".into()],
+                devices_per_bureau: 4,
+                rate_per_s: 1.0,
+                duration_s: 60.0,
+                max_in_flight: 32,
+                settle_timeout_s: 120.0,
+                clip_seconds: 2,
+                clip_bytes: vec![100, 300],
+            },
+            counts: Counts {
+                arrivals: OpenLoopCounts {
+                    scheduled: 60,
+                    started: 58,
+                    dropped: 2,
+                },
+                uploaded: 57,
+                upload_errors: 1,
+                catalogued: 0,
+                failed: 0,
+                settle_timeouts: 57,
+            },
+            upload_latency: Some(Percentiles {
+                count: 57,
+                p50_ms: 12.5,
+                p90_ms: 20.0,
+                p99_ms: 31.0,
+                max_ms: 40.0,
+            }),
+            upload_to_catalogued: None,
+            throughput: Throughput {
+                upload_phase_s: 60.0,
+                offered_uploads_per_s: 1.0,
+                uploads_per_s: 0.95,
+                bytes_per_s: 11_400.0,
+                catalogued_per_s: 0.0,
+            },
+            upload_errors: [("http 503".to_owned(), 1)].into(),
+            poll_errors: BTreeMap::new(),
+            failure_reasons: BTreeMap::new(),
+            total_s: 180.0,
+        };
+        let md = markdown(&report);
+        assert!(md.contains("| 60 | 58 | 2 | 57 | 1 | 0 | 0 | 57 |"), "{md}");
+        assert!(
+            md.contains("| upload → 201 receipt | 57 | 12.5 | 20.0 | 31.0 | 40.0 |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| upload → catalogued | 0 | – | – | – | – |"),
+            "{md}"
+        );
+        assert!(md.contains("Upload errors: http 503: 1."), "{md}");
+        let json: serde_json::Value = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["counts"]["dropped"], 2);
+        assert!(json["upload_to_catalogued"].is_null());
+    }
 }

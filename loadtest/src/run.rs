@@ -28,6 +28,7 @@ struct Recorded {
     bytes: u64,
     upload_errors: BTreeMap<String, u64>,
     poll_errors: BTreeMap<String, u64>,
+    failure_reasons: BTreeMap<String, u64>,
     catalogued: u64,
     failed: u64,
     timeouts: u64,
@@ -181,7 +182,13 @@ async fn settle(ctx: Arc<Ctx>, n: u64, clip_id: String, due: Instant, answered: 
         let state = match polled {
             Ok(response) if response.status().is_success() => {
                 match response.json::<serde_json::Value>().await {
-                    Ok(record) => Ok(record["state"].as_str().unwrap_or_default().to_owned()),
+                    Ok(record) => Ok((
+                        record["state"].as_str().unwrap_or_default().to_owned(),
+                        record["failure_reason"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
+                    )),
                     Err(e) => Err(transport_kind(&e)),
                 }
             }
@@ -190,15 +197,20 @@ async fn settle(ctx: Arc<Ctx>, n: u64, clip_id: String, due: Instant, answered: 
         };
         let now = Instant::now();
         let mut r = ctx.recorded();
-        match state.as_deref() {
-            Ok("catalogued") => {
+        match state {
+            Ok((state, _)) if state == "catalogued" => {
                 stats::record(&mut r.settle, now - due);
                 r.catalogued += 1;
             }
-            Ok("failed") => r.failed += 1,
+            Ok((state, reason)) if state == "failed" => {
+                r.failed += 1;
+                // Reasons name the clip's problem, not the clip, so they group well.
+                let reason: String = reason.chars().take(160).collect();
+                count(&mut r.failure_reasons, reason);
+            }
             Ok(_) if now < deadline => continue,
             Err(kind) if now < deadline => {
-                count(&mut r.poll_errors, kind.clone());
+                count(&mut r.poll_errors, kind);
                 continue;
             }
             _ => r.timeouts += 1,
@@ -307,6 +319,7 @@ pub async fn run(
             bytes: 0,
             upload_errors: BTreeMap::new(),
             poll_errors: BTreeMap::new(),
+            failure_reasons: BTreeMap::new(),
             catalogued: 0,
             failed: 0,
             timeouts: 0,
@@ -346,7 +359,9 @@ pub async fn run(
     let _ = shown.await;
 
     let r = ctx.recorded();
-    let phase_s = upload_phase.as_secs_f64().max(1e-9);
+    // Over the arrival window, or longer if the last uploads overran it: dividing by the time
+    // to the last answer alone would credit the run with more than it was offered.
+    let phase_s = upload_phase.max(args.duration).as_secs_f64().max(1e-9);
     let settled_s = r
         .last_settled
         .map_or(phase_s, |at| (at - start).as_secs_f64().max(1e-9));
@@ -372,6 +387,7 @@ pub async fn run(
         },
         upload_errors: r.upload_errors.clone(),
         poll_errors: r.poll_errors.clone(),
+        failure_reasons: r.failure_reasons.clone(),
         total_s: start.elapsed().as_secs_f64(),
     };
     let upload_curve = stats::percentile_curve(&r.upload);
