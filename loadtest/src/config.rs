@@ -27,7 +27,8 @@ pub struct Args {
         default_value = "http://127.0.0.1:8080"
     )]
     pub catalog: String,
-    /// A bureau's officer token, BUREAU=TOKEN; repeat for each bureau.
+    /// A bureau's officer token, BUREAU=TOKEN; repeat for each bureau (comma-separated in
+    /// the variable).
     #[arg(
         long = "token",
         env = "CUSTODIAN_LOADTEST_TOKENS",
