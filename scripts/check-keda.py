@@ -37,7 +37,12 @@ def consumer_of(role):
     source = ROOT / "services" / role / "src" / "lib.rs"
     if not source.exists():
         return None
-    found = re.findall(r'ConsumerSpec\s*\{\s*name:\s*"([^"]+)"', source.read_text())
+    text = source.read_text()
+    # Either spelled out (`ConsumerSpec { name: "..." }`) or through the media workers'
+    # shared settings (`jobs_args.consumer("...")`).
+    found = re.findall(r'ConsumerSpec\s*\{\s*name:\s*"([^"]+)"', text) + re.findall(
+        r'\.consumer\(\s*"([^"]+)"\s*\)', text
+    )
     return found[0] if len(found) == 1 else None
 
 
