@@ -413,3 +413,115 @@ async fn transcoder_stopped_mid_job(stop: Stop) {
         assert!(process.terminate().await.success());
     }
 }
+
+/// A NATS server of the test's own (the machine's is shared by every test), with JetStream
+/// kept in `store` so a restart finds its streams again.
+fn private_nats(port: u16, store: &std::path::Path) -> tokio::process::Child {
+    Command::new("nats-server")
+        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+        .arg(store)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("nats-server runs (Debian's nats-server package)")
+}
+
+#[tokio::test]
+async fn uploads_during_a_nats_restart_are_all_catalogued_once() {
+    let mut deployment = deployment().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let store = tempfile::tempdir().unwrap();
+    let mut nats = private_nats(port, store.path());
+    deployment.env.retain(|(k, _)| k != "CUSTODIAN_NATS_URL");
+    deployment.env.extend([
+        (
+            "CUSTODIAN_NATS_URL".into(),
+            format!("nats://127.0.0.1:{port}"),
+        ),
+        // Clips whose announcement was lost are announced again within seconds.
+        ("CUSTODIAN_STUCK_AFTER".into(), "2s".into()),
+        ("CUSTODIAN_RECONCILE_EVERY".into(), "1s".into()),
+    ]);
+    let token = create_token(&deployment.env, "b1").await;
+    let http = reqwest::Client::new();
+    let ingest = Process::spawn(&["serve", "ingest"], &deployment.env);
+    let catalog = Process::spawn(&["serve", "catalog"], &deployment.env);
+    let ingest_base = ingest.ready(&http).await;
+    let catalog_base = catalog.ready(&http).await;
+
+    let upload = |n: usize| {
+        let body = sample(100_000 + n);
+        let digest = Sha256Digest::of(&body);
+        let request = http
+            .put(format!("{ingest_base}/v1/uploads"))
+            .bearer_auth(&token)
+            .header("Content-Digest", digest.to_content_digest())
+            .query(&upload_query())
+            .body(body);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 201, "upload {n}");
+            let receipt: Value = response.json().await.unwrap();
+            assert_eq!(receipt["sha256"], digest.to_hex());
+            receipt["clip_id"].as_str().unwrap().to_owned()
+        }
+    };
+    let mut receipts = vec![upload(0).await, upload(1).await];
+    // NATS goes away: originals still arrive, are recorded and get receipts; only their
+    // announcements are lost.
+    nats.kill().await.unwrap();
+    nats.wait().await.unwrap();
+    receipts.push(upload(2).await);
+    receipts.push(upload(3).await);
+    let _nats = private_nats(port, store.path());
+    receipts.push(upload(4).await);
+
+    for clip_id in &receipts {
+        let record: Value = eventually(
+            std::time::Duration::from_secs(90),
+            &format!("clip {clip_id} catalogued after the restart"),
+            || async {
+                let record: Value = http
+                    .get(format!("{catalog_base}/v1/clips/{clip_id}"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                (record["state"] == "catalogued").then_some(record)
+            },
+        )
+        .await;
+        let catalogued = record["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["to"] == "catalogued")
+            .count();
+        assert_eq!(catalogued, 1, "{clip_id}: {record}");
+    }
+    let page: Value = http
+        .get(format!("{catalog_base}/v1/clips?limit=100"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        page["items"].as_array().unwrap().len(),
+        5,
+        "no clip lost or doubled"
+    );
+    for process in [catalog, ingest] {
+        assert!(process.terminate().await.success());
+    }
+}
