@@ -525,3 +525,201 @@ async fn uploads_during_a_nats_restart_are_all_catalogued_once() {
         assert!(process.terminate().await.success());
     }
 }
+
+/// A PostgreSQL cluster of the test's own on a free port (the machine's is shared by every
+/// test), stopped and started at will, removed when dropped.
+struct PrivatePostgres {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl PrivatePostgres {
+    fn bin(name: &str) -> String {
+        let versions = std::fs::read_dir("/usr/lib/postgresql").expect("PostgreSQL installed");
+        let version = versions
+            .flatten()
+            .map(|e| e.path())
+            .max()
+            .expect("a PostgreSQL version");
+        version.join("bin").join(name).display().to_string()
+    }
+
+    /// As the `postgres` user: the server refuses to run as root.
+    fn run(args: &[&str]) {
+        let status = std::process::Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "{args:?}");
+    }
+
+    fn create() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let status = std::process::Command::new("chown")
+            .args(["postgres:postgres"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let data = dir.path().join("data").display().to_string();
+        Self::run(&[
+            &Self::bin("initdb"),
+            "-D",
+            &data,
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+        ]);
+        let cluster = Self { dir, port };
+        cluster.start();
+        cluster
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    fn start(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            self.port,
+            self.dir.path().display()
+        );
+        Self::run(&[
+            &Self::bin("pg_ctl"),
+            "-D",
+            &self.data(),
+            "-o",
+            &options,
+            "-w",
+            "start",
+        ]);
+    }
+
+    fn stop(&self) {
+        Self::run(&[
+            &Self::bin("pg_ctl"),
+            "-D",
+            &self.data(),
+            "-m",
+            "fast",
+            "-w",
+            "stop",
+        ]);
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("runuser")
+            .args([
+                "-u",
+                "postgres",
+                "--",
+                &Self::bin("pg_ctl"),
+                "-D",
+                &self.data(),
+                "-m",
+                "immediate",
+                "stop",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn an_upload_refused_while_postgresql_is_down_succeeds_on_retry_and_nothing_is_lost() {
+    let mut deployment = deployment().await;
+    let postgres = PrivatePostgres::create();
+    deployment
+        .env
+        .retain(|(k, _)| k != "CUSTODIAN_DATABASE_URL");
+    deployment.env.extend([
+        ("CUSTODIAN_DATABASE_URL".into(), postgres.url()),
+        ("CUSTODIAN_STUCK_AFTER".into(), "2s".into()),
+        ("CUSTODIAN_RECONCILE_EVERY".into(), "1s".into()),
+    ]);
+    let token = create_token(&deployment.env, "b1").await;
+    let http = reqwest::Client::new();
+    let ingest = Process::spawn(&["serve", "ingest"], &deployment.env);
+    let catalog = Process::spawn(&["serve", "catalog"], &deployment.env);
+    let ingest_base = ingest.ready(&http).await;
+    let catalog_base = catalog.ready(&http).await;
+
+    let body = sample(300_000);
+    let digest = Sha256Digest::of(&body);
+    let send = || {
+        http.put(format!("{ingest_base}/v1/uploads"))
+            .bearer_auth(&token)
+            .header("Content-Digest", digest.to_content_digest())
+            .query(&upload_query())
+            .body(body.clone())
+            .send()
+    };
+    let first = send().await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+
+    postgres.stop();
+    let refused = send().await.unwrap();
+    assert_eq!(refused.status(), 503, "{}", ingest.log_text());
+    assert!(refused.headers().contains_key("retry-after"));
+    postgres.start();
+    // The station retries as told, and the retry gets its receipt.
+    let retried = eventually(WAIT, "upload accepted after the restart", || async {
+        let response = send().await.ok()?;
+        (response.status() == 201).then_some(response)
+    })
+    .await;
+    let second: Value = retried.json().await.unwrap();
+
+    for receipt in [&first, &second] {
+        let clip_id = receipt["clip_id"].as_str().unwrap();
+        let record: Value = eventually(WAIT, "catalogued", || async {
+            let record: Value = http
+                .get(format!("{catalog_base}/v1/clips/{clip_id}"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            (record["state"] == "catalogued").then_some(record)
+        })
+        .await;
+        assert_eq!(record["sha256"], digest.to_hex());
+    }
+    let page: Value = http
+        .get(format!("{catalog_base}/v1/clips?limit=100"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        page["items"].as_array().unwrap().len(),
+        2,
+        "the refused upload left no clip: {page}"
+    );
+    for process in [catalog, ingest] {
+        assert!(process.terminate().await.success());
+    }
+}
