@@ -12,7 +12,7 @@ use custodian_custody::Custody;
 use custodian_fingerprinter::Fingerprinter;
 use custodian_ingest::Ingest;
 use custodian_platform::blob::{BlobStore, LocalBlobStore, S3BlobStore};
-use custodian_platform::bus::JobMetrics;
+use custodian_platform::bus::{register_media_failures, JobMetrics};
 use custodian_platform::bus::{Bus, InProcessBus, NatsBus};
 use custodian_platform::catalogue::{self, Catalogue};
 use custodian_platform::clock::{Clock, SystemClock};
@@ -202,22 +202,20 @@ fn media_roles(
     jobs: &JobMetrics,
 ) -> anyhow::Result<Vec<(Router, RoleTask)>> {
     let mut roles = Vec::new();
-    let mut failures = None;
+    if steps.is_empty() {
+        return Ok(roles);
+    }
+    let failures = register_media_failures(&ports.registry)?;
     if steps.contains(&ProcessingStep::Transcode) {
-        let worker = Transcoder::new(
+        roles.push(transcoder_role(Transcoder::new(
             ports.clone(),
             transcoder.clone(),
             media.clone(),
             jobs.clone(),
-        )?;
-        failures = Some(worker.failure_counter());
-        roles.push(transcoder_role(worker));
+            failures.clone(),
+        )?));
     }
     if steps.contains(&ProcessingStep::Fingerprint) {
-        let failures = match failures {
-            Some(counter) => counter,
-            None => Fingerprinter::failure_counter(&ports.registry)?,
-        };
         roles.push(fingerprinter_role(Fingerprinter::new(
             ports.clone(),
             media.clone(),

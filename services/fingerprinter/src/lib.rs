@@ -79,8 +79,8 @@ pub struct Fingerprinter {
 }
 
 impl Fingerprinter {
-    /// `jobs` is the process's shared job metrics; `failures` the media failure counter
-    /// (registered by the transcoder when both run in one process, else by `failure_counter`).
+    /// `jobs` and `failures` are the process's shared job metrics and media failure counter
+    /// (`register_media_failures`).
     pub fn new(
         ports: Ports,
         jobs_args: MediaJobArgs,
@@ -97,19 +97,6 @@ impl Fingerprinter {
             jobs,
             failures,
         }))
-    }
-
-    /// The media failure counter, for a process that runs the fingerprinter alone.
-    pub fn failure_counter(registry: &Registry) -> Result<IntCounterVec, prometheus::Error> {
-        let failures = IntCounterVec::new(
-            Opts::new(
-                "custodian_media_failures_total",
-                "Clips a media worker could not process, by role and reason",
-            ),
-            &["role", "reason"],
-        )?;
-        registry.register(Box::new(failures.clone()))?;
-        Ok(failures)
     }
 
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {

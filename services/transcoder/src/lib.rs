@@ -27,7 +27,7 @@ use custodian_platform::events::stored_clip;
 use custodian_platform::Ports;
 use custodian_proto::v1::ClipTranscoded;
 use custodian_proto::Message;
-use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
+use prometheus::{IntCounter, IntCounterVec, Registry};
 use tokio_util::sync::CancellationToken;
 
 const PRESETS: [&str; 10] = [
@@ -137,7 +137,6 @@ pub enum TranscoderStartError {
 struct TranscoderMetrics {
     copies: IntCounter,
     footage_seconds: IntCounter,
-    failures: IntCounterVec,
 }
 
 impl TranscoderMetrics {
@@ -150,20 +149,11 @@ impl TranscoderMetrics {
             "custodian_transcoded_footage_seconds_total",
             "Seconds of footage made into viewing copies",
         )?;
-        let failures = IntCounterVec::new(
-            Opts::new(
-                "custodian_media_failures_total",
-                "Clips a media worker could not process, by role and reason",
-            ),
-            &["role", "reason"],
-        )?;
         registry.register(Box::new(copies.clone()))?;
         registry.register(Box::new(footage_seconds.clone()))?;
-        registry.register(Box::new(failures.clone()))?;
         Ok(Self {
             copies,
             footage_seconds,
-            failures,
         })
     }
 }
@@ -174,23 +164,23 @@ pub struct Transcoder {
     jobs_args: MediaJobArgs,
     metrics: TranscoderMetrics,
     jobs: JobMetrics,
-    /// The failure counter shared with the fingerprinter in one process.
     failures: IntCounterVec,
 }
 
 impl Transcoder {
-    /// `jobs` and `failures` are the process's shared job metrics and media failure counter.
+    /// `jobs` and `failures` are the process's shared job metrics and media failure counter
+    /// (`register_media_failures`).
     pub fn new(
         ports: Ports,
         config: TranscoderConfig,
         jobs_args: MediaJobArgs,
         jobs: JobMetrics,
+        failures: IntCounterVec,
     ) -> Result<Arc<Self>, TranscoderStartError> {
         config.validate()?;
         jobs_args.validate()?;
         custodian_media::check_capabilities().map_err(TranscoderStartError::Ffmpeg)?;
         let metrics = TranscoderMetrics::register(&ports.registry)?;
-        let failures = metrics.failures.clone();
         Ok(Arc::new(Self {
             ports,
             config,
@@ -199,11 +189,6 @@ impl Transcoder {
             jobs,
             failures,
         }))
-    }
-
-    /// The media failure counter, for the fingerprinter of the same process to share.
-    pub fn failure_counter(&self) -> IntCounterVec {
-        self.failures.clone()
     }
 
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {

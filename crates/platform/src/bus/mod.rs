@@ -17,7 +17,7 @@ use custodian_core::events::Topic;
 
 pub use memory::InProcessBus;
 pub use nats::{NatsBus, NatsSettings};
-pub use worker::{run_consumer, HandleError, Job, JobMetrics};
+pub use worker::{register_media_failures, run_consumer, HandleError, Job, JobMetrics};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {

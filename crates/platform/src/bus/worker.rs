@@ -155,6 +155,20 @@ fn progress_every(ack_wait: Duration) -> Duration {
     (ack_wait / 3).max(Duration::from_millis(100))
 }
 
+/// Clips a media worker could not process, by role and reason: one counter per process,
+/// shared by the transcoder and fingerprinter that run in it.
+pub fn register_media_failures(registry: &Registry) -> Result<IntCounterVec, prometheus::Error> {
+    let failures = IntCounterVec::new(
+        Opts::new(
+            "custodian_media_failures_total",
+            "Clips a media worker could not process, by role and reason",
+        ),
+        &["role", "reason"],
+    )?;
+    registry.register(Box::new(failures.clone()))?;
+    Ok(failures)
+}
+
 /// The delay before redelivery after the n-th failed attempt: 1 s, 2 s, 4 s ... capped at 60 s.
 pub fn retry_delay(attempt: u32) -> Duration {
     Duration::from_secs(1u64 << attempt.saturating_sub(1).min(6)).min(Duration::from_secs(60))
