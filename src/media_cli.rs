@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use custodian_core::media::{parse_gpx, parse_nmea, ContinuityRules};
 use custodian_media::{Limits, MediaInfo, StopFlag};
-use custodian_transcoder::{limits_of, make_viewing_copy, OverlaySource};
+use custodian_transcoder::{make_viewing_copy, OverlaySource};
 use serde_json::{json, Value};
 
 use crate::cli::{MediaCommand, TranscodeArgs};
@@ -78,7 +78,7 @@ fn transcode(args: TranscodeArgs) -> anyhow::Result<Value> {
         track,
     };
     let started = Instant::now();
-    let limits = limits_of(&args.media);
+    let limits = Limits::from(&args.media);
     let report = make_viewing_copy(
         &args.out_dir,
         &args.file,

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::distributed::{create_token, deployment, Process};
+use common::distributed::{create_token, deployment, wait_for_state, Process};
 use common::{sample, upload_query, WAIT};
 use custodian_core::Sha256Digest;
 use custodian_platform::blob::BlobStore;
@@ -41,19 +41,8 @@ async fn a_clip_flows_through_separate_ingest_and_catalog_processes() {
     let clip_id = receipt["clip_id"].as_str().unwrap().to_owned();
 
     // The catalog process learns of it over NATS and catalogues it.
-    let record: Value = eventually(WAIT, "catalogued by the catalog process", || async {
-        let record: Value = http
-            .get(format!("{catalog_base}/v1/clips/{clip_id}"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        (record["state"] == "catalogued").then_some(record)
-    })
-    .await;
+    let record: Value =
+        wait_for_state(&http, &catalog_base, &token, &clip_id, "catalogued", WAIT).await;
     assert_eq!(record["sha256"], digest.to_hex());
     assert_eq!(record["size_bytes"], 12 << 20);
 
@@ -209,21 +198,13 @@ async fn the_media_workers_run_as_their_own_processes() {
     let clip_id = receipt["clip_id"].as_str().unwrap().to_owned();
 
     let media_wait = std::time::Duration::from_secs(90);
-    let record: Value = eventually(
+    let record: Value = wait_for_state(
+        &http,
+        &catalog_base,
+        &token,
+        &clip_id,
+        "catalogued",
         media_wait,
-        "catalogued after both media workers",
-        || async {
-            let record: Value = http
-                .get(format!("{catalog_base}/v1/clips/{clip_id}"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
-            (record["state"] == "catalogued").then_some(record)
-        },
     )
     .await;
     assert!(record["media"]["transcoded_at"].is_string(), "{record}");
@@ -356,21 +337,13 @@ async fn transcoder_stopped_mid_job(stop: Stop) {
     let survivor = Process::spawn(&["serve", "transcoder"], &deployment.env);
     survivor.ready(&http).await;
 
-    let record: Value = eventually(
+    let record: Value = wait_for_state(
+        &http,
+        &catalog_base,
+        &token,
+        &clip_id,
+        "catalogued",
         std::time::Duration::from_secs(180),
-        "catalogued after the handover",
-        || async {
-            let record: Value = http
-                .get(format!("{catalog_base}/v1/clips/{clip_id}"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
-            (record["state"] == "catalogued").then_some(record)
-        },
     )
     .await;
     assert_eq!(record["sha256"], digest.to_hex(), "the receipt's digest");
@@ -482,21 +455,13 @@ async fn uploads_during_a_nats_restart_are_all_catalogued_once() {
     receipts.push(upload(4).await);
 
     for clip_id in &receipts {
-        let record: Value = eventually(
+        let record: Value = wait_for_state(
+            &http,
+            &catalog_base,
+            &token,
+            clip_id,
+            "catalogued",
             std::time::Duration::from_secs(90),
-            &format!("clip {clip_id} catalogued after the restart"),
-            || async {
-                let record: Value = http
-                    .get(format!("{catalog_base}/v1/clips/{clip_id}"))
-                    .bearer_auth(&token)
-                    .send()
-                    .await
-                    .ok()?
-                    .json()
-                    .await
-                    .ok()?;
-                (record["state"] == "catalogued").then_some(record)
-            },
         )
         .await;
         let catalogued = record["history"]
@@ -690,19 +655,8 @@ async fn an_upload_refused_while_postgresql_is_down_succeeds_on_retry_and_nothin
 
     for receipt in [&first, &second] {
         let clip_id = receipt["clip_id"].as_str().unwrap();
-        let record: Value = eventually(WAIT, "catalogued", || async {
-            let record: Value = http
-                .get(format!("{catalog_base}/v1/clips/{clip_id}"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
-            (record["state"] == "catalogued").then_some(record)
-        })
-        .await;
+        let record: Value =
+            wait_for_state(&http, &catalog_base, &token, clip_id, "catalogued", WAIT).await;
         assert_eq!(record["sha256"], digest.to_hex());
     }
     let page: Value = http

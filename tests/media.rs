@@ -30,6 +30,18 @@ fn ffmpeg(args: &[&str]) {
     );
 }
 
+/// A `seconds`-long H.264 test pattern (testsrc2) of `size` at `rate` fps, with `extra`
+/// output arguments (metadata, preset).
+fn test_clip(path: &Path, size: &str, rate: u32, seconds: u32, extra: &[&str]) {
+    let source = format!("testsrc2=size={size}:rate={rate}:duration={seconds}");
+    let mut args = vec![
+        "-f", "lavfi", "-i", &source, "-c:v", "libx264", "-pix_fmt", "yuv420p",
+    ];
+    args.extend_from_slice(extra);
+    args.push(path.to_str().unwrap());
+    ffmpeg(&args);
+}
+
 /// Decoded frames of `path` in a region, as 8-bit grey, one Vec per frame.
 fn grey_frames(path: &Path, crop: &str, frames: usize) -> Vec<Vec<u8>> {
     let output = std::process::Command::new("ffmpeg")
@@ -243,19 +255,7 @@ async fn near_duplicates_are_found_and_unrelated_clips_are_not() {
     let app = spawn_standalone_with_media().await;
     let work = dir();
     let original = file(&work, "original.mp4");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=640x360:rate=25:duration=12",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "veryfast",
-        "-pix_fmt",
-        "yuv420p",
-        original.to_str().unwrap(),
-    ]);
+    test_clip(&original, "640x360", 25, 12, &["-preset", "veryfast"]);
     let variant = |name: &str, args: &[&str]| {
         let path = file(&work, name);
         let mut all = vec!["-i", original.to_str().unwrap()];
@@ -382,19 +382,7 @@ async fn a_span_cut_out_of_a_clip_is_reported_where_it_was() {
         cut.to_str().unwrap(),
     ]);
     let whole = file(&work, "whole.mp4");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=320x240:rate=25:duration=6",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "veryfast",
-        "-pix_fmt",
-        "yuv420p",
-        whole.to_str().unwrap(),
-    ]);
+    test_clip(&whole, "320x240", 25, 6, &["-preset", "veryfast"]);
     let cut_id = app
         .upload_file(&cut, &[("recorded_at", "2026-02-14T10:00:00+08:00")])
         .await;
@@ -440,19 +428,7 @@ async fn bad_input_fails_the_clip_with_a_reason_and_keeps_the_original() {
     let app = spawn_standalone_with_media().await;
     let work = dir();
     let good = file(&work, "good.mp4");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=320x240:rate=25:duration=4",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "veryfast",
-        "-pix_fmt",
-        "yuv420p",
-        good.to_str().unwrap(),
-    ]);
+    test_clip(&good, "320x240", 25, 4, &["-preset", "veryfast"]);
     let good_bytes = std::fs::read(&good).unwrap();
     // Without faststart the index is at the end: cut in half, nothing can be read.
     let truncated = good_bytes[..good_bytes.len() / 2].to_vec();
@@ -735,17 +711,7 @@ async fn footage_over_the_configured_limits_is_refused_before_decoding() {
     .await;
     let work = dir();
     let large = file(&work, "large.mp4");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=320x240:rate=25:duration=1",
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv420p",
-        large.to_str().unwrap(),
-    ]);
+    test_clip(&large, "320x240", 25, 1, &[]);
     // Two minutes of a tiny still picture: cheap to make, over the duration limit.
     let long = file(&work, "long.mp4");
     ffmpeg(&[
@@ -778,19 +744,13 @@ async fn a_gps_track_beside_the_clip_moves_the_coordinates_second_by_second() {
     let app = spawn_standalone_with_media().await;
     let work = dir();
     let clip = file(&work, "patrol.mp4");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=320x240:rate=25:duration=3",
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv420p",
-        "-metadata",
-        "creation_time=2026-02-14T01:30:00Z",
-        clip.to_str().unwrap(),
-    ]);
+    test_clip(
+        &clip,
+        "320x240",
+        25,
+        3,
+        &["-metadata", "creation_time=2026-02-14T01:30:00Z"],
+    );
     let id = app.upload_file(&clip, &[("place", "西湖区")]).await;
     app.wait_for(&id, "catalogued").await;
     let vtt = file(&work, "before.vtt");
@@ -863,31 +823,9 @@ async fn a_job_that_always_runs_out_of_time_ends_failed_and_dead_lettered_withou
     let work = dir();
     // Far more than two seconds of work for the transcoder on any machine.
     let heavy = file(&work, "heavy.mp4");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=1280x720:rate=30:duration=20",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-        heavy.to_str().unwrap(),
-    ]);
+    test_clip(&heavy, "1280x720", 30, 20, &["-preset", "ultrafast"]);
     let light = file(&work, "light.mp4");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=160x120:rate=10:duration=1",
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv420p",
-        light.to_str().unwrap(),
-    ]);
+    test_clip(&light, "160x120", 10, 1, &[]);
     let heavy_id = app.upload_file(&heavy, &[]).await;
     let light_id = app.upload_file(&light, &[]).await;
     app.wait_for(&light_id, "catalogued").await;
@@ -923,17 +861,7 @@ async fn a_clip_announced_again_is_not_transcoded_again() {
     let app = spawn_standalone_with_media().await;
     let work = dir();
     let clip = file(&work, "clip.mp4");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=160x120:rate=10:duration=2",
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv420p",
-        clip.to_str().unwrap(),
-    ]);
+    test_clip(&clip, "160x120", 10, 2, &[]);
     let id = app.upload_file(&clip, &[]).await;
     app.wait_for(&id, "catalogued").await;
     let view = app

@@ -130,3 +130,27 @@ pub async fn create_token(env: &[(String, String)], bureau: &str) -> String {
     );
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
+
+/// Polls the catalog process until the clip is in `state`, and answers its record.
+pub async fn wait_for_state(
+    http: &reqwest::Client,
+    catalog_base: &str,
+    token: &str,
+    clip_id: &str,
+    state: &str,
+    within: std::time::Duration,
+) -> Value {
+    eventually(within, &format!("clip {clip_id} {state}"), || async {
+        let record: Value = http
+            .get(format!("{catalog_base}/v1/clips/{clip_id}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (record["state"] == state).then_some(record)
+    })
+    .await
+}

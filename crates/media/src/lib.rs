@@ -1,13 +1,15 @@
 //! Custodian's FFmpeg adapter, on FFmpeg's libraries in-process through ffmpeg-next: what a
 //! file holds (`probe`), the viewing copy with time and place burned in (`transcode`), and
 //! the per-second thumbnails and frame timestamps the fingerprinter works from (`sample`).
-//! Every entry point is blocking (run it on a blocking thread), reads the original from a
+//! `worker` holds what the two media roles share around a job. Every FFmpeg entry point is
+//! blocking (run it on a blocking thread), reads the original from a
 //! local file and never writes to it, stops when its `StopFlag` is raised or its deadline
 //! passes, and answers bad input with a `MediaError` rather than a panic.
 
 mod probe;
 mod sample;
 mod transcode;
+mod worker;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,6 +19,7 @@ use std::time::Instant;
 pub use probe::{probe, AudioInfo, MediaInfo, VideoInfo};
 pub use sample::{sample, Sampling};
 pub use transcode::{output_size, safe_in_filter_graph, transcode, TranscodePlan, TranscodeReport};
+pub use worker::{settle_failure, JobFailure, Workspace};
 
 use ffmpeg_next as ffmpeg;
 

@@ -6,7 +6,6 @@
 //! with position, size and severity, and counted in metrics.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::Bytes;
 use custodian_core::events::Topic;
@@ -15,8 +14,7 @@ use custodian_core::media::{
     device_gap, jumps_back, ContinuityFinding, ContinuityRules, FrameTimes,
 };
 use custodian_core::ClipState;
-use custodian_media::{Limits, MediaError, Sampling, StopFlag};
-use custodian_platform::blob::{copy_to_file, BlobError};
+use custodian_media::{settle_failure, JobFailure, Sampling, Workspace};
 use custodian_platform::bus::{run_consumer, HandleError, Job, JobMetrics};
 use custodian_platform::catalogue::{CatalogueError, ClipRecord, MediaFacts, NewFinding};
 use custodian_platform::config::{ConfigError, MediaJobArgs};
@@ -131,32 +129,22 @@ impl Fingerprinter {
         }
         let sampling = match self.sample(&clip).await {
             Ok(sampling) => sampling,
-            Err(JobFailure::Media(e)) if e.is_permanent() || job.last_attempt => {
-                self.fail(&clip, &format!("fingerprint: {e}"), e.kind())
-                    .await?;
-                return Err(HandleError::Permanent(e.to_string()));
-            }
-            Err(JobFailure::Media(e)) => return Err(HandleError::Transient(e.to_string())),
-            Err(JobFailure::Blob(e)) if e.is_transient() && !job.last_attempt => {
-                return Err(HandleError::Transient(e.to_string()))
-            }
-            Err(JobFailure::Blob(e)) => {
-                self.fail(&clip, &format!("fingerprint: {e}"), "storage")
-                    .await?;
-                return Err(HandleError::Permanent(e.to_string()));
+            Err(failure) => {
+                return Err(settle_failure(
+                    &self.ports,
+                    &self.failures,
+                    "fingerprinter",
+                    &clip,
+                    failure,
+                    job.last_attempt,
+                )
+                .await)
             }
         };
         let (duration, findings) = self.continuity(&clip, &sampling).await?;
         let facts = MediaFacts {
-            container: Some(sampling.info.container.clone()),
             duration_seconds: Some(duration),
-            width: Some(sampling.info.video.width),
-            height: Some(sampling.info.video.height),
-            video_codec: Some(sampling.info.video.codec.clone()),
-            audio_codec: sampling.info.audio.as_ref().map(|a| a.codec.clone()),
-            frame_rate: sampling.info.video.frame_rate,
-            rotation: Some(sampling.info.video.rotation),
-            creation_time: sampling.info.creation_time,
+            ..sampling.info.facts()
         };
         let recorded: Vec<NewFinding> = findings
             .iter()
@@ -214,51 +202,9 @@ impl Fingerprinter {
     }
 
     async fn sample(&self, clip: &ClipRecord) -> Result<Sampling, JobFailure> {
-        let work = tempfile::Builder::new()
-            .prefix("fingerprint")
-            .tempdir_in(self.jobs_args.work_dir())
-            .map_err(|source| {
-                JobFailure::Blob(BlobError::Io {
-                    path: self.jobs_args.work_dir().display().to_string(),
-                    source,
-                })
-            })?;
-        let original = work.path().join("original");
-        copy_to_file(&*self.ports.blob, &clip.object_key, &original).await?;
-        let stop = StopFlag::with_deadline(Instant::now() + self.jobs_args.job_timeout);
-        let _guard = stop.guard();
-        let limits = Limits {
-            max_duration_seconds: self.jobs_args.max_duration.as_secs_f64(),
-            max_width: self.jobs_args.max_resolution.0,
-            max_height: self.jobs_args.max_resolution.1,
-        };
-        let sampling =
-            tokio::task::spawn_blocking(move || custodian_media::sample(&original, &limits, &stop))
-                .await
-                .map_err(|e| {
-                    JobFailure::Media(MediaError::Undecodable(format!(
-                        "fingerprint task ended abnormally: {e}"
-                    )))
-                })??;
-        Ok(sampling)
-    }
-
-    async fn fail(&self, clip: &ClipRecord, reason: &str, kind: &str) -> Result<(), HandleError> {
-        self.failures
-            .with_label_values(&["fingerprinter", kind])
-            .inc();
-        tracing::warn!(clip_id = %clip.id, %reason, "clip failed in the fingerprinter");
-        self.ports
-            .catalogue
-            .transition(
-                clip.id,
-                ClipState::Stored,
-                ClipState::Failed,
-                self.ports.clock.now(),
-                Some(reason),
-            )
-            .await?;
-        Ok(())
+        let work = Workspace::prepare(&self.ports, &self.jobs_args, clip, "fingerprint").await?;
+        work.run(|_, original, limits, stop| custodian_media::sample(original, limits, stop))
+            .await
     }
 
     async fn announce(
@@ -303,21 +249,4 @@ pub fn continuity_of(
         rules,
     ));
     (timeline, findings)
-}
-
-enum JobFailure {
-    Media(MediaError),
-    Blob(BlobError),
-}
-
-impl From<MediaError> for JobFailure {
-    fn from(e: MediaError) -> Self {
-        Self::Media(e)
-    }
-}
-
-impl From<BlobError> for JobFailure {
-    fn from(e: BlobError) -> Self {
-        Self::Blob(e)
-    }
 }

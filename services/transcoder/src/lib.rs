@@ -7,7 +7,6 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -18,10 +17,13 @@ use custodian_core::media::{
 };
 use custodian_core::upload::Coordinates;
 use custodian_core::ClipState;
-use custodian_media::{Limits, MediaError, StopFlag, TranscodePlan, TranscodeReport};
-use custodian_platform::blob::{copy_to_file, store_derived_file, BlobError};
+use custodian_media::{
+    settle_failure, JobFailure, Limits, MediaError, StopFlag, TranscodePlan, TranscodeReport,
+    Workspace,
+};
+use custodian_platform::blob::store_derived_file;
 use custodian_platform::bus::{run_consumer, HandleError, Job, JobMetrics};
-use custodian_platform::catalogue::{ClipRecord, MediaFacts, Rendition};
+use custodian_platform::catalogue::{ClipRecord, Rendition};
 use custodian_platform::config::{ConfigError, MediaJobArgs};
 use custodian_platform::events::stored_clip;
 use custodian_platform::Ports;
@@ -233,7 +235,7 @@ impl Transcoder {
         tracing::info!(clip_id = %id, attempt = job.attempt, "transcoding");
         match self.make_copy(&clip).await {
             Ok((report, rendition)) => {
-                let facts = facts_of(&report);
+                let facts = report.info.facts();
                 self.ports
                     .catalogue
                     .record_transcode(id, &facts, &rendition, self.ports.clock.now())
@@ -246,38 +248,16 @@ impl Transcoder {
                 self.announce(&clip, rendition.view_key, report.duration_seconds)
                     .await
             }
-            Err(JobFailure::Media(e)) if e.is_permanent() || job.last_attempt => {
-                self.fail(&clip, &format!("transcode: {e}"), e.kind())
-                    .await?;
-                Err(HandleError::Permanent(e.to_string()))
-            }
-            Err(JobFailure::Media(e)) => Err(HandleError::Transient(e.to_string())),
-            Err(JobFailure::Blob(e)) if e.is_transient() && !job.last_attempt => {
-                Err(HandleError::Transient(e.to_string()))
-            }
-            Err(JobFailure::Blob(e)) => {
-                self.fail(&clip, &format!("transcode: {e}"), "storage")
-                    .await?;
-                Err(HandleError::Permanent(e.to_string()))
-            }
-        }
-    }
-
-    /// Marks the clip failed with the reason; the original stays as received.
-    async fn fail(&self, clip: &ClipRecord, reason: &str, kind: &str) -> Result<(), HandleError> {
-        self.failures.with_label_values(&["transcoder", kind]).inc();
-        tracing::warn!(clip_id = %clip.id, %reason, "clip failed in the transcoder");
-        self.ports
-            .catalogue
-            .transition(
-                clip.id,
-                ClipState::Stored,
-                ClipState::Failed,
-                self.ports.clock.now(),
-                Some(reason),
+            Err(failure) => Err(settle_failure(
+                &self.ports,
+                &self.failures,
+                "transcoder",
+                &clip,
+                failure,
+                job.last_attempt,
             )
-            .await?;
-        Ok(())
+            .await),
+        }
     }
 
     async fn announce(
@@ -307,46 +287,28 @@ impl Transcoder {
         &self,
         clip: &ClipRecord,
     ) -> Result<(TranscodeReport, Rendition), JobFailure> {
-        let work = tempfile::Builder::new()
-            .prefix("transcode")
-            .tempdir_in(self.jobs_args.work_dir())
-            .map_err(|source| {
-                JobFailure::Blob(BlobError::Io {
-                    path: self.jobs_args.work_dir().display().to_string(),
-                    source,
-                })
-            })?;
-        let original = work.path().join("original");
-        copy_to_file(&*self.ports.blob, &clip.object_key, &original).await?;
+        let work = Workspace::prepare(&self.ports, &self.jobs_args, clip, "transcode").await?;
         let keys = derived_keys(&clip.bureau, clip.id);
         let track = self.track(&keys.track, clip.recorded_at).await?;
-        let stop = StopFlag::with_deadline(Instant::now() + self.jobs_args.job_timeout);
-        let _guard = stop.guard();
         let source = OverlaySource::of(clip, track);
         let config = self.config.clone();
-        let limits = limits_of(&self.jobs_args);
-        let dir = work.path().to_path_buf();
-        let report = tokio::task::spawn_blocking(move || {
-            make_viewing_copy(&dir, &original, source, &config, &limits, &stop)
-        })
-        .await
-        .map_err(|e| {
-            JobFailure::Media(MediaError::Undecodable(format!(
-                "transcode task ended abnormally: {e}"
-            )))
-        })??;
-        let view = store_derived_file(&*self.ports.blob, &keys.view, &work.path().join("view.mp4"))
+        let report = work
+            .run(move |dir, original, limits, stop| {
+                make_viewing_copy(dir, original, source, &config, limits, stop)
+            })
             .await?;
+        let view =
+            store_derived_file(&*self.ports.blob, &keys.view, &work.dir().join("view.mp4")).await?;
         store_derived_file(
             &*self.ports.blob,
             &keys.subtitles,
-            &work.path().join("subtitles.vtt"),
+            &work.dir().join("subtitles.vtt"),
         )
         .await?;
         store_derived_file(
             &*self.ports.blob,
             &keys.poster,
-            &work.path().join("poster.jpg"),
+            &work.dir().join("poster.jpg"),
         )
         .await?;
         Ok((
@@ -388,46 +350,6 @@ impl Transcoder {
                 Ok(None)
             }
         }
-    }
-}
-
-pub fn limits_of(args: &MediaJobArgs) -> Limits {
-    Limits {
-        max_duration_seconds: args.max_duration.as_secs_f64(),
-        max_width: args.max_resolution.0,
-        max_height: args.max_resolution.1,
-    }
-}
-
-fn facts_of(report: &TranscodeReport) -> MediaFacts {
-    let info = &report.info;
-    MediaFacts {
-        container: Some(info.container.clone()),
-        duration_seconds: info.duration_seconds,
-        width: Some(info.video.width),
-        height: Some(info.video.height),
-        video_codec: Some(info.video.codec.clone()),
-        audio_codec: info.audio.as_ref().map(|a| a.codec.clone()),
-        frame_rate: info.video.frame_rate,
-        rotation: Some(info.video.rotation),
-        creation_time: info.creation_time,
-    }
-}
-
-enum JobFailure {
-    Media(MediaError),
-    Blob(BlobError),
-}
-
-impl From<MediaError> for JobFailure {
-    fn from(e: MediaError) -> Self {
-        Self::Media(e)
-    }
-}
-
-impl From<BlobError> for JobFailure {
-    fn from(e: BlobError) -> Self {
-        Self::Blob(e)
     }
 }
 

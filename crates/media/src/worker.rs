@@ -1,0 +1,160 @@
+//! What the two media roles share around one FFmpeg job: the clip's original copied into a
+//! work directory of its own, the blocking work run under the job's stop flag, what the
+//! file said in catalogue terms, and how a failure settles the clip (retried while that may
+//! help, else marked failed with its reason and counted; the original stays as received).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use custodian_core::ClipState;
+use custodian_platform::blob::{copy_to_file, BlobError};
+use custodian_platform::bus::HandleError;
+use custodian_platform::catalogue::{ClipRecord, MediaFacts};
+use custodian_platform::config::MediaJobArgs;
+use custodian_platform::Ports;
+use prometheus::IntCounterVec;
+
+use crate::{Limits, MediaError, MediaInfo, StopFlag, StopGuard};
+
+/// Why a media job did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum JobFailure {
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    #[error(transparent)]
+    Storage(#[from] BlobError),
+}
+
+impl JobFailure {
+    fn retry_may_help(&self) -> bool {
+        match self {
+            Self::Media(e) => !e.is_permanent(),
+            Self::Storage(e) => e.is_transient(),
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Media(e) => e.kind(),
+            Self::Storage(_) => "storage",
+        }
+    }
+}
+
+impl From<&MediaJobArgs> for Limits {
+    fn from(args: &MediaJobArgs) -> Self {
+        Self {
+            max_duration_seconds: args.max_duration.as_secs_f64(),
+            max_width: args.max_resolution.0,
+            max_height: args.max_resolution.1,
+        }
+    }
+}
+
+impl MediaInfo {
+    /// What probing said, as the catalogue keeps it.
+    pub fn facts(&self) -> MediaFacts {
+        MediaFacts {
+            container: Some(self.container.clone()),
+            duration_seconds: self.duration_seconds,
+            width: Some(self.video.width),
+            height: Some(self.video.height),
+            video_codec: Some(self.video.codec.clone()),
+            audio_codec: self.audio.as_ref().map(|a| a.codec.clone()),
+            frame_rate: self.video.frame_rate,
+            rotation: Some(self.video.rotation),
+            creation_time: self.creation_time,
+        }
+    }
+}
+
+/// One job's work directory (removed when dropped) with the clip's original in it, and the
+/// job's time limit: dropping the workspace also stops the FFmpeg work it started.
+pub struct Workspace {
+    dir: tempfile::TempDir,
+    original: PathBuf,
+    limits: Limits,
+    stop: StopFlag,
+    _stop_on_drop: StopGuard,
+}
+
+impl Workspace {
+    /// Copies `clip`'s original into a new directory under the configured work directory.
+    pub async fn prepare(
+        ports: &Ports,
+        args: &MediaJobArgs,
+        clip: &ClipRecord,
+        prefix: &str,
+    ) -> Result<Self, JobFailure> {
+        let root = args.work_dir();
+        let dir = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir_in(&root)
+            .map_err(|source| BlobError::Io {
+                path: root.display().to_string(),
+                source,
+            })?;
+        let original = dir.path().join("original");
+        copy_to_file(&*ports.blob, &clip.object_key, &original).await?;
+        let stop = StopFlag::with_deadline(Instant::now() + args.job_timeout);
+        Ok(Self {
+            dir,
+            original,
+            limits: Limits::from(args),
+            _stop_on_drop: stop.guard(),
+            stop,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs blocking FFmpeg work on the original: `work(dir, original, limits, stop)`.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, JobFailure>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Path, &Path, &Limits, &StopFlag) -> Result<T, MediaError> + Send + 'static,
+    {
+        let (dir, original) = (self.dir.path().to_path_buf(), self.original.clone());
+        let (limits, stop) = (self.limits, self.stop.clone());
+        tokio::task::spawn_blocking(move || work(&dir, &original, &limits, &stop))
+            .await
+            .map_err(|e| MediaError::Undecodable(format!("the job ended abnormally: {e}")))?
+            .map_err(JobFailure::from)
+    }
+}
+
+/// How a failed job ends. While a retry may help and deliveries remain, the bus tries again;
+/// otherwise the clip is marked failed with the reason, the failure counted by `role` and
+/// kind, and the message goes to the dead-letter subject.
+pub async fn settle_failure(
+    ports: &Ports,
+    failures: &IntCounterVec,
+    role: &str,
+    clip: &ClipRecord,
+    failure: JobFailure,
+    last_attempt: bool,
+) -> HandleError {
+    if failure.retry_may_help() && !last_attempt {
+        return HandleError::Transient(failure.to_string());
+    }
+    let reason = format!("{role}: {failure}");
+    failures.with_label_values(&[role, failure.kind()]).inc();
+    tracing::warn!(clip_id = %clip.id, %reason, "clip failed");
+    // A clip already moved on (catalogued and being remade with a track) stays as it is.
+    if let Err(e) = ports
+        .catalogue
+        .transition(
+            clip.id,
+            ClipState::Stored,
+            ClipState::Failed,
+            ports.clock.now(),
+            Some(&reason),
+        )
+        .await
+    {
+        return HandleError::from(e);
+    }
+    HandleError::Permanent(failure.to_string())
+}
