@@ -779,24 +779,23 @@ async fn a_gps_track_beside_the_clip_moves_the_coordinates_second_by_second() {
     assert_eq!(receipt["points"], 2);
     assert_eq!(receipt["covers_recording"], true, "{receipt}");
 
-    // The copy is made again, and each second has its own position.
-    let text = custodian_platform::testing::eventually(
-        MEDIA_WAIT,
-        "copy remade with the track",
-        || async {
-            let response = app
-                .get(&app.token, &format!("/v1/clips/{id}/subtitles"))
-                .await;
-            let text = response.text().await.ok()?;
-            text.contains("°N").then_some(text)
-        },
-    )
+    // The track request cleared the copy's record; the copy is made again (its record
+    // written after its files), and each second has its own position.
+    custodian_platform::testing::eventually(MEDIA_WAIT, "copy remade with the track", || async {
+        let record: Value = app.get_json(&app.token, &format!("/v1/clips/{id}")).await;
+        record["media"]["transcoded_at"].is_string().then_some(())
+    })
     .await;
+    let text = app
+        .get(&app.token, &format!("/v1/clips/{id}/subtitles"))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(text.contains("西湖区  30.00000°N 120.00000°E"), "{text}");
     assert!(text.contains("西湖区  30.00010°N 120.00020°E"), "{text}");
     assert!(text.contains("西湖区  30.00020°N 120.00040°E"), "{text}");
-    let record = app.wait_for(&id, "catalogued").await;
-    assert!(record["media"]["transcoded_at"].is_string());
+    assert_eq!(app.wait_for(&id, "catalogued").await["state"], "catalogued");
 
     // Not a track; another bureau's clip.
     assert_eq!(
