@@ -387,8 +387,23 @@ impl Agent {
         };
         bar.set_position(entry.offset);
         let mut receipt = None;
+        // The next chunk is read and hashed while the one before it is on the wire.
+        let mut next = self.prepare(file, entry.offset, size);
         while entry.offset < size {
-            let (offset, got) = self.send_chunk(file, &url, entry.offset, size).await?;
+            let chunk = match next.take() {
+                Some(prepared) if prepared.offset == entry.offset => prepared.bytes.await??,
+                _ => {
+                    read_chunk(
+                        file.to_owned(),
+                        entry.offset,
+                        self.chunk.min(size - entry.offset),
+                    )
+                    .await?
+                }
+            };
+            let end = entry.offset + chunk.0.len() as u64;
+            next = self.prepare(file, end, size);
+            let (offset, got) = self.send_chunk(file, &url, entry.offset, chunk).await?;
             entry.offset = offset;
             receipt = got.or(receipt);
             bar.set_position(offset);
@@ -529,6 +544,18 @@ impl Agent {
         .await
     }
 
+    /// Starts reading the chunk at `offset`, if the file goes on that far.
+    fn prepare(&self, file: &Path, offset: u64, size: u64) -> Option<PreparedChunk> {
+        (offset < size).then(|| PreparedChunk {
+            offset,
+            bytes: tokio::spawn(read_chunk(
+                file.to_owned(),
+                offset,
+                self.chunk.min(size - offset),
+            )),
+        })
+    }
+
     /// Sends the chunk at `offset` with its checksum; answers the new offset and the receipt
     /// if this finished the upload. A 409 means the server holds another offset: ask it.
     async fn send_chunk(
@@ -536,15 +563,8 @@ impl Agent {
         file: &Path,
         url: &str,
         offset: u64,
-        size: u64,
+        (chunk, checksum): (bytes::Bytes, Sha256Digest),
     ) -> anyhow::Result<(u64, Option<(String, String)>)> {
-        let length = self.chunk.min(size - offset);
-        let mut reader = tokio::fs::File::open(file).await?;
-        reader.seek(std::io::SeekFrom::Start(offset)).await?;
-        let mut chunk = vec![0u8; length as usize];
-        reader.read_exact(&mut chunk).await?;
-        let checksum = Sha256Digest::of(&chunk);
-        let chunk = bytes::Bytes::from(chunk);
         let outcome = self
             .with_retries("send", || {
                 let chunk = chunk.clone();
@@ -590,6 +610,30 @@ impl Agent {
             },
         }
     }
+}
+
+/// A chunk being read and hashed ahead of its turn.
+struct PreparedChunk {
+    offset: u64,
+    bytes: tokio::task::JoinHandle<anyhow::Result<(bytes::Bytes, Sha256Digest)>>,
+}
+
+/// Reads `length` bytes of `file` at `offset` and their SHA-256 (for Upload-Checksum).
+async fn read_chunk(
+    file: PathBuf,
+    offset: u64,
+    length: u64,
+) -> anyhow::Result<(bytes::Bytes, Sha256Digest)> {
+    let mut reader = tokio::fs::File::open(&file).await?;
+    reader.seek(std::io::SeekFrom::Start(offset)).await?;
+    let mut chunk = vec![0u8; length as usize];
+    reader.read_exact(&mut chunk).await?;
+    let checksum = tokio::task::spawn_blocking(move || {
+        let checksum = Sha256Digest::of(&chunk);
+        (bytes::Bytes::from(chunk), checksum)
+    })
+    .await?;
+    Ok(checksum)
 }
 
 fn header(response: &reqwest::Response, name: &str) -> Option<String> {

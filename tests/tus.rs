@@ -456,3 +456,168 @@ async fn on_s3_chunks_land_on_two_replicas_and_abandoned_uploads_expire() {
         multipart.uploads()
     );
 }
+
+/// A PATCH that ends on a part boundary is answered while its parts are still on their way to
+/// S3 (write-behind). The next chunk may go to another replica at once: that replica waits
+/// until the first has stored and saved what it acknowledged, then takes the chunk. Chunks
+/// carry checksums, and a bad one on the way is refused without losing what was acknowledged.
+#[tokio::test]
+async fn chunks_acknowledged_before_they_are_stored_move_between_replicas_intact() {
+    let (store, _settings) = custodian_platform::testing::fresh_s3_store().await;
+    let store = Arc::new(store);
+    let url = custodian_platform::testing::fresh_postgres_url().await;
+    let catalogue: Arc<dyn Catalogue> =
+        Arc::new(PostgresCatalogue::connect(&url, 4).await.unwrap());
+    let replica = || {
+        Ingest::new(
+            ports_on(store.clone(), catalogue.clone(), Arc::new(SystemClock)),
+            IngestConfig::default(),
+        )
+        .unwrap()
+    };
+    let (a, b) = (replica(), replica());
+    let (base_a, _stop_a) = serve(&a).await;
+    let (base_b, _stop_b) = serve(&b).await;
+    let bureau = custodian_core::BureauId::parse("b1").unwrap();
+    let token = custodian::admin::create_token(
+        &*catalogue,
+        &bureau,
+        "x",
+        "t",
+        custodian_core::roles::Role::Officer,
+    )
+    .await
+    .unwrap();
+    let on_a = Tus::new(&base_a, &token);
+    let on_b = Tus::new(&base_b, &token);
+
+    // Parts of 5 MiB (the store's size in tests): three chunks of two parts each, then the last
+    // part; every chunk but the last ends on a part boundary, so none waits for its parts.
+    let part = 5 << 20;
+    let body = sample(7 * part);
+    let digest = Sha256Digest::of(&body);
+    let url_a = on_a.start(body.len() as u64, &metadata(Some(digest))).await;
+    let url_b = url_a.replace(&base_a, &base_b);
+    let chunk = |from: usize, to: usize| (&body[from..to], Some(Sha256Digest::of(&body[from..to])));
+
+    let (bytes, sum) = chunk(0, 2 * part);
+    let first = on_a.patch(&url_a, 0, bytes, sum).await;
+    assert_eq!(first.status(), 204, "{:?}", first.text().await);
+    assert_eq!(header(&first, "upload-offset"), (2 * part).to_string());
+
+    // At once to the other replica, no HEAD between: it must not answer 409 for bytes the
+    // first replica acknowledged.
+    let (bytes, sum) = chunk(2 * part, 4 * part);
+    let second = on_b.patch(&url_b, (2 * part) as u64, bytes, sum).await;
+    assert_eq!(second.status(), 204, "{:?}", second.text().await);
+
+    // A chunk damaged on the way (its checksum is of other bytes) is refused with 460 and
+    // nothing acknowledged before it is lost.
+    let damaged = on_b
+        .patch(
+            &url_b,
+            (4 * part) as u64,
+            &body[4 * part..6 * part],
+            Some(Sha256Digest::of(b"other bytes")),
+        )
+        .await;
+    assert_eq!(damaged.status(), 460, "{:?}", damaged.text().await);
+    assert_eq!(on_b.offset(&url_b).await, (4 * part) as u64);
+
+    // Back on the first replica, whose session is stale by now.
+    let (bytes, sum) = chunk(4 * part, 6 * part);
+    let third = on_a.patch(&url_a, (4 * part) as u64, bytes, sum).await;
+    assert_eq!(third.status(), 204, "{:?}", third.text().await);
+    let (bytes, sum) = chunk(6 * part, 7 * part);
+    let last = on_b.patch(&url_b, (6 * part) as u64, bytes, sum).await;
+    assert_eq!(last.status(), 204, "{:?}", last.text().await);
+    assert_eq!(header(&last, "custodian-sha256"), digest.to_hex());
+
+    let clip_id: custodian_core::ClipId = header(&last, "custodian-clip-id").parse().unwrap();
+    let record = catalogue.clip(&bureau, clip_id).await.unwrap().unwrap();
+    let mut stored = Vec::new();
+    store
+        .open(&record.object_key)
+        .await
+        .unwrap()
+        .read_to_end(&mut stored)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), body.len());
+    assert_eq!(Sha256Digest::of(&stored), digest);
+}
+
+/// An ingest process killed right after acknowledging chunks whose parts were still on their
+/// way: HEAD on its replacement answers what was made durable (whole parts, never more than
+/// was acknowledged), the client sends the rest from there, and the stored file is intact
+/// with no multipart upload left behind.
+#[tokio::test]
+async fn an_ingest_killed_with_acknowledged_parts_in_flight_resumes_from_what_is_durable() {
+    use common::distributed::{create_token, deployment, Process};
+    let deployment = deployment().await;
+    let env = &deployment.env;
+    let token = create_token(env, "b1").await;
+    let http = Client::new();
+    let doomed = Process::spawn(&["serve", "ingest"], env);
+    let base = doomed.ready(&http).await;
+    let tus = Tus::new(&base, &token);
+
+    let part = 5 << 20;
+    let body = sample(6 * part);
+    let digest = Sha256Digest::of(&body);
+    let url = tus.start(body.len() as u64, &metadata(Some(digest))).await;
+    let path = url.split_once("/v1/").unwrap().1.to_owned();
+    let acknowledged = 4 * part;
+    let response = tus
+        .patch(
+            &url,
+            0,
+            &body[..acknowledged],
+            Some(Sha256Digest::of(&body[..acknowledged])),
+        )
+        .await;
+    assert_eq!(response.status(), 204, "{:?}", response.text().await);
+    let mut doomed = doomed;
+    doomed.child.kill().await.unwrap();
+
+    let replacement = Process::spawn(&["serve", "ingest"], env);
+    let tus = Tus::new(&replacement.ready(&http).await, &token);
+    let url = format!("{}/v1/{path}", tus.base);
+    let durable = tus.offset(&url).await as usize;
+    assert!(durable <= acknowledged, "durable {durable} > acknowledged");
+    assert_eq!(durable % part, 0, "a part was saved half-way");
+    let rest = &body[durable..];
+    let last = tus
+        .patch(&url, durable as u64, rest, Some(Sha256Digest::of(rest)))
+        .await;
+    assert_eq!(last.status(), 204, "{:?}", last.text().await);
+    assert_eq!(header(&last, "custodian-sha256"), digest.to_hex());
+
+    let store = &deployment.store;
+    let listed = store
+        .client()
+        .list_objects_v2()
+        .bucket(store.bucket())
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<_> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys.len(), 1, "objects: {keys:?}");
+    let mut stored = Vec::new();
+    store
+        .open(keys[0])
+        .await
+        .unwrap()
+        .read_to_end(&mut stored)
+        .await
+        .unwrap();
+    assert_eq!(Sha256Digest::of(&stored), digest);
+    let multipart = store
+        .client()
+        .list_multipart_uploads()
+        .bucket(store.bucket())
+        .send()
+        .await
+        .unwrap();
+    assert!(multipart.uploads().is_empty(), "{:?}", multipart.uploads());
+}

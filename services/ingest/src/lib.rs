@@ -11,6 +11,7 @@ mod metrics;
 mod track;
 mod tus;
 mod upload;
+mod write_behind;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +45,10 @@ pub struct IngestConfig {
     /// How often the janitor looks for abandoned uploads.
     #[arg(long = "janitor-every", env = "CUSTODIAN_JANITOR_EVERY", default_value = "10m", value_parser = parse_duration)]
     pub janitor_every: Duration,
+    /// Memory for resumable-upload parts acknowledged to clients and still on their way to
+    /// the store, across all uploads of this replica, e.g. 256MiB.
+    #[arg(long = "upload-buffer", env = "CUSTODIAN_UPLOAD_BUFFER", default_value = "256MiB", value_parser = parse_size)]
+    pub upload_buffer: u64,
 }
 
 impl IngestConfig {
@@ -60,6 +65,13 @@ impl IngestConfig {
                 "abandon-uploads-after",
                 format!("{:?}", self.abandon_after),
                 "must be at least 1m",
+            ));
+        }
+        if self.upload_buffer < 5 << 20 {
+            return Err(ConfigError::new(
+                "upload-buffer",
+                self.upload_buffer,
+                "must hold at least one part of 5MiB",
             ));
         }
         if self.janitor_every.is_zero() {
@@ -79,6 +91,7 @@ impl Default for IngestConfig {
             max_upload_bytes: 64 << 30,
             abandon_after: Duration::from_secs(24 * 3600),
             janitor_every: Duration::from_secs(600),
+            upload_buffer: 256 << 20,
         }
     }
 }
@@ -87,15 +100,19 @@ pub struct Ingest {
     ports: Ports,
     config: IngestConfig,
     metrics: IngestMetrics,
+    sessions: Arc<write_behind::Sessions>,
 }
 
 impl Ingest {
     pub fn new(ports: Ports, config: IngestConfig) -> Result<Arc<Self>, prometheus::Error> {
         let metrics = IngestMetrics::register(&ports.registry)?;
+        let part_size = ports.blob.part_sizes().preferred.max(1) as u64;
+        let sessions = write_behind::Sessions::new((config.upload_buffer / part_size) as usize);
         Ok(Arc::new(Self {
             ports,
             config,
             metrics,
+            sessions,
         }))
     }
 

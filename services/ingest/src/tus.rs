@@ -12,7 +12,7 @@
 //! exactly as the plain upload records it.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -20,7 +20,7 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Extension, Router};
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use chrono::{DateTime, Utc};
 use custodian_core::keys::original_key;
 use custodian_core::resumable::ResumableSha256;
@@ -28,15 +28,16 @@ use custodian_core::roles::Action;
 use custodian_core::tus::{self, TusError, TusMetadata};
 use custodian_core::upload::MetadataError;
 use custodian_core::{ClipId, Sha256Digest};
-use custodian_platform::blob::{BlobError, PartUpload, StoredPart};
+use custodian_platform::blob::{BlobError, PartUpload};
 use custodian_platform::catalogue::{CatalogueError, TusProgress, TusUpload};
 use custodian_platform::http::{ApiError, Caller};
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
-use tokio::task::JoinHandle;
+use tokio::sync::OwnedMutexGuard;
 
 use crate::finish::{self, Receipt};
 use crate::upload::IngestError;
+use crate::write_behind::{Session, SessionError, SETTLE_AFTER_IDLE};
 use crate::Ingest;
 
 const TUS_RESUMABLE: HeaderName = HeaderName::from_static("tus-resumable");
@@ -47,6 +48,9 @@ const UPLOAD_METADATA: HeaderName = HeaderName::from_static("upload-metadata");
 /// The receipt of a finished upload, on the response that finished it and on HEAD after.
 const CLIP_ID: HeaderName = HeaderName::from_static("custodian-clip-id");
 const CLIP_SHA256: HeaderName = HeaderName::from_static("custodian-sha256");
+/// How long a PATCH ahead of the catalogue's offset waits for the replica that acknowledged
+/// the bytes before it to store them.
+const HANDOVER_WAIT: Duration = Duration::from_secs(SETTLE_AFTER_IDLE.as_secs() + 9);
 
 /// Why a tus request was refused.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +80,20 @@ pub enum TusFailure {
 impl From<BlobError> for TusFailure {
     fn from(e: BlobError) -> Self {
         Self::Ingest(e.into())
+    }
+}
+
+impl From<SessionError> for TusFailure {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Blob(e) => e.into(),
+            SessionError::Catalogue(e) => e.into(),
+            SessionError::Concurrent => Self::Concurrent,
+            SessionError::Corrupt { clip, detail } => CatalogueError::Corrupt {
+                detail: format!("tus upload {clip}: {detail}"),
+            }
+            .into(),
+        }
     }
 }
 
@@ -390,7 +408,11 @@ async fn create_inner(
         (UPLOAD_EXPIRES, http_date(expires_at)),
     ];
     if is_patch_body(headers) {
-        let received = receive(ingest, caller, upload, body, checksum).await?;
+        // A new upload: no other request can have a session of it.
+        let mut session = open_session(ingest, &upload)
+            .await?
+            .ok_or(TusFailure::Concurrent)?;
+        let received = receive(ingest, caller, &upload, &mut session, body, checksum).await?;
         answer_headers.extend(received.headers);
     }
     Ok(Answer {
@@ -429,6 +451,15 @@ async fn head_upload(
 }
 
 async fn head_inner(ingest: &Ingest, caller: &Caller, id: &str) -> Result<Answer, TusFailure> {
+    // What this replica acknowledged is made durable first, so the offset answered is all the
+    // client need not send again.
+    if let Err(e) = ingest
+        .sessions
+        .settle(ingest.ports.catalogue.as_ref(), parse_id(id)?)
+        .await
+    {
+        tracing::warn!(upload = id, error = %e, "acknowledged parts could not be settled; HEAD answers what is durable");
+    }
     match load(ingest, caller, id).await {
         Ok(upload) => Ok(Answer {
             status: StatusCode::OK,
@@ -490,14 +521,37 @@ async fn patch_inner(
     let sent = header_number(headers, "upload-offset")?
         .ok_or_else(|| TusFailure::BadRequest("Upload-Offset is required".into()))?;
     let checksum = checksum_of(headers)?;
-    let upload = load(ingest, caller, id).await?;
-    if sent != upload.progress.offset {
-        return Err(TusFailure::OffsetMismatch {
-            sent,
-            actual: upload.progress.offset,
-        });
+    let (upload, mut session) = loop {
+        let mut upload = load(ingest, caller, id).await?;
+        if sent > upload.progress.offset && !ingest.sessions.holds(upload.clip) {
+            // Another replica may still be storing parts it acknowledged; they land shortly.
+            let deadline = Instant::now() + HANDOVER_WAIT;
+            while upload.progress.offset < sent && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                upload = load(ingest, caller, id).await?;
+            }
+        }
+        if let Some(session) = open_session(ingest, &upload).await? {
+            break (upload, session);
+        }
+    };
+    let actual = session.acknowledged_offset();
+    if sent != actual {
+        return Err(TusFailure::OffsetMismatch { sent, actual });
     }
-    receive(ingest, caller, upload, body, checksum).await
+    receive(ingest, caller, &upload, &mut session, body, checksum).await
+}
+
+/// This replica's session of the upload, locked for the request; `None` when `upload` must
+/// be read again first.
+async fn open_session(
+    ingest: &Ingest,
+    upload: &TusUpload,
+) -> Result<Option<OwnedMutexGuard<Session>>, TusFailure> {
+    Ok(ingest
+        .sessions
+        .open(&ingest.ports.blob, &ingest.ports.catalogue, upload)
+        .await?)
 }
 
 /// `DELETE /v1/tus/{id}`: the client gives the upload up; its parts are dropped.
@@ -519,6 +573,7 @@ async fn terminate(
             .tus_upload(&caller.bureau, clip)
             .await?
             .ok_or(TusFailure::NotFound)?;
+        ingest.sessions.close(clip).await;
         // Claim the upload first, as the janitor does: once the pending row is gone it can no
         // longer become a clip.
         if ingest.ports.catalogue.forget_upload(clip).await? {
@@ -542,123 +597,110 @@ fn handle_of(upload: &TusUpload) -> PartUpload {
     }
 }
 
-/// A part on its way to the store while the next one is read.
-type PartInFlight = JoinHandle<Result<StoredPart, BlobError>>;
-
-/// Takes a request body at the upload's current offset: cuts it into parts (one in flight
-/// while the next is read, so memory stays at two parts), saves progress after each part
-/// unless the client sent a chunk checksum (then nothing is kept until it matched), keeps
-/// what is too short for a part as the tail, and completes the upload at its last byte.
+/// Takes a request body at the offset acknowledged so far: cuts it into parts and sends each
+/// to the store without waiting (write-behind, a few in flight), keeps what is too short for a
+/// part as the tail, and completes the upload at its last byte. With a chunk checksum nothing
+/// of the body counts until it matched. A body that ends on a part boundary is answered at
+/// once; one that leaves a tail, breaks off or completes the upload first settles every part.
 async fn receive(
     ingest: &Ingest,
     caller: &Caller,
-    upload: TusUpload,
+    upload: &TusUpload,
+    session: &mut Session,
     body: Body,
     checksum: Option<Sha256Digest>,
 ) -> Result<Answer, TusFailure> {
     let started = Instant::now();
     let sizes = ingest.ports.blob.part_sizes();
-    let handle = handle_of(&upload);
-    let start_offset = upload.progress.offset;
-    let corrupt = |e: &dyn std::fmt::Display| {
-        TusFailure::Ingest(IngestError::Catalogue(CatalogueError::Corrupt {
-            detail: format!("tus upload {}: {e}", upload.clip),
-        }))
-    };
-    let mut hash =
-        ResumableSha256::from_saved(&upload.progress.hash_state).map_err(|e| corrupt(&e))?;
-    let mut parts = upload.progress.parts.clone();
-    let mut saved_offset = start_offset;
-    let mut buffer = BytesMut::from(upload.progress.tail.as_slice());
+    let catalogue = ingest.ports.catalogue.as_ref();
+    let (mut hash, tail) = session.acknowledged()?;
+    let start_offset = hash.length() + tail.len() as u64;
+    let mut buffer = BytesMut::from(tail.as_slice());
     let mut chunk_hash = checksum.map(|_| Sha256::new());
     let mut received: u64 = 0;
-    let mut in_flight: Option<PartInFlight> = None;
     let mut broken: Option<String> = None;
 
     let mut stream = body.into_data_stream();
-    let streamed: Result<(), TusFailure> = async {
-        while let Some(chunk) = stream.next().await {
-            let chunk = match chunk {
-                Ok(chunk) => chunk,
-                Err(e) => {
-                    broken = Some(e.to_string());
-                    break;
-                }
-            };
-            let size = start_offset + received + chunk.len() as u64;
-            if size > upload.length {
-                return Err(TusFailure::BadRequest(format!(
-                    "the body goes past Upload-Length {} (to {size})",
-                    upload.length
-                )));
+    while let Some(chunk) = stream.next().await {
+        let chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                broken = Some(e.to_string());
+                break;
             }
-            if let Some(hasher) = chunk_hash.as_mut() {
-                hasher.update(&chunk);
-            }
-            received += chunk.len() as u64;
-            buffer.extend_from_slice(&chunk);
-            while buffer.len() >= sizes.preferred {
-                let part = buffer.split_to(sizes.preferred).freeze();
-                if let Some(previous) = in_flight.take() {
-                    parts.push(join_part(previous, &handle.key).await?);
-                    if checksum.is_none() {
-                        // Everything in the parts so far is durable: say so, so a crash loses
-                        // at most the parts in flight.
-                        let offset = parts.iter().map(|p| p.size).sum();
-                        let progress = TusProgress {
-                            offset,
-                            parts: parts.clone(),
-                            hash_state: hash.to_saved(),
-                            tail: Vec::new(),
-                        };
-                        save(ingest, upload.clip, saved_offset, &progress).await?;
-                        saved_offset = offset;
-                    }
-                }
-                hash.update(&part);
-                let number = parts.len() as u32 + 1;
-                in_flight = Some(spawn_part(ingest, &handle, number, part));
-            }
+        };
+        let size = start_offset + received + chunk.len() as u64;
+        if size > upload.length {
+            session.discard_unverified().await;
+            return Err(TusFailure::BadRequest(format!(
+                "the body goes past Upload-Length {} (to {size})",
+                upload.length
+            )));
         }
-        Ok(())
-    }
-    .await;
-    if let Some(previous) = in_flight.take() {
-        let joined = join_part(previous, &handle.key).await;
-        if streamed.is_ok() {
-            parts.push(joined?);
+        if let Some(hasher) = chunk_hash.as_mut() {
+            hasher.update(&chunk);
+        }
+        received += chunk.len() as u64;
+        buffer.extend_from_slice(&chunk);
+        while buffer.len() >= sizes.preferred {
+            let part = buffer.split_to(sizes.preferred).freeze();
+            hash.update(&part);
+            session
+                .send_part(catalogue, part, hash.clone(), checksum.is_none())
+                .await?;
         }
     }
-    streamed?;
 
     if let (Some(claimed), Some(hasher)) = (checksum, chunk_hash) {
-        if broken.is_some() {
-            return Err(IngestError::BodyBroken {
-                received,
-                message: broken.unwrap_or_default(),
-            }
-            .into());
+        let matched = Sha256Digest::from_bytes(hasher.finalize().into()) == claimed;
+        if broken.is_some() || !matched {
+            session.discard_unverified().await;
+            return Err(match broken {
+                Some(message) => IngestError::BodyBroken { received, message }.into(),
+                None => TusFailure::ChecksumMismatch,
+            });
         }
-        if Sha256Digest::from_bytes(hasher.finalize().into()) != claimed {
-            return Err(TusFailure::ChecksumMismatch);
-        }
+        session.accept_unverified();
     }
 
     let offset = start_offset + received;
     let complete = offset == upload.length;
+    let mut headers = vec![
+        (UPLOAD_OFFSET, offset.to_string()),
+        (UPLOAD_EXPIRES, http_date(upload.expires_at)),
+    ];
+    if !complete && buffer.is_empty() && broken.is_none() {
+        // Write-behind: the parts go on to the store while the client sends the next chunk.
+        session.touch();
+        ingest
+            .metrics
+            .duration
+            .observe(started.elapsed().as_secs_f64());
+        return Ok(Answer {
+            status: StatusCode::NO_CONTENT,
+            headers,
+        });
+    }
+
+    session.settle_all(catalogue).await?;
+    let mut parts = session.saved.parts.clone();
     // A short part now is fine unless the parts still to come, at the preferred size, would
     // then run out of part numbers; then the bytes wait in the tail for a full part.
-    let room_after = |parts_now: usize| {
-        let remaining = upload.length - offset;
-        let needed = remaining.div_ceil(sizes.preferred as u64);
-        (parts_now as u64 + 1 + needed) <= u64::from(sizes.max_parts)
-    };
-    if complete || (buffer.len() >= sizes.min && room_after(parts.len())) {
+    let remaining = upload.length - offset;
+    let room_after = parts.len() as u64 + 1 + remaining.div_ceil(sizes.preferred as u64)
+        <= u64::from(sizes.max_parts);
+    if complete || (buffer.len() >= sizes.min && room_after) {
         let last = buffer.split().freeze();
         if !last.is_empty() {
             hash.update(&last);
             let number = parts.len() as u32 + 1;
-            parts.push(ingest.ports.blob.put_part(&handle, number, last).await?);
+            parts.push(
+                ingest
+                    .ports
+                    .blob
+                    .put_part(&session.handle, number, last)
+                    .await?,
+            );
         }
     }
     let progress = TusProgress {
@@ -669,8 +711,8 @@ async fn receive(
     };
     // Saved before completing too: two requests racing to finish the same upload cannot both
     // pass this.
-    if offset != saved_offset || complete {
-        save(ingest, upload.clip, saved_offset, &progress).await?;
+    if offset != session.saved.offset || complete {
+        session.record(catalogue, progress.clone()).await?;
     }
     ingest
         .metrics
@@ -679,51 +721,15 @@ async fn receive(
     if let Some(message) = broken {
         return Err(IngestError::BodyBroken { received, message }.into());
     }
-    let mut headers = vec![
-        (UPLOAD_OFFSET, offset.to_string()),
-        (UPLOAD_EXPIRES, http_date(upload.expires_at)),
-    ];
     if complete {
-        let receipt = complete_upload(ingest, caller, &upload, &progress, &hash).await?;
+        let receipt = complete_upload(ingest, caller, upload, &progress, &hash).await?;
+        ingest.sessions.remove(upload.clip, session);
         headers.extend(receipt_headers(&receipt));
     }
     Ok(Answer {
         status: StatusCode::NO_CONTENT,
         headers,
     })
-}
-
-fn spawn_part(ingest: &Ingest, handle: &PartUpload, number: u32, part: Bytes) -> PartInFlight {
-    let blob = ingest.ports.blob.clone();
-    let handle = handle.clone();
-    tokio::spawn(async move { blob.put_part(&handle, number, part).await })
-}
-
-async fn join_part(part: PartInFlight, key: &str) -> Result<StoredPart, TusFailure> {
-    let joined = part.await.map_err(|e| BlobError::Failed {
-        operation: "upload_part",
-        key: key.to_owned(),
-        message: e.to_string(),
-    })?;
-    Ok(joined?)
-}
-
-async fn save(
-    ingest: &Ingest,
-    clip: ClipId,
-    from_offset: u64,
-    progress: &TusProgress,
-) -> Result<(), TusFailure> {
-    if ingest
-        .ports
-        .catalogue
-        .save_tus_progress(clip, from_offset, progress)
-        .await?
-    {
-        Ok(())
-    } else {
-        Err(TusFailure::Concurrent)
-    }
 }
 
 /// Every byte is in: check the whole file's digest against the client's, join the parts,
