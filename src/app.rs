@@ -8,7 +8,7 @@ use anyhow::Context;
 use axum::Router;
 use custodian_catalog::Catalog;
 use custodian_core::ProcessingStep;
-use custodian_custody::Custody;
+use custodian_custody::{Custody, PartyCopies};
 use custodian_fingerprinter::Fingerprinter;
 use custodian_ingest::Ingest;
 use custodian_platform::blob::{BlobStore, LocalBlobStore, S3BlobStore};
@@ -226,6 +226,16 @@ fn media_roles(
     Ok(roles)
 }
 
+/// Party copies are watermarked by the transcoder: custody approves copies only where the
+/// deployment transcodes (standalone: in this process; a region: `serve transcoder`).
+fn party_copies(steps: &[ProcessingStep]) -> PartyCopies {
+    if steps.contains(&ProcessingStep::Transcode) {
+        PartyCopies::Made
+    } else {
+        PartyCopies::Unavailable
+    }
+}
+
 fn catalog_role(catalog: Arc<Catalog>) -> (Router, RoleTask) {
     let router = catalog.router();
     (
@@ -280,10 +290,11 @@ pub async fn start_standalone_with_clock(
             archive,
             args.retention.clone(),
         )?),
-        custody_role(Custody::new(
+        custody_role(Custody::with_party_copies(
             ports.clone(),
             standalone_key(args)?,
             &args.custody,
+            party_copies(&args.catalog.required_steps()),
         )?),
     ];
     roles.extend(media_roles(
@@ -416,10 +427,11 @@ pub async fn start_role(args: &ServeArgs) -> anyhow::Result<RunningApp> {
             })?;
             let key = custodian_custody::read_key(&path)?;
             (
-                vec![custody_role(Custody::new(
+                vec![custody_role(Custody::with_party_copies(
                     ports.clone(),
                     key,
                     &args.custody,
+                    party_copies(&args.catalog.required_steps()),
                 )?)],
                 custodian_custody::openapi(),
             )

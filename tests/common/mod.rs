@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod distributed;
+pub mod video;
 
 use std::time::Duration;
 
@@ -69,6 +70,23 @@ pub async fn spawn_standalone_full(
 /// A standalone instance with the transcoder and fingerprinter, as deployed.
 pub async fn spawn_standalone_with_media() -> TestApp {
     spawn_standalone_with_media_limits(Default::default()).await
+}
+
+/// A standalone instance with the media workers, on a given clock (the reconciler quiet).
+pub async fn spawn_standalone_with_media_at(
+    clock: std::sync::Arc<dyn custodian_platform::clock::Clock>,
+) -> TestApp {
+    spawn_standalone_as_configured(
+        IngestConfig::default(),
+        CatalogConfig {
+            reconcile_every: Duration::from_secs(3600),
+            ..Default::default()
+        },
+        Default::default(),
+        clock,
+        Default::default(),
+    )
+    .await
 }
 
 pub async fn spawn_standalone_with_media_limits(
