@@ -256,6 +256,7 @@ pub async fn start_standalone_with_clock(
 ) -> anyhow::Result<RunningApp> {
     args.ingest.validate()?;
     args.catalog.validate()?;
+    let secret_roles = args.access.secret_roles()?;
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("creating data directory {}", args.data.display()))?;
     let mut media = args.media.clone();
@@ -274,6 +275,7 @@ pub async fn start_standalone_with_clock(
         catalogue: catalogue.clone(),
         clock,
         registry: Registry::new(),
+        secret_roles,
     };
     let archive: Arc<dyn BlobStore> =
         Arc::new(LocalBlobStore::open_with_manifest(args.data.join("archive")).await?);
@@ -377,6 +379,7 @@ pub async fn start_role(args: &ServeArgs) -> anyhow::Result<RunningApp> {
     let nats = args.nats.validate()?;
     args.ingest.validate()?;
     args.catalog.validate()?;
+    let secret_roles = args.access.secret_roles()?;
     let catalogue = catalogue::connect(
         &args.database.database_url,
         args.database.database_max_connections,
@@ -402,6 +405,7 @@ pub async fn start_role(args: &ServeArgs) -> anyhow::Result<RunningApp> {
         catalogue: catalogue.clone(),
         clock: Arc::new(SystemClock),
         registry: Registry::new(),
+        secret_roles,
     };
     let (roles, openapi) = match args.role {
         Role::Ingest => (

@@ -42,6 +42,7 @@ async fn world() -> World {
     let registry = prometheus::Registry::new();
     let ports = custodian_platform::Ports {
         registry: registry.clone(),
+        secret_roles: Default::default(),
         ..app.app.ports.clone()
     };
     let archive: Arc<dyn BlobStore> = Arc::new(
@@ -582,6 +583,7 @@ async fn archival_to_s3_reads_the_copy_back_and_catches_a_bad_copy() {
         catalogue: catalogue.clone(),
         clock: Arc::new(ManualClock::new(cst(2026, 3, 2, 9))),
         registry: registry.clone(),
+        secret_roles: Default::default(),
     };
     let (good, good_key, good_body) = record_original(&ports, 1).await;
     let (bad, bad_key, _) = record_original(&ports, 2).await;

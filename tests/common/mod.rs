@@ -102,12 +102,24 @@ pub async fn spawn_standalone_with_media_limits(
     .await
 }
 
-async fn spawn_standalone_as_configured(
+pub async fn spawn_standalone_as_configured(
     ingest: IngestConfig,
     catalog: CatalogConfig,
     retention: custodian_retention::RetentionConfig,
     clock: std::sync::Arc<dyn custodian_platform::clock::Clock>,
     media: custodian_platform::config::MediaJobArgs,
+) -> TestApp {
+    spawn_standalone_with_access(ingest, catalog, retention, clock, media, Default::default()).await
+}
+
+/// A standalone instance as configured, down to who may see what.
+pub async fn spawn_standalone_with_access(
+    ingest: IngestConfig,
+    catalog: CatalogConfig,
+    retention: custodian_retention::RetentionConfig,
+    clock: std::sync::Arc<dyn custodian_platform::clock::Clock>,
+    media: custodian_platform::config::MediaJobArgs,
+    access: custodian_platform::config::AccessArgs,
 ) -> TestApp {
     let data = tempfile::tempdir().unwrap();
     let args = StandaloneArgs {
@@ -122,6 +134,7 @@ async fn spawn_standalone_as_configured(
         custody: Default::default(),
         transcoder: Default::default(),
         media,
+        access,
     };
     let app = custodian::app::start_standalone_with_clock(&args, clock)
         .await
