@@ -14,7 +14,7 @@ use common::video::{ffmpeg, grey_frames, mean_abs_diff};
 use common::*;
 use custodian_core::roles::Role;
 use custodian_core::Sha256Digest;
-use custodian_platform::clock::ManualClock;
+use custodian_platform::clock::{Clock, ManualClock};
 use serde_json::{json, Value};
 
 /// Each copy is transcoded on two shared cores, with other tests running.
@@ -94,8 +94,13 @@ async fn an_approved_copy_is_watermarked_from_the_original_and_its_link_expires(
     let clip = app.upload_video(original.clone()).await;
     clock.advance(chrono::Duration::seconds(1));
 
-    // The officer asks; an auditor may not.
-    let ask = json!({"clip_id": clip, "party": "当事人 张三的代理律师", "purpose": "行政复议"});
+    // The officer asks; an auditor may not. The party's name is untrusted text: filter-graph
+    // and drawtext syntax in it is drawn as it is, never interpreted.
+    let ask = json!({
+        "clip_id": clip,
+        "party": "当事人 张三的代理律师 %{pts} ';[x]drawtext=text=pwn:\\",
+        "purpose": "行政复议"
+    });
     assert_eq!(
         app.send("POST", &auditor, "/v1/copy-requests", ask.clone())
             .await
@@ -387,5 +392,107 @@ async fn without_a_transcoder_a_copy_is_never_approved() {
         )
         .await;
     assert_eq!(status, 200);
+    app.app.stop().await;
+}
+
+#[tokio::test]
+async fn an_approved_copy_not_made_in_time_is_announced_again_once_per_round() {
+    use custodian_custody::{Custody, CustodyConfig, PartyCopies};
+    use custodian_platform::bus::ConsumerSpec;
+    use custodian_proto::Message;
+
+    let clock = Arc::new(ManualClock::new(
+        chrono::Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0).unwrap(),
+    ));
+    let catalog = custodian_catalog::CatalogConfig {
+        reconcile_every: Duration::from_secs(3600),
+        ..Default::default()
+    };
+    // No transcoder runs here, so nothing takes the announcements: they wait on the bus.
+    let app = spawn_standalone_at(Default::default(), catalog, clock.clone()).await;
+    let clip = app
+        .upload_recorded("2026-03-01T10:00:00+08:00", &[], &clock)
+        .await;
+    let (_, request) = app
+        .send(
+            "POST",
+            &app.token,
+            "/v1/copy-requests",
+            json!({"clip_id": clip, "party": "律师", "purpose": "诉讼"}),
+        )
+        .await;
+    let id: uuid::Uuid = request["id"].as_str().unwrap().parse().unwrap();
+    let ports = custodian_platform::Ports {
+        registry: prometheus::Registry::new(),
+        ..app.app.ports.clone()
+    };
+    let key = custodian_custody::read_key(&app.data.path().join("audit-signing.key")).unwrap();
+    let custody =
+        Custody::with_party_copies(ports, key, &CustodyConfig::default(), PartyCopies::Made)
+            .unwrap();
+    let now = clock.now();
+    assert!(app
+        .app
+        .ports
+        .catalogue
+        .decide_copy_request(
+            id,
+            true,
+            "leader",
+            now,
+            "同意",
+            Some(("0".repeat(64).as_str(), now + chrono::Duration::hours(72)))
+        )
+        .await
+        .unwrap());
+
+    assert_eq!(
+        custody.announce_stuck_copies().await.unwrap(),
+        0,
+        "not stuck yet"
+    );
+    clock.advance(chrono::Duration::minutes(11));
+    assert_eq!(custody.announce_stuck_copies().await.unwrap(), 1);
+    assert_eq!(
+        custody.announce_stuck_copies().await.unwrap(),
+        0,
+        "once per round"
+    );
+    clock.advance(chrono::Duration::minutes(10));
+    assert_eq!(custody.announce_stuck_copies().await.unwrap(), 1);
+
+    let mut subscription = app
+        .app
+        .ports
+        .bus
+        .subscribe(&ConsumerSpec {
+            name: "test-copies".into(),
+            topic: custodian_core::events::Topic::CopyApproved,
+            ack_wait: Duration::from_secs(30),
+            max_deliver: 1,
+        })
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let delivery = tokio::time::timeout(WAIT, subscription.next())
+            .await
+            .unwrap()
+            .unwrap();
+        let event = custodian_proto::v1::CopyApproved::decode(delivery.payload).unwrap();
+        assert_eq!(event.request_id, id.to_string());
+        assert_eq!(event.clip_id, clip);
+        assert_eq!(event.bureau_id, "b1");
+        delivery.acker.ack().await.unwrap();
+    }
+
+    // Once the copy is recorded, nothing is announced any more.
+    app.app
+        .ports
+        .catalogue
+        .record_copy_made(id, &"1".repeat(64), 10, clock.now())
+        .await
+        .unwrap();
+    clock.advance(chrono::Duration::minutes(10));
+    assert_eq!(custody.announce_stuck_copies().await.unwrap(), 0);
     app.app.stop().await;
 }

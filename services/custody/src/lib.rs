@@ -120,6 +120,9 @@ pub struct Custody {
     session_hours: i64,
     checkpoints: IntCounter,
     party_copies: PartyCopies,
+    /// The round each stuck request was last announced in by this process, so a request is
+    /// announced once per stuck period, not on every look.
+    announced: std::sync::Mutex<std::collections::HashMap<uuid::Uuid, u32>>,
 }
 
 impl Custody {
@@ -162,6 +165,7 @@ impl Custody {
             session_hours: config.session_hours,
             checkpoints,
             party_copies,
+            announced: Default::default(),
         }))
     }
 
@@ -226,16 +230,36 @@ impl Custody {
             .catalogue
             .copies_to_make(now - COPY_STUCK_AFTER, 100)
             .await?;
+        let mut announced = 0;
         for request in &stuck {
             let waited = now - request.decided_at.unwrap_or(request.requested_at);
             // One round per stuck period, so each announcement passes duplicate detection.
             let round = u32::try_from(waited.num_minutes() / COPY_STUCK_AFTER.num_minutes())
                 .unwrap_or(u32::MAX)
                 .max(1);
+            let last = self
+                .announced
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .get(&request.id)
+                .copied();
+            if last == Some(round) {
+                continue;
+            }
             tracing::info!(copy_request = %request.id, round, "party copy not made yet; announcing it again");
             copies::announce(&self.ports, request, round).await?;
+            self.announced
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .insert(request.id, round);
+            announced += 1;
         }
-        Ok(stuck.len())
+        // Forget requests no longer stuck (made, failed or gone).
+        self.announced
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .retain(|id, _| stuck.iter().any(|r| r.id == *id));
+        Ok(announced)
     }
 
     /// Signs the end of every chain that grew since its last checkpoint. Returns how many.
