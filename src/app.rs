@@ -143,7 +143,11 @@ fn describe(mut openapi: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
         .version(env!("CARGO_PKG_VERSION"))
         .description(Some(
             "Body-camera footage custody: ingest, catalogue and the regulation's deadlines. \
-             Every /v1 route needs a bureau's bearer token.",
+             Every /v1 route needs a bureau's bearer token, except logging in and a party's \
+             copy link (the link is the credential). A `region-admin` token reads another \
+             bureau by naming it in the `Custodian-Bureau` request header (read only; each \
+             request is audited in that bureau); any other role naming a bureau not its own \
+             is refused with 403.",
         ))
         .build();
     openapi

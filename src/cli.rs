@@ -277,7 +277,8 @@ pub struct TokenCreateArgs {
     /// What the token is for, e.g. the collection station's name.
     #[arg(long, default_value = "api")]
     pub label: String,
-    /// officer (uploads), archivist (classifies, cases, devices), leader, auditor or admin.
+    /// officer (uploads), archivist (classifies, cases, devices), leader, auditor, admin, or
+    /// region-admin (reads every bureau, naming it in the Custodian-Bureau header).
     #[arg(long, default_value = "officer")]
     pub role: custodian_core::roles::Role,
     #[command(flatten)]

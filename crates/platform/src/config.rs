@@ -346,7 +346,7 @@ mod tests {
 #[derive(Debug, Clone, clap::Args)]
 pub struct AccessArgs {
     /// The roles that may see secret clips (art. 24), comma-separated: any of archivist,
-    /// leader, auditor, admin (officers never).
+    /// leader, auditor, admin, region-admin (officers never).
     #[arg(
         long = "secret-roles",
         env = "CUSTODIAN_SECRET_ROLES",
