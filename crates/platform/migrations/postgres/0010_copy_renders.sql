@@ -5,3 +5,5 @@ ALTER TABLE copy_requests ADD COLUMN copy_sha256 TEXT;
 ALTER TABLE copy_requests ADD COLUMN copy_size_bytes BIGINT;
 ALTER TABLE copy_requests ADD COLUMN copy_made_at TIMESTAMPTZ;
 ALTER TABLE copy_requests ADD COLUMN copy_failure TEXT;
+-- The download count is read as a 64-bit integer (as SQLite's INTEGER is).
+ALTER TABLE copy_requests ALTER COLUMN downloads TYPE BIGINT;
