@@ -42,7 +42,6 @@ async fn world() -> World {
     let registry = prometheus::Registry::new();
     let ports = custodian_platform::Ports {
         registry: registry.clone(),
-        secret_roles: Default::default(),
         ..app.app.ports.clone()
     };
     let archive: Arc<dyn BlobStore> = Arc::new(
@@ -349,10 +348,27 @@ async fn two_years_of_retention() {
             id.parse().unwrap(),
         )
     };
+    // A party's watermarked copy of it too (art. 22: no copy outlives the original).
+    let (status, request) = w
+        .app
+        .send(
+            "POST",
+            &w.app.token,
+            "/v1/copy-requests",
+            json!({"clip_id": ordinary, "party": "律师", "purpose": "诉讼"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{request}");
+    let party_copy = custodian_core::keys::copy_key(
+        &custodian_core::BureauId::parse("b1").unwrap(),
+        ordinary.parse().unwrap(),
+        request["id"].as_str().unwrap().parse().unwrap(),
+    );
     for key in [
         derived_of(&ordinary).view,
         derived_of(&ordinary).poster,
         derived_of(&held).view,
+        party_copy.clone(),
     ] {
         let mut writer = blob.create(&key).await.unwrap();
         writer
@@ -374,6 +390,11 @@ async fn two_years_of_retention() {
     assert_eq!(
         blob.size_of(&derived_of(&ordinary).poster).await.unwrap(),
         None
+    );
+    assert_eq!(
+        blob.size_of(&party_copy).await.unwrap(),
+        None,
+        "a party's copy outlived its original"
     );
     assert_eq!(
         blob.size_of(&derived_of(&held).view).await.unwrap(),
