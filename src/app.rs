@@ -8,7 +8,7 @@ use anyhow::Context;
 use axum::Router;
 use custodian_catalog::Catalog;
 use custodian_core::ProcessingStep;
-use custodian_custody::Custody;
+use custodian_custody::{Custody, PartyCopies};
 use custodian_fingerprinter::Fingerprinter;
 use custodian_ingest::Ingest;
 use custodian_platform::blob::{BlobStore, LocalBlobStore, S3BlobStore};
@@ -143,7 +143,11 @@ fn describe(mut openapi: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
         .version(env!("CARGO_PKG_VERSION"))
         .description(Some(
             "Body-camera footage custody: ingest, catalogue and the regulation's deadlines. \
-             Every /v1 route needs a bureau's bearer token.",
+             Every /v1 route needs a bureau's bearer token, except logging in and a party's \
+             copy link (the link is the credential). A `region-admin` token reads another \
+             bureau by naming it in the `Custodian-Bureau` request header (read only; each \
+             request is audited in that bureau); any other role naming a bureau not its own \
+             is refused with 403.",
         ))
         .build();
     openapi
@@ -226,6 +230,16 @@ fn media_roles(
     Ok(roles)
 }
 
+/// Party copies are watermarked by the transcoder: custody approves copies only where the
+/// deployment transcodes (standalone: in this process; a region: `serve transcoder`).
+fn party_copies(steps: &[ProcessingStep]) -> PartyCopies {
+    if steps.contains(&ProcessingStep::Transcode) {
+        PartyCopies::Made
+    } else {
+        PartyCopies::Unavailable
+    }
+}
+
 fn catalog_role(catalog: Arc<Catalog>) -> (Router, RoleTask) {
     let router = catalog.router();
     (
@@ -246,6 +260,7 @@ pub async fn start_standalone_with_clock(
 ) -> anyhow::Result<RunningApp> {
     args.ingest.validate()?;
     args.catalog.validate()?;
+    let secret_roles = args.access.secret_roles()?;
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("creating data directory {}", args.data.display()))?;
     let mut media = args.media.clone();
@@ -264,6 +279,7 @@ pub async fn start_standalone_with_clock(
         catalogue: catalogue.clone(),
         clock,
         registry: Registry::new(),
+        secret_roles,
     };
     let archive: Arc<dyn BlobStore> =
         Arc::new(LocalBlobStore::open_with_manifest(args.data.join("archive")).await?);
@@ -280,10 +296,11 @@ pub async fn start_standalone_with_clock(
             archive,
             args.retention.clone(),
         )?),
-        custody_role(Custody::new(
+        custody_role(Custody::with_party_copies(
             ports.clone(),
             standalone_key(args)?,
             &args.custody,
+            party_copies(&args.catalog.required_steps()),
         )?),
     ];
     roles.extend(media_roles(
@@ -366,6 +383,7 @@ pub async fn start_role(args: &ServeArgs) -> anyhow::Result<RunningApp> {
     let nats = args.nats.validate()?;
     args.ingest.validate()?;
     args.catalog.validate()?;
+    let secret_roles = args.access.secret_roles()?;
     let catalogue = catalogue::connect(
         &args.database.database_url,
         args.database.database_max_connections,
@@ -391,6 +409,7 @@ pub async fn start_role(args: &ServeArgs) -> anyhow::Result<RunningApp> {
         catalogue: catalogue.clone(),
         clock: Arc::new(SystemClock),
         registry: Registry::new(),
+        secret_roles,
     };
     let (roles, openapi) = match args.role {
         Role::Ingest => (
@@ -416,10 +435,11 @@ pub async fn start_role(args: &ServeArgs) -> anyhow::Result<RunningApp> {
             })?;
             let key = custodian_custody::read_key(&path)?;
             (
-                vec![custody_role(Custody::new(
+                vec![custody_role(Custody::with_party_copies(
                     ports.clone(),
                     key,
                     &args.custody,
+                    party_copies(&args.catalog.required_steps()),
                 )?)],
                 custodian_custody::openapi(),
             )

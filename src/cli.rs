@@ -8,7 +8,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use custodian_catalog::CatalogConfig;
 use custodian_custody::CustodyConfig;
 use custodian_ingest::IngestConfig;
-use custodian_platform::config::{parse_duration, DatabaseArgs, MediaJobArgs, NatsArgs, S3Args};
+use custodian_platform::config::{
+    parse_duration, AccessArgs, DatabaseArgs, MediaJobArgs, NatsArgs, S3Args,
+};
 use custodian_retention::RetentionConfig;
 use custodian_transcoder::TranscoderConfig;
 
@@ -128,6 +130,8 @@ pub struct StandaloneArgs {
     pub transcoder: TranscoderConfig,
     #[command(flatten)]
     pub media: MediaJobArgs,
+    #[command(flatten)]
+    pub access: AccessArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -163,6 +167,8 @@ pub struct ServeArgs {
     pub transcoder: TranscoderConfig,
     #[command(flatten)]
     pub media: MediaJobArgs,
+    #[command(flatten)]
+    pub access: AccessArgs,
     /// The archive tier's bucket (same S3 endpoint and keys), for `serve retention`: best
     /// created with Object Lock enabled.
     #[arg(long = "archive-bucket", env = "CUSTODIAN_ARCHIVE_BUCKET")]
@@ -271,7 +277,8 @@ pub struct TokenCreateArgs {
     /// What the token is for, e.g. the collection station's name.
     #[arg(long, default_value = "api")]
     pub label: String,
-    /// officer (uploads), archivist (classifies, cases, devices), leader, auditor or admin.
+    /// officer (uploads), archivist (classifies, cases, devices), leader, auditor, admin, or
+    /// region-admin (reads every bureau, naming it in the Custodian-Bureau header).
     #[arg(long, default_value = "officer")]
     pub role: custodian_core::roles::Role,
     #[command(flatten)]

@@ -61,6 +61,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Value> {
         custody: Default::default(),
         transcoder: Default::default(),
         media: Default::default(),
+        access: Default::default(),
     };
     let app = start_standalone(&standalone).await?;
     let base = format!("http://{}", app.addr);

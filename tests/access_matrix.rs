@@ -115,6 +115,9 @@ async fn every_role_bureau_and_action() {
     for bureau in ["b1", "b2"] {
         for role in Role::ALL {
             let token = token_with_role(&app.app, bureau, role).await;
+            // A region admin names the bureau it reads (`Custodian-Bureau`): b1's records,
+            // from whichever bureau its token belongs to.
+            let acts_in = if role.spans_bureaus() { "b1" } else { bureau };
             for cell in cells(&clip, role) {
                 let mut request = app
                     .http
@@ -123,6 +126,9 @@ async fn every_role_bureau_and_action() {
                         format!("{}{}", app.base, cell.path),
                     )
                     .bearer_auth(&token);
+                if role.spans_bureaus() {
+                    request = request.header("Custodian-Bureau", acts_in);
+                }
                 if let Some(body) = &cell.body {
                     request = request.json(body);
                 }
@@ -130,7 +136,7 @@ async fn every_role_bureau_and_action() {
                 let status = response.status().as_u16();
                 let body = response.bytes().await.unwrap();
                 let expected: &[u16] =
-                    match (role.may(cell.action), bureau == "b1", cell.names_record) {
+                    match (role.may(cell.action), acts_in == "b1", cell.names_record) {
                         (false, _, _) => &[403],
                         (true, false, true) => &[404],
                         (true, _, _) => &[200, 201],
@@ -143,7 +149,7 @@ async fn every_role_bureau_and_action() {
                 );
                 // What another bureau may list or read holds nothing of b1. (Its own audit trail
                 // names the id, from its own refused attempts: an id it sent itself.)
-                if bureau == "b2" && status == 200 && cell.name != "read audit" {
+                if acts_in == "b2" && status == 200 && cell.name != "read audit" {
                     assert!(
                         !String::from_utf8_lossy(&body).contains(&clip),
                         "{role} of b2 saw b1's clip through {}",
@@ -154,7 +160,33 @@ async fn every_role_bureau_and_action() {
             }
         }
     }
-    assert_eq!(checked, 2 * 5 * 9);
+    assert_eq!(checked, 2 * 6 * 9);
+
+    // Naming another bureau is for region admins only; the rest are refused, whatever the
+    // action.
+    for role in Role::ALL.into_iter().filter(|r| !r.spans_bureaus()) {
+        let token = token_with_role(&app.app, "b2", role).await;
+        for cell in cells(&clip, role) {
+            let mut request = app
+                .http
+                .request(
+                    cell.method.parse().unwrap(),
+                    format!("{}{}", app.base, cell.path),
+                )
+                .bearer_auth(&token)
+                .header("Custodian-Bureau", "b1");
+            if let Some(body) = &cell.body {
+                request = request.json(body);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(
+                response.status(),
+                403,
+                "{role} of b2 naming b1: {}",
+                cell.name
+            );
+        }
+    }
 
     // Without a token, or with a revoked-looking one, nothing at all.
     for cell in cells(&clip, Role::Admin) {
@@ -271,5 +303,236 @@ async fn confidential_clips_are_hidden_from_roles_that_may_not_see_them() {
                 404
             );
         }
+    }
+}
+
+#[tokio::test]
+async fn a_region_admin_reads_every_bureau_changes_nothing_and_leaves_a_trace_there() {
+    let app = spawn_standalone().await;
+    let clip = app.upload(sample(3000)).await["clip_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.wait_for_state(&clip, "catalogued").await;
+    let region = token_with_role(&app.app, "region", Role::RegionAdmin).await;
+    let in_b1 = |method: &str, path: &str| {
+        app.http
+            .request(method.parse().unwrap(), format!("{}{path}", app.base))
+            .bearer_auth(&region)
+            .header("Custodian-Bureau", "b1")
+    };
+    // Without naming a bureau it acts in its own, where b1's clip is not.
+    assert_eq!(
+        app.get(&region, &format!("/v1/clips/{clip}"))
+            .await
+            .status(),
+        404
+    );
+    // Records, audit trail and reports of b1.
+    for path in [
+        format!("/v1/clips/{clip}"),
+        "/v1/clips".to_owned(),
+        format!("/v1/clips/{clip}/retention"),
+        "/v1/retention/plan".to_owned(),
+        "/v1/audit".to_owned(),
+        "/v1/devices".to_owned(),
+    ] {
+        let response = in_b1("GET", &path).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    let listed = in_b1("GET", "/v1/clips")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(listed.contains(&clip), "{listed}");
+    // Nothing it may change.
+    for (method, path, body) in [
+        (
+            "PUT",
+            format!("/v1/clips/{clip}/classification"),
+            json!({"category": "其他", "description": "d"}),
+        ),
+        (
+            "PUT",
+            format!("/v1/clips/{clip}/confidentiality"),
+            json!({"level": "secret"}),
+        ),
+        (
+            "POST",
+            "/v1/exports".to_owned(),
+            json!({"clip_ids": [clip]}),
+        ),
+        (
+            "POST",
+            "/v1/copy-requests".to_owned(),
+            json!({"clip_id": clip, "party": "p", "purpose": "q"}),
+        ),
+        (
+            "PUT",
+            "/v1/devices/DSJ-9".to_owned(),
+            json!({"team": "一中队"}),
+        ),
+    ] {
+        let status = in_b1(method, &path)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 403, "{method} {path}");
+    }
+    let upload = app
+        .put_upload(&region, sample(10))
+        .header("Custodian-Bureau", "b1")
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(upload, 403, "a region admin uploads nothing");
+    // A bureau that does not exist, or a malformed name.
+    let status = app
+        .http
+        .get(format!("{}/v1/clips", app.base))
+        .bearer_auth(&region)
+        .header("Custodian-Bureau", "nowhere")
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 404);
+    let status = app
+        .http
+        .get(format!("{}/v1/clips", app.base))
+        .bearer_auth(&region)
+        .header("Custodian-Bureau", "../b1")
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 400);
+
+    // Every look is in b1's own trail, naming the region admin and where it comes from.
+    let auditor = token_with_role(&app.app, "b1", Role::Auditor).await;
+    let trail = app.get_json(&auditor, "/v1/audit?limit=1000").await;
+    let reads: Vec<&Value> = trail["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["actor"].as_str().unwrap().contains("region-admin")
+                && e["target"] == clip.as_str()
+                && e["action"] == "GET /v1/clips/{id}"
+        })
+        .collect();
+    assert_eq!(reads.len(), 1, "{trail}");
+    assert!(
+        reads[0]["actor"].as_str().unwrap().contains("of region"),
+        "{}",
+        reads[0]
+    );
+    assert!(reads[0]["detail"].as_str().unwrap().contains("status 200"));
+    let refused = trail["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["actor"].as_str().unwrap().contains("region-admin")
+                && e["detail"].as_str().unwrap().contains("status 403")
+        })
+        .count();
+    assert!(
+        refused >= 5,
+        "refused writes are in b1's trail too: {trail}"
+    );
+}
+
+#[tokio::test]
+async fn the_roles_that_see_secret_clips_are_configured() {
+    let app = spawn_standalone_with_access(
+        Default::default(),
+        custodian_catalog::CatalogConfig {
+            media_steps: vec![None],
+            ..Default::default()
+        },
+        Default::default(),
+        std::sync::Arc::new(custodian_platform::clock::SystemClock),
+        Default::default(),
+        custodian_platform::config::AccessArgs {
+            secret_roles: vec!["admin".into(), "region-admin".into()],
+        },
+    )
+    .await;
+    let secret = app.upload(sample(1500)).await["clip_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.wait_for_state(&secret, "catalogued").await;
+    // A leader, no longer named for secret footage, cannot make a clip secret; an admin can.
+    let leader = token_with_role(&app.app, "b1", Role::Leader).await;
+    let admin = token_with_role(&app.app, "b1", Role::Admin).await;
+    let level = json!({"level": "secret"});
+    let path = format!("/v1/clips/{secret}/confidentiality");
+    assert_eq!(app.send("PUT", &leader, &path, level.clone()).await.0, 403);
+    assert_eq!(app.send("PUT", &admin, &path, level).await.0, 200);
+    let region = token_with_role(&app.app, "region", Role::RegionAdmin).await;
+    for role in Role::ALL {
+        let sees = matches!(role, Role::Admin | Role::RegionAdmin);
+        let token = if role == Role::RegionAdmin {
+            region.clone()
+        } else {
+            token_with_role(&app.app, "b1", role).await
+        };
+        let read = |path: String| {
+            app.http
+                .get(format!("{}{path}", app.base))
+                .bearer_auth(&token)
+                .header("Custodian-Bureau", "b1")
+        };
+        let status = read(format!("/v1/clips/{secret}"))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, if sees { 200 } else { 404 }, "{role}");
+        let listed = read("/v1/clips".into())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .contains(&secret);
+        assert_eq!(listed, sees, "{role} listing");
+    }
+    app.app.stop().await;
+
+    // A bad value stops start-up with a message naming it.
+    for bad in [vec!["leader", "chief"], vec!["officer"], vec![]] {
+        let data = tempfile::tempdir().unwrap();
+        let args = custodian::cli::StandaloneArgs {
+            data: data.path().to_path_buf(),
+            server: custodian::cli::ServerArgs {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                shutdown_grace: std::time::Duration::from_secs(5),
+            },
+            ingest: Default::default(),
+            catalog: Default::default(),
+            retention: Default::default(),
+            custody: Default::default(),
+            transcoder: Default::default(),
+            media: Default::default(),
+            access: custodian_platform::config::AccessArgs {
+                secret_roles: bad.iter().map(|r| r.to_string()).collect(),
+            },
+        };
+        let Err(error) = custodian::app::start_standalone(&args).await else {
+            panic!("secret roles {bad:?} accepted");
+        };
+        let message = format!("{error:#}");
+        assert!(message.contains("secret-roles"), "{message}");
+        assert!(message.contains(&bad.join(",")), "{message}");
     }
 }

@@ -693,9 +693,16 @@ async fn the_openapi_document_describes_every_route() {
     // Logging in is the one route without a token: it is how a person gets one.
     let login = &doc["paths"]["/v1/sessions"]["post"];
     assert!(login.is_object() && login["security"].is_null(), "{login}");
+    // So is a party's copy download: the link is the credential.
+    let copy = &doc["paths"]["/v1/copies/{token}"]["get"];
+    assert!(copy.is_object() && copy["security"].is_null(), "{copy}");
+    assert!(
+        copy["responses"]["409"].is_object(),
+        "not-ready is documented"
+    );
     assert_eq!(
         doc["paths"].as_object().unwrap().len(),
-        expected.len() + 1,
+        expected.len() + 2,
         "a route is described that the test does not know"
     );
     for schema in [

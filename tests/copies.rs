@@ -1,6 +1,8 @@
 //! Copy requests (art. 23) over HTTP on a moving clock: asked for by an officer, decided by a
 //! leader who did not ask, downloaded by the party through a link that expires; every
-//! download and every refused attempt in the bureau's audit trail.
+//! download and every refused attempt in the bureau's audit trail. What the party downloads
+//! is a copy made from the original with the request burned into every frame (real FFmpeg),
+//! never the original; a deployment without a transcoder refuses approvals.
 
 mod common;
 
@@ -8,29 +10,97 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::TimeZone;
+use common::video::{ffmpeg, grey_frames, mean_abs_diff};
 use common::*;
 use custodian_core::roles::Role;
-use custodian_platform::clock::ManualClock;
+use custodian_core::Sha256Digest;
+use custodian_platform::clock::{Clock, ManualClock};
 use serde_json::{json, Value};
 
+/// Each copy is transcoded on two shared cores, with other tests running.
+const MEDIA_WAIT: Duration = Duration::from_secs(120);
+
+/// A flat grey 3-second clip with sound: whatever differs in a copy is drawn on it.
+fn grey_clip(path: &std::path::Path) {
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=gray:size=640x360:rate=25:duration=3",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:duration=3",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        path.to_str().unwrap(),
+    ]);
+}
+
+impl TestApp {
+    /// Uploads `body` as an officer of b1 and waits until the clip is catalogued.
+    async fn upload_video(&self, body: Vec<u8>) -> String {
+        let digest = Sha256Digest::of(&body);
+        let response = self
+            .put_upload(&self.token, body)
+            .header("Content-Digest", digest.to_content_digest())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        let receipt: Value = response.json().await.unwrap();
+        let id = receipt["clip_id"].as_str().unwrap().to_owned();
+        custodian_platform::testing::eventually(MEDIA_WAIT, "clip catalogued", || async {
+            let record: Value = self
+                .get(&self.token, &format!("/v1/clips/{id}"))
+                .await
+                .json()
+                .await
+                .ok()?;
+            (record["state"] == "catalogued").then_some(())
+        })
+        .await;
+        id
+    }
+
+    /// The party's GET of a download link, with no credential but the link.
+    async fn fetch_link(&self, link: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{link}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
 #[tokio::test]
-async fn a_copy_needs_a_leaders_approval_and_its_link_expires() {
+async fn an_approved_copy_is_watermarked_from_the_original_and_its_link_expires() {
     let clock = Arc::new(ManualClock::new(
         chrono::Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0).unwrap(),
     ));
-    let catalog = custodian_catalog::CatalogConfig {
-        reconcile_every: Duration::from_secs(3600),
-        ..Default::default()
-    };
-    let app = spawn_standalone_at(Default::default(), catalog, clock.clone()).await;
+    let app = spawn_standalone_with_media_at(clock.clone()).await;
     let leader = token_with_role(&app.app, "b1", Role::Leader).await;
     let auditor = token_with_role(&app.app, "b1", Role::Auditor).await;
-    let clip = app
-        .upload_recorded("2026-03-01T10:00:00+08:00", &[], &clock)
-        .await;
+    let work = tempfile::tempdir().unwrap();
+    let source = work.path().join("grey.mp4");
+    grey_clip(&source);
+    let original = std::fs::read(&source).unwrap();
+    let clip = app.upload_video(original.clone()).await;
+    clock.advance(chrono::Duration::seconds(1));
 
-    // The officer asks; an auditor may not.
-    let ask = json!({"clip_id": clip, "party": "当事人 张三的代理律师", "purpose": "行政复议"});
+    // The officer asks; an auditor may not. The party's name is untrusted text: filter-graph
+    // and drawtext syntax in it is drawn as it is, never interpreted.
+    let ask = json!({
+        "clip_id": clip,
+        "party": "当事人 张三的代理律师 %{pts} ';[x]drawtext=text=pwn:\\",
+        "purpose": "行政复议"
+    });
     assert_eq!(
         app.send("POST", &auditor, "/v1/copy-requests", ask.clone())
             .await
@@ -109,16 +179,77 @@ async fn a_copy_needs_a_leaders_approval_and_its_link_expires() {
         "decided twice"
     );
 
-    // The party downloads with the link alone.
-    let response = app
-        .http
-        .get(format!("{}{link}", app.base))
-        .send()
-        .await
-        .unwrap();
+    // The party downloads with the link alone: "not ready" (409, Retry-After) while the
+    // watermarked copy is made, then the copy.
+    let not_ready = std::cell::Cell::new(0usize);
+    let response = custodian_platform::testing::eventually(MEDIA_WAIT, "the copy made", || {
+        let app = &app;
+        let link = &link;
+        let not_ready = &not_ready;
+        async move {
+            let response = app.fetch_link(link).await;
+            if response.status() == 409 {
+                assert!(response.headers().contains_key("retry-after"));
+                let error: Value = response.json().await.unwrap();
+                assert_eq!(error["error"]["code"], "copy-not-ready", "{error}");
+                not_ready.set(not_ready.get() + 1);
+                return None;
+            }
+            Some(response)
+        }
+    })
+    .await;
+    let waited = not_ready.get();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["custodian-copy-request"], id.as_str());
-    assert_eq!(response.bytes().await.unwrap().to_vec(), sample(4000));
+    assert_eq!(response.headers()["content-type"], "video/mp4");
+    let declared = response.headers()["custodian-sha256"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let copy = response.bytes().await.unwrap().to_vec();
+    assert_eq!(Sha256Digest::of(&copy).to_hex(), declared);
+    assert_ne!(copy, original, "the party never gets the original");
+    let (_, recorded) = app
+        .send(
+            "GET",
+            &app.token,
+            &format!("/v1/copy-requests/{id}"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(recorded["copy_sha256"], declared.as_str());
+
+    // Every frame carries the watermark across its middle; the viewing copy does not.
+    let copy_path = work.path().join("copy.mp4");
+    std::fs::write(&copy_path, &copy).unwrap();
+    let view_path = work.path().join("view.mp4");
+    let view = app.get(&app.token, &format!("/v1/clips/{clip}/view")).await;
+    assert_eq!(view.status(), 200);
+    std::fs::write(&view_path, view.bytes().await.unwrap()).unwrap();
+    let middle = "240:60:200:150";
+    let source_frames = grey_frames(&source, middle, 75);
+    let copy_frames = grey_frames(&copy_path, middle, 75);
+    let view_frames = grey_frames(&view_path, middle, 75);
+    assert_eq!(copy_frames.len(), 75, "every frame of the copy");
+    for (n, frame) in copy_frames.iter().enumerate() {
+        assert!(
+            mean_abs_diff(frame, &source_frames[n]) > 5.0,
+            "frame {n} of the copy has no watermark"
+        );
+    }
+    assert!(
+        mean_abs_diff(&view_frames[0], &source_frames[0]) < 2.0,
+        "the viewing copy is not watermarked"
+    );
+    // ... and the running clock of the viewing copy, top left.
+    let clock_band = "320:32:0:0";
+    let clocks = grey_frames(&copy_path, clock_band, 26);
+    assert!(mean_abs_diff(&clocks[0], &grey_frames(&source, clock_band, 1)[0]) > 5.0);
+    assert!(
+        mean_abs_diff(&clocks[0], &clocks[25]) > 0.5,
+        "the clock runs"
+    );
     let wrong = format!("/v1/copies/copy_{}", "0".repeat(64));
     assert_eq!(
         app.http
@@ -149,9 +280,13 @@ async fn a_copy_needs_a_leaders_approval_and_its_link_expires() {
         .filter(|e| e["action"] == "copy.download")
         .map(|e| e["detail"].as_str().unwrap())
         .collect();
-    assert_eq!(downloads.len(), 2, "{downloads:?}");
+    assert_eq!(downloads.len(), 2 + waited, "{downloads:?}");
     assert!(
-        downloads[0].starts_with("served") && downloads[1].starts_with("refused"),
+        downloads[..waited]
+            .iter()
+            .all(|d| d.starts_with("not ready"))
+            && downloads[waited].starts_with("served the watermarked copy sha256")
+            && downloads[waited + 1].starts_with("refused"),
         "{downloads:?}"
     );
     let (_, after) = app
@@ -186,4 +321,178 @@ async fn a_copy_needs_a_leaders_approval_and_its_link_expires() {
         (Some("refused"), true)
     );
     assert_eq!(refused["request"]["reason"], "涉及他人隐私");
+
+    // Neither the refused request nor the expired one left the original changed.
+    let stored = app
+        .stored_files()
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("originals/"))
+        .unwrap();
+    assert_eq!(std::fs::read(&stored).unwrap(), original);
+    // The copy lives beside the clip's other derived files.
+    assert!(app
+        .stored_files()
+        .iter()
+        .any(|p| p.ends_with(format!("copies/{id}.mp4"))));
+    app.app.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_transcoder_a_copy_is_never_approved() {
+    let clock = Arc::new(ManualClock::new(
+        chrono::Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0).unwrap(),
+    ));
+    let catalog = custodian_catalog::CatalogConfig {
+        reconcile_every: Duration::from_secs(3600),
+        ..Default::default()
+    };
+    let app = spawn_standalone_at(Default::default(), catalog, clock.clone()).await;
+    let leader = token_with_role(&app.app, "b1", Role::Leader).await;
+    let clip = app
+        .upload_recorded("2026-03-01T10:00:00+08:00", &[], &clock)
+        .await;
+    let (_, request) = app
+        .send(
+            "POST",
+            &app.token,
+            "/v1/copy-requests",
+            json!({"clip_id": clip, "party": "律师", "purpose": "诉讼"}),
+        )
+        .await;
+    let id = request["id"].as_str().unwrap();
+    let (status, error) = app
+        .send(
+            "POST",
+            &leader,
+            &format!("/v1/copy-requests/{id}/approve"),
+            json!({"reason": "同意"}),
+        )
+        .await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (409, Some("copies-unavailable")),
+        "{error}"
+    );
+    let (_, after) = app
+        .send(
+            "GET",
+            &app.token,
+            &format!("/v1/copy-requests/{id}"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(after["state"], "pending");
+    // Refusing still works.
+    let (status, _) = app
+        .send(
+            "POST",
+            &leader,
+            &format!("/v1/copy-requests/{id}/refuse"),
+            json!({"reason": "不予提供"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    app.app.stop().await;
+}
+
+#[tokio::test]
+async fn an_approved_copy_not_made_in_time_is_announced_again_once_per_round() {
+    use custodian_custody::{Custody, CustodyConfig, PartyCopies};
+    use custodian_platform::bus::ConsumerSpec;
+    use custodian_proto::Message;
+
+    let clock = Arc::new(ManualClock::new(
+        chrono::Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0).unwrap(),
+    ));
+    let catalog = custodian_catalog::CatalogConfig {
+        reconcile_every: Duration::from_secs(3600),
+        ..Default::default()
+    };
+    // No transcoder runs here, so nothing takes the announcements: they wait on the bus.
+    let app = spawn_standalone_at(Default::default(), catalog, clock.clone()).await;
+    let clip = app
+        .upload_recorded("2026-03-01T10:00:00+08:00", &[], &clock)
+        .await;
+    let (_, request) = app
+        .send(
+            "POST",
+            &app.token,
+            "/v1/copy-requests",
+            json!({"clip_id": clip, "party": "律师", "purpose": "诉讼"}),
+        )
+        .await;
+    let id: uuid::Uuid = request["id"].as_str().unwrap().parse().unwrap();
+    let ports = custodian_platform::Ports {
+        registry: prometheus::Registry::new(),
+        ..app.app.ports.clone()
+    };
+    let key = custodian_custody::read_key(&app.data.path().join("audit-signing.key")).unwrap();
+    let custody =
+        Custody::with_party_copies(ports, key, &CustodyConfig::default(), PartyCopies::Made)
+            .unwrap();
+    let now = clock.now();
+    assert!(app
+        .app
+        .ports
+        .catalogue
+        .decide_copy_request(
+            id,
+            true,
+            "leader",
+            now,
+            "同意",
+            Some(("0".repeat(64).as_str(), now + chrono::Duration::hours(72)))
+        )
+        .await
+        .unwrap());
+
+    assert_eq!(
+        custody.announce_stuck_copies().await.unwrap(),
+        0,
+        "not stuck yet"
+    );
+    clock.advance(chrono::Duration::minutes(11));
+    assert_eq!(custody.announce_stuck_copies().await.unwrap(), 1);
+    assert_eq!(
+        custody.announce_stuck_copies().await.unwrap(),
+        0,
+        "once per round"
+    );
+    clock.advance(chrono::Duration::minutes(10));
+    assert_eq!(custody.announce_stuck_copies().await.unwrap(), 1);
+
+    let mut subscription = app
+        .app
+        .ports
+        .bus
+        .subscribe(&ConsumerSpec {
+            name: "test-copies".into(),
+            topic: custodian_core::events::Topic::CopyApproved,
+            ack_wait: Duration::from_secs(30),
+            max_deliver: 1,
+        })
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let delivery = tokio::time::timeout(WAIT, subscription.next())
+            .await
+            .unwrap()
+            .unwrap();
+        let event = custodian_proto::v1::CopyApproved::decode(delivery.payload).unwrap();
+        assert_eq!(event.request_id, id.to_string());
+        assert_eq!(event.clip_id, clip);
+        assert_eq!(event.bureau_id, "b1");
+        delivery.acker.ack().await.unwrap();
+    }
+
+    // Once the copy is recorded, nothing is announced any more.
+    app.app
+        .ports
+        .catalogue
+        .record_copy_made(id, &"1".repeat(64), 10, clock.now())
+        .await
+        .unwrap();
+    clock.advance(chrono::Duration::minutes(10));
+    assert_eq!(custody.announce_stuck_copies().await.unwrap(), 0);
+    app.app.stop().await;
 }

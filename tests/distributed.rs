@@ -98,6 +98,7 @@ async fn a_bad_config_value_stops_startup_with_its_name() {
         ),
         ("CUSTODIAN_MAX_UPLOAD_SIZE", "12 parsecs", "max-upload-size"),
         ("CUSTODIAN_NATS_STREAM", "has space", "nats-stream"),
+        ("CUSTODIAN_SECRET_ROLES", "leader,chief", "secret-roles"),
     ];
     for (variable, value, named) in cases {
         let mut env = deployment.env.clone();
@@ -238,6 +239,142 @@ async fn the_media_workers_run_as_their_own_processes() {
     );
 
     for process in [transcoder, fingerprinter, catalog, ingest] {
+        assert!(process.terminate().await.success());
+    }
+}
+
+#[tokio::test]
+async fn a_party_copy_is_watermarked_by_a_separate_transcoder_and_served_by_custody() {
+    let mut deployment = deployment().await;
+    deployment.env.retain(|(k, _)| k != "CUSTODIAN_MEDIA_STEPS");
+    let work = tempfile::tempdir().unwrap();
+    let key = work.path().join("audit.key");
+    std::fs::write(&key, hex::encode(rand::random::<[u8; 32]>())).unwrap();
+    deployment
+        .env
+        .push(("CUSTODIAN_AUDIT_KEY_FILE".into(), key.display().to_string()));
+    let clip = work.path().join("clip.mp4");
+    let made = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
+        .arg("color=c=gray:size=320x240:rate=25:duration=2")
+        .args(["-c:v", "libx264", "-pix_fmt", "yuv420p"])
+        .arg(&clip)
+        .status()
+        .await
+        .unwrap();
+    assert!(made.success());
+    let body = std::fs::read(&clip).unwrap();
+    let digest = Sha256Digest::of(&body);
+
+    let officer = create_token(&deployment.env, "b1").await;
+    let leader = common::distributed::create_token_with_role(&deployment.env, "b1", "leader").await;
+    let http = reqwest::Client::new();
+    let processes: Vec<Process> = [
+        "ingest",
+        "catalog",
+        "custody",
+        "transcoder",
+        "fingerprinter",
+    ]
+    .into_iter()
+    .map(|role| Process::spawn(&["serve", role], &deployment.env))
+    .collect();
+    let mut bases = Vec::new();
+    for process in &processes {
+        bases.push(process.ready(&http).await);
+    }
+    let (ingest_base, catalog_base, custody_base) = (&bases[0], &bases[1], &bases[2]);
+
+    let response = http
+        .put(format!("{ingest_base}/v1/uploads"))
+        .bearer_auth(&officer)
+        .header("Content-Digest", digest.to_content_digest())
+        .query(&upload_query())
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let clip_id = response.json::<Value>().await.unwrap()["clip_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_for_state(
+        &http,
+        catalog_base,
+        &officer,
+        &clip_id,
+        "catalogued",
+        std::time::Duration::from_secs(90),
+    )
+    .await;
+
+    let request: Value = http
+        .post(format!("{custody_base}/v1/copy-requests"))
+        .bearer_auth(&officer)
+        .json(&serde_json::json!({"clip_id": clip_id, "party": "代理律师 李四", "purpose": "诉讼"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = request["id"].as_str().unwrap().to_owned();
+    let decided: Value = http
+        .post(format!("{custody_base}/v1/copy-requests/{id}/approve"))
+        .bearer_auth(&leader)
+        .json(&serde_json::json!({"reason": "同意"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let link = decided["download_url"].as_str().unwrap().to_owned();
+    let response = eventually(
+        std::time::Duration::from_secs(90),
+        "the party's copy made",
+        || async {
+            let response = http
+                .get(format!("{custody_base}{link}"))
+                .send()
+                .await
+                .ok()?;
+            if response.status() == 409 {
+                assert!(response.headers().contains_key("retry-after"));
+                return None;
+            }
+            Some(response)
+        },
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let declared = response.headers()["custodian-sha256"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let copy = response.bytes().await.unwrap();
+    assert_eq!(Sha256Digest::of(&copy).to_hex(), declared);
+    assert_ne!(copy.as_ref(), body.as_slice());
+    let key = custodian_core::keys::copy_key(
+        &custodian_core::BureauId::parse("b1").unwrap(),
+        clip_id.parse().unwrap(),
+        id.parse().unwrap(),
+    );
+    assert_eq!(
+        deployment.store.size_of(&key).await.unwrap(),
+        Some(copy.len() as u64),
+        "the copy is in the bucket under its derived key"
+    );
+    for process in processes.into_iter().rev() {
         assert!(process.terminate().await.success());
     }
 }

@@ -8,6 +8,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use common::video::{ffmpeg, grey_frames, mean_abs_diff, test_clip};
 use common::{spawn_standalone_with_media, spawn_standalone_with_media_limits, TestApp};
 use custodian_core::Sha256Digest;
 use serde_json::Value;
@@ -15,65 +16,6 @@ use serde_json::Value;
 /// Waits longer than the other tests: each clip is transcoded and fingerprinted on two
 /// shared cores, with other tests running.
 const MEDIA_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
-
-/// Runs the ffmpeg command line with `args`, failing the test with its message if it fails.
-fn ffmpeg(args: &[&str]) {
-    let output = std::process::Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y"])
-        .args(args)
-        .output()
-        .expect("ffmpeg runs (scripts/setup-system.sh installs it)");
-    assert!(
-        output.status.success(),
-        "ffmpeg {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// A `seconds`-long H.264 test pattern (testsrc2) of `size` at `rate` fps, with `extra`
-/// output arguments (metadata, preset).
-fn test_clip(path: &Path, size: &str, rate: u32, seconds: u32, extra: &[&str]) {
-    let source = format!("testsrc2=size={size}:rate={rate}:duration={seconds}");
-    let mut args = vec![
-        "-f", "lavfi", "-i", &source, "-c:v", "libx264", "-pix_fmt", "yuv420p",
-    ];
-    args.extend_from_slice(extra);
-    args.push(path.to_str().unwrap());
-    ffmpeg(&args);
-}
-
-/// Decoded frames of `path` in a region, as 8-bit grey, one Vec per frame.
-fn grey_frames(path: &Path, crop: &str, frames: usize) -> Vec<Vec<u8>> {
-    let output = std::process::Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-i"])
-        .arg(path)
-        .args(["-vf", &format!("crop={crop},format=gray"), "-frames:v"])
-        .arg(frames.to_string())
-        .args(["-f", "rawvideo", "-"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let (w, h) = {
-        let mut parts = crop.split(':');
-        let w: usize = parts.next().unwrap().parse().unwrap();
-        let h: usize = parts.next().unwrap().parse().unwrap();
-        (w, h)
-    };
-    output.stdout.chunks(w * h).map(<[u8]>::to_vec).collect()
-}
-
-fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (i32::from(*x) - i32::from(*y)).abs() as f64)
-        .sum::<f64>()
-        / a.len() as f64
-}
 
 impl TestApp {
     async fn upload_file(&self, path: &Path, extra: &[(&str, &str)]) -> String {

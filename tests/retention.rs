@@ -348,10 +348,27 @@ async fn two_years_of_retention() {
             id.parse().unwrap(),
         )
     };
+    // A party's watermarked copy of it too (art. 22: no copy outlives the original).
+    let (status, request) = w
+        .app
+        .send(
+            "POST",
+            &w.app.token,
+            "/v1/copy-requests",
+            json!({"clip_id": ordinary, "party": "律师", "purpose": "诉讼"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{request}");
+    let party_copy = custodian_core::keys::copy_key(
+        &custodian_core::BureauId::parse("b1").unwrap(),
+        ordinary.parse().unwrap(),
+        request["id"].as_str().unwrap().parse().unwrap(),
+    );
     for key in [
         derived_of(&ordinary).view,
         derived_of(&ordinary).poster,
         derived_of(&held).view,
+        party_copy.clone(),
     ] {
         let mut writer = blob.create(&key).await.unwrap();
         writer
@@ -373,6 +390,11 @@ async fn two_years_of_retention() {
     assert_eq!(
         blob.size_of(&derived_of(&ordinary).poster).await.unwrap(),
         None
+    );
+    assert_eq!(
+        blob.size_of(&party_copy).await.unwrap(),
+        None,
+        "a party's copy outlived its original"
     );
     assert_eq!(
         blob.size_of(&derived_of(&held).view).await.unwrap(),
@@ -582,6 +604,7 @@ async fn archival_to_s3_reads_the_copy_back_and_catches_a_bad_copy() {
         catalogue: catalogue.clone(),
         clock: Arc::new(ManualClock::new(cst(2026, 3, 2, 9))),
         registry: registry.clone(),
+        secret_roles: Default::default(),
     };
     let (good, good_key, good_body) = record_original(&ports, 1).await;
     let (bad, bad_key, _) = record_original(&ports, 2).await;

@@ -477,6 +477,7 @@ fn ports(blob: Arc<dyn BlobStore>, catalogue: Arc<dyn Catalogue>) -> Ports {
         catalogue,
         clock: Arc::new(SystemClock),
         registry: prometheus::Registry::new(),
+        secret_roles: Default::default(),
     }
 }
 

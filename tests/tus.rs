@@ -291,6 +291,7 @@ fn standalone_args(data: &std::path::Path) -> StandaloneArgs {
         custody: Default::default(),
         transcoder: Default::default(),
         media: Default::default(),
+        access: Default::default(),
     }
 }
 
@@ -332,6 +333,7 @@ fn ports_on(
         catalogue,
         clock,
         registry: prometheus::Registry::new(),
+        secret_roles: Default::default(),
     }
 }
 

@@ -117,8 +117,14 @@ impl Process {
 }
 
 pub async fn create_token(env: &[(String, String)], bureau: &str) -> String {
+    create_token_with_role(env, bureau, "officer").await
+}
+
+pub async fn create_token_with_role(env: &[(String, String)], bureau: &str, role: &str) -> String {
     let output = Command::new(BIN)
-        .args(["admin", "token", "create", "--bureau", bureau])
+        .args([
+            "admin", "token", "create", "--bureau", bureau, "--role", role,
+        ])
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .output()
         .await

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod distributed;
+pub mod video;
 
 use std::time::Duration;
 
@@ -71,6 +72,23 @@ pub async fn spawn_standalone_with_media() -> TestApp {
     spawn_standalone_with_media_limits(Default::default()).await
 }
 
+/// A standalone instance with the media workers, on a given clock (the reconciler quiet).
+pub async fn spawn_standalone_with_media_at(
+    clock: std::sync::Arc<dyn custodian_platform::clock::Clock>,
+) -> TestApp {
+    spawn_standalone_as_configured(
+        IngestConfig::default(),
+        CatalogConfig {
+            reconcile_every: Duration::from_secs(3600),
+            ..Default::default()
+        },
+        Default::default(),
+        clock,
+        Default::default(),
+    )
+    .await
+}
+
 pub async fn spawn_standalone_with_media_limits(
     media: custodian_platform::config::MediaJobArgs,
 ) -> TestApp {
@@ -84,12 +102,24 @@ pub async fn spawn_standalone_with_media_limits(
     .await
 }
 
-async fn spawn_standalone_as_configured(
+pub async fn spawn_standalone_as_configured(
     ingest: IngestConfig,
     catalog: CatalogConfig,
     retention: custodian_retention::RetentionConfig,
     clock: std::sync::Arc<dyn custodian_platform::clock::Clock>,
     media: custodian_platform::config::MediaJobArgs,
+) -> TestApp {
+    spawn_standalone_with_access(ingest, catalog, retention, clock, media, Default::default()).await
+}
+
+/// A standalone instance as configured, down to who may see what.
+pub async fn spawn_standalone_with_access(
+    ingest: IngestConfig,
+    catalog: CatalogConfig,
+    retention: custodian_retention::RetentionConfig,
+    clock: std::sync::Arc<dyn custodian_platform::clock::Clock>,
+    media: custodian_platform::config::MediaJobArgs,
+    access: custodian_platform::config::AccessArgs,
 ) -> TestApp {
     let data = tempfile::tempdir().unwrap();
     let args = StandaloneArgs {
@@ -104,6 +134,7 @@ async fn spawn_standalone_as_configured(
         custody: Default::default(),
         transcoder: Default::default(),
         media,
+        access,
     };
     let app = custodian::app::start_standalone_with_clock(&args, clock)
         .await

@@ -80,10 +80,32 @@ impl FromStr for CopyState {
     }
 }
 
+/// The lines burned into every frame of a party's copy (art. 23): what it is, which request
+/// it answers, for whom, and when it was approved (China Standard Time). Control characters
+/// are dropped; the text is drawn verbatim (no expansion), from a file, never spliced into
+/// a filter graph.
+pub fn watermark_text(request: uuid::Uuid, party: &str, approved_at: DateTime<Utc>) -> String {
+    let party: String = party.chars().filter(|c| !c.is_control()).collect();
+    let approved = approved_at
+        .with_timezone(&crate::deadlines::china_time())
+        .format("%Y-%m-%d %H:%M");
+    format!("复制件 COPY\n{request}\n{party}\n{approved} (UTC+8)")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::{Duration, TimeZone};
+
+    #[test]
+    fn the_watermark_names_the_request_the_party_and_the_approval() {
+        let at = Utc.with_ymd_and_hms(2026, 3, 1, 16, 5, 0).unwrap();
+        let id = uuid::Uuid::nil();
+        assert_eq!(
+            watermark_text(id, "张三 %{pts}\\x\r\n", at),
+            format!("复制件 COPY\n{id}\n张三 %{{pts}}\\x\n2026-03-02 00:05 (UTC+8)")
+        );
+    }
 
     #[test]
     fn only_another_may_decide_and_only_once() {

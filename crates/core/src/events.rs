@@ -10,14 +10,17 @@ pub enum Topic {
     ClipTranscoded,
     ClipFingerprinted,
     ClipCatalogued,
+    /// A leader approved a party's copy request: its watermarked copy is to be made.
+    CopyApproved,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 4] = [
+    pub const ALL: [Topic; 5] = [
         Topic::ClipStored,
         Topic::ClipTranscoded,
         Topic::ClipFingerprinted,
         Topic::ClipCatalogued,
+        Topic::CopyApproved,
     ];
 
     /// The subject after the prefix, e.g. `v1.clip.stored`.
@@ -27,11 +30,23 @@ impl Topic {
             Self::ClipTranscoded => "v1.clip.transcoded",
             Self::ClipFingerprinted => "v1.clip.fingerprinted",
             Self::ClipCatalogued => "v1.clip.catalogued",
+            Self::CopyApproved => "v1.copy.approved",
         }
     }
 
     pub fn subject(self, prefix: &str) -> String {
         format!("{prefix}.{}", self.suffix())
+    }
+
+    /// A message id for a copy request's event: one per request and round, like
+    /// [`Topic::message_id`] for clips.
+    pub fn copy_message_id(self, request: uuid::Uuid, round: u32) -> String {
+        let name = self.suffix().rsplit('.').next().unwrap_or("event");
+        if round == 0 {
+            format!("copy-{request}.{name}")
+        } else {
+            format!("copy-{request}.{name}.r{round}")
+        }
     }
 
     /// Where messages on this topic go when they could not be handled.
@@ -78,6 +93,10 @@ mod tests {
         assert_eq!(
             Topic::ClipStored.dead_letter_subject("custodian"),
             "custodian.v1.dead.clip.stored"
+        );
+        assert_eq!(
+            Topic::CopyApproved.dead_letter_subject("custodian"),
+            "custodian.v1.dead.copy.approved"
         );
     }
 

@@ -42,6 +42,13 @@ pub fn derived_keys(bureau: &BureauId, clip: ClipId) -> DerivedKeys {
     }
 }
 
+/// Where the watermarked copy made for a party's copy request lives:
+/// `derived/<bureau>/<clip>/copies/<request id>.mp4`, beside the clip's other outputs, so it
+/// is made again under the same key and goes when the clip's files are purged.
+pub fn copy_key(bureau: &BureauId, clip: ClipId, request: uuid::Uuid) -> String {
+    format!("derived/{bureau}/{clip}/copies/{request}.mp4")
+}
+
 /// The original file's extension, lowercased, if it is short and plain enough to be useful
 /// in a key (players and operators recognise `.mp4`); anything else is left out.
 fn extension(name: &str) -> Option<String> {
@@ -70,6 +77,17 @@ mod tests {
         assert_ne!(
             original_key(&bureau, at, a, "x.mp4"),
             original_key(&bureau, at, b, "x.mp4")
+        );
+    }
+
+    #[test]
+    fn party_copies_live_under_the_clips_derived_files() {
+        let bureau = BureauId::parse("b1").unwrap();
+        let clip = ClipId::from_parts(1, [1; 10]);
+        let request = uuid::Uuid::nil();
+        assert_eq!(
+            copy_key(&bureau, clip, request),
+            format!("derived/b1/{clip}/copies/{request}.mp4")
         );
     }
 

@@ -19,6 +19,10 @@ pub enum Role {
     Auditor,
     /// Administers the bureau.
     Admin,
+    /// A region's administrator: reads the records, audit trails and reports of every bureau
+    /// of the region (naming the bureau per request), changes nothing anywhere.
+    #[serde(rename = "region-admin")]
+    RegionAdmin,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -43,12 +47,13 @@ pub enum Action {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::Officer,
         Role::Archivist,
         Role::Leader,
         Role::Auditor,
         Role::Admin,
+        Role::RegionAdmin,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -58,7 +63,13 @@ impl Role {
             Self::Leader => "leader",
             Self::Auditor => "auditor",
             Self::Admin => "admin",
+            Self::RegionAdmin => "region-admin",
         }
+    }
+
+    /// Whether the role may act on other bureaus than its own (read only, by [`Role::may`]).
+    pub fn spans_bureaus(self) -> bool {
+        self == Self::RegionAdmin
     }
 
     // A table reads better than one long `matches!`: a row per grant.
@@ -72,7 +83,7 @@ impl Role {
             (Archivist | Leader | Admin, Classify | ManageCases) => true,
             (Archivist | Admin, ManageDevices) => true,
             (Archivist | Leader | Admin, ManageRetention) => true,
-            (Auditor | Admin, ReadAudit) => true,
+            (Auditor | Admin | RegionAdmin, ReadAudit) => true,
             (Leader | Admin, Export) => true,
             (Officer | Archivist | Leader | Admin, RequestCopy) => true,
             (Leader, ApproveCopy) => true,
@@ -88,8 +99,8 @@ impl fmt::Display for Role {
     }
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("unknown role {0:?} (officer, archivist, leader, auditor, admin)")]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("unknown role {0:?} (officer, archivist, leader, auditor, admin, region-admin)")]
 pub struct UnknownRole(pub String);
 
 impl FromStr for Role {
@@ -114,6 +125,21 @@ mod tests {
         assert!(!Role::Auditor.may(Action::Classify));
         assert!(Role::Archivist.may(Action::Classify));
         assert!(!Role::Leader.may(Action::ManageDevices));
+        for action in [
+            Action::Upload,
+            Action::Classify,
+            Action::ManageCases,
+            Action::ManageDevices,
+            Action::ManageRetention,
+            Action::Export,
+            Action::RequestCopy,
+            Action::ApproveCopy,
+            Action::SetConfidentiality,
+        ] {
+            assert!(!Role::RegionAdmin.may(action), "{action:?}");
+        }
+        assert!(Role::RegionAdmin.may(Action::ReadAudit));
+        assert!(Role::RegionAdmin.spans_bureaus() && !Role::Admin.spans_bureaus());
         for role in Role::ALL {
             assert!(role.may(Action::Read));
             assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
@@ -171,6 +197,53 @@ impl FromStr for Confidentiality {
 /// The roles that see secret footage unless configured otherwise.
 pub const DEFAULT_SECRET_ROLES: [Role; 3] = [Role::Leader, Role::Auditor, Role::Admin];
 
+/// The roles a deployment names for secret footage (art. 24), checked: known roles, at least
+/// one, none twice, and never officers (who do not even see internal footage).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRoles(Vec<Role>);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretRolesError {
+    #[error("names no role; at least one role must see secret footage")]
+    Empty,
+    #[error(transparent)]
+    Unknown(#[from] UnknownRole),
+    #[error("names {0} twice")]
+    Repeated(Role),
+    #[error("names officer, who may not see internal footage, let alone secret")]
+    Officer,
+}
+
+impl SecretRoles {
+    pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<Self, SecretRolesError> {
+        let mut roles = Vec::new();
+        for name in names {
+            let role: Role = name.as_ref().trim().parse()?;
+            if role == Role::Officer {
+                return Err(SecretRolesError::Officer);
+            }
+            if roles.contains(&role) {
+                return Err(SecretRolesError::Repeated(role));
+            }
+            roles.push(role);
+        }
+        if roles.is_empty() {
+            return Err(SecretRolesError::Empty);
+        }
+        Ok(Self(roles))
+    }
+
+    pub fn roles(&self) -> &[Role] {
+        &self.0
+    }
+}
+
+impl Default for SecretRoles {
+    fn default() -> Self {
+        Self(DEFAULT_SECRET_ROLES.to_vec())
+    }
+}
+
 #[cfg(test)]
 mod confidentiality_tests {
     use super::*;
@@ -189,6 +262,27 @@ mod confidentiality_tests {
         assert_eq!(
             "secret".parse::<Confidentiality>().unwrap(),
             Confidentiality::Secret
+        );
+        assert_eq!(
+            SecretRoles::parse(&["leader", " admin"]).unwrap().roles(),
+            &[Role::Leader, Role::Admin]
+        );
+        assert_eq!(SecretRoles::default().roles(), &DEFAULT_SECRET_ROLES);
+        assert_eq!(
+            SecretRoles::parse::<&str>(&[]),
+            Err(SecretRolesError::Empty)
+        );
+        assert!(matches!(
+            SecretRoles::parse(&["leader", "chief"]),
+            Err(SecretRolesError::Unknown(_))
+        ));
+        assert_eq!(
+            SecretRoles::parse(&["admin", "admin"]),
+            Err(SecretRolesError::Repeated(Role::Admin))
+        );
+        assert_eq!(
+            SecretRoles::parse(&["officer"]),
+            Err(SecretRolesError::Officer)
         );
         assert!("top".parse::<Confidentiality>().is_err());
     }

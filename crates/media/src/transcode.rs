@@ -27,6 +27,9 @@ pub struct TranscodePlan {
     pub clock_text_file: PathBuf,
     /// An ASS script with the per-second lines, if any.
     pub subtitles_file: Option<PathBuf>,
+    /// A party's copy (art. 23): text drawn verbatim (no `%` or `\\` expansion) across the
+    /// middle of every frame, naming the request the copy answers.
+    pub watermark_text_file: Option<PathBuf>,
     /// Where in the clip the poster is taken (the first frame if the clip is shorter).
     pub poster_at_seconds: f64,
 }
@@ -86,6 +89,12 @@ pub fn transcode(
         plan.subtitles_file
             .as_deref()
             .map(|p| Ok::<_, MediaError>(("subtitles path", path_str(p)?)))
+            .transpose()?,
+    )
+    .chain(
+        plan.watermark_text_file
+            .as_deref()
+            .map(|p| Ok::<_, MediaError>(("watermark path", path_str(p)?)))
             .transpose()?,
     ) {
         if !safe_in_filter_graph(text) {
@@ -502,6 +511,17 @@ fn video_graph(
     ));
     if let Some(ass) = &plan.subtitles_file {
         chain.push(format!("subtitles=filename={}", ass.display()));
+    }
+    if let Some(watermark) = &plan.watermark_text_file {
+        // Drawn last, over everything, and verbatim: the party's name is untrusted text.
+        chain.push(format!(
+            "drawtext=textfile={}:expansion=none:font='{}':fontsize={}:fontcolor=white@0.9:borderw=2:bordercolor=black@0.9:box=1:boxcolor=red@0.35:boxborderw={}:line_spacing={}:x=(w-text_w)/2:y=(h-text_h)/2",
+            watermark.display(),
+            plan.font_family,
+            (height / 18).max(12),
+            margin,
+            margin / 2
+        ));
     }
     let spec = chain.join(",");
     graph

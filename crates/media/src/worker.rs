@@ -26,14 +26,14 @@ pub enum JobFailure {
 }
 
 impl JobFailure {
-    fn retry_may_help(&self) -> bool {
+    pub fn retry_may_help(&self) -> bool {
         match self {
             Self::Media(e) => !e.is_permanent(),
             Self::Storage(e) => e.is_transient(),
         }
     }
 
-    fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> &'static str {
         match self {
             Self::Media(e) => e.kind(),
             Self::Storage(_) => "storage",

@@ -341,6 +341,40 @@ mod tests {
     }
 }
 
+/// Who may see what, for every role that serves the API: the same in every process of a
+/// deployment.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AccessArgs {
+    /// The roles that may see secret clips (art. 24), comma-separated: any of archivist,
+    /// leader, auditor, admin, region-admin (officers never).
+    #[arg(
+        long = "secret-roles",
+        env = "CUSTODIAN_SECRET_ROLES",
+        value_delimiter = ',',
+        default_value = "leader,auditor,admin"
+    )]
+    pub secret_roles: Vec<String>,
+}
+
+impl Default for AccessArgs {
+    fn default() -> Self {
+        Self {
+            secret_roles: custodian_core::roles::DEFAULT_SECRET_ROLES
+                .iter()
+                .map(|r| r.as_str().to_owned())
+                .collect(),
+        }
+    }
+}
+
+impl AccessArgs {
+    /// The checked roles, or a message naming the bad value.
+    pub fn secret_roles(&self) -> Result<custodian_core::roles::SecretRoles, ConfigError> {
+        custodian_core::roles::SecretRoles::parse(&self.secret_roles)
+            .map_err(|e| ConfigError::new("secret-roles", self.secret_roles.join(","), e))
+    }
+}
+
 /// What both media workers accept and how long they may take: one set of limits for the
 /// process, shared by the transcoder and the fingerprinter.
 #[derive(Debug, Clone, clap::Args)]

@@ -139,6 +139,8 @@ pub struct Caller {
     pub role: Role,
     pub token_id: uuid::Uuid,
     pub label: String,
+    /// The roles this deployment names for secret footage.
+    pub secret_roles: custodian_core::roles::SecretRoles,
 }
 
 impl Caller {
@@ -157,10 +159,7 @@ impl Caller {
 
     /// The confidentiality levels the caller's role may see.
     pub fn may_see(&self) -> Vec<custodian_core::roles::Confidentiality> {
-        custodian_core::roles::Confidentiality::visible_to(
-            self.role,
-            &custodian_core::roles::DEFAULT_SECRET_ROLES,
-        )
+        custodian_core::roles::Confidentiality::visible_to(self.role, self.secret_roles.roles())
     }
 
     /// How the caller is named in histories and audit trails: the token's label, role and id.
@@ -224,11 +223,25 @@ async fn authenticate(
     };
     match owner {
         Ok(Some(owner)) => {
+            let named = request
+                .headers()
+                .get(BUREAU_HEADER)
+                .map(|value| value.to_str().map(str::to_owned));
+            let bureau = match acting_bureau(&guard, named, &owner).await {
+                Ok(bureau) => bureau,
+                Err(e) => return e.into_response(),
+            };
+            let label = if bureau == owner.bureau {
+                owner.label
+            } else {
+                format!("{} of {}", owner.label, owner.bureau)
+            };
             request.extensions_mut().insert(Caller {
-                bureau: owner.bureau,
+                bureau,
                 role: owner.role,
                 token_id: owner.token_id,
-                label: owner.label,
+                label,
+                secret_roles: guard.secret_roles.clone(),
             });
             next.run(request).await
         }
@@ -242,12 +255,57 @@ async fn authenticate(
     }
 }
 
+/// The header a region admin names the bureau it reads with.
+pub const BUREAU_HEADER: &str = "custodian-bureau";
+
+/// The bureau a request acts in: the credential's own, or for a role that spans bureaus (a
+/// region admin) the one named in `Custodian-Bureau`, which must exist. Any other role naming
+/// a bureau not its own is refused (403), so nothing crosses bureaus by accident.
+async fn acting_bureau(
+    guard: &GuardState,
+    named: Option<Result<String, axum::http::header::ToStrError>>,
+    owner: &crate::catalogue::TokenOwner,
+) -> Result<BureauId, ApiError> {
+    let Some(named) = named else {
+        return Ok(owner.bureau.clone());
+    };
+    let named = named
+        .ok()
+        .and_then(|text| BureauId::parse(text.trim()).ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-bureau",
+                "Custodian-Bureau must name a bureau id",
+            )
+        })?;
+    if named == owner.bureau {
+        return Ok(named);
+    }
+    if !owner.role.spans_bureaus() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "wrong-bureau",
+            format!("a {} acts in its own bureau only", owner.role),
+        ));
+    }
+    if !guard.catalogue.bureau_exists(&named).await? {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no-such-bureau",
+            format!("no bureau {named}"),
+        ));
+    }
+    Ok(named)
+}
+
 /// Applies the guard every API route stands behind: bearer authentication (deny by default),
 /// then one audit entry per request in the caller's bureau's chain.
 pub fn protect(router: Router, ports: &crate::Ports) -> Router {
     let guard = GuardState {
         catalogue: ports.catalogue.clone(),
         clock: ports.clock.clone(),
+        secret_roles: ports.secret_roles.clone(),
     };
     router
         .layer(axum::middleware::from_fn_with_state(guard.clone(), audit))
@@ -258,6 +316,7 @@ pub fn protect(router: Router, ports: &crate::Ports) -> Router {
 struct GuardState {
     catalogue: Arc<dyn Catalogue>,
     clock: Arc<dyn crate::clock::Clock>,
+    secret_roles: custodian_core::roles::SecretRoles,
 }
 
 /// The value in `path` where `template` has a `{parameter}`: the record acted on.

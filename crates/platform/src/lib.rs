@@ -26,4 +26,6 @@ pub struct Ports {
     pub catalogue: Arc<dyn catalogue::Catalogue>,
     pub clock: Arc<dyn clock::Clock>,
     pub registry: prometheus::Registry,
+    /// The roles that may see secret clips (art. 24), as configured (`--secret-roles`).
+    pub secret_roles: custodian_core::roles::SecretRoles,
 }

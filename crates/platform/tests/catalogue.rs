@@ -926,3 +926,105 @@ async fn postgres_down_is_transient() {
         .expect("nothing listens on port 9");
     assert!(err.is_transient(), "{err}");
 }
+
+/// A copy request's watermarked copy: pending work until recorded, then its digest and size;
+/// a failure is kept only while no copy is recorded.
+async fn party_copies(catalogue: Arc<dyn Catalogue>) {
+    use custodian_core::copies::CopyState;
+    use custodian_platform::catalogue::CopyRequest;
+    let b1 = BureauId::parse("b1").unwrap();
+    catalogue.ensure_bureau(&b1, "一大队", at(0)).await.unwrap();
+    let clip = new_clip(&b1, 1, "DSJ-1");
+    record(&*catalogue, &clip).await;
+    let request = CopyRequest {
+        id: Uuid::now_v7(),
+        bureau: b1.clone(),
+        clip: clip.id,
+        party: "律师".into(),
+        purpose: "诉讼".into(),
+        requested_by: "officer".into(),
+        requested_at: at(8),
+        state: CopyState::Pending,
+        decided_by: None,
+        decided_at: None,
+        reason: None,
+        expires_at: None,
+        downloads: 0,
+        copy_sha256: None,
+        copy_size_bytes: None,
+        copy_made_at: None,
+        copy_failure: None,
+    };
+    catalogue.create_copy_request(&request).await.unwrap();
+    assert!(
+        catalogue
+            .copies_to_make(at(23), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "pending: nothing to make"
+    );
+    let token = "a".repeat(64);
+    assert!(catalogue
+        .decide_copy_request(
+            request.id,
+            true,
+            "leader",
+            at(9),
+            "同意",
+            Some((&token, at(20)))
+        )
+        .await
+        .unwrap());
+    assert!(catalogue
+        .copies_to_make(at(9), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let due = catalogue.copies_to_make(at(10), 10).await.unwrap();
+    assert_eq!(
+        due.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![request.id]
+    );
+
+    let digest = Sha256Digest::of(b"copy").to_hex();
+    catalogue
+        .record_copy_made(request.id, &digest, 4096, at(10))
+        .await
+        .unwrap();
+    catalogue
+        .record_copy_failure(request.id, "too late to fail")
+        .await
+        .unwrap();
+    let made = catalogue
+        .copy_request_by_token(&token)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(made.copy_sha256.as_deref(), Some(digest.as_str()));
+    assert_eq!(made.copy_size_bytes, Some(4096));
+    assert_eq!(made.copy_made_at, Some(at(10)));
+    assert_eq!(made.copy_failure, None);
+    assert!(catalogue
+        .copies_to_make(at(23), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        catalogue.copy_requests_of_clip(clip.id).await.unwrap(),
+        vec![made]
+    );
+}
+
+#[tokio::test]
+async fn both_catalogues_record_party_copies() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("catalogue.db").display());
+    party_copies(catalogue::connect(&url, 4).await.unwrap()).await;
+    party_copies(
+        catalogue::connect(&fresh_postgres_url().await, 4)
+            .await
+            .unwrap(),
+    )
+    .await;
+}

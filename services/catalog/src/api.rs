@@ -789,7 +789,7 @@ struct ConfidentialityBody {
     request_body = ConfidentialityBody,
     responses(
         (status = 200, description = "set", body = ClipDetail),
-        (status = 403, description = "only leaders and admins set confidentiality", body = custodian_platform::http::ErrorBody),
+        (status = 403, description = "only leaders and admins set confidentiality, and only to a level their role may see (`--secret-roles`)", body = custodian_platform::http::ErrorBody),
         (status = 404, description = "no such clip the caller may see", body = custodian_platform::http::ErrorBody),
     ),
     security(("bearer" = []))
@@ -802,6 +802,18 @@ async fn set_confidentiality(
 ) -> Result<Json<ClipDetail>, ApiError> {
     caller.require(Action::SetConfidentiality)?;
     let clip = catalog.clip_of(&caller, clip_id(&id)?).await?;
+    // A role not named for secret footage (--secret-roles) cannot hide a clip from itself.
+    if !caller.may_see().contains(&body.level) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "a {} may not see {} clips, so may not make one so",
+                caller.role,
+                body.level.as_str()
+            ),
+        ));
+    }
     catalog
         .ports
         .catalogue

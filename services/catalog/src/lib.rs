@@ -279,7 +279,7 @@ impl Catalog {
                     .map_err(undecodable)?
                     .clip_id
             }
-            Topic::ClipCatalogued => return Ok(()),
+            Topic::ClipCatalogued | Topic::CopyApproved => return Ok(()),
         };
         let id: ClipId = clip_id
             .parse()

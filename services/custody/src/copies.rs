@@ -3,24 +3,62 @@
 //! approval opens a download link for a limited time: the link itself is the credential (the
 //! party has no account), shown once and kept only as a hash. Every download, and every
 //! refused attempt, is an entry in the bureau's audit trail.
+//!
+//! What the party gets is never the original: an approval announces `copy.approved`, and a
+//! transcoder makes from the original a copy with the request's watermark burned into every
+//! frame (`derived/<bureau>/<clip>/copies/<request id>.mp4`) and records its SHA-256. Until it
+//! is recorded the link answers 409 `copy-not-ready` with `Retry-After`. A deployment without
+//! a transcoder refuses approvals (409 `copies-unavailable`): no copy leaves unmarked.
 
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use bytes::Bytes;
 use chrono::Duration;
 use custodian_core::audit::NewAuditEntry;
 use custodian_core::copies::{CopyError, CopyState};
+use custodian_core::events::Topic;
+use custodian_core::keys::copy_key;
 use custodian_core::roles::Action;
 use custodian_core::{ClipId, Sha256Digest};
+use custodian_platform::bus::BusError;
 use custodian_platform::catalogue::CopyRequest;
 use custodian_platform::http::{clip_in_bureau, ApiError, Caller, ErrorBody};
+use custodian_platform::Ports;
+use custodian_proto::v1::CopyApproved;
+use custodian_proto::Message;
 use serde::{Deserialize, Serialize};
 
-use crate::Custody;
+use crate::{Custody, PartyCopies};
+
+/// Seconds the party is asked to wait before asking again while the copy is being made.
+pub const COPY_RETRY_AFTER_SECONDS: u64 = 10;
+
+/// Announces an approved request: a transcoder makes its watermarked copy. `round` 0 for the
+/// approval itself, more when announced again.
+pub(crate) async fn announce(
+    ports: &Ports,
+    request: &CopyRequest,
+    round: u32,
+) -> Result<(), BusError> {
+    let event = CopyApproved {
+        request_id: request.id.to_string(),
+        bureau_id: request.bureau.to_string(),
+        clip_id: request.clip.to_string(),
+    };
+    ports
+        .bus
+        .publish(
+            Topic::CopyApproved,
+            &Topic::CopyApproved.copy_message_id(request.id, round),
+            Bytes::from(event.encode_to_vec()),
+        )
+        .await
+}
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewCopyRequest {
@@ -111,6 +149,10 @@ pub async fn create(
         reason: None,
         expires_at: None,
         downloads: 0,
+        copy_sha256: None,
+        copy_size_bytes: None,
+        copy_made_at: None,
+        copy_failure: None,
     };
     custody
         .ports
@@ -158,6 +200,15 @@ async fn decide(
         .state
         .decide(&request.requested_by, &caller.name())
         .map_err(refused)?;
+    if approve && custody.party_copies == PartyCopies::Unavailable {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "copies-unavailable",
+            "this deployment runs no transcoder (--media-steps none), so it cannot make the \
+             watermarked copy a party receives; a copy is never given without its watermark. \
+             The request stays pending",
+        ));
+    }
     let reason = text("reason", &body.reason, 2000)?;
     let now = custody.ports.clock.now();
     let hours = body.valid_hours.unwrap_or(72);
@@ -196,6 +247,12 @@ async fn decide(
         .copy_request(&caller.bureau, id)
         .await?
         .ok_or_else(|| not_found(id, caller))?;
+    if approve {
+        // The approval stands even if the bus is down: custody announces it again later.
+        if let Err(e) = announce(&custody.ports, &request, 0).await {
+            tracing::warn!(copy_request = %id, error = %e, "announcing the approved copy failed; it will be announced again");
+        }
+    }
     Ok(Json(Decided {
         request,
         download_url: token.map(|t| format!("/v1/copies/{t}")),
@@ -204,10 +261,10 @@ async fn decide(
 
 #[utoipa::path(post, path = "/v1/copy-requests/{id}/approve", tag = "custody", params(("id" = String, Path, description = "copy request id")),
     request_body = Decision,
-    responses((status = 200, description = "approved; the download link is shown once", body = Decided),
+    responses((status = 200, description = "approved; the download link is shown once; the watermarked copy is made from the original in the background", body = Decided),
               (status = 403, description = "not a leader, or the leader who asked", body = ErrorBody),
               (status = 404, description = "no such request in the caller's bureau", body = ErrorBody),
-              (status = 409, description = "already decided", body = ErrorBody)),
+              (status = 409, description = "already decided (`copy-request-state`), or this deployment runs no transcoder and cannot watermark a copy (`copies-unavailable`; the request stays pending)", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn approve(
     State(custody): State<Arc<Custody>>,
@@ -234,6 +291,23 @@ pub async fn refuse(
     decide(&custody, &caller, &id, false, body).await
 }
 
+/// What a download link finds, before anything is recorded.
+enum Outcome {
+    Serve,
+    NotReady,
+    Failed(String),
+    Refused(CopyError),
+}
+
+#[utoipa::path(get, path = "/v1/copies/{token}", tag = "custody",
+    params(("token" = String, Path, description = "the download link's credential, `copy_` and 64 hex digits, as returned once by the approval")),
+    responses((status = 200, description = "the watermarked copy (MP4): the request id, party and approval date burned into every frame, with the viewing copy's clock, place and identity; never the original's bytes", content_type = "video/mp4",
+                  headers(("Custodian-Sha256" = String, description = "hex SHA-256 of the body, as recorded when the copy was made"),
+                          ("Custodian-Copy-Request" = String, description = "the copy request's id"))),
+              (status = 404, description = "no copy at this link", body = ErrorBody),
+              (status = 409, description = "`copy-not-ready`: approved, the watermarked copy is still being made (ask again after `Retry-After` seconds); `copy-failed`: it could not be made (the reason is given)", body = ErrorBody,
+                  headers(("Retry-After" = u64, description = "seconds to wait, while not ready"))),
+              (status = 410, description = "the link expired, the request was not approved, or the clip's files were purged", body = ErrorBody)))]
 /// The party's download: the link is the credential. Recorded in the bureau's trail whether
 /// it succeeds or not.
 pub async fn download(
@@ -257,19 +331,31 @@ pub async fn download(
         .await?
         .ok_or_else(gone)?;
     let now = custody.ports.clock.now();
-    let allowed = request.state.may_download(request.expires_at, now);
+    let outcome = match request.state.may_download(request.expires_at, now) {
+        Err(e) => Outcome::Refused(e),
+        Ok(()) => match (&request.copy_sha256, &request.copy_failure) {
+            (Some(_), _) => Outcome::Serve,
+            (None, Some(reason)) => Outcome::Failed(reason.clone()),
+            (None, None) => Outcome::NotReady,
+        },
+    };
     let entry = NewAuditEntry {
         at: now,
         actor: format!("party {:?} by copy request {}", request.party, request.id),
         action: "copy.download".into(),
         target: Some(request.clip.to_string()),
-        detail: match &allowed {
-            Ok(()) => format!(
-                "served (download {} of request {})",
+        detail: match &outcome {
+            Outcome::Serve => format!(
+                "served the watermarked copy sha256 {} (download {} of request {})",
+                request.copy_sha256.as_deref().unwrap_or_default(),
                 request.downloads + 1,
                 request.id
             ),
-            Err(e) => format!("refused: {e}"),
+            Outcome::NotReady => "not ready: the watermarked copy is being made".into(),
+            Outcome::Failed(reason) => {
+                format!("failed: the watermarked copy could not be made: {reason}")
+            }
+            Outcome::Refused(e) => format!("refused: {e}"),
         },
     };
     // No download without its entry in the trail.
@@ -278,12 +364,38 @@ pub async fn download(
         .catalogue
         .append_audit(request.bureau.as_str(), entry)
         .await?;
-    if let Err(e) = allowed {
-        return Err(ApiError::new(
-            StatusCode::GONE,
-            "copy-expired",
-            e.to_string(),
-        ));
+    match outcome {
+        Outcome::Serve => {}
+        Outcome::Refused(e) => {
+            return Err(ApiError::new(
+                StatusCode::GONE,
+                "copy-expired",
+                e.to_string(),
+            ))
+        }
+        Outcome::Failed(reason) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "copy-failed",
+                format!("the watermarked copy could not be made: {reason}"),
+            ))
+        }
+        Outcome::NotReady => {
+            let mut response = ApiError::new(
+                StatusCode::CONFLICT,
+                "copy-not-ready",
+                format!(
+                    "the watermarked copy of request {} is being made; ask again later",
+                    request.id
+                ),
+            )
+            .into_response();
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(COPY_RETRY_AFTER_SECONDS),
+            );
+            return Ok(response);
+        }
     }
     let clip = custody
         .ports
@@ -292,31 +404,36 @@ pub async fn download(
         .await?
         .filter(|c| c.purged_at.is_none())
         .ok_or_else(|| ApiError::new(StatusCode::GONE, "purged", "the clip's files were purged"))?;
-    let reader = custody.ports.blob.open(&clip.object_key).await?;
+    let key = copy_key(&clip.bureau, clip.id, request.id);
+    let reader = custody.ports.blob.open(&key).await?;
     custody
         .ports
         .catalogue
         .count_copy_download(request.id)
         .await?;
-    let name = clip
-        .object_key
-        .rsplit('/')
-        .next()
-        .unwrap_or("copy")
-        .to_owned();
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"copy-{}-{name}\"", request.id),
-            ),
-            (
-                header::HeaderName::from_static("custodian-copy-request"),
-                request.id.to_string(),
-            ),
-        ],
-        Body::from_stream(tokio_util::io::ReaderStream::new(reader)),
-    )
-        .into_response())
+    let mut headers = vec![
+        (header::CONTENT_TYPE, "video/mp4".to_owned()),
+        (
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"copy-{}.mp4\"", request.id),
+        ),
+        (
+            header::HeaderName::from_static("custodian-copy-request"),
+            request.id.to_string(),
+        ),
+        (
+            header::HeaderName::from_static("custodian-sha256"),
+            request.copy_sha256.clone().unwrap_or_default(),
+        ),
+    ];
+    if let Some(size) = request.copy_size_bytes {
+        headers.push((header::CONTENT_LENGTH, size.to_string()));
+    }
+    let mut response = Body::from_stream(tokio_util::io::ReaderStream::new(reader)).into_response();
+    for (name, value) in headers {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    Ok(response)
 }

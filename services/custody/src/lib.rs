@@ -63,6 +63,8 @@ pub enum CustodyError {
     Catalogue(#[from] CatalogueError),
     #[error("registering metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    #[error(transparent)]
+    Bus(#[from] custodian_platform::bus::BusError),
 }
 
 /// Reads a signing key (hex of 32 bytes) from `path`.
@@ -95,19 +97,50 @@ pub fn read_or_create_key(path: &Path) -> Result<SigningKey, ConfigError> {
     read_key(path)
 }
 
+/// Whether this deployment can make the watermarked copies of approved copy requests
+/// (art. 23): only where a transcoder runs. A copy is never given without its watermark, so
+/// without one approvals are refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartyCopies {
+    /// Transcoders take `copy.approved` and make each approved request's copy.
+    Made,
+    /// No media workers (`--media-steps none`): requests can be made and refused, not approved.
+    Unavailable,
+}
+
+/// How often approved requests whose copy is not yet made are looked for, and how long one
+/// may wait before its `copy.approved` is announced again (past the bus's duplicate window).
+const COPY_RECONCILE_EVERY: Duration = Duration::from_secs(60);
+const COPY_STUCK_AFTER: chrono::Duration = chrono::Duration::minutes(10);
+
 pub struct Custody {
     ports: Ports,
     key: SigningKey,
     every: Duration,
     session_hours: i64,
     checkpoints: IntCounter,
+    party_copies: PartyCopies,
+    /// The round each stuck request was last announced in by this process, so a request is
+    /// announced once per stuck period, not on every look.
+    announced: std::sync::Mutex<std::collections::HashMap<uuid::Uuid, u32>>,
 }
 
 impl Custody {
+    /// A custody role that cannot make party copies (approvals are refused); see
+    /// [`Custody::with_party_copies`].
     pub fn new(
         ports: Ports,
         key: SigningKey,
         config: &CustodyConfig,
+    ) -> Result<Arc<Self>, CustodyError> {
+        Self::with_party_copies(ports, key, config, PartyCopies::Unavailable)
+    }
+
+    pub fn with_party_copies(
+        ports: Ports,
+        key: SigningKey,
+        config: &CustodyConfig,
+        party_copies: PartyCopies,
     ) -> Result<Arc<Self>, CustodyError> {
         if config.checkpoint_every.is_zero() {
             return Err(ConfigError::new("checkpoint-every", "0s", "must be more than 0").into());
@@ -131,6 +164,8 @@ impl Custody {
             every: config.checkpoint_every,
             session_hours: config.session_hours,
             checkpoints,
+            party_copies,
+            announced: Default::default(),
         }))
     }
 
@@ -167,6 +202,7 @@ impl Custody {
 
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let mut ticker = tokio::time::interval(self.every);
+        let mut copies = tokio::time::interval(COPY_RECONCILE_EVERY);
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -175,8 +211,55 @@ impl Custody {
                         tracing::warn!(error = %e, "signing audit checkpoints failed; will try again");
                     }
                 }
+                _ = copies.tick(), if self.party_copies == PartyCopies::Made => {
+                    if let Err(e) = self.announce_stuck_copies().await {
+                        tracing::warn!(error = %e, "announcing party copies again failed; will try again");
+                    }
+                }
             }
         }
+    }
+
+    /// Announces `copy.approved` again for approved requests whose copy is neither made nor
+    /// failed long after the approval (a lost message, a crash): a lost event only delays
+    /// the copy. Returns how many.
+    pub async fn announce_stuck_copies(&self) -> Result<usize, CustodyError> {
+        let now = self.ports.clock.now();
+        let stuck = self
+            .ports
+            .catalogue
+            .copies_to_make(now - COPY_STUCK_AFTER, 100)
+            .await?;
+        let mut announced = 0;
+        for request in &stuck {
+            let waited = now - request.decided_at.unwrap_or(request.requested_at);
+            // One round per stuck period, so each announcement passes duplicate detection.
+            let round = u32::try_from(waited.num_minutes() / COPY_STUCK_AFTER.num_minutes())
+                .unwrap_or(u32::MAX)
+                .max(1);
+            let last = self
+                .announced
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .get(&request.id)
+                .copied();
+            if last == Some(round) {
+                continue;
+            }
+            tracing::info!(copy_request = %request.id, round, "party copy not made yet; announcing it again");
+            copies::announce(&self.ports, request, round).await?;
+            self.announced
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .insert(request.id, round);
+            announced += 1;
+        }
+        // Forget requests no longer stuck (made, failed or gone).
+        self.announced
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .retain(|id, _| stuck.iter().any(|r| r.id == *id));
+        Ok(announced)
     }
 
     /// Signs the end of every chain that grew since its last checkpoint. Returns how many.
@@ -206,7 +289,7 @@ impl Custody {
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(entries, checkpoints, public_key, export::export, copies::create, copies::get_one, copies::approve, copies::refuse, sessions::login, sessions::logout), modifiers(&BearerSecurity), tags((name = "custody", description = "The audit trail (art. 25)")))]
+#[openapi(paths(entries, checkpoints, public_key, export::export, copies::create, copies::get_one, copies::approve, copies::refuse, copies::download, sessions::login, sessions::logout), modifiers(&BearerSecurity), tags((name = "custody", description = "The audit trail (art. 25)")))]
 struct CustodyApi;
 
 /// The custody role's API, described for other tools.

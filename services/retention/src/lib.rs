@@ -459,6 +459,11 @@ impl Retention {
             ] {
                 custodian_platform::blob::remove_derived(&*self.ports.blob, &key).await?;
             }
+            // So do the watermarked copies made for parties (art. 23).
+            for request in self.ports.catalogue.copy_requests_of_clip(clip.id).await? {
+                let key = custodian_core::keys::copy_key(&clip.bureau, clip.id, request.id);
+                custodian_platform::blob::remove_derived(&*self.ports.blob, &key).await?;
+            }
             if self.ports.catalogue.mark_purged(clip.id, now).await? {
                 report.purged += 1;
                 self.metrics.purged.inc();

@@ -10,24 +10,26 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use custodian_core::copies::{watermark_text, CopyState};
 use custodian_core::events::Topic;
-use custodian_core::keys::derived_keys;
+use custodian_core::keys::{copy_key, derived_keys};
 use custodian_core::media::{
     ass, cues, drawtext_clock, parse_gpx, parse_iso6709, parse_nmea, webvtt, OverlayFacts, Track,
 };
 use custodian_core::upload::Coordinates;
-use custodian_core::ClipState;
+use custodian_core::{BureauId, ClipState};
 use custodian_media::{
     settle_failure, JobFailure, Limits, MediaError, StopFlag, TranscodePlan, TranscodeReport,
     Workspace,
 };
 use custodian_platform::blob::store_derived_file;
-use custodian_platform::bus::{run_consumer, HandleError, Job, JobMetrics};
-use custodian_platform::catalogue::{ClipRecord, Rendition};
+use custodian_platform::blob::WrittenObject;
+use custodian_platform::bus::{run_consumer, ConsumerSpec, HandleError, Job, JobMetrics};
+use custodian_platform::catalogue::{ClipRecord, CopyRequest, Rendition};
 use custodian_platform::config::{ConfigError, MediaJobArgs};
 use custodian_platform::events::stored_clip;
 use custodian_platform::Ports;
-use custodian_proto::v1::ClipTranscoded;
+use custodian_proto::v1::{ClipTranscoded, CopyApproved};
 use custodian_proto::Message;
 use prometheus::{IntCounter, IntCounterVec, Registry};
 use tokio_util::sync::CancellationToken;
@@ -139,6 +141,7 @@ pub enum TranscoderStartError {
 struct TranscoderMetrics {
     copies: IntCounter,
     footage_seconds: IntCounter,
+    party_copies: IntCounter,
 }
 
 impl TranscoderMetrics {
@@ -151,11 +154,17 @@ impl TranscoderMetrics {
             "custodian_transcoded_footage_seconds_total",
             "Seconds of footage made into viewing copies",
         )?;
+        let party_copies = IntCounter::new(
+            "custodian_party_copies_total",
+            "Watermarked copies made for approved copy requests (art. 23)",
+        )?;
         registry.register(Box::new(copies.clone()))?;
         registry.register(Box::new(footage_seconds.clone()))?;
+        registry.register(Box::new(party_copies.clone()))?;
         Ok(Self {
             copies,
             footage_seconds,
+            party_copies,
         })
     }
 }
@@ -199,15 +208,130 @@ impl Transcoder {
             let this = this.clone();
             async move { this.on_stored(job).await }
         };
-        run_consumer(
+        let views = run_consumer(
             self.ports.bus.clone(),
             self.jobs_args.consumer("transcoder"),
             self.jobs.clone(),
             self.jobs_args.delivery_timeout(),
+            shutdown.clone(),
+            handler,
+        );
+        let this = self.clone();
+        let handler = move |job: Job| {
+            let this = this.clone();
+            async move { this.on_copy_approved(job).await }
+        };
+        let copies = run_consumer(
+            self.ports.bus.clone(),
+            ConsumerSpec {
+                name: "transcoder-copies".into(),
+                topic: Topic::CopyApproved,
+                ..self.jobs_args.consumer("transcoder")
+            },
+            self.jobs.clone(),
+            self.jobs_args.delivery_timeout(),
             shutdown,
             handler,
+        );
+        tokio::join!(views, copies);
+    }
+
+    /// Makes the watermarked copy of an approved copy request (art. 23) from the clip's
+    /// original and records its SHA-256. Idempotent: a request whose copy is recorded, or
+    /// that is not approved, is left alone; making it again writes the same key.
+    pub async fn on_copy_approved(&self, job: Job) -> Result<(), HandleError> {
+        let event = CopyApproved::decode(job.payload)
+            .map_err(|e| HandleError::Permanent(format!("undecodable copy.approved: {e}")))?;
+        let id = uuid::Uuid::parse_str(&event.request_id).map_err(|e| {
+            HandleError::Permanent(format!(
+                "copy.approved request id {:?}: {e}",
+                event.request_id
+            ))
+        })?;
+        let bureau = BureauId::parse(&event.bureau_id).map_err(|e| {
+            HandleError::Permanent(format!("copy.approved bureau {:?}: {e}", event.bureau_id))
+        })?;
+        let Some(request) = self.ports.catalogue.copy_request(&bureau, id).await? else {
+            return Err(HandleError::Transient(format!(
+                "copy request {id} is not in the catalogue yet"
+            )));
+        };
+        if request.state != CopyState::Approved
+            || request.copy_made_at.is_some()
+            || request.copy_failure.is_some()
+        {
+            return Ok(());
+        }
+        let clip = self
+            .ports
+            .catalogue
+            .clip_for_worker(request.clip)
+            .await?
+            .filter(|c| c.purged_at.is_none());
+        let Some(clip) = clip else {
+            self.ports
+                .catalogue
+                .record_copy_failure(id, "the clip's files were purged")
+                .await?;
+            return Ok(());
+        };
+        tracing::info!(copy_request = %id, clip_id = %clip.id, attempt = job.attempt, "making a party's copy");
+        match self.make_party_copy(&clip, &request).await {
+            Ok((report, written)) => {
+                let size = i64::try_from(written.size).unwrap_or(i64::MAX);
+                self.ports
+                    .catalogue
+                    .record_copy_made(id, &written.sha256.to_hex(), size, self.ports.clock.now())
+                    .await?;
+                self.metrics.party_copies.inc();
+                tracing::info!(copy_request = %id, clip_id = %clip.id, frames = report.frames, sha256 = %written.sha256.to_hex(), "party's copy made");
+                Ok(())
+            }
+            Err(failure) if failure.retry_may_help() && !job.last_attempt => {
+                Err(HandleError::Transient(failure.to_string()))
+            }
+            Err(failure) => {
+                let reason = format!("transcoder: {failure}");
+                self.failures
+                    .with_label_values(&["transcoder-copies", failure.kind()])
+                    .inc();
+                tracing::warn!(copy_request = %id, %reason, "party's copy failed");
+                self.ports
+                    .catalogue
+                    .record_copy_failure(id, &reason)
+                    .await?;
+                Err(HandleError::Permanent(failure.to_string()))
+            }
+        }
+    }
+
+    async fn make_party_copy(
+        &self,
+        clip: &ClipRecord,
+        request: &CopyRequest,
+    ) -> Result<(TranscodeReport, WrittenObject), JobFailure> {
+        let work = Workspace::prepare(&self.ports, &self.jobs_args, clip, "copy").await?;
+        let keys = derived_keys(&clip.bureau, clip.id);
+        let track = self.track(&keys.track, clip.recorded_at).await?;
+        let source = OverlaySource::of(clip, track);
+        let config = self.config.clone();
+        let text = watermark_text(
+            request.id,
+            &request.party,
+            request.decided_at.unwrap_or(request.requested_at),
+        );
+        let report = work
+            .run(move |dir, original, limits, stop| {
+                make_party_copy(dir, original, source, &config, &text, limits, stop)
+            })
+            .await?;
+        let written = store_derived_file(
+            &*self.ports.blob,
+            &copy_key(&clip.bureau, clip.id, request.id),
+            &work.dir().join("copy.mp4"),
         )
-        .await;
+        .await?;
+        Ok((report, written))
     }
 
     pub async fn on_stored(&self, job: Job) -> Result<(), HandleError> {
@@ -395,6 +519,33 @@ pub fn make_viewing_copy(
     limits: &Limits,
     stop: &StopFlag,
 ) -> Result<TranscodeReport, MediaError> {
+    render(dir, original, source, config, None, limits, stop)
+}
+
+/// Makes a party's copy of `original` in `dir` (art. 23): the viewing copy's clock, place and
+/// identity, and across the middle of every frame `watermark` (the request it answers),
+/// drawn verbatim from `watermark.txt`. Written to `copy.mp4`. Blocking.
+pub fn make_party_copy(
+    dir: &Path,
+    original: &Path,
+    source: OverlaySource,
+    config: &TranscoderConfig,
+    watermark: &str,
+    limits: &Limits,
+    stop: &StopFlag,
+) -> Result<TranscodeReport, MediaError> {
+    render(dir, original, source, config, Some(watermark), limits, stop)
+}
+
+fn render(
+    dir: &Path,
+    original: &Path,
+    source: OverlaySource,
+    config: &TranscoderConfig,
+    watermark: Option<&str>,
+    limits: &Limits,
+    stop: &StopFlag,
+) -> Result<TranscodeReport, MediaError> {
     let info = custodian_media::probe(original, stop)?;
     // The camera's own clock, where it wrote one, dates the frames; else the upload's.
     let start = info.creation_time.unwrap_or(source.recorded_at);
@@ -425,15 +576,24 @@ pub fn make_viewing_copy(
     write("subtitles.vtt", webvtt(&cues))?;
     let subtitles_file = write("overlay.ass", ass(&cues, &config.font_family, out_height))?;
     let clock_text_file = write("clock.txt", drawtext_clock(start))?;
+    let watermark_text_file = watermark
+        .map(|text| write("watermark.txt", text.to_owned()))
+        .transpose()?;
+    let (output, poster) = if watermark.is_some() {
+        ("copy.mp4", "copy-poster.jpg")
+    } else {
+        ("view.mp4", "poster.jpg")
+    };
     let plan = TranscodePlan {
-        output: dir.join("view.mp4"),
-        poster: dir.join("poster.jpg"),
+        output: dir.join(output),
+        poster: dir.join(poster),
         max_height: config.max_height,
         preset: config.preset.clone(),
         crf: config.crf,
         font_family: config.font_family.clone(),
         clock_text_file,
         subtitles_file: Some(subtitles_file),
+        watermark_text_file,
         poster_at_seconds: 1.0,
     };
     custodian_media::transcode(original, &plan, limits, stop)

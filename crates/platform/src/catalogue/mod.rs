@@ -405,6 +405,28 @@ pub trait Catalogue: Send + Sync {
         token_sha256: &str,
     ) -> Result<Option<CopyRequest>, CatalogueError>;
     async fn count_copy_download(&self, id: Uuid) -> Result<(), CatalogueError>;
+    /// Records the watermarked copy stored for an approved request; making it again
+    /// replaces the record (same key, same request).
+    async fn record_copy_made(
+        &self,
+        id: Uuid,
+        sha256: &str,
+        size_bytes: i64,
+        at: DateTime<Utc>,
+    ) -> Result<(), CatalogueError>;
+    /// Records why a request's copy could not be made (only while none is recorded).
+    async fn record_copy_failure(&self, id: Uuid, reason: &str) -> Result<(), CatalogueError>;
+    /// Approved requests decided before `decided_before` whose copy is neither made nor
+    /// failed: work to announce again, oldest first.
+    async fn copies_to_make(
+        &self,
+        decided_before: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<CopyRequest>, CatalogueError>;
+    /// Every copy request of a clip, whatever its bureau or state (the purge removes their
+    /// copies with the clip's other files).
+    async fn copy_requests_of_clip(&self, clip: ClipId)
+        -> Result<Vec<CopyRequest>, CatalogueError>;
 
     async fn set_confidentiality(
         &self,

@@ -696,6 +696,13 @@ pub struct CopyRequest {
     pub reason: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
     pub downloads: i64,
+    /// The watermarked copy's SHA-256 (hex), once it is made (approvals only).
+    pub copy_sha256: Option<String>,
+    pub copy_size_bytes: Option<i64>,
+    /// When the watermarked copy was stored; until then the download answers 409.
+    pub copy_made_at: Option<DateTime<Utc>>,
+    /// Why the watermarked copy could not be made, if it could not.
+    pub copy_failure: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -713,6 +720,10 @@ pub(super) struct CopyRow {
     reason: Option<String>,
     expires_at: Option<DateTime<Utc>>,
     downloads: i64,
+    copy_sha256: Option<String>,
+    copy_size_bytes: Option<i64>,
+    copy_made_at: Option<DateTime<Utc>>,
+    copy_failure: Option<String>,
 }
 
 impl TryFrom<CopyRow> for CopyRequest {
@@ -738,6 +749,10 @@ impl TryFrom<CopyRow> for CopyRequest {
             reason: row.reason,
             expires_at: row.expires_at,
             downloads: row.downloads,
+            copy_sha256: row.copy_sha256,
+            copy_size_bytes: row.copy_size_bytes,
+            copy_made_at: row.copy_made_at,
+            copy_failure: row.copy_failure,
         })
     }
 }

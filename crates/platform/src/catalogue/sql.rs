@@ -37,7 +37,7 @@ const CLIP_COLUMNS: &str = "id, bureau_id, device_id, officer_id, recorded_at, o
 
 const COPY_COLUMNS: &str =
     "id, bureau_id, clip_id, party, purpose, requested_by, requested_at, state, decided_by, \
-     decided_at, reason, expires_at, downloads";
+     decided_at, reason, expires_at, downloads, copy_sha256, copy_size_bytes, copy_made_at, copy_failure";
 
 const CASE_COLUMNS: &str = "id, bureau_id, reference, title, state, opened_at, closed_at, filing_due_at, filed_at, calendar_complete";
 
@@ -1285,6 +1285,52 @@ macro_rules! catalogue_on {
                     .await
                     .map_err(err("count copy download"))?;
                 Ok(())
+            }
+
+            async fn record_copy_made(&self, id: Uuid, sha256: &str, size_bytes: i64, at: DateTime<Utc>) -> Result<(), CatalogueError> {
+                sqlx::query("UPDATE copy_requests SET copy_sha256 = $2, copy_size_bytes = $3, copy_made_at = $4, copy_failure = NULL WHERE id = $1")
+                    .bind(id)
+                    .bind(sha256)
+                    .bind(size_bytes)
+                    .bind(at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(err("record copy made"))?;
+                Ok(())
+            }
+
+            async fn record_copy_failure(&self, id: Uuid, reason: &str) -> Result<(), CatalogueError> {
+                sqlx::query("UPDATE copy_requests SET copy_failure = $2 WHERE id = $1 AND copy_sha256 IS NULL")
+                    .bind(id)
+                    .bind(reason)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(err("record copy failure"))?;
+                Ok(())
+            }
+
+            async fn copies_to_make(&self, decided_before: DateTime<Utc>, limit: i64) -> Result<Vec<CopyRequest>, CatalogueError> {
+                let sql = format!(
+                    "SELECT {COPY_COLUMNS} FROM copy_requests WHERE state = 'approved' AND copy_sha256 IS NULL \
+                     AND copy_failure IS NULL AND decided_at < $1 ORDER BY decided_at LIMIT $2"
+                );
+                let rows: Vec<CopyRow> = sqlx::query_as(&sql)
+                    .bind(decided_before)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(err("copies to make"))?;
+                rows.into_iter().map(CopyRequest::try_from).collect()
+            }
+
+            async fn copy_requests_of_clip(&self, clip: ClipId) -> Result<Vec<CopyRequest>, CatalogueError> {
+                let sql = format!("SELECT {COPY_COLUMNS} FROM copy_requests WHERE clip_id = $1 ORDER BY requested_at");
+                let rows: Vec<CopyRow> = sqlx::query_as(&sql)
+                    .bind(clip.as_uuid())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(err("copy requests of clip"))?;
+                rows.into_iter().map(CopyRequest::try_from).collect()
             }
 
             async fn set_confidentiality(&self, bureau: &BureauId, id: ClipId, level: custodian_core::roles::Confidentiality) -> Result<bool, CatalogueError> {

@@ -1,0 +1,9 @@
+-- The watermarked copy made for an approved copy request (art. 23): its SHA-256 and size
+-- once the transcoder has stored it under derived/<bureau>/<clip>/copies/<request id>.mp4,
+-- or why it could not be made.
+ALTER TABLE copy_requests ADD COLUMN copy_sha256 TEXT;
+ALTER TABLE copy_requests ADD COLUMN copy_size_bytes BIGINT;
+ALTER TABLE copy_requests ADD COLUMN copy_made_at TIMESTAMPTZ;
+ALTER TABLE copy_requests ADD COLUMN copy_failure TEXT;
+-- The download count is read as a 64-bit integer (as SQLite's INTEGER is).
+ALTER TABLE copy_requests ALTER COLUMN downloads TYPE BIGINT;
