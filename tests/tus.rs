@@ -128,14 +128,17 @@ fn header(response: &reqwest::Response, name: &str) -> String {
 async fn a_resumable_upload_in_chunks_becomes_a_clip_like_a_plain_upload() {
     let app = spawn_standalone().await;
     let tus = Tus::new(&app.base, &app.token);
+    // OPTIONS needs no token (tus clients and browsers ask before they authenticate); it
+    // tells the protocol and nothing of any upload. Everything else stays behind the token.
     let options = app
         .http
         .request(reqwest::Method::OPTIONS, format!("{}/v1/tus", app.base))
-        .bearer_auth(&app.token)
         .send()
         .await
         .unwrap();
     assert_eq!(options.status(), 204);
+    let anonymous = Tus::new(&app.base, "not-a-token");
+    assert_eq!(anonymous.create(10, &metadata(None)).await.status(), 401);
     assert_eq!(header(&options, "tus-version"), "1.0.0");
     assert!(header(&options, "tus-extension").contains("checksum"));
     assert_eq!(header(&options, "tus-checksum-algorithm"), "sha256");

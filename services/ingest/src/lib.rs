@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 pub use metrics::IngestMetrics;
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(upload::put_upload, track::put_track), modifiers(&BearerSecurity), tags((name = "ingest", description = "Originals entering Custodian")))]
+#[openapi(paths(upload::put_upload, track::put_track, tus::options, tus::create, tus::head_upload, tus::patch, tus::terminate), modifiers(&BearerSecurity), tags((name = "ingest", description = "Originals entering Custodian")))]
 struct IngestApi;
 
 /// The ingest role's API, described for other tools.
@@ -127,7 +127,7 @@ impl Ingest {
             )
             .merge(tus::routes())
             .with_state(self.clone());
-        protect(routes, &self.ports)
+        protect(routes, &self.ports).merge(tus::discovery().with_state(self.clone()))
     }
 
     /// Runs the janitor until `shutdown`.

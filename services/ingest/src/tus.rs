@@ -158,16 +158,22 @@ impl IntoResponse for TusFailure {
     }
 }
 
+/// The authenticated routes; `OPTIONS` is in [`discovery`].
 pub(crate) fn routes() -> Router<Arc<Ingest>> {
+    Router::new().route("/v1/tus", post(create)).route(
+        "/v1/tus/{id}",
+        axum::routing::head(head_upload)
+            .patch(patch)
+            .delete(terminate),
+    )
+}
+
+/// `OPTIONS`, open without a token as tus clients (and browsers' preflight) expect: it tells
+/// only what the protocol is, nothing of any upload.
+pub(crate) fn discovery() -> Router<Arc<Ingest>> {
     Router::new()
-        .route("/v1/tus", post(create).options(options))
-        .route(
-            "/v1/tus/{id}",
-            axum::routing::head(head_upload)
-                .patch(patch)
-                .delete(terminate)
-                .options(options),
-        )
+        .route("/v1/tus", axum::routing::options(options))
+        .route("/v1/tus/{id}", axum::routing::options(options))
 }
 
 /// What a successful tus request answers: a status and headers, never a body.
@@ -299,7 +305,15 @@ fn max_size(ingest: &Ingest) -> u64 {
 }
 
 /// `OPTIONS`: what this server speaks.
-async fn options(State(ingest): State<Arc<Ingest>>) -> Response {
+#[utoipa::path(
+    options,
+    path = "/v1/tus",
+    tag = "ingest",
+    responses(
+        (status = 204, description = "Tus-Version, Tus-Extension, Tus-Max-Size and Tus-Checksum-Algorithm headers"),
+    ),
+)]
+pub(crate) async fn options(State(ingest): State<Arc<Ingest>>) -> Response {
     Answer {
         status: StatusCode::NO_CONTENT,
         headers: vec![
@@ -322,7 +336,32 @@ async fn options(State(ingest): State<Arc<Ingest>>) -> Response {
 }
 
 /// `POST /v1/tus`: creates an upload (and takes its first bytes, with creation-with-upload).
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/v1/tus",
+    tag = "ingest",
+    params(
+        ("Tus-Resumable" = String, Header, description = "the protocol version: 1.0.0"),
+        ("Upload-Length" = u64, Header, description = "the whole file's size in bytes"),
+        ("Upload-Metadata" = String, Header, description = "tus metadata: device, officer, recorded_at, filename, filetype, sha256 (base64 values)"),
+        ("Upload-Checksum" = Option<String>, Header, description = "sha256 BASE64 of the body sent with the creation"),
+    ),
+    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream", description = "optional first bytes (creation-with-upload)"),
+    responses(
+        (status = 201, description = "created: Location, Upload-Expires (and Upload-Offset if bytes came with it)"),
+        (status = 400, description = "a missing or malformed tus header, or bad metadata", body = custodian_platform::http::ErrorBody),
+        (status = 401, description = "no valid token", body = custodian_platform::http::ErrorBody),
+        (status = 403, description = "a role that may not upload, or another bureau's metadata", body = custodian_platform::http::ErrorBody),
+        (status = 412, description = "Tus-Resumable is not 1.0.0 (Tus-Version names what is)", body = custodian_platform::http::ErrorBody),
+        (status = 503, description = "storage or catalogue unreachable; retry after Retry-After", body = custodian_platform::http::ErrorBody),
+        (status = 409, description = "another request changed the upload meanwhile", body = custodian_platform::http::ErrorBody),
+        (status = 413, description = "Upload-Length over the limit (Tus-Max-Size)", body = custodian_platform::http::ErrorBody),
+        (status = 422, description = "the whole file does not match its declared sha256", body = custodian_platform::http::ErrorBody),
+        (status = 460, description = "the body does not match Upload-Checksum; nothing kept", body = custodian_platform::http::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn create(
     State(ingest): State<Arc<Ingest>>,
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
@@ -438,7 +477,25 @@ async fn load(ingest: &Ingest, caller: &Caller, id: &str) -> Result<TusUpload, T
 
 /// `HEAD /v1/tus/{id}`: how far the upload has come. A finished upload answers with its
 /// receipt, so a client that lost the last response can still learn it.
-async fn head_upload(
+#[utoipa::path(
+    head,
+    path = "/v1/tus/{id}",
+    tag = "ingest",
+    params(("id" = String, Path, description = "the upload (its clip id)"), ("Tus-Resumable" = String, Header, description = "the protocol version: 1.0.0")),
+    responses(
+        // HEAD answers carry no body: the code is in the status, the state in headers.
+        (status = 200, description = "Upload-Offset, Upload-Length, Upload-Expires; once finished, Custodian-Clip-Id and Custodian-Sha256"),
+        (status = 400, description = "a malformed tus header"),
+        (status = 401, description = "no valid token"),
+        (status = 403, description = "a role that may not upload, or another bureau's metadata"),
+        (status = 412, description = "Tus-Resumable is not 1.0.0 (Tus-Version names what is)"),
+        (status = 503, description = "storage or catalogue unreachable; retry after Retry-After"),
+        (status = 404, description = "no such upload in the caller's bureau"),
+        (status = 410, description = "the upload expired"),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn head_upload(
     State(ingest): State<Arc<Ingest>>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
@@ -493,7 +550,34 @@ async fn head_inner(ingest: &Ingest, caller: &Caller, id: &str) -> Result<Answer
 }
 
 /// `PATCH /v1/tus/{id}`: the next bytes, at the offset the upload has reached.
-async fn patch(
+#[utoipa::path(
+    patch,
+    path = "/v1/tus/{id}",
+    tag = "ingest",
+    params(
+        ("id" = String, Path, description = "the upload (its clip id)"),
+        ("Tus-Resumable" = String, Header, description = "the protocol version: 1.0.0"),
+        ("Upload-Offset" = u64, Header, description = "where these bytes go: the offset HEAD answered"),
+        ("Upload-Checksum" = Option<String>, Header, description = "sha256 BASE64 of this body"),
+    ),
+    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream", description = "the next bytes"),
+    responses(
+        (status = 204, description = "taken: Upload-Offset; on the last byte also Custodian-Clip-Id and Custodian-Sha256 (the receipt)"),
+        (status = 400, description = "a missing or malformed tus header, or a body past Upload-Length", body = custodian_platform::http::ErrorBody),
+        (status = 401, description = "no valid token", body = custodian_platform::http::ErrorBody),
+        (status = 403, description = "a role that may not upload, or another bureau's metadata", body = custodian_platform::http::ErrorBody),
+        (status = 412, description = "Tus-Resumable is not 1.0.0 (Tus-Version names what is)", body = custodian_platform::http::ErrorBody),
+        (status = 503, description = "storage or catalogue unreachable; retry after Retry-After", body = custodian_platform::http::ErrorBody),
+        (status = 404, description = "no such upload in the caller's bureau", body = custodian_platform::http::ErrorBody),
+        (status = 409, description = "Upload-Offset is not the upload's offset (ask HEAD)", body = custodian_platform::http::ErrorBody),
+        (status = 410, description = "the upload expired", body = custodian_platform::http::ErrorBody),
+        (status = 415, description = "the body is not application/offset+octet-stream", body = custodian_platform::http::ErrorBody),
+        (status = 422, description = "the whole file does not match its declared sha256", body = custodian_platform::http::ErrorBody),
+        (status = 460, description = "the body does not match Upload-Checksum; nothing kept", body = custodian_platform::http::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn patch(
     State(ingest): State<Arc<Ingest>>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
@@ -555,7 +639,23 @@ async fn open_session(
 }
 
 /// `DELETE /v1/tus/{id}`: the client gives the upload up; its parts are dropped.
-async fn terminate(
+#[utoipa::path(
+    delete,
+    path = "/v1/tus/{id}",
+    tag = "ingest",
+    params(("id" = String, Path, description = "the upload (its clip id)"), ("Tus-Resumable" = String, Header, description = "the protocol version: 1.0.0")),
+    responses(
+        (status = 204, description = "terminated; nothing of it is kept"),
+        (status = 400, description = "a malformed tus header", body = custodian_platform::http::ErrorBody),
+        (status = 401, description = "no valid token", body = custodian_platform::http::ErrorBody),
+        (status = 403, description = "a role that may not upload, or another bureau's metadata", body = custodian_platform::http::ErrorBody),
+        (status = 412, description = "Tus-Resumable is not 1.0.0 (Tus-Version names what is)", body = custodian_platform::http::ErrorBody),
+        (status = 503, description = "storage or catalogue unreachable; retry after Retry-After", body = custodian_platform::http::ErrorBody),
+        (status = 404, description = "no such upload in the caller's bureau", body = custodian_platform::http::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn terminate(
     State(ingest): State<Arc<Ingest>>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
