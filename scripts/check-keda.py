@@ -8,7 +8,8 @@ Every keda.sh object must be a ScaledObject whose spec has only fields KEDA's
 ScaledObject CRD (v2.x) defines, with the right types; its scaleTargetRef must name a
 Deployment of the same render; each trigger must be a nats-jetstream trigger with the
 scaler's required metadata, reading the stream the ConfigMap configures (default CUSTODIAN)
-and the durable consumer the target role really uses (read from services/<role>/src/lib.rs).
+and a durable consumer the target role really uses (read from services/<role>/src/lib.rs);
+every consumer of the role must have a trigger, so a queue added to a role is not left unscaled.
 With --split-out the other objects are written to OTHERS.yaml for kubernetes-validate.
 """
 import pathlib
@@ -32,18 +33,20 @@ NATS_OPTIONAL = {"lagThreshold", "activationLagThreshold", "useHttps"}
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
-def consumer_of(role):
-    """The durable consumer name the role's code subscribes with."""
+def consumers_of(role):
+    """The durable consumer names the role's code subscribes with."""
     source = ROOT / "services" / role / "src" / "lib.rs"
     if not source.exists():
-        return None
+        return set()
     text = source.read_text()
-    # Either spelled out (`ConsumerSpec { name: "..." }`) or through the media workers'
-    # shared settings (`jobs_args.consumer("...")`).
-    found = re.findall(r'ConsumerSpec\s*\{\s*name:\s*"([^"]+)"', text) + re.findall(
-        r'\.consumer\(\s*"([^"]+)"\s*\)', text
+    # Spelled out (`ConsumerSpec { name: "..." }`, or `name: "...".into()` in a spec built from
+    # another), or through the media workers' shared settings (`jobs_args.consumer("...")`),
+    # whose name a spec that overrides it does not use.
+    named = re.findall(r'name:\s*"([^"]+)"(?:\.into\(\))?,\s*\n\s*topic:', text) + re.findall(
+        r'ConsumerSpec\s*\{\s*name:\s*"([^"]+)"', text
     )
-    return found[0] if len(found) == 1 else None
+    shared = re.findall(r'(?<!\.\.)self\.jobs_args\.consumer\(\s*"([^"]+)"\s*\)', text)
+    return set(named) | set(shared)
 
 
 def check(docs):
@@ -89,6 +92,10 @@ def check(docs):
         if not triggers:
             err("no triggers")
         role = str(target.get("name", "")).removeprefix("custodian-")
+        expected = consumers_of(role)
+        scaled = {(t.get("metadata") or {}).get("consumer") for t in triggers}
+        if expected - scaled:
+            err(f"role {role} also consumes as {sorted(expected - scaled)}, with no trigger")
         for i, trigger in enumerate(triggers):
             if set(trigger) - TRIGGER_FIELDS:
                 err(f"trigger {i}: unknown fields {sorted(set(trigger) - TRIGGER_FIELDS)}")
@@ -110,9 +117,8 @@ def check(docs):
                 err(f"trigger {i}: natsServerMonitoringEndpoint takes host:port, no scheme (useHttps sets it)")
             if meta.get("stream") != stream:
                 err(f"trigger {i}: stream {meta.get('stream')!r}, but the roles use {stream!r}")
-            expected = consumer_of(role)
-            if expected is None or meta.get("consumer") != expected:
-                err(f"trigger {i}: consumer {meta.get('consumer')!r}, but role {role} consumes as {expected!r}")
+            if meta.get("consumer") not in expected:
+                err(f"trigger {i}: consumer {meta.get('consumer')!r}, but role {role} consumes as {sorted(expected)}")
         checked += 1
     return errors, checked
 
