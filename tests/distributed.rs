@@ -404,6 +404,12 @@ async fn transcoder_stopped_mid_job(stop: Stop) {
     deployment
         .env
         .push(("CUSTODIAN_MEDIA_ACK_WAIT".into(), "3s".into()));
+    // The workers' own work directory, to see what a killed one leaves there.
+    let jobs = tempfile::tempdir().unwrap();
+    deployment.env.push((
+        "CUSTODIAN_MEDIA_WORK_DIR".into(),
+        jobs.path().display().to_string(),
+    ));
     let work = tempfile::tempdir().unwrap();
     let clip = work.path().join("clip.mp4");
     // Long enough that the transcoder is still at work when it is killed.
@@ -519,6 +525,25 @@ async fn transcoder_stopped_mid_job(stop: Stop) {
         .await
         .unwrap();
     assert_eq!(Sha256Digest::of(&stored), digest);
+    // Nothing left in the work directory: the killed worker's copy of the original was swept
+    // by its replacement, the jobs that finished removed their own.
+    eventually(WAIT, "an empty work directory", || async {
+        let left: Vec<_> = std::fs::read_dir(jobs.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        left.is_empty().then_some(())
+    })
+    .await;
+    if matches!(stop, Stop::Kill) {
+        assert!(
+            survivor
+                .log_text()
+                .contains("job directories of killed workers removed"),
+            "{}",
+            survivor.log_text()
+        );
+    }
     for process in [survivor, fingerprinter, catalog, ingest] {
         assert!(process.terminate().await.success());
     }

@@ -68,6 +68,49 @@ impl MediaInfo {
     }
 }
 
+/// Every job directory's name starts so: `custodian-<job>-<pid>-<random>`. The pid tells whose
+/// it is, so a process can sweep what a killed one left without touching a live one's.
+const JOB_DIR_PREFIX: &str = "custodian-";
+
+/// Removes the job directories under `root` that processes no longer running left behind (a
+/// worker killed mid-job cannot remove its own; the original copied there can be gigabytes).
+/// Answers how many were removed. Directories of live processes, and anything not named as a
+/// job directory, are left alone.
+pub fn sweep_stale_job_dirs(root: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return 0;
+    };
+    let own = std::process::id();
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(job_dir_pid) else {
+            continue;
+        };
+        let alive = Path::new("/proc").join(pid.to_string()).exists();
+        if pid == own || alive || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        match std::fs::remove_dir_all(entry.path()) {
+            Ok(()) => removed += 1,
+            Err(e) => {
+                tracing::warn!(dir = %entry.path().display(), error = %e, "stale job directory not removed")
+            }
+        }
+    }
+    removed
+}
+
+/// The pid in a job directory's name, if `name` is one.
+fn job_dir_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix(JOB_DIR_PREFIX)?;
+    let mut fields = rest.splitn(3, '-');
+    let job = fields.next()?;
+    let pid = fields.next()?.parse().ok()?;
+    let random = fields.next()?;
+    (["transcode", "fingerprint", "copy"].contains(&job) && !random.is_empty()).then_some(pid)
+}
+
 /// One job's work directory (removed when dropped) with the clip's original in it, and the
 /// job's time limit: dropping the workspace also stops the FFmpeg work it started.
 pub struct Workspace {
@@ -88,7 +131,7 @@ impl Workspace {
     ) -> Result<Self, JobFailure> {
         let root = args.work_dir();
         let dir = tempfile::Builder::new()
-            .prefix(prefix)
+            .prefix(&format!("{JOB_DIR_PREFIX}{prefix}-{}-", std::process::id()))
             .tempdir_in(&root)
             .map_err(|source| BlobError::Io {
                 path: root.display().to_string(),
@@ -157,4 +200,55 @@ pub async fn settle_failure(
         return HandleError::from(e);
     }
     HandleError::Permanent(failure.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_job_directories_of_dead_processes_are_swept() {
+        let root = tempfile::tempdir().unwrap();
+        // No pid reaches pid_max, so no process runs under it.
+        let dead: u32 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let own = std::process::id();
+        let make = |name: &str| {
+            let dir = root.path().join(name);
+            std::fs::create_dir(&dir).unwrap();
+            std::fs::write(dir.join("original"), b"bytes").unwrap();
+        };
+        make(&format!("custodian-transcode-{dead}-a1b2c3"));
+        make(&format!("custodian-copy-{dead}-zz9"));
+        make(&format!("custodian-fingerprint-{own}-q1w2e3"));
+        make(&format!("custodian-unknown-{dead}-a1b2c3"));
+        make(&format!("transcode-{dead}-a1b2c3"));
+        make("someone-elses");
+        std::fs::write(
+            root.path().join(format!("custodian-copy-{dead}-file")),
+            b"x",
+        )
+        .unwrap();
+
+        assert_eq!(sweep_stale_job_dirs(root.path()), 2);
+        let mut left: Vec<_> = std::fs::read_dir(root.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            vec![
+                format!("custodian-copy-{dead}-file"),
+                format!("custodian-fingerprint-{own}-q1w2e3"),
+                format!("custodian-unknown-{dead}-a1b2c3"),
+                "someone-elses".to_owned(),
+                format!("transcode-{dead}-a1b2c3"),
+            ]
+        );
+        assert_eq!(sweep_stale_job_dirs(&root.path().join("missing")), 0);
+    }
 }

@@ -203,6 +203,10 @@ impl Transcoder {
     }
 
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let swept = custodian_media::sweep_stale_job_dirs(&self.jobs_args.work_dir());
+        if swept > 0 {
+            tracing::info!(swept, "job directories of killed workers removed");
+        }
         let this = self.clone();
         let handler = move |job: Job| {
             let this = this.clone();
