@@ -135,7 +135,11 @@ impl Ingest {
         let mut ticker = tokio::time::interval(self.config.janitor_every);
         loop {
             tokio::select! {
-                _ = shutdown.cancelled() => return,
+                _ = shutdown.cancelled() => {
+                    // What clients were told is in should be in the store when we go.
+                    self.sessions.settle_every(self.ports.catalogue.as_ref()).await;
+                    return;
+                }
                 _ = ticker.tick() => {
                     if let Err(e) = self.reclaim_abandoned().await {
                         tracing::warn!(error = %e, "janitor pass failed; will try again");

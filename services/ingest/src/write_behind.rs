@@ -132,6 +132,22 @@ impl Sessions {
         Ok(())
     }
 
+    /// Settles every session of this replica (on shutdown), logging what could not be.
+    pub(crate) async fn settle_every(&self, catalogue: &dyn Catalogue) {
+        let clips: Vec<ClipId> = self
+            .open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .copied()
+            .collect();
+        for clip in clips {
+            if let Err(e) = self.settle(catalogue, clip).await {
+                tracing::warn!(clip_id = %clip, error = %e, "acknowledged parts not settled at shutdown; the client will send them again");
+            }
+        }
+    }
+
     /// Ends the upload's session on this replica, waiting out its parts in flight; their
     /// results are dropped (the upload is finished or given up).
     pub(crate) async fn close(&self, clip: ClipId) {
