@@ -362,25 +362,35 @@ async fn serve(ingest: &Arc<Ingest>) -> (String, tokio_util::sync::CancellationT
     (base, shutdown)
 }
 
-#[tokio::test]
-async fn on_s3_chunks_land_on_two_replicas_and_abandoned_uploads_expire() {
+/// Two ingest replicas on one S3 bucket and one PostgreSQL catalogue, each serving on
+/// 127.0.0.1, and a tus client for each with an officer's token of bureau b1.
+struct Replicas {
+    store: Arc<custodian_platform::blob::S3BlobStore>,
+    catalogue: Arc<dyn Catalogue>,
+    bureau: custodian_core::BureauId,
+    a: Arc<Ingest>,
+    token: String,
+    on_a: Tus,
+    on_b: Tus,
+    _stop: [tokio_util::sync::CancellationToken; 2],
+}
+
+async fn two_replicas(clock: Arc<dyn Clock>) -> Replicas {
     let (store, _settings) = custodian_platform::testing::fresh_s3_store().await;
     let store = Arc::new(store);
     let url = custodian_platform::testing::fresh_postgres_url().await;
     let catalogue: Arc<dyn Catalogue> =
         Arc::new(PostgresCatalogue::connect(&url, 4).await.unwrap());
-    let clock = Arc::new(ManualClock::new(SystemClock.now()));
-    let replica = |c: Arc<dyn Clock>| {
+    let replica = || {
         Ingest::new(
-            ports_on(store.clone(), catalogue.clone(), c),
+            ports_on(store.clone(), catalogue.clone(), clock.clone()),
             IngestConfig::default(),
         )
         .unwrap()
     };
-    let a = replica(clock.clone());
-    let b = replica(clock.clone());
-    let (base_a, _stop_a) = serve(&a).await;
-    let (base_b, _stop_b) = serve(&b).await;
+    let (a, b) = (replica(), replica());
+    let (base_a, stop_a) = serve(&a).await;
+    let (base_b, stop_b) = serve(&b).await;
     let bureau = custodian_core::BureauId::parse("b1").unwrap();
     let token = custodian::admin::create_token(
         &*catalogue,
@@ -391,8 +401,61 @@ async fn on_s3_chunks_land_on_two_replicas_and_abandoned_uploads_expire() {
     )
     .await
     .unwrap();
-    let on_a = Tus::new(&base_a, &token);
-    let on_b = Tus::new(&base_b, &token);
+    Replicas {
+        store,
+        catalogue,
+        bureau,
+        a,
+        on_a: Tus::new(&base_a, &token),
+        on_b: Tus::new(&base_b, &token),
+        token,
+        _stop: [stop_a, stop_b],
+    }
+}
+
+/// The object's bytes as the store holds them.
+async fn stored_bytes(store: &dyn BlobStore, key: &str) -> Vec<u8> {
+    let mut stored = Vec::new();
+    store
+        .open(key)
+        .await
+        .unwrap()
+        .read_to_end(&mut stored)
+        .await
+        .unwrap();
+    stored
+}
+
+/// No multipart upload is left open in the bucket (every one completed or aborted).
+async fn assert_no_multipart_left(store: &custodian_platform::blob::S3BlobStore) {
+    let multipart = store
+        .client()
+        .list_multipart_uploads()
+        .bucket(store.bucket())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        multipart.uploads().is_empty(),
+        "multipart uploads left: {:?}",
+        multipart.uploads()
+    );
+}
+
+#[tokio::test]
+async fn on_s3_chunks_land_on_two_replicas_and_abandoned_uploads_expire() {
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let Replicas {
+        store,
+        catalogue,
+        bureau,
+        a,
+        token,
+        on_a,
+        on_b,
+        _stop,
+    } = two_replicas(clock.clone()).await;
+    let (base_a, base_b) = (on_a.base.clone(), on_b.base.clone());
 
     // 5 MiB parts: 3 MiB (all tail), 4 MiB (a part and 2 MiB of tail), then the rest on
     // the other replica, alternating.
@@ -416,14 +479,7 @@ async fn on_s3_chunks_land_on_two_replicas_and_abandoned_uploads_expire() {
     assert_eq!(header(&head, "custodian-sha256"), digest.to_hex());
     let clip_id: custodian_core::ClipId = header(&head, "custodian-clip-id").parse().unwrap();
     let record = catalogue.clip(&bureau, clip_id).await.unwrap().unwrap();
-    let mut stored = Vec::new();
-    store
-        .open(&record.object_key)
-        .await
-        .unwrap()
-        .read_to_end(&mut stored)
-        .await
-        .unwrap();
+    let stored = stored_bytes(&*store, &record.object_key).await;
     assert_eq!(Sha256Digest::of(&stored), digest);
 
     // 10,000 parts of 5 MiB is the most one S3 object can take: a larger upload is refused
@@ -458,18 +514,7 @@ async fn on_s3_chunks_land_on_two_replicas_and_abandoned_uploads_expire() {
     assert_eq!(on_a.head(&abandoned).await.status(), 410);
     assert_eq!(a.reclaim_abandoned().await.unwrap(), 1);
     assert_eq!(on_a.head(&abandoned).await.status(), 404);
-    let multipart = store
-        .client()
-        .list_multipart_uploads()
-        .bucket(store.bucket())
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        multipart.uploads().is_empty(),
-        "multipart uploads left: {:?}",
-        multipart.uploads()
-    );
+    assert_no_multipart_left(&store).await;
 }
 
 /// A PATCH that ends on a part boundary is answered while its parts are still on their way to
@@ -478,33 +523,16 @@ async fn on_s3_chunks_land_on_two_replicas_and_abandoned_uploads_expire() {
 /// carry checksums, and a bad one on the way is refused without losing what was acknowledged.
 #[tokio::test]
 async fn chunks_acknowledged_before_they_are_stored_move_between_replicas_intact() {
-    let (store, _settings) = custodian_platform::testing::fresh_s3_store().await;
-    let store = Arc::new(store);
-    let url = custodian_platform::testing::fresh_postgres_url().await;
-    let catalogue: Arc<dyn Catalogue> =
-        Arc::new(PostgresCatalogue::connect(&url, 4).await.unwrap());
-    let replica = || {
-        Ingest::new(
-            ports_on(store.clone(), catalogue.clone(), Arc::new(SystemClock)),
-            IngestConfig::default(),
-        )
-        .unwrap()
-    };
-    let (a, b) = (replica(), replica());
-    let (base_a, _stop_a) = serve(&a).await;
-    let (base_b, _stop_b) = serve(&b).await;
-    let bureau = custodian_core::BureauId::parse("b1").unwrap();
-    let token = custodian::admin::create_token(
-        &*catalogue,
-        &bureau,
-        "x",
-        "t",
-        custodian_core::roles::Role::Officer,
-    )
-    .await
-    .unwrap();
-    let on_a = Tus::new(&base_a, &token);
-    let on_b = Tus::new(&base_b, &token);
+    let Replicas {
+        store,
+        catalogue,
+        bureau,
+        on_a,
+        on_b,
+        _stop,
+        ..
+    } = two_replicas(Arc::new(SystemClock)).await;
+    let (base_a, base_b) = (on_a.base.clone(), on_b.base.clone());
 
     // Parts of 5 MiB (the store's size in tests): three chunks of two parts each, then the last
     // part; every chunk but the last ends on a part boundary, so none waits for its parts.
@@ -550,14 +578,7 @@ async fn chunks_acknowledged_before_they_are_stored_move_between_replicas_intact
 
     let clip_id: custodian_core::ClipId = header(&last, "custodian-clip-id").parse().unwrap();
     let record = catalogue.clip(&bureau, clip_id).await.unwrap().unwrap();
-    let mut stored = Vec::new();
-    store
-        .open(&record.object_key)
-        .await
-        .unwrap()
-        .read_to_end(&mut stored)
-        .await
-        .unwrap();
+    let stored = stored_bytes(&*store, &record.object_key).await;
     assert_eq!(stored.len(), body.len());
     assert_eq!(Sha256Digest::of(&stored), digest);
 }
@@ -618,21 +639,7 @@ async fn an_ingest_killed_with_acknowledged_parts_in_flight_resumes_from_what_is
         .unwrap();
     let keys: Vec<_> = listed.contents().iter().filter_map(|o| o.key()).collect();
     assert_eq!(keys.len(), 1, "objects: {keys:?}");
-    let mut stored = Vec::new();
-    store
-        .open(keys[0])
-        .await
-        .unwrap()
-        .read_to_end(&mut stored)
-        .await
-        .unwrap();
+    let stored = stored_bytes(store, keys[0]).await;
     assert_eq!(Sha256Digest::of(&stored), digest);
-    let multipart = store
-        .client()
-        .list_multipart_uploads()
-        .bucket(store.bucket())
-        .send()
-        .await
-        .unwrap();
-    assert!(multipart.uploads().is_empty(), "{:?}", multipart.uploads());
+    assert_no_multipart_left(store).await;
 }
