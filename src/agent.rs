@@ -28,7 +28,12 @@ use crate::cli::UploadArgs;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 struct Entry {
     size: u64,
+    /// Hex; empty until known (a new file is hashed while it is sent).
     sha256: String,
+    /// The file's modification time when its upload started, to tell after a restart that
+    /// it is the same file when its hash was not known yet.
+    #[serde(default)]
+    modified: Option<String>,
     url: Option<String>,
     offset: u64,
     /// The clip id from the server's receipt, once the receipt's SHA-256 matched.
@@ -87,7 +92,10 @@ struct Sidecar {
 }
 
 /// The Upload-Metadata pairs for a file.
-async fn metadata_of(file: &Path, sha256: &Sha256Digest) -> anyhow::Result<Vec<(String, String)>> {
+async fn metadata_of(
+    file: &Path,
+    sha256: Option<&Sha256Digest>,
+) -> anyhow::Result<Vec<(String, String)>> {
     let name = file
         .file_name()
         .and_then(|n| n.to_str())
@@ -131,8 +139,10 @@ async fn metadata_of(file: &Path, sha256: &Sha256Digest) -> anyhow::Result<Vec<(
             ),
         ),
         ("filename".to_owned(), name.to_owned()),
-        ("sha256".to_owned(), sha256.to_hex()),
     ];
+    if let Some(sha256) = sha256 {
+        pairs.push(("sha256".to_owned(), sha256.to_hex()));
+    }
     for (key, value) in [
         ("case", sidecar.case),
         ("place", sidecar.place),
@@ -150,6 +160,73 @@ fn sidecar_of(file: &Path) -> PathBuf {
     let mut name = file.as_os_str().to_owned();
     name.push(".json");
     PathBuf::from(name)
+}
+
+/// The file's size and modification time (as text, to the nanosecond).
+async fn size_and_modified(file: &Path) -> anyhow::Result<(u64, Option<String>)> {
+    let meta = tokio::fs::metadata(file)
+        .await
+        .with_context(|| format!("reading {}", file.display()))?;
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| format!("{}.{:09}", d.as_secs(), d.subsec_nanos()));
+    Ok((meta.len(), modified))
+}
+
+/// The whole file's SHA-256 from the chunks as they are read for sending, on a thread of its
+/// own, so a new file is not read and hashed once before its upload begins.
+struct RunningHash {
+    fed: u64,
+    chunks: Option<tokio::sync::mpsc::Sender<bytes::Bytes>>,
+    hashing: tokio::task::JoinHandle<Sha256Digest>,
+}
+
+impl RunningHash {
+    fn start() -> Self {
+        let (chunks, mut received) = tokio::sync::mpsc::channel::<bytes::Bytes>(4);
+        let hashing = tokio::task::spawn_blocking(move || {
+            let mut hasher = Sha256::new();
+            while let Some(chunk) = received.blocking_recv() {
+                hasher.update(&chunk);
+            }
+            Sha256Digest::from_bytes(hasher.finalize().into())
+        });
+        Self {
+            fed: 0,
+            chunks: Some(chunks),
+            hashing,
+        }
+    }
+
+    /// Takes the chunk at `offset` unless it was taken before (a chunk sent again).
+    async fn feed(&mut self, offset: u64, chunk: &bytes::Bytes) -> anyhow::Result<()> {
+        if offset < self.fed {
+            return Ok(());
+        }
+        if offset > self.fed {
+            bail!(
+                "the server's offset {offset} is past what this run read ({})",
+                self.fed
+            );
+        }
+        let chunks = self
+            .chunks
+            .as_ref()
+            .ok_or_else(|| anyhow!("the file was hashed already"))?;
+        chunks
+            .send(chunk.clone())
+            .await
+            .map_err(|_| anyhow!("the hashing thread stopped"))?;
+        self.fed += chunk.len() as u64;
+        Ok(())
+    }
+
+    async fn finish(mut self) -> anyhow::Result<Sha256Digest> {
+        self.chunks = None;
+        Ok(self.hashing.await?)
+    }
 }
 
 async fn hash_file(file: &Path) -> anyhow::Result<(u64, Sha256Digest)> {
@@ -344,23 +421,40 @@ impl Agent {
 
     async fn upload_one(&self, file: &Path) -> anyhow::Result<()> {
         let key = key_of(file);
-        let (size, sha256) = hash_file(file).await?;
-        let mut entry = match self.state.get(&key).await {
-            // The same bytes as last time: carry on where that run stopped.
-            Some(entry) if entry.size == size && entry.sha256 == sha256.to_hex() => entry,
-            _ => Entry {
-                size,
-                sha256: sha256.to_hex(),
-                url: None,
-                offset: 0,
-                clip_id: None,
-            },
+        let (size, modified) = size_and_modified(file).await?;
+        // A file met before is hashed first, to know it is the same bytes as last time (or,
+        // if that run had not hashed it yet, the same size and modification time); a new
+        // one is hashed as it is sent.
+        let mut known = None;
+        let previous = match self.state.get(&key).await {
+            Some(entry) if entry.size == size => {
+                let (_, sha256) = hash_file(file).await?;
+                let same = if entry.sha256.is_empty() {
+                    entry.modified.is_some() && entry.modified == modified
+                } else {
+                    entry.sha256 == sha256.to_hex()
+                };
+                known = Some(sha256);
+                same.then_some(entry)
+            }
+            _ => None,
         };
+        let mut entry = previous.unwrap_or_else(|| Entry {
+            size,
+            sha256: String::new(),
+            modified: modified.clone(),
+            url: None,
+            offset: 0,
+            clip_id: None,
+        });
+        if let Some(sha256) = &known {
+            entry.sha256 = sha256.to_hex();
+        }
         if entry.clip_id.is_some() {
             return self.after_verified(file, &entry).await;
         }
         let bar = self.bar(file, size);
-        if let Some(url) = entry.url.clone() {
+        if let (Some(url), Some(sha256)) = (entry.url.clone(), known) {
             match self.head(&url).await? {
                 Some((offset, receipt)) => {
                     entry.offset = offset;
@@ -378,7 +472,7 @@ impl Agent {
         let url = match entry.url.clone() {
             Some(url) => url,
             None => {
-                let url = self.create(file, size, &sha256).await?;
+                let url = self.create(file, size, known.as_ref()).await?;
                 entry.url = Some(url.clone());
                 entry.offset = 0;
                 self.state.put(&key, entry.clone()).await?;
@@ -387,23 +481,35 @@ impl Agent {
         };
         bar.set_position(entry.offset);
         let mut receipt = None;
+        let mut running = known.is_none().then(RunningHash::start);
+        let mut sha256 = known;
         // The next chunk is read and hashed while the one before it is on the wire.
         let mut next = self.prepare(file, entry.offset, size);
         while entry.offset < size {
             let chunk = match next.take() {
                 Some(prepared) if prepared.offset == entry.offset => prepared.bytes.await??,
                 _ => {
-                    read_chunk(
-                        file.to_owned(),
-                        entry.offset,
-                        self.chunk.min(size - entry.offset),
-                    )
-                    .await?
+                    let length = self.chunk.min(size - entry.offset);
+                    read_chunk(file.to_owned(), entry.offset, length).await?
                 }
             };
             let end = entry.offset + chunk.0.len() as u64;
+            if let Some(hashing) = running.as_mut() {
+                hashing.feed(entry.offset, &chunk.0).await?;
+            }
+            if end == size {
+                // The last chunk says what the whole file hashes to, for the server to check.
+                if let Some(hashing) = running.take() {
+                    let whole = hashing.finish().await?;
+                    entry.sha256 = whole.to_hex();
+                    sha256 = Some(whole);
+                }
+            }
             next = self.prepare(file, end, size);
-            let (offset, got) = self.send_chunk(file, &url, entry.offset, chunk).await?;
+            let whole_file = sha256.filter(|_| end == size);
+            let (offset, got) = self
+                .send_chunk(file, &url, entry.offset, chunk, whole_file)
+                .await?;
             entry.offset = offset;
             receipt = got.or(receipt);
             bar.set_position(offset);
@@ -412,6 +518,10 @@ impl Agent {
             }
             self.state.put(&key, entry.clone()).await?;
         }
+        let sha256 = match sha256 {
+            Some(sha256) => sha256,
+            None => hash_file(file).await?.1,
+        };
         let receipt = match receipt {
             Some(receipt) => receipt,
             None => self
@@ -486,7 +596,7 @@ impl Agent {
         &self,
         file: &Path,
         size: u64,
-        sha256: &Sha256Digest,
+        sha256: Option<&Sha256Digest>,
     ) -> anyhow::Result<String> {
         let pairs = metadata_of(file, sha256).await?;
         let metadata = encode_metadata(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
@@ -564,19 +674,24 @@ impl Agent {
         url: &str,
         offset: u64,
         (chunk, checksum): (bytes::Bytes, Sha256Digest),
+        whole_file: Option<Sha256Digest>,
     ) -> anyhow::Result<(u64, Option<(String, String)>)> {
         let outcome = self
             .with_retries("send", || {
                 let chunk = chunk.clone();
                 async move {
-                    let response = self
+                    let mut request = self
                         .request(reqwest::Method::PATCH, url)
                         .header("Content-Type", custodian_core::tus::PATCH_CONTENT_TYPE)
                         .header("Upload-Offset", offset.to_string())
                         .header(
                             "Upload-Checksum",
                             format!("sha256 {}", checksum.to_base64()),
-                        )
+                        );
+                    if let Some(whole_file) = whole_file {
+                        request = request.header("Custodian-Sha256", whole_file.to_hex());
+                    }
+                    let response = request
                         .body(chunk)
                         .send()
                         .await

@@ -258,6 +258,25 @@ async fn each_bad_request_gets_its_tus_answer_and_keeps_nothing() {
     let mismatch = tus.patch(&liar, 0, &body, None).await;
     assert_eq!(mismatch.status(), 422);
     assert_eq!(tus.head(&liar).await.status(), 404);
+    // The same when the whole file's digest comes with the last chunk (Custodian-Sha256, as
+    // the agent sends it, having hashed the file while sending it); a malformed one is 400.
+    let late_liar = tus.start(body.len() as u64, &metadata(None)).await;
+    let with_claim = |claim: String| {
+        app.http
+            .patch(&late_liar)
+            .bearer_auth(&app.token)
+            .header("Tus-Resumable", "1.0.0")
+            .header("Content-Type", "application/offset+octet-stream")
+            .header("Upload-Offset", "0")
+            .header("Custodian-Sha256", claim)
+            .body(body.clone())
+            .send()
+    };
+    assert_eq!(with_claim("not hex".into()).await.unwrap().status(), 400);
+    assert_eq!(tus.offset(&late_liar).await, 0);
+    let other = Sha256Digest::of(b"x").to_hex();
+    assert_eq!(with_claim(other).await.unwrap().status(), 422);
+    assert_eq!(tus.head(&late_liar).await.status(), 404);
 
     // Termination drops the upload and its bytes.
     let delete = app

@@ -89,8 +89,33 @@ async fn the_agent_uploads_verifies_and_deletes_only_what_matched() {
     app.app.stop().await;
 }
 
+/// What the earlier run's state file says of the file.
+#[derive(PartialEq)]
+enum Earlier {
+    /// Its SHA-256: that run had hashed it.
+    Hashed,
+    /// Only its size and modification time: that run stopped before it had hashed it all.
+    NotHashedYet,
+    /// A modification time the file no longer has: another file under the same name.
+    Changed,
+}
+
 #[tokio::test]
 async fn the_agent_resumes_the_upload_its_state_file_names() {
+    resumes(Earlier::Hashed).await;
+}
+
+#[tokio::test]
+async fn the_agent_resumes_a_file_its_last_run_had_not_hashed_yet() {
+    resumes(Earlier::NotHashedYet).await;
+}
+
+#[tokio::test]
+async fn the_agent_starts_again_when_the_file_changed_since() {
+    resumes(Earlier::Changed).await;
+}
+
+async fn resumes(earlier: Earlier) {
     let app = spawn_standalone().await;
     let work = tempfile::tempdir().unwrap();
     let file = work.path().join("DSJ-0001_031234_20260214_093000.mp4");
@@ -137,9 +162,22 @@ async fn the_agent_resumes_the_upload_its_state_file_names() {
     assert_eq!(patched.status(), 204);
     let state = work.path().join("state.json");
     let key = std::path::absolute(&file).unwrap().display().to_string();
-    let saved = serde_json::json!({ key.clone(): {
-        "size": body.len(), "sha256": digest.to_hex(), "url": url, "offset": 0, "clip_id": null,
-    }});
+    let modified = std::fs::metadata(&file)
+        .unwrap()
+        .modified()
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let modified = format!("{}.{:09}", modified.as_secs(), modified.subsec_nanos());
+    let saved = match earlier {
+        Earlier::Hashed => serde_json::json!({ key.clone(): {
+            "size": body.len(), "sha256": digest.to_hex(), "url": url, "offset": 0, "clip_id": null,
+        }}),
+        Earlier::NotHashedYet | Earlier::Changed => serde_json::json!({ key.clone(): {
+            "size": body.len(), "sha256": "", "url": url, "offset": 0, "clip_id": null,
+            "modified": if earlier == Earlier::Changed { "1.000000000".to_owned() } else { modified },
+        }}),
+    };
     std::fs::write(&state, saved.to_string()).unwrap();
 
     let output = agent(&app, &state, &[file.to_str().unwrap()]).await;
@@ -149,7 +187,15 @@ async fn the_agent_resumes_the_upload_its_state_file_names() {
         String::from_utf8_lossy(&output.stderr)
     );
     let saved: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
-    assert_eq!(saved[&key]["url"], url, "the agent started a new upload");
+    if earlier == Earlier::Changed {
+        assert_ne!(
+            saved[&key]["url"], url,
+            "the agent resumed another file's upload"
+        );
+    } else {
+        assert_eq!(saved[&key]["url"], url, "the agent started a new upload");
+    }
+    assert_eq!(saved[&key]["sha256"], digest.to_hex());
     let ids = app.clip_ids().await;
     assert_eq!(ids.len(), 1);
     assert_eq!(saved[&key]["clip_id"], ids[0]);

@@ -250,6 +250,19 @@ fn checksum_of(headers: &HeaderMap) -> Result<Option<Sha256Digest>, TusFailure> 
         .transpose()?)
 }
 
+/// `Custodian-Sha256` on a PATCH (or a POST with bytes): the whole file's SHA-256 in hex, as
+/// the client computed it while sending; checked when the upload completes, like a `sha256`
+/// in the creation's metadata (which a client can only give if it hashed the file first).
+fn declared_file_digest(headers: &HeaderMap) -> Result<Option<Sha256Digest>, TusFailure> {
+    header_text(headers, "custodian-sha256")?
+        .map(|v| {
+            v.trim().parse::<Sha256Digest>().map_err(|_| {
+                TusFailure::BadRequest(format!("Custodian-Sha256 {v:?} is not 64 hex digits"))
+            })
+        })
+        .transpose()
+}
+
 fn parse_id(id: &str) -> Result<ClipId, TusFailure> {
     id.parse::<uuid::Uuid>()
         .map(ClipId::from_uuid)
@@ -345,6 +358,7 @@ pub(crate) async fn options(State(ingest): State<Arc<Ingest>>) -> Response {
         ("Upload-Length" = u64, Header, description = "the whole file's size in bytes"),
         ("Upload-Metadata" = String, Header, description = "tus metadata: device, officer, recorded_at, filename, filetype, sha256 (base64 values)"),
         ("Upload-Checksum" = Option<String>, Header, description = "sha256 BASE64 of the body sent with the creation"),
+        ("Custodian-Sha256" = Option<String>, Header, description = "the whole file's SHA-256 (64 hex digits), checked if this request completes the upload"),
     ),
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream", description = "optional first bytes (creation-with-upload)"),
     responses(
@@ -412,6 +426,7 @@ async fn create_inner(
         .validate(&caller.bureau, now)
         .map_err(TusError::from)?;
     let checksum = checksum_of(headers)?;
+    let declared = declared_file_digest(headers)?;
 
     let clip = ClipId::from_parts(now.timestamp_millis().max(0) as u64, rand::random());
     let object_key = original_key(&meta.bureau, meta.recorded_at, clip, &meta.original_name);
@@ -451,7 +466,18 @@ async fn create_inner(
         let mut session = open_session(ingest, &upload)
             .await?
             .ok_or(TusFailure::Concurrent)?;
-        let received = receive(ingest, caller, &upload, &mut session, body, checksum).await?;
+        let received = receive(
+            ingest,
+            caller,
+            &upload,
+            &mut session,
+            body,
+            Claims {
+                chunk: checksum,
+                file: declared,
+            },
+        )
+        .await?;
         answer_headers.extend(received.headers);
     }
     Ok(Answer {
@@ -559,6 +585,7 @@ async fn head_inner(ingest: &Ingest, caller: &Caller, id: &str) -> Result<Answer
         ("Tus-Resumable" = String, Header, description = "the protocol version: 1.0.0"),
         ("Upload-Offset" = u64, Header, description = "where these bytes go: the offset HEAD answered"),
         ("Upload-Checksum" = Option<String>, Header, description = "sha256 BASE64 of this body"),
+        ("Custodian-Sha256" = Option<String>, Header, description = "the whole file's SHA-256 (64 hex digits), checked if this request completes the upload"),
     ),
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream", description = "the next bytes"),
     responses(
@@ -604,7 +631,10 @@ async fn patch_inner(
     }
     let sent = header_number(headers, "upload-offset")?
         .ok_or_else(|| TusFailure::BadRequest("Upload-Offset is required".into()))?;
-    let checksum = checksum_of(headers)?;
+    let claims = Claims {
+        chunk: checksum_of(headers)?,
+        file: declared_file_digest(headers)?,
+    };
     let (upload, mut session) = loop {
         let mut upload = load(ingest, caller, id).await?;
         if sent > upload.progress.offset && !ingest.sessions.holds(upload.clip) {
@@ -623,7 +653,7 @@ async fn patch_inner(
     if sent != actual {
         return Err(TusFailure::OffsetMismatch { sent, actual });
     }
-    receive(ingest, caller, &upload, &mut session, body, checksum).await
+    receive(ingest, caller, &upload, &mut session, body, claims).await
 }
 
 /// This replica's session of the upload, locked for the request; `None` when `upload` must
@@ -702,14 +732,24 @@ fn handle_of(upload: &TusUpload) -> PartUpload {
 /// part as the tail, and completes the upload at its last byte. With a chunk checksum nothing
 /// of the body counts until it matched. A body that ends on a part boundary is answered at
 /// once; one that leaves a tail, breaks off or completes the upload first settles every part.
+/// What a request says its bytes hash to.
+#[derive(Clone, Copy)]
+struct Claims {
+    /// `Upload-Checksum`: this request's body.
+    chunk: Option<Sha256Digest>,
+    /// `Custodian-Sha256`: the whole file, checked if this request completes it.
+    file: Option<Sha256Digest>,
+}
+
 async fn receive(
     ingest: &Ingest,
     caller: &Caller,
     upload: &TusUpload,
     session: &mut Session,
     body: Body,
-    checksum: Option<Sha256Digest>,
+    claims: Claims,
 ) -> Result<Answer, TusFailure> {
+    let checksum = claims.chunk;
     let started = Instant::now();
     let sizes = ingest.ports.blob.part_sizes();
     let catalogue = ingest.ports.catalogue.as_ref();
@@ -822,7 +862,8 @@ async fn receive(
         return Err(IngestError::BodyBroken { received, message }.into());
     }
     if complete {
-        let receipt = complete_upload(ingest, caller, upload, &progress, &hash).await?;
+        let receipt =
+            complete_upload(ingest, caller, upload, &progress, &hash, claims.file).await?;
         ingest.sessions.remove(upload.clip, session);
         headers.extend(receipt_headers(&receipt));
     }
@@ -840,14 +881,20 @@ async fn complete_upload(
     upload: &TusUpload,
     progress: &TusProgress,
     hash: &ResumableSha256,
+    declared: Option<Sha256Digest>,
 ) -> Result<Receipt, TusFailure> {
     let handle = handle_of(upload);
     let sha256 = hash.finish();
     let TusMetadata {
         raw,
-        sha256: claimed,
+        sha256: in_metadata,
     } = tus::parse_metadata(&upload.metadata)?;
-    if let Some(claimed) = claimed.filter(|claimed| *claimed != sha256) {
+    let claims = [in_metadata, declared];
+    if let Some(claimed) = claims
+        .into_iter()
+        .flatten()
+        .find(|claimed| *claimed != sha256)
+    {
         // The file is not what the client meant to send: nothing of it is kept.
         drop_upload(ingest, upload, &handle).await;
         return Err(IngestError::DigestMismatch {
