@@ -5,8 +5,8 @@
 mod common;
 
 use common::distributed::{
-    bucket_keys, catalogued_announcements, create_token, deployment, deployment_on,
-    expected_keys, nats_settings, test_video, wait_for_state, Deployment, PrivateGarage, Process,
+    bucket_keys, catalogued_announcements, create_token, deployment, deployment_on, expected_keys,
+    nats_settings, test_video, wait_for_state, Deployment, PrivateGarage, Process,
 };
 use common::{sample, upload_query, WAIT};
 use custodian_core::Sha256Digest;
@@ -737,16 +737,24 @@ async fn assert_each_catalogued_once(
     let announced = catalogued_announcements(&deployment.env).await;
     for receipt in receipts {
         let clip_id = receipt["clip_id"].as_str().unwrap();
-        assert_eq!(announced.get(clip_id), Some(&1), "clip.catalogued once: {announced:?}");
+        assert_eq!(
+            announced.get(clip_id),
+            Some(&1),
+            "clip.catalogued once: {announced:?}"
+        );
     }
     assert_eq!(announced.len(), receipts.len(), "{announced:?}");
     // What a refused upload may have left is the ingest janitor's to remove (the test's
     // processes abandon uploads after a minute); everything else is accounted for.
     let store = &deployment.store;
-    eventually(std::time::Duration::from_secs(120), "no orphan objects", || async {
-        let keys = bucket_keys(store).await;
-        (keys == expected).then_some(())
-    })
+    eventually(
+        std::time::Duration::from_secs(120),
+        "no orphan objects",
+        || async {
+            let keys = bucket_keys(store).await;
+            (keys == expected).then_some(())
+        },
+    )
     .await;
 }
 
@@ -796,7 +804,10 @@ async fn an_s3_outage_mid_stream_loses_nothing_and_leaves_no_orphans() {
 
     // The store goes away while the transcoder works on the clip.
     eventually(WAIT, "the transcoder at work", || async {
-        transcoder.log_text().contains("\"transcoding\"").then_some(())
+        transcoder
+            .log_text()
+            .contains("\"transcoding\"")
+            .then_some(())
     })
     .await;
     garage.stop().await;
@@ -926,7 +937,10 @@ async fn two_workers_racing_on_one_clip_produce_one_result() {
     )
     .await;
     // Both announcements were handled, and one copy and one fingerprint were made.
-    for (role, workers) in [("transcoder", &transcoders), ("fingerprinter", &fingerprinters)] {
+    for (role, workers) in [
+        ("transcoder", &transcoders),
+        ("fingerprinter", &fingerprinters),
+    ] {
         let mut made = 0;
         let mut handled = 0;
         for worker in workers.iter() {

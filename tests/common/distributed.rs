@@ -188,7 +188,10 @@ pub async fn catalogued_announcements(
     use custodian_proto::Message;
     let bus = NatsBus::connect(&nats_settings(env)).await.unwrap();
     let spec = ConsumerSpec {
-        name: format!("test-count-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+        name: format!(
+            "test-count-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        ),
         topic: custodian_core::events::Topic::ClipCatalogued,
         ack_wait: std::time::Duration::from_secs(30),
         max_deliver: 1,
@@ -226,7 +229,11 @@ pub async fn bucket_keys(store: &custodian_platform::blob::S3BlobStore) -> Vec<S
             .send()
             .await
             .unwrap();
-        keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned)),
+        );
         match page.next_continuation_token() {
             Some(next) => token = Some(next.to_owned()),
             None => break,
@@ -255,9 +262,24 @@ pub fn expected_keys(clip_id: &str) -> Vec<String> {
 pub async fn test_video(dir: &std::path::Path, size: &str, seconds: u32) -> Vec<u8> {
     let clip = dir.join(format!("clip-{size}-{seconds}.mp4"));
     let made = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
         .arg(format!("testsrc2=size={size}:rate=25:duration={seconds}"))
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ])
         .arg(&clip)
         .status()
         .await
@@ -283,12 +305,15 @@ pub const GARAGE_BUCKET: &str = "custodian";
 
 impl PrivateGarage {
     fn bin() -> String {
-        let tools = std::env::var("CUSTODIAN_TOOLS").unwrap_or_else(|_| "/var/cache/custodian".into());
+        let tools =
+            std::env::var("CUSTODIAN_TOOLS").unwrap_or_else(|_| "/var/cache/custodian".into());
         format!("{tools}/garage/bin/garage")
     }
 
     fn hex(bytes: usize) -> String {
-        (0..bytes).map(|_| format!("{:02x}", rand::random::<u8>())).collect()
+        (0..bytes)
+            .map(|_| format!("{:02x}", rand::random::<u8>()))
+            .collect()
     }
 
     pub async fn start() -> PrivateGarage {
@@ -297,7 +322,10 @@ impl PrivateGarage {
         let listeners: Vec<_> = (0..3)
             .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
             .collect();
-        let ports: Vec<u16> = listeners.iter().map(|l| l.local_addr().unwrap().port()).collect();
+        let ports: Vec<u16> = listeners
+            .iter()
+            .map(|l| l.local_addr().unwrap().port())
+            .collect();
         drop(listeners);
         let (s3_port, rpc_port, admin_port) = (ports[0], ports[1], ports[2]);
         let root = dir.path().display();
@@ -347,7 +375,9 @@ impl PrivateGarage {
             .stderr(log)
             .kill_on_drop(true)
             .spawn()
-            .unwrap_or_else(|e| panic!("{} runs (scripts/garage.sh installs it): {e}", Self::bin()));
+            .unwrap_or_else(|e| {
+                panic!("{} runs (scripts/garage.sh installs it): {e}", Self::bin())
+            });
         self.child = Some(child);
         let health = format!("http://127.0.0.1:{}/health", self.admin_port);
         let http = reqwest::Client::new();

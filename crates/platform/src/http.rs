@@ -89,7 +89,10 @@ impl utoipa::Modify for BearerSecurity {
         );
         for (name, schema) in [
             ("ErrorBody", <ErrorBody as utoipa::PartialSchema>::schema()),
-            ("ErrorDetail", <ErrorDetail as utoipa::PartialSchema>::schema()),
+            (
+                "ErrorDetail",
+                <ErrorDetail as utoipa::PartialSchema>::schema(),
+            ),
         ] {
             components.schemas.entry(name.into()).or_insert(schema);
         }

@@ -111,7 +111,9 @@ async fn clip_retention(
 struct SetRetention {
     /// coercive_measure, dispute_or_complaint, obstruction_or_assault, mass_incident_or_emergency
     /// or other:TEXT; absent for an ordinary clip.
-    #[schema(pattern = r"^(coercive_measure|dispute_or_complaint|obstruction_or_assault|mass_incident_or_emergency|other:.*\S.*)$")]
+    #[schema(
+        pattern = r"^(coercive_measure|dispute_or_complaint|obstruction_or_assault|mass_incident_or_emergency|other:.*\S.*)$"
+    )]
     long_term_reason: Option<String>,
     #[serde(default)]
     legal_hold: bool,

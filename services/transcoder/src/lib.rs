@@ -18,8 +18,8 @@ use custodian_core::media::{
 use custodian_core::upload::Coordinates;
 use custodian_core::ClipState;
 use custodian_media::{
-    claim, settle_failure, still_held, JobFailure, Limits, MediaError, StopFlag, TranscodePlan, TranscodeReport,
-    Workspace,
+    claim, settle_failure, still_held, JobFailure, Limits, MediaError, StopFlag, TranscodePlan,
+    TranscodeReport, Workspace,
 };
 use custodian_platform::blob::store_derived_file;
 use custodian_platform::bus::{run_consumer, HandleError, Job, JobMetrics};
