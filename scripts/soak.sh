@@ -4,7 +4,8 @@
 # (scripts/garage.sh) and PostgreSQL (127.0.0.1:5432), with a database, stream, subject prefix
 # and bucket of this run's own. The load generator (loadtest/, as scripts/loadtest.sh drives
 # it) uploads at a steady rate for SOAK_MINUTES; every SOAK_KILL_EVERY seconds a media worker
-# (transcoder and fingerprinter in turn) is SIGKILLed and a replacement started. When the
+# (transcoder and fingerprinter in turn), at a job if it gets one within half the interval, is
+# SIGKILLed and a replacement started. When the
 # uploads end and every clip has settled, the catalogue and the bucket are checked against the
 # receipts, and OUT/soak.md (and soak.json) report:
 #   uploads      201 receipts
@@ -15,7 +16,7 @@
 #   p99          upload → catalogued, from the load generator's report
 # It exits non-zero if a goal is missed. Everything listens on and talks to 127.0.0.1 only.
 #   SOAK_MINUTES=10 SOAK_RATE=0.5 scripts/soak.sh
-# SOAK_PROFILE=debug uses debug binaries (quicker to build; FFmpeg's own code is optimised
+# Extra arguments go to custodian-loadtest (e.g. --clip-seconds 6). SOAK_PROFILE=debug uses debug binaries (quicker to build; FFmpeg's own code is optimised
 # either way). SOAK_KEEP=1 keeps the database and the bucket's objects for inspection.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -117,30 +118,62 @@ done
 echo "soak.sh: $RATE uploads/s for $MINUTES min, a media worker SIGKILLed every ${KILL_EVERY}s; logs in $OUT/" >&2
 "$LOADTEST" --ingest "http://127.0.0.1:$PORT" --catalog "http://127.0.0.1:$((PORT + 1))" \
   --tokens-file "$TOKENS" --rate "$RATE" --duration "${MINUTES}m" --settle-timeout "${SETTLE}s" \
-  --out "$OUT" --plain >"$OUT/loadtest.log" 2>&1 &
+  --out "$OUT" --plain "$@" >"$OUT/loadtest.log" 2>&1 &
 LOADER=$!
 PIDS+=("$LOADER")
 
-# The nemesis: while uploads are still being made, kill a media worker on schedule and start
-# its replacement at once (a pod restarted by Kubernetes).
+# busy LOG START DONE...: whether the worker writing LOG has started a job it has not ended
+# (more START lines than lines of any DONE kind).
+busy() {
+  local log=$1 start=$2 done=0 n
+  shift 2
+  for pattern in "$@"; do
+    n=$(grep -c "$pattern" "$log" || true)
+    done=$((done + n))
+  done
+  [ "$(grep -c "$start" "$log" || true)" -gt "$done" ]
+}
+
+# kill_mid_job PID LOG START DONE...: waits (up to half the kill interval) until the worker is
+# at a job, so the kill interrupts one, then SIGKILLs it. Leaves "mid-job" or "idle" in KILLED.
+kill_mid_job() {
+  local pid=$1 log=$2
+  shift 2
+  KILLED=idle
+  for _ in $(seq 1 $((KILL_EVERY * 10))); do
+    if busy "$log" "$@"; then KILLED=mid-job; break; fi
+    sleep 0.05
+  done
+  kill -KILL "$pid"; wait "$pid" 2>/dev/null || true
+}
+
+# The nemesis: while uploads are still being made, kill a media worker on schedule, at a job
+# if it gets one soon, and start its replacement at once (a pod restarted by Kubernetes).
 KILLS=0
+MID_JOB=0
+TRANSCODER_LOG="$OUT/transcoder-$((PORT + 10)).log"
+FINGERPRINTER_LOG="$OUT/fingerprinter-$((PORT + 11)).log"
 UPLOADS_END=$(($(date +%s) + MINUTES * 60))
 victim=transcoder
 while kill -0 "$LOADER" 2>/dev/null && [ "$(($(date +%s) + KILL_EVERY))" -le "$UPLOADS_END" ]; do
   sleep "$KILL_EVERY"
   kill -0 "$LOADER" 2>/dev/null || break
   if [ "$victim" = transcoder ]; then
-    kill -KILL "$TRANSCODER"; wait "$TRANSCODER" 2>/dev/null || true
+    kill_mid_job "$TRANSCODER" "$TRANSCODER_LOG" '"transcoding"' 'viewing copy made' 'job failed' 'job given up'
     start_role transcoder "$NEXT_PORT"; TRANSCODER=$STARTED
+    TRANSCODER_LOG="$OUT/transcoder-$NEXT_PORT.log"
     victim=fingerprinter
   else
-    kill -KILL "$FINGERPRINTER"; wait "$FINGERPRINTER" 2>/dev/null || true
+    kill_mid_job "$FINGERPRINTER" "$FINGERPRINTER_LOG" '"fingerprinting"' 'clip fingerprinted' 'job failed' 'job given up'
     start_role fingerprinter "$NEXT_PORT"; FINGERPRINTER=$STARTED
+    FINGERPRINTER_LOG="$OUT/fingerprinter-$NEXT_PORT.log"
     victim=transcoder
   fi
-  NEXT_PORT=$((NEXT_PORT + 1))
   KILLS=$((KILLS + 1))
-  echo "$(date -u +%FT%TZ) killed a media worker (#$KILLS), replacement on port $((NEXT_PORT - 1))" >>"$OUT/kills.log"
+  if [ "$KILLED" = mid-job ]; then MID_JOB=$((MID_JOB + 1)); fi
+  if [ "$victim" = transcoder ]; then killed_role=fingerprinter; else killed_role=transcoder; fi
+  echo "$(date -u +%FT%TZ) SIGKILLed the $killed_role ($KILLED), replacement on port $NEXT_PORT" >>"$OUT/kills.log"
+  NEXT_PORT=$((NEXT_PORT + 1))
 done
 
 loader_status=0
@@ -188,27 +221,29 @@ extra_objects=$(( (originals > clips ? originals - clips : 0) + (views > transco
 duplicates=$((duplicates + extra_objects))
 
 p99=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); p=r.get("upload_to_catalogued"); print("%.0f" % p["p99_ms"] if p else "n/a")' "$OUT/report.json")
+max=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); p=r.get("upload_to_catalogued"); print("%.0f" % p["max_ms"] if p else "n/a")' "$OUT/report.json")
 p50=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); p=r.get("upload_to_catalogued"); print("%.0f" % p["p50_ms"] if p else "n/a")' "$OUT/report.json")
 upload_errors=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["counts"]["upload_errors"])' "$OUT/report.json")
 
 cat >"$OUT/soak.json" <<JSON
-{"minutes": $MINUTES, "rate_per_s": $RATE, "kill_every_s": $KILL_EVERY, "kills": $KILLS,
+{"minutes": $MINUTES, "rate_per_s": $RATE, "kill_every_s": $KILL_EVERY, "kills": $KILLS, "kills_mid_job": $MID_JOB,
  "uploads": $receipted, "upload_errors": $upload_errors, "catalogued": $catalogued, "failed": $failed,
  "losses": $lost, "duplicates": $duplicates, "orphans": $orphans, "missing_originals": $missing_originals,
  "clips_catalogued_twice": $twice, "clips_without_receipt": $unreceipted,
  "bucket_originals": $originals, "bucket_viewing_copies": $views, "clips": $clips,
- "p50_upload_to_catalogued_ms": "$p50", "p99_upload_to_catalogued_ms": "$p99"}
+ "p50_upload_to_catalogued_ms": "$p50", "p99_upload_to_catalogued_ms": "$p99", "max_upload_to_catalogued_ms": "$max"}
 JSON
 cat >"$OUT/soak.md" <<MD
 # Custodian soak, $(date -u +%FT%TZ)
 
 Distributed: ingest, catalog, transcoder, fingerprinter as separate processes on NATS
 JetStream, Garage and PostgreSQL. $RATE uploads/s for $MINUTES min ($PROFILE build); a media
-worker SIGKILLed every ${KILL_EVERY}s and replaced ($KILLS kills); media ack wait $ACK_WAIT.
+worker SIGKILLed every ${KILL_EVERY}s and replaced ($KILLS kills, $MID_JOB of them in the middle
+of a job); media ack wait $ACK_WAIT, so an interrupted job is taken up again after it.
 
-| uploads (201) | upload errors | catalogued | failed | losses | duplicates | orphan objects | missing originals | p50 upload → catalogued | p99 upload → catalogued |
-|---|---|---|---|---|---|---|---|---|---|
-| $receipted | $upload_errors | $catalogued | $failed | $lost | $duplicates | $orphans | $missing_originals | $p50 ms | $p99 ms |
+| uploads (201) | upload errors | catalogued | failed | losses | duplicates | orphan objects | missing originals | p50 upload → catalogued | p99 upload → catalogued | max |
+|---|---|---|---|---|---|---|---|---|---|---|
+| $receipted | $upload_errors | $catalogued | $failed | $lost | $duplicates | $orphans | $missing_originals | $p50 ms | $p99 ms | $max ms |
 
 Duplicates count clips catalogued more than once ($twice), clips without a receipt
 ($unreceipted), repeated receipts ($((receipted - distinct))) and originals or viewing copies

@@ -132,6 +132,7 @@ impl Fingerprinter {
         if self.announced_if_done(&clip).await? {
             return Ok(());
         }
+        tracing::info!(clip_id = %id, attempt = job.attempt, "fingerprinting");
         let sampling = match self.sample(&clip).await {
             Ok(sampling) => sampling,
             Err(failure) => {
