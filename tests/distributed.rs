@@ -811,6 +811,17 @@ async fn an_s3_outage_mid_stream_loses_nothing_and_leaves_no_orphans() {
     })
     .await;
     garage.stop().await;
+    let readiness = || async {
+        http.get(format!("{ingest_base}/readyz"))
+            .send()
+            .await
+            .ok()
+            .map(|r| r.status().as_u16())
+    };
+    eventually(WAIT, "ingest not ready without its store", || async {
+        (readiness().await? == 503).then_some(())
+    })
+    .await;
 
     // An upload now is refused, clearly, with a time to come back.
     let refused = send().await.unwrap();
@@ -825,13 +836,21 @@ async fn an_s3_outage_mid_stream_loses_nothing_and_leaves_no_orphans() {
     assert_eq!(error["error"]["code"], "storage-unavailable", "{error}");
     // The store stays away until the job in flight has failed on it at every delivery the bus
     // allows: the job is given up, but not the clip, which stays `stored` for the reconciler.
-    eventually(WAIT, "the transcoder's job given up", || async {
-        let log = transcoder.log_text();
-        (log.contains("job failed, will retry") && log.contains("job given up")).then_some(())
-    })
+    eventually(
+        std::time::Duration::from_secs(90),
+        "the transcoder's job given up",
+        || async {
+            let log = transcoder.log_text();
+            (log.contains("job failed, will retry") && log.contains("job given up")).then_some(())
+        },
+    )
     .await;
 
     garage.resume().await;
+    eventually(WAIT, "ingest ready again", || async {
+        (readiness().await? == 200).then_some(())
+    })
+    .await;
     // The station retries as told, and the retry gets its receipt.
     let retried = eventually(WAIT, "upload accepted after the outage", || async {
         let response = send().await.ok()?;
