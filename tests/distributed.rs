@@ -5,8 +5,8 @@
 mod common;
 
 use common::distributed::{
-    bucket_keys, catalogued_announcements, create_token, deployment, deployment_on, expected_keys,
-    nats_settings, test_video, wait_for_state, Deployment, PrivateGarage, Process,
+    big_test_video, bucket_keys, catalogued_announcements, create_token, deployment, deployment_on,
+    expected_keys, nats_settings, test_video, wait_for_state, Deployment, PrivateGarage, Process,
 };
 use common::{sample, upload_query, WAIT};
 use custodian_core::Sha256Digest;
@@ -744,15 +744,23 @@ async fn assert_each_catalogued_once(
         );
     }
     assert_eq!(announced.len(), receipts.len(), "{announced:?}");
-    // What a refused upload may have left is the ingest janitor's to remove (the test's
-    // processes abandon uploads after a minute); everything else is accounted for.
+    // What a refused upload may have left (an object, the parts of an open multipart write)
+    // is the ingest janitor's to remove (the test's processes abandon uploads after a
+    // minute); everything else is accounted for.
     let store = &deployment.store;
     eventually(
         std::time::Duration::from_secs(120),
         "no orphan objects",
         || async {
             let keys = bucket_keys(store).await;
-            (keys == expected).then_some(())
+            let open = store
+                .client()
+                .list_multipart_uploads()
+                .bucket(store.bucket())
+                .send()
+                .await
+                .ok()?;
+            (keys == expected && open.uploads().is_empty()).then_some(())
         },
     )
     .await;
@@ -775,8 +783,15 @@ async fn an_s3_outage_mid_stream_loses_nothing_and_leaves_no_orphans() {
     ]);
     let work = tempfile::tempdir().unwrap();
     // Long enough that the media workers are still at it when the store goes away.
-    let body = test_video(work.path(), "640x360", 12).await;
+    let body = test_video(work.path(), "640x360", 30).await;
     let digest = Sha256Digest::of(&body);
+    let big = big_test_video(work.path(), "1280x720", 8).await;
+    assert!(
+        big.len() > 11 << 20,
+        "two parts or more: {} bytes",
+        big.len()
+    );
+    let big_digest = Sha256Digest::of(&big);
 
     let token = create_token(&deployment.env, "b1").await;
     let http = reqwest::Client::new();
@@ -802,7 +817,8 @@ async fn an_s3_outage_mid_stream_loses_nothing_and_leaves_no_orphans() {
     assert_eq!(first.status(), 201, "{}", ingest.log_text());
     receipts.push(first.json::<Value>().await.unwrap());
 
-    // The store goes away while the transcoder works on the clip.
+    // The store goes away while the transcoder works on the clip, and while a large upload is
+    // half sent: its first part is in the store, its write open.
     eventually(WAIT, "the transcoder at work", || async {
         transcoder
             .log_text()
@@ -810,7 +826,43 @@ async fn an_s3_outage_mid_stream_loses_nothing_and_leaves_no_orphans() {
             .then_some(())
     })
     .await;
+    let (chunks, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(2);
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    });
+    let interrupted = tokio::spawn(
+        http.put(format!("{ingest_base}/v1/uploads"))
+            .bearer_auth(&token)
+            .header("Content-Digest", big_digest.to_content_digest())
+            .query(&upload_query())
+            .body(reqwest::Body::wrap_stream(stream))
+            .send(),
+    );
+    chunks.send(Ok(big[..6 << 20].to_vec())).await.unwrap();
+    let store = &deployment.store;
+    eventually(WAIT, "the big upload's write open in the store", || async {
+        let open = store
+            .client()
+            .list_multipart_uploads()
+            .bucket(store.bucket())
+            .send()
+            .await
+            .ok()?;
+        (!open.uploads().is_empty()).then_some(())
+    })
+    .await;
     garage.stop().await;
+    // The rest of the body goes to an ingest whose store is gone: no receipt. The answer is
+    // a 503 with Retry-After, unless the connection is cut before it can be read.
+    let _ = chunks.send(Ok(big[6 << 20..].to_vec())).await;
+    drop(chunks);
+    match interrupted.await.unwrap() {
+        Ok(response) => {
+            assert_eq!(response.status(), 503, "{}", ingest.log_text());
+            assert!(response.headers().contains_key("retry-after"));
+        }
+        Err(cut) => eprintln!("the interrupted upload's answer was not read: {cut}"),
+    }
     let readiness = || async {
         http.get(format!("{ingest_base}/readyz"))
             .send()
@@ -861,9 +913,23 @@ async fn an_s3_outage_mid_stream_loses_nothing_and_leaves_no_orphans() {
     let after = send().await.unwrap();
     assert_eq!(after.status(), 201);
     receipts.push(after.json::<Value>().await.unwrap());
-    for receipt in &receipts {
+    for receipt in &receipts[..3] {
         assert_eq!(receipt["sha256"], digest.to_hex());
     }
+    // The station sends the interrupted upload again, whole, and gets its receipt.
+    let resent = http
+        .put(format!("{ingest_base}/v1/uploads"))
+        .bearer_auth(&token)
+        .header("Content-Digest", big_digest.to_content_digest())
+        .query(&upload_query())
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resent.status(), 201);
+    let resent: Value = resent.json().await.unwrap();
+    assert_eq!(resent["sha256"], big_digest.to_hex());
+    receipts.push(resent);
 
     assert_each_catalogued_once(
         &deployment,

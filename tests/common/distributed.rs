@@ -260,7 +260,21 @@ pub fn expected_keys(clip_id: &str) -> Vec<String> {
 
 /// Makes a test video (FFmpeg's testsrc2 pattern, H.264) of `size` and `seconds`.
 pub async fn test_video(dir: &std::path::Path, size: &str, seconds: u32) -> Vec<u8> {
-    let clip = dir.join(format!("clip-{size}-{seconds}.mp4"));
+    test_video_with(dir, size, seconds, &[]).await
+}
+
+/// A large test video: lossless H.264, about 14 MB for 8 s of 1280x720.
+pub async fn big_test_video(dir: &std::path::Path, size: &str, seconds: u32) -> Vec<u8> {
+    test_video_with(dir, size, seconds, &["-qp", "0"]).await
+}
+
+async fn test_video_with(
+    dir: &std::path::Path,
+    size: &str,
+    seconds: u32,
+    extra: &[&str],
+) -> Vec<u8> {
+    let clip = dir.join(format!("clip-{size}-{seconds}-{}.mp4", extra.join("")));
     let made = Command::new("ffmpeg")
         .args([
             "-hide_banner",
@@ -280,6 +294,7 @@ pub async fn test_video(dir: &std::path::Path, size: &str, seconds: u32) -> Vec<
             "-pix_fmt",
             "yuv420p",
         ])
+        .args(extra)
         .arg(&clip)
         .status()
         .await
