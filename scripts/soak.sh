@@ -83,6 +83,9 @@ export CUSTODIAN_S3_CREATE_BUCKET=true
 export CUSTODIAN_NATS_URL="$NATS"
 export CUSTODIAN_NATS_STREAM="SOAK_$RUN"
 export CUSTODIAN_SUBJECT_PREFIX="soak$RUN"
+# The run's stream stays on the shared NATS server (no NATS client here to remove it); its
+# messages go after an hour, as the tests' do.
+export CUSTODIAN_NATS_MAX_AGE=1h
 # A killed worker's job goes to another after the ack wait.
 export CUSTODIAN_MEDIA_ACK_WAIT="$ACK_WAIT"
 
