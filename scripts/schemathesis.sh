@@ -1,7 +1,21 @@
 #!/usr/bin/env bash
 # Fuzzes the HTTP API from its own OpenAPI document with schemathesis (PyPI) against a
-# standalone instance on 127.0.0.1: no request may get a 5xx, and every response must match
-# the schema the document gives for it. Usage: scripts/schemathesis.sh [CUSTODIAN_BINARY]
+# standalone instance on 127.0.0.1, with every check but two: no request may get a 5xx, every
+# status, content type, header and body must be documented and match its schema, invalid
+# requests must be refused, auth must be enforced, deleted things must stay gone, and so on.
+# Usage: scripts/schemathesis.sh [CUSTODIAN_BINARY]
+#
+# The two checks left off, and why:
+# - positive_data_acceptance (ST202: "a request valid by the schema must be accepted"): some
+#   rules cannot be written in the document. Categories come from the deployment's
+#   configuration (GET /v1/categories lists them); upload metadata is checked against the
+#   current time (a recording may not start in the future); and JSON Schema counts 1.0 as an
+#   integer, which the server's JSON reader refuses for an integer field (422). The document
+#   states every rule it can (lengths, patterns, ranges, UUID formats).
+# - ensure_resource_availability (ST302): after POST /v1/cases it links random clip ids to the
+#   new case and reads the 404 for a clip that does not exist as the case having vanished.
+CHECKS=all
+EXCLUDED=positive_data_acceptance,ensure_resource_availability
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,5 +49,5 @@ curl -fsS -o /dev/null "http://127.0.0.1:$PORT/readyz" || { cat "$DATA/server.lo
 
 "$VENV/bin/schemathesis" run "http://127.0.0.1:$PORT/openapi.json" \
   -H "Authorization: Bearer $TOKEN" \
-  --checks not_a_server_error,response_schema_conformance \
+  --checks "$CHECKS" --exclude-checks "$EXCLUDED" \
   --max-examples "$EXAMPLES" --no-color

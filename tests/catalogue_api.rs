@@ -677,6 +677,10 @@ async fn the_openapi_document_describes_every_route() {
             json!([]),
             "{method} {path} without bearer security"
         );
+        assert!(
+            operation["responses"]["401"].is_object(),
+            "{method} {path} without its 401"
+        );
         // Every route the document names answers (401 without a token, not 404 or 405).
         let concrete = path
             .replace("{id}", "01a21cdf-d5f0-72f8-b84f-a6b8d573f60d")

@@ -4,7 +4,10 @@
 
 mod common;
 
-use common::distributed::{create_token, deployment, wait_for_state, Process};
+use common::distributed::{
+    big_test_video, bucket_keys, catalogued_announcements, create_token, deployment, deployment_on,
+    expected_keys, nats_settings, test_video, wait_for_state, Deployment, PrivateGarage, Process,
+};
 use common::{sample, upload_query, WAIT};
 use custodian_core::Sha256Digest;
 use custodian_platform::blob::BlobStore;
@@ -838,4 +841,398 @@ async fn an_upload_refused_while_postgresql_is_down_succeeds_on_retry_and_nothin
     for process in [catalog, ingest] {
         assert!(process.terminate().await.success());
     }
+}
+
+/// Every receipted clip catalogued exactly once with the receipt's digest, its original
+/// intact, one `clip.catalogued` each, and the bucket holding exactly the originals and each
+/// clip's one viewing copy with its sidecars: nothing lost, doubled or orphaned.
+async fn assert_each_catalogued_once(
+    deployment: &Deployment,
+    http: &reqwest::Client,
+    catalog_base: &str,
+    token: &str,
+    receipts: &[Value],
+    within: std::time::Duration,
+) {
+    let mut expected = Vec::new();
+    for receipt in receipts {
+        let clip_id = receipt["clip_id"].as_str().unwrap();
+        let record = wait_for_state(http, catalog_base, token, clip_id, "catalogued", within).await;
+        assert_eq!(record["sha256"], receipt["sha256"], "{clip_id}: {record}");
+        let history = record["history"].as_array().unwrap();
+        assert_eq!(
+            history.iter().filter(|t| t["to"] == "catalogued").count(),
+            1,
+            "{clip_id} catalogued once: {history:?}"
+        );
+        let mut stored = Vec::new();
+        deployment
+            .store
+            .open(&format!("originals/b1/2026/02/14/{clip_id}.mp4"))
+            .await
+            .unwrap()
+            .read_to_end(&mut stored)
+            .await
+            .unwrap();
+        assert_eq!(
+            Sha256Digest::of(&stored).to_hex(),
+            receipt["sha256"].as_str().unwrap(),
+            "{clip_id}: the original as received"
+        );
+        expected.extend(expected_keys(clip_id));
+    }
+    expected.sort();
+    let page: Value = http
+        .get(format!("{catalog_base}/v1/clips?limit=500"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        page["items"].as_array().unwrap().len(),
+        receipts.len(),
+        "one clip per receipt: {page}"
+    );
+    let announced = catalogued_announcements(&deployment.env).await;
+    for receipt in receipts {
+        let clip_id = receipt["clip_id"].as_str().unwrap();
+        assert_eq!(
+            announced.get(clip_id),
+            Some(&1),
+            "clip.catalogued once: {announced:?}"
+        );
+    }
+    assert_eq!(announced.len(), receipts.len(), "{announced:?}");
+    // What a refused upload may have left (an object, the parts of an open multipart write)
+    // is the ingest janitor's to remove (the test's processes abandon uploads after a
+    // minute); everything else is accounted for.
+    let store = &deployment.store;
+    eventually(
+        std::time::Duration::from_secs(120),
+        "no orphan objects",
+        || async {
+            let keys = bucket_keys(store).await;
+            let open = store
+                .client()
+                .list_multipart_uploads()
+                .bucket(store.bucket())
+                .send()
+                .await
+                .ok()?;
+            (keys == expected && open.uploads().is_empty()).then_some(())
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_s3_outage_mid_stream_loses_nothing_and_leaves_no_orphans() {
+    let mut garage = PrivateGarage::start().await;
+    let settings = garage.settings();
+    let store = custodian_platform::blob::S3BlobStore::new(&settings);
+    let mut deployment = deployment_on(store, settings).await;
+    deployment.env.retain(|(k, _)| k != "CUSTODIAN_MEDIA_STEPS");
+    deployment.env.extend([
+        ("CUSTODIAN_MEDIA_ACK_WAIT".into(), "3s".into()),
+        // Clips whose media jobs gave up during the outage are announced again soon after.
+        ("CUSTODIAN_STUCK_AFTER".into(), "2s".into()),
+        ("CUSTODIAN_RECONCILE_EVERY".into(), "1s".into()),
+        ("CUSTODIAN_ABANDON_UPLOADS_AFTER".into(), "1m".into()),
+        ("CUSTODIAN_JANITOR_EVERY".into(), "1s".into()),
+    ]);
+    let work = tempfile::tempdir().unwrap();
+    // Long enough that the media workers are still at it when the store goes away.
+    let body = test_video(work.path(), "640x360", 30).await;
+    let digest = Sha256Digest::of(&body);
+    let big = big_test_video(work.path(), "1280x720", 8).await;
+    assert!(
+        big.len() > 11 << 20,
+        "two parts or more: {} bytes",
+        big.len()
+    );
+    let big_digest = Sha256Digest::of(&big);
+
+    let token = create_token(&deployment.env, "b1").await;
+    let http = reqwest::Client::new();
+    let ingest = Process::spawn(&["serve", "ingest"], &deployment.env);
+    let catalog = Process::spawn(&["serve", "catalog"], &deployment.env);
+    let transcoder = Process::spawn(&["serve", "transcoder"], &deployment.env);
+    let fingerprinter = Process::spawn(&["serve", "fingerprinter"], &deployment.env);
+    let ingest_base = ingest.ready(&http).await;
+    let catalog_base = catalog.ready(&http).await;
+    transcoder.ready(&http).await;
+    fingerprinter.ready(&http).await;
+
+    let send = || {
+        http.put(format!("{ingest_base}/v1/uploads"))
+            .bearer_auth(&token)
+            .header("Content-Digest", digest.to_content_digest())
+            .query(&upload_query())
+            .body(body.clone())
+            .send()
+    };
+    let mut receipts = Vec::new();
+    let first = send().await.unwrap();
+    assert_eq!(first.status(), 201, "{}", ingest.log_text());
+    receipts.push(first.json::<Value>().await.unwrap());
+
+    // The store goes away while the transcoder works on the clip, and while a large upload is
+    // half sent: its first part is in the store, its write open.
+    eventually(WAIT, "the transcoder at work", || async {
+        transcoder
+            .log_text()
+            .contains("\"transcoding\"")
+            .then_some(())
+    })
+    .await;
+    let (chunks, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(2);
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    });
+    let interrupted = tokio::spawn(
+        http.put(format!("{ingest_base}/v1/uploads"))
+            .bearer_auth(&token)
+            .header("Content-Digest", big_digest.to_content_digest())
+            .query(&upload_query())
+            .body(reqwest::Body::wrap_stream(stream))
+            .send(),
+    );
+    chunks.send(Ok(big[..6 << 20].to_vec())).await.unwrap();
+    let store = &deployment.store;
+    eventually(WAIT, "the big upload's write open in the store", || async {
+        let open = store
+            .client()
+            .list_multipart_uploads()
+            .bucket(store.bucket())
+            .send()
+            .await
+            .ok()?;
+        (!open.uploads().is_empty()).then_some(())
+    })
+    .await;
+    garage.stop().await;
+    // The rest of the body goes to an ingest whose store is gone: no receipt. The answer is
+    // a 503 with Retry-After, unless the connection is cut before it can be read.
+    let _ = chunks.send(Ok(big[6 << 20..].to_vec())).await;
+    drop(chunks);
+    match interrupted.await.unwrap() {
+        Ok(response) => {
+            assert_eq!(response.status(), 503, "{}", ingest.log_text());
+            assert!(response.headers().contains_key("retry-after"));
+        }
+        Err(cut) => eprintln!("the interrupted upload's answer was not read: {cut}"),
+    }
+    let readiness = || async {
+        http.get(format!("{ingest_base}/readyz"))
+            .send()
+            .await
+            .ok()
+            .map(|r| r.status().as_u16())
+    };
+    eventually(WAIT, "ingest not ready without its store", || async {
+        (readiness().await? == 503).then_some(())
+    })
+    .await;
+
+    // An upload now is refused, clearly, with a time to come back.
+    let refused = send().await.unwrap();
+    assert_eq!(refused.status(), 503, "{}", ingest.log_text());
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after > 0);
+    let error: Value = refused.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "storage-unavailable", "{error}");
+    // The store stays away until the job in flight has failed on it at every delivery the bus
+    // allows: the job is given up, but not the clip, which stays `stored` for the reconciler.
+    eventually(
+        std::time::Duration::from_secs(90),
+        "the transcoder's job given up",
+        || async {
+            let log = transcoder.log_text();
+            (log.contains("job failed, will retry") && log.contains("job given up")).then_some(())
+        },
+    )
+    .await;
+
+    garage.resume().await;
+    eventually(WAIT, "ingest ready again", || async {
+        (readiness().await? == 200).then_some(())
+    })
+    .await;
+    // The station retries as told, and the retry gets its receipt.
+    let retried = eventually(WAIT, "upload accepted after the outage", || async {
+        let response = send().await.ok()?;
+        (response.status() == 201).then_some(response)
+    })
+    .await;
+    receipts.push(retried.json::<Value>().await.unwrap());
+    let after = send().await.unwrap();
+    assert_eq!(after.status(), 201);
+    receipts.push(after.json::<Value>().await.unwrap());
+    for receipt in &receipts[..3] {
+        assert_eq!(receipt["sha256"], digest.to_hex());
+    }
+    // The station sends the interrupted upload again, whole, and gets its receipt.
+    let resent = http
+        .put(format!("{ingest_base}/v1/uploads"))
+        .bearer_auth(&token)
+        .header("Content-Digest", big_digest.to_content_digest())
+        .query(&upload_query())
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resent.status(), 201);
+    let resent: Value = resent.json().await.unwrap();
+    assert_eq!(resent["sha256"], big_digest.to_hex());
+    receipts.push(resent);
+
+    assert_each_catalogued_once(
+        &deployment,
+        &http,
+        &catalog_base,
+        &token,
+        &receipts,
+        std::time::Duration::from_secs(180),
+    )
+    .await;
+    for process in [transcoder, fingerprinter, catalog, ingest] {
+        assert!(process.terminate().await.success());
+    }
+    drop(garage);
+}
+
+#[tokio::test]
+async fn two_workers_racing_on_one_clip_produce_one_result() {
+    let mut deployment = deployment().await;
+    deployment.env.retain(|(k, _)| k != "CUSTODIAN_MEDIA_STEPS");
+    let work = tempfile::tempdir().unwrap();
+    let body = test_video(work.path(), "640x360", 10).await;
+    let digest = Sha256Digest::of(&body);
+
+    let token = create_token(&deployment.env, "b1").await;
+    let http = reqwest::Client::new();
+    let ingest = Process::spawn(&["serve", "ingest"], &deployment.env);
+    let catalog = Process::spawn(&["serve", "catalog"], &deployment.env);
+    let transcoders = [
+        Process::spawn(&["serve", "transcoder"], &deployment.env),
+        Process::spawn(&["serve", "transcoder"], &deployment.env),
+    ];
+    let fingerprinters = [
+        Process::spawn(&["serve", "fingerprinter"], &deployment.env),
+        Process::spawn(&["serve", "fingerprinter"], &deployment.env),
+    ];
+    let ingest_base = ingest.ready(&http).await;
+    let catalog_base = catalog.ready(&http).await;
+    for worker in transcoders.iter().chain(&fingerprinters) {
+        worker.ready(&http).await;
+    }
+
+    let response = http
+        .put(format!("{ingest_base}/v1/uploads"))
+        .bearer_auth(&token)
+        .header("Content-Digest", digest.to_content_digest())
+        .query(&upload_query())
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", ingest.log_text());
+    let receipt: Value = response.json().await.unwrap();
+    let clip_id: custodian_core::ClipId = receipt["clip_id"].as_str().unwrap().parse().unwrap();
+
+    // The clip announced again under another message id, as the reconciler does, while the
+    // first announcement is being worked on: each worker of a role takes one of the two.
+    eventually(WAIT, "a transcoder at work", || async {
+        transcoders
+            .iter()
+            .any(|t| t.log_text().contains("\"transcoding\""))
+            .then_some(())
+    })
+    .await;
+    let catalogue = custodian_platform::catalogue::connect(
+        &deployment
+            .env
+            .iter()
+            .find(|(k, _)| k == "CUSTODIAN_DATABASE_URL")
+            .unwrap()
+            .1,
+        2,
+    )
+    .await
+    .unwrap();
+    let record = catalogue.clip_for_worker(clip_id).await.unwrap().unwrap();
+    let bus = custodian_platform::bus::NatsBus::connect(&nats_settings(&deployment.env))
+        .await
+        .unwrap();
+    custodian_platform::events::publish_stored(&bus, &record, 1)
+        .await
+        .unwrap();
+
+    assert_each_catalogued_once(
+        &deployment,
+        &http,
+        &catalog_base,
+        &token,
+        &[receipt],
+        std::time::Duration::from_secs(120),
+    )
+    .await;
+    // Both announcements were handled, and one copy and one fingerprint were made.
+    for (role, workers) in [
+        ("transcoder", &transcoders),
+        ("fingerprinter", &fingerprinters),
+    ] {
+        let mut made = 0;
+        let mut handled = 0;
+        for worker in workers.iter() {
+            let metrics = http
+                .get(format!("{}/metrics", worker.address().await))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let counter = if role == "transcoder" {
+                "custodian_transcodes_total "
+            } else {
+                "custodian_fingerprints_total "
+            };
+            made += metric_value(&metrics, counter);
+            handled += metric_value(
+                &metrics,
+                &format!("custodian_jobs_total{{consumer=\"{role}\",outcome=\"ok\"}} "),
+            );
+        }
+        assert_eq!(made, 1, "{role}: one result made");
+        assert_eq!(handled, 2, "{role}: both announcements handled");
+    }
+    // The second announcement reached the idle transcoder while the other held the clip.
+    assert!(
+        transcoders
+            .iter()
+            .any(|t| t.log_text().contains("clip held by another transcoder")),
+        "the race did not happen"
+    );
+    let [a, b] = transcoders;
+    let [c, d] = fingerprinters;
+    for process in [a, b, c, d, catalog, ingest] {
+        assert!(process.terminate().await.success());
+    }
+}
+
+/// The value of the metric line starting with `prefix` (name and labels), 0 if absent.
+fn metric_value(metrics: &str, prefix: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(prefix))
+        .map(|v| v.trim().parse::<f64>().unwrap() as u64)
+        .unwrap_or(0)
 }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use anyhow::Context as _;
 use hdrhistogram::Histogram;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -33,6 +34,8 @@ struct Recorded {
     failed: u64,
     timeouts: u64,
     last_settled: Option<Instant>,
+    /// The clip id of every 201 receipt, in the order answered.
+    receipts: Vec<String>,
 }
 
 /// Counters the progress display reads without taking the lock.
@@ -155,6 +158,7 @@ async fn upload(ctx: Arc<Ctx>, n: u64, due: Instant) {
                 stats::record(&mut r.upload, answered - due);
                 r.uploaded += 1;
                 r.bytes += clip.body.len() as u64;
+                r.receipts.push(clip_id.clone());
             }
             ctx.live.ok.fetch_add(1, Relaxed);
             let poll = settle(Arc::clone(&ctx), n, clip_id, due, answered);
@@ -324,6 +328,7 @@ pub async fn run(
             failed: 0,
             timeouts: 0,
             last_settled: None,
+            receipts: Vec::new(),
         }),
         live: Live::default(),
         settling: Mutex::new(JoinSet::new()),
@@ -390,6 +395,7 @@ pub async fn run(
         failure_reasons: r.failure_reasons.clone(),
         total_s: start.elapsed().as_secs_f64(),
     };
+    let receipts: String = r.receipts.iter().map(|id| format!("{id}\n")).collect();
     let upload_curve = stats::percentile_curve(&r.upload);
     let settle_curve = stats::percentile_curve(&r.settle);
     drop(r);
@@ -413,5 +419,8 @@ pub async fn run(
         ],
     );
     crate::report::write(&args.out, &report, &svg)?;
+    // For checks against the catalogue and the store afterwards (scripts/soak.sh).
+    let path = args.out.join("receipts.txt");
+    std::fs::write(&path, receipts).with_context(|| format!("writing {}", path.display()))?;
     Ok(report)
 }

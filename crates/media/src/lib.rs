@@ -19,7 +19,7 @@ use std::time::Instant;
 pub use probe::{probe, AudioInfo, MediaInfo, VideoInfo};
 pub use sample::{sample, Sampling};
 pub use transcode::{output_size, safe_in_filter_graph, transcode, TranscodePlan, TranscodeReport};
-pub use worker::{settle_failure, sweep_stale_job_dirs, JobFailure, Workspace};
+pub use worker::{claim, settle_failure, still_held, sweep_stale_job_dirs, JobFailure, Workspace};
 
 use ffmpeg_next as ffmpeg;
 

@@ -1,15 +1,16 @@
 //! What the two media roles share around one FFmpeg job: the clip's original copied into a
 //! work directory of its own, the blocking work run under the job's stop flag, what the
-//! file said in catalogue terms, and how a failure settles the clip (retried while that may
-//! help, else marked failed with its reason and counted; the original stays as received).
+//! file said in catalogue terms, how a failure settles the clip (retried while that may
+//! help, else marked failed with its reason and counted; the original stays as received), and
+//! the claim that keeps two workers of one role from working on the same clip at once.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use custodian_core::ClipState;
+use custodian_core::{ClipId, ClipState};
 use custodian_platform::blob::{copy_to_file, BlobError};
 use custodian_platform::bus::HandleError;
-use custodian_platform::catalogue::{ClipRecord, MediaFacts};
+use custodian_platform::catalogue::{ClipRecord, Lease, MediaFacts};
 use custodian_platform::config::MediaJobArgs;
 use custodian_platform::Ports;
 use prometheus::IntCounterVec;
@@ -31,6 +32,12 @@ impl JobFailure {
             Self::Media(e) => !e.is_permanent(),
             Self::Storage(e) => e.is_transient(),
         }
+    }
+
+    /// The blob store is down: nothing is wrong with the clip, and its job is worth doing
+    /// once the store is back, however many deliveries that takes.
+    fn is_outage(&self) -> bool {
+        matches!(self, Self::Storage(BlobError::Unavailable { .. }))
     }
 
     pub fn kind(&self) -> &'static str {
@@ -168,9 +175,41 @@ impl Workspace {
     }
 }
 
+/// Claims `step` (`"transcode"`, `"fingerprint"`) of `clip` for this worker, so that two
+/// workers handed the same clip at once (a redelivery, or the reconciler's fresh announcement
+/// while a long job still runs) do not both make its outputs. `None`: another worker holds it.
+/// The claim lasts while the returned guard lives and its catalogue connection does: a worker
+/// that crashes gives it up with its connection, and its own delivery, never acknowledged,
+/// comes back from the bus to whoever is free. So a worker refused the claim may drop its
+/// delivery: the holder's delivery stands for the work.
+pub async fn claim(
+    ports: &Ports,
+    step: &str,
+    clip: ClipId,
+) -> Result<Option<Box<dyn Lease>>, HandleError> {
+    Ok(ports
+        .catalogue
+        .try_lease(&format!("media:{step}:{clip}"))
+        .await?)
+}
+
+/// Whether `claim` is still held; checked before a job records what it made, so a worker whose
+/// catalogue connection broke mid-job (and whose claim may have passed on) records nothing.
+pub async fn still_held(claim: &mut Box<dyn Lease>, clip: ClipId) -> Result<(), HandleError> {
+    if claim.held().await {
+        Ok(())
+    } else {
+        Err(HandleError::Transient(format!(
+            "the claim on clip {clip} was lost mid-job; the job will be done again"
+        )))
+    }
+}
+
 /// How a failed job ends. While a retry may help and deliveries remain, the bus tries again;
 /// otherwise the clip is marked failed with the reason, the failure counted by `role` and
-/// kind, and the message goes to the dead-letter subject.
+/// kind, and the message goes to the dead-letter subject. An outage of the blob store never
+/// fails the clip: after the last delivery the message goes to the dead-letter subject, the
+/// clip stays `stored`, and the reconciler announces it again.
 pub async fn settle_failure(
     ports: &Ports,
     failures: &IntCounterVec,
@@ -179,7 +218,7 @@ pub async fn settle_failure(
     failure: JobFailure,
     last_attempt: bool,
 ) -> HandleError {
-    if failure.retry_may_help() && !last_attempt {
+    if failure.retry_may_help() && (!last_attempt || failure.is_outage()) {
         return HandleError::Transient(failure.to_string());
     }
     let reason = format!("{role}: {failure}");

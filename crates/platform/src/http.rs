@@ -72,7 +72,11 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
-/// Adds the bearer-token scheme every API route requires.
+/// Adds the bearer-token scheme every API route requires, and the answers every route behind
+/// `protect` may give whatever its handler does: 401 without a valid token; 400 when its path,
+/// query or body does not parse; for a JSON body, 415 without `Content-Type:
+/// application/json` and 422 when the JSON does not fit the body's type. All are `ErrorBody`
+/// (`json_rejections` makes the extractors' own refusals one).
 pub struct BearerSecurity;
 
 impl utoipa::Modify for BearerSecurity {
@@ -83,7 +87,109 @@ impl utoipa::Modify for BearerSecurity {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+        for (name, schema) in [
+            ("ErrorBody", <ErrorBody as utoipa::PartialSchema>::schema()),
+            (
+                "ErrorDetail",
+                <ErrorDetail as utoipa::PartialSchema>::schema(),
+            ),
+        ] {
+            components.schemas.entry(name.into()).or_insert(schema);
+        }
+        for item in openapi.paths.paths.values_mut() {
+            let path_parameters = item.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+                &mut item.head,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                document_common_errors(operation, path_parameters);
+            }
+        }
     }
+}
+
+fn document_common_errors(operation: &mut utoipa::openapi::path::Operation, path_parameters: bool) {
+    let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+    let parsed = path_parameters
+        || operation.parameters.as_ref().is_some_and(|p| !p.is_empty())
+        || operation.request_body.is_some();
+    let json_body = operation
+        .request_body
+        .as_ref()
+        .is_some_and(|body| body.content.contains_key("application/json"));
+    let answers = [
+        (secured, "401", "no valid bearer token"),
+        (
+            parsed,
+            "400",
+            "the path, query or body does not parse (e.g. an id that is not a UUID)",
+        ),
+        (json_body, "415", "the body is not sent as application/json"),
+        (json_body, "422", "the JSON does not fit the body's schema"),
+    ];
+    for (applies, status, description) in answers {
+        if !applies {
+            continue;
+        }
+        operation
+            .responses
+            .responses
+            .entry(status.into())
+            .or_insert_with(|| error_response(description));
+    }
+}
+
+fn error_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
+/// Axum's extractors refuse a request they cannot parse (a bad path segment, query or JSON
+/// body, a missing content type) with a plain-text body. Every error this API gives is an
+/// `ErrorBody`, so those answers are rewritten as one, with the same status and message.
+/// `protect` applies it; routes outside `protect` add it with `json_errors`.
+pub fn json_errors(router: Router) -> Router {
+    router.layer(axum::middleware::from_fn(json_rejections))
+}
+
+async fn json_rejections(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !status.is_client_error() || !plain {
+        return response;
+    }
+    let code = match status {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid-body",
+        StatusCode::PAYLOAD_TOO_LARGE => "too-large",
+        _ => "invalid-request",
+    };
+    // A rejection's text is a line or two; more is cut, not buffered.
+    let text = axum::body::to_bytes(response.into_body(), 16 * 1024)
+        .await
+        .unwrap_or_default();
+    ApiError::new(status, code, String::from_utf8_lossy(&text).into_owned()).into_response()
 }
 
 impl IntoResponse for ApiError {
@@ -308,6 +414,7 @@ pub fn protect(router: Router, ports: &crate::Ports) -> Router {
         secret_roles: ports.secret_roles.clone(),
     };
     router
+        .layer(axum::middleware::from_fn(json_rejections))
         .layer(axum::middleware::from_fn_with_state(guard.clone(), audit))
         .layer(axum::middleware::from_fn_with_state(guard, authenticate))
 }

@@ -298,3 +298,30 @@ async fn s3_store_down_is_transient() {
         .expect("create against a dead store");
     assert!(err.is_transient(), "{err}");
 }
+
+#[tokio::test]
+async fn s3_store_drops_multipart_writes_left_open_under_a_key() {
+    let (store, _) = fresh_s3_store().await;
+    let key = "originals/b1/2026/01/02/left-open.mp4";
+    let neighbour = "originals/b1/2026/01/02/left-open.mp4.other";
+    // Two writes whose abort never reached the store, and one under a longer key.
+    for name in [key, key, neighbour] {
+        let upload = store.start_parts(name).await.expect("start");
+        store
+            .put_part(&upload, 1, Bytes::from(pattern(5 << 20, 7)))
+            .await
+            .expect("part");
+    }
+    assert_eq!(store.abort_unfinished(key).await.expect("abort"), 2);
+    assert_eq!(store.abort_unfinished(key).await.expect("again"), 0);
+    let open = store
+        .client()
+        .list_multipart_uploads()
+        .bucket(store.bucket())
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<_> = open.uploads().iter().filter_map(|u| u.key()).collect();
+    assert_eq!(keys, [neighbour], "only the other key's write is left");
+    assert_eq!(store.size_of(key).await.unwrap(), None);
+}

@@ -165,7 +165,7 @@ impl Catalog {
     get,
     path = "/v1/clips/{id}",
     tag = "catalogue",
-    params(("id" = String, Path, description = "clip id")),
+    params(("id" = uuid::Uuid, Path, description = "clip id")),
     responses(
         (status = 200, description = "the clip, its deadlines and history", body = ClipDetail),
         (status = 400, description = "not a clip id", body = custodian_platform::http::ErrorBody),
@@ -206,7 +206,7 @@ struct ClassifyBody {
     put,
     path = "/v1/clips/{id}/classification",
     tag = "catalogue",
-    params(("id" = String, Path, description = "clip id")),
+    params(("id" = uuid::Uuid, Path, description = "clip id")),
     request_body = ClassifyBody,
     responses(
         (status = 200, description = "classified and renamed", body = ClipDetail),
@@ -284,6 +284,7 @@ struct ListQuery {
     officer: Option<String>,
     state: Option<String>,
     case: Option<String>,
+    #[param(format = Uuid)]
     case_id: Option<String>,
     category: Option<String>,
     /// `min_lat,min_lon,max_lat,max_lon`
@@ -298,6 +299,8 @@ struct ListQuery {
     finding: Option<String>,
     recorded_from: Option<String>,
     recorded_to: Option<String>,
+    /// At most this many (1 to 500; default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
     cursor: Option<String>,
 }
@@ -364,6 +367,7 @@ fn bounding_box(text: &str) -> Result<BoundingBox, ApiError> {
     responses(
         (status = 200, description = "a page of the bureau's clips, newest first", body = Page),
         (status = 400, description = "a filter that does not parse", body = custodian_platform::http::ErrorBody),
+        (status = 404, description = "case_id names no case of the caller's bureau", body = custodian_platform::http::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -467,7 +471,19 @@ async fn list(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct NewCaseBody {
+    /// 1 to 128 characters, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     reference: String,
+    /// 1 to 500 characters, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     title: String,
 }
 
@@ -557,7 +573,7 @@ async fn create_case(
     get,
     path = "/v1/cases/{id}",
     tag = "catalogue",
-    params(("id" = String, Path, description = "case id")),
+    params(("id" = uuid::Uuid, Path, description = "case id")),
     responses(
         (status = 200, description = "the case, its clips and filing deadline", body = CaseView),
         (status = 404, description = "no such case in the caller's bureau", body = custodian_platform::http::ErrorBody),
@@ -575,6 +591,7 @@ async fn case(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct LinkBody {
+    #[schema(value_type = Vec<uuid::Uuid>, min_items = 1, max_items = 1000)]
     clip_ids: Vec<String>,
 }
 
@@ -586,7 +603,7 @@ fn case_refused(e: CaseError) -> ApiError {
     post,
     path = "/v1/cases/{id}/clips",
     tag = "catalogue",
-    params(("id" = String, Path, description = "case id")),
+    params(("id" = uuid::Uuid, Path, description = "case id")),
     request_body = LinkBody,
     responses(
         (status = 200, description = "the case with its clips", body = CaseView),
@@ -624,7 +641,7 @@ async fn link_clips(
     post,
     path = "/v1/cases/{id}/close",
     tag = "catalogue",
-    params(("id" = String, Path, description = "case id")),
+    params(("id" = uuid::Uuid, Path, description = "case id")),
     responses(
         (status = 200, description = "closed; the 30-working-day filing clock runs", body = CaseView),
         (status = 404, description = "no such case", body = custodian_platform::http::ErrorBody),
@@ -663,7 +680,7 @@ async fn close_case(
     post,
     path = "/v1/cases/{id}/file",
     tag = "catalogue",
-    params(("id" = String, Path, description = "case id")),
+    params(("id" = uuid::Uuid, Path, description = "case id")),
     responses(
         (status = 200, description = "filed into the case archive", body = CaseView),
         (status = 404, description = "no such case", body = custodian_platform::http::ErrorBody),
@@ -703,7 +720,15 @@ async fn file_case(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct DeviceBody {
+    /// 1 to 100 characters, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     team: String,
+    /// The officer's code: letters, digits, '-' and '.'.
+    #[schema(pattern = r"^[A-Za-z0-9-][A-Za-z0-9.-]{0,63}$")]
     officer: Option<String>,
 }
 
@@ -785,7 +810,7 @@ struct ConfidentialityBody {
     put,
     path = "/v1/clips/{id}/confidentiality",
     tag = "catalogue",
-    params(("id" = String, Path, description = "clip id")),
+    params(("id" = uuid::Uuid, Path, description = "clip id")),
     request_body = ConfidentialityBody,
     responses(
         (status = 200, description = "set", body = ClipDetail),

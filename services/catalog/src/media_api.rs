@@ -74,7 +74,7 @@ impl Catalog {
     get,
     path = "/v1/clips/{id}/view",
     tag = "media",
-    params(("id" = String, Path, description = "clip id")),
+    params(("id" = uuid::Uuid, Path, description = "clip id")),
     responses(
         (status = 200, description = "the viewing copy (H.264/AAC MP4, time and place burned in)", content_type = "video/mp4"),
         (status = 404, description = "no such clip in the caller's bureau, or no copy yet", body = custodian_platform::http::ErrorBody),
@@ -95,7 +95,7 @@ pub(crate) async fn view(
     get,
     path = "/v1/clips/{id}/subtitles",
     tag = "media",
-    params(("id" = String, Path, description = "clip id")),
+    params(("id" = uuid::Uuid, Path, description = "clip id")),
     responses(
         (status = 200, description = "the burned-in text per second as WebVTT", content_type = "text/vtt"),
         (status = 404, description = "no such clip in the caller's bureau, or no copy yet", body = custodian_platform::http::ErrorBody),
@@ -117,7 +117,7 @@ pub(crate) async fn subtitles(
     get,
     path = "/v1/clips/{id}/poster",
     tag = "media",
-    params(("id" = String, Path, description = "clip id")),
+    params(("id" = uuid::Uuid, Path, description = "clip id")),
     responses(
         (status = 200, description = "a frame of the viewing copy", content_type = "image/jpeg"),
         (status = 404, description = "no such clip in the caller's bureau, or no copy yet", body = custodian_platform::http::ErrorBody),
@@ -164,7 +164,7 @@ pub(crate) struct SimilarClips {
     get,
     path = "/v1/clips/{id}/similar",
     tag = "media",
-    params(("id" = String, Path, description = "clip id"), SimilarQuery),
+    params(("id" = uuid::Uuid, Path, description = "clip id"), SimilarQuery),
     responses(
         (status = 200, description = "clips of the bureau whose pictures match this one's, best first", body = SimilarClips),
         (status = 400, description = "a bad threshold", body = custodian_platform::http::ErrorBody),

@@ -62,17 +62,34 @@ pub(crate) async fn announce(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewCopyRequest {
+    #[schema(format = Uuid)]
     pub clip_id: String,
     /// Who receives the copy.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub party: String,
     /// Why (the party's request, the proceedings).
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub purpose: String,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Decision {
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub reason: String,
     /// How long the download stays open after an approval (1 to 720 hours; default 72).
+    #[schema(minimum = 1, maximum = 720)]
     pub valid_hours: Option<i64>,
 }
 
@@ -162,7 +179,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(request)))
 }
 
-#[utoipa::path(get, path = "/v1/copy-requests/{id}", tag = "custody", params(("id" = String, Path, description = "copy request id")),
+#[utoipa::path(get, path = "/v1/copy-requests/{id}", tag = "custody", params(("id" = uuid::Uuid, Path, description = "copy request id")),
     responses((status = 200, description = "the request and its decision", body = CopyRequest),
               (status = 404, description = "no such request in the caller's bureau", body = ErrorBody)),
     security(("bearer" = [])))]
@@ -259,7 +276,7 @@ async fn decide(
     }))
 }
 
-#[utoipa::path(post, path = "/v1/copy-requests/{id}/approve", tag = "custody", params(("id" = String, Path, description = "copy request id")),
+#[utoipa::path(post, path = "/v1/copy-requests/{id}/approve", tag = "custody", params(("id" = uuid::Uuid, Path, description = "copy request id")),
     request_body = Decision,
     responses((status = 200, description = "approved; the download link is shown once; the watermarked copy is made from the original in the background", body = Decided),
               (status = 403, description = "not a leader, or the leader who asked", body = ErrorBody),
@@ -275,7 +292,7 @@ pub async fn approve(
     decide(&custody, &caller, &id, true, body).await
 }
 
-#[utoipa::path(post, path = "/v1/copy-requests/{id}/refuse", tag = "custody", params(("id" = String, Path, description = "copy request id")),
+#[utoipa::path(post, path = "/v1/copy-requests/{id}/refuse", tag = "custody", params(("id" = uuid::Uuid, Path, description = "copy request id")),
     request_body = Decision,
     responses((status = 200, description = "refused, with its reason", body = Decided),
               (status = 403, description = "not a leader, or the leader who asked", body = ErrorBody),

@@ -32,9 +32,11 @@ pub const MAX_CLIPS: usize = 500;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ExportRequest {
     /// Every clip of this case ...
+    #[schema(format = Uuid)]
     pub case_id: Option<String>,
     /// ... and/or these clips.
     #[serde(default)]
+    #[schema(value_type = Vec<uuid::Uuid>, max_items = 500)]
     pub clip_ids: Vec<String>,
     /// Added to the explanatory note (说明): why, for whom.
     pub note: Option<String>,

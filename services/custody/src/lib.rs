@@ -20,7 +20,7 @@ use custodian_core::audit::{sign_checkpoint, AuditEntry};
 use custodian_core::roles::Action;
 use custodian_platform::catalogue::CatalogueError;
 use custodian_platform::config::{parse_duration, ConfigError};
-use custodian_platform::http::{protect, ApiError, BearerSecurity, Caller, ErrorBody};
+use custodian_platform::http::{json_errors, protect, ApiError, BearerSecurity, Caller, ErrorBody};
 use custodian_platform::Ports;
 use ed25519_dalek::SigningKey;
 use prometheus::IntCounter;
@@ -197,7 +197,7 @@ impl Custody {
             .route("/v1/copies/{token}", get(copies::download))
             .route("/v1/sessions", axum::routing::post(sessions::login))
             .with_state(self.clone());
-        protect(routes, &self.ports).merge(links)
+        protect(routes, &self.ports).merge(json_errors(links))
     }
 
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
@@ -303,6 +303,7 @@ struct Page {
     /// Entries after this sequence number (default 0).
     after: Option<i64>,
     /// At most this many (1 to 1000; default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
 }
 

@@ -14,7 +14,7 @@ use custodian_core::media::{
     device_gap, jumps_back, ContinuityFinding, ContinuityRules, FrameTimes,
 };
 use custodian_core::ClipState;
-use custodian_media::{settle_failure, JobFailure, Sampling, Workspace};
+use custodian_media::{claim, settle_failure, still_held, JobFailure, Sampling, Workspace};
 use custodian_platform::bus::{run_consumer, HandleError, Job, JobMetrics};
 use custodian_platform::catalogue::{CatalogueError, ClipRecord, MediaFacts, NewFinding};
 use custodian_platform::config::{ConfigError, MediaJobArgs};
@@ -124,13 +124,19 @@ impl Fingerprinter {
         if clip.state != ClipState::Stored {
             return Ok(());
         }
-        let media = self.ports.catalogue.clip_media(id).await?;
-        if let Some(done) = media.filter(|m| m.fingerprinted_at.is_some()) {
-            let findings = self.ports.catalogue.findings(id).await?;
-            return self
-                .announce(&clip, done.fingerprint_seconds, findings.len())
-                .await;
+        if self.announced_if_done(&clip).await? {
+            return Ok(());
         }
+        let Some(mut claim) = claim(&self.ports, "fingerprint", id).await? else {
+            // Another fingerprinter is at work on it; its own delivery stands for the job.
+            tracing::info!(clip_id = %id, attempt = job.attempt, "clip held by another fingerprinter; left to it");
+            return Ok(());
+        };
+        // The holder before us may have finished between the check above and the claim.
+        if self.announced_if_done(&clip).await? {
+            return Ok(());
+        }
+        tracing::info!(clip_id = %id, attempt = job.attempt, "fingerprinting");
         let sampling = match self.sample(&clip).await {
             Ok(sampling) => sampling,
             Err(failure) => {
@@ -160,6 +166,7 @@ impl Fingerprinter {
                 size_seconds: Some(f.size_seconds),
             })
             .collect();
+        still_held(&mut claim, id).await?;
         self.ports
             .catalogue
             .record_fingerprint(
@@ -183,6 +190,19 @@ impl Fingerprinter {
         tracing::info!(clip_id = %id, seconds = sampling.hashes.len(), findings = findings.len(), "clip fingerprinted");
         self.announce(&clip, sampling.hashes.len(), findings.len())
             .await
+    }
+
+    /// If the clip was fingerprinted before (a redelivery, the reconciler, or another
+    /// worker), announces it again and answers true: nothing is recorded twice.
+    async fn announced_if_done(&self, clip: &ClipRecord) -> Result<bool, HandleError> {
+        let media = self.ports.catalogue.clip_media(clip.id).await?;
+        let Some(done) = media.filter(|m| m.fingerprinted_at.is_some()) else {
+            return Ok(false);
+        };
+        let findings = self.ports.catalogue.findings(clip.id).await?;
+        self.announce(clip, done.fingerprint_seconds, findings.len())
+            .await?;
+        Ok(true)
     }
 
     /// The clip's own timeline, and the gap to the same device's previous clip.

@@ -175,6 +175,12 @@ impl Ingest {
                     self.ports.blob.abort_parts(&parts).await?;
                     self.ports.catalogue.forget_tus_upload(upload.clip).await?;
                 }
+                // A plain upload refused while the store was down may have left the parts
+                // of its write behind: its abort could not reach the store either.
+                let parts = self.ports.blob.abort_unfinished(&upload.object_key).await?;
+                if parts > 0 {
+                    tracing::info!(clip_id = %upload.clip, key = %upload.object_key, parts, "unfinished multipart writes aborted");
+                }
                 self.ports.blob.delete(&upload.object_key).await?;
                 self.metrics.abandoned.inc();
                 reclaimed += 1;

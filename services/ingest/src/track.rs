@@ -45,7 +45,7 @@ fn unusable(message: impl Into<String>) -> ApiError {
     put,
     path = "/v1/clips/{id}/track",
     tag = "ingest",
-    params(("id" = String, Path, description = "clip id")),
+    params(("id" = uuid::Uuid, Path, description = "clip id")),
     request_body(content = String, content_type = "application/gpx+xml", description = "GPX 1.1, or NMEA 0183 sentences (RMC/GGA)"),
     responses(
         (status = 201, description = "kept; the viewing copy will be made again with it", body = TrackReceipt),

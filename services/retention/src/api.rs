@@ -94,7 +94,7 @@ impl Retention {
 }
 
 #[utoipa::path(get, path = "/v1/clips/{id}/retention", tag = "retention",
-    params(("id" = String, Path, description = "clip id")),
+    params(("id" = uuid::Uuid, Path, description = "clip id")),
     responses((status = 200, description = "the clip's retention and what the rules say now", body = ClipRetention),
               (status = 404, description = "no such clip in the caller's bureau", body = ErrorBody)),
     security(("bearer" = [])))]
@@ -111,13 +111,16 @@ async fn clip_retention(
 struct SetRetention {
     /// coercive_measure, dispute_or_complaint, obstruction_or_assault, mass_incident_or_emergency
     /// or other:TEXT; absent for an ordinary clip.
+    #[schema(
+        pattern = r"^(coercive_measure|dispute_or_complaint|obstruction_or_assault|mass_incident_or_emergency|other:.*\S.*)$"
+    )]
     long_term_reason: Option<String>,
     #[serde(default)]
     legal_hold: bool,
 }
 
 #[utoipa::path(put, path = "/v1/clips/{id}/retention", tag = "retention",
-    params(("id" = String, Path, description = "clip id")),
+    params(("id" = uuid::Uuid, Path, description = "clip id")),
     request_body = SetRetention,
     responses((status = 200, description = "set; the rules' answer now", body = ClipRetention),
               (status = 403, description = "a role that may not manage retention", body = ErrorBody),
@@ -170,7 +173,7 @@ async fn set_clip_retention(
 }
 
 #[utoipa::path(post, path = "/v1/clips/{id}/restore", tag = "retention",
-    params(("id" = String, Path, description = "clip id")),
+    params(("id" = uuid::Uuid, Path, description = "clip id")),
     responses((status = 200, description = "back in the catalogue", body = ClipRetention),
               (status = 403, description = "a role that may not manage retention", body = ErrorBody),
               (status = 404, description = "no such clip in the caller's bureau", body = ErrorBody),
@@ -211,7 +214,7 @@ struct SetCaseRetention {
 }
 
 #[utoipa::path(put, path = "/v1/cases/{id}/retention", tag = "retention",
-    params(("id" = String, Path, description = "case id")),
+    params(("id" = uuid::Uuid, Path, description = "case id")),
     request_body = SetCaseRetention,
     responses((status = 204, description = "set"),
               (status = 403, description = "a role that may not manage retention", body = ErrorBody),
@@ -250,6 +253,7 @@ async fn set_case_retention(
 #[into_params(parameter_in = Query)]
 struct PlanQuery {
     /// How many days ahead (1 to 3650; default 30).
+    #[param(minimum = 1, maximum = 3650)]
     days: Option<u32>,
 }
 

@@ -19,8 +19,8 @@ use custodian_core::media::{
 use custodian_core::upload::Coordinates;
 use custodian_core::{BureauId, ClipState};
 use custodian_media::{
-    settle_failure, JobFailure, Limits, MediaError, StopFlag, TranscodePlan, TranscodeReport,
-    Workspace,
+    claim, settle_failure, still_held, JobFailure, Limits, MediaError, StopFlag, TranscodePlan,
+    TranscodeReport, Workspace,
 };
 use custodian_platform::blob::store_derived_file;
 use custodian_platform::blob::WrittenObject;
@@ -349,20 +349,22 @@ impl Transcoder {
         ) {
             return Ok(());
         }
-        let media = self.ports.catalogue.clip_media(id).await?;
-        if let Some(done) = media.as_ref().filter(|m| m.transcoded_at.is_some()) {
-            // Done before (a redelivery or the reconciler): announce again, make nothing.
-            let duration = done.facts.duration_seconds.unwrap_or(0.0);
-            let view_key = done
-                .rendition
-                .as_ref()
-                .map(|r| r.view_key.clone())
-                .unwrap_or_default();
-            return self.announce(&clip, view_key, duration).await;
+        if self.announced_if_done(&clip).await? {
+            return Ok(());
+        }
+        let Some(mut claim) = claim(&self.ports, "transcode", id).await? else {
+            // Another transcoder is at work on it; its own delivery stands for the job.
+            tracing::info!(clip_id = %id, attempt = job.attempt, "clip held by another transcoder; left to it");
+            return Ok(());
+        };
+        // The holder before us may have finished between the check above and the claim.
+        if self.announced_if_done(&clip).await? {
+            return Ok(());
         }
         tracing::info!(clip_id = %id, attempt = job.attempt, "transcoding");
         match self.make_copy(&clip).await {
             Ok((report, rendition)) => {
+                still_held(&mut claim, id).await?;
                 let facts = report.info.facts();
                 self.ports
                     .catalogue
@@ -386,6 +388,19 @@ impl Transcoder {
             )
             .await),
         }
+    }
+
+    /// If the clip's copy was made before (a redelivery, the reconciler, or another worker),
+    /// announces it again and answers true: nothing is made twice.
+    async fn announced_if_done(&self, clip: &ClipRecord) -> Result<bool, HandleError> {
+        let media = self.ports.catalogue.clip_media(clip.id).await?;
+        let Some(done) = media.filter(|m| m.transcoded_at.is_some()) else {
+            return Ok(false);
+        };
+        let duration = done.facts.duration_seconds.unwrap_or(0.0);
+        let view_key = done.rendition.map(|r| r.view_key).unwrap_or_default();
+        self.announce(clip, view_key, duration).await?;
+        Ok(true)
     }
 
     async fn announce(

@@ -162,6 +162,12 @@ pub trait BlobStore: Send + Sync {
     /// Drops a multipart write and its parts; nothing is left under its key. Aborting one
     /// that is already gone succeeds.
     async fn abort_parts(&self, upload: &PartUpload) -> Result<(), BlobError>;
+    /// Drops every multipart write still open under `key`, whoever started it: a write whose
+    /// own abort failed (the store was down) leaves its parts behind, unlisted but kept.
+    /// Answers how many were dropped. Stores whose writes leave nothing behind answer 0.
+    async fn abort_unfinished(&self, _key: &str) -> Result<usize, BlobError> {
+        Ok(0)
+    }
     /// Answers whether the store is reachable and writable, for readiness.
     async fn check(&self) -> Result<(), BlobError>;
 }

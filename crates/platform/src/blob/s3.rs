@@ -424,6 +424,33 @@ impl BlobStore for S3BlobStore {
         }
     }
 
+    async fn abort_unfinished(&self, key: &str) -> Result<usize, BlobError> {
+        let listed = self
+            .client
+            .list_multipart_uploads()
+            .bucket(&self.bucket)
+            .prefix(key)
+            .send()
+            .await
+            .map_err(|e| classify("list_multipart_uploads", key, e))?;
+        let mut aborted = 0;
+        for upload in listed.uploads() {
+            let (Some(found), Some(upload_id)) = (upload.key(), upload.upload_id()) else {
+                continue;
+            };
+            if found != key {
+                continue;
+            }
+            self.abort_parts(&PartUpload {
+                key: key.to_owned(),
+                upload_id: upload_id.to_owned(),
+            })
+            .await?;
+            aborted += 1;
+        }
+        Ok(aborted)
+    }
+
     async fn lock_support(&self) -> LockSupport {
         match self
             .client

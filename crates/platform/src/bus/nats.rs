@@ -125,7 +125,13 @@ impl Bus for NatsBus {
                 operation: "create consumer",
                 message: e.to_string(),
             })?;
+        // One message per pull request: a worker asks for the next job only when it is free.
+        // The default (200 per request) buffered deliveries in a busy worker while their ack
+        // wait ran out, so they were handed to other workers too and spent their deliveries.
         let messages = consumer
+            .stream()
+            .max_messages_per_batch(1)
+            .heartbeat(Duration::from_secs(15))
             .messages()
             .await
             .map_err(|e| unavailable("pull")(&e))?;
