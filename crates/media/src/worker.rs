@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use custodian_core::{ClipId, ClipState};
+use custodian_core::ClipState;
 use custodian_platform::blob::{copy_to_file, BlobError};
 use custodian_platform::bus::HandleError;
 use custodian_platform::catalogue::{ClipRecord, Lease, MediaFacts};
@@ -185,22 +185,25 @@ impl Workspace {
 pub async fn claim(
     ports: &Ports,
     step: &str,
-    clip: ClipId,
+    subject: impl std::fmt::Display,
 ) -> Result<Option<Box<dyn Lease>>, HandleError> {
     Ok(ports
         .catalogue
-        .try_lease(&format!("media:{step}:{clip}"))
+        .try_lease(&format!("media:{step}:{subject}"))
         .await?)
 }
 
 /// Whether `claim` is still held; checked before a job records what it made, so a worker whose
 /// catalogue connection broke mid-job (and whose claim may have passed on) records nothing.
-pub async fn still_held(claim: &mut Box<dyn Lease>, clip: ClipId) -> Result<(), HandleError> {
+pub async fn still_held(
+    claim: &mut Box<dyn Lease>,
+    subject: impl std::fmt::Display,
+) -> Result<(), HandleError> {
     if claim.held().await {
         Ok(())
     } else {
         Err(HandleError::Transient(format!(
-            "the claim on clip {clip} was lost mid-job; the job will be done again"
+            "the claim on {subject} was lost mid-job; the job will be done again"
         )))
     }
 }

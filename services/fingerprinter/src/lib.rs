@@ -166,7 +166,7 @@ impl Fingerprinter {
                 size_seconds: Some(f.size_seconds),
             })
             .collect();
-        still_held(&mut claim, id).await?;
+        still_held(&mut claim, format!("clip {id}")).await?;
         self.ports
             .catalogue
             .record_fingerprint(

@@ -260,12 +260,22 @@ impl Transcoder {
                 "copy request {id} is not in the catalogue yet"
             )));
         };
-        if request.state != CopyState::Approved
-            || request.copy_made_at.is_some()
-            || request.copy_failure.is_some()
-        {
+        let settled = |r: &CopyRequest| {
+            r.state != CopyState::Approved || r.copy_made_at.is_some() || r.copy_failure.is_some()
+        };
+        if settled(&request) {
             return Ok(());
         }
+        let Some(mut claim) = claim(&self.ports, "copy", id).await? else {
+            // Another transcoder is making it; its own delivery stands for the job.
+            tracing::info!(copy_request = %id, "party's copy held by another transcoder; left to it");
+            return Ok(());
+        };
+        // The holder before us may have finished between the check above and the claim.
+        let request = self.ports.catalogue.copy_request(&bureau, id).await?;
+        let Some(request) = request.filter(|r| !settled(r)) else {
+            return Ok(());
+        };
         let clip = self
             .ports
             .catalogue
@@ -282,6 +292,7 @@ impl Transcoder {
         tracing::info!(copy_request = %id, clip_id = %clip.id, attempt = job.attempt, "making a party's copy");
         match self.make_party_copy(&clip, &request).await {
             Ok((report, written)) => {
+                still_held(&mut claim, format!("copy request {id}")).await?;
                 let size = i64::try_from(written.size).unwrap_or(i64::MAX);
                 self.ports
                     .catalogue
@@ -364,7 +375,7 @@ impl Transcoder {
         tracing::info!(clip_id = %id, attempt = job.attempt, "transcoding");
         match self.make_copy(&clip).await {
             Ok((report, rendition)) => {
-                still_held(&mut claim, id).await?;
+                still_held(&mut claim, format!("clip {id}")).await?;
                 let facts = report.info.facts();
                 self.ports
                     .catalogue
