@@ -354,7 +354,7 @@ pub(crate) async fn options(State(ingest): State<Arc<Ingest>>) -> Response {
     path = "/v1/tus",
     tag = "ingest",
     params(
-        ("Tus-Resumable" = String, Header, description = "the protocol version: 1.0.0"),
+        ("Tus-Resumable" = String, Header, description = "the protocol version, 1.0.0 (without it, or with another, 412 as tus prescribes)"),
         ("Upload-Length" = u64, Header, description = "the whole file's size in bytes"),
         ("Upload-Metadata" = String, Header, description = "tus metadata: device, officer, recorded_at, filename, filetype, sha256 (base64 values)"),
         ("Upload-Checksum" = Option<String>, Header, description = "sha256 BASE64 of the body sent with the creation"),
@@ -507,7 +507,7 @@ async fn load(ingest: &Ingest, caller: &Caller, id: &str) -> Result<TusUpload, T
     head,
     path = "/v1/tus/{id}",
     tag = "ingest",
-    params(("id" = String, Path, description = "the upload (its clip id)"), ("Tus-Resumable" = String, Header, description = "the protocol version: 1.0.0")),
+    params(("id" = String, Path, description = "the upload (its clip id)"), ("Tus-Resumable" = String, Header, description = "the protocol version, 1.0.0 (without it, or with another, 412 as tus prescribes)")),
     responses(
         // HEAD answers carry no body: the code is in the status, the state in headers.
         (status = 200, description = "Upload-Offset, Upload-Length, Upload-Expires; once finished, Custodian-Clip-Id and Custodian-Sha256"),
@@ -582,7 +582,7 @@ async fn head_inner(ingest: &Ingest, caller: &Caller, id: &str) -> Result<Answer
     tag = "ingest",
     params(
         ("id" = String, Path, description = "the upload (its clip id)"),
-        ("Tus-Resumable" = String, Header, description = "the protocol version: 1.0.0"),
+        ("Tus-Resumable" = String, Header, description = "the protocol version, 1.0.0 (without it, or with another, 412 as tus prescribes)"),
         ("Upload-Offset" = u64, Header, description = "where these bytes go: the offset HEAD answered"),
         ("Upload-Checksum" = Option<String>, Header, description = "sha256 BASE64 of this body"),
         ("Custodian-Sha256" = Option<String>, Header, description = "the whole file's SHA-256 (64 hex digits), checked if this request completes the upload"),
@@ -673,7 +673,7 @@ async fn open_session(
     delete,
     path = "/v1/tus/{id}",
     tag = "ingest",
-    params(("id" = String, Path, description = "the upload (its clip id)"), ("Tus-Resumable" = String, Header, description = "the protocol version: 1.0.0")),
+    params(("id" = String, Path, description = "the upload (its clip id)"), ("Tus-Resumable" = String, Header, description = "the protocol version, 1.0.0 (without it, or with another, 412 as tus prescribes)")),
     responses(
         (status = 204, description = "terminated; nothing of it is kept"),
         (status = 400, description = "a malformed tus header", body = custodian_platform::http::ErrorBody),
