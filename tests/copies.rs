@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::TimeZone;
-use common::video::{ffmpeg, grey_frames, mean_abs_diff};
+use common::video::{grey_clip, grey_frames, mean_abs_diff};
 use common::*;
 use custodian_core::roles::Role;
 use custodian_core::Sha256Digest;
@@ -19,29 +19,6 @@ use serde_json::{json, Value};
 
 /// Each copy is transcoded on two shared cores, with other tests running.
 const MEDIA_WAIT: Duration = Duration::from_secs(120);
-
-/// A flat grey 3-second clip with sound: whatever differs in a copy is drawn on it.
-fn grey_clip(path: &std::path::Path) {
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "color=c=gray:size=640x360:rate=25:duration=3",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:duration=3",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "veryfast",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        path.to_str().unwrap(),
-    ]);
-}
 
 impl TestApp {
     /// Uploads `body` as an officer of b1 and waits until the clip is catalogued.
@@ -89,7 +66,7 @@ async fn an_approved_copy_is_watermarked_from_the_original_and_its_link_expires(
     let auditor = token_with_role(&app.app, "b1", Role::Auditor).await;
     let work = tempfile::tempdir().unwrap();
     let source = work.path().join("grey.mp4");
-    grey_clip(&source);
+    grey_clip(&source, &[]);
     let original = std::fs::read(&source).unwrap();
     let clip = app.upload_video(original.clone()).await;
     clock.advance(chrono::Duration::seconds(1));
@@ -337,8 +314,10 @@ async fn an_approved_copy_is_watermarked_from_the_original_and_its_link_expires(
     app.app.stop().await;
 }
 
-#[tokio::test]
-async fn without_a_transcoder_a_copy_is_never_approved() {
+/// A standalone server without media workers (and no reconciler round during the test), a
+/// clip, and a copy request for a party: the app, its clock, the clip's id and the request's.
+async fn a_copy_requested_without_media_workers() -> (TestApp, Arc<ManualClock>, String, uuid::Uuid)
+{
     let clock = Arc::new(ManualClock::new(
         chrono::Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0).unwrap(),
     ));
@@ -347,7 +326,6 @@ async fn without_a_transcoder_a_copy_is_never_approved() {
         ..Default::default()
     };
     let app = spawn_standalone_at(Default::default(), catalog, clock.clone()).await;
-    let leader = token_with_role(&app.app, "b1", Role::Leader).await;
     let clip = app
         .upload_recorded("2026-03-01T10:00:00+08:00", &[], &clock)
         .await;
@@ -359,7 +337,14 @@ async fn without_a_transcoder_a_copy_is_never_approved() {
             json!({"clip_id": clip, "party": "律师", "purpose": "诉讼"}),
         )
         .await;
-    let id = request["id"].as_str().unwrap();
+    let id = request["id"].as_str().unwrap().parse().unwrap();
+    (app, clock, clip, id)
+}
+
+#[tokio::test]
+async fn without_a_transcoder_a_copy_is_never_approved() {
+    let (app, _clock, _clip, id) = a_copy_requested_without_media_workers().await;
+    let leader = token_with_role(&app.app, "b1", Role::Leader).await;
     let (status, error) = app
         .send(
             "POST",
@@ -401,27 +386,8 @@ async fn an_approved_copy_not_made_in_time_is_announced_again_once_per_round() {
     use custodian_platform::bus::ConsumerSpec;
     use custodian_proto::Message;
 
-    let clock = Arc::new(ManualClock::new(
-        chrono::Utc.with_ymd_and_hms(2026, 3, 2, 1, 0, 0).unwrap(),
-    ));
-    let catalog = custodian_catalog::CatalogConfig {
-        reconcile_every: Duration::from_secs(3600),
-        ..Default::default()
-    };
     // No transcoder runs here, so nothing takes the announcements: they wait on the bus.
-    let app = spawn_standalone_at(Default::default(), catalog, clock.clone()).await;
-    let clip = app
-        .upload_recorded("2026-03-01T10:00:00+08:00", &[], &clock)
-        .await;
-    let (_, request) = app
-        .send(
-            "POST",
-            &app.token,
-            "/v1/copy-requests",
-            json!({"clip_id": clip, "party": "律师", "purpose": "诉讼"}),
-        )
-        .await;
-    let id: uuid::Uuid = request["id"].as_str().unwrap().parse().unwrap();
+    let (app, clock, clip, id) = a_copy_requested_without_media_workers().await;
     let ports = custodian_platform::Ports {
         registry: prometheus::Registry::new(),
         ..app.app.ports.clone()

@@ -236,27 +236,11 @@ async fn start_prometheus(dir: &Path, targets: &[(String, String)]) -> (Child, S
 }
 
 fn make_clip(path: &Path, source: &str) -> Vec<u8> {
-    let output = std::process::Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-        ])
-        .arg(format!("{source}=size=320x240:rate=25:duration=2"))
-        .args(["-c:v", "libx264", "-pix_fmt", "yuv420p"])
-        .arg(path)
-        .output()
-        .expect("ffmpeg runs (scripts/setup-system.sh installs it)");
-    assert!(
-        output.status.success(),
-        "ffmpeg: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    std::fs::read(path).unwrap()
+    common::video::lavfi_clip(
+        path,
+        &format!("{source}=size=320x240:rate=25:duration=2"),
+        &[],
+    )
 }
 
 /// Uploads `body` as recorded by DSJ-0001 at `recorded_at` (09:30:xx on 14 Feb 2026, China

@@ -157,23 +157,7 @@ async fn the_media_workers_run_as_their_own_processes() {
     deployment.env.retain(|(k, _)| k != "CUSTODIAN_MEDIA_STEPS");
     let work = tempfile::tempdir().unwrap();
     let clip = work.path().join("clip.mp4");
-    let made = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-        ])
-        .arg("testsrc2=size=320x240:rate=25:duration=3")
-        .args(["-c:v", "libx264", "-pix_fmt", "yuv420p"])
-        .arg(&clip)
-        .status()
-        .await
-        .unwrap();
-    assert!(made.success());
+    common::video::lavfi_clip(&clip, "testsrc2=size=320x240:rate=25:duration=3", &[]);
     let body = std::fs::read(&clip).unwrap();
     let digest = Sha256Digest::of(&body);
 
@@ -257,23 +241,7 @@ async fn a_party_copy_is_watermarked_by_a_separate_transcoder_and_served_by_cust
         .env
         .push(("CUSTODIAN_AUDIT_KEY_FILE".into(), key.display().to_string()));
     let clip = work.path().join("clip.mp4");
-    let made = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-        ])
-        .arg("color=c=gray:size=320x240:rate=25:duration=2")
-        .args(["-c:v", "libx264", "-pix_fmt", "yuv420p"])
-        .arg(&clip)
-        .status()
-        .await
-        .unwrap();
-    assert!(made.success());
+    common::video::lavfi_clip(&clip, "color=c=gray:size=320x240:rate=25:duration=2", &[]);
     let body = std::fs::read(&clip).unwrap();
     let digest = Sha256Digest::of(&body);
 
@@ -416,30 +384,11 @@ async fn transcoder_stopped_mid_job(stop: Stop) {
     let work = tempfile::tempdir().unwrap();
     let clip = work.path().join("clip.mp4");
     // Long enough that the transcoder is still at work when it is killed.
-    let made = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-        ])
-        .arg("testsrc2=size=1280x720:rate=30:duration=20")
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ])
-        .arg(&clip)
-        .status()
-        .await
-        .unwrap();
-    assert!(made.success());
+    common::video::lavfi_clip(
+        &clip,
+        "testsrc2=size=1280x720:rate=30:duration=20",
+        &["-preset", "ultrafast"],
+    );
     let body = std::fs::read(&clip).unwrap();
     let digest = Sha256Digest::of(&body);
 

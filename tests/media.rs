@@ -84,29 +84,15 @@ async fn the_viewing_copy_burns_in_a_running_clock_and_the_place() {
     let work = dir();
     // A flat grey picture: whatever differs in the copy is the overlay.
     let source = file(&work, "grey.mp4");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "color=c=gray:size=640x360:rate=25:duration=3",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:duration=3",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "veryfast",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        "-metadata",
-        "creation_time=2026-02-14T01:30:00Z",
-        "-metadata",
-        "location=+30.2741+120.1551/",
-        source.to_str().unwrap(),
-    ]);
+    common::video::grey_clip(
+        &source,
+        &[
+            "-metadata",
+            "creation_time=2026-02-14T01:30:00Z",
+            "-metadata",
+            "location=+30.2741+120.1551/",
+        ],
+    );
     let id = app
         .upload_file(&source, &[("place", "杭州市西湖区文三路")])
         .await;

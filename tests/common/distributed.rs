@@ -281,32 +281,8 @@ async fn test_video_with(
     extra: &[&str],
 ) -> Vec<u8> {
     let clip = dir.join(format!("clip-{size}-{seconds}-{}.mp4", extra.join("")));
-    let made = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-        ])
-        .arg(format!("testsrc2=size={size}:rate=25:duration={seconds}"))
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ])
-        .args(extra)
-        .arg(&clip)
-        .status()
-        .await
-        .unwrap();
-    assert!(made.success());
-    std::fs::read(&clip).unwrap()
+    let source = format!("testsrc2=size={size}:rate=25:duration={seconds}");
+    super::video::lavfi_clip(&clip, &source, &[&["-preset", "ultrafast"], extra].concat())
 }
 
 /// A single-node Garage of the test's own (the machine's is shared by every test), from the
