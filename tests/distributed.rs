@@ -29,17 +29,7 @@ async fn a_clip_flows_through_separate_ingest_and_catalog_processes() {
     // 12 MiB: a multipart upload of three 5 MiB parts.
     let body = sample(12 << 20);
     let digest = Sha256Digest::of(&body);
-    let response = http
-        .put(format!("{ingest_base}/v1/uploads"))
-        .bearer_auth(&token)
-        .header("Content-Digest", digest.to_content_digest())
-        .query(&upload_query())
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "{}", ingest.log_text());
-    let receipt: Value = response.json().await.unwrap();
+    let receipt = upload_original(&http, &ingest_base, &token, &digest, body, &ingest).await;
     assert_eq!(receipt["sha256"], digest.to_hex());
     let clip_id = receipt["clip_id"].as_str().unwrap().to_owned();
 
@@ -172,17 +162,7 @@ async fn the_media_workers_run_as_their_own_processes() {
     transcoder.ready(&http).await;
     fingerprinter.ready(&http).await;
 
-    let response = http
-        .put(format!("{ingest_base}/v1/uploads"))
-        .bearer_auth(&token)
-        .header("Content-Digest", digest.to_content_digest())
-        .query(&upload_query())
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "{}", ingest.log_text());
-    let receipt: Value = response.json().await.unwrap();
+    let receipt = upload_original(&http, &ingest_base, &token, &digest, body, &ingest).await;
     let clip_id = receipt["clip_id"].as_str().unwrap().to_owned();
 
     let media_wait = std::time::Duration::from_secs(90);
@@ -264,12 +244,7 @@ async fn a_party_copy_is_watermarked_by_a_separate_transcoder_and_served_by_cust
     }
     let (ingest_base, catalog_base, custody_base) = (&bases[0], &bases[1], &bases[2]);
 
-    let response = http
-        .put(format!("{ingest_base}/v1/uploads"))
-        .bearer_auth(&officer)
-        .header("Content-Digest", digest.to_content_digest())
-        .query(&upload_query())
-        .body(body.clone())
+    let response = put_original(&http, ingest_base, &officer, &digest, body.clone())
         .send()
         .await
         .unwrap();
@@ -405,17 +380,7 @@ async fn transcoder_stopped_mid_job(stop: Stop) {
     fingerprinter.ready(&http).await;
     doomed.ready(&http).await;
 
-    let response = http
-        .put(format!("{ingest_base}/v1/uploads"))
-        .bearer_auth(&token)
-        .header("Content-Digest", digest.to_content_digest())
-        .query(&upload_query())
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "{}", ingest.log_text());
-    let receipt: Value = response.json().await.unwrap();
+    let receipt = upload_original(&http, &ingest_base, &token, &digest, body, &ingest).await;
     let clip_id = receipt["clip_id"].as_str().unwrap().to_owned();
 
     eventually(WAIT, "the transcoder at work", || async {
@@ -544,12 +509,7 @@ async fn uploads_during_a_nats_restart_are_all_catalogued_once() {
     let upload = |n: usize| {
         let body = sample(100_000 + n);
         let digest = Sha256Digest::of(&body);
-        let request = http
-            .put(format!("{ingest_base}/v1/uploads"))
-            .bearer_auth(&token)
-            .header("Content-Digest", digest.to_content_digest())
-            .query(&upload_query())
-            .body(body);
+        let request = put_original(&http, &ingest_base, &token, &digest, body);
         async move {
             let response = request.send().await.unwrap();
             assert_eq!(response.status(), 201, "upload {n}");
@@ -742,14 +702,7 @@ async fn an_upload_refused_while_postgresql_is_down_succeeds_on_retry_and_nothin
 
     let body = sample(300_000);
     let digest = Sha256Digest::of(&body);
-    let send = || {
-        http.put(format!("{ingest_base}/v1/uploads"))
-            .bearer_auth(&token)
-            .header("Content-Digest", digest.to_content_digest())
-            .query(&upload_query())
-            .body(body.clone())
-            .send()
-    };
+    let send = || put_original(&http, &ingest_base, &token, &digest, body.clone()).send();
     let first = send().await.unwrap();
     assert_eq!(first.status(), 201);
     let first: Value = first.json().await.unwrap();
@@ -915,14 +868,7 @@ async fn an_s3_outage_mid_stream_loses_nothing_and_leaves_no_orphans() {
     transcoder.ready(&http).await;
     fingerprinter.ready(&http).await;
 
-    let send = || {
-        http.put(format!("{ingest_base}/v1/uploads"))
-            .bearer_auth(&token)
-            .header("Content-Digest", digest.to_content_digest())
-            .query(&upload_query())
-            .body(body.clone())
-            .send()
-    };
+    let send = || put_original(&http, &ingest_base, &token, &digest, body.clone()).send();
     let mut receipts = Vec::new();
     let first = send().await.unwrap();
     assert_eq!(first.status(), 201, "{}", ingest.log_text());
@@ -942,12 +888,14 @@ async fn an_s3_outage_mid_stream_loses_nothing_and_leaves_no_orphans() {
         rx.recv().await.map(|chunk| (chunk, rx))
     });
     let interrupted = tokio::spawn(
-        http.put(format!("{ingest_base}/v1/uploads"))
-            .bearer_auth(&token)
-            .header("Content-Digest", big_digest.to_content_digest())
-            .query(&upload_query())
-            .body(reqwest::Body::wrap_stream(stream))
-            .send(),
+        put_original(
+            &http,
+            &ingest_base,
+            &token,
+            &big_digest,
+            reqwest::Body::wrap_stream(stream),
+        )
+        .send(),
     );
     chunks.send(Ok(big[..6 << 20].to_vec())).await.unwrap();
     let store = &deployment.store;
@@ -1028,12 +976,7 @@ async fn an_s3_outage_mid_stream_loses_nothing_and_leaves_no_orphans() {
         assert_eq!(receipt["sha256"], digest.to_hex());
     }
     // The station sends the interrupted upload again, whole, and gets its receipt.
-    let resent = http
-        .put(format!("{ingest_base}/v1/uploads"))
-        .bearer_auth(&token)
-        .header("Content-Digest", big_digest.to_content_digest())
-        .query(&upload_query())
-        .body(big)
+    let resent = put_original(&http, &ingest_base, &token, &big_digest, big)
         .send()
         .await
         .unwrap();
@@ -1083,17 +1026,7 @@ async fn two_workers_racing_on_one_clip_produce_one_result() {
         worker.ready(&http).await;
     }
 
-    let response = http
-        .put(format!("{ingest_base}/v1/uploads"))
-        .bearer_auth(&token)
-        .header("Content-Digest", digest.to_content_digest())
-        .query(&upload_query())
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "{}", ingest.log_text());
-    let receipt: Value = response.json().await.unwrap();
+    let receipt = upload_original(&http, &ingest_base, &token, &digest, body, &ingest).await;
     let clip_id: custodian_core::ClipId = receipt["clip_id"].as_str().unwrap().parse().unwrap();
 
     // The clip announced again under another message id, as the reconciler does, while the
@@ -1184,4 +1117,38 @@ fn metric_value(metrics: &str, prefix: &str) -> u64 {
         .find_map(|line| line.strip_prefix(prefix))
         .map(|v| v.trim().parse::<f64>().unwrap() as u64)
         .unwrap_or(0)
+}
+
+/// `PUT /v1/uploads` of `body` with its `Content-Digest`, as a collection station sends an
+/// original, on `ingest_base` with the bearer `token`.
+fn put_original(
+    http: &reqwest::Client,
+    ingest_base: &str,
+    token: &str,
+    digest: &Sha256Digest,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::RequestBuilder {
+    http.put(format!("{ingest_base}/v1/uploads"))
+        .bearer_auth(token)
+        .header("Content-Digest", digest.to_content_digest())
+        .query(&upload_query())
+        .body(body)
+}
+
+/// Uploads an original and answers its receipt, failing the test (with ingest's log) unless
+/// it was stored.
+async fn upload_original(
+    http: &reqwest::Client,
+    ingest_base: &str,
+    token: &str,
+    digest: &Sha256Digest,
+    body: impl Into<reqwest::Body>,
+    ingest: &Process,
+) -> Value {
+    let response = put_original(http, ingest_base, token, digest, body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", ingest.log_text());
+    response.json().await.unwrap()
 }
