@@ -153,14 +153,14 @@ async fn the_media_workers_run_as_their_own_processes() {
 
     let token = create_token(&deployment.env, "b1").await;
     let http = reqwest::Client::new();
-    let ingest = Process::spawn(&["serve", "ingest"], &deployment.env);
-    let catalog = Process::spawn(&["serve", "catalog"], &deployment.env);
-    let transcoder = Process::spawn(&["serve", "transcoder"], &deployment.env);
-    let fingerprinter = Process::spawn(&["serve", "fingerprinter"], &deployment.env);
-    let ingest_base = ingest.ready(&http).await;
-    let catalog_base = catalog.ready(&http).await;
-    transcoder.ready(&http).await;
-    fingerprinter.ready(&http).await;
+    let MediaRegion {
+        ingest,
+        catalog,
+        transcoder,
+        fingerprinter,
+        ingest_base,
+        catalog_base,
+    } = media_region(&deployment.env, &http).await;
 
     let receipt = upload_original(&http, &ingest_base, &token, &digest, body, &ingest).await;
     let clip_id = receipt["clip_id"].as_str().unwrap().to_owned();
@@ -859,14 +859,14 @@ async fn an_s3_outage_mid_stream_loses_nothing_and_leaves_no_orphans() {
 
     let token = create_token(&deployment.env, "b1").await;
     let http = reqwest::Client::new();
-    let ingest = Process::spawn(&["serve", "ingest"], &deployment.env);
-    let catalog = Process::spawn(&["serve", "catalog"], &deployment.env);
-    let transcoder = Process::spawn(&["serve", "transcoder"], &deployment.env);
-    let fingerprinter = Process::spawn(&["serve", "fingerprinter"], &deployment.env);
-    let ingest_base = ingest.ready(&http).await;
-    let catalog_base = catalog.ready(&http).await;
-    transcoder.ready(&http).await;
-    fingerprinter.ready(&http).await;
+    let MediaRegion {
+        ingest,
+        catalog,
+        transcoder,
+        fingerprinter,
+        ingest_base,
+        catalog_base,
+    } = media_region(&deployment.env, &http).await;
 
     let send = || put_original(&http, &ingest_base, &token, &digest, body.clone()).send();
     let mut receipts = Vec::new();
@@ -1151,4 +1151,33 @@ async fn upload_original(
         .unwrap();
     assert_eq!(response.status(), 201, "{}", ingest.log_text());
     response.json().await.unwrap()
+}
+
+/// Ingest, catalog, a transcoder and a fingerprinter, each its own process, all ready.
+struct MediaRegion {
+    ingest: Process,
+    catalog: Process,
+    transcoder: Process,
+    fingerprinter: Process,
+    ingest_base: String,
+    catalog_base: String,
+}
+
+async fn media_region(env: &[(String, String)], http: &reqwest::Client) -> MediaRegion {
+    let ingest = Process::spawn(&["serve", "ingest"], env);
+    let catalog = Process::spawn(&["serve", "catalog"], env);
+    let transcoder = Process::spawn(&["serve", "transcoder"], env);
+    let fingerprinter = Process::spawn(&["serve", "fingerprinter"], env);
+    let ingest_base = ingest.ready(http).await;
+    let catalog_base = catalog.ready(http).await;
+    transcoder.ready(http).await;
+    fingerprinter.ready(http).await;
+    MediaRegion {
+        ingest,
+        catalog,
+        transcoder,
+        fingerprinter,
+        ingest_base,
+        catalog_base,
+    }
 }
