@@ -187,6 +187,26 @@ async fn every_role_bureau_and_action() {
             );
         }
     }
+    // Each of those attempts is in b2's own trail, none in b1's.
+    let b2_auditor = token_with_role(&app.app, "b2", Role::Auditor).await;
+    let b2_trail = app.get_json(&b2_auditor, "/v1/audit?limit=1000").await;
+    let attempts = b2_trail["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["detail"]
+                .as_str()
+                .unwrap()
+                .contains("wrong-bureau; Custodian-Bureau \"b1\"")
+        })
+        .count();
+    let expected: usize = Role::ALL
+        .into_iter()
+        .filter(|r| !r.spans_bureaus())
+        .map(|role| cells(&clip, role).len())
+        .sum();
+    assert_eq!(attempts, expected, "{b2_trail}");
 
     // Without a token, or with a revoked-looking one, nothing at all.
     for cell in cells(&clip, Role::Admin) {
@@ -439,6 +459,26 @@ async fn a_region_admin_reads_every_bureau_changes_nothing_and_leaves_a_trace_th
         refused >= 5,
         "refused writes are in b1's trail too: {trail}"
     );
+
+    // Probes of bureaus that do not exist, or with malformed names, are accesses too: they
+    // are in the region admin's own bureau's trail, with what it named and the answer.
+    let region_auditor = token_with_role(&app.app, "region", Role::Auditor).await;
+    let own = app.get_json(&region_auditor, "/v1/audit?limit=1000").await;
+    for (named, status) in [("nowhere", 404), ("../b1", 400)] {
+        let probes = own["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| {
+                let detail = e["detail"].as_str().unwrap();
+                e["actor"].as_str().unwrap().contains("region-admin")
+                    && e["action"] == "GET /v1/clips"
+                    && detail.starts_with(&format!("status {status} "))
+                    && detail.contains(&format!("Custodian-Bureau \"{named}\""))
+            })
+            .count();
+        assert_eq!(probes, 1, "probe of {named:?}: {own}");
+    }
 }
 
 #[tokio::test]

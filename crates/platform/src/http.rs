@@ -270,7 +270,7 @@ impl Caller {
 
     /// How the caller is named in histories and audit trails: the token's label, role and id.
     pub fn name(&self) -> String {
-        format!("{} ({}, token {})", self.label, self.role, self.token_id)
+        actor_name(&self.label, self.role, self.token_id)
     }
 }
 
@@ -292,6 +292,11 @@ pub async fn clip_in_bureau(
                 format!("no clip {id} in bureau {}", caller.bureau),
             )
         })
+}
+
+/// How a credential is named in histories and audit trails.
+fn actor_name(label: &str, role: Role, token_id: uuid::Uuid) -> String {
+    format!("{label} ({role}, token {token_id})")
 }
 
 /// Middleware: a request without a valid bearer token stops here with 401; otherwise the
@@ -335,7 +340,10 @@ async fn authenticate(
                 .map(|value| value.to_str().map(str::to_owned));
             let bureau = match acting_bureau(&guard, named, &owner).await {
                 Ok(bureau) => bureau,
-                Err(e) => return e.into_response(),
+                Err(refused) => {
+                    let attempt = attempt_of(&request, &owner, &refused, guard.clock.now());
+                    return refused_bureau(&guard, &owner, attempt, refused).await;
+                }
             };
             let label = if bureau == owner.bureau {
                 owner.label
@@ -358,6 +366,62 @@ async fn authenticate(
         )
         .into_response(),
         Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// Answers a request refused for the bureau it named, after recording the attempt in the
+/// caller's own bureau's trail: a probe of other bureaus is an access too (art. 25).
+async fn refused_bureau(
+    guard: &GuardState,
+    owner: &crate::catalogue::TokenOwner,
+    entry: custodian_core::audit::NewAuditEntry,
+    refused: ApiError,
+) -> Response {
+    if let Err(e) = guard
+        .catalogue
+        .append_audit(owner.bureau.as_str(), entry)
+        .await
+    {
+        return ApiError::unavailable(format!(
+            "the attempt could not be recorded in the audit trail, so it is refused: {e}"
+        ))
+        .into_response();
+    }
+    refused.into_response()
+}
+
+/// The audit entry of a request refused for the bureau it named (its header kept short).
+fn attempt_of(
+    request: &Request,
+    owner: &crate::catalogue::TokenOwner,
+    refused: &ApiError,
+    at: chrono::DateTime<chrono::Utc>,
+) -> custodian_core::audit::NewAuditEntry {
+    let named: String = request
+        .headers()
+        .get(BUREAU_HEADER)
+        .map(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .chars()
+                .take(80)
+                .collect()
+        })
+        .unwrap_or_default();
+    let template = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    custodian_core::audit::NewAuditEntry {
+        at,
+        actor: actor_name(&owner.label, owner.role, owner.token_id),
+        action: format!("{} {template}", request.method()),
+        target: target_of(&template, request.uri().path()),
+        detail: format!(
+            "status {} {}; Custodian-Bureau {named:?}",
+            refused.status.as_u16(),
+            refused.code
+        ),
     }
 }
 
