@@ -101,6 +101,23 @@ async fn the_viewing_copy_burns_in_a_running_clock_and_the_place() {
     assert_eq!(record["media"]["audio_codec"], "aac");
     assert!(record["media"]["transcoded_at"].is_string());
     assert!(record["media"]["fingerprinted_at"].is_string());
+    // Art. 16 counts 24 hours from the recording's end: recorded from 01:30:00 UTC for the
+    // 3 seconds the workers measured, so due at 01:30:03 the next day, not 01:30:00.
+    let upload = record["deadlines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "upload_24_hours")
+        .unwrap_or_else(|| panic!("no upload deadline: {record}"));
+    let due: chrono::DateTime<chrono::Utc> = upload["due"].as_str().unwrap().parse().unwrap();
+    let end: chrono::DateTime<chrono::Utc> = "2026-02-14T01:30:03Z".parse().unwrap();
+    assert!(
+        (due - end - chrono::Duration::hours(24))
+            .num_milliseconds()
+            .abs()
+            < 100,
+        "{upload}"
+    );
 
     let copy = file(&work, "view.mp4");
     let headers = app.download(&format!("/v1/clips/{id}/view"), &copy).await;

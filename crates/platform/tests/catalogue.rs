@@ -344,6 +344,25 @@ async fn catalogue_work(
     let scheduled = catalogue.clip(b1, clips[1].id).await.unwrap().unwrap();
     assert_eq!(scheduled.canonical_name.as_deref(), Some("DSJ_1"));
     assert_eq!(scheduled.schedule.unwrap().classify_due, at(12));
+    // The upload deadlines move once the recording's end is known, only from what they were.
+    let later = at(0) + Duration::seconds(90);
+    let hard = at(23) + Duration::days(10);
+    assert!(!catalogue
+        .move_upload_due(clips[1].id, at(5), later, hard)
+        .await
+        .unwrap());
+    assert!(catalogue
+        .move_upload_due(clips[1].id, at(0), later, hard)
+        .await
+        .unwrap());
+    let moved = catalogue.clip(b1, clips[1].id).await.unwrap().unwrap();
+    let moved = moved.schedule.unwrap();
+    assert_eq!((moved.upload_due, moved.upload_hard_due), (later, hard));
+    assert_eq!(moved.classify_due, at(12), "only the upload deadlines move");
+    assert!(!catalogue
+        .move_upload_due(clips[1].id, at(0), later, hard)
+        .await
+        .unwrap());
 
     let classification = Classification::new(
         &Categories::default(),

@@ -304,6 +304,7 @@ impl Catalog {
                     // The media workers' events will bring the clip back here.
                     return Ok(());
                 }
+                self.count_from_recording_end(&clip).await?;
                 let now = self.ports.clock.now();
                 let moved = self
                     .ports
@@ -354,6 +355,33 @@ impl Catalog {
                 ProcessingStep::Fingerprint => media.fingerprinted_at.is_none(),
             })
             .collect())
+    }
+
+    /// Art. 16 counts the upload deadlines from the recording's end: once the media workers
+    /// measured the clip's duration, the deadlines first counted from its start move by it.
+    async fn count_from_recording_end(&self, clip: &ClipRecord) -> Result<(), CatalogueError> {
+        let Some(schedule) = &clip.schedule else {
+            return Ok(());
+        };
+        let duration = self
+            .ports
+            .catalogue
+            .clip_media(clip.id)
+            .await?
+            .and_then(|media| media.facts.duration_seconds)
+            .filter(|seconds| seconds.is_finite() && *seconds > 0.0);
+        let Some(seconds) = duration else {
+            return Ok(());
+        };
+        let end = clip.recorded_at + chrono::Duration::milliseconds((seconds * 1000.0) as i64);
+        let [(_, upload_due, _), (_, upload_hard_due, _)] = self.rules.deadlines.upload_due(end);
+        if upload_due > schedule.upload_due {
+            self.ports
+                .catalogue
+                .move_upload_due(clip.id, schedule.upload_due, upload_due, upload_hard_due)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Fixes the clip's canonical name and deadlines, and links it to the case its upload

@@ -188,6 +188,15 @@ pub trait Catalogue: Send + Sync {
         canonical_name: &str,
         schedule: &ClipSchedule,
     ) -> Result<(), CatalogueError>;
+    /// Moves a clip's upload deadlines once the recording's measured end is known (they were
+    /// counted from its start), if they still are `was`. Returns whether they moved.
+    async fn move_upload_due(
+        &self,
+        id: ClipId,
+        was: DateTime<Utc>,
+        upload_due: DateTime<Utc>,
+        upload_hard_due: DateTime<Utc>,
+    ) -> Result<bool, CatalogueError>;
     /// Classifies a clip of `bureau` and keeps the classification in its history. Returns
     /// false if the bureau has no such clip.
     async fn classify(

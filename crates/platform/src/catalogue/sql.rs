@@ -638,6 +638,19 @@ macro_rules! catalogue_on {
                 Ok(())
             }
 
+            async fn move_upload_due(&self, id: ClipId, was: DateTime<Utc>, upload_due: DateTime<Utc>, upload_hard_due: DateTime<Utc>) -> Result<bool, CatalogueError> {
+                let moved = sqlx::query("UPDATE clips SET upload_due_at = $2, upload_hard_due_at = $3 WHERE id = $1 AND upload_due_at = $4")
+                    .bind(id.as_uuid())
+                    .bind(upload_due)
+                    .bind(upload_hard_due)
+                    .bind(was)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(err("move upload deadlines"))?
+                    .rows_affected();
+                Ok(moved == 1)
+            }
+
             async fn classify(&self, bureau: &BureauId, id: ClipId, c: &Classification, canonical_name: &str, by: &str, at: DateTime<Utc>) -> Result<bool, CatalogueError> {
                 let mut tx = self.pool.begin_with($begin_write).await.map_err(err("classify"))?;
                 let original: Option<String> = sqlx::query_scalar("SELECT original_name FROM clips WHERE id = $1 AND bureau_id = $2")
