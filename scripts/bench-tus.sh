@@ -77,6 +77,9 @@ for size in $SIZES_MIB; do
     rm -f "$file"
   done
   peak_kib=$(awk '/VmHWM/ {print $2}' "/proc/$INGEST_PID/status")
+  # Where a tus second goes: the server's own time per request (PATCHes and creations).
+  curl -fsS "http://127.0.0.1:$PORT/metrics" | awk '/^custodian_upload_duration_seconds_(sum|count)/ {v[$1]=$2}
+    END {c=v["custodian_upload_duration_seconds_count"]; if (c) printf "bench-tus.sh: %d requests, %.1f ms of server time each\n", c, 1000*v["custodian_upload_duration_seconds_sum"]/c > "/dev/stderr"}' || true
   kill "$INGEST_PID"; wait "$INGEST_PID" || true; INGEST_PID=
 
   aws_s=$(median < "$WORK/aws.times"); tus_s=$(median < "$WORK/tus.times")

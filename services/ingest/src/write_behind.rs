@@ -23,7 +23,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
 /// How many parts of one upload may be on their way to the store at once.
-pub(crate) const PARTS_IN_FLIGHT_PER_UPLOAD: usize = 4;
+pub(crate) const PARTS_IN_FLIGHT_PER_UPLOAD: usize = 2;
 /// An upload without requests for this long has its parts settled and its session dropped.
 pub(crate) const SETTLE_AFTER_IDLE: Duration = Duration::from_secs(1);
 
