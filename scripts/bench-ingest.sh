@@ -11,41 +11,9 @@ cd "$(dirname "$0")/.."
 SIZES_MIB=${SIZES_MIB:-"256 1024"}
 RUNS=${RUNS:-3}
 PORT=${BENCH_PORT:-18080}
-TARGET=${CARGO_TARGET_DIR:-target}
 
-scripts/setup-system.sh
-scripts/services.sh
-scripts/garage.sh start
-eval "$(scripts/garage.sh env)"
-command -v aws >/dev/null || pip install --quiet awscli
-cargo build --release --locked --bin custodian
-BIN="$TARGET/release/custodian"
-
-WORK=$(mktemp -d /var/tmp/custodian-bench.XXXXXX)
-DB=custodian_bench_$$
-BUCKET=bench-$$-$(date +%s)
-cleanup() {
-  [ -n "${INGEST_PID:-}" ] && kill "$INGEST_PID" 2>/dev/null || true
-  aws --endpoint-url "$CUSTODIAN_TEST_S3_ENDPOINT" s3 rm --quiet --recursive "s3://$BUCKET" >/dev/null 2>&1 || true
-  aws --endpoint-url "$CUSTODIAN_TEST_S3_ENDPOINT" s3 rb "s3://$BUCKET" >/dev/null 2>&1 || true
-  psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-export AWS_ACCESS_KEY_ID=$CUSTODIAN_TEST_S3_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$CUSTODIAN_TEST_S3_SECRET_ACCESS_KEY
-export AWS_DEFAULT_REGION=us-east-1 AWS_REQUEST_CHECKSUM_CALCULATION=when_required
-aws --endpoint-url "$CUSTODIAN_TEST_S3_ENDPOINT" s3 mb "s3://$BUCKET" >/dev/null
-psql -q -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE $DB"
-
-export CUSTODIAN_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB"
-export CUSTODIAN_S3_ENDPOINT=$CUSTODIAN_TEST_S3_ENDPOINT CUSTODIAN_S3_BUCKET=$BUCKET
-export CUSTODIAN_S3_ACCESS_KEY_ID=$CUSTODIAN_TEST_S3_ACCESS_KEY_ID CUSTODIAN_S3_SECRET_ACCESS_KEY=$CUSTODIAN_TEST_S3_SECRET_ACCESS_KEY
-export CUSTODIAN_NATS_STREAM=BENCH_$$ CUSTODIAN_SUBJECT_PREFIX=bench$$ CUSTODIAN_LISTEN=127.0.0.1:$PORT
-TOKEN=$("$BIN" admin token create --bureau bench 2>/dev/null)
-
-now() { date +%s.%N; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+BENCH_NAME=bench
+. scripts/bench-common.sh
 
 echo "| file | aws s3 cp (s) | custodian ingest (s) | throughput ratio (aws/ingest) | ingest peak RSS (MiB) |"
 echo "|---|---|---|---|---|"
@@ -64,7 +32,7 @@ for size in $SIZES_MIB; do
     aws --endpoint-url "$CUSTODIAN_TEST_S3_ENDPOINT" s3 cp --quiet "$file" "s3://$BUCKET/aws/$size-$run.bin"
     t1=$(now)
     status=$(curl -sS -o "$WORK/receipt.json" -w '%{http_code}' -T "$file" \
-      -H "Authorization: Bearer $TOKEN" -H "Content-Digest: sha-256=:$digest:" \
+      -H "Authorization: Bearer $CUSTODIAN_TOKEN" -H "Content-Digest: sha-256=:$digest:" \
       "http://127.0.0.1:$PORT/v1/uploads?device=BENCH-1&officer=1&recorded_at=2026-02-14T09:30:00%2B08:00&file_name=bench-$size-$run.mp4")
     t2=$(now)
     [ "$status" = 201 ] || { echo "ingest answered $status: $(cat "$WORK/receipt.json")" >&2; exit 1; }

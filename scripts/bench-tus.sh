@@ -15,42 +15,9 @@ SIZES_MIB=${SIZES_MIB:-1024}
 RUNS=${RUNS:-3}
 CHUNK=${CHUNK:-8MiB}
 PORT=${BENCH_PORT:-18081}
-TARGET=${CARGO_TARGET_DIR:-target}
 
-scripts/setup-system.sh
-scripts/services.sh
-scripts/garage.sh start
-eval "$(scripts/garage.sh env)"
-command -v aws >/dev/null || pip install --quiet awscli
-cargo build --release --locked --bin custodian
-BIN="$TARGET/release/custodian"
-
-WORK=$(mktemp -d /var/tmp/custodian-bench-tus.XXXXXX)
-DB=custodian_bench_tus_$$
-BUCKET=bench-tus-$$-$(date +%s)
-cleanup() {
-  [ -n "${INGEST_PID:-}" ] && kill "$INGEST_PID" 2>/dev/null || true
-  aws --endpoint-url "$CUSTODIAN_TEST_S3_ENDPOINT" s3 rm --quiet --recursive "s3://$BUCKET" >/dev/null 2>&1 || true
-  aws --endpoint-url "$CUSTODIAN_TEST_S3_ENDPOINT" s3 rb "s3://$BUCKET" >/dev/null 2>&1 || true
-  psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-export AWS_ACCESS_KEY_ID=$CUSTODIAN_TEST_S3_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$CUSTODIAN_TEST_S3_SECRET_ACCESS_KEY
-export AWS_DEFAULT_REGION=us-east-1 AWS_REQUEST_CHECKSUM_CALCULATION=when_required
-aws --endpoint-url "$CUSTODIAN_TEST_S3_ENDPOINT" s3 mb "s3://$BUCKET" >/dev/null
-psql -q -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE $DB"
-
-export CUSTODIAN_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB"
-export CUSTODIAN_S3_ENDPOINT=$CUSTODIAN_TEST_S3_ENDPOINT CUSTODIAN_S3_BUCKET=$BUCKET
-export CUSTODIAN_S3_ACCESS_KEY_ID=$CUSTODIAN_TEST_S3_ACCESS_KEY_ID CUSTODIAN_S3_SECRET_ACCESS_KEY=$CUSTODIAN_TEST_S3_SECRET_ACCESS_KEY
-export CUSTODIAN_NATS_STREAM=BENCHTUS_$$ CUSTODIAN_SUBJECT_PREFIX=benchtus$$ CUSTODIAN_LISTEN=127.0.0.1:$PORT
-CUSTODIAN_TOKEN=$("$BIN" admin token create --bureau bench 2>/dev/null)
-export CUSTODIAN_TOKEN
-
-now() { date +%s.%N; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+BENCH_NAME=bench-tus
+. scripts/bench-common.sh
 
 echo "| file | chunk | aws s3 cp (s) | custodian upload over tus (s) | throughput ratio (aws/tus) | ingest peak RSS (MiB) |"
 echo "|---|---|---|---|---|---|"

@@ -546,15 +546,7 @@ async fn uploads_during_a_nats_restart_are_all_catalogued_once() {
             .count();
         assert_eq!(catalogued, 1, "{clip_id}: {record}");
     }
-    let page: Value = http
-        .get(format!("{catalog_base}/v1/clips?limit=100"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = first_page(&http, &catalog_base, &token).await;
     assert_eq!(
         page["items"].as_array().unwrap().len(),
         5,
@@ -726,15 +718,7 @@ async fn an_upload_refused_while_postgresql_is_down_succeeds_on_retry_and_nothin
             wait_for_state(&http, &catalog_base, &token, clip_id, "catalogued", WAIT).await;
         assert_eq!(record["sha256"], digest.to_hex());
     }
-    let page: Value = http
-        .get(format!("{catalog_base}/v1/clips?limit=100"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = first_page(&http, &catalog_base, &token).await;
     assert_eq!(
         page["items"].as_array().unwrap().len(),
         2,
@@ -1180,4 +1164,16 @@ async fn media_region(env: &[(String, String)], http: &reqwest::Client) -> Media
         ingest_base,
         catalog_base,
     }
+}
+
+/// The first page (up to 100) of the bureau's clips, as the catalog lists them.
+async fn first_page(http: &reqwest::Client, catalog_base: &str, token: &str) -> Value {
+    http.get(format!("{catalog_base}/v1/clips?limit=100"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
