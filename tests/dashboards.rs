@@ -274,28 +274,6 @@ async fn upload(
     receipt["clip_id"].as_str().unwrap().to_owned()
 }
 
-async fn wait_for_state(
-    http: &reqwest::Client,
-    catalog: &str,
-    token: &str,
-    clip: &str,
-    state: &str,
-) -> Value {
-    eventually(MEDIA_WAIT, &format!("clip {clip} {state}"), || async {
-        let record: Value = http
-            .get(format!("{catalog}/v1/clips/{clip}"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        (record["state"] == state).then_some(record)
-    })
-    .await
-}
-
 #[tokio::test]
 async fn every_dashboard_query_has_data_from_a_real_run() {
     let queries = dashboard_queries(&repo().join("deploy/grafana/dashboards"));
@@ -353,7 +331,15 @@ async fn every_dashboard_query_has_data_from_a_real_run() {
         0,
     )
     .await;
-    let record = wait_for_state(&http, catalog, &token, &first, "catalogued").await;
+    let record = common::distributed::wait_for_state(
+        &http,
+        catalog,
+        &token,
+        &first,
+        "catalogued",
+        MEDIA_WAIT,
+    )
+    .await;
     assert_eq!(record["media"]["fingerprint_seconds"], 2, "{record}");
     scraped_clips(&http, &prometheus_base, 1.0).await;
     let second = upload(
@@ -364,7 +350,15 @@ async fn every_dashboard_query_has_data_from_a_real_run() {
         12,
     )
     .await;
-    let record = wait_for_state(&http, catalog, &token, &second, "catalogued").await;
+    let record = common::distributed::wait_for_state(
+        &http,
+        catalog,
+        &token,
+        &second,
+        "catalogued",
+        MEDIA_WAIT,
+    )
+    .await;
     assert!(
         record["findings"]
             .as_array()
@@ -380,7 +374,8 @@ async fn every_dashboard_query_has_data_from_a_real_run() {
         30,
     )
     .await;
-    wait_for_state(&http, catalog, &token, &broken, "failed").await;
+    common::distributed::wait_for_state(&http, catalog, &token, &broken, "failed", MEDIA_WAIT)
+        .await;
     scraped_clips(&http, &prometheus_base, 3.0).await;
 
     // Every query answered within a deadline: the retention pass, the scrub and the overdue

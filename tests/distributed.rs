@@ -8,12 +8,11 @@ use common::distributed::{
     big_test_video, bucket_keys, catalogued_announcements, create_token, deployment, deployment_on,
     expected_keys, nats_settings, test_video, wait_for_state, Deployment, PrivateGarage, Process,
 };
-use common::{sample, upload_query, WAIT};
+use common::{metrics_text, sample, stored_bytes, times_catalogued, upload_query, WAIT};
 use custodian_core::Sha256Digest;
 use custodian_platform::blob::BlobStore;
 use custodian_platform::testing::eventually;
 use serde_json::Value;
-use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
 #[tokio::test]
@@ -41,15 +40,7 @@ async fn a_clip_flows_through_separate_ingest_and_catalog_processes() {
 
     // The object in the bucket is the original, byte for byte.
     let key = format!("originals/b1/2026/02/14/{clip_id}.mp4");
-    let mut stored = Vec::new();
-    deployment
-        .store
-        .open(&key)
-        .await
-        .unwrap()
-        .read_to_end(&mut stored)
-        .await
-        .unwrap();
+    let stored = stored_bytes(&deployment.store, &key).await;
     assert_eq!(Sha256Digest::of(&stored), digest);
 
     // Each process serves its own role's routes only.
@@ -192,14 +183,7 @@ async fn the_media_workers_run_as_their_own_processes() {
         .unwrap();
     assert_eq!(view.status(), 200);
     assert_eq!(view.headers()["content-type"], "video/mp4");
-    let metrics = http
-        .get(format!("{}/metrics", transcoder.address().await))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(&http, &transcoder.address().await).await;
     assert!(
         metrics.contains("custodian_transcodes_total 1"),
         "{metrics}"
@@ -407,40 +391,24 @@ async fn transcoder_stopped_mid_job(stop: Stop) {
     )
     .await;
     assert_eq!(record["sha256"], digest.to_hex(), "the receipt's digest");
-    let history = record["history"].as_array().unwrap();
-    assert_eq!(
-        history.iter().filter(|t| t["to"] == "catalogued").count(),
-        1,
-        "catalogued once: {history:?}"
-    );
+    assert_eq!(times_catalogued(&record), 1, "catalogued once: {record}");
     // One copy, made by the survivor, under the clip's derived key.
     let keys = custodian_core::keys::derived_keys(
         &custodian_core::BureauId::parse("b1").unwrap(),
         clip_id.parse().unwrap(),
     );
     assert!(deployment.store.size_of(&keys.view).await.unwrap().unwrap() > 1000);
-    let metrics = http
-        .get(format!("{}/metrics", survivor.address().await))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(&http, &survivor.address().await).await;
     assert!(
         metrics.contains("custodian_transcodes_total 1"),
         "{metrics}"
     );
     // The original is still the one that was received.
-    let mut stored = Vec::new();
-    deployment
-        .store
-        .open(&format!("originals/b1/2026/02/14/{clip_id}.mp4"))
-        .await
-        .unwrap()
-        .read_to_end(&mut stored)
-        .await
-        .unwrap();
+    let stored = stored_bytes(
+        &deployment.store,
+        &format!("originals/b1/2026/02/14/{clip_id}.mp4"),
+    )
+    .await;
     assert_eq!(Sha256Digest::of(&stored), digest);
     // Nothing left in the work directory: the killed worker's copy of the original was swept
     // by its replacement, the jobs that finished removed their own.
@@ -538,13 +506,7 @@ async fn uploads_during_a_nats_restart_are_all_catalogued_once() {
             std::time::Duration::from_secs(90),
         )
         .await;
-        let catalogued = record["history"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|t| t["to"] == "catalogued")
-            .count();
-        assert_eq!(catalogued, 1, "{clip_id}: {record}");
+        assert_eq!(times_catalogued(&record), 1, "{clip_id}: {record}");
     }
     let page = first_page(&http, &catalog_base, &token).await;
     assert_eq!(
@@ -745,21 +707,16 @@ async fn assert_each_catalogued_once(
         let clip_id = receipt["clip_id"].as_str().unwrap();
         let record = wait_for_state(http, catalog_base, token, clip_id, "catalogued", within).await;
         assert_eq!(record["sha256"], receipt["sha256"], "{clip_id}: {record}");
-        let history = record["history"].as_array().unwrap();
         assert_eq!(
-            history.iter().filter(|t| t["to"] == "catalogued").count(),
+            times_catalogued(&record),
             1,
-            "{clip_id} catalogued once: {history:?}"
+            "{clip_id} catalogued once: {record}"
         );
-        let mut stored = Vec::new();
-        deployment
-            .store
-            .open(&format!("originals/b1/2026/02/14/{clip_id}.mp4"))
-            .await
-            .unwrap()
-            .read_to_end(&mut stored)
-            .await
-            .unwrap();
+        let stored = stored_bytes(
+            &deployment.store,
+            &format!("originals/b1/2026/02/14/{clip_id}.mp4"),
+        )
+        .await;
         assert_eq!(
             Sha256Digest::of(&stored).to_hex(),
             receipt["sha256"].as_str().unwrap(),
@@ -1058,14 +1015,7 @@ async fn two_workers_racing_on_one_clip_produce_one_result() {
         let mut made = 0;
         let mut handled = 0;
         for worker in workers.iter() {
-            let metrics = http
-                .get(format!("{}/metrics", worker.address().await))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let metrics = metrics_text(&http, &worker.address().await).await;
             let counter = if role == "transcoder" {
                 "custodian_transcodes_total "
             } else {

@@ -632,13 +632,7 @@ async fn archival_to_s3_reads_the_copy_back_and_catches_a_bad_copy() {
         archived.archive_locked_until, None,
         "Garage cannot lock; nothing may claim it is locked"
     );
-    let mut copy = Vec::new();
-    tokio::io::AsyncReadExt::read_to_end(
-        &mut archive.open(&format!("archive/{good_key}")).await.unwrap(),
-        &mut copy,
-    )
-    .await
-    .unwrap();
+    let copy = stored_bytes(&archive, &format!("archive/{good_key}")).await;
     assert_eq!(copy, good_body);
 
     let refused = catalogue.clip(&bureau, bad).await.unwrap().unwrap();

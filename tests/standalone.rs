@@ -506,15 +506,7 @@ async fn storage_down_gives_503_with_retry_after_and_records_nothing() {
     ))
     .await;
     let bureau = custodian_core::BureauId::parse("b1").unwrap();
-    let token = custodian::admin::create_token(
-        &*catalogue,
-        &bureau,
-        "x",
-        "t",
-        custodian_core::roles::Role::Officer,
-    )
-    .await
-    .unwrap();
+    let token = catalogue_token(&*catalogue, "b1", custodian_core::roles::Role::Officer).await;
     let response = put(&base, &token).await;
     assert_eq!(response.status(), 503);
     assert_eq!(response.headers()["retry-after"], "5");
@@ -537,15 +529,7 @@ async fn database_down_gives_503_with_retry_after() {
     let catalogue: Arc<dyn Catalogue> = Arc::new(postgres.clone());
     let blob = Arc::new(LocalBlobStore::open(dir.path()).await.unwrap());
     let (base, _shutdown) = serve_ingest(ports(blob, catalogue.clone())).await;
-    let token = custodian::admin::create_token(
-        &*catalogue,
-        &custodian_core::BureauId::parse("b1").unwrap(),
-        "x",
-        "t",
-        custodian_core::roles::Role::Officer,
-    )
-    .await
-    .unwrap();
+    let token = catalogue_token(&*catalogue, "b1", custodian_core::roles::Role::Officer).await;
     assert_eq!(put(&base, &token).await.status(), 201);
     postgres.pool().close().await;
     let response = put(&base, &token).await;

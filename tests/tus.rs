@@ -19,7 +19,6 @@ use custodian_platform::catalogue::{Catalogue, PostgresCatalogue};
 use custodian_platform::clock::{Clock, ManualClock, SystemClock};
 use custodian_platform::Ports;
 use reqwest::Client;
-use tokio::io::AsyncReadExt;
 
 fn metadata(sha256: Option<Sha256Digest>) -> String {
     let hex = sha256.map(|d| d.to_hex());
@@ -411,15 +410,7 @@ async fn two_replicas(clock: Arc<dyn Clock>) -> Replicas {
     let (base_a, stop_a) = serve(&a).await;
     let (base_b, stop_b) = serve(&b).await;
     let bureau = custodian_core::BureauId::parse("b1").unwrap();
-    let token = custodian::admin::create_token(
-        &*catalogue,
-        &bureau,
-        "x",
-        "t",
-        custodian_core::roles::Role::Officer,
-    )
-    .await
-    .unwrap();
+    let token = catalogue_token(&*catalogue, "b1", custodian_core::roles::Role::Officer).await;
     Replicas {
         store,
         catalogue,
@@ -430,19 +421,6 @@ async fn two_replicas(clock: Arc<dyn Clock>) -> Replicas {
         token,
         _stop: [stop_a, stop_b],
     }
-}
-
-/// The object's bytes as the store holds them.
-async fn stored_bytes(store: &dyn BlobStore, key: &str) -> Vec<u8> {
-    let mut stored = Vec::new();
-    store
-        .open(key)
-        .await
-        .unwrap()
-        .read_to_end(&mut stored)
-        .await
-        .unwrap();
-    stored
 }
 
 /// No multipart upload is left open in the bucket (every one completed or aborted).

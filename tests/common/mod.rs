@@ -158,9 +158,19 @@ pub async fn token_for(app: &RunningApp, bureau: &str) -> String {
 }
 
 pub async fn token_with_role(app: &RunningApp, bureau: &str, role: Role) -> String {
+    catalogue_token(&*app.ports.catalogue, bureau, role).await
+}
+
+/// A token of `bureau` with `role`, made straight in a catalogue (for roles served without a
+/// whole app).
+pub async fn catalogue_token(
+    catalogue: &dyn custodian_platform::catalogue::Catalogue,
+    bureau: &str,
+    role: Role,
+) -> String {
     let bureau = BureauId::parse(bureau).unwrap();
     custodian::admin::create_token(
-        &*app.ports.catalogue,
+        catalogue,
         &bureau,
         "测试大队",
         &format!("test {role}"),
@@ -331,4 +341,34 @@ impl TestApp {
         )
         .await
     }
+}
+
+/// The object's bytes as the store holds them.
+pub async fn stored_bytes(store: &dyn custodian_platform::blob::BlobStore, key: &str) -> Vec<u8> {
+    let mut stored = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut store.open(key).await.unwrap(), &mut stored)
+        .await
+        .unwrap();
+    stored
+}
+
+/// How many times a clip's record says it was catalogued (its history's transitions).
+pub fn times_catalogued(record: &Value) -> usize {
+    record["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["to"] == "catalogued")
+        .count()
+}
+
+/// The Prometheus text a process at `base` serves.
+pub async fn metrics_text(http: &reqwest::Client, base: &str) -> String {
+    http.get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
