@@ -563,11 +563,24 @@ async fn chunks_acknowledged_before_they_are_stored_move_between_replicas_intact
         .await;
     assert_eq!(damaged.status(), 460, "{:?}", damaged.text().await);
     assert_eq!(on_b.offset(&url_b).await, (4 * part) as u64);
+    // The same for a chunk that is exactly one part, whose digest is its part's.
+    let damaged = on_b
+        .patch(
+            &url_b,
+            (4 * part) as u64,
+            &body[4 * part..5 * part],
+            Some(Sha256Digest::of(&body[5 * part..6 * part])),
+        )
+        .await;
+    assert_eq!(damaged.status(), 460, "{:?}", damaged.text().await);
+    assert_eq!(on_b.offset(&url_b).await, (4 * part) as u64);
 
-    // Back on the first replica, whose session is stale by now.
-    let (bytes, sum) = chunk(4 * part, 6 * part);
-    let third = on_a.patch(&url_a, (4 * part) as u64, bytes, sum).await;
-    assert_eq!(third.status(), 204, "{:?}", third.text().await);
+    // Back on the first replica, whose session is stale by now, in chunks of one part.
+    for at in [4 * part, 5 * part] {
+        let (bytes, sum) = chunk(at, at + part);
+        let third = on_a.patch(&url_a, at as u64, bytes, sum).await;
+        assert_eq!(third.status(), 204, "{:?}", third.text().await);
+    }
     let (bytes, sum) = chunk(6 * part, 7 * part);
     let last = on_b.patch(&url_b, (6 * part) as u64, bytes, sum).await;
     assert_eq!(last.status(), 204, "{:?}", last.text().await);

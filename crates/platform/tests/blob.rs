@@ -3,7 +3,9 @@
 
 use bytes::Bytes;
 use custodian_core::Sha256Digest;
-use custodian_platform::blob::{BlobError, BlobStore, LocalBlobStore, PartUpload, WrittenObject};
+use custodian_platform::blob::{
+    BlobError, BlobStore, LocalBlobStore, PartBody, PartUpload, WrittenObject,
+};
 use custodian_platform::testing::fresh_s3_store;
 use tokio::io::AsyncReadExt;
 
@@ -122,7 +124,11 @@ async fn multipart_contract(store: &dyn BlobStore) {
     let key = "originals/b1/2026/01/02/resumable.mp4";
     let upload = store.start_parts(key).await.expect("start");
     let first = store
-        .put_part(&upload, 1, Bytes::copy_from_slice(&data[..part]))
+        .put_part(
+            &upload,
+            1,
+            PartBody::new(Bytes::copy_from_slice(&data[..part])),
+        )
         .await
         .expect("part 1");
     assert_eq!(first.size, part as u64);
@@ -132,15 +138,23 @@ async fn multipart_contract(store: &dyn BlobStore) {
         upload_id: upload.upload_id.clone(),
     };
     store
-        .put_part(&elsewhere, 2, Bytes::from(pattern(part, 77)))
+        .put_part(&elsewhere, 2, PartBody::new(Bytes::from(pattern(part, 77))))
         .await
         .expect("part 2, wrong bytes");
     let second = store
-        .put_part(&elsewhere, 2, Bytes::copy_from_slice(&data[part..2 * part]))
+        .put_part(
+            &elsewhere,
+            2,
+            PartBody::new(Bytes::copy_from_slice(&data[part..2 * part])),
+        )
         .await
         .expect("part 2 again");
     let last = store
-        .put_part(&elsewhere, 3, Bytes::copy_from_slice(&data[2 * part..]))
+        .put_part(
+            &elsewhere,
+            3,
+            PartBody::new(Bytes::copy_from_slice(&data[2 * part..])),
+        )
         .await
         .expect("last part");
     assert_eq!(
@@ -164,7 +178,7 @@ async fn multipart_contract(store: &dyn BlobStore) {
     let dropped = "originals/b1/2026/01/02/dropped.mp4";
     let upload = store.start_parts(dropped).await.expect("start");
     store
-        .put_part(&upload, 1, Bytes::from(pattern(part, 3)))
+        .put_part(&upload, 1, PartBody::new(Bytes::from(pattern(part, 3))))
         .await
         .unwrap();
     store.abort_parts(&upload).await.expect("abort");
@@ -172,7 +186,7 @@ async fn multipart_contract(store: &dyn BlobStore) {
     assert_eq!(store.size_of(dropped).await.unwrap(), None);
     assert!(
         store
-            .put_part(&upload, 2, Bytes::from(pattern(part, 3)))
+            .put_part(&upload, 2, PartBody::new(Bytes::from(pattern(part, 3))))
             .await
             .is_err(),
         "a part added to an aborted upload"
@@ -187,7 +201,11 @@ async fn local_store_keeps_the_multipart_contract() {
     // A restart (reopening the store) keeps the parts of unfinished uploads.
     let upload = store.start_parts("k/resumed.mp4").await.unwrap();
     let part = store
-        .put_part(&upload, 1, Bytes::from_static(b"before the restart"))
+        .put_part(
+            &upload,
+            1,
+            PartBody::new(Bytes::from_static(b"before the restart")),
+        )
         .await
         .unwrap();
     drop(store);
@@ -200,7 +218,7 @@ async fn local_store_keeps_the_multipart_contract() {
     // The local store re-hashes at completion and refuses a wrong whole digest.
     let upload = store.start_parts("k/wrong.mp4").await.unwrap();
     let part = store
-        .put_part(&upload, 1, Bytes::from_static(b"abc"))
+        .put_part(&upload, 1, PartBody::new(Bytes::from_static(b"abc")))
         .await
         .unwrap();
     assert!(matches!(
@@ -284,6 +302,47 @@ async fn s3_multipart_verification_uses_the_part_digests() {
     ));
 }
 
+/// Part bodies go unsigned (UNSIGNED-PAYLOAD), so the SHA-256 sent with each is all that
+/// binds the bytes the store keeps to the bytes hashed: the store must check it.
+#[tokio::test]
+async fn s3_store_refuses_a_part_whose_bytes_do_not_match_its_digest() {
+    let (store, _) = fresh_s3_store().await;
+    let part = store.part_sizes().min;
+    let data = pattern(part + 10, 4);
+    let key = "k/damaged-part.mp4";
+    let upload = store.start_parts(key).await.unwrap();
+    let damaged = PartBody::hashed(
+        Bytes::from(pattern(part, 5)),
+        Sha256Digest::of(&data[..part]),
+    );
+    assert!(
+        store.put_part(&upload, 1, damaged).await.is_err(),
+        "the store took a part that does not hash to its checksum"
+    );
+    let first = store
+        .put_part(
+            &upload,
+            1,
+            PartBody::new(Bytes::copy_from_slice(&data[..part])),
+        )
+        .await
+        .expect("the same part, undamaged");
+    let last = store
+        .put_part(
+            &upload,
+            2,
+            PartBody::new(Bytes::copy_from_slice(&data[part..])),
+        )
+        .await
+        .expect("last part");
+    let written = store
+        .complete_parts(&upload, &[first, last], Sha256Digest::of(&data))
+        .await
+        .expect("complete");
+    store.verify(&written).await.expect("verify");
+    assert_eq!(read_all(&store, key).await, data);
+}
+
 #[tokio::test]
 async fn s3_store_down_is_transient() {
     let mut settings = custodian_platform::testing::s3_settings("down-bucket");
@@ -308,7 +367,7 @@ async fn s3_store_drops_multipart_writes_left_open_under_a_key() {
     for name in [key, key, neighbour] {
         let upload = store.start_parts(name).await.expect("start");
         store
-            .put_part(&upload, 1, Bytes::from(pattern(5 << 20, 7)))
+            .put_part(&upload, 1, PartBody::new(Bytes::from(pattern(5 << 20, 7))))
             .await
             .expect("part");
     }

@@ -8,6 +8,7 @@
 
 mod finish;
 mod metrics;
+mod parts;
 mod track;
 mod tus;
 mod upload;

@@ -14,13 +14,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
+use axum::body::{Body, HttpBody};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Extension, Router};
-use bytes::BytesMut;
 use chrono::{DateTime, Utc};
 use custodian_core::keys::original_key;
 use custodian_core::resumable::ResumableSha256;
@@ -28,7 +27,7 @@ use custodian_core::roles::Action;
 use custodian_core::tus::{self, TusError, TusMetadata};
 use custodian_core::upload::MetadataError;
 use custodian_core::{ClipId, Sha256Digest};
-use custodian_platform::blob::{BlobError, PartUpload};
+use custodian_platform::blob::{BlobError, PartBody, PartUpload};
 use custodian_platform::catalogue::{CatalogueError, TusProgress, TusUpload};
 use custodian_platform::http::{ApiError, Caller};
 use futures::StreamExt;
@@ -36,6 +35,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::OwnedMutexGuard;
 
 use crate::finish::{self, Receipt};
+use crate::parts::PartCutter;
 use crate::upload::IngestError;
 use crate::write_behind::{Session, SessionError, SETTLE_AFTER_IDLE};
 use crate::Ingest;
@@ -727,11 +727,6 @@ fn handle_of(upload: &TusUpload) -> PartUpload {
     }
 }
 
-/// Takes a request body at the offset acknowledged so far: cuts it into parts and sends each
-/// to the store without waiting (write-behind, a few in flight), keeps what is too short for a
-/// part as the tail, and completes the upload at its last byte. With a chunk checksum nothing
-/// of the body counts until it matched. A body that ends on a part boundary is answered at
-/// once; one that leaves a tail, breaks off or completes the upload first settles every part.
 /// What a request says its bytes hash to.
 #[derive(Clone, Copy)]
 struct Claims {
@@ -741,6 +736,11 @@ struct Claims {
     file: Option<Sha256Digest>,
 }
 
+/// Takes a request body at the offset acknowledged so far: cuts it into parts and sends each
+/// to the store without waiting (write-behind, a few in flight), keeps what is too short for a
+/// part as the tail, and completes the upload at its last byte. With a chunk checksum nothing
+/// of the body counts until it matched. A body that ends on a part boundary is answered at
+/// once; one that leaves a tail, breaks off or completes the upload first settles every part.
 async fn receive(
     ingest: &Ingest,
     caller: &Caller,
@@ -753,16 +753,24 @@ async fn receive(
     let started = Instant::now();
     let sizes = ingest.ports.blob.part_sizes();
     let catalogue = ingest.ports.catalogue.as_ref();
-    let (mut hash, tail) = session.acknowledged()?;
-    let start_offset = hash.length() + tail.len() as u64;
-    let mut buffer = BytesMut::from(tail.as_slice());
-    let mut chunk_hash = checksum.map(|_| Sha256::new());
+    let (stored, tail) = session.acknowledged()?;
+    let start_offset = stored.length() + tail.len() as u64;
+    // A body that starts a part and fits in it is hashed once, as that part: the part's
+    // digest is the chunk's. Any other needs a digest of its own.
+    let one_part = tail.is_empty()
+        && body
+            .size_hint()
+            .exact()
+            .is_some_and(|length| length <= sizes.preferred as u64);
+    let mut chunk_hash = checksum.filter(|_| !one_part).map(|_| Sha256::new());
+    let mut part_of_chunk = None;
+    let mut cutter = PartCutter::new(sizes.preferred, stored, &tail);
     let mut received: u64 = 0;
     let mut broken: Option<String> = None;
 
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = match chunk {
+        let mut chunk = match chunk {
             Ok(chunk) => chunk,
             Err(e) => {
                 broken = Some(e.to_string());
@@ -781,19 +789,25 @@ async fn receive(
             hasher.update(&chunk);
         }
         received += chunk.len() as u64;
-        buffer.extend_from_slice(&chunk);
-        while buffer.len() >= sizes.preferred {
-            let part = buffer.split_to(sizes.preferred).freeze();
-            hash.update(&part);
+        while let Some(part) = cutter.take(&mut chunk) {
+            part_of_chunk = Some(part.sha256);
             session
-                .send_part(catalogue, part, hash.clone(), checksum.is_none())
+                .send_part(
+                    catalogue,
+                    PartBody::hashed(part.bytes, part.sha256),
+                    part.file_hash,
+                    checksum.is_none(),
+                )
                 .await?;
         }
     }
 
-    if let (Some(claimed), Some(hasher)) = (checksum, chunk_hash) {
-        let matched = Sha256Digest::from_bytes(hasher.finalize().into()) == claimed;
-        if broken.is_some() || !matched {
+    if let Some(claimed) = checksum {
+        let digest = match chunk_hash {
+            Some(hasher) => Sha256Digest::from_bytes(hasher.finalize().into()),
+            None => part_of_chunk.unwrap_or_else(|| cutter.pending_digest()),
+        };
+        if broken.is_some() || digest != claimed {
             session.discard_unverified().await;
             return Err(match broken {
                 Some(message) => IngestError::BodyBroken { received, message }.into(),
@@ -809,7 +823,7 @@ async fn receive(
         (UPLOAD_OFFSET, offset.to_string()),
         (UPLOAD_EXPIRES, http_date(upload.expires_at)),
     ];
-    if !complete && buffer.is_empty() && broken.is_none() {
+    if !complete && cutter.pending() == 0 && broken.is_none() {
         // Write-behind: the parts go on to the store while the client sends the next chunk.
         session.touch();
         ingest
@@ -829,25 +843,29 @@ async fn receive(
     let remaining = upload.length - offset;
     let room_after = parts.len() as u64 + 1 + remaining.div_ceil(sizes.preferred as u64)
         <= u64::from(sizes.max_parts);
-    if complete || (buffer.len() >= sizes.min && room_after) {
-        let last = buffer.split().freeze();
-        if !last.is_empty() {
-            hash.update(&last);
+    if complete || (cutter.pending() >= sizes.min && room_after) {
+        if let Some(last) = cutter.cut_rest() {
             let number = parts.len() as u32 + 1;
             parts.push(
                 ingest
                     .ports
                     .blob
-                    .put_part(&session.handle, number, last)
+                    .put_part(
+                        &session.handle,
+                        number,
+                        PartBody::hashed(last.bytes, last.sha256),
+                    )
                     .await?,
             );
         }
     }
+    // Up to the last part stored; once complete, the whole file.
+    let (hash, tail) = cutter.into_tail();
     let progress = TusProgress {
         offset,
         parts,
         hash_state: hash.to_saved(),
-        tail: buffer.to_vec(),
+        tail,
     };
     // Saved before completing too: two requests racing to finish the same upload cannot both
     // pass this.

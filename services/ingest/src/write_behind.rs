@@ -14,16 +14,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use custodian_core::resumable::ResumableSha256;
 use custodian_core::ClipId;
-use custodian_platform::blob::{BlobError, BlobStore, PartUpload, StoredPart};
+use custodian_platform::blob::{BlobError, BlobStore, PartBody, PartUpload, StoredPart};
 use custodian_platform::catalogue::{Catalogue, CatalogueError, TusProgress, TusUpload};
 use tokio::sync::{Mutex, OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
 /// How many parts of one upload may be on their way to the store at once.
 pub(crate) const PARTS_IN_FLIGHT_PER_UPLOAD: usize = 2;
+/// Stored parts are saved in the catalogue this many at a time (and whenever the upload is
+/// settled): one commit per part would hold up every request. A replica that dies loses at
+/// most this much progress, which the client sends again.
+const SAVE_EVERY_PARTS: usize = 4;
 /// An upload without requests for this long has its parts settled and its session dropped.
 pub(crate) const SETTLE_AFTER_IDLE: Duration = Duration::from_secs(1);
 
@@ -319,19 +322,25 @@ impl Session {
     pub(crate) async fn send_part(
         &mut self,
         catalogue: &dyn Catalogue,
-        part: Bytes,
+        part: PartBody,
         hash_after: ResumableSha256,
         checked: bool,
     ) -> Result<(), SessionError> {
         while self.in_flight() >= PARTS_IN_FLIGHT_PER_UPLOAD {
-            if !self.queue.is_empty() {
-                self.settle_oldest(catalogue).await?;
-            } else if let Some(oldest) = self.unverified.iter_mut().find(|p| p.sending.is_some()) {
+            let oldest = self
+                .queue
+                .iter_mut()
+                .chain(self.unverified.iter_mut())
+                .find(|p| p.sending.is_some());
+            if let Some(oldest) = oldest {
                 if let Err(e) = oldest.wait(&self.handle.key).await {
                     self.poisoned = true;
                     return Err(e.into());
                 }
             }
+        }
+        if self.stored_unsaved() >= SAVE_EVERY_PARTS {
+            self.save_stored(catalogue).await?;
         }
         let permit: OwnedSemaphorePermit =
             self.budget
@@ -386,23 +395,27 @@ impl Session {
         self.poisoned = false;
     }
 
-    /// Waits for the oldest acknowledged part and saves the upload up to its end. The part
-    /// leaves the queue only once saved, so a request cancelled meanwhile loses nothing.
-    async fn settle_oldest(&mut self, catalogue: &dyn Catalogue) -> Result<(), SessionError> {
+    /// How many acknowledged parts, oldest first, are stored but not yet saved.
+    fn stored_unsaved(&self) -> usize {
+        self.queue
+            .iter()
+            .take_while(|part| part.sending.is_none())
+            .count()
+    }
+
+    /// Saves the upload up to the end of the last of the oldest parts that are stored. They
+    /// leave the queue only once saved, so a request cancelled meanwhile loses nothing.
+    async fn save_stored(&mut self, catalogue: &dyn Catalogue) -> Result<(), SessionError> {
         let key = self.handle.key.clone();
-        let Some(oldest) = self.queue.front_mut() else {
+        let count = self.stored_unsaved();
+        let Some(last) = count.checked_sub(1).map(|i| &self.queue[i]) else {
             return Ok(());
         };
-        let stored = match oldest.wait(&key).await {
-            Ok(stored) => stored,
-            Err(e) => {
-                self.poisoned = true;
-                return Err(e.into());
-            }
-        };
-        let hash_after = oldest.hash_after.clone();
+        let hash_after = last.hash_after.clone();
         let mut parts = self.saved.parts.clone();
-        parts.push(stored);
+        for part in self.queue.iter_mut().take(count) {
+            parts.push(part.wait(&key).await?);
+        }
         self.record(
             catalogue,
             TusProgress {
@@ -413,20 +426,24 @@ impl Session {
             },
         )
         .await?;
-        self.queue.pop_front();
+        self.queue.drain(..count);
         Ok(())
     }
 
-    /// Waits for every acknowledged part and saves the upload's progress after each, so
-    /// the catalogue holds everything the client was told.
+    /// Waits for every acknowledged part and saves the upload's progress, so the catalogue
+    /// holds everything the client was told.
     pub(crate) async fn settle_all(
         &mut self,
         catalogue: &dyn Catalogue,
     ) -> Result<(), SessionError> {
-        while !self.queue.is_empty() {
-            self.settle_oldest(catalogue).await?;
+        let key = self.handle.key.clone();
+        for part in self.queue.iter_mut() {
+            if let Err(e) = part.wait(&key).await {
+                self.poisoned = true;
+                return Err(e.into());
+            }
         }
-        Ok(())
+        self.save_stored(catalogue).await
     }
 
     /// Saves `progress` if the catalogue still holds what this session last saved.

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use super::{
-    BlobError, BlobReader, BlobStore, BlobWriter, LockSupport, PartSizes, PartUpload,
+    BlobError, BlobReader, BlobStore, BlobWriter, LockSupport, PartBody, PartSizes, PartUpload,
     RunningDigest, StoredPart, WriteOptions, WrittenObject,
 };
 
@@ -220,7 +220,7 @@ impl BlobStore for LocalBlobStore {
         &self,
         upload: &PartUpload,
         number: u32,
-        body: Bytes,
+        body: PartBody,
     ) -> Result<StoredPart, BlobError> {
         let dir = self.parts_dir(upload)?;
         if !tokio::fs::try_exists(&dir).await.map_err(io(&dir))? {
@@ -231,14 +231,14 @@ impl BlobStore for LocalBlobStore {
         let temp = dir.join(format!("{number}.{}", uuid::Uuid::new_v4().simple()));
         let path = dir.join(number.to_string());
         let mut file = tokio::fs::File::create(&temp).await.map_err(io(&temp))?;
-        file.write_all(&body).await.map_err(io(&temp))?;
+        file.write_all(&body.bytes).await.map_err(io(&temp))?;
         file.sync_all().await.map_err(io(&temp))?;
         // A part sent again (a retried request) replaces the earlier one whole.
         tokio::fs::rename(&temp, &path).await.map_err(io(&path))?;
         Ok(StoredPart {
             number,
             size: body.len() as u64,
-            sha256: Sha256Digest::of(&body),
+            sha256: body.sha256,
             etag: String::new(),
         })
     }

@@ -89,6 +89,40 @@ pub struct PartUpload {
     pub upload_id: String,
 }
 
+/// A part's bytes and their SHA-256, which goes to the store with them so that it checks
+/// what arrived. Callers that hash the bytes as they come in hand the digest over, so that no
+/// part is hashed twice on the way.
+#[derive(Debug, Clone)]
+pub struct PartBody {
+    bytes: Bytes,
+    sha256: Sha256Digest,
+}
+
+impl PartBody {
+    pub fn new(bytes: Bytes) -> Self {
+        let sha256 = Sha256Digest::of(&bytes);
+        Self { bytes, sha256 }
+    }
+
+    /// `sha256` must be the digest of `bytes`; a wrong one makes the store refuse the part
+    /// (S3) or the finished object (the local store re-hashes it).
+    pub fn hashed(bytes: Bytes, sha256: Sha256Digest) -> Self {
+        Self { bytes, sha256 }
+    }
+
+    pub fn sha256(&self) -> Sha256Digest {
+        self.sha256
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}
+
 /// One part of a multipart write, as the store took it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StoredPart {
@@ -148,7 +182,7 @@ pub trait BlobStore: Send + Sync {
         &self,
         upload: &PartUpload,
         number: u32,
-        body: Bytes,
+        body: PartBody,
     ) -> Result<StoredPart, BlobError>;
     /// Joins `parts`, in order, into the object. `sha256` is the whole object's digest as
     /// the caller computed it; the store checks it where it can (the local store re-hashes)

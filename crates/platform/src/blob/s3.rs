@@ -2,7 +2,9 @@
 //! PutObject; larger ones as a multipart upload with a few parts in flight, so memory stays
 //! bounded by `part_size × parts_in_flight` whatever the file size. Every request carries the
 //! SHA-256 of its bytes, which the server checks; afterwards HeadObject's checksum is compared
-//! with ours (for multipart, the composite of the part digests).
+//! with ours (for multipart, the composite of the part digests). Bodies go unsigned
+//! (UNSIGNED-PAYLOAD): the signed checksum header binds them just as well, and signing them
+//! would hash every byte once more on a path that already hashes each byte twice.
 //!
 //! Some servers (Garage) ignore `If-None-Match: *`, so a key is checked with HeadObject before
 //! it is written; keys carry a fresh clip id, so the check guards against bugs, not races.
@@ -21,7 +23,7 @@ use custodian_core::Sha256Digest;
 use tokio::task::JoinSet;
 
 use super::{
-    BlobError, BlobReader, BlobStore, BlobWriter, LockSupport, PartSizes, PartUpload,
+    BlobError, BlobReader, BlobStore, BlobWriter, LockSupport, PartBody, PartSizes, PartUpload,
     RunningDigest, StoredPart, WriteOptions, WrittenObject,
 };
 
@@ -135,6 +137,31 @@ impl S3BlobStore {
             part_size: settings.part_size.max(MIN_PART_SIZE),
             parts_in_flight: settings.parts_in_flight.max(1),
         }
+    }
+
+    /// Stores one part with its SHA-256; answers the store's ETag for it.
+    async fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        body: PartBody,
+    ) -> Result<String, BlobError> {
+        let uploaded = self
+            .client
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(number as i32)
+            .checksum_sha256(body.sha256.to_base64())
+            .body(ByteStream::from(body.bytes))
+            .customize()
+            .disable_payload_signing()
+            .send()
+            .await
+            .map_err(|e| classify("upload_part", key, e))?;
+        Ok(uploaded.e_tag().unwrap_or_default().to_owned())
     }
 
     pub fn bucket(&self) -> &str {
@@ -341,27 +368,18 @@ impl BlobStore for S3BlobStore {
         &self,
         upload: &PartUpload,
         number: u32,
-        body: Bytes,
+        body: PartBody,
     ) -> Result<StoredPart, BlobError> {
-        let digest = Sha256Digest::of(&body);
         let size = body.len() as u64;
-        let uploaded = self
-            .client
-            .upload_part()
-            .bucket(&self.bucket)
-            .key(&upload.key)
-            .upload_id(&upload.upload_id)
-            .part_number(number as i32)
-            .checksum_sha256(digest.to_base64())
-            .body(ByteStream::from(body))
-            .send()
-            .await
-            .map_err(|e| classify("upload_part", &upload.key, e))?;
+        let sha256 = body.sha256();
+        let etag = self
+            .upload_part(&upload.key, &upload.upload_id, number, body)
+            .await?;
         Ok(StoredPart {
             number,
             size,
-            sha256: digest,
-            etag: uploaded.e_tag().unwrap_or_default().to_owned(),
+            sha256,
+            etag,
         })
     }
 
@@ -543,26 +561,18 @@ impl S3Writer {
         while self.in_flight.len() >= self.store.parts_in_flight {
             self.collect_one().await?;
         }
-        let part_number = (self.done_parts.len() + self.in_flight.len() + 1) as i32;
-        let client = self.store.client.clone();
-        let bucket = self.store.bucket.clone();
+        let part_number = (self.done_parts.len() + self.in_flight.len() + 1) as u32;
+        let store = self.store.clone();
         let key = self.key.clone();
         self.in_flight.spawn(async move {
-            let digest = Sha256Digest::of(&body);
-            let uploaded = client
-                .upload_part()
-                .bucket(bucket)
-                .key(&key)
-                .upload_id(upload_id)
-                .part_number(part_number)
-                .checksum_sha256(digest.to_base64())
-                .body(ByteStream::from(body))
-                .send()
-                .await
-                .map_err(|e| classify("upload_part", &key, e))?;
+            let body = PartBody::new(body);
+            let digest = body.sha256();
+            let etag = store
+                .upload_part(&key, &upload_id, part_number, body)
+                .await?;
             let part = CompletedPart::builder()
-                .part_number(part_number)
-                .set_e_tag(uploaded.e_tag().map(str::to_owned))
+                .part_number(part_number as i32)
+                .set_e_tag(Some(etag).filter(|etag| !etag.is_empty()))
                 .checksum_sha256(digest.to_base64())
                 .build();
             Ok((part, digest))
@@ -602,6 +612,8 @@ impl S3Writer {
                 .set_object_lock_legal_hold_status(self.legal_hold())
                 .set_storage_class(self.storage_class())
                 .body(ByteStream::from(rest))
+                .customize()
+                .disable_payload_signing()
                 .send()
                 .await
                 .map_err(|e| classify("put_object", &self.key, e))?;
