@@ -3,6 +3,7 @@
 //! the hash state beside the offset means the whole file's digest is known the moment the last
 //! byte arrives, without reading a gigabyte back from storage.
 
+use sha2::digest::generic_array::typenum::U64;
 use sha2::digest::generic_array::GenericArray;
 
 use crate::Sha256Digest;
@@ -11,6 +12,22 @@ use crate::Sha256Digest;
 const INITIAL: [u32; 8] = [
     0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
 ];
+
+/// Runs SHA-256's compression over `data`, a whole number of 64-byte blocks. The blocks are
+/// copied into a small array a batch at a time: `compress256` wants them as an array type,
+/// and building each one byte by byte (`clone_from_slice`) cost more than the hashing.
+fn compress(state: &mut [u32; 8], data: &[u8]) {
+    const BATCH: usize = 64;
+    debug_assert_eq!(data.len() % 64, 0);
+    let mut blocks = [GenericArray::<u8, U64>::default(); BATCH];
+    for batch in data.chunks(64 * BATCH) {
+        let count = batch.len() / 64;
+        for (block, bytes) in blocks.iter_mut().zip(batch.chunks_exact(64)) {
+            block.copy_from_slice(bytes);
+        }
+        sha2::compress256(state, &blocks[..count]);
+    }
+}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("saved sha-256 state {0:?} is not 8 words, a length and at most 63 pending bytes")]
@@ -54,19 +71,11 @@ impl ResumableSha256 {
             if self.pending.len() < 64 {
                 return;
             }
-            let block = GenericArray::clone_from_slice(&self.pending);
-            sha2::compress256(&mut self.state, &[block]);
+            compress(&mut self.state, &self.pending);
             self.pending.clear();
         }
         let whole = data.len() / 64 * 64;
-        // Hash in batches so the block array stays small whatever the chunk size.
-        for batch in data[..whole].chunks(64 * 256) {
-            let blocks: Vec<_> = batch
-                .chunks_exact(64)
-                .map(GenericArray::clone_from_slice)
-                .collect();
-            sha2::compress256(&mut self.state, &blocks);
-        }
+        compress(&mut self.state, &data[..whole]);
         self.pending.extend_from_slice(&data[whole..]);
     }
 
@@ -78,11 +87,7 @@ impl ResumableSha256 {
             tail.push(0);
         }
         tail.extend_from_slice(&(self.length.wrapping_mul(8)).to_be_bytes());
-        let blocks: Vec<_> = tail
-            .chunks_exact(64)
-            .map(GenericArray::clone_from_slice)
-            .collect();
-        sha2::compress256(&mut state, &blocks);
+        compress(&mut state, &tail);
         let mut out = [0u8; 32];
         for (bytes, word) in out.chunks_exact_mut(4).zip(state) {
             bytes.copy_from_slice(&word.to_be_bytes());
@@ -152,6 +157,16 @@ mod tests {
             prop_assert_eq!(hash.length(), data.len() as u64);
             prop_assert_eq!(hash.finish(), Sha256Digest::of(&data));
         }
+    }
+
+    #[test]
+    fn hashes_pieces_longer_than_a_batch_of_blocks() {
+        let data: Vec<u8> = (0..300_001u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut hash = ResumableSha256::new();
+        for piece in data.chunks(70_003) {
+            hash.update(piece);
+        }
+        assert_eq!(hash.finish(), Sha256Digest::of(&data));
     }
 
     #[test]
