@@ -6,13 +6,13 @@
 # hashing of the file, the per-part progress commits, the read-back verification and the
 # clip's record. Ratio = aws time / tus time (goal >= 0.85). Peak RSS is the ingest process's
 # VmHWM over all runs of a size.
-#   SIZES_MIB=1024 RUNS=3 CHUNK=8MiB scripts/bench-tus.sh
+#   SIZES_MIB=1024 RUNS=6 CHUNK=8MiB scripts/bench-tus.sh
 # Everything listens on and talks to 127.0.0.1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SIZES_MIB=${SIZES_MIB:-1024}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-6}
 CHUNK=${CHUNK:-8MiB}
 PORT=${BENCH_PORT:-18081}
 
@@ -31,16 +31,27 @@ for size in $SIZES_MIB; do
     # A GA/T 947 name per run: the agent reads device, officer and time from it.
     file="$WORK/BENCH-1_000001_20260214_0930$(printf '%02d' "$run").mp4"
     head -c "$((size * 1024 * 1024))" /dev/urandom > "$file"
-    t0=$(now)
-    aws --endpoint-url "$CUSTODIAN_TEST_S3_ENDPOINT" s3 cp --quiet "$file" "s3://$BUCKET/aws/$size-$run.bin"
-    t1=$(now)
-    "$BIN" upload --server "http://127.0.0.1:$PORT" --state "$WORK/state-$run.json" \
-      --chunk-size "$CHUNK" "$file" 2>"$WORK/agent.log" \
-      || { echo "agent failed: $(tail -5 "$WORK/agent.log")" >&2; exit 1; }
-    t2=$(now)
-    echo "$t1 - $t0" | bc -l >> "$WORK/aws.times"
-    echo "$t2 - $t1" | bc -l >> "$WORK/tus.times"
-    aws --endpoint-url "$CUSTODIAN_TEST_S3_ENDPOINT" s3 rm --quiet --recursive "s3://$BUCKET/" >/dev/null
+    # Each transfer starts with nothing left to write back from the one before, and the two
+    # take turns going first: the first transfer after the file is made runs slower.
+    if [ $((run % 2)) = 1 ]; then order="aws tus"; else order="tus aws"; fi
+    for who in $order; do
+      sync
+      t0=$(now)
+      if [ "$who" = aws ]; then
+        aws --endpoint-url "$CUSTODIAN_TEST_S3_ENDPOINT" s3 cp --quiet "$file" "s3://$BUCKET/aws/$size-$run.bin"
+        aws_took=$(echo "$(now) - $t0" | bc -l)
+      else
+        "$BIN" upload --server "http://127.0.0.1:$PORT" --state "$WORK/state-$run.json" \
+          --chunk-size "$CHUNK" "$file" 2>"$WORK/agent.log" \
+          || { echo "agent failed: $(tail -5 "$WORK/agent.log")" >&2; exit 1; }
+        tus_took=$(echo "$(now) - $t0" | bc -l)
+      fi
+    done
+    echo "$aws_took" >> "$WORK/aws.times"
+    echo "$tus_took" >> "$WORK/tus.times"
+    printf 'bench-tus.sh: %s MiB run %s (%s first): aws %.2f s, tus %.2f s\n' "$size" "$run" "${order%% *}" "$aws_took" "$tus_took" >&2
+    # Objects are removed only on exit: Garage collects deleted blocks in the background,
+    # which would slow whichever transfer came next.
     rm -f "$file"
   done
   peak_kib=$(awk '/VmHWM/ {print $2}' "/proc/$INGEST_PID/status")
