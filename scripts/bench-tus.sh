@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Benchmark of resumable (tus) ingest against `aws s3 cp`: the same random file to the same
 # Garage server, runs interleaved in the same session (taking turns going first), median of
-# RUNS. The tus side is the collection-station agent (`custodian upload`, CHUNK per PATCH, each with its Upload-Checksum)
-# against `custodian serve ingest` on PostgreSQL and NATS, so its time includes the agent's own
-# hashing of the file, the progress commits, the read-back verification and the
-# clip's record. Ratio = aws time / tus time (goal >= 0.85). Peak RSS is the ingest process's
-# VmHWM over all runs of a size.
+# RUNS. The tus side is the collection-station agent (`custodian upload`, CHUNK per PATCH,
+# each with its Upload-Checksum) against `custodian serve ingest` on PostgreSQL and NATS, so
+# its time includes the agent's own hashing of the file, the progress commits, the read-back
+# verification and the clip's record. Ratio = aws time / tus time (goal >= 0.85). Peak RSS is
+# the ingest process's VmHWM over all runs of a size.
 #   SIZES_MIB=1024 RUNS=6 CHUNK=8MiB scripts/bench-tus.sh
 # Everything listens on and talks to 127.0.0.1 only.
 set -euo pipefail
