@@ -5,13 +5,13 @@
 mod common;
 
 use common::distributed::{
-    big_test_video, bucket_keys, catalogued_announcements, create_token, deployment, deployment_on,
+    big_test_video, catalogued_announcements, create_token, deployment, deployment_on,
     expected_keys, nats_settings, test_video, wait_for_state, Deployment, PrivateGarage, Process,
 };
 use common::{metrics_text, sample, stored_bytes, times_catalogued, upload_query, WAIT};
 use custodian_core::Sha256Digest;
 use custodian_platform::blob::BlobStore;
-use custodian_platform::testing::eventually;
+use custodian_platform::testing::{eventually, object_keys, open_multipart_keys};
 use serde_json::Value;
 use tokio::process::Command;
 
@@ -757,15 +757,9 @@ async fn assert_each_catalogued_once(
         std::time::Duration::from_secs(120),
         "no orphan objects",
         || async {
-            let keys = bucket_keys(store).await;
-            let open = store
-                .client()
-                .list_multipart_uploads()
-                .bucket(store.bucket())
-                .send()
-                .await
-                .ok()?;
-            (keys == expected && open.uploads().is_empty()).then_some(())
+            let keys = object_keys(store).await.ok()?;
+            let open = open_multipart_keys(store).await.ok()?;
+            (keys == expected && open.is_empty()).then_some(())
         },
     )
     .await;
@@ -841,14 +835,8 @@ async fn an_s3_outage_mid_stream_loses_nothing_and_leaves_no_orphans() {
     chunks.send(Ok(big[..6 << 20].to_vec())).await.unwrap();
     let store = &deployment.store;
     eventually(WAIT, "the big upload's write open in the store", || async {
-        let open = store
-            .client()
-            .list_multipart_uploads()
-            .bucket(store.bucket())
-            .send()
-            .await
-            .ok()?;
-        (!open.uploads().is_empty()).then_some(())
+        let open = open_multipart_keys(store).await.ok()?;
+        (!open.is_empty()).then_some(())
     })
     .await;
     garage.stop().await;

@@ -17,6 +17,7 @@ use custodian_platform::blob::BlobStore;
 use custodian_platform::bus::InProcessBus;
 use custodian_platform::catalogue::{Catalogue, PostgresCatalogue};
 use custodian_platform::clock::{Clock, ManualClock, SystemClock};
+use custodian_platform::testing::{object_keys, open_multipart_keys};
 use custodian_platform::Ports;
 use reqwest::Client;
 
@@ -425,18 +426,8 @@ async fn two_replicas(clock: Arc<dyn Clock>) -> Replicas {
 
 /// No multipart upload is left open in the bucket (every one completed or aborted).
 async fn assert_no_multipart_left(store: &custodian_platform::blob::S3BlobStore) {
-    let multipart = store
-        .client()
-        .list_multipart_uploads()
-        .bucket(store.bucket())
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        multipart.uploads().is_empty(),
-        "multipart uploads left: {:?}",
-        multipart.uploads()
-    );
+    let open = open_multipart_keys(store).await.unwrap();
+    assert!(open.is_empty(), "multipart uploads left: {open:?}");
 }
 
 #[tokio::test]
@@ -640,16 +631,9 @@ async fn an_ingest_killed_with_acknowledged_parts_in_flight_resumes_from_what_is
     assert_eq!(header(&last, "custodian-sha256"), digest.to_hex());
 
     let store = &deployment.store;
-    let listed = store
-        .client()
-        .list_objects_v2()
-        .bucket(store.bucket())
-        .send()
-        .await
-        .unwrap();
-    let keys: Vec<_> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    let keys = object_keys(store).await.unwrap();
     assert_eq!(keys.len(), 1, "objects: {keys:?}");
-    let stored = stored_bytes(store, keys[0]).await;
+    let stored = stored_bytes(store, &keys[0]).await;
     assert_eq!(Sha256Digest::of(&stored), digest);
     assert_no_multipart_left(store).await;
 }

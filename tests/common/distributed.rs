@@ -222,33 +222,6 @@ pub async fn catalogued_announcements(
     counts
 }
 
-/// Every key in the bucket.
-pub async fn bucket_keys(store: &custodian_platform::blob::S3BlobStore) -> Vec<String> {
-    let mut keys = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = store
-            .client()
-            .list_objects_v2()
-            .bucket(store.bucket())
-            .set_continuation_token(token.clone())
-            .send()
-            .await
-            .unwrap();
-        keys.extend(
-            page.contents()
-                .iter()
-                .filter_map(|o| o.key().map(str::to_owned)),
-        );
-        match page.next_continuation_token() {
-            Some(next) => token = Some(next.to_owned()),
-            None => break,
-        }
-    }
-    keys.sort();
-    keys
-}
-
 /// The keys a catalogued clip of bureau b1, uploaded with `upload_query()`, has in the bucket:
 /// its original, and its viewing copy, subtitles and poster.
 pub fn expected_keys(clip_id: &str) -> Vec<String> {

@@ -71,6 +71,49 @@ pub async fn fresh_s3_store() -> (S3BlobStore, S3Settings) {
     (store, settings)
 }
 
+/// Every object key in the store's bucket, sorted.
+pub async fn object_keys(store: &S3BlobStore) -> Result<Vec<String>, aws_sdk_s3::Error> {
+    let mut keys = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = store
+            .client()
+            .list_objects_v2()
+            .bucket(store.bucket())
+            .set_continuation_token(token.clone())
+            .send()
+            .await?;
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned)),
+        );
+        match page.next_continuation_token() {
+            Some(next) => token = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    keys.sort();
+    Ok(keys)
+}
+
+/// The keys of the multipart writes still open in the store's bucket, sorted.
+pub async fn open_multipart_keys(store: &S3BlobStore) -> Result<Vec<String>, aws_sdk_s3::Error> {
+    let open = store
+        .client()
+        .list_multipart_uploads()
+        .bucket(store.bucket())
+        .send()
+        .await?;
+    let mut keys: Vec<String> = open
+        .uploads()
+        .iter()
+        .filter_map(|u| u.key().map(str::to_owned))
+        .collect();
+    keys.sort();
+    Ok(keys)
+}
+
 /// A store on a new bucket of the moto S3 emulator (scripts/moto.sh), created with Object Lock
 /// enabled when `object_lock`: for the Object Lock paths Garage does not implement.
 pub async fn fresh_moto_store(object_lock: bool) -> S3BlobStore {

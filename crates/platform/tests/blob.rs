@@ -6,7 +6,7 @@ use custodian_core::Sha256Digest;
 use custodian_platform::blob::{
     BlobError, BlobStore, LocalBlobStore, PartBody, PartUpload, WrittenObject,
 };
-use custodian_platform::testing::fresh_s3_store;
+use custodian_platform::testing::{fresh_s3_store, open_multipart_keys};
 use tokio::io::AsyncReadExt;
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
@@ -373,14 +373,10 @@ async fn s3_store_drops_multipart_writes_left_open_under_a_key() {
     }
     assert_eq!(store.abort_unfinished(key).await.expect("abort"), 2);
     assert_eq!(store.abort_unfinished(key).await.expect("again"), 0);
-    let open = store
-        .client()
-        .list_multipart_uploads()
-        .bucket(store.bucket())
-        .send()
-        .await
-        .unwrap();
-    let keys: Vec<_> = open.uploads().iter().filter_map(|u| u.key()).collect();
-    assert_eq!(keys, [neighbour], "only the other key's write is left");
+    assert_eq!(
+        open_multipart_keys(&store).await.unwrap(),
+        [neighbour],
+        "only the other key's write is left"
+    );
     assert_eq!(store.size_of(key).await.unwrap(), None);
 }
