@@ -462,3 +462,60 @@ async fn an_approved_copy_not_made_in_time_is_announced_again_once_per_round() {
     assert_eq!(custody.announce_stuck_copies().await.unwrap(), 0);
     app.app.stop().await;
 }
+
+/// Art. 23 excepts what must legally be kept confidential: no copy of an internal or secret
+/// clip is asked for or approved, including one made confidential after the request.
+#[tokio::test]
+async fn confidential_footage_is_never_copied_for_a_party() {
+    let (app, _clock, clip, id) = a_copy_requested_without_media_workers().await;
+    let leader = token_with_role(&app.app, "b1", Role::Leader).await;
+    for level in ["internal", "secret"] {
+        let (status, set) = app
+            .send(
+                "PUT",
+                &leader,
+                &format!("/v1/clips/{clip}/confidentiality"),
+                json!({"level": level}),
+            )
+            .await;
+        assert_eq!(status, 200, "{set}");
+        let (status, error) = app
+            .send(
+                "POST",
+                &leader,
+                "/v1/copy-requests",
+                json!({"clip_id": clip, "party": "律师", "purpose": "诉讼"}),
+            )
+            .await;
+        assert_eq!(
+            (status, error["error"]["code"].as_str()),
+            (409, Some("confidential")),
+            "{level}: {error}"
+        );
+        // The request made while the clip was ordinary is not approved now.
+        let other_leader = token_with_role(&app.app, "b1", Role::Leader).await;
+        let (status, error) = app
+            .send(
+                "POST",
+                &other_leader,
+                &format!("/v1/copy-requests/{id}/approve"),
+                json!({"reason": "同意"}),
+            )
+            .await;
+        assert_eq!(
+            (status, error["error"]["code"].as_str()),
+            (409, Some("confidential")),
+            "{level}: {error}"
+        );
+    }
+    let (_, after) = app
+        .send(
+            "GET",
+            &leader,
+            &format!("/v1/copy-requests/{id}"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(after["state"], "pending");
+    app.app.stop().await;
+}

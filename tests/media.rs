@@ -19,6 +19,10 @@ const MEDIA_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl TestApp {
     async fn upload_file(&self, path: &Path, extra: &[(&str, &str)]) -> String {
+        self.upload_file_as(&self.token, path, extra).await
+    }
+
+    async fn upload_file_as(&self, token: &str, path: &Path, extra: &[(&str, &str)]) -> String {
         let body = std::fs::read(path).unwrap();
         let digest = Sha256Digest::of(&body);
         let mut query = vec![
@@ -32,7 +36,7 @@ impl TestApp {
         let response = self
             .http
             .put(format!("{}/v1/uploads", self.base))
-            .bearer_auth(&self.token)
+            .bearer_auth(token)
             .header("Content-Digest", digest.to_content_digest())
             .query(&query)
             .body(body)
@@ -45,12 +49,16 @@ impl TestApp {
     }
 
     async fn wait_for(&self, clip_id: &str, state: &str) -> Value {
+        self.wait_for_as(&self.token, clip_id, state).await
+    }
+
+    async fn wait_for_as(&self, token: &str, clip_id: &str, state: &str) -> Value {
         custodian_platform::testing::eventually(
             MEDIA_WAIT,
             &format!("clip {clip_id} {state}"),
             || async {
                 let record: Value = self
-                    .get(&self.token, &format!("/v1/clips/{clip_id}"))
+                    .get(token, &format!("/v1/clips/{clip_id}"))
                     .await
                     .json()
                     .await
@@ -392,26 +400,41 @@ async fn bad_input_fails_the_clip_with_a_reason_and_keeps_the_original() {
         "aac",
         audio_only.to_str().unwrap(),
     ]);
+    let zip = {
+        let mut bytes = b"PK\x03\x04".to_vec();
+        bytes.extend_from_slice(&random[..4000]);
+        bytes
+    };
+    // Each kind of bad file gets the reason that says what is wrong with it, whichever worker
+    // meets it first.
     let cases = [
-        ("truncated", truncated),
-        ("random bytes", random),
-        ("text", text),
-        ("audio only", std::fs::read(&audio_only).unwrap()),
+        (
+            "truncated",
+            truncated,
+            "truncated: the MP4/MOV file's index (moov)",
+        ),
+        ("random bytes", random.clone(), "not a media file"),
+        ("text", text, "not a media file: it is text"),
+        ("zip", zip, "not a video file: it is a ZIP archive"),
+        (
+            "audio only",
+            std::fs::read(&audio_only).unwrap(),
+            "the file has no video stream",
+        ),
     ];
     let mut uploaded = Vec::new();
-    for (kind, bytes) in &cases {
+    for (kind, bytes, expected) in &cases {
         let path = file(&work, &format!("{}.mp4", kind.replace(' ', "-")));
         std::fs::write(&path, bytes).unwrap();
-        uploaded.push((*kind, app.upload_file(&path, &[]).await, bytes));
+        uploaded.push((*kind, app.upload_file(&path, &[]).await, bytes, *expected));
     }
-    for (kind, id, bytes) in &uploaded {
+    for (kind, id, bytes, expected) in &uploaded {
         let record = app.wait_for(id, "failed").await;
         let reason = record["failure_reason"].as_str().unwrap_or_default();
+        assert!(reason.starts_with(expected), "{kind}: {reason}");
         assert!(
-            reason.contains("not a readable video file")
-                || reason.contains("no video stream")
-                || reason.contains("no frame"),
-            "{kind}: {reason}"
+            !reason.contains("transcoder") && !reason.contains("fingerprinter"),
+            "{kind}: the reason names the file, not the worker: {reason}"
         );
         // Kept as received, byte for byte.
         let stored = app
@@ -427,8 +450,19 @@ async fn bad_input_fails_the_clip_with_a_reason_and_keeps_the_original() {
             *bytes,
             "{kind}: original changed"
         );
-        let view = app.get(&app.token, &format!("/v1/clips/{id}/view")).await;
-        assert_eq!(view.status(), 404, "{kind}: a copy of nothing");
+        // A failed clip says so, and why, instead of "not made yet".
+        for derived in ["view", "poster", "similar"] {
+            let response = app
+                .get(&app.token, &format!("/v1/clips/{id}/{derived}"))
+                .await;
+            assert_eq!(response.status(), 409, "{kind}: {derived}");
+            let error: Value = response.json().await.unwrap();
+            assert_eq!(error["error"]["code"], "clip-failed", "{kind}: {derived}");
+            assert!(
+                error["error"]["message"].as_str().unwrap().contains(reason),
+                "{kind}: {derived}: {error}"
+            );
+        }
     }
     let metrics = app.get(&app.token, "/metrics").await.text().await.unwrap();
     let failures: u64 = metrics
@@ -443,6 +477,80 @@ async fn bad_input_fails_the_clip_with_a_reason_and_keeps_the_original() {
     // A good clip after all that is still processed: nothing stalled.
     let good_id = app.upload_file(&good, &[]).await;
     app.wait_for(&good_id, "catalogued").await;
+    app.app.stop().await;
+}
+
+/// An officer of one bureau uploads a playlist or list naming another bureau's files in the
+/// local store: FFmpeg must not follow it, so nothing of the other bureau's footage appears in
+/// the uploader's copy or poster, and the clip fails saying what the file is.
+#[tokio::test]
+async fn playlists_naming_another_bureaus_files_are_refused_and_show_nothing_of_them() {
+    let app = spawn_standalone_with_media().await;
+    let other_bureau = common::token_for(&app.app, "b2").await;
+    let work = dir();
+    let victim = file(&work, "victim.mp4");
+    test_clip(&victim, "320x240", 25, 2, &["-preset", "veryfast"]);
+    let victim_id = app.upload_file_as(&other_bureau, &victim, &[]).await;
+    app.wait_for_as(&other_bureau, &victim_id, "catalogued")
+        .await;
+    let victims_files: Vec<PathBuf> = app
+        .stored_files()
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(&victim_id))
+        .collect();
+    let original = victims_files
+        .iter()
+        .find(|p| p.to_string_lossy().contains("originals/"))
+        .expect("the other bureau's original is stored")
+        .display()
+        .to_string();
+    let copy = victims_files
+        .iter()
+        .find(|p| {
+            p.to_string_lossy().ends_with(".mp4") && !p.to_string_lossy().contains("originals/")
+        })
+        .unwrap_or_else(|| panic!("the other bureau's viewing copy among {victims_files:?}"))
+        .display()
+        .to_string();
+    let payloads = [
+        (
+            "an HLS playlist",
+            format!(
+                "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n\
+                 #EXTINF:2.0,\n{copy}\n#EXTINF:2.0,\nfile:{original}\n#EXT-X-ENDLIST\n"
+            ),
+        ),
+        (
+            "an ffconcat list",
+            format!("ffconcat version 1.0\nfile '{copy}'\nfile '{original}'\n"),
+        ),
+        (
+            "a concat list",
+            format!("file '{copy}'\nfile '{original}'\n"),
+        ),
+    ];
+    for (what, payload) in payloads {
+        let path = file(&work, "playlist.m3u8");
+        std::fs::write(&path, payload).unwrap();
+        let id = app.upload_file(&path, &[]).await;
+        let record = app.wait_for(&id, "failed").await;
+        let reason = record["failure_reason"].as_str().unwrap();
+        assert!(
+            reason.contains(what) && reason.contains("refers to other files"),
+            "{what}: {reason}"
+        );
+        assert_ne!(record["container"], "hls", "{what}: {record}");
+        for derived in ["view", "poster"] {
+            let response = app
+                .get(&app.token, &format!("/v1/clips/{id}/{derived}"))
+                .await;
+            assert_ne!(
+                response.status(),
+                200,
+                "{what}: a {derived} was made from it"
+            );
+        }
+    }
     app.app.stop().await;
 }
 

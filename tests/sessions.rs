@@ -201,3 +201,70 @@ async fn a_person_logs_in_works_and_the_session_ends() {
         401
     );
 }
+
+/// Art. 23's two-person rule holds between people, not sessions: a leader who asks for a copy
+/// cannot approve it from a second session, while another leader can.
+#[tokio::test]
+async fn a_leader_cannot_approve_their_own_copy_request_from_another_session() {
+    let clock = Arc::new(ManualClock::new(cst(2026, 3, 2, 9)));
+    let catalog = custodian_catalog::CatalogConfig {
+        reconcile_every: Duration::from_secs(3600),
+        ..Default::default()
+    };
+    let app = spawn_standalone_at(Default::default(), catalog, clock.clone()).await;
+    let clip = app
+        .upload_recorded("2026-03-01T10:00:00+08:00", &[], &clock)
+        .await;
+    let bureau = custodian_core::BureauId::parse("b1").unwrap();
+    let hash = custodian_core::users::hash_password(PASSWORD, [7; 16]).unwrap();
+    app.app
+        .ports
+        .catalogue
+        .create_user(&bureau, "wang.wu", Role::Leader, &hash, cst(2026, 3, 2, 9))
+        .await
+        .unwrap();
+    let mut sessions = Vec::new();
+    for _ in 0..2 {
+        let (status, session) = app
+            .send(
+                "POST",
+                "unused",
+                "/v1/sessions",
+                json!({"bureau": "b1", "username": "wang.wu", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(status, 201, "{session}");
+        sessions.push(session["token"].as_str().unwrap().to_owned());
+    }
+    let (status, request) = app
+        .send(
+            "POST",
+            &sessions[0],
+            "/v1/copy-requests",
+            json!({"clip_id": clip, "party": "当事人", "purpose": "申辩"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{request}");
+    let approve = format!(
+        "/v1/copy-requests/{}/approve",
+        request["id"].as_str().unwrap()
+    );
+    let decision = json!({"reason": "同意"});
+    for session in &sessions {
+        let (status, refused) = app.send("POST", session, &approve, decision.clone()).await;
+        assert_eq!(
+            (status, refused["error"]["code"].as_str()),
+            (403, Some("own-request")),
+            "{refused}"
+        );
+    }
+    // Another leader passes the two-person rule (this instance has no transcoder to make the
+    // party's copy, so the approval stops there, with the request still pending).
+    let other = token_with_role(&app.app, "b1", Role::Leader).await;
+    let (status, answer) = app.send("POST", &other, &approve, decision).await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (409, Some("copies-unavailable")),
+        "{answer}"
+    );
+}

@@ -216,6 +216,33 @@ async fn an_upload_over_the_limit_is_refused_and_leaves_nothing() {
 }
 
 #[tokio::test]
+async fn an_empty_upload_is_refused_and_leaves_nothing() {
+    let app = spawn_standalone().await;
+    // Declared empty, and empty without a declared length (chunked).
+    let declared = app.put_upload(&app.token, Vec::new()).send().await.unwrap();
+    let chunked = app
+        .http
+        .put(format!("{}/v1/uploads", app.base))
+        .bearer_auth(&app.token)
+        .query(&upload_query())
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(Vec::<
+            Result<Vec<u8>, std::io::Error>,
+        >::new(
+        ))))
+        .send()
+        .await
+        .unwrap();
+    for response in [declared, chunked] {
+        assert_eq!(response.status(), 400);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "empty", "{body}");
+    }
+    assert!(app.clip_ids().await.is_empty());
+    assert!(app.stored_files().is_empty(), "{:?}", app.stored_files());
+    assert_eq!(app.pending_uploads().await, 0);
+}
+
+#[tokio::test]
 async fn a_truncated_upload_leaves_nothing() {
     let app = spawn_standalone().await;
     let query = "device=DSJ-1&officer=1&recorded_at=2026-02-14T09:30:00%2B08:00&file_name=a.mp4";

@@ -22,6 +22,11 @@ pub enum CopyError {
     NotPending(CopyState),
     #[error("the requester may not decide their own request")]
     OwnRequest,
+    #[error(
+        "the clip is {0}: footage that must be kept confidential is not copied for a party \
+         (art. 23); a leader may make it ordinary first if the law allows"
+    )]
+    Confidential(&'static str),
     #[error("the request was not approved")]
     NotApproved,
     #[error("the download expired at {0}")]
@@ -48,6 +53,15 @@ impl CopyState {
             return Err(CopyError::OwnRequest);
         }
         Ok(())
+    }
+
+    /// Whether footage of this confidentiality may be copied for a party: art. 23 excepts what
+    /// must legally be kept confidential (依法应当保密的除外), so only ordinary footage may.
+    pub fn releasable(level: crate::roles::Confidentiality) -> Result<(), CopyError> {
+        match level {
+            crate::roles::Confidentiality::Ordinary => Ok(()),
+            other => Err(CopyError::Confidential(other.as_str())),
+        }
     }
 
     /// Whether the copy may be downloaded at `now`.

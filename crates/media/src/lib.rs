@@ -21,13 +21,14 @@ pub use sample::{sample, Sampling};
 pub use transcode::{output_size, safe_in_filter_graph, transcode, TranscodePlan, TranscodeReport};
 pub use worker::{claim, settle_failure, still_held, sweep_stale_job_dirs, JobFailure, Workspace};
 
+use custodian_core::media::container;
 use ffmpeg_next as ffmpeg;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
     /// The file is not something FFmpeg can read as video (not video, truncated before its
     /// index, garbage). Permanent: trying again gives the same answer.
-    #[error("not a readable video file: {0}")]
+    #[error("{0}")]
     NotVideo(String),
     /// The file opened but no picture could be decoded from it.
     #[error("no frame could be decoded: {0}")]
@@ -154,17 +155,72 @@ fn init() {
     });
 }
 
-/// Opens `path` for reading, interruptible by `stop`.
+/// Opens `path` for reading, interruptible by `stop`, as one of the containers Custodian
+/// accepts and nothing else: FFmpeg may read only this file (no playlist, list or external
+/// reference may make it open another), and a refusal says what the file looks like.
 fn open_input(path: &Path, stop: &StopFlag) -> Result<ffmpeg::format::context::Input, MediaError> {
     init();
+    let mut options = ffmpeg::Dictionary::new();
+    options.set("format_whitelist", &container::format_whitelist());
+    options.set("protocol_whitelist", "file");
+    // The MOV demuxer's external data references (`dref`) name other files.
+    options.set("enable_drefs", "0");
+    options.set("use_absolute_path", "0");
     let flag = stop.clone();
-    ffmpeg::format::input_with_interrupt(path, move || flag.should_stop()).map_err(|e| {
-        if stop.should_stop() {
-            MediaError::Stopped(stop.started.elapsed())
-        } else {
-            MediaError::NotVideo(e.to_string())
+    match ffmpeg::format::input_with_interrupt_and_dictionary(
+        path,
+        move || flag.should_stop(),
+        options,
+    ) {
+        Ok(input) if container::demuxer_accepted(input.format().name()) => Ok(input),
+        Ok(input) => Err(MediaError::NotVideo(container::refusal(
+            container::Looks::Unknown,
+            Some(input.format().name()),
+        ))),
+        Err(_) if stop.should_stop() => Err(MediaError::Stopped(stop.started.elapsed())),
+        Err(_) => Err(MediaError::NotVideo(explain_refusal(path))),
+    }
+}
+
+/// Why FFmpeg could not open `path` as an accepted container, from its first bytes.
+fn explain_refusal(path: &Path) -> String {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(container::SNIFF_BYTES);
+    let read = std::fs::File::open(path).and_then(|file| {
+        file.take(container::SNIFF_BYTES as u64)
+            .read_to_end(&mut head)
+    });
+    if let Err(e) = read {
+        return format!("the file could not be read: {e}");
+    }
+    container::refusal(container::sniff(&head), probed_demuxer(&head).as_deref())
+}
+
+/// The demuxer FFmpeg's own probe picks for these bytes, without opening anything.
+fn probed_demuxer(head: &[u8]) -> Option<String> {
+    // FFmpeg reads up to 32 bytes past the end of a probe buffer; they must be zero.
+    const PADDING: usize = 32;
+    let mut buffer = Vec::with_capacity(head.len() + PADDING);
+    buffer.extend_from_slice(head);
+    buffer.resize(head.len() + PADDING, 0);
+    let mut data = ffmpeg::ffi::AVProbeData {
+        filename: c"".as_ptr(),
+        buf: buffer.as_mut_ptr(),
+        buf_size: i32::try_from(head.len()).ok()?,
+        mime_type: std::ptr::null(),
+    };
+    // SAFETY: `data` points at `buffer`, alive and padded as FFmpeg requires, for the call;
+    // the returned format is a static of libavformat, and its name a static C string.
+    unsafe {
+        let format = ffmpeg::ffi::av_probe_input_format(&mut data, 1);
+        if format.is_null() || (*format).name.is_null() {
+            return None;
         }
-    })
+        std::ffi::CStr::from_ptr((*format).name)
+            .to_str()
+            .ok()
+            .map(str::to_owned)
+    }
 }
 
 /// Whether the linked FFmpeg has what the transcoder needs (libx264, drawtext, subtitles).

@@ -224,9 +224,11 @@ pub async fn settle_failure(
     if failure.retry_may_help() && (!last_attempt || failure.is_outage()) {
         return HandleError::Transient(failure.to_string());
     }
-    let reason = format!("{role}: {failure}");
+    // The reason is the file's, not the worker's: whichever worker fails first, a clip has
+    // one reason, and both workers open files the same way, so they find the same one.
+    let reason = failure.to_string();
     failures.with_label_values(&[role, failure.kind()]).inc();
-    tracing::warn!(clip_id = %clip.id, %reason, "clip failed");
+    tracing::warn!(clip_id = %clip.id, role, %reason, "clip failed");
     // A clip already moved on (catalogued and being remade with a track) stays as it is.
     if let Err(e) = ports
         .catalogue

@@ -245,6 +245,9 @@ pub struct Caller {
     pub role: Role,
     pub token_id: uuid::Uuid,
     pub label: String,
+    /// The person (or machine) behind the token, the same in every session of theirs; see
+    /// `TokenOwner::person`.
+    pub person: String,
     /// The roles this deployment names for secret footage.
     pub secret_roles: custodian_core::roles::SecretRoles,
 }
@@ -354,6 +357,7 @@ async fn authenticate(
                 bureau,
                 role: owner.role,
                 token_id: owner.token_id,
+                person: owner.person,
                 label,
                 secret_roles: guard.secret_roles.clone(),
             });

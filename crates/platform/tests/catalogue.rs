@@ -962,6 +962,7 @@ async fn party_copies(catalogue: Arc<dyn Catalogue>) {
         party: "律师".into(),
         purpose: "诉讼".into(),
         requested_by: "officer".into(),
+        requested_by_person: "token officer".into(),
         requested_at: at(8),
         state: CopyState::Pending,
         decided_by: None,

@@ -11,7 +11,8 @@ use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use custodian_core::media::{best_match, MatchRules};
 use custodian_core::ClipId;
-use custodian_platform::catalogue::Rendition;
+use custodian_core::ClipState;
+use custodian_platform::catalogue::{ClipRecord, Rendition};
 use custodian_platform::http::{ApiError, Caller};
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +27,25 @@ fn not_ready(what: &str) -> ApiError {
         "not-made-yet",
         format!("the clip has no {what} yet"),
     )
+}
+
+/// What a clip without `what` answers: a failed clip will never have it, and says why; any
+/// other is still on its way.
+fn missing(clip: &ClipRecord, what: &str) -> ApiError {
+    if clip.state == ClipState::Failed {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "clip-failed",
+            format!(
+                "the clip failed and has no {what}: {}",
+                clip.failure_reason
+                    .as_deref()
+                    .unwrap_or("no reason was recorded")
+            ),
+        )
+    } else {
+        not_ready(what)
+    }
 }
 
 impl Catalog {
@@ -44,7 +64,7 @@ impl Catalog {
             .clip_media(id)
             .await?
             .and_then(|m| m.rendition)
-            .ok_or_else(|| not_ready("viewing copy"))
+            .ok_or_else(|| missing(&clip, "viewing copy"))
     }
 
     async fn serve(
@@ -78,6 +98,7 @@ impl Catalog {
     responses(
         (status = 200, description = "the viewing copy (H.264/AAC MP4, time and place burned in)", content_type = "video/mp4"),
         (status = 404, description = "no such clip in the caller's bureau, or no copy yet", body = custodian_platform::http::ErrorBody),
+        (status = 409, description = "the clip failed (`clip-failed`, with the reason): it will have no copy", body = custodian_platform::http::ErrorBody),
         (status = 410, description = "purged under the retention rules", body = custodian_platform::http::ErrorBody),
     ),
     security(("bearer" = []))
@@ -99,6 +120,7 @@ pub(crate) async fn view(
     responses(
         (status = 200, description = "the burned-in text per second as WebVTT", content_type = "text/vtt"),
         (status = 404, description = "no such clip in the caller's bureau, or no copy yet", body = custodian_platform::http::ErrorBody),
+        (status = 409, description = "the clip failed (`clip-failed`, with the reason): it will have no copy", body = custodian_platform::http::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -121,6 +143,7 @@ pub(crate) async fn subtitles(
     responses(
         (status = 200, description = "a frame of the viewing copy", content_type = "image/jpeg"),
         (status = 404, description = "no such clip in the caller's bureau, or no copy yet", body = custodian_platform::http::ErrorBody),
+        (status = 409, description = "the clip failed (`clip-failed`, with the reason): it will have no copy", body = custodian_platform::http::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -169,6 +192,7 @@ pub(crate) struct SimilarClips {
         (status = 200, description = "clips of the bureau whose pictures match this one's, best first", body = SimilarClips),
         (status = 400, description = "a bad threshold", body = custodian_platform::http::ErrorBody),
         (status = 404, description = "no such clip in the caller's bureau, or no fingerprint yet", body = custodian_platform::http::ErrorBody),
+        (status = 409, description = "the clip failed (`clip-failed`, with the reason): it will have no fingerprint", body = custodian_platform::http::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -179,7 +203,7 @@ pub(crate) async fn similar(
     Query(query): Query<SimilarQuery>,
 ) -> Result<Json<SimilarClips>, ApiError> {
     let id = super::api::clip_id(&id)?;
-    catalog.clip_of(&caller, id).await?;
+    let clip = catalog.clip_of(&caller, id).await?;
     let defaults = MatchRules::default();
     let rules = MatchRules {
         max_mean_distance: query.max_distance.unwrap_or(defaults.max_mean_distance),
@@ -198,7 +222,7 @@ pub(crate) async fn similar(
         .fingerprints(&caller.bureau, SEARCH_DEPTH)
         .await?;
     let Some((_, hashes)) = candidates.iter().find(|(clip, _)| *clip == id) else {
-        return Err(not_ready("fingerprint"));
+        return Err(missing(&clip, "fingerprint"));
     };
     let mut items = Vec::new();
     for (other, other_hashes) in &candidates {

@@ -133,6 +133,9 @@ fn request_id(text: &str) -> Result<uuid::Uuid, ApiError> {
 fn refused(e: CopyError) -> ApiError {
     match e {
         CopyError::OwnRequest => ApiError::new(StatusCode::FORBIDDEN, "own-request", e.to_string()),
+        CopyError::Confidential(_) => {
+            ApiError::new(StatusCode::CONFLICT, "confidential", e.to_string())
+        }
         _ => ApiError::new(StatusCode::CONFLICT, "copy-request-state", e.to_string()),
     }
 }
@@ -140,7 +143,8 @@ fn refused(e: CopyError) -> ApiError {
 #[utoipa::path(post, path = "/v1/copy-requests", tag = "custody", request_body = NewCopyRequest,
     responses((status = 201, description = "recorded, pending a leader's decision", body = CopyRequest),
               (status = 403, description = "a role that may not ask for copies", body = ErrorBody),
-              (status = 404, description = "no such clip in the caller's bureau", body = ErrorBody)),
+              (status = 404, description = "no such clip in the caller's bureau", body = ErrorBody),
+              (status = 409, description = "the clip is internal or secret, and confidential footage is not copied for a party (`confidential`)", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create(
     State(custody): State<Arc<Custody>>,
@@ -152,6 +156,7 @@ pub async fn create(
         ApiError::new(StatusCode::BAD_REQUEST, "invalid-request", e.to_string())
     })?;
     let clip = clip_in_bureau(&*custody.ports.catalogue, &caller, clip).await?;
+    CopyState::releasable(clip.confidentiality).map_err(refused)?;
     let request = CopyRequest {
         id: uuid::Uuid::now_v7(),
         bureau: caller.bureau.clone(),
@@ -159,6 +164,7 @@ pub async fn create(
         party: text("party", &body.party, 200)?,
         purpose: text("purpose", &body.purpose, 2000)?,
         requested_by: caller.name(),
+        requested_by_person: caller.person.clone(),
         requested_at: custody.ports.clock.now(),
         state: CopyState::Pending,
         decided_by: None,
@@ -213,10 +219,27 @@ async fn decide(
         .copy_request(&caller.bureau, id)
         .await?
         .ok_or_else(|| not_found(id, caller))?;
+    // The person, never a label: one leader with two sessions is still one person. Requests
+    // from before persons were kept compare the requester's label.
+    let (requester, decider) = if request.requested_by_person.is_empty() {
+        (request.requested_by.clone(), caller.name())
+    } else {
+        (request.requested_by_person.clone(), caller.person.clone())
+    };
     request
         .state
-        .decide(&request.requested_by, &caller.name())
+        .decide(&requester, &decider)
         .map_err(refused)?;
+    if approve {
+        // The clip may have been made confidential since the request.
+        let clip = custody
+            .ports
+            .catalogue
+            .clip(&caller.bureau, request.clip)
+            .await?
+            .ok_or_else(|| not_found(id, caller))?;
+        CopyState::releasable(clip.confidentiality).map_err(refused)?;
+    }
     if approve && custody.party_copies == PartyCopies::Unavailable {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -281,7 +304,7 @@ async fn decide(
     responses((status = 200, description = "approved; the download link is shown once; the watermarked copy is made from the original in the background", body = Decided),
               (status = 403, description = "not a leader, or the leader who asked", body = ErrorBody),
               (status = 404, description = "no such request in the caller's bureau", body = ErrorBody),
-              (status = 409, description = "already decided (`copy-request-state`), or this deployment runs no transcoder and cannot watermark a copy (`copies-unavailable`; the request stays pending)", body = ErrorBody)),
+              (status = 409, description = "already decided (`copy-request-state`), the clip is internal or secret (`confidential`), or this deployment runs no transcoder and cannot watermark a copy (`copies-unavailable`; the request stays pending)", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn approve(
     State(custody): State<Arc<Custody>>,

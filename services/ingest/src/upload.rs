@@ -33,6 +33,8 @@ pub enum IngestError {
     },
     #[error("the upload is {size} bytes; the limit is {limit}")]
     TooLarge { size: u64, limit: u64 },
+    #[error("the body is empty: a 0-byte file is not a recording")]
+    Empty,
     #[error("the body ended after {received} of {declared} declared bytes")]
     Truncated { received: u64, declared: u64 },
     #[error("the body could not be read after {received} bytes: {message}")]
@@ -56,6 +58,7 @@ impl IngestError {
             Self::Metadata(_) => "invalid-metadata",
             Self::DigestHeader { .. } => "invalid-digest-header",
             Self::TooLarge { .. } => "too-large",
+            Self::Empty => "empty",
             Self::Truncated { .. } => "truncated",
             Self::BodyBroken { .. } => "body-broken",
             Self::DigestMismatch { .. } => "digest-mismatch",
@@ -71,6 +74,7 @@ impl IngestError {
             Self::Metadata(MetadataError::WrongBureau { .. }) => StatusCode::FORBIDDEN,
             Self::Metadata(_)
             | Self::DigestHeader { .. }
+            | Self::Empty
             | Self::Truncated { .. }
             | Self::BodyBroken { .. } => StatusCode::BAD_REQUEST,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -121,7 +125,7 @@ pub struct UploadQuery {
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the original, byte for byte"),
     responses(
         (status = 201, description = "stored, verified and recorded", body = Receipt),
-        (status = 400, description = "bad metadata, digest header or body", body = custodian_platform::http::ErrorBody),
+        (status = 400, description = "bad metadata, digest header or body, or an empty body", body = custodian_platform::http::ErrorBody),
         (status = 401, description = "no valid token", body = custodian_platform::http::ErrorBody),
         (status = 403, description = "another bureau, or a role that may not upload", body = custodian_platform::http::ErrorBody),
         (status = 413, description = "over the size limit", body = custodian_platform::http::ErrorBody),
@@ -222,6 +226,9 @@ async fn receive(
     if let Some(size) = declared.filter(|size| *size > limit) {
         return Err(IngestError::TooLarge { size, limit });
     }
+    if declared == Some(0) {
+        return Err(IngestError::Empty);
+    }
 
     let clip = ClipId::from_parts(now.timestamp_millis().max(0) as u64, rand::random());
     let object_key = original_key(&meta.bureau, meta.recorded_at, clip, &meta.original_name);
@@ -270,6 +277,10 @@ async fn store_original(
         return Err(e);
     }
     let received = writer.written();
+    if received == 0 {
+        writer.abort().await;
+        return Err(IngestError::Empty);
+    }
     if let Some(declared) = declared.filter(|declared| *declared != received) {
         writer.abort().await;
         return Err(IngestError::Truncated { received, declared });

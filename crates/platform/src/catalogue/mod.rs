@@ -33,6 +33,9 @@ pub struct TokenOwner {
     pub bureau: BureauId,
     pub role: Role,
     pub label: String,
+    /// Who holds the token, the same across all of a person's sessions: `user BUREAU/NAME`
+    /// for a person's session, `token ID` for a machine's token. Two-person rules compare it.
+    pub person: String,
 }
 
 #[derive(Debug, thiserror::Error)]

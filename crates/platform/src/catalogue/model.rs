@@ -689,6 +689,10 @@ pub struct CopyRequest {
     pub party: String,
     pub purpose: String,
     pub requested_by: String,
+    /// The requester as a person (`Caller::person`), whom the two-person rule compares; empty
+    /// on requests made before it was kept.
+    #[serde(skip)]
+    pub requested_by_person: String,
     pub requested_at: DateTime<Utc>,
     pub state: custodian_core::copies::CopyState,
     pub decided_by: Option<String>,
@@ -713,6 +717,7 @@ pub(super) struct CopyRow {
     party: String,
     purpose: String,
     requested_by: String,
+    requested_by_person: String,
     requested_at: DateTime<Utc>,
     state: String,
     decided_by: Option<String>,
@@ -739,6 +744,7 @@ impl TryFrom<CopyRow> for CopyRequest {
             party: row.party,
             purpose: row.purpose,
             requested_by: row.requested_by,
+            requested_by_person: row.requested_by_person,
             requested_at: row.requested_at,
             state: row
                 .state

@@ -36,7 +36,7 @@ const CLIP_COLUMNS: &str = "id, bureau_id, device_id, officer_id, recorded_at, o
      recycle_until, purged_at, verified_at, confidentiality";
 
 const COPY_COLUMNS: &str =
-    "id, bureau_id, clip_id, party, purpose, requested_by, requested_at, state, decided_by, \
+    "id, bureau_id, clip_id, party, purpose, requested_by, requested_by_person, requested_at, state, decided_by, \
      decided_at, reason, expires_at, downloads, copy_sha256, copy_size_bytes, copy_made_at, copy_failure";
 
 const CASE_COLUMNS: &str = "id, bureau_id, reference, title, state, opened_at, closed_at, filing_due_at, filed_at, calendar_complete";
@@ -370,6 +370,7 @@ macro_rules! catalogue_on {
                             token_id,
                             bureau: BureauId::parse(&bureau).map_err(|e| corrupt(&e))?,
                             role: role.parse().map_err(|e| corrupt(&e))?,
+                            person: format!("token {token_id}"),
                             label,
                         })
                     })
@@ -1225,8 +1226,8 @@ macro_rules! catalogue_on {
 
             async fn create_copy_request(&self, request: &CopyRequest) -> Result<(), CatalogueError> {
                 sqlx::query(
-                    "INSERT INTO copy_requests (id, bureau_id, clip_id, party, purpose, requested_by, requested_at, state) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    "INSERT INTO copy_requests (id, bureau_id, clip_id, party, purpose, requested_by, requested_at, state, requested_by_person) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(request.id)
                 .bind(request.bureau.as_str())
@@ -1236,6 +1237,7 @@ macro_rules! catalogue_on {
                 .bind(&request.requested_by)
                 .bind(request.requested_at)
                 .bind(request.state.as_str())
+                .bind(&request.requested_by_person)
                 .execute(&self.pool)
                 .await
                 .map_err(err("create copy request"))?;
@@ -1421,6 +1423,7 @@ macro_rules! catalogue_on {
                 row.map(|(token_id, bureau, role, username)| {
                     Ok(TokenOwner {
                         token_id,
+                        person: format!("user {bureau}/{username}"),
                         bureau: BureauId::parse(&bureau).map_err(|e| corrupt(&e))?,
                         role: role.parse().map_err(|e| corrupt(&e))?,
                         label: format!("user {username}"),
