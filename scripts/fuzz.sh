@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every cargo-fuzz target (fuzz/fuzz_targets: upload metadata, the Content-Digest header,
-# GPX/NMEA/ISO 6709, the burned-in and WebVTT text) for FUZZ_SECONDS each (default 20), with
-# the nightly toolchain cargo-fuzz needs. A crash stops the script with the input that caused
+# GPX/NMEA/ISO 6709, the burned-in and WebVTT text, the demuxer whitelist's sniff of a file's
+# first bytes) for FUZZ_SECONDS each (default 20), with the nightly toolchain cargo-fuzz needs. A crash stops the script with the input that caused
 # it under fuzz/artifacts/. cargo-fuzz is built once per machine into the tools cache.
 set -euo pipefail
 cd "$(dirname "$0")/.."

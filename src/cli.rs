@@ -89,7 +89,8 @@ pub struct TranscodeArgs {
     pub device: String,
     #[arg(long, default_value = "OFFICER")]
     pub officer: String,
-    /// When recording started, if the file does not say (RFC 3339).
+    /// When recording started (RFC 3339). The file's own clock dates the copy only when it
+    /// agrees within --media-clock-tolerance, or, without this flag, whenever it is plausible.
     #[arg(long = "recorded-at")]
     pub recorded_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     /// A GPS track (GPX or NMEA) to take coordinates from.

@@ -71,6 +71,12 @@ fn transcode(args: TranscodeArgs) -> anyhow::Result<Value> {
     };
     let source = OverlaySource {
         recorded_at,
+        // Without a declared time, any plausible file clock dates the copy.
+        clock_tolerance: if args.recorded_at.is_some() {
+            args.media.clock_tolerance()
+        } else {
+            chrono::Duration::days(365_000)
+        },
         place: Some(args.place).filter(|p| !p.is_empty()),
         position: None,
         device: args.device,

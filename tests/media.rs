@@ -480,6 +480,130 @@ async fn bad_input_fails_the_clip_with_a_reason_and_keeps_the_original() {
     app.app.stop().await;
 }
 
+/// A camera whose clock was never set writes 1970; one set to the wrong zone is hours off.
+/// Neither dates the copy: the declared time does, the clip says which clock was used, and the
+/// disagreement is a finding. A camera clock that agrees dates the copy to its second.
+#[tokio::test]
+async fn only_a_file_clock_that_agrees_with_the_declared_time_dates_the_copy() {
+    let app = spawn_standalone_with_media().await;
+    let work = dir();
+    let declared = [("recorded_at", "2026-11-29T11:00:00+08:00")];
+    // (file clock, what the first cue must say, time source, a finding expected)
+    let cases = [
+        // (MP4 keeps a zero time as "none", so the unset clock is a second past the epoch.)
+        (
+            "1970-01-01T00:00:01Z",
+            "2026-11-29 11:00:00 (UTC+8)",
+            "declared",
+            true,
+        ),
+        (
+            "2026-11-29T11:00:00Z",
+            "2026-11-29 11:00:00 (UTC+8)",
+            "declared",
+            true,
+        ),
+        (
+            "2026-11-29T03:00:41Z",
+            "2026-11-29 11:00:41 (UTC+8)",
+            "file_clock",
+            false,
+        ),
+    ];
+    for (file_clock, first_cue, source, finding) in cases {
+        let clip = file(&work, "clock.mp4");
+        test_clip(
+            &clip,
+            "320x240",
+            25,
+            2,
+            &[
+                "-preset",
+                "veryfast",
+                "-metadata",
+                &format!("creation_time={file_clock}"),
+            ],
+        );
+        let id = app.upload_file(&clip, &declared).await;
+        let record = app.wait_for(&id, "catalogued").await;
+        assert_eq!(
+            record["media"]["time_source"], source,
+            "{file_clock}: {record}"
+        );
+        let vtt = file(&work, "clock.vtt");
+        app.download(&format!("/v1/clips/{id}/subtitles"), &vtt)
+            .await;
+        let vtt = std::fs::read_to_string(&vtt).unwrap();
+        assert!(vtt.contains(first_cue), "{file_clock}: {vtt}");
+        assert!(!vtt.contains("1970"), "{file_clock}: {vtt}");
+        let disagreements: Vec<&Value> = record["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["kind"] == "clock_disagreement")
+            .collect();
+        assert_eq!(
+            disagreements.len(),
+            usize::from(finding),
+            "{file_clock}: {record}"
+        );
+    }
+    app.app.stop().await;
+}
+
+/// A recording that carries its place (an ISO 6709 `location` tag) and was uploaded without
+/// one is placed by it, says so, and is found by a search of the area; a declared place wins.
+#[tokio::test]
+async fn the_files_own_location_places_a_clip_the_upload_did_not() {
+    let app = spawn_standalone_with_media().await;
+    let work = dir();
+    let clip = file(&work, "located.mov");
+    test_clip(
+        &clip,
+        "320x240",
+        25,
+        2,
+        &[
+            "-preset",
+            "veryfast",
+            "-metadata",
+            "location=+31.2304+121.4737/",
+        ],
+    );
+    let from_file = app.upload_file(&clip, &[]).await;
+    let declared = app
+        .upload_file(&clip, &[("lat", "30.2741"), ("lon", "120.1551")])
+        .await;
+    let record = app.wait_for(&from_file, "catalogued").await;
+    assert_eq!(record["location_source"], "file", "{record}");
+    assert!(
+        (record["latitude"].as_f64().unwrap() - 31.2304).abs() < 1e-6,
+        "{record}"
+    );
+    assert!(
+        (record["longitude"].as_f64().unwrap() - 121.4737).abs() < 1e-6,
+        "{record}"
+    );
+    assert!((record["media"]["file_latitude"].as_f64().unwrap() - 31.2304).abs() < 1e-6);
+    let record = app.wait_for(&declared, "catalogued").await;
+    assert_eq!(record["location_source"], "declared", "{record}");
+    assert!(
+        (record["latitude"].as_f64().unwrap() - 30.2741).abs() < 1e-6,
+        "{record}"
+    );
+    let shanghai = app
+        .get_json(&app.token, "/v1/clips?bbox=31.0,121.0,31.5,122.0")
+        .await;
+    let found: Vec<&str> = shanghai["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(found, vec![from_file.as_str()], "{shanghai}");
+    app.app.stop().await;
+}
+
 /// An officer of one bureau uploads a playlist or list naming another bureau's files in the
 /// local store: FFmpeg must not follow it, so nothing of the other bureau's footage appears in
 /// the uploader's copy or poster, and the clip fails saying what the file is.

@@ -56,6 +56,13 @@ pub struct MediaInfo {
 }
 
 impl MediaInfo {
+    /// Where the file says it was recorded, from its ISO 6709 `location` tag.
+    pub fn coordinates(&self) -> Option<custodian_core::upload::Coordinates> {
+        self.location
+            .as_deref()
+            .and_then(custodian_core::media::parse_iso6709)
+    }
+
     pub(crate) fn check(&self, limits: &Limits) -> Result<(), MediaError> {
         let (w, h) = (self.video.width, self.video.height);
         if w == 0 || h == 0 {

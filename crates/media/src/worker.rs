@@ -71,6 +71,10 @@ impl MediaInfo {
             frame_rate: self.video.frame_rate,
             rotation: Some(self.video.rotation),
             creation_time: self.creation_time,
+            // Decided with the declared time, by the worker that records the facts.
+            time_source: None,
+            file_latitude: self.coordinates().map(|c| c.latitude),
+            file_longitude: self.coordinates().map(|c| c.longitude),
         }
     }
 }

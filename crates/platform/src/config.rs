@@ -409,6 +409,11 @@ pub struct MediaJobArgs {
         default_value_t = 3
     )]
     pub max_deliver: u32,
+    /// How far the file's own clock (`creation_time`) may be from the declared recording time
+    /// and still date the copy's frames; further off, the declared time is used and the
+    /// disagreement is a finding.
+    #[arg(id = "media_clock_tolerance", long = "media-clock-tolerance", env = "CUSTODIAN_MEDIA_CLOCK_TOLERANCE", default_value = "5m", value_parser = parse_duration)]
+    pub clock_tolerance: Duration,
 }
 
 impl Default for MediaJobArgs {
@@ -420,11 +425,18 @@ impl Default for MediaJobArgs {
             job_timeout: Duration::from_secs(2 * 3600),
             ack_wait: Duration::from_secs(60),
             max_deliver: 3,
+            clock_tolerance: Duration::from_secs(300),
         }
     }
 }
 
 impl MediaJobArgs {
+    /// `clock_tolerance` as the domain's rules take it.
+    pub fn clock_tolerance(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.clock_tolerance)
+            .unwrap_or(custodian_core::media::clock::DEFAULT_TOLERANCE)
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.max_duration.is_zero() {
             return Err(ConfigError::new(
@@ -452,6 +464,13 @@ impl MediaJobArgs {
                 "media-max-deliver",
                 self.max_deliver,
                 "must be 1 to 100",
+            ));
+        }
+        if self.clock_tolerance > Duration::from_secs(24 * 3600) {
+            return Err(ConfigError::new(
+                "media-clock-tolerance",
+                format!("{:?}", self.clock_tolerance),
+                "must be at most 24h",
             ));
         }
         if let Some(dir) = &self.work_dir {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use custodian_core::events::Topic;
+use custodian_core::media::clock::recording_start;
 use custodian_core::media::continuity::{analyse_with, MeasuredTimeline};
 use custodian_core::media::{
     device_gap, jumps_back, ContinuityFinding, ContinuityRules, FrameTimes,
@@ -151,9 +152,17 @@ impl Fingerprinter {
                 .await)
             }
         };
-        let (duration, findings) = self.continuity(&clip, &sampling).await?;
+        let (duration, mut findings) = self.continuity(&clip, &sampling).await?;
+        // The same rule the transcoder dates the copy by: a file clock it set aside is a finding.
+        let start = recording_start(
+            sampling.info.creation_time,
+            clip.recorded_at,
+            self.jobs_args.clock_tolerance(),
+        );
+        findings.extend(start.disagreement);
         let facts = MediaFacts {
             duration_seconds: Some(duration),
+            time_source: Some(start.source.as_str().to_owned()),
             ..sampling.info.facts()
         };
         let recorded: Vec<NewFinding> = findings

@@ -13,8 +13,9 @@ use chrono::{DateTime, Utc};
 use custodian_core::copies::{watermark_text, CopyState};
 use custodian_core::events::Topic;
 use custodian_core::keys::{copy_key, derived_keys};
+use custodian_core::media::clock::recording_start;
 use custodian_core::media::{
-    ass, cues, drawtext_clock, parse_gpx, parse_iso6709, parse_nmea, webvtt, OverlayFacts, Track,
+    ass, cues, drawtext_clock, parse_gpx, parse_nmea, webvtt, OverlayFacts, Track,
 };
 use custodian_core::upload::Coordinates;
 use custodian_core::{BureauId, ClipState};
@@ -25,7 +26,7 @@ use custodian_media::{
 use custodian_platform::blob::store_derived_file;
 use custodian_platform::blob::WrittenObject;
 use custodian_platform::bus::{run_consumer, ConsumerSpec, HandleError, Job, JobMetrics};
-use custodian_platform::catalogue::{ClipRecord, CopyRequest, Rendition};
+use custodian_platform::catalogue::{ClipRecord, CopyRequest, MediaFacts, Rendition};
 use custodian_platform::config::{ConfigError, MediaJobArgs};
 use custodian_platform::events::stored_clip;
 use custodian_platform::Ports;
@@ -328,7 +329,7 @@ impl Transcoder {
         let work = Workspace::prepare(&self.ports, &self.jobs_args, clip, "copy").await?;
         let keys = derived_keys(&clip.bureau, clip.id);
         let track = self.track(&keys.track, clip.recorded_at).await?;
-        let source = OverlaySource::of(clip, track);
+        let source = OverlaySource::of(clip, track, self.jobs_args.clock_tolerance());
         let config = self.config.clone();
         let text = watermark_text(
             request.id,
@@ -376,7 +377,15 @@ impl Transcoder {
         match self.make_copy(&clip).await {
             Ok((report, rendition)) => {
                 still_held(&mut claim, format!("clip {id}")).await?;
-                let facts = report.info.facts();
+                let start = recording_start(
+                    report.info.creation_time,
+                    clip.recorded_at,
+                    self.jobs_args.clock_tolerance(),
+                );
+                let facts = MediaFacts {
+                    time_source: Some(start.source.as_str().to_owned()),
+                    ..report.info.facts()
+                };
                 self.ports
                     .catalogue
                     .record_transcode(id, &facts, &rendition, self.ports.clock.now())
@@ -444,7 +453,7 @@ impl Transcoder {
         let work = Workspace::prepare(&self.ports, &self.jobs_args, clip, "transcode").await?;
         let keys = derived_keys(&clip.bureau, clip.id);
         let track = self.track(&keys.track, clip.recorded_at).await?;
-        let source = OverlaySource::of(clip, track);
+        let source = OverlaySource::of(clip, track, self.jobs_args.clock_tolerance());
         let config = self.config.clone();
         let report = work
             .run(move |dir, original, limits, stop| {
@@ -510,8 +519,10 @@ impl Transcoder {
 /// What the burned-in text says about a clip, besides what the file itself says.
 #[derive(Debug, Clone)]
 pub struct OverlaySource {
-    /// When recording started, by the upload; the file's own creation time wins if present.
+    /// When recording started, by the upload; the file's own creation time wins if it is
+    /// plausible and within `clock_tolerance` of it (`custodian_core::media::clock`).
     pub recorded_at: DateTime<Utc>,
+    pub clock_tolerance: chrono::Duration,
     pub place: Option<String>,
     /// Where it was recorded, by the upload; else the file's ISO 6709 location tag.
     pub position: Option<Coordinates>,
@@ -521,9 +532,10 @@ pub struct OverlaySource {
 }
 
 impl OverlaySource {
-    fn of(clip: &ClipRecord, track: Option<Track>) -> Self {
+    fn of(clip: &ClipRecord, track: Option<Track>, clock_tolerance: chrono::Duration) -> Self {
         Self {
             recorded_at: clip.recorded_at,
+            clock_tolerance,
             place: clip.place.clone(),
             position: match (clip.latitude, clip.longitude) {
                 (Some(latitude), Some(longitude)) => Some(Coordinates {
@@ -577,11 +589,15 @@ fn render(
     stop: &StopFlag,
 ) -> Result<TranscodeReport, MediaError> {
     let info = custodian_media::probe(original, stop)?;
-    // The camera's own clock, where it wrote one, dates the frames; else the upload's.
-    let start = info.creation_time.unwrap_or(source.recorded_at);
-    let fixed_position = source
-        .position
-        .or_else(|| info.location.as_deref().and_then(parse_iso6709));
+    // The camera's own clock dates the frames only where it is plausible and agrees with the
+    // upload's; the fingerprinter records the disagreement otherwise.
+    let start = recording_start(
+        info.creation_time,
+        source.recorded_at,
+        source.clock_tolerance,
+    )
+    .at;
+    let fixed_position = source.position.or_else(|| info.coordinates());
     let (display_w, display_h) = info.video.display_size();
     let (_, out_height) =
         custodian_media::output_size(display_w, display_h, 1.0, config.max_height);

@@ -4,6 +4,7 @@
 //! where a clip was filmed, and the overlay text burned into viewing copies. Nothing here
 //! reads a file or runs FFmpeg.
 
+pub mod clock;
 pub mod container;
 pub mod continuity;
 pub mod iso6709;

@@ -111,6 +111,9 @@ pub struct ClipRecord {
     /// When the scrub last re-hashed the original and found it intact.
     pub verified_at: Option<DateTime<Utc>>,
     pub confidentiality: custodian_core::roles::Confidentiality,
+    /// Where `latitude`/`longitude` came from: `declared` by the upload, or `file` (the
+    /// recording's own ISO 6709 location tag, found by the media workers).
+    pub location_source: Option<String>,
 }
 
 /// Something found wrong with a clip (a checksum mismatch, a missing object, ...).
@@ -150,6 +153,12 @@ pub struct MediaFacts {
     pub rotation: Option<u32>,
     /// The file's own creation time tag.
     pub creation_time: Option<DateTime<Utc>>,
+    /// What dates the viewing copy's frames: `file_clock` (the creation time agreed with the
+    /// declared time) or `declared` (no file clock, or one set aside; see the findings).
+    pub time_source: Option<String>,
+    /// Where the file says it was recorded (its ISO 6709 `location` tag), in WGS 84 degrees.
+    pub file_latitude: Option<f64>,
+    pub file_longitude: Option<f64>,
 }
 
 /// The viewing copy and its companions, under keys derived from the clip id.
@@ -313,6 +322,7 @@ pub(super) struct ClipRow {
     purged_at: Option<DateTime<Utc>>,
     verified_at: Option<DateTime<Utc>>,
     confidentiality: String,
+    location_source: Option<String>,
 }
 
 fn corrupt(id: Uuid, what: impl std::fmt::Display) -> CatalogueError {
@@ -374,6 +384,7 @@ impl TryFrom<ClipRow> for ClipRecord {
             purged_at: row.purged_at,
             verified_at: row.verified_at,
             confidentiality: row.confidentiality.parse().map_err(|e| corrupt(id, e))?,
+            location_source: row.location_source,
         })
     }
 }
@@ -570,6 +581,9 @@ pub(super) struct MediaRow {
     pub frame_rate: Option<f64>,
     pub rotation: Option<i32>,
     pub creation_time: Option<DateTime<Utc>>,
+    pub time_source: Option<String>,
+    pub file_latitude: Option<f64>,
+    pub file_longitude: Option<f64>,
     pub view_key: Option<String>,
     pub subtitles_key: Option<String>,
     pub poster_key: Option<String>,
@@ -601,6 +615,9 @@ impl From<MediaRow> for ClipMedia {
                 frame_rate: row.frame_rate,
                 rotation: row.rotation.map(|r| r.max(0) as u32),
                 creation_time: row.creation_time,
+                time_source: row.time_source,
+                file_latitude: row.file_latitude,
+                file_longitude: row.file_longitude,
             },
             rendition,
             view_size_bytes: row.view_size_bytes.map(|b| b.max(0) as u64),

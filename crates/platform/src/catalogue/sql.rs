@@ -33,7 +33,7 @@ const CLIP_COLUMNS: &str = "id, bureau_id, device_id, officer_id, recorded_at, o
      size_bytes, sha256, state, state_changed_at, received_at, failure_reason, publish_round, canonical_name, category, \
      description, place, latitude, longitude, important, classified_at, classified_by, upload_due_at, upload_hard_due_at, \
      classify_due_at, calendar_complete, long_term_reason, legal_hold, archived_at, archive_key, archive_locked_until, \
-     recycle_until, purged_at, verified_at, confidentiality";
+     recycle_until, purged_at, verified_at, confidentiality, location_source";
 
 const COPY_COLUMNS: &str =
     "id, bureau_id, clip_id, party, purpose, requested_by, requested_by_person, requested_at, state, decided_by, \
@@ -146,8 +146,9 @@ macro_rules! catalogue_on {
             /// another worker already recorded is kept when this one does not know it.
             async fn upsert_facts(tx: &mut sqlx::Transaction<'_, $db>, id: ClipId, facts: &MediaFacts) -> Result<(), CatalogueError> {
                 sqlx::query(
-                    "INSERT INTO clip_media (clip_id, container, duration_seconds, width, height, video_codec, audio_codec, frame_rate, rotation, creation_time) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                    "INSERT INTO clip_media (clip_id, container, duration_seconds, width, height, video_codec, audio_codec, frame_rate, rotation, creation_time, \
+                     time_source, file_latitude, file_longitude) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
                      ON CONFLICT (clip_id) DO UPDATE SET container = COALESCE(excluded.container, clip_media.container), \
                      duration_seconds = COALESCE(excluded.duration_seconds, clip_media.duration_seconds), \
                      width = COALESCE(excluded.width, clip_media.width), height = COALESCE(excluded.height, clip_media.height), \
@@ -155,7 +156,10 @@ macro_rules! catalogue_on {
                      audio_codec = COALESCE(excluded.audio_codec, clip_media.audio_codec), \
                      frame_rate = COALESCE(excluded.frame_rate, clip_media.frame_rate), \
                      rotation = COALESCE(excluded.rotation, clip_media.rotation), \
-                     creation_time = COALESCE(excluded.creation_time, clip_media.creation_time)",
+                     creation_time = COALESCE(excluded.creation_time, clip_media.creation_time), \
+                     time_source = COALESCE(excluded.time_source, clip_media.time_source), \
+                     file_latitude = COALESCE(excluded.file_latitude, clip_media.file_latitude), \
+                     file_longitude = COALESCE(excluded.file_longitude, clip_media.file_longitude)",
                 )
                 .bind(id.as_uuid())
                 .bind(&facts.container)
@@ -167,9 +171,26 @@ macro_rules! catalogue_on {
                 .bind(facts.frame_rate)
                 .bind(facts.rotation.map(|r| r as i32))
                 .bind(facts.creation_time)
+                .bind(&facts.time_source)
+                .bind(facts.file_latitude)
+                .bind(facts.file_longitude)
                 .execute(&mut **tx)
                 .await
                 .map_err(err("record media facts"))?;
+                // Where the file says it was recorded places a clip the upload did not place,
+                // so a search by area finds it; a declared place always wins.
+                if let (Some(latitude), Some(longitude)) = (facts.file_latitude, facts.file_longitude) {
+                    sqlx::query(
+                        "UPDATE clips SET latitude = $2, longitude = $3, location_source = 'file' \
+                         WHERE id = $1 AND latitude IS NULL AND longitude IS NULL",
+                    )
+                    .bind(id.as_uuid())
+                    .bind(latitude)
+                    .bind(longitude)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(err("record the file's location"))?;
+                }
                 Ok(())
             }
 
@@ -393,8 +414,8 @@ macro_rules! catalogue_on {
                 let mut tx = self.pool.begin_with($begin_write).await.map_err(err("record clip"))?;
                 let sql = format!(
                     "INSERT INTO clips (id, bureau_id, device_id, officer_id, recorded_at, original_name, case_ref, object_key, \
-                     size_bytes, sha256, state, state_changed_at, received_at, place, latitude, longitude, search_text) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING {CLIP_COLUMNS}"
+                     size_bytes, sha256, state, state_changed_at, received_at, place, latitude, longitude, search_text, location_source) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING {CLIP_COLUMNS}"
                 );
                 let row: ClipRow = sqlx::query_as(&sql)
                     .bind(clip.id.as_uuid())
@@ -414,6 +435,7 @@ macro_rules! catalogue_on {
                     .bind(clip.meta.coordinates.map(|c| c.latitude))
                     .bind(clip.meta.coordinates.map(|c| c.longitude))
                     .bind(search_text(&[Some(clip.meta.original_name.as_str()), clip.meta.case_ref.as_deref(), clip.meta.place.as_deref()]))
+                    .bind(clip.meta.coordinates.map(|_| "declared"))
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(err("record clip"))?;
@@ -1056,7 +1078,7 @@ macro_rules! catalogue_on {
             async fn clip_media(&self, id: ClipId) -> Result<Option<ClipMedia>, CatalogueError> {
                 let row: Option<MediaRow> = sqlx::query_as(
                     "SELECT container, duration_seconds, width, height, video_codec, audio_codec, frame_rate, rotation, creation_time, \
-                     view_key, subtitles_key, poster_key, view_size_bytes, transcoded_at, fingerprint, fingerprinted_at \
+                     time_source, file_latitude, file_longitude, view_key, subtitles_key, poster_key, view_size_bytes, transcoded_at, fingerprint, fingerprinted_at \
                      FROM clip_media WHERE clip_id = $1",
                 )
                 .bind(id.as_uuid())
