@@ -684,7 +684,7 @@ async fn what_body_cameras_and_phones_record_is_accepted() {
     let work = dir();
     let video = |size: &str| format!("testsrc2=size={size}:rate=25:duration=2");
     let tone = "sine=frequency=300:sample_rate=8000:duration=2";
-    // (file, ffmpeg arguments, expected codec, expected size of the copy)
+    // (file, ffmpeg arguments, expected codec, expected size of the copy: at least 360 lines)
     type Case<'a> = (&'a str, Vec<String>, &'a str, (u64, u64));
     let cases: Vec<Case> = vec![
         (
@@ -709,7 +709,7 @@ async fn what_body_cameras_and_phones_record_is_accepted() {
             .map(String::from)
             .collect(),
             "h264",
-            (320, 240),
+            (480, 360),
         ),
         (
             "avi-mpeg4-g711.avi",
@@ -731,7 +731,7 @@ async fn what_body_cameras_and_phones_record_is_accepted() {
             .map(String::from)
             .collect(),
             "mpeg4",
-            (320, 240),
+            (480, 360),
         ),
         (
             "avi-mjpeg-alaw.avi",
@@ -755,7 +755,7 @@ async fn what_body_cameras_and_phones_record_is_accepted() {
             .map(String::from)
             .collect(),
             "mjpeg",
-            (320, 240),
+            (480, 360),
         ),
         (
             "mkv-hevc-silent.mkv",
@@ -775,7 +775,7 @@ async fn what_body_cameras_and_phones_record_is_accepted() {
             .map(String::from)
             .collect(),
             "hevc",
-            (320, 240),
+            (480, 360),
         ),
         // A phone held upright: coded landscape, shown portrait.
         (
@@ -796,7 +796,7 @@ async fn what_body_cameras_and_phones_record_is_accepted() {
             .map(String::from)
             .collect(),
             "h264",
-            (240, 320),
+            (270, 360),
         ),
         // Variable frame rate: every third frame dropped, the rest keeping their times.
         (
@@ -819,7 +819,7 @@ async fn what_body_cameras_and_phones_record_is_accepted() {
             .map(String::from)
             .collect(),
             "h264",
-            (320, 240),
+            (480, 360),
         ),
     ];
     let mut uploaded = Vec::new();
@@ -1104,4 +1104,79 @@ async fn the_demo_shows_what_the_media_workers_made() {
         cue.contains("青岛市黄岛区长江中路") && cue.contains("(UTC+8)"),
         "{cue}"
     );
+}
+
+/// Every burned-in line fits the frame of a portrait, square, 4:3 or tiny source, at a
+/// legible size: on a flat grey source the text boxes stop short of the right edge (a line
+/// cut off would run its box into it), and tiny sources are scaled up to 360 lines.
+#[test]
+fn burned_in_text_fits_portrait_square_and_tiny_frames() {
+    let work = dir();
+    // (source size, copy size)
+    let cases = [
+        ((404, 720), (404, 720)),
+        ((360, 360), (360, 360)),
+        ((480, 360), (480, 360)),
+        ((176, 144), (440, 360)),
+        ((136, 240), (204, 360)),
+    ];
+    for ((w, h), (copy_w, copy_h)) in cases {
+        let source = file(&work, "flat.mp4");
+        common::video::lavfi_clip(
+            &source,
+            &format!("color=c=gray:size={w}x{h}:rate=25:duration=2"),
+            &["-preset", "veryfast"],
+        );
+        let out = work.path().join(format!("out-{w}x{h}"));
+        let run = std::process::Command::new(env!("CARGO_BIN_EXE_custodian"))
+            .args(["media", "transcode", "--out-dir"])
+            .arg(&out)
+            .args([
+                "--recorded-at",
+                "2026-03-02T09:15:00+08:00",
+                "--place",
+                "杭州市西湖区文三路与学院路交叉口东南侧",
+                "--device",
+                "DSJ-0001",
+                "--officer",
+                "031234",
+            ])
+            .arg(&source)
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let copy = out.join("view.mp4");
+        let frame = grey_frames(&copy, &format!("{copy_w}:{copy_h}:0:0"), 30)
+            .pop()
+            .unwrap_or_else(|| panic!("{w}x{h}: no frame of the copy at {copy_w}x{copy_h}"));
+        assert_eq!(
+            frame.len(),
+            (copy_w * copy_h) as usize,
+            "{w}x{h}: copy size"
+        );
+        let pixel = |x: u32, y: u32| i32::from(frame[(y * copy_w + x) as usize]);
+        let grey = pixel(copy_w / 2, copy_h / 2);
+        // The clock's box (top left) and the place and identity box (bottom left) are there.
+        let dark = |rows: std::ops::Range<u32>| {
+            rows.flat_map(|y| (0..copy_w / 4).map(move |x| (x, y)))
+                .filter(|&(x, y)| pixel(x, y) < grey - 40)
+                .count()
+        };
+        assert!(dark(0..copy_h / 10) > 20, "{w}x{h}: no clock box");
+        assert!(dark(copy_h * 8 / 10..copy_h) > 20, "{w}x{h}: no place box");
+        // No box reaches the right edge.
+        for y in 0..copy_h {
+            for x in copy_w - 3..copy_w {
+                assert!(
+                    (pixel(x, y) - grey).abs() < 24,
+                    "{w}x{h}: text runs into the right edge at ({x}, {y}): {} against {grey}",
+                    pixel(x, y)
+                );
+            }
+        }
+    }
 }

@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
     let vtt = webvtt(&cues);
     // Every "-->" is a timing line's; no blank line inside a cue.
     assert_eq!(vtt.matches("-->").count(), cues.len(), "{vtt}");
-    let script = ass(&cues, "Noto Sans CJK SC", 720);
+    let script = ass(&cues, "Noto Sans CJK SC", 1280, 720);
     for line in script.lines().filter(|l| l.starts_with("Dialogue:")) {
         assert!(!line.contains('{') && !line.contains('}'), "{line}");
     }

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use ffmpeg_next as ffmpeg;
 use ffmpeg_next::{codec, encoder, filter, format, frame, Dictionary, Packet, Rational};
 
+use custodian_core::media::{ClockLayout, MIN_COPY_HEIGHT};
+
 use crate::probe::{describe, MediaInfo};
 use crate::{ffmpeg_error, open_input, Limits, MediaError, StopFlag};
 
@@ -45,15 +47,21 @@ pub struct TranscodeReport {
     pub duration_seconds: f64,
 }
 
-/// The size of the copy: the displayed picture scaled to at most `max_height` lines,
-/// width kept to the displayed aspect ratio, both even (4:2:0 needs it).
+/// The size of the copy: the displayed picture scaled to at most `max_height` lines and at
+/// least `MIN_COPY_HEIGHT` (unless `max_height` is lower), width kept to the displayed aspect
+/// ratio, both even (4:2:0 needs it).
 pub fn output_size(
     display_width: u32,
     display_height: u32,
     sample_aspect: f64,
     max_height: u32,
 ) -> (u32, u32) {
-    let height = display_height.min(max_height).max(2) & !1;
+    // Small sources are scaled up to a height where the burned-in text can be read.
+    let height = display_height
+        .max(MIN_COPY_HEIGHT.min(max_height))
+        .min(max_height)
+        .max(2)
+        & !1;
     let aspect = if sample_aspect.is_finite() && sample_aspect > 0.0 {
         sample_aspect
     } else {
@@ -491,8 +499,12 @@ fn video_graph(
     if let Some(mut sink) = graph.get("out") {
         sink.set_pixel_format(format::Pixel::YUV420P);
     }
-    let font_size = (height / 24).max(12);
-    let margin = (height / 48).max(4);
+    // The clock's text file was written for one line or two; size it to fit this frame.
+    let two_lines = std::fs::read_to_string(&plan.clock_text_file)
+        .map(|text| text.contains('\n'))
+        .unwrap_or(false);
+    let clock = ClockLayout::sized(width, height, two_lines);
+    let margin = clock.margin;
     let mut chain = Vec::new();
     match rotation {
         90 => chain.push("transpose=clock".to_owned()),
@@ -504,10 +516,12 @@ fn video_graph(
     chain.push("setsar=1".to_owned());
     chain.push("format=yuv420p".to_owned());
     chain.push(format!(
-        "drawtext=textfile={}:font='{}':fontsize={font_size}:fontcolor=white:box=1:boxcolor=black@0.55:boxborderw={}:x={margin}:y={margin}",
+        "drawtext=textfile={}:font='{}':fontsize={}:fontcolor=white:box=1:boxcolor=black@0.55:boxborderw={}:line_spacing={}:x={margin}:y={margin}",
         plan.clock_text_file.display(),
         plan.font_family,
-        margin / 2
+        clock.font_size,
+        clock.box_border,
+        clock.box_border
     ));
     if let Some(ass) = &plan.subtitles_file {
         chain.push(format!("subtitles=filename={}", ass.display()));
@@ -790,9 +804,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes_keep_the_shape_and_never_grow() {
+    fn sizes_keep_the_shape_and_grow_only_to_a_legible_height() {
         assert_eq!(output_size(1920, 1080, 1.0, 720), (1280, 720));
         assert_eq!(output_size(640, 360, 1.0, 720), (640, 360));
+        // Tiny sources are scaled up to a legible height, unless told to stay smaller.
+        assert_eq!(output_size(176, 144, 1.0, 720), (440, 360));
+        assert_eq!(output_size(136, 240, 1.0, 720), (204, 360));
+        assert_eq!(output_size(320, 240, 1.0, 240), (320, 240));
         assert_eq!(output_size(1080, 1920, 1.0, 720), (404, 720));
         assert_eq!(output_size(720, 576, 16.0 / 15.0, 720), (768, 576));
     }

@@ -15,7 +15,7 @@ use custodian_core::events::Topic;
 use custodian_core::keys::{copy_key, derived_keys};
 use custodian_core::media::clock::recording_start;
 use custodian_core::media::{
-    ass, cues, drawtext_clock, parse_gpx, parse_nmea, webvtt, OverlayFacts, Track,
+    ass, cues, drawtext_clock, parse_gpx, parse_nmea, webvtt, ClockLayout, OverlayFacts, Track,
 };
 use custodian_core::upload::Coordinates;
 use custodian_core::{BureauId, ClipState};
@@ -66,7 +66,8 @@ pub struct TranscoderConfig {
         default_value_t = 28
     )]
     pub crf: u8,
-    /// The viewing copy's height at most, in lines (never scaled up).
+    /// The viewing copy's height at most, in lines; smaller sources are scaled up to 360
+    /// lines (or this height, if lower) so the burned-in text can be read.
     #[arg(
         id = "transcode_height",
         long = "transcode-height",
@@ -599,7 +600,7 @@ fn render(
     .at;
     let fixed_position = source.position.or_else(|| info.coordinates());
     let (display_w, display_h) = info.video.display_size();
-    let (_, out_height) =
+    let (out_width, out_height) =
         custodian_media::output_size(display_w, display_h, 1.0, config.max_height);
     let facts = OverlayFacts {
         start,
@@ -620,8 +621,12 @@ fn render(
         Ok::<_, MediaError>(path)
     };
     write("subtitles.vtt", webvtt(&cues))?;
-    let subtitles_file = write("overlay.ass", ass(&cues, &config.font_family, out_height))?;
-    let clock_text_file = write("clock.txt", drawtext_clock(start))?;
+    let subtitles_file = write(
+        "overlay.ass",
+        ass(&cues, &config.font_family, out_width, out_height),
+    )?;
+    let clock_lines = ClockLayout::for_frame(out_width, out_height).two_lines;
+    let clock_text_file = write("clock.txt", drawtext_clock(start, clock_lines))?;
     let watermark_text_file = watermark
         .map(|text| write("watermark.txt", text.to_owned()))
         .transpose()?;

@@ -18,7 +18,10 @@ pub use continuity::{
     ContinuityRules, FrameTimes, MeasuredTimeline, Severity,
 };
 pub use iso6709::parse_iso6709;
-pub use overlay::{ass, cues, drawtext_clock, format_coordinates, webvtt, Cue, OverlayFacts};
+pub use overlay::{
+    ass, cues, drawtext_clock, format_coordinates, text_ems, webvtt, ClockLayout, Cue,
+    OverlayFacts, MIN_COPY_HEIGHT, MIN_LEGIBLE_PX,
+};
 pub use phash::{hamming, phash, HASH_SIDE};
 pub use similarity::{best_match, Match, MatchRules};
 pub use track::{parse_gpx, parse_nmea, Track, TrackError, TrackPoint, MAX_POINTS};

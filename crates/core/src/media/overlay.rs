@@ -200,17 +200,109 @@ fn ass_time(seconds: f64) -> String {
     )
 }
 
+/// No burned-in text is drawn smaller than this many pixels high: below it 设备 and 警号
+/// cannot be read. A line too long for the frame at this size is wrapped instead.
+pub const MIN_LEGIBLE_PX: u32 = 14;
+
+/// Viewing copies are at least this many lines high (smaller sources are scaled up), so the
+/// burned-in text can be legible at all.
+pub const MIN_COPY_HEIGHT: u32 = 360;
+
+/// How wide `text` is, in ems of a CJK font, estimated generously so that what is laid out
+/// to fit does fit: wide (CJK, fullwidth) characters 1 em, everything else 0.62 em.
+pub fn text_ems(text: &str) -> f64 {
+    text.chars()
+        .map(|c| if is_wide(c) { 1.0 } else { 0.62 })
+        .sum()
+}
+
+fn is_wide(c: char) -> bool {
+    matches!(u32::from(c),
+        0x1100..=0x115F | 0x2E80..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF
+        | 0xFE30..=0xFE4F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6 | 0x20000..=0x3FFFD)
+}
+
+/// The clock's text as one line, and as two (date above time), for sizing.
+const CLOCK_ONE_LINE: &str = "2026-02-14 09:30:01.040 (UTC+8)";
+const CLOCK_TIME_LINE: &str = "09:30:01.040 (UTC+8)";
+
+/// How the running clock is drawn on a frame of `width` x `height`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClockLayout {
+    pub font_size: u32,
+    /// From the frame's top-left corner to the box.
+    pub margin: u32,
+    /// The box's padding around the text.
+    pub box_border: u32,
+    /// Date and time on two lines, because one line would not fit legibly.
+    pub two_lines: bool,
+}
+
+impl ClockLayout {
+    /// The largest clock (at most a 24th of the height) that fits the width, on one line if
+    /// that is legible, else on two.
+    pub fn for_frame(width: u32, height: u32) -> Self {
+        let one = Self::sized(width, height, false);
+        if one.font_size >= MIN_LEGIBLE_PX.min(height / 24) {
+            one
+        } else {
+            Self::sized(width, height, true)
+        }
+    }
+
+    /// The clock sized for a frame when the line count is already decided (the text file
+    /// was written for it).
+    pub fn sized(width: u32, height: u32, two_lines: bool) -> Self {
+        let margin = (height / 48).max(4);
+        let box_border = margin / 2;
+        let ems = if two_lines {
+            text_ems(CLOCK_TIME_LINE)
+        } else {
+            text_ems(CLOCK_ONE_LINE)
+        };
+        let room = f64::from(width.saturating_sub(2 * margin + 2 * box_border));
+        let fits = (room / ems).floor() as u32;
+        Self {
+            font_size: (height / 24).max(12).min(fits).max(6),
+            margin,
+            box_border,
+            two_lines,
+        }
+    }
+}
+
 /// An ASS script drawing every cue's lines after the first (the time is drawn per frame by
-/// [`drawtext_clock`]) bottom-left in white on a black box, for a 16:9 frame `video_height`
-/// pixels high. libass scales the script to the real frame, so other aspect ratios still
-/// work; only the font size is relative to the height.
-pub fn ass(cues: &[Cue], font_family: &str, video_height: u32) -> String {
+/// [`drawtext_clock`]) bottom-left in white on a black box, for a frame of `video_width` x
+/// `video_height`. The font is a 24th of the height, smaller where a line would not fit the
+/// width, never below [`MIN_LEGIBLE_PX`]: a line too long even then is wrapped, never cut.
+pub fn ass(cues: &[Cue], font_family: &str, video_width: u32, video_height: u32) -> String {
     let height = video_height.max(144);
-    // Even width: most encoders need even dimensions and 16:9 of 480 is 853.3.
-    let width = (u64::from(height) * 16 + 9) / 18 * 2;
-    let font_size = (height / 24).max(8);
+    let width = video_width.max(16);
     let box_padding = (height / 270).max(2);
     let margin = (height / 40).max(4);
+    let lines_of = |cue: &Cue| -> Vec<String> {
+        cue.lines
+            .iter()
+            .skip(1)
+            .map(|l| ass_text(l))
+            .filter(|l| !l.trim().is_empty())
+            .collect()
+    };
+    let widest = cues
+        .iter()
+        .flat_map(|cue| lines_of(cue))
+        .map(|line| text_ems(&line))
+        .fold(0.0_f64, f64::max);
+    let room = f64::from(width.saturating_sub(2 * margin + 2 * box_padding)).max(1.0);
+    let preferred = (height / 24).max(MIN_LEGIBLE_PX);
+    let fitting = if widest > 0.0 {
+        (room / widest).floor() as u32
+    } else {
+        preferred
+    };
+    let font_size = preferred.min(fitting.max(MIN_LEGIBLE_PX));
+    // What a line may hold at that size; only lines longer than it are wrapped.
+    let line_ems = room / f64::from(font_size);
     // A comma would end the Style field; braces and backslashes mean nothing here but are
     // dropped for the same reason as in text.
     let font: String = font_family
@@ -242,12 +334,9 @@ pub fn ass(cues: &[Cue], font_family: &str, video_height: u32) -> String {
          Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n"
     );
     for cue in cues {
-        let text: Vec<String> = cue
-            .lines
+        let text: Vec<String> = lines_of(cue)
             .iter()
-            .skip(1)
-            .map(|l| ass_text(l))
-            .filter(|l| !l.trim().is_empty())
+            .flat_map(|line| wrap(line, line_ems))
             .collect();
         if text.is_empty() {
             continue;
@@ -263,18 +352,57 @@ pub fn ass(cues: &[Cue], font_family: &str, video_height: u32) -> String {
     out
 }
 
+/// Splits `line` into pieces at most `max_ems` wide, at a space where one is near the end.
+fn wrap(line: &str, max_ems: f64) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut current = String::new();
+    let mut width = 0.0;
+    for c in line.chars() {
+        let w = text_ems(c.encode_utf8(&mut [0; 4]));
+        if width + w > max_ems && !current.is_empty() {
+            // Break at the last space of the piece if it is in its second half.
+            let cut = current
+                .rfind(' ')
+                .filter(|&at| text_ems(&current[..at]) > max_ems / 2.0);
+            match cut {
+                Some(at) => {
+                    let rest = current[at..].trim_start().to_owned();
+                    current.truncate(at);
+                    pieces.push(current.trim_end().to_owned());
+                    width = text_ems(&rest);
+                    current = rest;
+                }
+                None => {
+                    pieces.push(std::mem::take(&mut current));
+                    width = 0.0;
+                }
+            }
+        }
+        current.push(c);
+        width += w;
+    }
+    if !current.trim().is_empty() {
+        pieces.push(current);
+    }
+    pieces
+}
+
 /// Text for FFmpeg's drawtext filter, to be passed through `textfile=` (not inline in a
 /// filtergraph, which would need a second layer of escaping): the date and time of each
-/// frame in China Standard Time, with milliseconds, e.g. `2026-02-14 09:30:01.040 CST`.
+/// frame in China Standard Time, with milliseconds, e.g. `2026-02-14 09:30:01.040 (UTC+8)`,
+/// on one line or, for a narrow frame ([`ClockLayout::two_lines`]), the date above the time.
 ///
 /// `pts:gmtime` adds the frame's presentation time to an epoch offset; the offset is the
 /// start's whole unix seconds plus 8 hours, so that "GMT" reads as CST. Inside `%{…}` the
 /// arguments are separated by `:`, so the colons of the time format are escaped as `\:`;
 /// commas need no escape in a text file. `eif` with width 3 zero-pads the milliseconds. The
 /// clock is exact to the whole second of `start` plus each frame's pts.
-pub fn drawtext_clock(start: DateTime<Utc>) -> String {
+pub fn drawtext_clock(start: DateTime<Utc>, two_lines: bool) -> String {
     let epoch = start.timestamp() + 8 * 3600;
-    format!("%{{pts:gmtime:{epoch}:%Y-%m-%d %H\\:%M\\:%S}}.%{{eif:mod(t*1000,1000):d:3}} (UTC+8)")
+    let between = if two_lines { "\n" } else { " " };
+    format!(
+        "%{{pts:gmtime:{epoch}:%Y-%m-%d}}{between}%{{pts:gmtime:{epoch}:%H\\:%M\\:%S}}.%{{eif:mod(t*1000,1000):d:3}} (UTC+8)"
+    )
 }
 
 #[cfg(test)]
@@ -381,7 +509,7 @@ mod tests {
     fn ass_escapes_markup() {
         let mut f = facts();
         f.place = Some("{\\b1}bold\\N".to_owned());
-        let script = ass(&cues(&f), "Noto Sans CJK SC", 1080);
+        let script = ass(&cues(&f), "Noto Sans CJK SC", 1920, 1080);
         assert!(script.contains("PlayResX: 1920\nPlayResY: 1080\n"));
         assert!(script.contains("Style: Overlay,Noto Sans CJK SC,45,"));
         assert!(script.contains(
@@ -389,19 +517,78 @@ mod tests {
         ));
         assert!(script.contains("0:00:03.00,0:00:03.50,"));
         assert_eq!(script.matches("Dialogue:").count(), 4);
-        assert!(ass(&[], "Bad,Font", 480).contains("PlayResX: 854\n"));
-        assert!(ass(&[], "Bad,Font", 480).contains("Style: Overlay,BadFont,20,"));
+        assert!(ass(&[], "Bad,Font", 854, 480).contains("PlayResX: 854\n"));
+        assert!(ass(&[], "Bad,Font", 854, 480).contains("Style: Overlay,BadFont,20,"));
     }
 
     #[test]
     fn drawtext_clock_in_cst() {
         let start = Utc.with_ymd_and_hms(2026, 2, 14, 1, 30, 0).unwrap();
+        let epoch = start.timestamp() + 28_800;
         assert_eq!(
-            drawtext_clock(start),
+            drawtext_clock(start, false),
             format!(
-                "%{{pts:gmtime:{}:%Y-%m-%d %H\\:%M\\:%S}}.%{{eif:mod(t*1000,1000):d:3}} (UTC+8)",
-                start.timestamp() + 28_800
+                "%{{pts:gmtime:{epoch}:%Y-%m-%d}} %{{pts:gmtime:{epoch}:%H\\:%M\\:%S}}.%{{eif:mod(t*1000,1000):d:3}} (UTC+8)"
             )
         );
+        assert!(drawtext_clock(start, true).contains("%Y-%m-%d}\n%{pts"));
+    }
+
+    #[test]
+    fn the_clock_fits_every_frame_shape_legibly() {
+        // (width, height): landscape, 4:3, square, portrait phone, tiny, narrow portrait.
+        for (w, h) in [
+            (1280, 720),
+            (480, 360),
+            (360, 360),
+            (404, 720),
+            (640, 360),
+            (202, 360),
+        ] {
+            let layout = ClockLayout::for_frame(w, h);
+            let ems = if layout.two_lines {
+                text_ems(CLOCK_TIME_LINE)
+            } else {
+                text_ems(CLOCK_ONE_LINE)
+            };
+            let drawn = ems * f64::from(layout.font_size)
+                + f64::from(2 * layout.margin + 2 * layout.box_border);
+            assert!(
+                drawn <= f64::from(w),
+                "{w}x{h}: {layout:?} draws {drawn} px"
+            );
+            assert!(layout.font_size >= MIN_LEGIBLE_PX, "{w}x{h}: {layout:?}");
+        }
+        assert!(!ClockLayout::for_frame(1280, 720).two_lines);
+        assert_eq!(ClockLayout::for_frame(1280, 720).font_size, 30);
+        assert!(ClockLayout::for_frame(202, 360).two_lines);
+    }
+
+    #[test]
+    fn ass_lines_fit_the_width_or_wrap_at_a_legible_size() {
+        let mut f = facts();
+        f.place = Some("杭州市西湖区文三路与学院路交叉口东南侧人行道".to_owned());
+        for (w, h) in [(1280, 720), (404, 720), (360, 360), (202, 360)] {
+            let script = ass(&cues(&f), "Noto Sans CJK SC", w, h);
+            let style = script.lines().find(|l| l.starts_with("Style: ")).unwrap();
+            let font: u32 = style.split(',').nth(2).unwrap().parse().unwrap();
+            assert!(font >= MIN_LEGIBLE_PX, "{w}x{h}: {style}");
+            let margin = (h / 40).max(4);
+            let padding = (h / 270).max(2);
+            let room = f64::from(w - 2 * margin - 2 * padding);
+            let dialogue = script.lines().find(|l| l.starts_with("Dialogue:")).unwrap();
+            let text = dialogue.splitn(10, ',').nth(9).unwrap();
+            for line in text.split("\\N") {
+                assert!(
+                    text_ems(line) * f64::from(font) <= room + 0.5,
+                    "{w}x{h}: {line:?} at {font} px is wider than {room}"
+                );
+            }
+            // Nothing is lost by wrapping.
+            assert_eq!(
+                text.replace("\\N", "").replace(' ', ""),
+                "杭州市西湖区文三路与学院路交叉口东南侧人行道31.23040°N121.47370°E设备CAM-0042警号031337"
+            );
+        }
     }
 }
