@@ -240,6 +240,20 @@ async fn near_duplicates_are_found_and_unrelated_clips_are_not() {
             "cut out of the middle",
             variant("excerpt.mkv", &["-ss", "4", "-t", "5", "-c:v", "libx264"]),
         ),
+        // Seconds 4 to 7 removed, the timestamps made continuous again: no gap in the file
+        // shows it, and the mean over the whole overlap is too high for one alignment.
+        (
+            "with a span removed",
+            variant(
+                "span-removed.mp4",
+                &[
+                    "-vf",
+                    "select='not(between(t,4,6.999))',setpts=N/25/TB",
+                    "-c:v",
+                    "libx264",
+                ],
+            ),
+        ),
     ];
     let unrelated = file(&work, "unrelated.mp4");
     ffmpeg(&[
@@ -258,16 +272,33 @@ async fn near_duplicates_are_found_and_unrelated_clips_are_not() {
         unrelated.to_str().unwrap(),
     ]);
 
+    // Four seconds of the original followed by four of the unrelated clip.
+    let spliced = file(&work, "spliced.mp4");
+    ffmpeg(&[
+        "-i",
+        original.to_str().unwrap(),
+        "-i",
+        unrelated.to_str().unwrap(),
+        "-filter_complex",
+        "[0:v]trim=2:6,setpts=PTS-STARTPTS[a];[1:v]trim=0:4,setpts=PTS-STARTPTS[b];[a][b]concat=n=2:v=1[v]",
+        "-map",
+        "[v]",
+        "-c:v",
+        "libx264",
+        spliced.to_str().unwrap(),
+    ]);
+
     let original_id = app.upload_file(&original, &[]).await;
     let mut ids = Vec::new();
     for (kind, path) in &variants {
         ids.push((*kind, app.upload_file(path, &[]).await));
     }
     let unrelated_id = app.upload_file(&unrelated, &[]).await;
+    let spliced_id = app.upload_file(&spliced, &[]).await;
     for id in ids
         .iter()
         .map(|(_, id)| id)
-        .chain([&original_id, &unrelated_id])
+        .chain([&original_id, &unrelated_id, &spliced_id])
     {
         app.wait_for(id, "catalogued").await;
     }
@@ -301,13 +332,59 @@ async fn near_duplicates_are_found_and_unrelated_clips_are_not() {
         excerpt["offset_seconds"], 4,
         "the excerpt starts 4 s into the original: {excerpt}"
     );
+    let spans_of = |found: &Value, id: &str| -> Vec<(i64, i64, i64)> {
+        found["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["clip_id"] == id)
+            .unwrap_or_else(|| panic!("{id} not found: {found}"))["spans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["start_seconds"].as_i64().unwrap(),
+                    s["other_start_seconds"].as_i64().unwrap(),
+                    s["seconds"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    // The clip with a span removed shares two spans with the original; the gap between them
+    // in the original (about 4 s to 7 s) is what was cut.
+    let removed = spans_of(&found, &ids[4].1);
+    assert_eq!(removed.len(), 2, "{removed:?}");
+    let (first, second) = (removed[0], removed[1]);
+    assert_eq!((first.0, first.1), (0, 0), "{removed:?}");
+    assert!((3..=4).contains(&first.2), "{removed:?}");
+    assert!((6..=8).contains(&second.0), "{removed:?}");
+    assert!((3..=5).contains(&second.1), "{removed:?}");
+    assert!(
+        second.0 - second.1 >= 2,
+        "the cut is not shown: {removed:?}"
+    );
+    // The splice shares one span with each of its sources, at its start and at its end.
+    let from_original = spans_of(&found, &spliced_id);
+    assert_eq!(from_original.len(), 1, "{from_original:?}");
+    assert!((1..=3).contains(&from_original[0].0) && from_original[0].1 <= 1);
 
-    // And the other way round: the unrelated clip finds none of them.
-    let none: Value = app
+    // And the other way round: the unrelated clip finds none of the copies, only the splice
+    // that took its first seconds.
+    let others: Value = app
         .get_json(&app.token, &format!("/v1/clips/{unrelated_id}/similar"))
         .await;
-    assert_eq!(none["items"], serde_json::json!([]), "{none}");
-    assert_eq!(none["compared"], 5);
+    let matched: Vec<&str> = others["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["clip_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(matched, vec![spliced_id.as_str()], "{others}");
+    let from_unrelated = spans_of(&others, &spliced_id);
+    assert_eq!(from_unrelated.len(), 1, "{from_unrelated:?}");
+    assert!(from_unrelated[0].0 <= 1 && (3..=5).contains(&from_unrelated[0].1));
+    assert_eq!(others["compared"], 7);
     app.app.stop().await;
 }
 

@@ -195,6 +195,9 @@ pub struct Catalog {
     config: CatalogConfig,
     rules: CatalogRules,
     metrics: CatalogMetrics,
+    /// Similarity searches compare thousands of fingerprints on the blocking pool; at most
+    /// this many run at once, so a burst of them cannot take every core from the API.
+    similarity_searches: tokio::sync::Semaphore,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -215,6 +218,9 @@ impl Catalog {
         let rules = config.rules()?;
         let metrics = CatalogMetrics::register(&ports.registry, jobs)?;
         Ok(Arc::new(Self {
+            similarity_searches: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+            ),
             ports,
             config,
             rules,

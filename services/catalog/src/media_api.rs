@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
-use custodian_core::media::{best_match, MatchRules};
+use custodian_core::media::{best_match, matching_spans, Match, MatchRules, Span};
 use custodian_core::ClipId;
 use custodian_core::ClipState;
 use custodian_platform::catalogue::{ClipRecord, Rendition};
@@ -169,11 +169,49 @@ pub(crate) struct SimilarClip {
     #[schema(value_type = String, format = Uuid)]
     clip_id: ClipId,
     /// Where the other clip's first second lies in this one (negative: this clip starts
-    /// inside the other).
+    /// inside the other), by the best single alignment, or by the longest shared span.
     offset_seconds: i64,
     overlap_seconds: u32,
     /// Mean Hamming distance of the per-second hashes over the overlap (0 = identical).
     mean_distance: f64,
+    /// Every stretch of at least `min_overlap` seconds the two clips share, in this clip's
+    /// order: an excerpt is one span, a clip with a span removed two (the gap between them is
+    /// what was cut), a splice one span in each source.
+    spans: Vec<SharedSpan>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct SharedSpan {
+    /// Where the span starts in this clip, in seconds.
+    start_seconds: u32,
+    /// Where the span starts in the other clip, in seconds.
+    other_start_seconds: u32,
+    seconds: u32,
+    mean_distance: f64,
+}
+
+impl From<Span> for SharedSpan {
+    fn from(span: Span) -> Self {
+        Self {
+            start_seconds: span.start_seconds,
+            other_start_seconds: span.other_start_seconds,
+            seconds: span.seconds,
+            mean_distance: span.mean_distance,
+        }
+    }
+}
+
+/// How `other` matches `hashes`: its best alignment and every shared span, if any matches.
+fn compare(hashes: &[u64], other: &[u64], rules: &MatchRules) -> Option<(Match, Vec<Span>)> {
+    let spans = matching_spans(hashes, other, rules);
+    let best = best_match(hashes, other, rules).or_else(|| {
+        spans.iter().max_by_key(|s| s.seconds).map(|s| Match {
+            offset_seconds: i64::from(s.start_seconds) - i64::from(s.other_start_seconds),
+            overlap_seconds: s.seconds,
+            mean_distance: s.mean_distance,
+        })
+    })?;
+    Some((best, spans))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -221,33 +259,47 @@ pub(crate) async fn similar(
         .catalogue
         .fingerprints(&caller.bureau, SEARCH_DEPTH)
         .await?;
-    let Some((_, hashes)) = candidates.iter().find(|(clip, _)| *clip == id) else {
+    let Some(hashes) = candidates
+        .iter()
+        .find(|(clip, _)| *clip == id)
+        .map(|(_, hashes)| hashes.clone())
+    else {
         return Err(missing(&clip, "fingerprint"));
     };
-    let mut items = Vec::new();
-    for (other, other_hashes) in &candidates {
-        if *other == id {
-            continue;
-        }
-        if let Some(found) = best_match(hashes, other_hashes, &rules) {
-            items.push((*other, found));
-        }
-    }
+    let compared = candidates.len().saturating_sub(1);
+    // O(clips × seconds²): off the async workers, and only so many at once.
+    let _permit = catalog
+        .similarity_searches
+        .acquire()
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let items = tokio::task::spawn_blocking(move || {
+        candidates
+            .iter()
+            .filter(|(other, _)| *other != id)
+            .filter_map(|(other, other_hashes)| {
+                compare(&hashes, other_hashes, &rules).map(|found| (*other, found))
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?;
     // Only what the caller may see of the matches (confidentiality).
     let mut visible = Vec::new();
-    for (other, found) in items {
+    for (other, (found, spans)) in items {
         if catalog.clip_of(&caller, other).await.is_ok() {
             visible.push(SimilarClip {
                 clip_id: other,
                 offset_seconds: found.offset_seconds,
                 overlap_seconds: found.overlap_seconds,
                 mean_distance: found.mean_distance,
+                spans: spans.into_iter().map(SharedSpan::from).collect(),
             });
         }
     }
     visible.sort_by(|a, b| a.mean_distance.total_cmp(&b.mean_distance));
     Ok(Json(SimilarClips {
         items: visible,
-        compared: candidates.len().saturating_sub(1),
+        compared,
     }))
 }

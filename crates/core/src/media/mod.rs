@@ -23,5 +23,5 @@ pub use overlay::{
     OverlayFacts, MIN_COPY_HEIGHT, MIN_LEGIBLE_PX,
 };
 pub use phash::{hamming, phash, HASH_SIDE};
-pub use similarity::{best_match, Match, MatchRules};
+pub use similarity::{best_match, matching_spans, Match, MatchRules, Span};
 pub use track::{parse_gpx, parse_nmea, Track, TrackError, TrackPoint, MAX_POINTS};

@@ -116,6 +116,92 @@ pub fn best_match(a: &[u64], b: &[u64], rules: &MatchRules) -> Option<Match> {
     best.filter(|m| m.mean_distance <= rules.max_mean_distance)
 }
 
+/// A stretch of seconds two clips share: `seconds` long, starting `start_seconds` into `a`
+/// and `other_start_seconds` into `b`. Where a clip was cut, spliced or excerpted, each piece
+/// it shares with the other is one span, and the gaps between spans show what is missing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Span {
+    pub start_seconds: u32,
+    pub other_start_seconds: u32,
+    pub seconds: u32,
+    /// Mean Hamming distance over the span (0–64).
+    pub mean_distance: f64,
+}
+
+/// Every stretch of at least `min_overlap_seconds` (never fewer than 2) in which each second
+/// of `b` is within `max_mean_distance` of the same second of `a` at a constant offset, longest
+/// first, with no two spans sharing a second of `a` or of `b`. A whole-clip mean hides a
+/// removed span (both halves match, the mean over the overlap does not); runs do not.
+/// Stretches where both sides are one repeated hash prove nothing and are skipped. Cost is
+/// O(a.len() × b.len()), like [`best_match`].
+pub fn matching_spans(a: &[u64], b: &[u64], rules: &MatchRules) -> Vec<Span> {
+    let need = (rules.min_overlap_seconds as usize).max(2);
+    if a.len() < need || b.len() < need {
+        return Vec::new();
+    }
+    let runs_a = runs(a);
+    let runs_b = runs(b);
+    let (a_len, b_len) = (a.len() as i64, b.len() as i64);
+    let mut candidates = Vec::new();
+    for offset in -(b_len - 1)..a_len {
+        let start_a = offset.max(0) as usize;
+        let end_a = (offset + b_len).min(a_len) as usize;
+        if end_a - start_a < need {
+            continue;
+        }
+        let start_b = (start_a as i64 - offset) as usize;
+        let mut run: Option<(usize, u64)> = None;
+        for i in 0..=(end_a - start_a) {
+            let close = (i < end_a - start_a)
+                .then(|| hamming(a[start_a + i], b[start_b + i]))
+                .filter(|&d| f64::from(d) <= rules.max_mean_distance);
+            match (close, run) {
+                (Some(d), Some((from, total))) => run = Some((from, total + u64::from(d))),
+                (Some(d), None) => run = Some((i, u64::from(d))),
+                (None, Some((from, total))) => {
+                    let length = i - from;
+                    let (at_a, at_b) = (start_a + from, start_b + from);
+                    let static_both = runs_a[at_a] >= length && runs_b[at_b] >= length;
+                    if length >= need && !static_both {
+                        candidates.push(Span {
+                            start_seconds: u32::try_from(at_a).unwrap_or(u32::MAX),
+                            other_start_seconds: u32::try_from(at_b).unwrap_or(u32::MAX),
+                            seconds: u32::try_from(length).unwrap_or(u32::MAX),
+                            mean_distance: total as f64 / length as f64,
+                        });
+                    }
+                    run = None;
+                }
+                (None, None) => {}
+            }
+        }
+    }
+    candidates.sort_by(|x, y| {
+        y.seconds
+            .cmp(&x.seconds)
+            .then(x.mean_distance.total_cmp(&y.mean_distance))
+            .then(x.start_seconds.cmp(&y.start_seconds))
+    });
+    let overlaps = |x0: u32, xn: u32, y0: u32, yn: u32| x0 < y0 + yn && y0 < x0 + xn;
+    let mut chosen: Vec<Span> = Vec::new();
+    for span in candidates {
+        let clash = chosen.iter().any(|c| {
+            overlaps(span.start_seconds, span.seconds, c.start_seconds, c.seconds)
+                || overlaps(
+                    span.other_start_seconds,
+                    span.seconds,
+                    c.other_start_seconds,
+                    c.seconds,
+                )
+        });
+        if !clash {
+            chosen.push(span);
+        }
+    }
+    chosen.sort_by_key(|s| s.start_seconds);
+    chosen
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,5 +290,67 @@ mod tests {
         let b = a[15..].to_vec();
         let m = best_match(&a, &b, &MatchRules::default()).unwrap();
         assert_eq!(m.offset_seconds, 15);
+    }
+
+    #[test]
+    fn a_span_removed_from_the_middle_leaves_two_spans_and_shows_the_cut() {
+        let a = Rng(21).seq(10);
+        // Seconds 4, 5 and 6 removed; the rest keeps playing.
+        let b: Vec<u64> = a[..4].iter().chain(&a[7..]).copied().collect();
+        let spans = matching_spans(&a, &b, &MatchRules::default());
+        let shape: Vec<(u32, u32, u32)> = spans
+            .iter()
+            .map(|s| (s.start_seconds, s.other_start_seconds, s.seconds))
+            .collect();
+        assert_eq!(shape, vec![(0, 0, 4), (7, 4, 3)]);
+    }
+
+    #[test]
+    fn a_splice_of_two_sources_is_found_in_each() {
+        let first = Rng(31).seq(20);
+        let second = Rng(32).seq(20);
+        let spliced: Vec<u64> = first[5..11].iter().chain(&second[2..8]).copied().collect();
+        let in_first = matching_spans(&first, &spliced, &MatchRules::default());
+        let in_second = matching_spans(&second, &spliced, &MatchRules::default());
+        assert_eq!(in_first.len(), 1);
+        assert_eq!(
+            (
+                in_first[0].start_seconds,
+                in_first[0].other_start_seconds,
+                in_first[0].seconds
+            ),
+            (5, 0, 6)
+        );
+        assert_eq!(
+            (
+                in_second[0].start_seconds,
+                in_second[0].other_start_seconds,
+                in_second[0].seconds
+            ),
+            (2, 6, 6)
+        );
+    }
+
+    #[test]
+    fn unrelated_and_static_footage_share_no_span() {
+        let a = Rng(41).seq(300);
+        let b = Rng(42).seq(300);
+        assert!(matching_spans(&a, &b, &MatchRules::default()).is_empty());
+        let still = vec![0x0F0F_0F0F_0F0F_0F0F; 30];
+        assert!(matching_spans(&still, &still, &MatchRules::default()).is_empty());
+    }
+
+    #[test]
+    fn noisy_copies_still_match_second_by_second() {
+        let mut rng = Rng(51);
+        let a = rng.seq(30);
+        // A few bits flipped each second, as re-encoding does.
+        let b: Vec<u64> = a
+            .iter()
+            .map(|h| h ^ (rng.next() & 0x0101_0000_0000_0101))
+            .collect();
+        let spans = matching_spans(&a, &b, &MatchRules::default());
+        assert_eq!(spans.len(), 1);
+        assert_eq!(spans[0].seconds, 30);
     }
 }
