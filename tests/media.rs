@@ -433,6 +433,42 @@ async fn a_span_cut_out_of_a_clip_is_reported_where_it_was() {
     assert!((size - 1.0).abs() <= 0.1, "gap of {size}");
     assert_eq!(gaps[0]["severity"], "critical");
 
+    // Variable frame rate: 30 fps, frames from 1.6 s to 2.0 s removed; the container's
+    // average rate (26 fps) is not the frames' own, and must not size the gap.
+    let vfr = file(&work, "vfr.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=30:duration=3",
+        "-vf",
+        "select='not(between(t,1.59,1.99))'",
+        "-fps_mode",
+        "passthrough",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-pix_fmt",
+        "yuv420p",
+        vfr.to_str().unwrap(),
+    ]);
+    let vfr_id = app
+        .upload_file(&vfr, &[("recorded_at", "2026-02-14T12:00:00+08:00")])
+        .await;
+    let record = app.wait_for(&vfr_id, "catalogued").await;
+    let gap = record["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "timestamp_gap")
+        .unwrap_or_else(|| panic!("no gap: {}", record["findings"]))
+        .clone();
+    let position = gap["position_seconds"].as_f64().unwrap();
+    let size = gap["size_seconds"].as_f64().unwrap();
+    assert!((position - 1.6).abs() < 0.002, "gap at {position}: {gap}");
+    assert!((size - 0.4).abs() < 0.002, "gap of {size}: {gap}");
+
     let whole_record = app.wait_for(&whole_id, "catalogued").await;
     assert!(
         whole_record["findings"]

@@ -215,9 +215,12 @@ pub fn analyse_with(
             i += run;
             continue;
         }
-        if interval > 0.0 && delta > rules.gap_factor * interval {
-            let at = pts[i] - first + interval;
-            let size = delta - interval;
+        // The frame before a gap lasts as long as its neighbours did, which in variable
+        // frame rate footage is not the clip's average interval.
+        let local = local_interval(&deltas, i, interval, rules.gap_factor);
+        if local > 0.0 && delta > rules.gap_factor * local {
+            let at = pts[i] - first + local;
+            let size = delta - local;
             // Sub-microsecond slack so a gap of exactly the threshold, computed from
             // rounded timestamps, is not missed.
             let severity = if size >= rules.critical_gap_seconds - 1e-6 {
@@ -231,7 +234,7 @@ pub fn analyse_with(
                 size_seconds: size,
                 severity,
                 detail: format!(
-                    "video jumps {size:.2} s forward at {} (expected {interval:.3} s between frames)",
+                    "video jumps {size:.3} s forward at {} (expected {local:.3} s between frames)",
                     clock(at)
                 ),
             });
@@ -263,6 +266,29 @@ pub fn analyse_with(
     }
 
     (timeline, limit(findings, rules.max_findings_per_kind))
+}
+
+/// The real frame interval around the step `deltas[at]`: the median of up to four steps
+/// before it (or after it, at the start) that are not gaps themselves, else `interval`.
+fn local_interval(deltas: &[f64], at: usize, interval: f64, gap_factor: f64) -> f64 {
+    let ordinary =
+        |d: &&f64| **d > SAME_INSTANT && (interval <= 0.0 || **d <= gap_factor * interval);
+    let mut near: Vec<f64> = deltas[..at]
+        .iter()
+        .rev()
+        .filter(ordinary)
+        .take(4)
+        .copied()
+        .collect();
+    if near.is_empty() {
+        near = deltas[at + 1..]
+            .iter()
+            .filter(ordinary)
+            .take(4)
+            .copied()
+            .collect();
+    }
+    median(&mut near).unwrap_or(interval)
 }
 
 /// Presentation times that fall back further than decoder reordering allows, given frames
@@ -439,7 +465,7 @@ mod tests {
         assert_eq!(gap.severity, Severity::Critical);
         assert_eq!(
             gap.detail,
-            "video jumps 1.00 s forward at 00:02.000 (expected 0.040 s between frames)"
+            "video jumps 1.000 s forward at 00:02.000 (expected 0.040 s between frames)"
         );
         assert!((timeline.interval_seconds - 0.04).abs() < 1e-9);
     }
@@ -602,5 +628,27 @@ mod tests {
         assert_eq!(clock(2.0), "00:02.000");
         assert_eq!(clock(3725.5), "1:02:05.500");
         assert_eq!(clock(-1.0), "00:00.000");
+    }
+
+    #[test]
+    fn a_gap_in_variable_frame_rate_footage_is_measured_from_the_real_frame_durations() {
+        // 30 fps up to 1.600 s, nothing until 2.000 s, 30 fps again to 3 s; the container's
+        // average rate (27.5 fps) is not the frames' own.
+        let before = (0..48).map(|n| f64::from(n) / 30.0);
+        let after = (0..30).map(|n| 2.0 + f64::from(n) / 30.0);
+        let times = FrameTimes {
+            pts_seconds: before.chain(after).collect(),
+            nominal_interval: Some(1.0 / 27.5),
+            container_duration: None,
+        };
+        let (_, findings) = analyse(&times);
+        let gap = findings.iter().find(|f| f.kind == "timestamp_gap").unwrap();
+        assert!((gap.at_seconds - 1.6).abs() < 1e-6, "{gap:?}");
+        assert!((gap.size_seconds - 0.4).abs() < 1e-6, "{gap:?}");
+        assert!(
+            gap.detail.contains("0.400 s forward at 00:01.600"),
+            "{}",
+            gap.detail
+        );
     }
 }
