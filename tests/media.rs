@@ -960,6 +960,24 @@ async fn what_body_cameras_and_phones_record_is_accepted() {
     for (name, id, codec, (width, height)) in uploaded {
         let record = app.wait_for(&id, "catalogued").await;
         assert_eq!(record["media"]["video_codec"], codec, "{name}");
+        if name == "rotated.mp4" {
+            // Reported as ffprobe states it, and the copy turned the way FFmpeg turns it.
+            let probe = std::process::Command::new("ffprobe")
+                .args(["-v", "error", "-select_streams", "v:0", "-show_entries"])
+                .args(["stream_side_data=rotation", "-of", "csv=p=0"])
+                .arg(work.path().join(name))
+                .output()
+                .unwrap();
+            let stated: i64 = String::from_utf8_lossy(&probe.stdout)
+                .trim()
+                .parse()
+                .unwrap();
+            assert_eq!(
+                record["media"]["rotation"].as_i64().unwrap(),
+                stated.rem_euclid(360),
+                "{name}: {record}"
+            );
+        }
         let copy = file(&work, &format!("{name}.view.mp4"));
         app.download(&format!("/v1/clips/{id}/view"), &copy).await;
         let probe = std::process::Command::new("ffprobe")
@@ -986,6 +1004,34 @@ async fn what_body_cameras_and_phones_record_is_accepted() {
             ),
             (width, height),
             "{name}: {probe}"
+        );
+        // The middle of the picture (away from the burned-in text) is the source's, turned
+        // as FFmpeg's own display rotation turns it.
+        let even = |n: u64| n & !1;
+        let middle = format!(
+            "{}:{}:{}:{}",
+            even(width / 2),
+            even(height / 2),
+            even(width / 4),
+            even(height / 4)
+        );
+        let source = work.path().join(name);
+        let expected = std::process::Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-i"])
+            .arg(&source)
+            .args([
+                "-vf",
+                &format!("scale={width}:{height},crop={middle},format=gray"),
+            ])
+            .args(["-frames:v", "1", "-f", "rawvideo", "-"])
+            .output()
+            .unwrap()
+            .stdout;
+        let actual = grey_frames(&copy, &middle, 1).remove(0);
+        assert!(
+            mean_abs_diff(&expected, &actual) < 12.0,
+            "{name}: the copy is not turned like the source ({})",
+            mean_abs_diff(&expected, &actual)
         );
     }
     app.app.stop().await;

@@ -46,7 +46,36 @@ pub enum Action {
     SetConfidentiality,
 }
 
+impl Action {
+    /// What the action is, for a person reading a refusal ("an archivist may not upload").
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Upload => "upload",
+            Self::Read => "read footage",
+            Self::Classify => "classify footage",
+            Self::ManageCases => "manage cases",
+            Self::ManageDevices => "manage devices",
+            Self::ManageRetention => "manage retention and legal holds",
+            Self::ReadAudit => "read the audit trail",
+            Self::Export => "export evidence",
+            Self::RequestCopy => "ask for a copy for a party",
+            Self::ApproveCopy => "decide copy requests",
+            Self::SetConfidentiality => "set confidentiality",
+        }
+    }
+}
+
 impl Role {
+    /// The role with its indefinite article, as a sentence names it: "an archivist".
+    pub fn with_article(self) -> String {
+        let article = if self.as_str().starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        format!("{article} {}", self.as_str())
+    }
+
     pub const ALL: [Role; 6] = [
         Role::Officer,
         Role::Archivist,
@@ -116,6 +145,20 @@ impl FromStr for Role {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_read_as_sentences() {
+        assert_eq!(
+            format!(
+                "{} may not {}",
+                Role::Archivist.with_article(),
+                Action::Upload.describe()
+            ),
+            "an archivist may not upload"
+        );
+        assert_eq!(Role::Leader.with_article(), "a leader");
+        assert_eq!(Role::Officer.with_article(), "an officer");
+    }
 
     #[test]
     fn only_listed_roles_may_act() {

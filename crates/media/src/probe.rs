@@ -18,7 +18,8 @@ pub struct VideoInfo {
     pub height: u32,
     /// Average frame rate, where the container knows it.
     pub frame_rate: Option<f64>,
-    /// Clockwise degrees to turn the picture for display: 0, 90, 180 or 270.
+    /// The display rotation as ffprobe and the display matrix state it (counter-clockwise
+    /// degrees the coded picture is turned for display): 0, 90, 180 or 270.
     pub rotation: u32,
 }
 
@@ -186,8 +187,8 @@ fn rotation_of(stream: &ffmpeg::format::stream::Stream) -> u32 {
             if !counter_clockwise.is_finite() {
                 return 0;
             }
-            let clockwise = (-counter_clockwise).round() as i64;
-            return ((((clockwise % 360) + 360 + 45) % 360) / 90 * 90) as u32;
+            let degrees = counter_clockwise.round() as i64;
+            return ((((degrees % 360) + 360 + 45) % 360) / 90 * 90) as u32;
         }
     }
     0

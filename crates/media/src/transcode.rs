@@ -507,9 +507,10 @@ fn video_graph(
     let margin = clock.margin;
     let mut chain = Vec::new();
     match rotation {
-        90 => chain.push("transpose=clock".to_owned()),
+        // `rotation` is counter-clockwise, as ffprobe states it.
+        90 => chain.push("transpose=cclock".to_owned()),
         180 => chain.push("hflip,vflip".to_owned()),
-        270 => chain.push("transpose=cclock".to_owned()),
+        270 => chain.push("transpose=clock".to_owned()),
         _ => {}
     }
     chain.push(format!("scale={width}:{height}"));

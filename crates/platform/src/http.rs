@@ -261,7 +261,7 @@ impl Caller {
             Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
-                format!("a {} may not {action:?}", self.role),
+                format!("{} may not {}", self.role.with_article(), action.describe()),
             ))
         }
     }

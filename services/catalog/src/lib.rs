@@ -46,11 +46,11 @@ pub struct CatalogConfig {
     /// A clip whose state has not moved for this long has its pending work announced again.
     #[arg(long = "stuck-after", env = "CUSTODIAN_STUCK_AFTER", default_value = "5m", value_parser = parse_duration)]
     pub stuck_after: Duration,
-    /// Deliveries of one event before it goes to the dead-letter subject.
     /// The processing steps a stored clip waits for before it is catalogued, comma-separated
     /// (`transcode`, `fingerprint`), or `none`.
     #[arg(long = "media-steps", env = "CUSTODIAN_MEDIA_STEPS", value_delimiter = ',', default_value = "transcode,fingerprint", value_parser = parse_step)]
     pub media_steps: Vec<Option<ProcessingStep>>,
+    /// Deliveries of one event before it goes to the dead-letter subject.
     #[arg(
         long = "max-deliver",
         env = "CUSTODIAN_MAX_DELIVER",

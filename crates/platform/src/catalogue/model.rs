@@ -149,7 +149,7 @@ pub struct MediaFacts {
     pub video_codec: Option<String>,
     pub audio_codec: Option<String>,
     pub frame_rate: Option<f64>,
-    /// Clockwise degrees the picture is turned for display.
+    /// The display rotation as ffprobe states it: counter-clockwise degrees (0, 90, 180, 270).
     pub rotation: Option<u32>,
     /// The file's own creation time tag.
     pub creation_time: Option<DateTime<Utc>>,
