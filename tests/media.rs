@@ -791,6 +791,108 @@ async fn playlists_naming_another_bureaus_files_are_refused_and_show_nothing_of_
     app.app.stop().await;
 }
 
+/// Rewrites the data reference of the (only) track of an MP4 whose index is at its end so
+/// that its samples are said to live in `path`: a Mac alias record (`alis`) naming an
+/// absolute path, as old QuickTime files do. Box sizes up the chain are adjusted; the
+/// sample offsets are before the index and do not move.
+fn with_external_data_reference(mp4: &[u8], path: &str) -> Vec<u8> {
+    fn find(data: &[u8], from: usize, to: usize, kind: &[u8; 4]) -> Option<(usize, usize)> {
+        let mut at = from;
+        while at + 8 <= to {
+            let size = u32::from_be_bytes(data[at..at + 4].try_into().unwrap()) as usize;
+            if &data[at + 4..at + 8] == kind {
+                return Some((at, size));
+            }
+            at += size.max(8);
+        }
+        None
+    }
+    let mut chain = Vec::new();
+    let (mut from, mut to) = (0, mp4.len());
+    for kind in [b"moov", b"trak", b"mdia", b"minf", b"dinf"] {
+        let (at, size) = find(mp4, from, to, kind).expect("an MP4 box");
+        chain.push(at);
+        from = at + 8;
+        to = at + size;
+    }
+    let (dref_at, dref_size) = find(mp4, from, to, b"dref").expect("a dref box");
+    let mut alias = vec![0u8; 150];
+    alias[10] = 6; // volume name length
+    alias[11..17].copy_from_slice(b"volume");
+    alias[50] = 8; // file name length
+    alias[51..59].copy_from_slice(b"original");
+    let mut record = path.as_bytes().to_vec();
+    if record.len() % 2 == 1 {
+        record.push(0);
+    }
+    alias.extend_from_slice(&2u16.to_be_bytes()); // absolute path
+    alias.extend_from_slice(&(path.len() as u16).to_be_bytes());
+    alias.extend_from_slice(&record);
+    alias.extend_from_slice(&0xFFFFu16.to_be_bytes());
+    alias.extend_from_slice(&0u16.to_be_bytes());
+    let mut entry = ((12 + alias.len()) as u32).to_be_bytes().to_vec();
+    entry.extend_from_slice(b"alis");
+    entry.extend_from_slice(&0u32.to_be_bytes()); // flags 0: not in this file
+    entry.extend_from_slice(&alias);
+    let mut dref = ((16 + entry.len()) as u32).to_be_bytes().to_vec();
+    dref.extend_from_slice(b"dref");
+    dref.extend_from_slice(&0u32.to_be_bytes());
+    dref.extend_from_slice(&1u32.to_be_bytes());
+    dref.extend_from_slice(&entry);
+    let delta = dref.len() as i64 - dref_size as i64;
+    let mut out = mp4[..dref_at].to_vec();
+    out.extend_from_slice(&dref);
+    out.extend_from_slice(&mp4[dref_at + dref_size..]);
+    for at in chain {
+        let size = u32::from_be_bytes(out[at..at + 4].try_into().unwrap()) as i64 + delta;
+        out[at..at + 4].copy_from_slice(&(size as u32).to_be_bytes());
+    }
+    out
+}
+
+/// A MOV/MP4 whose track says its samples are in another file (an external data reference)
+/// naming another bureau's original: the worker does not follow it, so the clip shows nothing
+/// of that footage and fails with a reason.
+#[tokio::test]
+async fn an_external_data_reference_to_another_bureaus_file_is_not_followed() {
+    let app = spawn_standalone_with_media().await;
+    let other_bureau = common::token_for(&app.app, "b2").await;
+    let work = dir();
+    let victim = file(&work, "victim.mp4");
+    test_clip(&victim, "320x240", 25, 2, &["-preset", "veryfast"]);
+    let victim_id = app.upload_file_as(&other_bureau, &victim, &[]).await;
+    app.wait_for_as(&other_bureau, &victim_id, "catalogued")
+        .await;
+    let original = app
+        .stored_files()
+        .into_iter()
+        .find(|p| {
+            p.to_string_lossy().contains(&victim_id) && p.to_string_lossy().contains("originals/")
+        })
+        .expect("the other bureau's original")
+        .display()
+        .to_string();
+    let carrier = file(&work, "carrier.mp4");
+    test_clip(&carrier, "320x240", 25, 2, &["-preset", "veryfast"]);
+    let crafted = file(&work, "crafted.mov");
+    std::fs::write(
+        &crafted,
+        with_external_data_reference(&std::fs::read(&carrier).unwrap(), &original),
+    )
+    .unwrap();
+    let id = app.upload_file(&crafted, &[]).await;
+    let record = app.wait_for(&id, "failed").await;
+    let reason = record["failure_reason"].as_str().unwrap();
+    assert!(reason.contains("no frame could be decoded"), "{reason}");
+    for derived in ["view", "poster"] {
+        let response = app
+            .get(&app.token, &format!("/v1/clips/{id}/{derived}"))
+            .await;
+        assert_eq!(response.status(), 409, "a {derived} was made from it");
+    }
+    app.app.stop().await;
+}
+
 #[tokio::test]
 async fn what_body_cameras_and_phones_record_is_accepted() {
     let app = spawn_standalone_with_media().await;
