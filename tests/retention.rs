@@ -330,8 +330,10 @@ async fn two_years_of_retention() {
     assert_eq!((report.purged, report.restored), (0, 1), "{report:?}");
     assert_eq!(w.state(&ordinary).await, "catalogued");
 
-    // Released, recycled, and after its week in the bin purged: the file goes, the record stays.
-    w.app
+    // Released (by a leader: an archivist may not lift a hold), recycled, and after its week
+    // in the bin purged: the file goes, the record stays.
+    let (status, refused) = w
+        .app
         .send(
             "PUT",
             &w.archivist,
@@ -339,6 +341,22 @@ async fn two_years_of_retention() {
             json!({"legal_hold": false}),
         )
         .await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (403, Some("leader-required")),
+        "{refused}"
+    );
+    let leader = token_with_role(&w.app.app, "b1", Role::Leader).await;
+    let (status, released) = w
+        .app
+        .send(
+            "PUT",
+            &leader,
+            &format!("/v1/clips/{ordinary}/retention"),
+            json!({"legal_hold": false}),
+        )
+        .await;
+    assert_eq!(status, 200, "{released}");
     let file = w.original_path(&ordinary);
     // What the media workers would have made of it goes with it; a kept clip's stays.
     let blob = w.app.app.ports.blob.clone();
@@ -716,4 +734,67 @@ async fn the_plan_command_lists_what_will_go_and_nothing_that_stays() {
         .unwrap();
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("ordinary-years"));
+}
+
+/// A retention change names what it changes: a field left out stays as it was, a clip the
+/// caller may not see is not touched, and only a leader lifts a hold.
+#[tokio::test]
+async fn retention_changes_are_explicit_and_scoped_to_what_the_caller_sees() {
+    let w = world().await;
+    let clip = w.upload("2026-03-01T10:00:00+08:00").await;
+    let leader = token_with_role(&w.app.app, "b1", Role::Leader).await;
+    let put = |token: &str, body: Value| {
+        let token = token.to_owned();
+        let path = format!("/v1/clips/{clip}/retention");
+        let app = &w.app;
+        async move { app.send("PUT", &token, &path, body).await }
+    };
+    let (status, _) = put(
+        &leader,
+        json!({"legal_hold": true, "long_term_reason": "dispute_or_complaint"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    // Only the class changes; the hold stays.
+    let (status, view) = put(
+        &w.archivist,
+        json!({"long_term_reason": "coercive_measure"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["legal_hold"], true, "{view}");
+    assert_eq!(view["long_term_reason"], "coercive_measure", "{view}");
+    // Only the hold is named; lifting it is a leader's decision.
+    let (status, _) = put(&w.archivist, json!({"legal_hold": false})).await;
+    assert_eq!(status, 403);
+    // Made secret, the clip is beyond an archivist's sight: nothing is changed, and the
+    // answer is the one for a clip that does not exist.
+    let (status, _) = w
+        .app
+        .send(
+            "PUT",
+            &leader,
+            &format!("/v1/clips/{clip}/confidentiality"),
+            json!({"level": "secret"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = put(&w.archivist, json!({"long_term_reason": null})).await;
+    assert_eq!(status, 404);
+    let (_, view) = w
+        .app
+        .send(
+            "GET",
+            &leader,
+            &format!("/v1/clips/{clip}/retention"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(view["legal_hold"], true, "{view}");
+    assert_eq!(view["long_term_reason"], "coercive_measure", "{view}");
+    // A leader clears the class with an explicit null.
+    let (status, view) = put(&leader, json!({"long_term_reason": null})).await;
+    assert_eq!(status, 200);
+    assert_eq!(view["long_term_reason"], Value::Null, "{view}");
+    assert_eq!(view["legal_hold"], true, "{view}");
 }

@@ -10,7 +10,7 @@ use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
 use custodian_core::retention::{LongTermReason, Retention as Decision};
-use custodian_core::roles::Action;
+use custodian_core::roles::{Action, Role};
 use custodian_core::ClipId;
 use custodian_platform::catalogue::{ClipRecord, Finding};
 use custodian_platform::http::{
@@ -107,23 +107,36 @@ async fn clip_retention(
     Ok(Json(retention.view(clip).await?))
 }
 
+/// What to change; a field left out stays as it is.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct SetRetention {
     /// coercive_measure, dispute_or_complaint, obstruction_or_assault, mass_incident_or_emergency
-    /// or other:TEXT; absent for an ordinary clip.
+    /// or other:TEXT; `null` makes the clip ordinary; absent leaves it unchanged.
     #[schema(
+        value_type = Option<String>,
+        nullable,
         pattern = r"^(coercive_measure|dispute_or_complaint|obstruction_or_assault|mass_incident_or_emergency|other:.*\S.*)$"
     )]
-    long_term_reason: Option<String>,
-    #[serde(default)]
-    legal_hold: bool,
+    #[serde(default, deserialize_with = "present")]
+    long_term_reason: Option<Option<String>>,
+    /// Absent leaves the hold as it is. Lifting a hold takes a leader.
+    legal_hold: Option<bool>,
+}
+
+/// A field given (even as `null`), as opposed to one left out.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 #[utoipa::path(put, path = "/v1/clips/{id}/retention", tag = "retention",
     params(("id" = uuid::Uuid, Path, description = "clip id")),
     request_body = SetRetention,
     responses((status = 200, description = "set; the rules' answer now", body = ClipRetention),
-              (status = 403, description = "a role that may not manage retention", body = ErrorBody),
+              (status = 403, description = "a role that may not manage retention, or lifting a legal hold without being a leader (`leader-required`)", body = ErrorBody),
               (status = 404, description = "no such clip in the caller's bureau", body = ErrorBody),
               (status = 422, description = "unknown long-term reason", body = ErrorBody)),
     security(("bearer" = [])))]
@@ -135,18 +148,40 @@ async fn set_clip_retention(
 ) -> Result<Json<ClipRetention>, ApiError> {
     caller.require(Action::ManageRetention)?;
     let id = clip_id(&id)?;
-    let reason = body
-        .long_term_reason
-        .as_deref()
-        .map(str::parse::<LongTermReason>)
-        .transpose()
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid-retention",
-                e.to_string(),
-            )
-        })?;
+    // A clip the caller may not see is answered as one that does not exist, before anything
+    // is changed.
+    let clip = retention.clip_of(&caller, id).await?;
+    let invalid = |e: custodian_core::retention::RetentionError| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-retention",
+            e.to_string(),
+        )
+    };
+    let reason = match &body.long_term_reason {
+        None => clip
+            .long_term_reason
+            .as_deref()
+            .map(str::parse::<LongTermReason>)
+            .transpose()
+            .map_err(invalid)?,
+        Some(given) => given
+            .as_deref()
+            .map(str::parse::<LongTermReason>)
+            .transpose()
+            .map_err(invalid)?,
+    };
+    let legal_hold = body.legal_hold.unwrap_or(clip.legal_hold);
+    if clip.legal_hold && !legal_hold && caller.role != Role::Leader {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "leader-required",
+            format!(
+                "{} may not lift a legal hold; a leader of the bureau decides that",
+                caller.role.with_article()
+            ),
+        ));
+    }
     let now = retention.ports.clock.now();
     if !retention
         .ports
@@ -155,7 +190,7 @@ async fn set_clip_retention(
             &caller.bureau,
             id,
             reason.as_ref(),
-            body.legal_hold,
+            legal_hold,
             &caller.name(),
             now,
         )
@@ -167,7 +202,7 @@ async fn set_clip_retention(
             format!("no clip {id} in bureau {}", caller.bureau),
         ));
     }
-    tracing::info!(clip_id = %id, long_term = ?reason, legal_hold = body.legal_hold, by = %caller.name(), "retention set");
+    tracing::info!(clip_id = %id, long_term = ?reason, legal_hold, by = %caller.name(), "retention set");
     let clip = retention.clip_of(&caller, id).await?;
     Ok(Json(retention.view(clip).await?))
 }
