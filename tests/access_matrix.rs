@@ -249,6 +249,34 @@ async fn confidential_clips_are_hidden_from_roles_that_may_not_see_them() {
     for id in [&secret, &internal] {
         app.wait_for_state(id, "catalogued").await;
     }
+    // While both are ordinary: a case holding both, and a copy request for each.
+    let archivist = token_with_role(&app.app, "b1", Role::Archivist).await;
+    let (status, case) = app
+        .send(
+            "POST",
+            &archivist,
+            "/v1/cases",
+            json!({"reference": "应急罚〔2026〕7号", "title": "某仓库案"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{case}");
+    let case = case["id"].as_str().unwrap().to_owned();
+    let (status, _) = app
+        .send(
+            "POST",
+            &archivist,
+            &format!("/v1/cases/{case}/clips"),
+            json!({"clip_ids": [secret, internal]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let mut requests = Vec::new();
+    for id in [&secret, &internal] {
+        let ask = json!({"clip_id": id, "party": "某某律师", "purpose": "诉讼"});
+        let (status, request) = app.send("POST", &app.token, "/v1/copy-requests", ask).await;
+        assert_eq!(status, 201, "{request}");
+        requests.push(request["id"].as_str().unwrap().to_owned());
+    }
     assert_eq!(
         app.send(
             "PUT",
@@ -314,6 +342,40 @@ async fn confidential_clips_are_hidden_from_roles_that_may_not_see_them() {
                 .unwrap()
                 .contains(id.as_str());
             assert_eq!(listed, sees, "{role} listing {id}");
+            // Nor is it named by its case, its copy request or its finished upload.
+            let in_case = app.get_json(&token, &format!("/v1/cases/{case}")).await["clips"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c == id.as_str());
+            assert_eq!(in_case, sees, "{role}: case listing {id}");
+            let request = &requests[usize::from(id == &internal)];
+            let status = app
+                .get(&token, &format!("/v1/copy-requests/{request}"))
+                .await
+                .status()
+                .as_u16();
+            assert_eq!(
+                status,
+                if sees { 200 } else { 404 },
+                "{role}: copy request of {id}"
+            );
+            let status = app
+                .http
+                .head(format!("{}/v1/tus/{id}", app.base))
+                .bearer_auth(&token)
+                .header("Tus-Resumable", "1.0.0")
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16();
+            let expected = match (role.may(Action::Upload), sees) {
+                (false, _) => 403,
+                (true, true) => 200,
+                (true, false) => 404,
+            };
+            assert_eq!(status, expected, "{role}: tus HEAD of {id}");
         }
         // A copy of what one may not see cannot be asked for either.
         if role == Role::Officer {

@@ -497,8 +497,17 @@ struct CaseView {
 }
 
 impl Catalog {
-    async fn case_view(&self, case: CaseRecord) -> Result<CaseView, ApiError> {
-        let clips = self.ports.catalogue.case_clip_ids(case.id).await?;
+    /// The case as `caller` may see it: clips too confidential for the caller's role are
+    /// left out, as if they were not linked (art. 24).
+    async fn case_view(&self, caller: &Caller, case: CaseRecord) -> Result<CaseView, ApiError> {
+        let visible = caller.may_see();
+        let mut clips = Vec::new();
+        for id in self.ports.catalogue.case_clip_ids(case.id).await? {
+            let clip = self.ports.catalogue.clip(&caller.bureau, id).await?;
+            if clip.is_some_and(|clip| visible.contains(&clip.confidentiality)) {
+                clips.push(id);
+            }
+        }
         let filing_deadline = case.filing_due_at.map(|due| {
             Deadline::evaluate(
                 DeadlineKind::CaseFiling,
@@ -566,7 +575,10 @@ async fn create_case(
         }
         Err(e) => return Err(e.into()),
     }
-    Ok((StatusCode::CREATED, Json(catalog.case_view(case).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(catalog.case_view(&caller, case).await?),
+    ))
 }
 
 #[utoipa::path(
@@ -586,7 +598,7 @@ async fn case(
     Path(id): Path<String>,
 ) -> Result<Json<CaseView>, ApiError> {
     let case = catalog.case_of(&caller, case_id(&id)?).await?;
-    Ok(Json(catalog.case_view(case).await?))
+    Ok(Json(catalog.case_view(&caller, case).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -634,7 +646,7 @@ async fn link_clips(
         .catalogue
         .link_clips(case.id, &clips, &caller.name(), catalog.ports.clock.now())
         .await?;
-    Ok(Json(catalog.case_view(case).await?))
+    Ok(Json(catalog.case_view(&caller, case).await?))
 }
 
 #[utoipa::path(
@@ -671,7 +683,7 @@ async fn close_case(
     }
     Ok(Json(
         catalog
-            .case_view(catalog.case_of(&caller, case.id).await?)
+            .case_view(&caller, catalog.case_of(&caller, case.id).await?)
             .await?,
     ))
 }
@@ -713,7 +725,7 @@ async fn file_case(
     }
     Ok(Json(
         catalog
-            .case_view(catalog.case_of(&caller, case.id).await?)
+            .case_view(&caller, catalog.case_of(&caller, case.id).await?)
             .await?,
     ))
 }

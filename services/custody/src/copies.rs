@@ -120,6 +120,26 @@ fn not_found(id: uuid::Uuid, caller: &Caller) -> ApiError {
     )
 }
 
+/// A copy request of the caller's bureau whose clip the caller may see; any other answers as
+/// one that does not exist, so its party and purpose tell nothing of a confidential clip.
+async fn visible_request(
+    custody: &Custody,
+    caller: &Caller,
+    id: uuid::Uuid,
+) -> Result<CopyRequest, ApiError> {
+    let request = custody
+        .ports
+        .catalogue
+        .copy_request(&caller.bureau, id)
+        .await?
+        .ok_or_else(|| not_found(id, caller))?;
+    match clip_in_bureau(&*custody.ports.catalogue, caller, request.clip).await {
+        Ok(_) => Ok(request),
+        Err(e) if e.status == StatusCode::NOT_FOUND => Err(not_found(id, caller)),
+        Err(e) => Err(e),
+    }
+}
+
 fn request_id(text: &str) -> Result<uuid::Uuid, ApiError> {
     uuid::Uuid::parse_str(text).map_err(|_| {
         ApiError::new(
@@ -195,13 +215,7 @@ pub async fn get_one(
     Path(id): Path<String>,
 ) -> Result<Json<CopyRequest>, ApiError> {
     let id = request_id(&id)?;
-    let request = custody
-        .ports
-        .catalogue
-        .copy_request(&caller.bureau, id)
-        .await?
-        .ok_or_else(|| not_found(id, &caller))?;
-    Ok(Json(request))
+    Ok(Json(visible_request(&custody, &caller, id).await?))
 }
 
 async fn decide(
@@ -213,12 +227,7 @@ async fn decide(
 ) -> Result<Json<Decided>, ApiError> {
     caller.require(Action::ApproveCopy)?;
     let id = request_id(id)?;
-    let request = custody
-        .ports
-        .catalogue
-        .copy_request(&caller.bureau, id)
-        .await?
-        .ok_or_else(|| not_found(id, caller))?;
+    let request = visible_request(custody, caller, id).await?;
     // The person, never a label: one leader with two sessions is still one person. Requests
     // from before persons were kept compare the requester's label.
     let (requester, decider) = if request.requested_by_person.is_empty() {

@@ -560,6 +560,9 @@ async fn head_inner(ingest: &Ingest, caller: &Caller, id: &str) -> Result<Answer
                 .catalogue
                 .clip(&caller.bureau, clip)
                 .await?
+                // A finished upload whose clip was since made confidential tells its size
+                // and digest only to those who may see it.
+                .filter(|record| caller.may_see().contains(&record.confidentiality))
                 .ok_or(TusFailure::NotFound)?;
             Ok(Answer {
                 status: StatusCode::OK,
