@@ -93,16 +93,13 @@ pub fn export_verify(
     }
     let key_hex = match public_key {
         Some(key) => key.to_owned(),
-        None => {
-            eprintln!("checking against the key inside the package: this proves the package is intact, not who made it (give --public-key)");
-            String::from_utf8_lossy(
-                files
-                    .get(custodian_core::export::PUBLIC_KEY)
-                    .context("the package has no public-key.txt")?,
-            )
-            .trim()
-            .to_owned()
-        }
+        None => String::from_utf8_lossy(
+            files
+                .get(custodian_core::export::PUBLIC_KEY)
+                .context("the package has no public-key.txt")?,
+        )
+        .trim()
+        .to_owned(),
     };
     Ok(custodian_core::export::check_package(
         &files,

@@ -182,10 +182,14 @@ pub enum ExportCommand {
     Verify {
         /// The package (.tar).
         package: PathBuf,
-        /// The deployment's checkpoint public key (hex), to prove who made the package; without
-        /// it the key inside the package is used, which proves integrity only.
-        #[arg(long = "public-key")]
+        /// The deployment's checkpoint public key (hex), which proves who made the package.
+        /// Required unless --integrity-only is given.
+        #[arg(long = "public-key", required_unless_present = "integrity_only")]
         public_key: Option<String>,
+        /// Check against the key inside the package: this proves the package is intact, not
+        /// who made it (anyone can sign a package with a key of their own).
+        #[arg(long = "integrity-only", conflicts_with = "public_key")]
+        integrity_only: bool,
     },
 }
 

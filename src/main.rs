@@ -99,11 +99,17 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 ExportCommand::Verify {
                     package,
                     public_key,
+                    integrity_only: _,
                 },
         } => {
             let report = custodian::admin::export_verify(&package, public_key.as_deref())?;
+            let proven = if public_key.is_some() {
+                "intact, signed by the given key"
+            } else {
+                "intact (signed by the key it carries: who made it is not proven)"
+            };
             println!(
-                "package {} of bureau {}: {} clips, {} files: intact",
+                "package {} of bureau {}: {} clips, {} files: {proven}",
                 report.package_id, report.bureau, report.clips, report.files
             );
             Ok(())

@@ -230,6 +230,24 @@ async fn a_case_exports_as_a_signed_package_that_verifies_until_changed() {
     std::fs::write(&path, &package).unwrap();
     let (ok, text) = verify(&path, &stranger).await;
     assert!(!ok && text.contains("signature"), "{text}");
+    // No key at all: refused, unless integrity alone is asked for, and then said so.
+    let run = |args: &[&str]| {
+        std::process::Command::new(BIN)
+            .args(["export", "verify"])
+            .args(args)
+            .arg(&path)
+            .output()
+            .unwrap()
+    };
+    let keyless = run(&[]);
+    assert!(!keyless.status.success(), "verified without a key");
+    assert!(String::from_utf8_lossy(&keyless.stderr).contains("--public-key"));
+    let integrity = run(&["--integrity-only"]);
+    let said = String::from_utf8_lossy(&integrity.stdout);
+    assert!(
+        integrity.status.success() && said.contains("not proven"),
+        "{said}"
+    );
 
     // The export is in each clip's custody trail.
     let auditor = token_with_role(&app.app, "b1", Role::Auditor).await;

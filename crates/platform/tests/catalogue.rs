@@ -1048,3 +1048,27 @@ async fn both_catalogues_record_party_copies() {
     )
     .await;
 }
+
+/// The standalone catalogue names every clip, officer and case: its file and journal are the
+/// owner's alone whatever the umask, and a file left more open is tightened at start.
+#[tokio::test]
+async fn the_sqlite_catalogue_file_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("catalogue.db");
+    let mode = |suffix: &str| {
+        std::fs::metadata(format!("{}{suffix}", path.display()))
+            .map(|m| m.permissions().mode() & 0o777)
+            .ok()
+    };
+    let url = format!("sqlite:{}", path.display());
+    let first = catalogue::connect(&url, 1).await.unwrap();
+    first.ping().await.unwrap();
+    assert_eq!(mode(""), Some(0o600));
+    assert_eq!(mode("-wal"), Some(0o600));
+    drop(first);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let again = catalogue::connect(&url, 1).await.unwrap();
+    again.ping().await.unwrap();
+    assert_eq!(mode(""), Some(0o600));
+}

@@ -83,6 +83,37 @@ fn rows_to_clips(rows: Vec<ClipRow>) -> Result<Vec<ClipRecord>, CatalogueError> 
     rows.into_iter().map(ClipRecord::try_from).collect()
 }
 
+/// Makes the catalogue file readable and writable by its owner only (it names every clip,
+/// officer and case), whatever the umask: creates it so if `create` and it is missing, and
+/// tightens it if it exists. An in-memory database has no file.
+fn owner_only(path: &std::path::Path, create: bool) -> Result<(), CatalogueError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let failed = |e: std::io::Error| CatalogueError::Unavailable {
+        operation: "restrict the catalogue file to its owner",
+        message: format!("{}: {e}", path.display()),
+    };
+    if path.as_os_str().is_empty() || path.to_string_lossy().starts_with(':') {
+        return Ok(());
+    }
+    if create && !path.exists() {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(failed(e)),
+        }
+    }
+    match std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(failed(e)),
+    }
+}
+
 #[derive(Clone)]
 pub struct SqliteCatalogue {
     pool: SqlitePool,
@@ -98,12 +129,21 @@ impl SqliteCatalogue {
             .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
+        let file = options.get_filename().to_path_buf();
+        owner_only(&file, true)?;
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await
             .map_err(err("connect"))?;
+        // SQLite gives its journal files the database's mode; older installations may have
+        // made them more open.
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = file.clone().into_os_string();
+            name.push(suffix);
+            owner_only(std::path::Path::new(&name), false)?;
+        }
         sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
             .await
