@@ -270,3 +270,40 @@ async fn every_request_is_recorded_and_the_trail_verifies_until_tampered_with() 
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("not signed by this key"));
 }
+
+/// Reading the trail adds to it, so a pager must page over the snapshot its first page
+/// fixed: it reaches the end, and sees every entry up to that point exactly once.
+#[tokio::test]
+async fn paging_the_trail_reaches_the_end_of_a_snapshot() {
+    let app = spawn_standalone().await;
+    for _ in 0..5 {
+        app.get(&app.token, "/v1/clips").await;
+    }
+    let auditor = token_with_role(&app.app, "b1", Role::Auditor).await;
+    let mut seen = Vec::new();
+    let mut query = "limit=2".to_owned();
+    let mut until = None;
+    for _ in 0..50 {
+        let page: Value = app.get_json(&auditor, &format!("/v1/audit?{query}")).await;
+        let snapshot = page["until"].as_i64().unwrap();
+        assert_eq!(*until.get_or_insert(snapshot), snapshot, "{page}");
+        seen.extend(
+            page["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["seq"].as_i64().unwrap()),
+        );
+        match page["next_after"].as_i64() {
+            Some(after) => query = format!("limit=2&after={after}&until={snapshot}"),
+            None => break,
+        }
+    }
+    let until = until.unwrap();
+    assert!(until >= 5, "{until}");
+    assert_eq!(
+        seen,
+        (1..=until).collect::<Vec<_>>(),
+        "each entry once, in order, to the end"
+    );
+}

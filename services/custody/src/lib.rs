@@ -305,11 +305,19 @@ struct Page {
     /// At most this many (1 to 1000; default 100).
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
+    /// Entries up to this sequence number only: the `until` the first page answered. Reading
+    /// the trail adds to it, so a pager that follows the chain's head would never finish.
+    #[param(minimum = 0)]
+    until: Option<i64>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 struct Entries {
     entries: Vec<AuditEntry>,
+    /// The snapshot this page belongs to: pass it back as `until` with the next page.
+    until: i64,
+    /// `after` for the next page, absent once the snapshot is read to its end.
+    next_after: Option<i64>,
 }
 
 #[utoipa::path(get, path = "/v1/audit", tag = "custody", params(Page),
@@ -330,12 +338,30 @@ async fn entries(
             format!("limit {limit} must be 1 to 1000"),
         ));
     }
-    let entries = custody
+    let until = match page.until {
+        Some(until) => until,
+        None => custody
+            .ports
+            .catalogue
+            .last_audit_entry(caller.bureau.as_str())
+            .await?
+            .map_or(0, |entry| entry.seq),
+    };
+    let mut entries = custody
         .ports
         .catalogue
         .audit_entries(caller.bureau.as_str(), page.after.unwrap_or(0), limit)
         .await?;
-    Ok(Json(Entries { entries }))
+    entries.retain(|entry| entry.seq <= until);
+    let next_after = entries
+        .last()
+        .map(|entry| entry.seq)
+        .filter(|&last| last < until);
+    Ok(Json(Entries {
+        entries,
+        until,
+        next_after,
+    }))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
