@@ -113,10 +113,26 @@ pub async fn audit_verify(
 ) -> anyhow::Result<Vec<(String, custodian_core::audit::ChainReport)>> {
     let key = audit_key(args)?;
     let catalogue = open(&args.catalogue).await?;
-    let bureaus = match &args.bureau {
+    let anchors = if args.without_anchors {
+        Vec::new()
+    } else {
+        anchored_checkpoints(args).await?
+    };
+    let mut bureaus = match &args.bureau {
         Some(bureau) => vec![bureau.clone()],
         None => catalogue.audit_bureaus().await?,
     };
+    // A bureau whose whole chain was deleted from the catalogue still has its anchors.
+    if args.bureau.is_none() {
+        for anchor in &anchors {
+            if !bureaus.contains(&anchor.bureau) {
+                bureaus.push(anchor.bureau.clone());
+            }
+        }
+    }
+    let max_age = chrono::Duration::from_std(args.max_checkpoint_age)
+        .context("--max-checkpoint-age is too long")?;
+    let now = chrono::Utc::now();
     let mut reports = Vec::new();
     for bureau in bureaus {
         let mut entries: Vec<custodian_core::audit::AuditEntry> = Vec::new();
@@ -129,11 +145,81 @@ pub async fn audit_verify(
             entries.extend(page);
         }
         let checkpoints = catalogue.checkpoints(&bureau).await?;
-        let report = custodian_core::audit::verify_chain(&bureau, &entries, &checkpoints, &key)
-            .with_context(|| format!("the audit trail of bureau {bureau} is broken"))?;
+        let report = if args.without_anchors {
+            custodian_core::audit::verify_chain(&bureau, &entries, &checkpoints, &key)
+        } else {
+            custodian_core::audit::verify_anchored(
+                &bureau,
+                &entries,
+                &checkpoints,
+                &anchors,
+                &key,
+                now,
+                max_age,
+            )
+        }
+        .with_context(|| format!("the audit trail of bureau {bureau} is broken"))?;
         reports.push((bureau, report));
     }
     Ok(reports)
+}
+
+/// Every checkpoint anchored in the blob store: DATA/blobs for `--data`, else the S3 bucket.
+async fn anchored_checkpoints(
+    args: &crate::cli::AuditArgs,
+) -> anyhow::Result<Vec<custodian_core::audit::Checkpoint>> {
+    use custodian_platform::blob::BlobStore;
+    /// A region's blob store, from its `CUSTODIAN_S3_*` variables.
+    #[derive(clap::Parser)]
+    struct RegionStore {
+        #[command(flatten)]
+        s3: custodian_platform::config::S3Args,
+    }
+    let store: Box<dyn BlobStore> = match &args.catalogue.data {
+        Some(data) => Box::new(
+            custodian_platform::blob::LocalBlobStore::open(data.join("blobs"))
+                .await
+                .context("opening DATA/blobs for the audit anchors")?,
+        ),
+        None => {
+            let region =
+                <RegionStore as clap::Parser>::try_parse_from(["anchors"]).map_err(|e| {
+                    anyhow::anyhow!(
+                        "the audit anchors live in the region's blob store: set its \
+                         CUSTODIAN_S3_* variables, or give --without-anchors to verify the \
+                         catalogue alone ({})",
+                        e.kind()
+                    )
+                })?;
+            Box::new(custodian_platform::blob::S3BlobStore::new(
+                &region
+                    .s3
+                    .validate()
+                    .context("the S3 settings of the audit anchors")?,
+            ))
+        }
+    };
+    let mut anchors = Vec::new();
+    for key in store
+        .list(custodian_core::audit::ANCHOR_PREFIX)
+        .await
+        .context("listing the audit anchors")?
+    {
+        let mut bytes = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut store.open(&key).await?, &mut bytes)
+            .await
+            .with_context(|| format!("reading anchor {key}"))?;
+        let checkpoint: custodian_core::audit::Checkpoint = serde_json::from_slice(&bytes)
+            .with_context(|| format!("anchor {key} is not a checkpoint"))?;
+        if custodian_core::audit::anchor_bureau(&key) != Some(checkpoint.bureau.as_str()) {
+            anyhow::bail!(
+                "anchor {key} names bureau {}: moved or forged",
+                checkpoint.bureau
+            );
+        }
+        anchors.push(checkpoint);
+    }
+    Ok(anchors)
 }
 
 /// A standalone data directory's catalogue, or the one at a database URL.

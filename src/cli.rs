@@ -215,6 +215,13 @@ pub struct AuditArgs {
     /// Only this bureau.
     #[arg(long)]
     pub bureau: Option<String>,
+    /// Verify without the anchors in the blob store: proves less (a rewrite re-signed with
+    /// the key is not caught), and says so.
+    #[arg(long = "without-anchors")]
+    pub without_anchors: bool,
+    /// Entries older than this must be covered by an anchored checkpoint.
+    #[arg(long = "max-checkpoint-age", default_value = "24h", value_parser = parse_duration)]
+    pub max_checkpoint_age: std::time::Duration,
 }
 
 #[derive(Debug, Subcommand)]

@@ -64,8 +64,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
             command: AuditCommand::Verify(args),
         } => {
             for (bureau, report) in custodian::admin::audit_verify(&args).await? {
+                let anchored = if args.without_anchors {
+                    "anchors not checked".to_owned()
+                } else {
+                    format!("{} anchored in the blob store", report.anchored)
+                };
                 println!(
-                    "bureau {bureau}: {} entries, {} signed checkpoints, {} entries after the last: intact",
+                    "bureau {bureau}: {} entries, {} signed checkpoints ({anchored}), {} entries after the last: intact",
                     report.entries, report.checkpoints, report.unsigned_tail
                 );
             }

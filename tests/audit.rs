@@ -29,6 +29,21 @@ async fn verify(data: &Path) -> (bool, String) {
     (output.status.success(), text)
 }
 
+async fn verify_without_anchors(data: &Path) -> (bool, String) {
+    let output = tokio::process::Command::new(BIN)
+        .args(["audit", "verify", "--without-anchors", "--data"])
+        .arg(data)
+        .output()
+        .await
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
 /// A copy of a stopped instance's data directory, to tamper with.
 fn copy_data(from: &Path) -> tempfile::TempDir {
     let to = tempfile::tempdir().unwrap();
@@ -36,6 +51,18 @@ fn copy_data(from: &Path) -> tempfile::TempDir {
         let name = entry.file_name();
         if name.to_string_lossy().starts_with("catalogue.db") || name == "audit-signing.key" {
             std::fs::copy(entry.path(), to.path().join(name)).unwrap();
+        }
+    }
+    // The checkpoints anchored in the blob store, outside the catalogue.
+    let anchors = from.join("blobs/audit-anchors");
+    for bureau in std::fs::read_dir(&anchors).unwrap().flatten() {
+        let into = to
+            .path()
+            .join("blobs/audit-anchors")
+            .join(bureau.file_name());
+        std::fs::create_dir_all(&into).unwrap();
+        for anchor in std::fs::read_dir(bureau.path()).unwrap().flatten() {
+            std::fs::copy(anchor.path(), into.join(anchor.file_name())).unwrap();
         }
     }
     to
@@ -151,6 +178,7 @@ async fn every_request_is_recorded_and_the_trail_verifies_until_tampered_with() 
         text.contains("bureau b1:") && text.contains("intact"),
         "{text}"
     );
+    assert!(text.contains("1 anchored in the blob store"), "{text}");
 
     // The trail refuses changes through the database as well.
     let mut conn = sqlite(&data).await;
@@ -254,6 +282,94 @@ async fn every_request_is_recorded_and_the_trail_verifies_until_tampered_with() 
     let (ok, text) = verify(copy.path()).await;
     assert!(!ok, "a forged chain passed");
     assert!(text.contains("does not match the chain"), "{text}");
+
+    // The same forger also re-signs the catalogue's checkpoints with the key beside the
+    // database: the catalogue agrees with itself, the anchors in the blob store do not.
+    let mut conn = sqlite(copy.path()).await;
+    sqlx::query("DROP TRIGGER audit_checkpoints_no_delete")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM audit_checkpoints WHERE bureau_id = 'b1'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (seq, at, actor, action, target, detail, prev_hash, hash): (i64, chrono::DateTime<chrono::Utc>, String, String, Option<String>, String, String, String) =
+        sqlx::query_as("SELECT seq, at, actor, action, target, detail, prev_hash, hash FROM audit_log WHERE bureau_id = 'b1' ORDER BY seq DESC LIMIT 1")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    let last = custodian_core::audit::AuditEntry {
+        bureau: "b1".into(),
+        seq,
+        at,
+        actor,
+        action,
+        target,
+        detail,
+        prev_hash,
+        hash,
+    };
+    let stolen = read_key(&copy.path().join("audit-signing.key")).unwrap();
+    let resigned = custodian_core::audit::sign_checkpoint(&stolen, &last, chrono::Utc::now());
+    sqlx::query("INSERT INTO audit_checkpoints (bureau_id, seq, hash, at, signature) VALUES ('b1', $1, $2, $3, $4)")
+        .bind(resigned.seq)
+        .bind(&resigned.hash)
+        .bind(resigned.at)
+        .bind(&resigned.signature)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    drop(conn);
+    let (ok, text) = verify_without_anchors(copy.path()).await;
+    assert!(ok, "the catalogue alone is fooled, as expected: {text}");
+    assert!(text.contains("anchors not checked"), "{text}");
+    let (ok, text) = verify(copy.path()).await;
+    assert!(!ok, "a forged and re-signed chain passed");
+    assert!(text.contains("does not match the chain"), "{text}");
+
+    // Entries and checkpoints deleted from the end, and a bureau's whole chain deleted: the
+    // catalogue is consistent with itself each time, the anchors are not.
+    let deletions: [(&str, &[&str], &str); 2] = [
+        (
+            "shortened",
+            &[
+                "DELETE FROM audit_log WHERE bureau_id = 'b1' AND seq > 2",
+                "DELETE FROM audit_checkpoints WHERE bureau_id = 'b1'",
+            ],
+            "names an entry the chain no longer has",
+        ),
+        (
+            "a bureau erased",
+            &[
+                "DELETE FROM audit_log WHERE bureau_id = 'b2'",
+                "DELETE FROM audit_checkpoints WHERE bureau_id = 'b2'",
+            ],
+            "of bureau b2 names an entry the chain no longer has",
+        ),
+    ];
+    for (kind, statements, expected) in deletions {
+        let copy = copy_data(&data);
+        let mut conn = sqlite(copy.path()).await;
+        for trigger in ["audit_log_no_delete", "audit_checkpoints_no_delete"] {
+            sqlx::query(&format!("DROP TRIGGER {trigger}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        for statement in statements {
+            sqlx::query(statement).execute(&mut conn).await.unwrap();
+        }
+        drop(conn);
+        let (ok, text) = verify_without_anchors(copy.path()).await;
+        assert!(
+            ok,
+            "{kind}: the catalogue alone is fooled, as expected: {text}"
+        );
+        let (ok, text) = verify(copy.path()).await;
+        assert!(!ok, "{kind} not caught");
+        assert!(text.contains(expected), "{kind}: {text}");
+    }
 
     // Checked with another key, even the untouched trail fails.
     let stranger = hex::encode(

@@ -147,6 +147,73 @@ pub enum ChainError {
     CheckpointMismatch { bureau: String, seq: i64 },
     #[error("checkpoint at entry {seq} of bureau {bureau} names an entry the chain no longer has: entries were removed from its end")]
     Truncated { bureau: String, seq: i64 },
+    #[error("entry {seq} of bureau {bureau} ({at}) is older than {max_age_hours} h and no checkpoint anchored outside the catalogue covers it: anchoring stopped, or the trail was rewritten after its last anchor")]
+    Unanchored {
+        bureau: String,
+        seq: i64,
+        at: DateTime<Utc>,
+        max_age_hours: i64,
+    },
+}
+
+/// Where checkpoints are anchored outside the catalogue, in the blob store: one object per
+/// checkpoint, never replaced, so rewriting the database (and re-signing with a stolen key)
+/// cannot move what an anchor says the chain held.
+pub const ANCHOR_PREFIX: &str = "audit-anchors/";
+
+/// The blob key of the anchor of `bureau`'s checkpoint at `seq`.
+pub fn anchor_key(bureau: &str, seq: i64) -> String {
+    format!("{ANCHOR_PREFIX}{bureau}/{seq:020}.json")
+}
+
+/// The bureau an anchor key belongs to.
+pub fn anchor_bureau(key: &str) -> Option<&str> {
+    key.strip_prefix(ANCHOR_PREFIX)?
+        .split_once('/')
+        .map(|(bureau, _)| bureau)
+        .filter(|bureau| !bureau.is_empty())
+}
+
+/// Verifies a bureau's chain against its checkpoints in the catalogue and those anchored
+/// outside it: every anchor must match the chain (a chain shortened, removed or rewritten
+/// before an anchor is caught even if its catalogue checkpoints were re-signed), and no entry
+/// older than `max_age` at `now` may lie beyond the last anchor.
+pub fn verify_anchored(
+    bureau: &str,
+    entries: &[AuditEntry],
+    checkpoints: &[Checkpoint],
+    anchors: &[Checkpoint],
+    key: &VerifyingKey,
+    now: DateTime<Utc>,
+    max_age: chrono::Duration,
+) -> Result<ChainReport, ChainError> {
+    let mut all: Vec<Checkpoint> = checkpoints.to_vec();
+    for anchor in anchors.iter().filter(|a| a.bureau == bureau) {
+        if !all.contains(anchor) {
+            all.push(anchor.clone());
+        }
+    }
+    all.sort_by_key(|c| c.seq);
+    let mut report = verify_chain(bureau, entries, &all, key)?;
+    let last_anchored = anchors
+        .iter()
+        .filter(|a| a.bureau == bureau)
+        .map(|a| a.seq)
+        .max()
+        .unwrap_or(0);
+    if let Some(stale) = entries
+        .iter()
+        .find(|e| e.seq > last_anchored && e.at < now - max_age)
+    {
+        return Err(ChainError::Unanchored {
+            bureau: bureau.to_owned(),
+            seq: stale.seq,
+            at: stale.at,
+            max_age_hours: max_age.num_hours(),
+        });
+    }
+    report.anchored = anchors.iter().filter(|a| a.bureau == bureau).count();
+    Ok(report)
 }
 
 /// What verification found to be sound.
@@ -156,6 +223,8 @@ pub struct ChainReport {
     pub checkpoints: usize,
     /// Entries after the last checkpoint: chained, but not yet signed.
     pub unsigned_tail: usize,
+    /// Checkpoints anchored outside the catalogue (by [`verify_anchored`]).
+    pub anchored: usize,
 }
 
 /// Verifies one bureau's entries (in `seq` order as stored) and its checkpoints. Returns the
@@ -241,6 +310,7 @@ pub fn verify_chain(
         entries: entries.len(),
         checkpoints: checkpoints.iter().filter(|c| c.bureau == bureau).count(),
         unsigned_tail: entries.len() - usize::try_from(last_signed).unwrap_or(0),
+        anchored: 0,
     })
 }
 
@@ -289,7 +359,8 @@ mod tests {
             Ok(ChainReport {
                 entries: 10,
                 checkpoints: 2,
-                unsigned_tail: 2
+                unsigned_tail: 2,
+                anchored: 0
             })
         );
         assert_eq!(entries[0].prev_hash, GENESIS);
@@ -397,5 +468,89 @@ mod tests {
             hash: entry_hash(&e.bureau, seq, &new, &e.prev_hash),
             ..e
         }
+    }
+
+    #[test]
+    fn anchors_catch_what_re_signed_catalogue_checkpoints_hide() {
+        let entries = chain_of(10);
+        let anchors = checkpoints(&entries, &[4, 8]);
+        let late = entries[9].at + Duration::minutes(5);
+        let day = Duration::hours(24);
+        let check = |entries: &[AuditEntry], catalogue: &[Checkpoint], anchors: &[Checkpoint]| {
+            verify_anchored(
+                "b1",
+                entries,
+                catalogue,
+                anchors,
+                &key().verifying_key(),
+                late,
+                day,
+            )
+        };
+        assert_eq!(check(&entries, &anchors, &anchors).unwrap().anchored, 2);
+
+        // The tail and its checkpoints deleted from the catalogue: the anchor at 8 remains.
+        assert_eq!(
+            check(&entries[..6], &anchors[..1], &anchors),
+            Err(ChainError::Truncated {
+                bureau: "b1".into(),
+                seq: 8
+            })
+        );
+        // The whole chain of the bureau deleted.
+        assert_eq!(
+            check(&[], &[], &anchors),
+            Err(ChainError::Truncated {
+                bureau: "b1".into(),
+                seq: 4
+            })
+        );
+        // Entry 2 rewritten, the chain re-hashed and re-signed with the key beside the database:
+        // the catalogue's checkpoints agree, the anchors do not.
+        let mut forged = entries.clone();
+        forged[1].detail = "forged".into();
+        let mut rechained: Vec<AuditEntry> = Vec::new();
+        for e in &forged {
+            let prev = rechained.last().map(|p| (p.seq, p.hash.as_str()));
+            let new = NewAuditEntry {
+                at: e.at,
+                actor: e.actor.clone(),
+                action: e.action.clone(),
+                target: e.target.clone(),
+                detail: e.detail.clone(),
+            };
+            rechained.push(chain("b1", prev, new));
+        }
+        let resigned = checkpoints(&rechained, &[4, 8]);
+        assert_eq!(verify(&rechained, &resigned).unwrap().entries, 10);
+        assert_eq!(
+            check(&rechained, &resigned, &anchors),
+            Err(ChainError::CheckpointMismatch {
+                bureau: "b1".into(),
+                seq: 4
+            })
+        );
+        // Entries older than the allowed age beyond the last anchor: anchoring stopped.
+        let much_later = entries[9].at + Duration::hours(30);
+        assert!(matches!(
+            verify_anchored(
+                "b1",
+                &entries,
+                &anchors,
+                &anchors[..1],
+                &key().verifying_key(),
+                much_later,
+                day
+            ),
+            Err(ChainError::Unanchored { seq: 5, .. })
+        ));
+    }
+
+    #[test]
+    fn anchor_keys_name_their_bureau() {
+        let key = anchor_key("qd-yingji", 42);
+        assert_eq!(key, "audit-anchors/qd-yingji/00000000000000000042.json");
+        assert_eq!(anchor_bureau(&key), Some("qd-yingji"));
+        assert_eq!(anchor_bureau("originals/x"), None);
     }
 }

@@ -112,6 +112,26 @@ async fn contract(store: &dyn BlobStore, big: usize) {
         store.open(&written.key).await,
         Err(BlobError::NotFound { .. })
     ));
+    // Listing a folder names what is under it, nested too, sorted, and nothing else.
+    for key in [
+        "audit-anchors/b2/00000000000000000002.json",
+        "audit-anchors/b1/00000000000000000007.json",
+        "audit-anchors/b1/00000000000000000003.json",
+        "audit-anchorsX/b1/1.json",
+    ] {
+        let mut writer = store.create(key).await.unwrap();
+        writer.write(Bytes::from_static(b"{}")).await.unwrap();
+        writer.finish().await.unwrap();
+    }
+    assert_eq!(
+        store.list("audit-anchors/").await.unwrap(),
+        vec![
+            "audit-anchors/b1/00000000000000000003.json",
+            "audit-anchors/b1/00000000000000000007.json",
+            "audit-anchors/b2/00000000000000000002.json",
+        ]
+    );
+    assert!(store.list("nothing-here/").await.unwrap().is_empty());
     store.check().await.expect("store answers");
 }
 

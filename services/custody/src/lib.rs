@@ -16,8 +16,9 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
-use custodian_core::audit::{sign_checkpoint, AuditEntry};
+use custodian_core::audit::{anchor_key, sign_checkpoint, AuditEntry, Checkpoint};
 use custodian_core::roles::Action;
+use custodian_platform::blob::{BlobError, LockSupport, WriteOptions};
 use custodian_platform::catalogue::CatalogueError;
 use custodian_platform::config::{parse_duration, ConfigError};
 use custodian_platform::http::{json_errors, protect, ApiError, BearerSecurity, Caller, ErrorBody};
@@ -65,7 +66,17 @@ pub enum CustodyError {
     Metrics(#[from] prometheus::Error),
     #[error(transparent)]
     Bus(#[from] custodian_platform::bus::BusError),
+    #[error("anchoring checkpoint {seq} of bureau {bureau} in the blob store: {source}")]
+    Anchor {
+        bureau: String,
+        seq: i64,
+        source: custodian_platform::blob::BlobError,
+    },
 }
+
+/// How long an anchor is locked against deletion where the blob store has Object Lock: longer
+/// than any footage it vouches for is kept by default.
+const ANCHOR_LOCK_YEARS: i64 = 30;
 
 /// Reads a signing key (hex of 32 bytes) from `path`.
 pub fn read_key(path: &Path) -> Result<SigningKey, ConfigError> {
@@ -119,6 +130,7 @@ pub struct Custody {
     every: Duration,
     session_hours: i64,
     checkpoints: IntCounter,
+    anchors: IntCounter,
     party_copies: PartyCopies,
     /// The round each stuck request was last announced in by this process, so a request is
     /// announced once per stuck period, not on every look.
@@ -150,6 +162,11 @@ impl Custody {
             "Signed checkpoints of the audit chains",
         )?;
         ports.registry.register(Box::new(checkpoints.clone()))?;
+        let anchors = IntCounter::new(
+            "custodian_audit_anchors_total",
+            "Checkpoints anchored in the blob store, outside the catalogue",
+        )?;
+        ports.registry.register(Box::new(anchors.clone()))?;
         if !(1..=24 * 30).contains(&config.session_hours) {
             return Err(ConfigError::new(
                 "session-hours",
@@ -164,6 +181,7 @@ impl Custody {
             every: config.checkpoint_every,
             session_hours: config.session_hours,
             checkpoints,
+            anchors,
             party_copies,
             announced: Default::default(),
         }))
@@ -262,29 +280,74 @@ impl Custody {
         Ok(announced)
     }
 
-    /// Signs the end of every chain that grew since its last checkpoint. Returns how many.
+    /// Signs the end of every chain that grew since its last checkpoint, and anchors each
+    /// bureau's latest checkpoint in the blob store (again, if an outage kept it from being
+    /// anchored before). Returns how many were signed.
     pub async fn checkpoint_once(&self) -> Result<usize, CustodyError> {
         let mut signed = 0;
         for bureau in self.ports.catalogue.audit_bureaus().await? {
             let Some(last) = self.ports.catalogue.last_audit_entry(&bureau).await? else {
                 continue;
             };
-            let latest = self
-                .ports
-                .catalogue
-                .checkpoints(&bureau)
-                .await?
-                .last()
-                .map(|c| c.seq)
-                .unwrap_or(0);
-            if last.seq > latest {
+            let mut latest = self.ports.catalogue.checkpoints(&bureau).await?.pop();
+            if latest.as_ref().is_none_or(|c| last.seq > c.seq) {
                 let checkpoint = sign_checkpoint(&self.key, &last, self.ports.clock.now());
                 self.ports.catalogue.add_checkpoint(&checkpoint).await?;
                 self.checkpoints.inc();
                 signed += 1;
+                latest = Some(checkpoint);
+            }
+            if let Some(checkpoint) = latest {
+                self.anchor(&checkpoint).await?;
             }
         }
         Ok(signed)
+    }
+
+    /// Writes `checkpoint` to the blob store under a key of its own, never replacing one: what
+    /// the chain held at that point can then not be moved by rewriting the database, and, where
+    /// the store has Object Lock, not by deleting the anchor either.
+    async fn anchor(&self, checkpoint: &Checkpoint) -> Result<(), CustodyError> {
+        let key = anchor_key(&checkpoint.bureau, checkpoint.seq);
+        let failed = |source| CustodyError::Anchor {
+            bureau: checkpoint.bureau.clone(),
+            seq: checkpoint.seq,
+            source,
+        };
+        if self
+            .ports
+            .blob
+            .size_of(&key)
+            .await
+            .map_err(failed)?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let options = WriteOptions {
+            retain_until: match self.ports.blob.lock_support().await {
+                LockSupport::Compliance => {
+                    Some(self.ports.clock.now() + chrono::Duration::days(365 * ANCHOR_LOCK_YEARS))
+                }
+                LockSupport::Unsupported(_) => None,
+            },
+            ..WriteOptions::default()
+        };
+        let body = serde_json::to_vec(checkpoint).unwrap_or_default();
+        let mut writer = match self.ports.blob.create_with(&key, &options).await {
+            Ok(writer) => writer,
+            // Another custody replica anchored it first.
+            Err(BlobError::AlreadyExists { .. }) => return Ok(()),
+            Err(e) => return Err(failed(e)),
+        };
+        if let Err(e) = writer.write(bytes::Bytes::from(body)).await {
+            writer.abort().await;
+            return Err(failed(e));
+        }
+        let written = writer.finish().await.map_err(failed)?;
+        self.ports.blob.verify(&written).await.map_err(failed)?;
+        self.anchors.inc();
+        Ok(())
     }
 }
 

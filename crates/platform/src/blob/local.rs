@@ -175,6 +175,29 @@ impl BlobStore for LocalBlobStore {
         }
     }
 
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
+        let dir = self.path_of(prefix.trim_end_matches('/'))?;
+        let mut keys = Vec::new();
+        let mut pending = vec![dir];
+        while let Some(dir) = pending.pop() {
+            let mut entries = match tokio::fs::read_dir(&dir).await {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io(&dir)(e)),
+            };
+            while let Some(entry) = entries.next_entry().await.map_err(io(&dir))? {
+                let path = entry.path();
+                if entry.file_type().await.map_err(io(&path))?.is_dir() {
+                    pending.push(path);
+                } else if let Ok(relative) = path.strip_prefix(&self.root) {
+                    keys.push(relative.to_string_lossy().into_owned());
+                }
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
         let path = self.path_of(key)?;
         match tokio::fs::remove_file(&path).await {

@@ -172,6 +172,9 @@ pub trait BlobStore: Send + Sync {
     async fn open(&self, key: &str) -> Result<BlobReader, BlobError>;
     /// Removes an object. Only for uploads that never became clips, and for retention.
     async fn delete(&self, key: &str) -> Result<(), BlobError>;
+    /// The keys of every object under `prefix` (a folder ending in `/`), sorted. For small
+    /// sets of records (audit anchors), not for the footage.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError>;
     /// How parts of a multipart write must be cut.
     fn part_sizes(&self) -> PartSizes;
     /// Starts a multipart write of a new object whose parts may arrive over hours, from any

@@ -306,6 +306,27 @@ impl BlobStore for S3BlobStore {
         Ok(Box::pin(object.body.into_async_read()))
     }
 
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("list_objects_v2", prefix, e))?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|object| object.key().map(str::to_owned)),
+            );
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
         self.client
             .delete_object()
