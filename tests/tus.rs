@@ -296,6 +296,50 @@ async fn each_bad_request_gets_its_tus_answer_and_keeps_nothing() {
     app.app.stop().await;
 }
 
+/// One token cannot hold more open uploads, or reserve more bytes, than its quota: the next
+/// creation answers 429 and keeps nothing, another token is not affected, and finishing or
+/// terminating an upload frees its share.
+#[tokio::test]
+async fn a_token_cannot_open_more_uploads_or_bytes_than_its_quota() {
+    let ingest = IngestConfig {
+        max_upload_bytes: 1 << 20,
+        max_open_upload_bytes: (2 << 20) + 100,
+        max_open_uploads: 3,
+        ..Default::default()
+    };
+    let app = spawn_standalone_with(ingest, Default::default()).await;
+    let station = Tus::new(&app.base, &app.token);
+    let first = station.start(1 << 20, &metadata(None)).await;
+    station.start(1 << 20, &metadata(None)).await;
+    // A third MiB would pass the bytes limit.
+    let refused = station.create(1 << 20, &metadata(None)).await;
+    assert_eq!(refused.status(), 429);
+    let error: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "upload-quota", "{error}");
+    // Small ones fit the bytes, but not the count.
+    station.start(10, &metadata(None)).await;
+    assert_eq!(station.create(10, &metadata(None)).await.status(), 429);
+    assert_eq!(
+        app.pending_uploads().await,
+        3,
+        "the refused ones kept nothing"
+    );
+    // Another station of the bureau has its own quota.
+    let other = Tus::new(&app.base, &token_for(&app.app, "b1").await);
+    other.start(1 << 20, &metadata(None)).await;
+    // Terminating an upload gives its share back.
+    let terminated = station
+        .http
+        .delete(&first)
+        .bearer_auth(&station.token)
+        .header("Tus-Resumable", "1.0.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(terminated.status(), 204);
+    station.start(10, &metadata(None)).await;
+}
+
 fn standalone_args(data: &std::path::Path) -> StandaloneArgs {
     StandaloneArgs {
         data: data.to_path_buf(),

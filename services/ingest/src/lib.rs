@@ -50,6 +50,17 @@ pub struct IngestConfig {
     /// the store, across all uploads of this replica, e.g. 256MiB.
     #[arg(long = "upload-buffer", env = "CUSTODIAN_UPLOAD_BUFFER", default_value = "256MiB", value_parser = parse_size)]
     pub upload_buffer: u64,
+    /// Resumable uploads one token (a station, a person) may have open at once.
+    #[arg(
+        long = "max-open-uploads",
+        env = "CUSTODIAN_MAX_OPEN_UPLOADS",
+        default_value_t = 16
+    )]
+    pub max_open_uploads: u32,
+    /// Bytes one token's open resumable uploads may declare together, e.g. 256GiB: a
+    /// stolen station token cannot reserve the store.
+    #[arg(long = "max-open-upload-bytes", env = "CUSTODIAN_MAX_OPEN_UPLOAD_BYTES", default_value = "256GiB", value_parser = parse_size)]
+    pub max_open_upload_bytes: u64,
 }
 
 impl IngestConfig {
@@ -75,6 +86,20 @@ impl IngestConfig {
                 "must hold at least one part of 5MiB",
             ));
         }
+        if self.max_open_uploads == 0 {
+            return Err(ConfigError::new(
+                "max-open-uploads",
+                self.max_open_uploads,
+                "must be at least 1",
+            ));
+        }
+        if self.max_open_upload_bytes < self.max_upload_bytes {
+            return Err(ConfigError::new(
+                "max-open-upload-bytes",
+                self.max_open_upload_bytes,
+                "must hold at least one upload of --max-upload-size",
+            ));
+        }
         if self.janitor_every.is_zero() {
             return Err(ConfigError::new(
                 "janitor-every",
@@ -93,6 +118,8 @@ impl Default for IngestConfig {
             abandon_after: Duration::from_secs(24 * 3600),
             janitor_every: Duration::from_secs(600),
             upload_buffer: 256 << 20,
+            max_open_uploads: 16,
+            max_open_upload_bytes: 256 << 30,
         }
     }
 }

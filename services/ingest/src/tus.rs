@@ -71,6 +71,14 @@ pub enum TusFailure {
     Concurrent,
     #[error("the chunk's sha256 does not match Upload-Checksum; it was not kept")]
     ChecksumMismatch,
+    #[error("this token has {open} resumable uploads open, declaring {bytes} bytes; another of {length} bytes would pass its limit of {max_open} uploads or {max_bytes} bytes: finish or terminate one first")]
+    Quota {
+        open: u64,
+        bytes: u64,
+        length: u64,
+        max_open: u32,
+        max_bytes: u64,
+    },
     #[error(transparent)]
     Tus(#[from] TusError),
     #[error(transparent)]
@@ -114,6 +122,7 @@ impl TusFailure {
             Self::OffsetMismatch { .. } => "offset-mismatch",
             Self::Concurrent => "concurrent-request",
             Self::ChecksumMismatch => "checksum-mismatch",
+            Self::Quota { .. } => "upload-quota",
             Self::Tus(TusError::Metadata(MetadataError::WrongBureau { .. })) => "wrong-bureau",
             Self::Tus(TusError::Metadata(_)) => "invalid-metadata",
             Self::Tus(TusError::BadChecksum(_) | TusError::UnsupportedAlgorithm(_)) => {
@@ -132,6 +141,7 @@ impl TusFailure {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::MediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::OffsetMismatch { .. } | Self::Concurrent => StatusCode::CONFLICT,
+            Self::Quota { .. } => StatusCode::TOO_MANY_REQUESTS,
             // tus checksum extension: 460 Checksum Mismatch.
             Self::ChecksumMismatch => {
                 StatusCode::from_u16(460).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY)
@@ -371,6 +381,7 @@ pub(crate) async fn options(State(ingest): State<Arc<Ingest>>) -> Response {
         (status = 409, description = "another request changed the upload meanwhile", body = custodian_platform::http::ErrorBody),
         (status = 413, description = "Upload-Length over the limit (Tus-Max-Size)", body = custodian_platform::http::ErrorBody),
         (status = 422, description = "the whole file does not match its declared sha256", body = custodian_platform::http::ErrorBody),
+        (status = 429, description = "the token's open uploads would pass --max-open-uploads or --max-open-upload-bytes (`upload-quota`)", body = custodian_platform::http::ErrorBody),
         (status = 460, description = "the body does not match Upload-Checksum; nothing kept", body = custodian_platform::http::ErrorBody),
     ),
     security(("bearer" = []))
@@ -427,6 +438,23 @@ async fn create_inner(
         .map_err(TusError::from)?;
     let checksum = checksum_of(headers)?;
     let declared = declared_file_digest(headers)?;
+    let (open, bytes) = ingest
+        .ports
+        .catalogue
+        .open_tus_uploads_by(&caller.person)
+        .await?;
+    let config = &ingest.config;
+    if open >= u64::from(config.max_open_uploads)
+        || bytes.saturating_add(length) > config.max_open_upload_bytes
+    {
+        return Err(TusFailure::Quota {
+            open,
+            bytes,
+            length,
+            max_open: config.max_open_uploads,
+            max_bytes: config.max_open_upload_bytes,
+        });
+    }
 
     let clip = ClipId::from_parts(now.timestamp_millis().max(0) as u64, rand::random());
     let object_key = original_key(&meta.bureau, meta.recorded_at, clip, &meta.original_name);
@@ -441,6 +469,7 @@ async fn create_inner(
         metadata: metadata_header,
         object_key,
         multipart_id: parts.upload_id.clone(),
+        created_by: caller.person.clone(),
         created_at: now,
         expires_at,
         progress: TusProgress {

@@ -128,6 +128,8 @@ pub trait Catalogue: Send + Sync {
 
     /// Opens a resumable upload: its pending row and its tus row, in one transaction.
     async fn create_tus_upload(&self, upload: &TusUpload) -> Result<(), CatalogueError>;
+    /// How many resumable uploads `person` has open, and the bytes they declare together.
+    async fn open_tus_uploads_by(&self, person: &str) -> Result<(u64, u64), CatalogueError>;
     /// A resumable upload, only if it belongs to `bureau`.
     async fn tus_upload(
         &self,

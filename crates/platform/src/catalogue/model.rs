@@ -28,6 +28,8 @@ pub struct TusUpload {
     pub object_key: String,
     /// The blob store's multipart upload id.
     pub multipart_id: String,
+    /// Who opened it (`Caller::person`), for the per-token quota.
+    pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub progress: TusProgress,
@@ -431,6 +433,7 @@ pub(super) struct TusRow {
     pub tail: Vec<u8>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    pub created_by: String,
 }
 
 impl TryFrom<TusRow> for TusUpload {
@@ -444,6 +447,7 @@ impl TryFrom<TusRow> for TusUpload {
             metadata: row.metadata,
             object_key: row.object_key,
             multipart_id: row.multipart_id,
+            created_by: row.created_by,
             created_at: row.created_at,
             expires_at: row.expires_at,
             progress: TusProgress {

@@ -529,6 +529,17 @@ macro_rules! catalogue_on {
                 rows.into_iter().map(PendingUpload::try_from).collect()
             }
 
+            async fn open_tus_uploads_by(&self, person: &str) -> Result<(u64, u64), CatalogueError> {
+                let (open, bytes): (i64, Option<i64>) = sqlx::query_as(
+                    "SELECT COUNT(*), CAST(SUM(upload_length) AS BIGINT) FROM tus_uploads WHERE created_by = $1",
+                )
+                .bind(person)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(err("open tus uploads"))?;
+                Ok((open.max(0) as u64, bytes.unwrap_or(0).max(0) as u64))
+            }
+
             async fn create_tus_upload(&self, upload: &TusUpload) -> Result<(), CatalogueError> {
                 let mut tx = self.pool.begin_with($begin_write).await.map_err(err("create tus upload"))?;
                 sqlx::query("INSERT INTO pending_uploads (clip_id, bureau_id, object_key, started_at) VALUES ($1, $2, $3, $4)")
@@ -542,7 +553,7 @@ macro_rules! catalogue_on {
                 let progress = &upload.progress;
                 sqlx::query(
                     "INSERT INTO tus_uploads (clip_id, bureau_id, upload_length, upload_offset, metadata, object_key, multipart_id, \
-                     parts, hash_state, tail, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                     parts, hash_state, tail, created_at, expires_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 )
                 .bind(upload.clip.as_uuid())
                 .bind(upload.bureau.as_str())
@@ -556,6 +567,7 @@ macro_rules! catalogue_on {
                 .bind(&progress.tail)
                 .bind(upload.created_at)
                 .bind(upload.expires_at)
+                .bind(&upload.created_by)
                 .execute(&mut *tx)
                 .await
                 .map_err(err("create tus upload"))?;
@@ -565,7 +577,7 @@ macro_rules! catalogue_on {
             async fn tus_upload(&self, bureau: &BureauId, clip: ClipId) -> Result<Option<TusUpload>, CatalogueError> {
                 let row: Option<TusRow> = sqlx::query_as(
                     "SELECT clip_id, bureau_id, upload_length, upload_offset, metadata, object_key, multipart_id, parts, \
-                     hash_state, tail, created_at, expires_at FROM tus_uploads WHERE clip_id = $1 AND bureau_id = $2",
+                     hash_state, tail, created_at, expires_at, created_by FROM tus_uploads WHERE clip_id = $1 AND bureau_id = $2",
                 )
                 .bind(clip.as_uuid())
                 .bind(bureau.as_str())
