@@ -262,3 +262,65 @@ async fn a_case_exports_as_a_signed_package_that_verifies_until_changed() {
     assert_eq!(exported.len(), 2);
     assert!(exported.contains(&first.as_str()) && exported.contains(&second.as_str()));
 }
+
+/// A package is streamed as it is packed; an original that no longer matches its hash cuts
+/// it short: the answer ends in an error before any manifest or signature, the package does
+/// not verify, and the clip carries a critical finding.
+#[tokio::test]
+async fn an_original_changed_on_disk_cuts_the_package_short() {
+    let app = spawn_standalone().await;
+    let leader = token_with_role(&app.app, "b1", Role::Leader).await;
+    let intact = app.upload(sample(300_000)).await["clip_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let changed = app.upload(sample(300_001)).await["clip_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for id in [&intact, &changed] {
+        app.wait_for_state(id, "catalogued").await;
+    }
+    let file = app
+        .stored_files()
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains(&changed))
+        .unwrap();
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[1000] ^= 0xFF;
+    std::fs::write(&file, bytes).unwrap();
+
+    let response = app
+        .http
+        .post(format!("{}/v1/exports", app.base))
+        .bearer_auth(&leader)
+        .json(&json!({"clip_ids": [intact, changed]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "the package had started");
+    let received = response.bytes().await;
+    assert!(received.is_err(), "the body ended as if whole");
+    let (status, record) = app
+        .send("GET", &leader, &format!("/v1/clips/{changed}"), Value::Null)
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        record["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["kind"] == "checksum-mismatch" && f["severity"] == "critical"),
+        "{record}"
+    );
+    let auditor = token_with_role(&app.app, "b1", Role::Auditor).await;
+    let trail = app.get_json(&auditor, "/v1/audit?limit=1000").await;
+    assert!(
+        trail["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "export" && e["detail"].as_str().unwrap().contains("cut short")),
+        "{trail}"
+    );
+}

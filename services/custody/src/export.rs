@@ -5,7 +5,7 @@
 //! stops the export rather than leave in a package that would claim it intact.
 
 use std::collections::BTreeSet;
-use std::io::{Seek, Write};
+use std::io::Write;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -176,14 +176,87 @@ pub async fn export(
     }
     trail.sort_by_key(|e| e.seq);
 
-    // The tar is written to an unnamed temporary file (gone when closed), then streamed.
-    let file =
-        tempfile::tempfile().map_err(|e| ApiError::internal(format!("temporary file: {e}")))?;
-    let mut listed = Vec::new();
-    let mut file = {
-        let mut tar = tar::Builder::new(file);
-        for clip in &clips {
-            let reader = custody.ports.blob.open(&clip.object_key).await?;
+    for clip in &clips {
+        let entry = NewAuditEntry {
+            at: now,
+            actor: caller.name(),
+            action: "export".into(),
+            target: Some(clip.id.to_string()),
+            detail: format!("in evidence package {package_id}"),
+        };
+        catalogue
+            .append_audit(caller.bureau.as_str(), entry)
+            .await?;
+    }
+    // The package is streamed as it is packed: nothing of it waits on disk or in memory.
+    // The originals go first and the signed manifest last, so a package cut short (an
+    // original that no longer matches its hash, a store that fails) has no signature, the
+    // response ends in an error, and `export verify` refuses what arrived.
+    let (sender, receiver) = tokio::sync::mpsc::channel(4);
+    let packing = Packing {
+        custody: custody.clone(),
+        caller: caller.clone(),
+        package_id: package_id.clone(),
+        case,
+        clips,
+        clip_views,
+        trail,
+        note,
+        public_key,
+        now,
+    };
+    let failures = sender.clone();
+    tokio::spawn(async move {
+        if let Err(e) = packing.pack(ChunkWriter::new(sender)).await {
+            tracing::warn!(error = %e, "evidence package cut short");
+            let _ = failures.send(Err(std::io::Error::other(e))).await;
+        }
+    });
+    let stream = futures::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|chunk| (chunk, receiver))
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-tar".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"evidence-{package_id}.tar\""),
+            ),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+/// Everything a package holds but the originals' bytes, gathered before the answer starts.
+struct Packing {
+    custody: Arc<Custody>,
+    caller: Caller,
+    package_id: String,
+    case: Option<custodian_platform::catalogue::CaseRecord>,
+    clips: Vec<ClipRecord>,
+    clip_views: Vec<serde_json::Value>,
+    trail: Vec<custodian_core::audit::AuditEntry>,
+    note: String,
+    public_key: String,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+impl Packing {
+    /// Writes the tar into `writer`: each original hashed as it is packed, then the note, the
+    /// public key, the manifest and its signature.
+    async fn pack(self, writer: ChunkWriter) -> Result<(), String> {
+        let catalogue = &self.custody.ports.catalogue;
+        let mut tar = tar::Builder::new(writer);
+        let mut listed = Vec::new();
+        for clip in &self.clips {
+            let reader = self
+                .custody
+                .ports
+                .blob
+                .open(&clip.object_key)
+                .await
+                .map_err(|e| format!("opening original {}: {e}", clip.object_key))?;
             let path = format!("originals/{}", file_name(clip));
             let size = clip.size_bytes;
             let handle = tokio::runtime::Handle::current();
@@ -203,10 +276,8 @@ pub async fn export(
                 ))
             })
             .await
-            .map_err(|e| ApiError::internal(e.to_string()))?
-            .map_err(|e| {
-                ApiError::unavailable(format!("reading original {}: {e}", clip.object_key))
-            })?;
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("packing original {}: {e}", clip.object_key))?;
             tar = tar_back;
             if sha256 != clip.sha256 {
                 let detail = format!(
@@ -214,13 +285,21 @@ pub async fn export(
                     clip.object_key, clip.sha256
                 );
                 catalogue
-                    .add_finding(clip.id, "checksum-mismatch", "critical", &detail, now)
-                    .await?;
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "original-changed",
-                    detail,
-                ));
+                    .add_finding(clip.id, "checksum-mismatch", "critical", &detail, self.now)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let entry = NewAuditEntry {
+                    at: self.now,
+                    actor: self.caller.name(),
+                    action: "export".into(),
+                    target: Some(clip.id.to_string()),
+                    detail: format!("evidence package {} cut short: {detail}", self.package_id),
+                };
+                catalogue
+                    .append_audit(self.caller.bureau.as_str(), entry)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                return Err(detail);
             }
             listed.push(PackagedFile {
                 path: format!("originals/{}", file_name(clip)),
@@ -228,8 +307,10 @@ pub async fn export(
                 sha256: sha256.to_hex(),
             });
         }
-        for (path, bytes) in [(NOTE, note.as_bytes()), (PUBLIC_KEY, public_key.as_bytes())] {
-            append_bytes(&mut tar, path, bytes)?;
+        for (path, bytes) in [
+            (NOTE, self.note.as_bytes()),
+            (PUBLIC_KEY, self.public_key.as_bytes()),
+        ] {
             listed.push(PackagedFile {
                 path: path.to_owned(),
                 size: bytes.len() as u64,
@@ -238,55 +319,76 @@ pub async fn export(
         }
         let manifest = Manifest {
             format: FORMAT.into(),
-            package_id: package_id.clone(),
-            bureau: caller.bureau.to_string(),
-            created_at: now,
-            created_by: caller.name(),
-            case: case
+            package_id: self.package_id.clone(),
+            bureau: self.caller.bureau.to_string(),
+            created_at: self.now,
+            created_by: self.caller.name(),
+            case: self
+                .case
                 .as_ref()
                 .map(serde_json::to_value)
                 .transpose()
-                .map_err(|e| ApiError::internal(e.to_string()))?,
-            clips: clip_views,
-            custody_trail: trail,
+                .map_err(|e| e.to_string())?,
+            clips: self.clip_views,
+            custody_trail: self.trail,
             files: listed,
         };
-        let manifest_bytes =
-            serde_json::to_vec_pretty(&manifest).map_err(|e| ApiError::internal(e.to_string()))?;
-        let signature = sign_manifest(&custody.key, &manifest_bytes);
-        append_bytes(&mut tar, MANIFEST, &manifest_bytes)?;
-        append_bytes(&mut tar, SIGNATURE, signature.as_bytes())?;
-        tar.into_inner()
-            .map_err(|e| ApiError::internal(format!("finishing the package: {e}")))?
-    };
-    file.flush()
-        .and_then(|_| file.rewind())
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-
-    for clip in &clips {
-        let entry = NewAuditEntry {
-            at: now,
-            actor: caller.name(),
-            action: "export".into(),
-            target: Some(clip.id.to_string()),
-            detail: format!("in evidence package {package_id}"),
-        };
-        catalogue
-            .append_audit(caller.bureau.as_str(), entry)
-            .await?;
+        let manifest_bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| e.to_string())?;
+        let signature = sign_manifest(&self.custody.key, &manifest_bytes);
+        let (note, public_key) = (self.note, self.public_key);
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            for (path, bytes) in [
+                (NOTE, note.as_bytes()),
+                (PUBLIC_KEY, public_key.as_bytes()),
+                (MANIFEST, manifest_bytes.as_slice()),
+                (SIGNATURE, signature.as_bytes()),
+            ] {
+                append_bytes(&mut tar, path, bytes)?;
+            }
+            tar.into_inner()?.flush()
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("finishing the package: {e}"))
     }
-    let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/x-tar".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"evidence-{package_id}.tar\""),
-            ),
-        ],
-        Body::from_stream(stream),
-    )
-        .into_response())
+}
+
+/// The tar's bytes, handed to the response in chunks of at most 256 KiB. Blocking: used from
+/// the packing's blocking tasks; fails once the client has gone.
+struct ChunkWriter {
+    sender: tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>,
+    buffer: Vec<u8>,
+}
+
+impl ChunkWriter {
+    const CHUNK: usize = 256 << 10;
+
+    fn new(sender: tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>) -> Self {
+        Self {
+            sender,
+            buffer: Vec::with_capacity(Self::CHUNK),
+        }
+    }
+}
+
+impl Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(data);
+        if self.buffer.len() >= Self::CHUNK {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = bytes::Bytes::from(std::mem::take(&mut self.buffer));
+        self.sender
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::other("the client went away"))
+    }
 }
 
 fn file_name(clip: &ClipRecord) -> String {
@@ -301,11 +403,10 @@ fn append_bytes<W: Write>(
     tar: &mut tar::Builder<W>,
     path: &str,
     bytes: &[u8],
-) -> Result<(), ApiError> {
+) -> std::io::Result<()> {
     let mut header = tar::Header::new_gnu();
     header.set_size(bytes.len() as u64);
     header.set_mode(0o444);
     header.set_cksum();
     tar.append_data(&mut header, path, bytes)
-        .map_err(|e| ApiError::internal(format!("packing {path}: {e}")))
 }
