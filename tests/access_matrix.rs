@@ -430,6 +430,14 @@ async fn a_region_admin_reads_every_bureau_changes_nothing_and_leaves_a_trace_th
         .await
         .unwrap();
     assert!(listed.contains(&clip), "{listed}");
+    // It oversees the records, not the pictures: no footage of b1 plays for it.
+    for derived in ["view", "poster", "subtitles"] {
+        let response = in_b1("GET", &format!("/v1/clips/{clip}/{derived}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{derived}");
+    }
     // Nothing it may change.
     for (method, path, body) in [
         (

@@ -29,6 +29,9 @@ pub enum Role {
 pub enum Action {
     Upload,
     Read,
+    /// Playing the footage itself: viewing copy, poster, subtitles. A region admin oversees
+    /// the bureaus' records, deadlines and trails, not the pictures of the people filmed.
+    WatchFootage,
     Classify,
     ManageCases,
     ManageDevices,
@@ -51,7 +54,8 @@ impl Action {
     pub fn describe(self) -> &'static str {
         match self {
             Self::Upload => "upload",
-            Self::Read => "read footage",
+            Self::Read => "read the catalogue",
+            Self::WatchFootage => "watch footage",
             Self::Classify => "classify footage",
             Self::ManageCases => "manage cases",
             Self::ManageDevices => "manage devices",
@@ -108,6 +112,7 @@ impl Role {
         use Role::*;
         match (self, action) {
             (_, Read) => true,
+            (Officer | Archivist | Leader | Auditor | Admin, WatchFootage) => true,
             (Officer | Admin, Upload) => true,
             (Archivist | Leader | Admin, Classify | ManageCases) => true,
             (Archivist | Admin, ManageDevices) => true,
@@ -178,6 +183,7 @@ mod tests {
             Action::RequestCopy,
             Action::ApproveCopy,
             Action::SetConfidentiality,
+            Action::WatchFootage,
         ] {
             assert!(!Role::RegionAdmin.may(action), "{action:?}");
         }

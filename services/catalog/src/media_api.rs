@@ -10,6 +10,7 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use custodian_core::media::{best_match, matching_spans, Match, MatchRules, Span};
+use custodian_core::roles::Action;
 use custodian_core::ClipId;
 use custodian_core::ClipState;
 use custodian_platform::catalogue::{ClipRecord, Rendition};
@@ -50,6 +51,7 @@ fn missing(clip: &ClipRecord, what: &str) -> ApiError {
 
 impl Catalog {
     async fn rendition_of(&self, caller: &Caller, id: &str) -> Result<Rendition, ApiError> {
+        caller.require(Action::WatchFootage)?;
         let id = super::api::clip_id(id)?;
         let clip = self.clip_of(caller, id).await?;
         if clip.purged_at.is_some() {
@@ -97,6 +99,7 @@ impl Catalog {
     params(("id" = uuid::Uuid, Path, description = "clip id")),
     responses(
         (status = 200, description = "the viewing copy (H.264/AAC MP4, time and place burned in)", content_type = "video/mp4"),
+        (status = 403, description = "a role that may not watch footage (region admins oversee records, not pictures)", body = custodian_platform::http::ErrorBody),
         (status = 404, description = "no such clip in the caller's bureau, or no copy yet", body = custodian_platform::http::ErrorBody),
         (status = 409, description = "the clip failed (`clip-failed`, with the reason): it will have no copy", body = custodian_platform::http::ErrorBody),
         (status = 410, description = "purged under the retention rules", body = custodian_platform::http::ErrorBody),
@@ -119,6 +122,7 @@ pub(crate) async fn view(
     params(("id" = uuid::Uuid, Path, description = "clip id")),
     responses(
         (status = 200, description = "the burned-in text per second as WebVTT", content_type = "text/vtt"),
+        (status = 403, description = "a role that may not watch footage (region admins oversee records, not pictures)", body = custodian_platform::http::ErrorBody),
         (status = 404, description = "no such clip in the caller's bureau, or no copy yet", body = custodian_platform::http::ErrorBody),
         (status = 409, description = "the clip failed (`clip-failed`, with the reason): it will have no copy", body = custodian_platform::http::ErrorBody),
     ),
@@ -142,6 +146,7 @@ pub(crate) async fn subtitles(
     params(("id" = uuid::Uuid, Path, description = "clip id")),
     responses(
         (status = 200, description = "a frame of the viewing copy", content_type = "image/jpeg"),
+        (status = 403, description = "a role that may not watch footage (region admins oversee records, not pictures)", body = custodian_platform::http::ErrorBody),
         (status = 404, description = "no such clip in the caller's bureau, or no copy yet", body = custodian_platform::http::ErrorBody),
         (status = 409, description = "the clip failed (`clip-failed`, with the reason): it will have no copy", body = custodian_platform::http::ErrorBody),
     ),
