@@ -455,7 +455,7 @@ async fn an_approved_copy_not_made_in_time_is_announced_again_once_per_round() {
     app.app
         .ports
         .catalogue
-        .record_copy_made(id, &"1".repeat(64), 10, clock.now())
+        .record_copy_made(id, &"1".repeat(64), 10, None, clock.now())
         .await
         .unwrap();
     clock.advance(chrono::Duration::minutes(10));

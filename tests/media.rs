@@ -1211,10 +1211,18 @@ async fn a_gps_track_beside_the_clip_moves_the_coordinates_second_by_second() {
             .body(body)
             .send()
     };
+    // Only the station that uploaded the clip (or an archivist or leader) adds its track:
+    // another station of the same bureau cannot move the place burned into its copies.
+    let other_station = common::token_for(&app.app, "b1").await;
+    let refused = put(&other_station, gpx).await.unwrap();
+    assert_eq!(refused.status(), 403);
+    let refused: Value = refused.json().await.unwrap();
+    assert_eq!(refused["error"]["code"], "not-the-uploader", "{refused}");
     let receipt = put(&app.token, gpx).await.unwrap();
     assert_eq!(receipt.status(), 201);
     let receipt: Value = receipt.json().await.unwrap();
     assert_eq!(receipt["points"], 2);
+    assert_eq!(receipt["version"], 1);
     assert_eq!(receipt["covers_recording"], true, "{receipt}");
 
     // The track request cleared the copy's record; the copy is made again (its record
@@ -1233,7 +1241,63 @@ async fn a_gps_track_beside_the_clip_moves_the_coordinates_second_by_second() {
     assert!(text.contains("西湖区  30.00000°N 120.00000°E"), "{text}");
     assert!(text.contains("西湖区  30.00010°N 120.00020°E"), "{text}");
     assert!(text.contains("西湖区  30.00020°N 120.00040°E"), "{text}");
-    assert_eq!(app.wait_for(&id, "catalogued").await["state"], "catalogued");
+    let record = app.wait_for(&id, "catalogued").await;
+    assert_eq!(
+        record["media"]["track_sha256"], receipt["sha256"],
+        "the copy names the track it was made with: {record}"
+    );
+
+    // A second track is a new version; the first stays as it was.
+    let archivist =
+        common::token_with_role(&app.app, "b1", custodian_core::roles::Role::Archivist).await;
+    let shifted = gpx.replace("30.0000", "30.1000");
+    let second = app
+        .http
+        .put(format!("{}/v1/clips/{id}/track", app.base))
+        .bearer_auth(&archivist)
+        .body(shifted)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status(), 201);
+    let second: Value = second.json().await.unwrap();
+    assert_eq!(second["version"], 2, "{second}");
+    assert_ne!(second["sha256"], receipt["sha256"]);
+    let tracks = app.get_json(&app.token, &format!("/v1/clips/{id}")).await["tracks"].clone();
+    let versions: Vec<(i64, &str)> = tracks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["version"].as_i64().unwrap(),
+                t["sha256"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        versions,
+        vec![
+            (1, receipt["sha256"].as_str().unwrap()),
+            (2, second["sha256"].as_str().unwrap())
+        ]
+    );
+    let first_kept = app
+        .stored_files()
+        .into_iter()
+        .find(|p| {
+            p.to_string_lossy()
+                .ends_with(&format!("{id}/tracks/000001"))
+        })
+        .expect("version 1 kept");
+    assert_eq!(std::fs::read_to_string(first_kept).unwrap(), gpx);
+    custodian_platform::testing::eventually(MEDIA_WAIT, "copy remade with version 2", || async {
+        let record: Value = app.get_json(&app.token, &format!("/v1/clips/{id}")).await;
+        (record["media"]["track_sha256"] == second["sha256"]
+            && record["media"]["transcoded_at"].is_string())
+        .then_some(())
+    })
+    .await;
 
     // Not a track; another bureau's clip.
     assert_eq!(

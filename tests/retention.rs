@@ -590,6 +590,7 @@ async fn record_original(
         size_bytes: written.size,
         sha256: written.sha256,
         received_at: now,
+        uploaded_by: "token test".into(),
     };
     ports.catalogue.record_clip(&new).await.unwrap();
     use custodian_core::ClipState;

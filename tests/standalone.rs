@@ -431,6 +431,7 @@ async fn a_lost_announcement_only_delays_cataloguing() {
         size_bytes: 1,
         sha256: Sha256Digest::of(b"x"),
         received_at: now,
+        uploaded_by: "token test".into(),
     };
     catalogue.record_clip(&new).await.unwrap();
     app.wait_for_state(&id.to_string(), "catalogued").await;

@@ -42,6 +42,12 @@ pub fn derived_keys(bureau: &BureauId, clip: ClipId) -> DerivedKeys {
     }
 }
 
+/// Where version `version` of the GPS track uploaded beside a clip lives. Tracks are never
+/// replaced: each upload is a new version, and copies name the one they used.
+pub fn track_key(bureau: &BureauId, clip: ClipId, version: i64) -> String {
+    format!("derived/{bureau}/{clip}/tracks/{version:06}")
+}
+
 /// Where the watermarked copy made for a party's copy request lives:
 /// `derived/<bureau>/<clip>/copies/<request id>.mp4`, beside the clip's other outputs, so it
 /// is made again under the same key and goes when the clip's files are purged.

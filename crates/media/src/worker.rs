@@ -10,7 +10,7 @@ use std::time::Instant;
 use custodian_core::ClipState;
 use custodian_platform::blob::{copy_to_file, BlobError};
 use custodian_platform::bus::HandleError;
-use custodian_platform::catalogue::{ClipRecord, Lease, MediaFacts};
+use custodian_platform::catalogue::{CatalogueError, ClipRecord, Lease, MediaFacts};
 use custodian_platform::config::MediaJobArgs;
 use custodian_platform::Ports;
 use prometheus::IntCounterVec;
@@ -24,6 +24,8 @@ pub enum JobFailure {
     Media(#[from] MediaError),
     #[error(transparent)]
     Storage(#[from] BlobError),
+    #[error(transparent)]
+    Catalogue(#[from] CatalogueError),
 }
 
 impl JobFailure {
@@ -31,6 +33,7 @@ impl JobFailure {
         match self {
             Self::Media(e) => !e.is_permanent(),
             Self::Storage(e) => e.is_transient(),
+            Self::Catalogue(e) => e.is_transient(),
         }
     }
 
@@ -44,6 +47,7 @@ impl JobFailure {
         match self {
             Self::Media(e) => e.kind(),
             Self::Storage(_) => "storage",
+            Self::Catalogue(_) => "catalogue",
         }
     }
 }

@@ -39,6 +39,7 @@ fn new_clip(bureau: &BureauId, n: u64, device: &str) -> NewClip {
         size_bytes: 1000 + n,
         sha256: Sha256Digest::of(&n.to_le_bytes()),
         received_at: at(n as u32 % 24) + Duration::minutes(30),
+        uploaded_by: format!("token {n}"),
     }
 }
 
@@ -974,6 +975,7 @@ async fn party_copies(catalogue: Arc<dyn Catalogue>) {
         copy_size_bytes: None,
         copy_made_at: None,
         copy_failure: None,
+        copy_track_sha256: None,
     };
     catalogue.create_copy_request(&request).await.unwrap();
     assert!(
@@ -1009,7 +1011,7 @@ async fn party_copies(catalogue: Arc<dyn Catalogue>) {
 
     let digest = Sha256Digest::of(b"copy").to_hex();
     catalogue
-        .record_copy_made(request.id, &digest, 4096, at(10))
+        .record_copy_made(request.id, &digest, 4096, Some("ab"), at(10))
         .await
         .unwrap();
     catalogue
@@ -1025,6 +1027,34 @@ async fn party_copies(catalogue: Arc<dyn Catalogue>) {
     assert_eq!(made.copy_size_bytes, Some(4096));
     assert_eq!(made.copy_made_at, Some(at(10)));
     assert_eq!(made.copy_failure, None);
+    assert_eq!(made.copy_track_sha256.as_deref(), Some("ab"));
+
+    // GPS track versions: numbered by the caller, never replaced, listed oldest first.
+    let version = |n: i64| custodian_platform::catalogue::TrackVersion {
+        version: n,
+        object_key: format!("derived/b1/{}/tracks/{n:06}", request.clip),
+        sha256: format!("{n:064}"),
+        size_bytes: 10 * n,
+        added_at: at(11),
+        added_by: "archivist".into(),
+    };
+    for n in [1, 2] {
+        assert_eq!(
+            catalogue
+                .add_track_version(request.clip, &version(n))
+                .await
+                .unwrap(),
+            n
+        );
+    }
+    assert!(matches!(
+        catalogue.add_track_version(request.clip, &version(2)).await,
+        Err(CatalogueError::Conflict { .. })
+    ));
+    assert_eq!(
+        catalogue.track_versions(request.clip).await.unwrap(),
+        vec![version(1), version(2)]
+    );
     assert!(catalogue
         .copies_to_make(at(23), 10)
         .await

@@ -18,7 +18,7 @@ use custodian_core::roles::Action;
 use custodian_core::{ClipId, ClipState, LocalId};
 use custodian_platform::catalogue::{
     BoundingBox, CaseRecord, ClassificationEntry, ClipFilter, ClipMedia, ClipRecord, Device,
-    Finding, Transition,
+    Finding, TrackVersion, Transition,
 };
 use custodian_platform::http::{clip_in_bureau, protect, ApiError, BearerSecurity, Caller};
 use serde::{Deserialize, Serialize};
@@ -130,6 +130,9 @@ struct ClipDetail {
     media: Option<ClipMedia>,
     /// What the scrub and the fingerprinter found wrong (continuity, checksums).
     findings: Vec<Finding>,
+    /// Every version of the GPS track uploaded beside the clip, oldest first; the copies name
+    /// the one they used by its SHA-256 (`media.track_sha256`).
+    tracks: Vec<TrackVersion>,
 }
 
 impl Catalog {
@@ -184,12 +187,14 @@ async fn one(
     let classifications = catalog.ports.catalogue.classifications(id).await?;
     let media = catalog.ports.catalogue.clip_media(id).await?;
     let findings = catalog.ports.catalogue.findings(id).await?;
+    let tracks = catalog.ports.catalogue.track_versions(id).await?;
     Ok(Json(ClipDetail {
         view: catalog.view(clip),
         history,
         classifications,
         media,
         findings,
+        tracks,
     }))
 }
 

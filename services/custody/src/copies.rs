@@ -196,6 +196,7 @@ pub async fn create(
         copy_size_bytes: None,
         copy_made_at: None,
         copy_failure: None,
+        copy_track_sha256: None,
     };
     custody
         .ports

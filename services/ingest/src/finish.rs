@@ -37,7 +37,7 @@ pub(crate) async fn record_stored(
     written: WrittenObject,
 ) -> Result<Receipt, IngestError> {
     let received_at = ingest.ports.clock.now();
-    let record = record(ingest, clip, meta, written, received_at).await?;
+    let record = record(ingest, caller, clip, meta, written, received_at).await?;
     let entry = custodian_core::audit::NewAuditEntry {
         at: received_at,
         actor: caller.name(),
@@ -74,6 +74,7 @@ pub(crate) async fn record_stored(
 
 async fn record(
     ingest: &Ingest,
+    caller: &Caller,
     clip: ClipId,
     meta: UploadMetadata,
     written: WrittenObject,
@@ -86,6 +87,7 @@ async fn record(
         size_bytes: written.size,
         sha256: written.sha256,
         received_at,
+        uploaded_by: caller.person.clone(),
     };
     Ok(ingest.ports.catalogue.record_clip(&new).await?)
 }

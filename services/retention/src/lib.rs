@@ -459,6 +459,11 @@ impl Retention {
             ] {
                 custodian_platform::blob::remove_derived(&*self.ports.blob, &key).await?;
             }
+            // And every version of its GPS track.
+            for track in self.ports.catalogue.track_versions(clip.id).await? {
+                custodian_platform::blob::remove_derived(&*self.ports.blob, &track.object_key)
+                    .await?;
+            }
             // So do the watermarked copies made for parties (art. 23).
             for request in self.ports.catalogue.copy_requests_of_clip(clip.id).await? {
                 let key = custodian_core::keys::copy_key(&clip.bureau, clip.id, request.id);

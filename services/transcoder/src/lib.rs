@@ -24,7 +24,7 @@ use custodian_media::{
     TranscodeReport, Workspace,
 };
 use custodian_platform::blob::store_derived_file;
-use custodian_platform::blob::WrittenObject;
+use custodian_platform::blob::{BlobError, WrittenObject};
 use custodian_platform::bus::{run_consumer, ConsumerSpec, HandleError, Job, JobMetrics};
 use custodian_platform::catalogue::{ClipRecord, CopyRequest, MediaFacts, Rendition};
 use custodian_platform::config::{ConfigError, MediaJobArgs};
@@ -293,12 +293,18 @@ impl Transcoder {
         };
         tracing::info!(copy_request = %id, clip_id = %clip.id, attempt = job.attempt, "making a party's copy");
         match self.make_party_copy(&clip, &request).await {
-            Ok((report, written)) => {
+            Ok((report, written, track_sha256)) => {
                 still_held(&mut claim, format!("copy request {id}")).await?;
                 let size = i64::try_from(written.size).unwrap_or(i64::MAX);
                 self.ports
                     .catalogue
-                    .record_copy_made(id, &written.sha256.to_hex(), size, self.ports.clock.now())
+                    .record_copy_made(
+                        id,
+                        &written.sha256.to_hex(),
+                        size,
+                        track_sha256.as_deref(),
+                        self.ports.clock.now(),
+                    )
                     .await?;
                 self.metrics.party_copies.inc();
                 tracing::info!(copy_request = %id, clip_id = %clip.id, frames = report.frames, sha256 = %written.sha256.to_hex(), "party's copy made");
@@ -326,10 +332,9 @@ impl Transcoder {
         &self,
         clip: &ClipRecord,
         request: &CopyRequest,
-    ) -> Result<(TranscodeReport, WrittenObject), JobFailure> {
+    ) -> Result<(TranscodeReport, WrittenObject, Option<String>), JobFailure> {
         let work = Workspace::prepare(&self.ports, &self.jobs_args, clip, "copy").await?;
-        let keys = derived_keys(&clip.bureau, clip.id);
-        let track = self.track(&keys.track, clip.recorded_at).await?;
+        let (track, track_sha256) = self.track(clip).await?;
         let source = OverlaySource::of(clip, track, self.jobs_args.clock_tolerance());
         let config = self.config.clone();
         let text = watermark_text(
@@ -348,7 +353,7 @@ impl Transcoder {
             &work.dir().join("copy.mp4"),
         )
         .await?;
-        Ok((report, written))
+        Ok((report, written, track_sha256))
     }
 
     pub async fn on_stored(&self, job: Job) -> Result<(), HandleError> {
@@ -453,7 +458,7 @@ impl Transcoder {
     ) -> Result<(TranscodeReport, Rendition), JobFailure> {
         let work = Workspace::prepare(&self.ports, &self.jobs_args, clip, "transcode").await?;
         let keys = derived_keys(&clip.bureau, clip.id);
-        let track = self.track(&keys.track, clip.recorded_at).await?;
+        let (track, track_sha256) = self.track(clip).await?;
         let source = OverlaySource::of(clip, track, self.jobs_args.clock_tolerance());
         let config = self.config.clone();
         let report = work
@@ -482,36 +487,59 @@ impl Transcoder {
                 subtitles_key: keys.subtitles,
                 poster_key: keys.poster,
                 view_size_bytes: view.size,
+                track_sha256,
             },
         ))
     }
 
-    /// A GPS track uploaded beside the clip (GPX or NMEA), if there is one and it parses.
+    /// The clip's latest GPS track version (GPX or NMEA), if there is one and it parses, with
+    /// the SHA-256 of the bytes read (a copy records it). A track uploaded before tracks were
+    /// versioned is read from its old key. A version whose bytes no longer match the SHA-256
+    /// recorded for it is not used.
     async fn track(
         &self,
-        key: &str,
-        recorded_at: DateTime<Utc>,
-    ) -> Result<Option<Track>, JobFailure> {
-        if self.ports.blob.size_of(key).await?.is_none() {
-            return Ok(None);
+        clip: &ClipRecord,
+    ) -> Result<(Option<Track>, Option<String>), JobFailure> {
+        let latest = self.ports.catalogue.track_versions(clip.id).await?.pop();
+        let (key, recorded) = match latest {
+            Some(version) => (version.object_key, Some(version.sha256)),
+            None => (derived_keys(&clip.bureau, clip.id).track, None),
+        };
+        if self.ports.blob.size_of(&key).await?.is_none() {
+            return Ok((None, None));
         }
-        let mut reader = self.ports.blob.open(key).await?;
-        let mut text = String::new();
+        let mut reader = self.ports.blob.open(&key).await?;
+        let mut bytes = Vec::new();
         use tokio::io::AsyncReadExt;
-        if reader.read_to_string(&mut text).await.is_err() {
-            tracing::warn!(%key, "track is not UTF-8 text; ignored");
-            return Ok(None);
+        reader
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(|source| BlobError::Io {
+                path: key.clone(),
+                source,
+            })?;
+        let sha256 = custodian_core::Sha256Digest::of(&bytes).to_hex();
+        if recorded
+            .as_ref()
+            .is_some_and(|recorded| *recorded != sha256)
+        {
+            tracing::warn!(%key, %sha256, "track changed since it was uploaded; not used");
+            return Ok((None, None));
         }
+        let Ok(text) = String::from_utf8(bytes) else {
+            tracing::warn!(%key, "track is not UTF-8 text; ignored");
+            return Ok((None, None));
+        };
         let parsed = if text.trim_start().starts_with('<') {
             parse_gpx(&text)
         } else {
-            parse_nmea(&text, recorded_at.date_naive())
+            parse_nmea(&text, clip.recorded_at.date_naive())
         };
         match parsed {
-            Ok(track) => Ok(Some(track)),
+            Ok(track) => Ok((Some(track), Some(sha256))),
             Err(e) => {
                 tracing::warn!(%key, error = %e, "track unusable; coordinates come from the clip instead");
-                Ok(None)
+                Ok((None, None))
             }
         }
     }

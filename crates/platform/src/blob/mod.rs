@@ -301,13 +301,12 @@ pub async fn store_derived_file(
     Ok(written)
 }
 
-/// Stores `bytes` under a derived key, replacing what was there, and verifies it.
-pub async fn store_derived_bytes(
+/// Stores `bytes` as a new object (`AlreadyExists` if the key is taken) and verifies it.
+pub async fn store_new_bytes(
     store: &dyn BlobStore,
     key: &str,
     bytes: Bytes,
 ) -> Result<WrittenObject, BlobError> {
-    remove_derived(store, key).await?;
     let mut writer = store.create(key).await?;
     if let Err(e) = writer.write(bytes).await {
         writer.abort().await;
@@ -316,6 +315,16 @@ pub async fn store_derived_bytes(
     let written = writer.finish().await?;
     store.verify(&written).await?;
     Ok(written)
+}
+
+/// Stores `bytes` under a derived key, replacing what was there, and verifies it.
+pub async fn store_derived_bytes(
+    store: &dyn BlobStore,
+    key: &str,
+    bytes: Bytes,
+) -> Result<WrittenObject, BlobError> {
+    remove_derived(store, key).await?;
+    store_new_bytes(store, key, bytes).await
 }
 
 /// Removes a derived file if it is there (never an original: callers pass derived keys).

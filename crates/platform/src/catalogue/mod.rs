@@ -22,7 +22,7 @@ pub use model::{decode_fingerprint, encode_fingerprint};
 pub use model::{
     BoundingBox, CaseRecord, ClassTotals, ClassificationEntry, ClipFilter, ClipMedia, ClipRecord,
     ClipSchedule, CopyRequest, Device, Finding, MediaFacts, NewClip, NewFinding, PendingUpload,
-    Rendition, Transition, TusProgress, TusUpload,
+    Rendition, TrackVersion, Transition, TusProgress, TusUpload,
 };
 pub use sql::{PostgresCatalogue, SqliteCatalogue};
 
@@ -426,8 +426,17 @@ pub trait Catalogue: Send + Sync {
         id: Uuid,
         sha256: &str,
         size_bytes: i64,
+        track_sha256: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<(), CatalogueError>;
+    /// Adds the next version of a clip's GPS track (never replacing one); answers its number.
+    async fn add_track_version(
+        &self,
+        clip: ClipId,
+        version: &TrackVersion,
+    ) -> Result<i64, CatalogueError>;
+    /// Every version of a clip's GPS track, oldest first.
+    async fn track_versions(&self, clip: ClipId) -> Result<Vec<TrackVersion>, CatalogueError>;
     /// Records why a request's copy could not be made (only while none is recorded).
     async fn record_copy_failure(&self, id: Uuid, reason: &str) -> Result<(), CatalogueError>;
     /// Approved requests decided before `decided_before` whose copy is neither made nor

@@ -55,6 +55,22 @@ pub struct NewClip {
     pub size_bytes: u64,
     pub sha256: Sha256Digest,
     pub received_at: DateTime<Utc>,
+    /// Who uploaded it (`Caller::person`): the station that may add its GPS track.
+    pub uploaded_by: String,
+}
+
+/// One version of a GPS track uploaded beside a clip; versions are never replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct TrackVersion {
+    pub version: i64,
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub object_key: String,
+    /// The track file's SHA-256 (hex), as copies made with it record it.
+    pub sha256: String,
+    pub size_bytes: i64,
+    pub added_at: DateTime<Utc>,
+    pub added_by: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -113,6 +129,10 @@ pub struct ClipRecord {
     /// When the scrub last re-hashed the original and found it intact.
     pub verified_at: Option<DateTime<Utc>>,
     pub confidentiality: custodian_core::roles::Confidentiality,
+    /// Who uploaded it (`Caller::person`); absent on clips from before it was kept.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub uploaded_by: Option<String>,
     /// Where `latitude`/`longitude` came from: `declared` by the upload, or `file` (the
     /// recording's own ISO 6709 location tag, found by the media workers).
     pub location_source: Option<String>,
@@ -170,6 +190,8 @@ pub struct Rendition {
     pub subtitles_key: String,
     pub poster_key: String,
     pub view_size_bytes: u64,
+    /// The SHA-256 of the GPS track version the copy was made with, if any.
+    pub track_sha256: Option<String>,
 }
 
 /// Everything the media workers recorded about a clip.
@@ -181,6 +203,8 @@ pub struct ClipMedia {
     #[schema(ignore)]
     pub rendition: Option<Rendition>,
     pub view_size_bytes: Option<u64>,
+    /// The SHA-256 of the GPS track version the viewing copy was made with, if any.
+    pub track_sha256: Option<String>,
     pub transcoded_at: Option<DateTime<Utc>>,
     pub fingerprinted_at: Option<DateTime<Utc>>,
     /// Seconds of the clip with a perceptual hash.
@@ -325,6 +349,7 @@ pub(super) struct ClipRow {
     verified_at: Option<DateTime<Utc>>,
     confidentiality: String,
     location_source: Option<String>,
+    uploaded_by: Option<String>,
 }
 
 fn corrupt(id: Uuid, what: impl std::fmt::Display) -> CatalogueError {
@@ -387,6 +412,7 @@ impl TryFrom<ClipRow> for ClipRecord {
             verified_at: row.verified_at,
             confidentiality: row.confidentiality.parse().map_err(|e| corrupt(id, e))?,
             location_source: row.location_source,
+            uploaded_by: row.uploaded_by,
         })
     }
 }
@@ -595,6 +621,7 @@ pub(super) struct MediaRow {
     pub transcoded_at: Option<DateTime<Utc>>,
     pub fingerprint: Option<Vec<u8>>,
     pub fingerprinted_at: Option<DateTime<Utc>>,
+    pub track_sha256: Option<String>,
 }
 
 impl From<MediaRow> for ClipMedia {
@@ -605,6 +632,7 @@ impl From<MediaRow> for ClipMedia {
                 subtitles_key,
                 poster_key,
                 view_size_bytes: row.view_size_bytes.unwrap_or(0).max(0) as u64,
+                track_sha256: row.track_sha256.clone(),
             }),
             _ => None,
         };
@@ -625,6 +653,7 @@ impl From<MediaRow> for ClipMedia {
             },
             rendition,
             view_size_bytes: row.view_size_bytes.map(|b| b.max(0) as u64),
+            track_sha256: row.track_sha256,
             transcoded_at: row.transcoded_at,
             fingerprinted_at: row.fingerprinted_at,
             fingerprint_seconds: row.fingerprint.map_or(0, |f| f.len() / 8),
@@ -728,6 +757,8 @@ pub struct CopyRequest {
     pub copy_made_at: Option<DateTime<Utc>>,
     /// Why the watermarked copy could not be made, if it could not.
     pub copy_failure: Option<String>,
+    /// The SHA-256 of the GPS track version the party's copy was made with, if any.
+    pub copy_track_sha256: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -750,6 +781,7 @@ pub(super) struct CopyRow {
     copy_size_bytes: Option<i64>,
     copy_made_at: Option<DateTime<Utc>>,
     copy_failure: Option<String>,
+    copy_track_sha256: Option<String>,
 }
 
 impl TryFrom<CopyRow> for CopyRequest {
@@ -780,6 +812,7 @@ impl TryFrom<CopyRow> for CopyRequest {
             copy_size_bytes: row.copy_size_bytes,
             copy_made_at: row.copy_made_at,
             copy_failure: row.copy_failure,
+            copy_track_sha256: row.copy_track_sha256,
         })
     }
 }

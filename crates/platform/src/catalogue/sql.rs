@@ -26,18 +26,18 @@ use super::model::{
 use super::{
     CaseRecord, Catalogue, CatalogueError, ClassTotals, ClassificationEntry, ClipFilter, ClipMedia,
     ClipRecord, ClipSchedule, CopyRequest, Device, Finding, Lease, MediaFacts, NewClip, NewFinding,
-    PendingUpload, Rendition, TokenOwner, Transition, TusProgress, TusUpload,
+    PendingUpload, Rendition, TokenOwner, TrackVersion, Transition, TusProgress, TusUpload,
 };
 
 const CLIP_COLUMNS: &str = "id, bureau_id, device_id, officer_id, recorded_at, original_name, case_ref, object_key, \
      size_bytes, sha256, state, state_changed_at, received_at, failure_reason, publish_round, canonical_name, category, \
      description, place, latitude, longitude, important, classified_at, classified_by, upload_due_at, upload_hard_due_at, \
      classify_due_at, calendar_complete, long_term_reason, legal_hold, archived_at, archive_key, archive_locked_until, \
-     recycle_until, purged_at, verified_at, confidentiality, location_source";
+     recycle_until, purged_at, verified_at, confidentiality, location_source, uploaded_by";
 
 const COPY_COLUMNS: &str =
     "id, bureau_id, clip_id, party, purpose, requested_by, requested_by_person, requested_at, state, decided_by, \
-     decided_at, reason, expires_at, downloads, copy_sha256, copy_size_bytes, copy_made_at, copy_failure";
+     decided_at, reason, expires_at, downloads, copy_sha256, copy_size_bytes, copy_made_at, copy_failure, copy_track_sha256";
 
 const CASE_COLUMNS: &str = "id, bureau_id, reference, title, state, opened_at, closed_at, filing_due_at, filed_at, calendar_complete";
 
@@ -454,8 +454,8 @@ macro_rules! catalogue_on {
                 let mut tx = self.pool.begin_with($begin_write).await.map_err(err("record clip"))?;
                 let sql = format!(
                     "INSERT INTO clips (id, bureau_id, device_id, officer_id, recorded_at, original_name, case_ref, object_key, \
-                     size_bytes, sha256, state, state_changed_at, received_at, place, latitude, longitude, search_text, location_source) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING {CLIP_COLUMNS}"
+                     size_bytes, sha256, state, state_changed_at, received_at, place, latitude, longitude, search_text, location_source, uploaded_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING {CLIP_COLUMNS}"
                 );
                 let row: ClipRow = sqlx::query_as(&sql)
                     .bind(clip.id.as_uuid())
@@ -476,6 +476,7 @@ macro_rules! catalogue_on {
                     .bind(clip.meta.coordinates.map(|c| c.longitude))
                     .bind(search_text(&[Some(clip.meta.original_name.as_str()), clip.meta.case_ref.as_deref(), clip.meta.place.as_deref()]))
                     .bind(clip.meta.coordinates.map(|_| "declared"))
+                    .bind(&clip.uploaded_by)
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(err("record clip"))?;
@@ -1068,7 +1069,8 @@ macro_rules! catalogue_on {
                 let mut tx = self.pool.begin_with($begin_write).await.map_err(err("record transcode"))?;
                 Self::upsert_facts(&mut tx, id, facts).await?;
                 sqlx::query(
-                    "UPDATE clip_media SET view_key = $2, subtitles_key = $3, poster_key = $4, view_size_bytes = $5, transcoded_at = $6 WHERE clip_id = $1",
+                    "UPDATE clip_media SET view_key = $2, subtitles_key = $3, poster_key = $4, view_size_bytes = $5, transcoded_at = $6, \
+                     track_sha256 = $7 WHERE clip_id = $1",
                 )
                 .bind(id.as_uuid())
                 .bind(&rendition.view_key)
@@ -1076,6 +1078,7 @@ macro_rules! catalogue_on {
                 .bind(&rendition.poster_key)
                 .bind(i64::try_from(rendition.view_size_bytes).unwrap_or(i64::MAX))
                 .bind(at)
+                .bind(&rendition.track_sha256)
                 .execute(&mut *tx)
                 .await
                 .map_err(err("record transcode"))?;
@@ -1130,8 +1133,8 @@ macro_rules! catalogue_on {
             async fn clip_media(&self, id: ClipId) -> Result<Option<ClipMedia>, CatalogueError> {
                 let row: Option<MediaRow> = sqlx::query_as(
                     "SELECT container, duration_seconds, width, height, video_codec, audio_codec, frame_rate, rotation, creation_time, \
-                     time_source, file_latitude, file_longitude, view_key, subtitles_key, poster_key, view_size_bytes, transcoded_at, fingerprint, fingerprinted_at \
-                     FROM clip_media WHERE clip_id = $1",
+                     time_source, file_latitude, file_longitude, view_key, subtitles_key, poster_key, view_size_bytes, transcoded_at, fingerprint, fingerprinted_at, \
+                     track_sha256 FROM clip_media WHERE clip_id = $1",
                 )
                 .bind(id.as_uuid())
                 .fetch_optional(&self.pool)
@@ -1376,16 +1379,58 @@ macro_rules! catalogue_on {
                 Ok(())
             }
 
-            async fn record_copy_made(&self, id: Uuid, sha256: &str, size_bytes: i64, at: DateTime<Utc>) -> Result<(), CatalogueError> {
-                sqlx::query("UPDATE copy_requests SET copy_sha256 = $2, copy_size_bytes = $3, copy_made_at = $4, copy_failure = NULL WHERE id = $1")
+            async fn record_copy_made(&self, id: Uuid, sha256: &str, size_bytes: i64, track_sha256: Option<&str>, at: DateTime<Utc>) -> Result<(), CatalogueError> {
+                sqlx::query("UPDATE copy_requests SET copy_sha256 = $2, copy_size_bytes = $3, copy_made_at = $4, copy_failure = NULL, copy_track_sha256 = $5 WHERE id = $1")
                     .bind(id)
                     .bind(sha256)
                     .bind(size_bytes)
                     .bind(at)
+                    .bind(track_sha256)
                     .execute(&self.pool)
                     .await
                     .map_err(err("record copy made"))?;
                 Ok(())
+            }
+
+            async fn add_track_version(&self, clip: ClipId, version: &TrackVersion) -> Result<i64, CatalogueError> {
+                // The number is the caller's (its blob key carries it); a taken number means
+                // another version arrived meanwhile, and the caller tries the next.
+                sqlx::query(
+                    "INSERT INTO clip_tracks (clip_id, version, object_key, sha256, size_bytes, added_at, added_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(clip.as_uuid())
+                .bind(version.version)
+                .bind(&version.object_key)
+                .bind(&version.sha256)
+                .bind(version.size_bytes)
+                .bind(version.added_at)
+                .bind(&version.added_by)
+                .execute(&self.pool)
+                .await
+                .map_err(err("add track version"))?;
+                Ok(version.version)
+            }
+
+            async fn track_versions(&self, clip: ClipId) -> Result<Vec<TrackVersion>, CatalogueError> {
+                let rows: Vec<(i64, String, String, i64, DateTime<Utc>, String)> = sqlx::query_as(
+                    "SELECT version, object_key, sha256, size_bytes, added_at, added_by FROM clip_tracks WHERE clip_id = $1 ORDER BY version",
+                )
+                .bind(clip.as_uuid())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(err("track versions"))?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(version, object_key, sha256, size_bytes, added_at, added_by)| TrackVersion {
+                        version,
+                        object_key,
+                        sha256,
+                        size_bytes,
+                        added_at,
+                        added_by,
+                    })
+                    .collect())
             }
 
             async fn record_copy_failure(&self, id: Uuid, reason: &str) -> Result<(), CatalogueError> {
