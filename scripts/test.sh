@@ -18,6 +18,10 @@ scripts/tus-clients.sh
 psql -h 127.0.0.1 -U postgres -d postgres -tAc \
   "select 'DROP DATABASE ' || quote_ident(datname) || ';' from pg_database where datname like 'custodian_t_%'" \
   | psql -q -h 127.0.0.1 -U postgres -d postgres >/dev/null 2>&1 || true
+# And the roles a test of the runtime role's rights made and could not drop.
+psql -h 127.0.0.1 -U postgres -d postgres -tAc \
+  "select 'DROP ROLE ' || quote_ident(rolname) || ';' from pg_roles where rolname like 'custodian_t_%'" \
+  | psql -q -h 127.0.0.1 -U postgres -d postgres >/dev/null 2>&1 || true
 
 # The alert rules operators get: valid, and firing when they should.
 promtool check rules deploy/prometheus/alerts.yml

@@ -384,9 +384,10 @@ pub async fn start_role(args: &ServeArgs) -> anyhow::Result<RunningApp> {
     args.ingest.validate()?;
     args.catalog.validate()?;
     let secret_roles = args.access.secret_roles()?;
-    let catalogue = catalogue::connect(
+    let catalogue = catalogue::connect_with(
         &args.database.database_url,
         args.database.database_max_connections,
+        args.database.schema(),
     )
     .await
     .context("opening the catalogue (--database-url)")?;

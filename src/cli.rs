@@ -60,6 +60,9 @@ pub enum Command {
         #[command(subcommand)]
         command: MediaCommand,
     },
+    /// Migrates a region's PostgreSQL catalogue, as the schema owner's role, and grants the
+    /// runtime role its rights (the services then run with --database-migrate false).
+    Migrate(MigrateArgs),
     /// The collection station's agent: uploads files, or a watched directory, over tus.
     Upload(UploadArgs),
     /// Runs the standalone server in a temporary directory, uploads a generated sample clip
@@ -174,6 +177,17 @@ pub struct ServeArgs {
     /// created with Object Lock enabled.
     #[arg(long = "archive-bucket", env = "CUSTODIAN_ARCHIVE_BUCKET")]
     pub archive_bucket: Option<String>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct MigrateArgs {
+    /// The schema owner's connection, e.g. postgres://custodian_owner@db/custodian.
+    #[arg(long = "database-url", env = "CUSTODIAN_MIGRATE_DATABASE_URL")]
+    pub database_url: String,
+    /// The role the services connect as: it may read and write the catalogue, only append to
+    /// the audit trail, and not change the schema.
+    #[arg(long = "grant-runtime")]
+    pub grant_runtime: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -119,6 +119,20 @@ async fn run(command: Command) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Migrate(args) => {
+            let catalogue =
+                custodian_platform::catalogue::PostgresCatalogue::connect(&args.database_url, 1)
+                    .await
+                    .context("migrating the catalogue (--database-url, a postgres:// URL)")?;
+            if let Some(role) = &args.grant_runtime {
+                catalogue
+                    .grant_runtime(role)
+                    .await
+                    .with_context(|| format!("granting the runtime role {role}"))?;
+            }
+            println!("catalogue migrated");
+            Ok(())
+        }
         Command::Upload(args) => custodian::agent::run(args).await,
         Command::Demo(args) => {
             let result = custodian::demo::run(&args).await.context("demo failed")?;

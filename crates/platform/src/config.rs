@@ -96,6 +96,22 @@ pub struct DatabaseArgs {
         default_value_t = 8
     )]
     pub database_max_connections: u32,
+    /// Migrate the schema at start (the schema owner's role). A service running as a runtime
+    /// role that may not change the schema sets this false: it then only checks that the
+    /// schema is migrated (`custodian migrate` does that, as the owner).
+    #[arg(long = "database-migrate", env = "CUSTODIAN_DATABASE_MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub database_migrate: bool,
+}
+
+impl DatabaseArgs {
+    /// What opening the catalogue does to its schema.
+    pub fn schema(&self) -> crate::catalogue::Schema {
+        if self.database_migrate {
+            crate::catalogue::Schema::Migrate
+        } else {
+            crate::catalogue::Schema::Expect
+        }
+    }
 }
 
 impl DatabaseArgs {
@@ -334,6 +350,7 @@ mod tests {
         let db = DatabaseArgs {
             database_url: "mysql://root:hunter2@db/x".into(),
             database_max_connections: 8,
+            database_migrate: true,
         };
         let err = db.validate().unwrap_err();
         assert_eq!(err.setting, "database-url");

@@ -1102,3 +1102,108 @@ async fn the_sqlite_catalogue_file_is_readable_by_its_owner_only() {
     again.ping().await.unwrap();
     assert_eq!(mode(""), Some(0o600));
 }
+
+/// A region runs its services as a role that reads and writes the catalogue but may only
+/// append to the audit trail and cannot change the schema: no update, delete or truncate of
+/// the trail, no dropping or disabling its triggers. The owner migrates and grants.
+#[tokio::test]
+async fn the_runtime_role_only_appends_to_the_audit_trail() {
+    use sqlx::Connection;
+    let url = fresh_postgres_url().await;
+    let (base, database) = url.rsplit_once('/').unwrap();
+    let suffix = database.trim_start_matches("custodian_t_");
+    let (owner, runtime) = (
+        format!("custodian_t_owner_{suffix}"),
+        format!("custodian_t_app_{suffix}"),
+    );
+    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+    for statement in [
+        format!("CREATE ROLE {owner} LOGIN"),
+        format!("CREATE ROLE {runtime} LOGIN"),
+        format!("ALTER DATABASE {database} OWNER TO {owner}"),
+        format!("ALTER SCHEMA public OWNER TO {owner}"),
+    ] {
+        sqlx::query(&statement).execute(&mut admin).await.unwrap();
+    }
+    let as_role = |role: &str| {
+        format!(
+            "{}/{database}",
+            base.replacen("postgres@", &format!("{role}@"), 1)
+        )
+    };
+
+    // The runtime role cannot start on a schema that is not migrated...
+    let early = catalogue::connect_with(
+        &as_role(&runtime),
+        1,
+        custodian_platform::catalogue::Schema::Expect,
+    )
+    .await;
+    assert!(
+        matches!(early, Err(CatalogueError::Migration(_))),
+        "started on an empty schema"
+    );
+    // ... the owner migrates and grants ...
+    let owner_catalogue =
+        custodian_platform::catalogue::PostgresCatalogue::connect(&as_role(&owner), 1)
+            .await
+            .unwrap();
+    owner_catalogue.grant_runtime(&runtime).await.unwrap();
+    // ... and then it works, and the trail only grows.
+    let app = catalogue::connect_with(
+        &as_role(&runtime),
+        2,
+        custodian_platform::catalogue::Schema::Expect,
+    )
+    .await
+    .unwrap();
+    let b1 = BureauId::parse("b1").unwrap();
+    app.ensure_bureau(&b1, "一大队", at(0)).await.unwrap();
+    let entry = custodian_core::audit::NewAuditEntry {
+        at: at(1),
+        actor: "test".into(),
+        action: "GET /v1/clips".into(),
+        target: None,
+        detail: "status 200".into(),
+    };
+    app.append_audit("b1", entry).await.unwrap();
+    let mut conn = sqlx::PgConnection::connect(&as_role(&runtime))
+        .await
+        .unwrap();
+    for forbidden in [
+        "UPDATE audit_log SET detail = 'status 404'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+        "DELETE FROM audit_checkpoints",
+        "ALTER TABLE audit_log DISABLE TRIGGER ALL",
+        "DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log",
+        "DELETE FROM _sqlx_migrations",
+    ] {
+        let refused = sqlx::query(forbidden).execute(&mut conn).await;
+        let message = refused.expect_err(forbidden).to_string();
+        assert!(
+            message.contains("permission denied") || message.contains("must be owner"),
+            "{forbidden}: {message}"
+        );
+    }
+    assert_eq!(app.audit_entries("b1", 0, 10).await.unwrap().len(), 1);
+    drop((conn, app, owner_catalogue, admin));
+    // The roles are the cluster's: leave none behind.
+    sqlx::query(&format!("DROP DATABASE {database} WITH (FORCE)"))
+        .execute(
+            &mut sqlx::PgConnection::connect(&format!("{base}/postgres"))
+                .await
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let mut cluster = sqlx::PgConnection::connect(&format!("{base}/postgres"))
+        .await
+        .unwrap();
+    for role in [&owner, &runtime] {
+        sqlx::query(&format!("DROP ROLE {role}"))
+            .execute(&mut cluster)
+            .await
+            .unwrap();
+    }
+}

@@ -24,7 +24,7 @@ pub use model::{
     ClipSchedule, CopyRequest, Device, Finding, MediaFacts, NewClip, NewFinding, PendingUpload,
     Rendition, TrackVersion, Transition, TusProgress, TusUpload,
 };
-pub use sql::{PostgresCatalogue, SqliteCatalogue};
+pub use sql::{PostgresCatalogue, Schema, SqliteCatalogue};
 
 /// The holder of an API token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -509,13 +509,23 @@ pub async fn connect(
     url: &str,
     max_connections: u32,
 ) -> Result<Arc<dyn Catalogue>, CatalogueError> {
+    connect_with(url, max_connections, Schema::Migrate).await
+}
+
+/// Opens the catalogue named by `url`; a PostgreSQL one is migrated or only checked as
+/// `schema` says (a standalone SQLite catalogue is always migrated: one process owns it).
+pub async fn connect_with(
+    url: &str,
+    max_connections: u32,
+    schema: Schema,
+) -> Result<Arc<dyn Catalogue>, CatalogueError> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(
             SqliteCatalogue::connect(url, max_connections).await?,
         ))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(
-            PostgresCatalogue::connect(url, max_connections).await?,
+            PostgresCatalogue::connect_with(url, max_connections, schema).await?,
         ))
     } else {
         Err(CatalogueError::UnknownScheme(url.to_owned()))
