@@ -799,3 +799,62 @@ async fn retention_changes_are_explicit_and_scoped_to_what_the_caller_sees() {
     assert_eq!(view["long_term_reason"], Value::Null, "{view}");
     assert_eq!(view["legal_hold"], true, "{view}");
 }
+
+/// Art. 22: what is filed with a case file is outside the two-year class. A clip of a case
+/// that was closed and filed is kept while its case file is kept (indefinitely by default),
+/// while an ordinary clip recorded the same day expires after two years; the clip's retention
+/// says why.
+#[tokio::test]
+async fn footage_filed_with_a_case_file_is_kept_with_it_past_two_years() {
+    let w = world().await;
+    let ordinary = w.upload("2026-03-01T10:00:00+08:00").await;
+    let filed = w.upload("2026-03-01T11:00:00+08:00").await;
+    let (status, case) = w
+        .app
+        .send(
+            "POST",
+            &w.archivist,
+            "/v1/cases",
+            json!({"reference": "应急罚〔2026〕21号", "title": "某化工厂案"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{case}");
+    let case = case["id"].as_str().unwrap().to_owned();
+    let steps = [
+        (
+            "POST",
+            format!("/v1/cases/{case}/clips"),
+            json!({"clip_ids": [filed]}),
+        ),
+        (
+            "PUT",
+            format!("/v1/clips/{filed}/classification"),
+            json!({"category": "行政处罚", "description": "现场检查"}),
+        ),
+        ("POST", format!("/v1/cases/{case}/close"), Value::Null),
+        ("POST", format!("/v1/cases/{case}/file"), Value::Null),
+    ];
+    for (method, path, body) in steps {
+        let (status, answer) = w.app.send(method, &w.archivist, &path, body).await;
+        assert_eq!(status, 200, "{method} {path}: {answer}");
+    }
+    // Three years on: the ordinary clip's time ran out, the filed one's did not.
+    w.clock.advance(chrono::Duration::days(3 * 365));
+    w.pass().await;
+    assert_eq!(w.state(&ordinary).await, "recycled");
+    assert_eq!(w.state(&filed).await, "catalogued");
+    let retention = w.retention_of(&filed).await;
+    assert_eq!(retention["decision"]["decision"], "keep", "{retention}");
+    assert_eq!(retention["decision"]["until"], Value::Null, "{retention}");
+    assert!(
+        retention["decision"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("filed with its case file"),
+        "{retention}"
+    );
+    // Ten years on, still there.
+    w.clock.advance(chrono::Duration::days(7 * 365));
+    w.pass().await;
+    assert_eq!(w.state(&filed).await, "catalogued");
+}

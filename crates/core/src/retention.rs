@@ -1,8 +1,11 @@
 //! How long a clip is kept (art. 21, 22). Every rule that applies to a clip gives a reason to
-//! keep it, and the longest wins: a legal hold or a long-term class keeps it indefinitely, a
-//! case keeps its clips while open and then by the case's own class, and an ordinary clip is
-//! kept for the ordinary period after recording (two years at least). Only a clip that no
-//! rule keeps may expire, and expiry first puts it in a recycle bin it can be restored from.
+//! keep it, and the longest wins: a legal hold or a long-term class keeps it indefinitely; a
+//! case keeps its clips while open, while closed and waiting to be filed, and once filed for as
+//! long as its case file is kept (art. 22: what is filed with a case file, 随卷宗归档保存, is
+//! outside the two-year class; indefinitely unless an archival period is configured, never
+//! less than the ordinary period); and an ordinary clip is kept for the ordinary period after
+//! recording (two years at least). Only a clip that no rule keeps may expire, and expiry first
+//! puts it in a recycle bin it can be restored from.
 
 use std::fmt;
 use std::str::FromStr;
@@ -59,6 +62,8 @@ pub enum RetentionError {
     OtherWithoutText,
     #[error("ordinary retention of {0} years is shorter than the {MIN_ORDINARY_YEARS} years art. 22 requires")]
     TooShort(u32),
+    #[error("a case file kept {0} years is kept shorter than the {MIN_ORDINARY_YEARS} years art. 22 requires of any footage")]
+    CaseFileTooShort(u32),
 }
 
 impl FromStr for LongTermReason {
@@ -88,6 +93,8 @@ impl fmt::Display for LongTermReason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetentionPolicy {
     ordinary_years: u32,
+    /// Years a filed case file is kept after filing; `None`: indefinitely.
+    case_file_years: Option<u32>,
     /// Days an expired clip stays restorable before it is purged.
     pub recycle_days: u32,
 }
@@ -100,8 +107,27 @@ impl RetentionPolicy {
         }
         Ok(Self {
             ordinary_years,
+            case_file_years: None,
             recycle_days,
         })
+    }
+
+    /// Keeps filed case files, and the footage filed with them, `years` after filing
+    /// (`None`: indefinitely); never shorter than the regulation's floor.
+    pub fn with_case_file_years(self, years: Option<u32>) -> Result<Self, RetentionError> {
+        match years {
+            Some(years) if years < MIN_ORDINARY_YEARS => {
+                Err(RetentionError::CaseFileTooShort(years))
+            }
+            _ => Ok(Self {
+                case_file_years: years,
+                ..self
+            }),
+        }
+    }
+
+    pub fn case_file_years(&self) -> Option<u32> {
+        self.case_file_years
     }
 
     pub fn ordinary_years(&self) -> u32 {
@@ -119,6 +145,7 @@ impl Default for RetentionPolicy {
     fn default() -> Self {
         Self {
             ordinary_years: MIN_ORDINARY_YEARS,
+            case_file_years: None,
             recycle_days: 7,
         }
     }
@@ -130,6 +157,7 @@ pub struct CaseFacts {
     pub state: CaseState,
     pub long_term: bool,
     pub closed_at: Option<DateTime<Utc>>,
+    pub filed_at: Option<DateTime<Utc>>,
 }
 
 /// Everything about a clip that decides how long it is kept.
@@ -182,25 +210,32 @@ pub fn decide(policy: &RetentionPolicy, facts: &RetentionFacts, now: DateTime<Ut
                 reason: "linked to a long-term case".into(),
             };
         }
-        match case.closed_at {
-            // Open (or closed without a date, which cannot happen but must not delete).
-            _ if case.state == CaseState::Open => {
-                return Retention::Keep {
-                    until: None,
-                    reason: "linked to an open case".into(),
-                }
+        let keep = |reason: &str| Retention::Keep {
+            until: None,
+            reason: reason.into(),
+        };
+        match case.state {
+            CaseState::Open => return keep("linked to an open case"),
+            // Closed cases are filed within 30 working days (art. 18); until then nothing of
+            // them may go.
+            CaseState::Closed => {
+                return keep("linked to a closed case waiting to be filed with its case file")
             }
-            None => {
-                return Retention::Keep {
-                    until: None,
-                    reason: "linked to a case without a closing date".into(),
-                }
-            }
-            Some(closed) => {
-                let end = policy.ordinary_end(closed);
-                if end > until {
-                    until = end;
-                    reason = "ordinary period after its case closed".into();
+            CaseState::Filed => {
+                let filed = case.filed_at.or(case.closed_at);
+                match (policy.case_file_years, filed) {
+                    (Some(years), Some(filed)) => {
+                        let end = filed
+                            .checked_add_months(Months::new(years * 12))
+                            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+                        if end > until {
+                            until = end;
+                            reason = format!(
+                                "filed with its case file (art. 22), kept {years} years after filing"
+                            );
+                        }
+                    }
+                    _ => return keep("filed with its case file (art. 22), kept as long as it is"),
                 }
             }
         }
@@ -281,32 +316,59 @@ mod tests {
                 state: CaseState::Open,
                 long_term: false,
                 closed_at: None,
+                filed_at: None,
             }],
             ..ordinary(t(2020, 1, 1))
         };
         assert!(!decide(&policy, &open_case, now).is_expired());
-        // A case closed in 2029 keeps its clips two years from then.
-        let closed = CaseFacts {
+        // A case filed in 2020 keeps its clips as long as its case file is kept: indefinitely
+        // by default, however old the footage, and otherwise the configured years after filing.
+        let filed = CaseFacts {
             state: CaseState::Filed,
             long_term: false,
-            closed_at: Some(t(2029, 6, 1)),
+            closed_at: Some(t(2020, 3, 1)),
+            filed_at: Some(t(2020, 4, 1)),
         };
         let linked = RetentionFacts {
-            cases: vec![closed],
+            cases: vec![filed.clone()],
             ..ordinary(t(2020, 1, 1))
         };
         assert_eq!(
-            decide(&policy, &linked, now),
+            decide(&policy, &linked, t(2040, 1, 1)),
             Retention::Keep {
-                until: Some(t(2031, 6, 1)),
-                reason: "ordinary period after its case closed".into()
+                until: None,
+                reason: "filed with its case file (art. 22), kept as long as it is".into()
             }
         );
+        let ten_years = policy.with_case_file_years(Some(10)).unwrap();
+        assert_eq!(
+            decide(&ten_years, &linked, now),
+            Retention::Keep {
+                until: Some(t(2030, 4, 1)),
+                reason: "filed with its case file (art. 22), kept 10 years after filing".into()
+            }
+        );
+        assert!(decide(&ten_years, &linked, t(2030, 4, 1)).is_expired());
+        assert_eq!(
+            policy.with_case_file_years(Some(1)),
+            Err(RetentionError::CaseFileTooShort(1))
+        );
+        // Closed and not yet filed: kept.
+        let closed = RetentionFacts {
+            cases: vec![CaseFacts {
+                state: CaseState::Closed,
+                filed_at: None,
+                ..filed
+            }],
+            ..ordinary(t(2020, 1, 1))
+        };
+        assert!(!decide(&ten_years, &closed, t(2040, 1, 1)).is_expired());
         let long_case = RetentionFacts {
             cases: vec![CaseFacts {
                 state: CaseState::Filed,
                 long_term: true,
                 closed_at: Some(t(2020, 2, 1)),
+                filed_at: Some(t(2020, 2, 2)),
             }],
             ..ordinary(t(2020, 1, 1))
         };
@@ -342,27 +404,35 @@ mod tests {
     }
 
     fn case_strategy() -> impl Strategy<Value = CaseFacts> {
-        (0u8..3, any::<bool>(), proptest::option::of(0i64..4000)).prop_map(
-            |(state, long_term, closed_days)| {
+        (
+            0u8..3,
+            any::<bool>(),
+            proptest::option::of(0i64..4000),
+            0i64..60,
+        )
+            .prop_map(|(state, long_term, closed_days, filing_days)| {
                 let state = [CaseState::Open, CaseState::Closed, CaseState::Filed][state as usize];
                 let closed_at = if state == CaseState::Open {
                     None
                 } else {
                     closed_days.map(|d| t(2020, 1, 1) + Duration::days(d))
                 };
+                let filed_at = (state == CaseState::Filed)
+                    .then(|| closed_at.map(|c| c + Duration::days(filing_days)))
+                    .flatten();
                 CaseFacts {
                     state,
                     long_term,
                     closed_at,
+                    filed_at,
                 }
-            },
-        )
+            })
     }
 
     proptest! {
-        /// Whatever the history, a clip younger than the ordinary period, held, long-term or
-        /// linked to an open or long-term case is never expired; and an expired clip stays
-        /// expired as time goes on.
+        /// Whatever the history, a clip younger than the ordinary period, held, long-term,
+        /// linked to an open, closed or long-term case, or filed with a case file that is still
+        /// kept is never expired; and an expired clip stays expired as time goes on.
         #[test]
         fn nothing_that_must_be_kept_ever_expires(
             recorded_days in 0i64..4000,
@@ -371,9 +441,13 @@ mod tests {
             legal_hold in any::<bool>(),
             long_term in any::<bool>(),
             years in 2u32..6,
+            case_file_years in proptest::option::of(2u32..30),
             cases in proptest::collection::vec(case_strategy(), 0..4),
         ) {
-            let policy = RetentionPolicy::new(years, 7).unwrap();
+            let policy = RetentionPolicy::new(years, 7)
+                .unwrap()
+                .with_case_file_years(case_file_years)
+                .unwrap();
             let recorded_at = t(2020, 1, 1) + Duration::days(recorded_days);
             let now = t(2020, 1, 1) + Duration::days(now_days);
             let facts = RetentionFacts {
@@ -388,8 +462,11 @@ mod tests {
                 prop_assert!(now >= recorded_at + Duration::days(365 * 2));
                 prop_assert!(!legal_hold && !long_term);
                 for case in &cases {
-                    prop_assert!(case.state != CaseState::Open && !case.long_term);
-                    prop_assert!(now >= policy.ordinary_end(case.closed_at.unwrap()));
+                    // Only a filed case lets its clips go, and only once its case file may go.
+                    prop_assert!(case.state == CaseState::Filed && !case.long_term);
+                    let years = case_file_years.expect("filed footage expired with case files kept indefinitely");
+                    let filed = case.filed_at.or(case.closed_at).unwrap();
+                    prop_assert!(now >= filed + Duration::days(365 * i64::from(years)), "expired while its case file is kept");
                 }
                 let later = now + Duration::days(later_days);
                 prop_assert!(decide(&policy, &facts, later).is_expired());

@@ -37,6 +37,11 @@ pub struct RetentionConfig {
         default_value_t = 2
     )]
     pub ordinary_years: u32,
+    /// Years a filed case file, and the footage filed with it, is kept after filing (at least
+    /// 2); left out, indefinitely (art. 22: footage filed with a case file follows the case
+    /// file's keeping, not the two-year class).
+    #[arg(long = "case-file-years", env = "CUSTODIAN_CASE_FILE_YEARS")]
+    pub case_file_years: Option<u32>,
     /// Days an expired clip stays restorable in the recycle bin before it is purged.
     #[arg(
         long = "recycle-days",
@@ -72,6 +77,7 @@ impl Default for RetentionConfig {
     fn default() -> Self {
         Self {
             ordinary_years: 2,
+            case_file_years: None,
             recycle_days: 7,
             every: Duration::from_secs(3600),
             archive_lock_years: 30,
@@ -86,7 +92,15 @@ impl RetentionConfig {
     /// Refuses, among others, an ordinary period shorter than the regulation's.
     pub fn policy(&self) -> Result<RetentionPolicy, ConfigError> {
         RetentionPolicy::new(self.ordinary_years, self.recycle_days)
-            .map_err(|e| ConfigError::new("ordinary-years", self.ordinary_years, e))
+            .map_err(|e| ConfigError::new("ordinary-years", self.ordinary_years, e))?
+            .with_case_file_years(self.case_file_years)
+            .map_err(|e| {
+                ConfigError::new(
+                    "case-file-years",
+                    self.case_file_years.unwrap_or_default(),
+                    e,
+                )
+            })
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {

@@ -1048,17 +1048,17 @@ macro_rules! catalogue_on {
             }
 
             async fn case_facts(&self, id: ClipId) -> Result<Vec<CaseFacts>, CatalogueError> {
-                let rows: Vec<(String, bool, Option<DateTime<Utc>>)> = sqlx::query_as(
-                    "SELECT cases.state, cases.long_term, cases.closed_at FROM case_clips JOIN cases ON cases.id = case_clips.case_id WHERE case_clips.clip_id = $1",
+                let rows: Vec<(String, bool, Option<DateTime<Utc>>, Option<DateTime<Utc>>)> = sqlx::query_as(
+                    "SELECT cases.state, cases.long_term, cases.closed_at, cases.filed_at FROM case_clips JOIN cases ON cases.id = case_clips.case_id WHERE case_clips.clip_id = $1",
                 )
                 .bind(id.as_uuid())
                 .fetch_all(&self.pool)
                 .await
                 .map_err(err("case facts"))?;
                 rows.into_iter()
-                    .map(|(state, long_term, closed_at)| {
+                    .map(|(state, long_term, closed_at, filed_at)| {
                         let state = state.parse().map_err(|e: custodian_core::cases::CaseError| CatalogueError::Corrupt { detail: e.to_string() })?;
-                        Ok(CaseFacts { state, long_term, closed_at })
+                        Ok(CaseFacts { state, long_term, closed_at, filed_at })
                     })
                     .collect()
             }
