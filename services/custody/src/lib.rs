@@ -385,6 +385,7 @@ struct Entries {
 
 #[utoipa::path(get, path = "/v1/audit", tag = "custody", params(Page),
     responses((status = 200, description = "the caller's bureau's audit chain, in order", body = Entries),
+              (status = 400, description = "a limit or until out of range", body = ErrorBody),
               (status = 403, description = "only auditors and admins read the trail", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn entries(
@@ -399,6 +400,13 @@ async fn entries(
             StatusCode::BAD_REQUEST,
             "invalid-request",
             format!("limit {limit} must be 1 to 1000"),
+        ));
+    }
+    if page.until.is_some_and(|until| until < 0) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            "until must be 0 or more",
         ));
     }
     let until = match page.until {
