@@ -649,6 +649,7 @@ async fn the_openapi_document_describes_every_route() {
         ("/v1/clips/{id}/track", "put"),
         ("/v1/categories", "get"),
         ("/v1/cases", "post"),
+        ("/v1/cases", "get"),
         ("/v1/cases/{id}", "get"),
         ("/v1/cases/{id}/clips", "post"),
         ("/v1/cases/{id}/close", "post"),
@@ -735,5 +736,156 @@ async fn the_openapi_document_describes_every_route() {
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
+    );
+}
+
+/// Moves the clock to `to` (forward only: ids and histories follow the clock).
+fn set_clock(clock: &ManualClock, to: DateTime<Utc>) {
+    use custodian_platform::clock::Clock;
+    assert!(to >= clock.now(), "the clock goes forward only");
+    clock.advance(to - clock.now());
+}
+
+#[tokio::test]
+async fn a_case_closes_on_the_date_entered_and_overdue_cases_are_listed() {
+    // Opened on Tuesday 1 September 2026; closed on paper on Thursday 10 September, entered
+    // on Wednesday 16 September.
+    let staff = staff_at(cst(2026, 9, 1, 9)).await;
+    let mut cases = Vec::new();
+    for reference in [
+        "应急罚〔2026〕1号",
+        "应急罚〔2026〕2号",
+        "应急罚〔2026〕3号",
+    ] {
+        let (status, case) = staff
+            .app
+            .send(
+                "POST",
+                &staff.archivist,
+                "/v1/cases",
+                json!({"reference": reference, "title": "某加油站案"}),
+            )
+            .await;
+        assert_eq!(status, 201);
+        cases.push(case["id"].as_str().unwrap().to_owned());
+        staff.clock.advance(chrono::Duration::seconds(1));
+    }
+    set_clock(&staff.clock, cst(2026, 9, 16, 10));
+    let close = |id: &str, body: Value| {
+        let path = format!("/v1/cases/{id}/close");
+        let staff = &staff;
+        async move { staff.app.send("POST", &staff.archivist, &path, body).await }
+    };
+    for (closed_on, status, code) in [
+        ("2026-09-17", 422, "invalid-closure-date"),
+        ("2026-08-31", 422, "invalid-closure-date"),
+        ("2026-9-10x", 400, "invalid-request"),
+    ] {
+        let (got, error) = close(&cases[0], json!({ "closed_on": closed_on })).await;
+        assert_eq!(
+            (got, error["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{closed_on}: {error}"
+        );
+    }
+    let (status, closed) = close(&cases[0], json!({"closed_on": "2026-09-10"})).await;
+    assert_eq!(status, 200, "{closed}");
+    assert_eq!(closed["closed_on"], "2026-09-10");
+    assert_eq!(closed["closed_at"], "2026-09-16T02:00:00Z");
+    // Thirty working days from 10 September (the make-up Sunday 20 September counts; the
+    // Mid-Autumn and National Day holidays do not) end on Wednesday 28 October.
+    assert_eq!(closed["filing_deadline"]["due"], "2026-10-28T16:00:00Z");
+    // Without a date the case closes today.
+    let (_, today) = close(&cases[1], json!({})).await;
+    assert_eq!(today["closed_on"], "2026-09-16");
+    assert_eq!(today["filing_deadline"]["due"], "2026-11-03T16:00:00Z");
+
+    // The date entered is in the audit trail, with who entered it.
+    let auditor = token_with_role(&staff.app.app, "b1", Role::Auditor).await;
+    let trail = staff.app.get_json(&auditor, "/v1/audit?limit=1000").await;
+    let entry = trail["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "case.closed" && e["target"] == cases[0].as_str())
+        .unwrap_or_else(|| panic!("{trail}"));
+    assert!(
+        entry["detail"]
+            .as_str()
+            .unwrap()
+            .contains("closure date 2026-09-10 entered on 2026-09-16"),
+        "{entry}"
+    );
+    assert!(entry["actor"].as_str().unwrap().contains("archivist"));
+
+    // The list: by state, overdue filing, newest first, paged.
+    let listed = |query: &str| {
+        let staff = &staff;
+        let path = format!("/v1/cases?{query}");
+        async move {
+            let page = staff.app.get_json(&staff.archivist, &path).await;
+            page["items"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{path}: {page}"))
+                .iter()
+                .map(|c| c["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        listed("").await,
+        vec![cases[2].clone(), cases[1].clone(), cases[0].clone()]
+    );
+    assert_eq!(listed("state=open").await, vec![cases[2].clone()]);
+    assert_eq!(
+        listed("state=closed").await,
+        vec![cases[1].clone(), cases[0].clone()]
+    );
+    assert!(listed("overdue=filing").await.is_empty());
+    // The last minute of 28 October is in time; 29 October, the first case is overdue.
+    set_clock(&staff.clock, cst(2026, 10, 28, 23));
+    assert!(listed("overdue=filing").await.is_empty());
+    set_clock(&staff.clock, cst(2026, 10, 29, 0));
+    assert_eq!(listed("overdue=filing").await, vec![cases[0].clone()]);
+    let page = staff
+        .app
+        .get_json(&staff.archivist, "/v1/cases?limit=2")
+        .await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    assert_eq!(page["items"][0]["filing_deadline"], Value::Null);
+    assert_eq!(page["items"][2], Value::Null);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    assert_eq!(
+        listed(&format!("limit=2&cursor={cursor}")).await,
+        vec![cases[0].clone()]
+    );
+    let other = token_with_role(&staff.app.app, "b2", Role::Archivist).await;
+    let theirs = staff.app.get_json(&other, "/v1/cases").await;
+    assert_eq!(theirs["items"], json!([]));
+    for (query, problem) in [
+        ("state=shut", "known states"),
+        ("overdue=upload", "overdue"),
+        ("limit=0", "limit"),
+        ("cursor=x", "UUID"),
+    ] {
+        let response = staff
+            .app
+            .get(&staff.archivist, &format!("/v1/cases?{query}"))
+            .await;
+        assert_eq!(response.status(), 400, "{query}");
+        assert!(response.text().await.unwrap().contains(problem), "{query}");
+    }
+
+    // A closure date more than twelve months back is refused: it would restart a clock that
+    // ran out long ago.
+    set_clock(&staff.clock, cst(2027, 9, 20, 10));
+    let (status, error) = close(&cases[2], json!({"closed_on": "2026-09-19"})).await;
+    assert_eq!(status, 422, "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("12 months back"),
+        "{error}"
     );
 }

@@ -1,10 +1,12 @@
-//! Cases (案件): a group of clips with a life of its own. A case is opened, closed (which starts
-//! the 30-working-day filing clock of art. 18) and filed into the case archive, which is
-//! allowed only once every clip in it is classified.
+//! Cases (案件): a group of clips with a life of its own. A case is opened, closed on its
+//! closure date (结案之日, which starts the 30-working-day filing clock of art. 18) and filed
+//! into the case archive, which is allowed only once every clip in it is classified. Also the
+//! enforcement teams (执法队) of art. 15 and their cameras.
 
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -27,6 +29,54 @@ pub enum CaseError {
     Filed,
     #[error("unknown case state {0:?}")]
     UnknownState(String),
+    #[error("the closure date {closed_on} is in the future (today is {today})")]
+    ClosureInFuture {
+        closed_on: NaiveDate,
+        today: NaiveDate,
+    },
+    #[error("the closure date {closed_on} is before the case was opened ({opened_on})")]
+    ClosureBeforeOpening {
+        closed_on: NaiveDate,
+        opened_on: NaiveDate,
+    },
+    #[error("the closure date {closed_on} is more than {MAX_CLOSURE_BACKDATE_MONTHS} months back (earliest {earliest}); a case closed that long ago is long overdue for filing, so say so rather than restart its clock")]
+    ClosureTooOld {
+        closed_on: NaiveDate,
+        earliest: NaiveDate,
+    },
+}
+
+/// How far back a closure date may be entered. A case is often closed on paper before anyone
+/// records it here, but a date much older would quietly grant a fresh filing deadline to a
+/// case whose own ran out long ago.
+pub const MAX_CLOSURE_BACKDATE_MONTHS: u32 = 12;
+
+/// Checks the closure date (结案之日) entered for a case, in local dates: not after today, not
+/// before the case was opened, and not more than [`MAX_CLOSURE_BACKDATE_MONTHS`] back.
+pub fn check_closure_date(
+    closed_on: NaiveDate,
+    opened_on: NaiveDate,
+    today: NaiveDate,
+) -> Result<NaiveDate, CaseError> {
+    if closed_on > today {
+        return Err(CaseError::ClosureInFuture { closed_on, today });
+    }
+    if closed_on < opened_on {
+        return Err(CaseError::ClosureBeforeOpening {
+            closed_on,
+            opened_on,
+        });
+    }
+    let earliest = today
+        .checked_sub_months(Months::new(MAX_CLOSURE_BACKDATE_MONTHS))
+        .unwrap_or(NaiveDate::MIN);
+    if closed_on < earliest {
+        return Err(CaseError::ClosureTooOld {
+            closed_on,
+            earliest,
+        });
+    }
+    Ok(closed_on)
 }
 
 impl CaseState {
@@ -138,6 +188,38 @@ mod tests {
                 team: "二中队".into(),
                 cameras: 1
             }]
+        );
+    }
+
+    #[test]
+    fn a_closure_date_is_neither_future_nor_before_opening_nor_too_old() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        let today = d(2026, 9, 16);
+        let opened = d(2025, 3, 1);
+        assert_eq!(check_closure_date(today, opened, today), Ok(today));
+        assert_eq!(
+            check_closure_date(d(2026, 9, 10), opened, today),
+            Ok(d(2026, 9, 10))
+        );
+        assert!(matches!(
+            check_closure_date(d(2026, 9, 17), opened, today),
+            Err(CaseError::ClosureInFuture { .. })
+        ));
+        assert!(matches!(
+            check_closure_date(d(2025, 2, 28), opened, today),
+            Err(CaseError::ClosureBeforeOpening { .. })
+        ));
+        // Twelve months back is the limit, to the day.
+        assert_eq!(
+            check_closure_date(d(2025, 9, 16), opened, today),
+            Ok(d(2025, 9, 16))
+        );
+        assert_eq!(
+            check_closure_date(d(2025, 9, 15), opened, today),
+            Err(CaseError::ClosureTooOld {
+                closed_on: d(2025, 9, 15),
+                earliest: d(2025, 9, 16)
+            })
         );
     }
 }

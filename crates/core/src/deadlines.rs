@@ -146,8 +146,11 @@ impl DeadlineRules {
         self.working_days_due(uploaded_at, 2)
     }
 
-    pub fn case_filing_due(&self, closed_at: DateTime<Utc>) -> (DateTime<Utc>, bool) {
-        self.working_days_due(closed_at, 30)
+    /// Art. 18 counts from the closure date (结案之日) as entered, a local date, not from when
+    /// the case was closed in the catalogue.
+    pub fn case_filing_due(&self, closed_on: NaiveDate) -> (DateTime<Utc>, bool) {
+        let (last, known) = self.calendar.working_days_after(closed_on, 30);
+        (end_of_local_day(last), known)
     }
 }
 
@@ -205,7 +208,7 @@ mod tests {
         // Closed Wednesday 2026-09-16. Counted by hand: 17, 18, 20 (make-up Sunday), 21-24 = 7;
         // Mid-Autumn 25-27 off; 28-30 = 10; National Day 1-7 October off; 8, 9, 10 (make-up
         // Saturday) = 13; 12-16, 19-23, 26-30 = 28; 2 and 3 November = 30.
-        let (due, known) = rules().case_filing_due(cst(2026, 9, 16, 9, 0));
+        let (due, known) = rules().case_filing_due(local_date(cst(2026, 9, 16, 9, 0)));
         assert!(known);
         assert_eq!(due, cst(2026, 11, 4, 0, 0));
     }

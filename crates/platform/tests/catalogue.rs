@@ -11,8 +11,8 @@ use custodian_core::roles::Role;
 use custodian_core::upload::UploadMetadata;
 use custodian_core::{BureauId, ClipId, ClipState, LocalId, Sha256Digest};
 use custodian_platform::catalogue::{
-    self, BoundingBox, CaseRecord, Catalogue, CatalogueError, ClipFilter, ClipSchedule, Device,
-    NewClip, PendingUpload,
+    self, BoundingBox, CaseClosure, CaseFilter, CaseRecord, Catalogue, CatalogueError, ClipFilter,
+    ClipSchedule, Device, NewClip, PendingUpload,
 };
 use custodian_platform::testing::fresh_postgres_url;
 use uuid::Uuid;
@@ -545,6 +545,7 @@ async fn catalogue_work(
         state: CaseState::Open,
         opened_at: at(1),
         closed_at: None,
+        closed_on: None,
         filing_due_at: None,
         filed_at: None,
         calendar_complete: true,
@@ -606,7 +607,11 @@ async fn catalogue_work(
             CaseState::Open,
             CaseState::Closed,
             at(3),
-            Some((at(5), true))
+            Some(&CaseClosure {
+                closed_on: at(1).date_naive(),
+                filing_due: at(5),
+                calendar_complete: true
+            })
         )
         .await
         .unwrap());
@@ -616,8 +621,18 @@ async fn catalogue_work(
         .unwrap());
     let closed = catalogue.case(b1, case.id).await.unwrap().unwrap();
     assert_eq!(
-        (closed.state, closed.closed_at, closed.filing_due_at),
-        (CaseState::Closed, Some(at(3)), Some(at(5)))
+        (
+            closed.state,
+            closed.closed_at,
+            closed.closed_on,
+            closed.filing_due_at
+        ),
+        (
+            CaseState::Closed,
+            Some(at(3)),
+            Some(at(1).date_naive()),
+            Some(at(5))
+        )
     );
 
     // Devices.
@@ -803,6 +818,142 @@ async fn postgres_catalogue_keeps_the_contract() {
     let url = fresh_postgres_url().await;
     contract(catalogue::connect(&url, 4).await.unwrap()).await;
 }
+
+/// Runs a part of the contract on a fresh catalogue of each adapter.
+macro_rules! on_both_adapters {
+    ($part:ident, $sqlite:ident, $postgres:ident) => {
+        #[tokio::test]
+        async fn $sqlite() {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite:{}", dir.path().join("catalogue.db").display());
+            $part(catalogue::connect(&url, 4).await.unwrap()).await;
+        }
+
+        #[tokio::test]
+        async fn $postgres() {
+            let url = fresh_postgres_url().await;
+            $part(catalogue::connect(&url, 4).await.unwrap()).await;
+        }
+    };
+}
+
+fn new_case(bureau: &BureauId, reference: &str) -> CaseRecord {
+    CaseRecord {
+        id: Uuid::now_v7(),
+        bureau: bureau.clone(),
+        reference: reference.into(),
+        title: "t".into(),
+        state: CaseState::Open,
+        opened_at: at(0),
+        closed_at: None,
+        closed_on: None,
+        filing_due_at: None,
+        filed_at: None,
+        calendar_complete: true,
+    }
+}
+
+/// Art. 18: a case keeps the closure date entered beside when it was closed, and the list of
+/// cases narrows by state, by overdue filing and by page, in its own bureau only.
+async fn cases_close_on_their_date_and_are_listed(catalogue: Arc<dyn Catalogue>) {
+    let b1 = BureauId::parse("b1").unwrap();
+    let b2 = BureauId::parse("b2").unwrap();
+    for bureau in [&b1, &b2] {
+        catalogue
+            .ensure_bureau(bureau, "大队", at(0))
+            .await
+            .unwrap();
+    }
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        let case = new_case(&b1, &format!("R-{n}"));
+        catalogue.create_case(&case).await.unwrap();
+        ids.push(case.id);
+    }
+    catalogue.create_case(&new_case(&b2, "R-0")).await.unwrap();
+    let closed_on = at(0).date_naive() - Duration::days(3);
+    let closure = |due| CaseClosure {
+        closed_on,
+        filing_due: due,
+        calendar_complete: true,
+    };
+    // Case 0 closed with its filing due at hour 5, case 1 due a day later, case 2 filed.
+    for (id, due) in [
+        (ids[0], at(5)),
+        (ids[1], at(5) + Duration::days(1)),
+        (ids[2], at(5)),
+    ] {
+        assert!(catalogue
+            .set_case_state(
+                id,
+                CaseState::Open,
+                CaseState::Closed,
+                at(4),
+                Some(&closure(due))
+            )
+            .await
+            .unwrap());
+    }
+    assert!(catalogue
+        .set_case_state(ids[2], CaseState::Closed, CaseState::Filed, at(4), None)
+        .await
+        .unwrap());
+    let case0 = catalogue.case(&b1, ids[0]).await.unwrap().unwrap();
+    assert_eq!(
+        (case0.closed_at, case0.closed_on),
+        (Some(at(4)), Some(closed_on)),
+        "recorded at hour 4, closed three days before"
+    );
+    let filed = catalogue.case(&b1, ids[2]).await.unwrap().unwrap();
+    assert_eq!(
+        filed.closed_on,
+        Some(closed_on),
+        "filing keeps the closure date"
+    );
+    let list = |filter: CaseFilter, limit| {
+        let catalogue = catalogue.clone();
+        let b1 = b1.clone();
+        async move {
+            catalogue
+                .list_cases(&b1, &filter, limit)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| c.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        list(CaseFilter::default(), 10).await,
+        [ids[3], ids[2], ids[1], ids[0]],
+        "newest first, only the bureau's own"
+    );
+    let state = |state| CaseFilter {
+        state: Some(state),
+        ..Default::default()
+    };
+    assert_eq!(list(state(CaseState::Open), 10).await, [ids[3]]);
+    assert_eq!(list(state(CaseState::Closed), 10).await, [ids[1], ids[0]]);
+    assert_eq!(list(state(CaseState::Filed), 10).await, [ids[2]]);
+    let overdue = CaseFilter {
+        filing_overdue_at: Some(at(6)),
+        ..Default::default()
+    };
+    assert_eq!(list(overdue, 10).await, [ids[0]], "filed is not overdue");
+    let page = list(CaseFilter::default(), 2).await;
+    assert_eq!(page, [ids[3], ids[2]]);
+    let next = CaseFilter {
+        before: Some(ids[2]),
+        ..Default::default()
+    };
+    assert_eq!(list(next, 2).await, [ids[1], ids[0]]);
+}
+
+on_both_adapters!(
+    cases_close_on_their_date_and_are_listed,
+    sqlite_cases_close_on_their_date_and_are_listed,
+    postgres_cases_close_on_their_date_and_are_listed
+);
 
 #[tokio::test]
 async fn migrations_run_once_and_again_without_harm() {

@@ -9,16 +9,16 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use custodian_core::cases::{CaseError, CaseState, TeamShortfall};
 use custodian_core::classification::Classification;
-use custodian_core::deadlines::{Deadline, DeadlineKind};
+use custodian_core::deadlines::{local_date, Deadline, DeadlineKind};
 use custodian_core::naming::NameParts;
 use custodian_core::roles::Action;
 use custodian_core::{ClipId, ClipState, LocalId};
 use custodian_platform::catalogue::{
-    BoundingBox, CaseRecord, ClassificationEntry, ClipFilter, ClipMedia, ClipRecord, Device,
-    Finding, Transition,
+    BoundingBox, CaseClosure, CaseFilter, CaseRecord, ClassificationEntry, ClipFilter, ClipMedia,
+    ClipRecord, Device, Finding, Transition,
 };
 use custodian_platform::http::{clip_in_bureau, protect, ApiError, BearerSecurity, Caller};
 use serde::{Deserialize, Serialize};
@@ -30,7 +30,7 @@ pub const MAX_PAGE: i64 = 500;
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(one, classify, set_confidentiality, categories, list, create_case, case, link_clips, close_case, file_case, register_device, devices,
+    paths(one, classify, set_confidentiality, categories, list, create_case, list_cases, case, link_clips, close_case, file_case, register_device, devices,
         crate::media_api::view, crate::media_api::subtitles, crate::media_api::poster, crate::media_api::similar),
     modifiers(&BearerSecurity),
     tags((name = "catalogue", description = "Clips, classification, cases and devices (art. 15-18)"),
@@ -55,7 +55,7 @@ pub fn router(catalog: Arc<Catalog>) -> Router {
         .route("/v1/clips/{id}/poster", get(crate::media_api::poster))
         .route("/v1/clips/{id}/similar", get(crate::media_api::similar))
         .route("/v1/categories", get(categories))
-        .route("/v1/cases", post(create_case))
+        .route("/v1/cases", post(create_case).get(list_cases))
         .route("/v1/cases/{id}", get(case))
         .route("/v1/cases/{id}/clips", post(link_clips))
         .route("/v1/cases/{id}/close", post(close_case))
@@ -496,10 +496,17 @@ struct CaseView {
     filing_deadline: Option<Deadline>,
 }
 
+/// A case as a list shows it: without its clips.
+#[derive(Serialize, utoipa::ToSchema)]
+struct CaseSummary {
+    #[serde(flatten)]
+    case: CaseRecord,
+    filing_deadline: Option<Deadline>,
+}
+
 impl Catalog {
-    async fn case_view(&self, case: CaseRecord) -> Result<CaseView, ApiError> {
-        let clips = self.ports.catalogue.case_clip_ids(case.id).await?;
-        let filing_deadline = case.filing_due_at.map(|due| {
+    fn filing_deadline(&self, case: &CaseRecord) -> Option<Deadline> {
+        case.filing_due_at.map(|due| {
             Deadline::evaluate(
                 DeadlineKind::CaseFiling,
                 due,
@@ -507,11 +514,15 @@ impl Catalog {
                 self.ports.clock.now(),
                 case.calendar_complete,
             )
-        });
+        })
+    }
+
+    async fn case_view(&self, case: CaseRecord) -> Result<CaseView, ApiError> {
+        let clips = self.ports.catalogue.case_clip_ids(case.id).await?;
         Ok(CaseView {
+            filing_deadline: self.filing_deadline(&case),
             case,
             clips,
-            filing_deadline,
         })
     }
 }
@@ -552,6 +563,7 @@ async fn create_case(
         state: CaseState::Open,
         opened_at: catalog.ports.clock.now(),
         closed_at: None,
+        closed_on: None,
         filing_due_at: None,
         filed_at: None,
         calendar_complete: true,
@@ -567,6 +579,90 @@ async fn create_case(
         Err(e) => return Err(e.into()),
     }
     Ok((StatusCode::CREATED, Json(catalog.case_view(case).await?)))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct CaseListQuery {
+    /// `open`, `closed` or `filed`.
+    state: Option<String>,
+    /// `filing`: only closed cases whose filing deadline (art. 18) has passed.
+    overdue: Option<String>,
+    /// At most this many (1 to 500; default 50).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<i64>,
+    #[param(format = Uuid)]
+    cursor: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct CasePage {
+    items: Vec<CaseSummary>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    next_cursor: Option<Uuid>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/cases",
+    tag = "catalogue",
+    params(CaseListQuery),
+    responses(
+        (status = 200, description = "a page of the bureau's cases, newest first", body = CasePage),
+        (status = 400, description = "a filter that does not parse", body = custodian_platform::http::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn list_cases(
+    State(catalog): State<Arc<Catalog>>,
+    Extension(caller): Extension<Caller>,
+    Query(query): Query<CaseListQuery>,
+) -> Result<Json<CasePage>, ApiError> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(bad_request(format!(
+            "limit {limit} must be 1 to {MAX_PAGE}"
+        )));
+    }
+    let filter = CaseFilter {
+        state: query
+            .state
+            .map(|s| s.parse::<CaseState>())
+            .transpose()
+            .map_err(|e| bad_request(format!("{e}; known states: open, closed, filed")))?,
+        filing_overdue_at: match query.overdue.as_deref() {
+            None => None,
+            Some("filing") => Some(catalog.ports.clock.now()),
+            Some(other) => {
+                return Err(bad_request(format!(
+                    "overdue {other:?}: only `filing` can be searched"
+                )))
+            }
+        },
+        before: query.cursor.as_deref().map(case_id).transpose()?,
+    };
+    // One more than asked tells whether there is a next page without a count query.
+    let mut cases = catalog
+        .ports
+        .catalogue
+        .list_cases(&caller.bureau, &filter, limit + 1)
+        .await?;
+    let next_cursor = if cases.len() as i64 > limit {
+        cases.truncate(limit as usize);
+        cases.last().map(|case| case.id)
+    } else {
+        None
+    };
+    Ok(Json(CasePage {
+        items: cases
+            .into_iter()
+            .map(|case| CaseSummary {
+                filing_deadline: catalog.filing_deadline(&case),
+                case,
+            })
+            .collect(),
+        next_cursor,
+    }))
 }
 
 #[utoipa::path(
@@ -637,15 +733,27 @@ async fn link_clips(
     Ok(Json(catalog.case_view(case).await?))
 }
 
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+struct CloseBody {
+    /// The closure date (结案之日), a date in China Standard Time such as `2026-09-10`: not in
+    /// the future, not before the case was opened, at most 12 months back. Default: today.
+    #[schema(value_type = Option<String>, format = Date)]
+    closed_on: Option<String>,
+}
+
 #[utoipa::path(
     post,
     path = "/v1/cases/{id}/close",
     tag = "catalogue",
     params(("id" = uuid::Uuid, Path, description = "case id")),
+    request_body(content = Option<CloseBody>, description = "optional; without a body the case closes today"),
     responses(
-        (status = 200, description = "closed; the 30-working-day filing clock runs", body = CaseView),
+        (status = 200, description = "closed; the 30-working-day filing clock runs from the closure date", body = CaseView),
+        (status = 400, description = "closed_on is not a date", body = custodian_platform::http::ErrorBody),
+        (status = 403, description = "a role that may not manage cases", body = custodian_platform::http::ErrorBody),
         (status = 404, description = "no such case", body = custodian_platform::http::ErrorBody),
         (status = 409, description = "the case is not open", body = custodian_platform::http::ErrorBody),
+        (status = 422, description = "the closure date is in the future, before the case was opened, or more than 12 months back", body = custodian_platform::http::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -653,21 +761,69 @@ async fn close_case(
     State(catalog): State<Arc<Catalog>>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
+    // No body, `null` and `{}` all close the case today.
+    body: Option<Json<Option<CloseBody>>>,
 ) -> Result<Json<CaseView>, ApiError> {
     caller.require(Action::ManageCases)?;
     let case = catalog.case_of(&caller, case_id(&id)?).await?;
     let next = case.state.close().map_err(case_refused)?;
     let now = catalog.ports.clock.now();
-    let due = catalog.rules.deadlines.case_filing_due(now);
+    let today = local_date(now);
+    let entered = match body
+        .and_then(|Json(body)| body)
+        .and_then(|body| body.closed_on)
+    {
+        None => today,
+        Some(text) => NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+            bad_request(format!(
+                "closed_on {text:?} is not a date such as 2026-09-10"
+            ))
+        })?,
+    };
+    let closed_on =
+        custodian_core::cases::check_closure_date(entered, local_date(case.opened_at), today)
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid-closure-date",
+                    e.to_string(),
+                )
+            })?;
+    let (filing_due, calendar_complete) = catalog.rules.deadlines.case_filing_due(closed_on);
+    let closure = CaseClosure {
+        closed_on,
+        filing_due,
+        calendar_complete,
+    };
     if !catalog
         .ports
         .catalogue
-        .set_case_state(case.id, case.state, next, now, Some(due))
+        .set_case_state(case.id, case.state, next, now, Some(&closure))
         .await?
     {
         return Err(conflict(
             "the case changed meanwhile; read it and try again",
         ));
+    }
+    // The request's own audit entry does not hold its body: the date entered, which moves
+    // the filing deadline, is an entry of its own.
+    let entry = custodian_core::audit::NewAuditEntry {
+        at: now,
+        actor: caller.name(),
+        action: "case.closed".into(),
+        target: Some(case.id.to_string()),
+        detail: format!(
+            "closure date {closed_on} entered on {today}; filing due {}",
+            filing_due.to_rfc3339()
+        ),
+    };
+    if let Err(e) = catalog
+        .ports
+        .catalogue
+        .append_audit(caller.bureau.as_str(), entry)
+        .await
+    {
+        tracing::error!(case_id = %case.id, error = %e, "case closed but its closure date not recorded in the audit trail");
     }
     Ok(Json(
         catalog

@@ -20,9 +20,9 @@ use uuid::Uuid;
 
 pub use model::{decode_fingerprint, encode_fingerprint};
 pub use model::{
-    BoundingBox, CaseRecord, ClassTotals, ClassificationEntry, ClipFilter, ClipMedia, ClipRecord,
-    ClipSchedule, CopyRequest, Device, Finding, MediaFacts, NewClip, NewFinding, PendingUpload,
-    Rendition, Transition, TusProgress, TusUpload,
+    BoundingBox, CaseClosure, CaseFilter, CaseRecord, ClassTotals, ClassificationEntry, ClipFilter,
+    ClipMedia, ClipRecord, ClipSchedule, CopyRequest, Device, Finding, MediaFacts, NewClip,
+    NewFinding, PendingUpload, Rendition, Transition, TusProgress, TusUpload,
 };
 pub use sql::{PostgresCatalogue, SqliteCatalogue};
 
@@ -232,16 +232,23 @@ pub trait Catalogue: Send + Sync {
         by: &str,
         at: DateTime<Utc>,
     ) -> Result<usize, CatalogueError>;
-    /// Moves a case from `from` to `to` if it is still in `from`, with the filing deadline
-    /// when it closes. Returns whether it moved.
+    /// Moves a case from `from` to `to` if it is still in `from`, with its closure date and
+    /// filing deadline when it closes. Returns whether it moved.
     async fn set_case_state(
         &self,
         id: Uuid,
         from: CaseState,
         to: CaseState,
         at: DateTime<Utc>,
-        filing_due: Option<(DateTime<Utc>, bool)>,
+        closure: Option<&CaseClosure>,
     ) -> Result<bool, CatalogueError>;
+    /// A bureau's cases, newest first, after the filter's cursor.
+    async fn list_cases(
+        &self,
+        bureau: &BureauId,
+        filter: &CaseFilter,
+        limit: i64,
+    ) -> Result<Vec<CaseRecord>, CatalogueError>;
     async fn unclassified_in_case(&self, case: Uuid) -> Result<usize, CatalogueError>;
 
     async fn upsert_device(&self, bureau: &BureauId, device: &Device)

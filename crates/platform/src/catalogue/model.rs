@@ -1,6 +1,6 @@
 //! The records the catalogue keeps, as the rest of the code sees them.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use custodian_core::cases::CaseState;
 use custodian_core::upload::UploadMetadata;
 use custodian_core::{BureauId, ClipId, ClipState, LocalId, Sha256Digest};
@@ -223,10 +223,33 @@ pub struct CaseRecord {
     pub title: String,
     pub state: CaseState,
     pub opened_at: DateTime<Utc>,
+    /// When the closure was recorded here.
     pub closed_at: Option<DateTime<Utc>>,
+    /// The closure date (结案之日) as entered when closing, a local date: the filing deadline
+    /// counts from it (art. 18).
+    pub closed_on: Option<NaiveDate>,
     pub filing_due_at: Option<DateTime<Utc>>,
     pub filed_at: Option<DateTime<Utc>>,
     pub calendar_complete: bool,
+}
+
+/// What closing a case records (art. 18).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaseClosure {
+    /// The closure date as entered (checked by `custodian_core::cases::check_closure_date`).
+    pub closed_on: NaiveDate,
+    pub filing_due: DateTime<Utc>,
+    pub calendar_complete: bool,
+}
+
+/// What a list of cases may be narrowed by; `before` is the cursor (the id of the last case
+/// of the previous page).
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    pub state: Option<CaseState>,
+    /// Only closed cases whose filing was due by this time (overdue, art. 18).
+    pub filing_overdue_at: Option<DateTime<Utc>>,
+    pub before: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -490,6 +513,7 @@ pub(super) struct CaseRow {
     state: String,
     opened_at: DateTime<Utc>,
     closed_at: Option<DateTime<Utc>>,
+    closed_on: Option<NaiveDate>,
     filing_due_at: Option<DateTime<Utc>>,
     filed_at: Option<DateTime<Utc>>,
     calendar_complete: bool,
@@ -512,6 +536,7 @@ impl TryFrom<CaseRow> for CaseRecord {
             title: row.title,
             opened_at: row.opened_at,
             closed_at: row.closed_at,
+            closed_on: row.closed_on,
             filing_due_at: row.filing_due_at,
             filed_at: row.filed_at,
             calendar_complete: row.calendar_complete,

@@ -24,9 +24,10 @@ use super::model::{
     ClipRow, CopyRow, DeviceRow, FindingRow, MediaRow, PendingRow, TransitionRow, TusRow,
 };
 use super::{
-    CaseRecord, Catalogue, CatalogueError, ClassTotals, ClassificationEntry, ClipFilter, ClipMedia,
-    ClipRecord, ClipSchedule, CopyRequest, Device, Finding, Lease, MediaFacts, NewClip, NewFinding,
-    PendingUpload, Rendition, TokenOwner, Transition, TusProgress, TusUpload,
+    CaseClosure, CaseFilter, CaseRecord, Catalogue, CatalogueError, ClassTotals,
+    ClassificationEntry, ClipFilter, ClipMedia, ClipRecord, ClipSchedule, CopyRequest, Device,
+    Finding, Lease, MediaFacts, NewClip, NewFinding, PendingUpload, Rendition, TokenOwner,
+    Transition, TusProgress, TusUpload,
 };
 
 const CLIP_COLUMNS: &str = "id, bureau_id, device_id, officer_id, recorded_at, original_name, case_ref, object_key, \
@@ -39,7 +40,8 @@ const COPY_COLUMNS: &str =
     "id, bureau_id, clip_id, party, purpose, requested_by, requested_by_person, requested_at, state, decided_by, \
      decided_at, reason, expires_at, downloads, copy_sha256, copy_size_bytes, copy_made_at, copy_failure";
 
-const CASE_COLUMNS: &str = "id, bureau_id, reference, title, state, opened_at, closed_at, filing_due_at, filed_at, calendar_complete";
+const CASE_COLUMNS: &str =
+    "id, bureau_id, reference, title, state, opened_at, closed_at, filing_due_at, filed_at, calendar_complete, closed_on";
 
 /// What text search looks through, lowercased.
 fn search_text(parts: &[Option<&str>]) -> String {
@@ -731,7 +733,7 @@ macro_rules! catalogue_on {
             }
 
             async fn create_case(&self, case: &CaseRecord) -> Result<(), CatalogueError> {
-                let sql = format!("INSERT INTO cases ({CASE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
+                let sql = format!("INSERT INTO cases ({CASE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
                 sqlx::query(&sql)
                     .bind(case.id)
                     .bind(case.bureau.as_str())
@@ -743,6 +745,7 @@ macro_rules! catalogue_on {
                     .bind(case.filing_due_at)
                     .bind(case.filed_at)
                     .bind(case.calendar_complete)
+                    .bind(case.closed_on)
                     .execute(&self.pool)
                     .await
                     .map_err(err("create case"))?;
@@ -792,7 +795,7 @@ macro_rules! catalogue_on {
                 Ok(linked)
             }
 
-            async fn set_case_state(&self, id: Uuid, from: CaseState, to: CaseState, at: DateTime<Utc>, filing_due: Option<(DateTime<Utc>, bool)>) -> Result<bool, CatalogueError> {
+            async fn set_case_state(&self, id: Uuid, from: CaseState, to: CaseState, at: DateTime<Utc>, closure: Option<&CaseClosure>) -> Result<bool, CatalogueError> {
                 let (closed_at, filed_at) = match to {
                     CaseState::Closed => (Some(at), None),
                     CaseState::Filed => (None, Some(at)),
@@ -800,20 +803,39 @@ macro_rules! catalogue_on {
                 };
                 let moved = sqlx::query(
                     "UPDATE cases SET state = $3, closed_at = COALESCE($4, closed_at), filed_at = COALESCE($5, filed_at), \
-                     filing_due_at = COALESCE($6, filing_due_at), calendar_complete = COALESCE($7, calendar_complete) WHERE id = $1 AND state = $2",
+                     filing_due_at = COALESCE($6, filing_due_at), calendar_complete = COALESCE($7, calendar_complete), \
+                     closed_on = COALESCE($8, closed_on) WHERE id = $1 AND state = $2",
                 )
                 .bind(id)
                 .bind(from.as_str())
                 .bind(to.as_str())
                 .bind(closed_at)
                 .bind(filed_at)
-                .bind(filing_due.map(|(due, _)| due))
-                .bind(filing_due.map(|(_, known)| known))
+                .bind(closure.map(|c| c.filing_due))
+                .bind(closure.map(|c| c.calendar_complete))
+                .bind(closure.map(|c| c.closed_on))
                 .execute(&self.pool)
                 .await
                 .map_err(err("case state"))?
                 .rows_affected();
                 Ok(moved == 1)
+            }
+
+            async fn list_cases(&self, bureau: &BureauId, filter: &CaseFilter, limit: i64) -> Result<Vec<CaseRecord>, CatalogueError> {
+                let mut query = sqlx::QueryBuilder::<$db>::new(format!("SELECT {CASE_COLUMNS} FROM cases WHERE bureau_id = "));
+                query.push_bind(bureau.as_str());
+                if let Some(state) = filter.state {
+                    query.push(" AND state = ").push_bind(state.as_str());
+                }
+                if let Some(at) = filter.filing_overdue_at {
+                    query.push(" AND state = 'closed' AND filing_due_at <= ").push_bind(at);
+                }
+                if let Some(before) = filter.before {
+                    query.push(" AND id < ").push_bind(before);
+                }
+                query.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
+                let rows: Vec<CaseRow> = query.build_query_as().fetch_all(&self.pool).await.map_err(err("list cases"))?;
+                rows.into_iter().map(CaseRecord::try_from).collect()
             }
 
             async fn unclassified_in_case(&self, case: Uuid) -> Result<usize, CatalogueError> {

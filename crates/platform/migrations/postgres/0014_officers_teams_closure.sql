@@ -1,0 +1,6 @@
+-- Issue #16 (conformance).
+-- Art. 18: the closure date (结案之日) as entered, from which filing is due; closed_at stays
+-- the moment it was recorded. Cases closed before this counted from that moment.
+ALTER TABLE cases ADD COLUMN closed_on DATE;
+UPDATE cases SET closed_on = (closed_at AT TIME ZONE 'UTC' + INTERVAL '8 hours')::date WHERE closed_at IS NOT NULL;
+CREATE INDEX cases_by_bureau ON cases (bureau_id, id DESC);
