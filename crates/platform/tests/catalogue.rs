@@ -955,6 +955,56 @@ on_both_adapters!(
     postgres_cases_close_on_their_date_and_are_listed
 );
 
+/// Art. 12 (3): the matter and party of a classification are kept, in its history too, and
+/// found by the text search, as is the case the upload named.
+async fn classifications_keep_matter_and_party(catalogue: Arc<dyn Catalogue>) {
+    let b1 = BureauId::parse("b1").unwrap();
+    catalogue.ensure_bureau(&b1, "大队", at(0)).await.unwrap();
+    // An even clip names a case, whose reference a classification keeps searchable.
+    let clip = new_clip(&b1, 2, "DSJ-1");
+    record(&*catalogue, &clip).await;
+    let classification =
+        Classification::new(&Categories::default(), "行政检查", "检查", None, false)
+            .unwrap()
+            .with_matter_and_party(Some("安全生产检查"), Some("某加油站有限公司"))
+            .unwrap();
+    assert!(catalogue
+        .classify(&b1, clip.id, &classification, "N", "zhang", at(3))
+        .await
+        .unwrap());
+    let classified = catalogue.clip(&b1, clip.id).await.unwrap().unwrap();
+    assert_eq!(
+        (classified.matter.as_deref(), classified.party.as_deref()),
+        (Some("安全生产检查"), Some("某加油站有限公司"))
+    );
+    let history = catalogue.classifications(clip.id).await.unwrap();
+    assert_eq!(history[0].party.as_deref(), Some("某加油站有限公司"));
+    for text in ["加油站", "安全生产", "应急罚"] {
+        let found = catalogue
+            .list_clips(
+                &b1,
+                &ClipFilter {
+                    text: Some(text.into()),
+                    ..Default::default()
+                },
+                10,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            found.iter().map(|c| c.id).collect::<Vec<_>>(),
+            [clip.id],
+            "{text}"
+        );
+    }
+}
+
+on_both_adapters!(
+    classifications_keep_matter_and_party,
+    sqlite_classifications_keep_matter_and_party,
+    postgres_classifications_keep_matter_and_party
+);
+
 #[tokio::test]
 async fn migrations_run_once_and_again_without_harm() {
     let url = fresh_postgres_url().await;

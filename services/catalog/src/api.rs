@@ -196,10 +196,17 @@ async fn one(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct ClassifyBody {
     category: String,
+    /// The place and main content (art. 17).
     description: String,
     place: Option<String>,
     #[serde(default)]
     important: bool,
+    /// The enforcement matter (执法事项, art. 12 (3)), up to 200 characters.
+    #[schema(max_length = 200)]
+    matter: Option<String>,
+    /// The party (当事人, art. 12 (3)), up to 200 characters.
+    #[schema(max_length = 200)]
+    party: Option<String>,
 }
 
 #[utoipa::path(
@@ -225,6 +232,13 @@ async fn classify(
     caller.require(Action::Classify)?;
     let id = clip_id(&id)?;
     let clip = catalog.clip_of(&caller, id).await?;
+    let invalid = |e: custodian_core::classification::ClassificationError| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-classification",
+            e.to_string(),
+        )
+    };
     let classification = Classification::new(
         &catalog.rules.categories,
         &body.category,
@@ -232,13 +246,8 @@ async fn classify(
         body.place.as_deref(),
         body.important,
     )
-    .map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-classification",
-            e.to_string(),
-        )
-    })?;
+    .and_then(|c| c.with_matter_and_party(body.matter.as_deref(), body.party.as_deref()))
+    .map_err(invalid)?;
     let name = catalog.rules.names.render(&NameParts {
         device: clip.device.as_str(),
         officer: clip.officer.as_str(),

@@ -4,3 +4,9 @@
 ALTER TABLE cases ADD COLUMN closed_on TEXT;
 UPDATE cases SET closed_on = date(closed_at, '+8 hours') WHERE closed_at IS NOT NULL;
 CREATE INDEX cases_by_bureau ON cases (bureau_id, id DESC);
+
+-- Art. 12 (3): the matter (执法事项) and the party (当事人), named when classifying.
+ALTER TABLE clips ADD COLUMN matter TEXT;
+ALTER TABLE clips ADD COLUMN party TEXT;
+ALTER TABLE classifications ADD COLUMN matter TEXT;
+ALTER TABLE classifications ADD COLUMN party TEXT;

@@ -114,6 +114,10 @@ pub struct ClipRecord {
     /// Where `latitude`/`longitude` came from: `declared` by the upload, or `file` (the
     /// recording's own ISO 6709 location tag, found by the media workers).
     pub location_source: Option<String>,
+    /// The enforcement matter (执法事项, art. 12 (3)), named when classifying.
+    pub matter: Option<String>,
+    /// The party (当事人, art. 12 (3)), named when classifying.
+    pub party: Option<String>,
 }
 
 /// Something found wrong with a clip (a checksum mismatch, a missing object, ...).
@@ -212,6 +216,8 @@ pub struct ClassificationEntry {
     pub place: Option<String>,
     pub important: bool,
     pub canonical_name: String,
+    pub matter: Option<String>,
+    pub party: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -346,6 +352,8 @@ pub(super) struct ClipRow {
     verified_at: Option<DateTime<Utc>>,
     confidentiality: String,
     location_source: Option<String>,
+    matter: Option<String>,
+    party: Option<String>,
 }
 
 fn corrupt(id: Uuid, what: impl std::fmt::Display) -> CatalogueError {
@@ -408,6 +416,8 @@ impl TryFrom<ClipRow> for ClipRecord {
             verified_at: row.verified_at,
             confidentiality: row.confidentiality.parse().map_err(|e| corrupt(id, e))?,
             location_source: row.location_source,
+            matter: row.matter,
+            party: row.party,
         })
     }
 }
@@ -488,6 +498,8 @@ pub(super) struct ClassificationRow {
     pub place: Option<String>,
     pub important: bool,
     pub canonical_name: String,
+    pub matter: Option<String>,
+    pub party: Option<String>,
 }
 
 impl From<ClassificationRow> for ClassificationEntry {
@@ -500,6 +512,8 @@ impl From<ClassificationRow> for ClassificationEntry {
             place: row.place,
             important: row.important,
             canonical_name: row.canonical_name,
+            matter: row.matter,
+            party: row.party,
         }
     }
 }

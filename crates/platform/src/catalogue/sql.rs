@@ -34,7 +34,7 @@ const CLIP_COLUMNS: &str = "id, bureau_id, device_id, officer_id, recorded_at, o
      size_bytes, sha256, state, state_changed_at, received_at, failure_reason, publish_round, canonical_name, category, \
      description, place, latitude, longitude, important, classified_at, classified_by, upload_due_at, upload_hard_due_at, \
      classify_due_at, calendar_complete, long_term_reason, legal_hold, archived_at, archive_key, archive_locked_until, \
-     recycle_until, purged_at, verified_at, confidentiality, location_source";
+     recycle_until, purged_at, verified_at, confidentiality, location_source, matter, party";
 
 const COPY_COLUMNS: &str =
     "id, bureau_id, clip_id, party, purpose, requested_by, requested_by_person, requested_at, state, decided_by, \
@@ -678,17 +678,28 @@ macro_rules! catalogue_on {
 
             async fn classify(&self, bureau: &BureauId, id: ClipId, c: &Classification, canonical_name: &str, by: &str, at: DateTime<Utc>) -> Result<bool, CatalogueError> {
                 let mut tx = self.pool.begin_with($begin_write).await.map_err(err("classify"))?;
-                let original: Option<String> = sqlx::query_scalar("SELECT original_name FROM clips WHERE id = $1 AND bureau_id = $2")
-                    .bind(id.as_uuid())
-                    .bind(bureau.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(err("classify"))?;
-                let Some(original) = original else { return Ok(false) };
-                let text = search_text(&[Some(canonical_name), Some(c.description.as_str()), c.place.as_deref(), Some(original.as_str()), Some(c.category.as_str())]);
+                let found: Option<(String, Option<String>, Option<String>)> =
+                    sqlx::query_as("SELECT original_name, case_ref, place FROM clips WHERE id = $1 AND bureau_id = $2")
+                        .bind(id.as_uuid())
+                        .bind(bureau.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(err("classify"))?;
+                let Some((original, case_ref, place)) = found else { return Ok(false) };
+                let text = search_text(&[
+                    Some(canonical_name),
+                    Some(c.description.as_str()),
+                    c.place.as_deref().or(place.as_deref()),
+                    Some(original.as_str()),
+                    Some(c.category.as_str()),
+                    case_ref.as_deref(),
+                    c.matter.as_deref(),
+                    c.party.as_deref(),
+                ]);
                 sqlx::query(
                     "UPDATE clips SET category = $2, description = $3, place = COALESCE($4, place), important = $5, canonical_name = $6, \
-                     classified_at = COALESCE(classified_at, $7), classified_by = COALESCE(classified_by, $8), search_text = $9 WHERE id = $1",
+                     classified_at = COALESCE(classified_at, $7), classified_by = COALESCE(classified_by, $8), search_text = $9, \
+                     matter = $10, party = $11 WHERE id = $1",
                 )
                 .bind(id.as_uuid())
                 .bind(&c.category)
@@ -699,12 +710,14 @@ macro_rules! catalogue_on {
                 .bind(at)
                 .bind(by)
                 .bind(text)
+                .bind(c.matter.as_deref())
+                .bind(c.party.as_deref())
                 .execute(&mut *tx)
                 .await
                 .map_err(err("classify"))?;
                 sqlx::query(
-                    "INSERT INTO classifications (clip_id, at, by_whom, category, description, place, important, canonical_name) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    "INSERT INTO classifications (clip_id, at, by_whom, category, description, place, important, canonical_name, matter, party) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 )
                 .bind(id.as_uuid())
                 .bind(at)
@@ -714,6 +727,8 @@ macro_rules! catalogue_on {
                 .bind(c.place.as_deref())
                 .bind(c.important)
                 .bind(canonical_name)
+                .bind(c.matter.as_deref())
+                .bind(c.party.as_deref())
                 .execute(&mut *tx)
                 .await
                 .map_err(err("classify"))?;
@@ -723,7 +738,7 @@ macro_rules! catalogue_on {
 
             async fn classifications(&self, id: ClipId) -> Result<Vec<ClassificationEntry>, CatalogueError> {
                 let rows: Vec<ClassificationRow> = sqlx::query_as(
-                    "SELECT at, by_whom, category, description, place, important, canonical_name FROM classifications WHERE clip_id = $1 ORDER BY id",
+                    "SELECT at, by_whom, category, description, place, important, canonical_name, matter, party FROM classifications WHERE clip_id = $1 ORDER BY id",
                 )
                 .bind(id.as_uuid())
                 .fetch_all(&self.pool)
