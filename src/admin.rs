@@ -4,10 +4,10 @@ use anyhow::Context;
 use custodian_core::roles::Role;
 use custodian_core::token::{token_from_random, token_hash};
 use custodian_core::BureauId;
-use custodian_platform::catalogue::{self, Catalogue};
+use custodian_platform::catalogue::{self, Catalogue, Team};
 use custodian_platform::clock::{Clock, SystemClock};
 
-use crate::cli::TokenCreateArgs;
+use crate::cli::{TeamCreateArgs, TokenCreateArgs};
 
 /// Creates a bureau's token and returns it; only its hash is kept.
 pub async fn create_token(
@@ -39,6 +39,19 @@ pub async fn user_create(args: &crate::cli::UserCreateArgs, password: &str) -> a
         .create_user(&bureau, &args.username, args.role, &hash, SystemClock.now())
         .await?;
     Ok(())
+}
+
+/// Registers a team of an existing bureau (art. 15).
+pub async fn team_create(args: &TeamCreateArgs) -> anyhow::Result<Team> {
+    let bureau = BureauId::parse(&args.bureau).context("--bureau")?;
+    let name = custodian_core::cases::team_name(&args.name).context("--name")?;
+    let catalogue = open(&args.catalogue).await?;
+    if !catalogue.bureau_exists(&bureau).await? {
+        anyhow::bail!("bureau {bureau} does not exist (create it with admin token create)");
+    }
+    Ok(catalogue
+        .register_team(&bureau, &name, SystemClock.now())
+        .await?)
 }
 
 /// The retention plan, for every bureau, as `custodian retention plan` prints it.

@@ -34,7 +34,7 @@ pub enum Command {
     Standalone(Box<StandaloneArgs>),
     /// One role, on S3, PostgreSQL and NATS JetStream.
     Serve(Box<ServeArgs>),
-    /// Administration: tokens for bureaus.
+    /// Administration: tokens, people and teams of bureaus.
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
@@ -242,6 +242,28 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Enforcement teams (art. 15).
+    Team {
+        #[command(subcommand)]
+        command: TeamCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TeamCommand {
+    /// Registers a team of an existing bureau (again: no change).
+    Create(TeamCreateArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct TeamCreateArgs {
+    #[arg(long)]
+    pub bureau: String,
+    /// The team's name, e.g. 一中队.
+    #[arg(long)]
+    pub name: String,
+    #[command(flatten)]
+    pub catalogue: CatalogueLocation,
 }
 
 #[derive(Debug, Subcommand)]

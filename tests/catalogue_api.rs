@@ -656,6 +656,8 @@ async fn the_openapi_document_describes_every_route() {
         ("/v1/cases/{id}/file", "post"),
         ("/v1/devices", "get"),
         ("/v1/devices/{device}", "put"),
+        ("/v1/teams", "get"),
+        ("/v1/teams/{team}", "put"),
         ("/v1/clips/{id}/retention", "get"),
         ("/v1/clips/{id}/restore", "post"),
         ("/v1/cases/{id}/retention", "put"),
@@ -685,7 +687,8 @@ async fn the_openapi_document_describes_every_route() {
         // Every route the document names answers (401 without a token, not 404 or 405).
         let concrete = path
             .replace("{id}", "01a21cdf-d5f0-72f8-b84f-a6b8d573f60d")
-            .replace("{device}", "DSJ-1");
+            .replace("{device}", "DSJ-1")
+            .replace("{team}", "一中队");
         let status = staff
             .app
             .http
@@ -744,6 +747,120 @@ fn set_clock(clock: &ManualClock, to: DateTime<Utc>) {
     use custodian_platform::clock::Clock;
     assert!(to >= clock.now(), "the clock goes forward only");
     clock.advance(to - clock.now());
+}
+
+impl Staff {
+    /// Uploads a clip `officer` recorded on `device`, as the collection station does, and
+    /// waits until it is catalogued.
+    async fn upload_by(&self, device: &str, officer: &str, recorded_at: &str) -> String {
+        let response = self
+            .app
+            .http
+            .put(format!("{}/v1/uploads", self.app.base))
+            .bearer_auth(&self.app.token)
+            .query(&[
+                ("device", device),
+                ("officer", officer),
+                ("recorded_at", recorded_at),
+                ("file_name", "a.mp4"),
+            ])
+            .body(sample(4000))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        let receipt: Value = response.json().await.unwrap();
+        let id = receipt["clip_id"].as_str().unwrap().to_owned();
+        self.app.wait_for_state(&id, "catalogued").await;
+        self.clock.advance(chrono::Duration::seconds(1));
+        id
+    }
+
+    async fn put(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
+        self.app.send("PUT", token, path, body).await
+    }
+}
+
+#[tokio::test]
+async fn registered_teams_without_cameras_and_unregistered_cameras_are_reported() {
+    let staff = staff_at(cst(2026, 3, 2, 9)).await;
+    let (status, team) = staff
+        .put(&staff.archivist, "/v1/teams/ 三中队 ", json!({}))
+        .await;
+    assert_eq!(status, 200, "{team}");
+    assert_eq!(team["name"], "三中队");
+    // Registering it again keeps the first registration.
+    staff.clock.advance(chrono::Duration::hours(1));
+    let (_, again) = staff
+        .put(&staff.archivist, "/v1/teams/三中队", json!({}))
+        .await;
+    assert_eq!(again["registered_at"], team["registered_at"]);
+    assert_eq!(
+        staff
+            .put(&staff.app.token, "/v1/teams/四中队", json!({}))
+            .await
+            .0,
+        403
+    );
+    for bad in ["%20", "a%01b"] {
+        assert_eq!(
+            staff
+                .put(&staff.archivist, &format!("/v1/teams/{bad}"), json!({}))
+                .await
+                .0,
+            400,
+            "{bad}"
+        );
+    }
+    staff
+        .put(
+            &staff.archivist,
+            "/v1/devices/DSJ-0001",
+            json!({"team": "一中队"}),
+        )
+        .await;
+    let report: Value = staff.app.get_json(&staff.archivist, "/v1/devices").await;
+    assert_eq!(
+        report["teams_short_of_cameras"],
+        json!([{"team": "一中队", "cameras": 1}, {"team": "三中队", "cameras": 0}])
+    );
+    let teams: Value = staff.app.get_json(&staff.archivist, "/v1/teams").await;
+    assert_eq!(teams.as_array().unwrap().len(), 1);
+    assert_eq!(teams[0]["name"], "三中队");
+    let other = token_with_role(&staff.app.app, "b2", Role::Archivist).await;
+    let theirs: Value = staff.app.get_json(&other, "/v1/devices").await;
+    assert_eq!(theirs["teams_short_of_cameras"], json!([]));
+
+    // An upload from a camera the registry does not know is kept, flagged and counted.
+    let registered = staff
+        .upload_by("DSJ-0001", "031234", "2026-03-02T08:00:00+08:00")
+        .await;
+    let unknown = staff
+        .upload_by("DSJ-0404", "031234", "2026-03-02T08:10:00+08:00")
+        .await;
+    let clip = staff.clip(&registered).await;
+    assert_eq!(
+        (clip["device_registered"].as_bool(), clip["team"].as_str()),
+        (Some(true), Some("一中队"))
+    );
+    let clip = staff.clip(&unknown).await;
+    assert_eq!(
+        (clip["device_registered"].as_bool(), &clip["team"]),
+        (Some(false), &Value::Null)
+    );
+    assert_eq!(
+        staff.search("device_registered=false").await,
+        vec![unknown.clone()]
+    );
+    assert_eq!(
+        staff.search("device_registered=true").await,
+        vec![registered]
+    );
+    let metrics = metrics_text(&staff.app.http, &staff.app.base).await;
+    assert!(
+        metrics.contains("custodian_uploads_unregistered_device_total 1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

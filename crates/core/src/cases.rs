@@ -129,6 +129,26 @@ impl FromStr for CaseState {
     }
 }
 
+/// The longest team name, in characters.
+pub const MAX_TEAM_CHARS: usize = 100;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("a team name must be 1 to {MAX_TEAM_CHARS} characters without control characters")]
+pub struct BadTeamName;
+
+/// A team name as it is kept: trimmed, 1 to [`MAX_TEAM_CHARS`] characters, no control
+/// characters.
+pub fn team_name(text: &str) -> Result<String, BadTeamName> {
+    let name = text.trim();
+    if name.is_empty()
+        || name.chars().count() > MAX_TEAM_CHARS
+        || name.chars().any(char::is_control)
+    {
+        return Err(BadTeamName);
+    }
+    Ok(name.to_owned())
+}
+
 /// A team short of the two cameras art. 15 asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TeamShortfall {
@@ -136,12 +156,16 @@ pub struct TeamShortfall {
     pub cameras: usize,
 }
 
-/// Teams with fewer than two cameras, from (team, device) pairs.
+/// Teams with fewer than two cameras: the registered `teams` (a team with no camera at all
+/// among them) and every team a (team, device) pair names.
 pub fn teams_short_of_cameras<'a>(
+    teams: impl IntoIterator<Item = &'a str>,
     devices: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Vec<TeamShortfall> {
-    let mut per_team: std::collections::BTreeMap<&str, std::collections::BTreeSet<&str>> =
-        Default::default();
+    let mut per_team: std::collections::BTreeMap<&str, std::collections::BTreeSet<&str>> = teams
+        .into_iter()
+        .map(|team| (team, Default::default()))
+        .collect();
     for (team, device) in devices {
         per_team.entry(team).or_default().insert(device);
     }
@@ -183,12 +207,36 @@ mod tests {
             ("二中队", "DSJ-3"),
         ];
         assert_eq!(
-            teams_short_of_cameras(devices),
+            teams_short_of_cameras([], devices),
             vec![TeamShortfall {
                 team: "二中队".into(),
                 cameras: 1
             }]
         );
+        // A registered team without any camera is the shortest of all; registering a team
+        // that has cameras changes nothing.
+        assert_eq!(
+            teams_short_of_cameras(["三中队", "一中队"], devices),
+            vec![
+                TeamShortfall {
+                    team: "三中队".into(),
+                    cameras: 0
+                },
+                TeamShortfall {
+                    team: "二中队".into(),
+                    cameras: 1
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn team_names_are_trimmed_and_bounded() {
+        assert_eq!(team_name(" 一中队 ").unwrap(), "一中队");
+        assert_eq!(team_name("  "), Err(BadTeamName));
+        assert_eq!(team_name("一\n中队"), Err(BadTeamName));
+        assert_eq!(team_name(&"队".repeat(101)), Err(BadTeamName));
+        assert!(team_name(&"队".repeat(100)).is_ok());
     }
 
     #[test]

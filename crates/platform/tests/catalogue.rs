@@ -1005,6 +1005,84 @@ on_both_adapters!(
     postgres_classifications_keep_matter_and_party
 );
 
+/// Art. 15: teams are registered per bureau; a clip takes its camera's team from the registry
+/// as it arrives, and says whether the camera was registered at all.
+async fn teams_and_the_registry_check(catalogue: Arc<dyn Catalogue>) {
+    let b1 = BureauId::parse("b1").unwrap();
+    let b2 = BureauId::parse("b2").unwrap();
+    for bureau in [&b1, &b2] {
+        catalogue
+            .ensure_bureau(bureau, "大队", at(0))
+            .await
+            .unwrap();
+    }
+    // Registered once per bureau, the first registration kept.
+    let first = catalogue.register_team(&b1, "三中队", at(1)).await.unwrap();
+    let again = catalogue.register_team(&b1, "三中队", at(2)).await.unwrap();
+    assert_eq!((first.registered_at, again.registered_at), (at(1), at(1)));
+    catalogue.register_team(&b1, "一中队", at(1)).await.unwrap();
+    catalogue.register_team(&b2, "九中队", at(1)).await.unwrap();
+    assert_eq!(
+        catalogue
+            .teams(&b1)
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>(),
+        ["一中队", "三中队"]
+    );
+
+    // A device of the same name in another bureau is not the clip's camera.
+    for (bureau, device, team) in [(&b1, "DSJ-1", "一中队"), (&b2, "DSJ-2", "九中队")] {
+        catalogue
+            .upsert_device(
+                bureau,
+                &Device {
+                    device: LocalId::parse("device id", device).unwrap(),
+                    team: team.into(),
+                    officer: None,
+                    registered_at: at(0),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let registered = new_clip(&b1, 2, "DSJ-1");
+    let unregistered = new_clip(&b1, 1, "DSJ-2");
+    for clip in [&registered, &unregistered] {
+        record(&*catalogue, clip).await;
+    }
+    let got = catalogue.clip(&b1, registered.id).await.unwrap().unwrap();
+    assert_eq!(
+        (got.team.as_deref(), got.device_registered),
+        (Some("一中队"), Some(true))
+    );
+    let got = catalogue.clip(&b1, unregistered.id).await.unwrap().unwrap();
+    assert_eq!((got.team, got.device_registered), (None, Some(false)));
+    let flagged = catalogue
+        .list_clips(
+            &b1,
+            &ClipFilter {
+                device_registered: Some(false),
+                ..Default::default()
+            },
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        flagged.iter().map(|c| c.id).collect::<Vec<_>>(),
+        [unregistered.id]
+    );
+}
+
+on_both_adapters!(
+    teams_and_the_registry_check,
+    sqlite_teams_and_the_registry_check,
+    postgres_teams_and_the_registry_check
+);
+
 #[tokio::test]
 async fn migrations_run_once_and_again_without_harm() {
     let url = fresh_postgres_url().await;

@@ -18,7 +18,7 @@ use custodian_core::roles::Action;
 use custodian_core::{ClipId, ClipState, LocalId};
 use custodian_platform::catalogue::{
     BoundingBox, CaseClosure, CaseFilter, CaseRecord, ClassificationEntry, ClipFilter, ClipMedia,
-    ClipRecord, Device, Finding, Transition,
+    ClipRecord, Device, Finding, Team, Transition,
 };
 use custodian_platform::http::{clip_in_bureau, protect, ApiError, BearerSecurity, Caller};
 use serde::{Deserialize, Serialize};
@@ -31,6 +31,7 @@ pub const MAX_PAGE: i64 = 500;
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(one, classify, set_confidentiality, categories, list, create_case, list_cases, case, link_clips, close_case, file_case, register_device, devices,
+        register_team, teams,
         crate::media_api::view, crate::media_api::subtitles, crate::media_api::poster, crate::media_api::similar),
     modifiers(&BearerSecurity),
     tags((name = "catalogue", description = "Clips, classification, cases and devices (art. 15-18)"),
@@ -62,6 +63,8 @@ pub fn router(catalog: Arc<Catalog>) -> Router {
         .route("/v1/cases/{id}/file", post(file_case))
         .route("/v1/devices", get(devices))
         .route("/v1/devices/{device}", put(register_device))
+        .route("/v1/teams", get(teams))
+        .route("/v1/teams/{team}", put(register_team))
         .with_state(catalog);
     protect(routes, &ports)
 }
@@ -306,6 +309,9 @@ struct ListQuery {
     /// Only clips with a finding of this severity: `critical` (scrub, archive) and, from the
     /// media workers, `warning` and `info`.
     finding: Option<String>,
+    /// `false`: only clips from a camera that was not in the device registry when they
+    /// arrived (art. 15); `true`: only those from a registered one.
+    device_registered: Option<bool>,
     recorded_from: Option<String>,
     recorded_to: Option<String>,
     /// At most this many (1 to 500; default 50).
@@ -445,6 +451,7 @@ async fn list(
         classified: query.classified,
         classification_overdue_at,
         visible: Some(caller.may_see()),
+        device_registered: query.device_registered,
         finding_severity: match query.finding.as_deref() {
             None => None,
             Some(s @ ("critical" | "warning" | "info")) => Some(s.to_owned()),
@@ -939,7 +946,7 @@ async fn register_device(
 #[derive(Serialize, utoipa::ToSchema)]
 struct DeviceReport {
     devices: Vec<Device>,
-    /// Art. 15: teams with fewer than two cameras.
+    /// Art. 15: teams with fewer than two cameras, registered teams without any among them.
     teams_short_of_cameras: Vec<TeamShortfall>,
 }
 
@@ -957,13 +964,60 @@ async fn devices(
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<DeviceReport>, ApiError> {
     let devices = catalog.ports.catalogue.devices(&caller.bureau).await?;
+    let teams = catalog.ports.catalogue.teams(&caller.bureau).await?;
     let teams_short_of_cameras = custodian_core::cases::teams_short_of_cameras(
+        teams.iter().map(|t| t.name.as_str()),
         devices.iter().map(|d| (d.team.as_str(), d.device.as_str())),
     );
     Ok(Json(DeviceReport {
         devices,
         teams_short_of_cameras,
     }))
+}
+
+#[utoipa::path(
+    put,
+    path = "/v1/teams/{team}",
+    tag = "catalogue",
+    params(("team" = String, Path, description = "the team's name, e.g. 一中队: 1 to 100 characters, no control characters",
+        min_length = 1, max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$")),
+    responses(
+        (status = 200, description = "registered (registering it again changes nothing)", body = Team),
+        (status = 400, description = "not a team name", body = custodian_platform::http::ErrorBody),
+        (status = 403, description = "a role that may not manage devices", body = custodian_platform::http::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn register_team(
+    State(catalog): State<Arc<Catalog>>,
+    Extension(caller): Extension<Caller>,
+    Path(team): Path<String>,
+) -> Result<Json<Team>, ApiError> {
+    caller.require(Action::ManageDevices)?;
+    let name = custodian_core::cases::team_name(&team).map_err(|e| bad_request(e.to_string()))?;
+    let team = catalog
+        .ports
+        .catalogue
+        .register_team(&caller.bureau, &name, catalog.ports.clock.now())
+        .await?;
+    Ok(Json(team))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/teams",
+    tag = "catalogue",
+    responses(
+        (status = 200, description = "the bureau's registered teams, by name", body = Vec<Team>),
+    ),
+    security(("bearer" = []))
+)]
+async fn teams(
+    State(catalog): State<Arc<Catalog>>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Vec<Team>>, ApiError> {
+    Ok(Json(catalog.ports.catalogue.teams(&caller.bureau).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

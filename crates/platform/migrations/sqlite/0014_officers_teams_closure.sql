@@ -10,3 +10,17 @@ ALTER TABLE clips ADD COLUMN matter TEXT;
 ALTER TABLE clips ADD COLUMN party TEXT;
 ALTER TABLE classifications ADD COLUMN matter TEXT;
 ALTER TABLE classifications ADD COLUMN party TEXT;
+
+-- Art. 15: teams are registered, so a team without any camera shows up as short of them.
+CREATE TABLE teams (
+    bureau_id      TEXT NOT NULL REFERENCES bureaus (id),
+    name           TEXT NOT NULL,
+    registered_at  TEXT NOT NULL,
+    PRIMARY KEY (bureau_id, name)
+);
+
+-- The team the clip's camera belonged to in the registry when the clip arrived, and whether
+-- the camera was registered at all (NULL: arrived before this was recorded).
+ALTER TABLE clips ADD COLUMN team TEXT;
+ALTER TABLE clips ADD COLUMN device_registered BOOLEAN;
+CREATE INDEX clips_unregistered_device ON clips (bureau_id, id DESC) WHERE device_registered = FALSE;

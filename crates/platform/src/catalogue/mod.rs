@@ -22,7 +22,7 @@ pub use model::{decode_fingerprint, encode_fingerprint};
 pub use model::{
     BoundingBox, CaseClosure, CaseFilter, CaseRecord, ClassTotals, ClassificationEntry, ClipFilter,
     ClipMedia, ClipRecord, ClipSchedule, CopyRequest, Device, Finding, MediaFacts, NewClip,
-    NewFinding, PendingUpload, Rendition, Transition, TusProgress, TusUpload,
+    NewFinding, PendingUpload, Rendition, Team, Transition, TusProgress, TusUpload,
 };
 pub use sql::{PostgresCatalogue, SqliteCatalogue};
 
@@ -115,7 +115,8 @@ pub trait Catalogue: Send + Sync {
 
     async fn begin_upload(&self, upload: &PendingUpload) -> Result<(), CatalogueError>;
     /// Records a stored, verified clip and closes its pending upload (and its tus row, for a
-    /// resumable upload), in one transaction.
+    /// resumable upload), in one transaction. The clip's team and `device_registered` are
+    /// read from the device registry in the same transaction.
     async fn record_clip(&self, clip: &NewClip) -> Result<ClipRecord, CatalogueError>;
     /// Drops a pending upload, returning whether it was still pending. Whoever removes the
     /// row owns the object: after this, `record_clip` for the same clip fails.
@@ -254,6 +255,16 @@ pub trait Catalogue: Send + Sync {
     async fn upsert_device(&self, bureau: &BureauId, device: &Device)
         -> Result<(), CatalogueError>;
     async fn devices(&self, bureau: &BureauId) -> Result<Vec<Device>, CatalogueError>;
+    /// Registers a team of `bureau`; registering it again keeps the first record. Returns the
+    /// team as kept.
+    async fn register_team(
+        &self,
+        bureau: &BureauId,
+        name: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Team, CatalogueError>;
+    /// A bureau's registered teams, by name.
+    async fn teams(&self, bureau: &BureauId) -> Result<Vec<Team>, CatalogueError>;
 
     /// Per bureau and kind, how many deadlines are overdue at `now`: classifications and case
     /// filings due and not done, and uploads that arrived late in the 30 days before `now`.

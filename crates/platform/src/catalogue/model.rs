@@ -114,6 +114,13 @@ pub struct ClipRecord {
     /// Where `latitude`/`longitude` came from: `declared` by the upload, or `file` (the
     /// recording's own ISO 6709 location tag, found by the media workers).
     pub location_source: Option<String>,
+    /// The team the camera belonged to in the device registry when the clip arrived (art.
+    /// 15); its officers may classify the clip (art. 17).
+    pub team: Option<String>,
+    /// Whether the camera was in the device registry when the clip arrived: false flags an
+    /// upload from an unregistered device; absent for clips that arrived before this was
+    /// recorded.
+    pub device_registered: Option<bool>,
     /// The enforcement matter (执法事项, art. 12 (3)), named when classifying.
     pub matter: Option<String>,
     /// The party (当事人, art. 12 (3)), named when classifying.
@@ -258,6 +265,13 @@ pub struct CaseFilter {
     pub before: Option<Uuid>,
 }
 
+/// A registered enforcement team (执法队) of a bureau (art. 15).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Team {
+    pub name: String,
+    pub registered_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Device {
     #[schema(value_type = String)]
@@ -309,6 +323,8 @@ pub struct ClipFilter {
     pub finding_severity: Option<String>,
     /// Only clips of these confidentiality levels (those the caller may see); `None`: all.
     pub visible: Option<Vec<custodian_core::roles::Confidentiality>>,
+    /// Only clips whose camera was (true) or was not (false) registered when they arrived.
+    pub device_registered: Option<bool>,
     pub before: Option<ClipId>,
 }
 
@@ -352,6 +368,8 @@ pub(super) struct ClipRow {
     verified_at: Option<DateTime<Utc>>,
     confidentiality: String,
     location_source: Option<String>,
+    team: Option<String>,
+    device_registered: Option<bool>,
     matter: Option<String>,
     party: Option<String>,
 }
@@ -416,6 +434,8 @@ impl TryFrom<ClipRow> for ClipRecord {
             verified_at: row.verified_at,
             confidentiality: row.confidentiality.parse().map_err(|e| corrupt(id, e))?,
             location_source: row.location_source,
+            team: row.team,
+            device_registered: row.device_registered,
             matter: row.matter,
             party: row.party,
         })

@@ -26,7 +26,7 @@ use super::model::{
 use super::{
     CaseClosure, CaseFilter, CaseRecord, Catalogue, CatalogueError, ClassTotals,
     ClassificationEntry, ClipFilter, ClipMedia, ClipRecord, ClipSchedule, CopyRequest, Device,
-    Finding, Lease, MediaFacts, NewClip, NewFinding, PendingUpload, Rendition, TokenOwner,
+    Finding, Lease, MediaFacts, NewClip, NewFinding, PendingUpload, Rendition, Team, TokenOwner,
     Transition, TusProgress, TusUpload,
 };
 
@@ -34,7 +34,7 @@ const CLIP_COLUMNS: &str = "id, bureau_id, device_id, officer_id, recorded_at, o
      size_bytes, sha256, state, state_changed_at, received_at, failure_reason, publish_round, canonical_name, category, \
      description, place, latitude, longitude, important, classified_at, classified_by, upload_due_at, upload_hard_due_at, \
      classify_due_at, calendar_complete, long_term_reason, legal_hold, archived_at, archive_key, archive_locked_until, \
-     recycle_until, purged_at, verified_at, confidentiality, location_source, matter, party";
+     recycle_until, purged_at, verified_at, confidentiality, location_source, team, device_registered, matter, party";
 
 const COPY_COLUMNS: &str =
     "id, bureau_id, clip_id, party, purpose, requested_by, requested_by_person, requested_at, state, decided_by, \
@@ -337,6 +337,9 @@ macro_rules! catalogue_on {
                         query.push(" AND FALSE");
                     }
                 }
+                if let Some(registered) = filter.device_registered {
+                    query.push(" AND device_registered = ").push_bind(registered);
+                }
                 if let Some(severity) = &filter.finding_severity {
                     query
                         .push(" AND id IN (SELECT clip_id FROM findings WHERE severity = ")
@@ -416,8 +419,11 @@ macro_rules! catalogue_on {
                 let mut tx = self.pool.begin_with($begin_write).await.map_err(err("record clip"))?;
                 let sql = format!(
                     "INSERT INTO clips (id, bureau_id, device_id, officer_id, recorded_at, original_name, case_ref, object_key, \
-                     size_bytes, sha256, state, state_changed_at, received_at, place, latitude, longitude, search_text, location_source) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING {CLIP_COLUMNS}"
+                     size_bytes, sha256, state, state_changed_at, received_at, place, latitude, longitude, search_text, location_source, \
+                     team, device_registered) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+                     (SELECT team FROM devices WHERE bureau_id = $2 AND device_id = $3), \
+                     EXISTS (SELECT 1 FROM devices WHERE bureau_id = $2 AND device_id = $3)) RETURNING {CLIP_COLUMNS}"
                 );
                 let row: ClipRow = sqlx::query_as(&sql)
                     .bind(clip.id.as_uuid())
@@ -888,6 +894,34 @@ macro_rules! catalogue_on {
                         .await
                         .map_err(err("devices"))?;
                 rows.into_iter().map(Device::try_from).collect()
+            }
+
+            async fn register_team(&self, bureau: &BureauId, name: &str, at: DateTime<Utc>) -> Result<Team, CatalogueError> {
+                sqlx::query("INSERT INTO teams (bureau_id, name, registered_at) VALUES ($1, $2, $3) ON CONFLICT (bureau_id, name) DO NOTHING")
+                    .bind(bureau.as_str())
+                    .bind(name)
+                    .bind(at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(err("register team"))?;
+                let (name, registered_at): (String, DateTime<Utc>) =
+                    sqlx::query_as("SELECT name, registered_at FROM teams WHERE bureau_id = $1 AND name = $2")
+                        .bind(bureau.as_str())
+                        .bind(name)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(err("register team"))?;
+                Ok(Team { name, registered_at })
+            }
+
+            async fn teams(&self, bureau: &BureauId) -> Result<Vec<Team>, CatalogueError> {
+                let rows: Vec<(String, DateTime<Utc>)> =
+                    sqlx::query_as("SELECT name, registered_at FROM teams WHERE bureau_id = $1 ORDER BY name")
+                        .bind(bureau.as_str())
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(err("teams"))?;
+                Ok(rows.into_iter().map(|(name, registered_at)| Team { name, registered_at }).collect())
             }
 
             async fn overdue_counts(&self, now: DateTime<Utc>) -> Result<Vec<(BureauId, DeadlineKind, i64)>, CatalogueError> {
