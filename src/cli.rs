@@ -266,6 +266,19 @@ pub struct TeamCreateArgs {
     pub catalogue: CatalogueLocation,
 }
 
+/// The officer an officer's credential speaks for (art. 17: officers classify the clips they
+/// and their team recorded). Only for role officer.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct OfficerArgs {
+    /// The officer's code, as uploads name it (e.g. 031234).
+    #[arg(long = "officer-id")]
+    pub officer_id: Option<String>,
+    /// The officer's team, a team of the bureau (registered with `admin team create`, or
+    /// named by a registered device).
+    #[arg(long)]
+    pub team: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Creates a token for a bureau (creating the bureau if new) and prints it once.
@@ -287,6 +300,8 @@ pub struct UserCreateArgs {
     #[arg(long)]
     pub role: custodian_core::roles::Role,
     #[command(flatten)]
+    pub officer: OfficerArgs,
+    #[command(flatten)]
     pub catalogue: CatalogueLocation,
 }
 
@@ -304,6 +319,8 @@ pub struct TokenCreateArgs {
     /// region-admin (reads every bureau, naming it in the Custodian-Bureau header).
     #[arg(long, default_value = "officer")]
     pub role: custodian_core::roles::Role,
+    #[command(flatten)]
+    pub officer: OfficerArgs,
     #[command(flatten)]
     pub catalogue: CatalogueLocation,
 }

@@ -776,9 +776,114 @@ impl Staff {
         id
     }
 
+    /// An officer's token of `bureau` speaking for `officer` of `team`.
+    async fn officer_token(&self, bureau: &str, officer: &str, team: Option<&str>) -> String {
+        let identity = custodian_core::roles::OfficerIdentity {
+            officer: Some(custodian_core::LocalId::parse("officer id", officer).unwrap()),
+            team: team.map(str::to_owned),
+        };
+        custodian::admin::create_token_for(
+            &*self.app.app.ports.catalogue,
+            &custodian_core::BureauId::parse(bureau).unwrap(),
+            "测试大队",
+            &format!("officer {officer}"),
+            Role::Officer,
+            &identity,
+        )
+        .await
+        .unwrap()
+    }
+
     async fn put(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
         self.app.send("PUT", token, path, body).await
     }
+}
+
+#[tokio::test]
+async fn officers_classify_and_describe_their_own_and_their_teams_clips() {
+    let staff = staff_at(cst(2026, 3, 2, 9)).await;
+    for team in ["一中队", "二中队"] {
+        assert_eq!(
+            staff
+                .put(&staff.archivist, &format!("/v1/teams/{team}"), json!({}))
+                .await
+                .0,
+            200
+        );
+    }
+    let (status, _) = staff
+        .put(
+            &staff.archivist,
+            "/v1/devices/DSJ-0001",
+            json!({"team": "一中队"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    // Zhang's own clip and a teammate's on the team's camera; a clip of an unregistered
+    // camera by the teammate, and one by Zhang.
+    let own = staff
+        .upload_by("DSJ-0001", "031234", "2026-03-02T08:00:00+08:00")
+        .await;
+    let teammates = staff
+        .upload_by("DSJ-0001", "035678", "2026-03-02T08:10:00+08:00")
+        .await;
+    let unregistered = staff
+        .upload_by("DSJ-0009", "035678", "2026-03-02T08:20:00+08:00")
+        .await;
+    let own_unregistered = staff
+        .upload_by("DSJ-0009", "031234", "2026-03-02T08:30:00+08:00")
+        .await;
+    let zhang = staff.officer_token("b1", "031234", Some("一中队")).await;
+    let other_team = staff.officer_token("b1", "039999", Some("二中队")).await;
+    let body =
+        json!({"category": "行政检查", "description": "对某加油站进行现场检查", "place": "加油站"});
+    let classify = |token: String, id: String| {
+        let staff = &staff;
+        let body = body.clone();
+        async move {
+            staff
+                .put(&token, &format!("/v1/clips/{id}/classification"), body)
+                .await
+        }
+    };
+
+    for (id, expected) in [
+        (&own, 200),
+        (&teammates, 200),
+        (&unregistered, 403),
+        (&own_unregistered, 200),
+    ] {
+        let (status, answer) = classify(zhang.clone(), id.clone()).await;
+        assert_eq!(status, expected, "zhang classifying {id}: {answer}");
+    }
+    for id in [&own, &teammates, &own_unregistered] {
+        let (status, answer) = classify(other_team.clone(), id.clone()).await;
+        assert_eq!(
+            status, 403,
+            "another team's officer classifying {id}: {answer}"
+        );
+    }
+    // The collection station's token speaks for no officer: it classifies nothing.
+    let (status, answer) = classify(staff.app.token.clone(), own.clone()).await;
+    assert_eq!(status, 403, "{answer}");
+    // An officer of another bureau with the same code does not even see the clip.
+    let outsider = staff.officer_token("b2", "031234", None).await;
+    assert_eq!(classify(outsider, own.clone()).await.0, 404);
+    // Archive staff classify every clip of the bureau, as before.
+    assert_eq!(
+        classify(staff.archivist.clone(), unregistered.clone())
+            .await
+            .0,
+        200
+    );
+
+    // The history says which officer did it.
+    let clip = staff.clip(&own).await;
+    let by = clip["classifications"][0]["by"].as_str().unwrap();
+    assert!(by.contains("officer 031234"), "{by}");
+    assert_eq!(clip["classified_by"].as_str(), Some(by));
+    assert_eq!(clip["description"], "对某加油站进行现场检查");
+    assert_eq!(clip["team"], "一中队");
 }
 
 #[tokio::test]

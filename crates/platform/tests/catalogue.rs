@@ -67,7 +67,14 @@ async fn contract(catalogue: Arc<dyn Catalogue>) {
 
     // Tokens: found by hash, scoped to their bureau.
     let token_id = catalogue
-        .insert_token(&b1, &"a".repeat(64), "station", Role::Archivist, at(0))
+        .insert_token(
+            &b1,
+            &"a".repeat(64),
+            "station",
+            Role::Archivist,
+            &Default::default(),
+            at(0),
+        )
         .await
         .unwrap();
     let owner = catalogue
@@ -1081,6 +1088,66 @@ on_both_adapters!(
     teams_and_the_registry_check,
     sqlite_teams_and_the_registry_check,
     postgres_teams_and_the_registry_check
+);
+
+/// Art. 17: a token and a person's session speak for the officer they were made for and their
+/// team; a station's token for no one.
+async fn credentials_speak_for_their_officer(catalogue: Arc<dyn Catalogue>) {
+    use custodian_core::roles::OfficerIdentity;
+    let b1 = BureauId::parse("b1").unwrap();
+    catalogue.ensure_bureau(&b1, "大队", at(0)).await.unwrap();
+    let zhang = OfficerIdentity {
+        officer: Some(LocalId::parse("officer id", "031234").unwrap()),
+        team: Some("一中队".into()),
+    };
+    catalogue
+        .insert_token(&b1, &"c".repeat(64), "zhang", Role::Officer, &zhang, at(0))
+        .await
+        .unwrap();
+    catalogue
+        .insert_token(
+            &b1,
+            &"d".repeat(64),
+            "station",
+            Role::Officer,
+            &Default::default(),
+            at(0),
+        )
+        .await
+        .unwrap();
+    let owner = |hash: String| {
+        let catalogue = catalogue.clone();
+        async move { catalogue.token_owner(&hash).await.unwrap().unwrap() }
+    };
+    assert_eq!(owner("c".repeat(64)).await.identity, zhang);
+    assert!(owner("d".repeat(64)).await.identity.is_empty());
+    catalogue
+        .create_user(&b1, "zhang.san", Role::Officer, &zhang, "hash", at(0))
+        .await
+        .unwrap();
+    catalogue
+        .create_session(
+            Uuid::now_v7(),
+            &"e".repeat(64),
+            &b1,
+            "zhang.san",
+            at(0),
+            at(8),
+        )
+        .await
+        .unwrap();
+    let session = catalogue
+        .session_owner(&"e".repeat(64), at(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(session.identity, zhang);
+}
+
+on_both_adapters!(
+    credentials_speak_for_their_officer,
+    sqlite_credentials_speak_for_their_officer,
+    postgres_credentials_speak_for_their_officer
 );
 
 #[tokio::test]

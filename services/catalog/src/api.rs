@@ -14,7 +14,7 @@ use custodian_core::cases::{CaseError, CaseState, TeamShortfall};
 use custodian_core::classification::Classification;
 use custodian_core::deadlines::{local_date, Deadline, DeadlineKind};
 use custodian_core::naming::NameParts;
-use custodian_core::roles::Action;
+use custodian_core::roles::{Action, RecordedBy};
 use custodian_core::{ClipId, ClipState, LocalId};
 use custodian_platform::catalogue::{
     BoundingBox, CaseClosure, CaseFilter, CaseRecord, ClassificationEntry, ClipFilter, ClipMedia,
@@ -220,7 +220,7 @@ struct ClassifyBody {
     request_body = ClassifyBody,
     responses(
         (status = 200, description = "classified and renamed", body = ClipDetail),
-        (status = 403, description = "a role that may not classify", body = custodian_platform::http::ErrorBody),
+        (status = 403, description = "a role that may not classify, or an officer's credential and a clip neither they nor their team recorded", body = custodian_platform::http::ErrorBody),
         (status = 404, description = "no such clip in the caller's bureau", body = custodian_platform::http::ErrorBody),
         (status = 422, description = "unknown category or bad text", body = custodian_platform::http::ErrorBody),
     ),
@@ -232,9 +232,35 @@ async fn classify(
     Path(id): Path<String>,
     Json(body): Json<ClassifyBody>,
 ) -> Result<Json<ClipDetail>, ApiError> {
-    caller.require(Action::Classify)?;
+    // Staff classify every clip of the bureau; officers only their own and their team's
+    // (art. 17), so a credential that speaks for no officer is refused before any lookup.
+    if !caller.role.may(Action::Classify) {
+        caller.require(Action::ClassifyOwn)?;
+        if caller.identity.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this credential speaks for no officer, so it classifies no clip (give the user or token an --officer-id and --team)",
+            ));
+        }
+    }
     let id = clip_id(&id)?;
     let clip = catalog.clip_of(&caller, id).await?;
+    let recorded = RecordedBy {
+        officer: &clip.officer,
+        team: clip.team.as_deref(),
+    };
+    if !caller.role.may_classify(&caller.identity, recorded) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "an officer classifies the clips they or their team recorded; clip {id} was recorded by officer {} of {}",
+                clip.officer,
+                clip.team.as_deref().unwrap_or("no registered team")
+            ),
+        ));
+    }
     let invalid = |e: custodian_core::classification::ClassificationError| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -24,3 +24,10 @@ CREATE TABLE teams (
 ALTER TABLE clips ADD COLUMN team TEXT;
 ALTER TABLE clips ADD COLUMN device_registered BOOLEAN;
 CREATE INDEX clips_unregistered_device ON clips (bureau_id, id DESC) WHERE device_registered = FALSE;
+
+-- Art. 17: officers classify their own and their team's clips, so a credential names the
+-- officer it speaks for and their team (both NULL for collection stations and staff).
+ALTER TABLE api_tokens ADD COLUMN officer_id TEXT;
+ALTER TABLE api_tokens ADD COLUMN team TEXT;
+ALTER TABLE users ADD COLUMN officer_id TEXT;
+ALTER TABLE users ADD COLUMN team TEXT;

@@ -14,7 +14,7 @@ use custodian_core::cases::CaseState;
 use custodian_core::classification::Classification;
 use custodian_core::deadlines::DeadlineKind;
 use custodian_core::retention::{CaseFacts, LongTermReason};
-use custodian_core::roles::Role;
+use custodian_core::roles::{OfficerIdentity, Role};
 use custodian_core::{BureauId, ClipId, ClipState, LocalId};
 use uuid::Uuid;
 
@@ -36,6 +36,8 @@ pub struct TokenOwner {
     /// Who holds the token, the same across all of a person's sessions: `user BUREAU/NAME`
     /// for a person's session, `token ID` for a machine's token. Two-person rules compare it.
     pub person: String,
+    /// The officer the credential speaks for and their team (art. 17), if any.
+    pub identity: OfficerIdentity,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +110,7 @@ pub trait Catalogue: Send + Sync {
         token_sha256: &str,
         label: &str,
         role: Role,
+        identity: &OfficerIdentity,
         now: DateTime<Utc>,
     ) -> Result<Uuid, CatalogueError>;
     /// Whose is the unrevoked token with this hash.
@@ -471,6 +474,7 @@ pub trait Catalogue: Send + Sync {
         bureau: &BureauId,
         username: &str,
         role: Role,
+        identity: &OfficerIdentity,
         password_hash: &str,
         at: DateTime<Utc>,
     ) -> Result<(), CatalogueError>;

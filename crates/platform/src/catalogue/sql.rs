@@ -13,7 +13,7 @@ use custodian_core::cases::CaseState;
 use custodian_core::classification::Classification;
 use custodian_core::deadlines::DeadlineKind;
 use custodian_core::retention::{CaseFacts, LongTermReason};
-use custodian_core::roles::Role;
+use custodian_core::roles::{OfficerIdentity, Role};
 use custodian_core::{BureauId, ClipId, ClipState, LocalId};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
@@ -83,6 +83,23 @@ fn parts_json(parts: &[crate::blob::StoredPart]) -> Result<String, CatalogueErro
 
 fn rows_to_clips(rows: Vec<ClipRow>) -> Result<Vec<ClipRecord>, CatalogueError> {
     rows.into_iter().map(ClipRecord::try_from).collect()
+}
+
+/// The officer and team a token or user row names.
+fn identity(
+    what: &str,
+    officer: Option<String>,
+    team: Option<String>,
+) -> Result<OfficerIdentity, CatalogueError> {
+    Ok(OfficerIdentity {
+        officer: officer
+            .map(|o| LocalId::parse("officer id", &o))
+            .transpose()
+            .map_err(|e| CatalogueError::Corrupt {
+                detail: format!("{what}: {e}"),
+            })?,
+        team,
+    })
 }
 
 #[derive(Clone)]
@@ -367,15 +384,28 @@ macro_rules! catalogue_on {
                 Ok(())
             }
 
-            async fn insert_token(&self, bureau: &BureauId, token_sha256: &str, label: &str, role: Role, now: DateTime<Utc>) -> Result<Uuid, CatalogueError> {
+            async fn insert_token(
+                &self,
+                bureau: &BureauId,
+                token_sha256: &str,
+                label: &str,
+                role: Role,
+                identity: &OfficerIdentity,
+                now: DateTime<Utc>,
+            ) -> Result<Uuid, CatalogueError> {
                 let id = Uuid::new_v4();
-                sqlx::query("INSERT INTO api_tokens (id, bureau_id, token_sha256, label, created_at, role) VALUES ($1, $2, $3, $4, $5, $6)")
+                sqlx::query(
+                    "INSERT INTO api_tokens (id, bureau_id, token_sha256, label, created_at, role, officer_id, team) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
                     .bind(id)
                     .bind(bureau.as_str())
                     .bind(token_sha256)
                     .bind(label)
                     .bind(now)
                     .bind(role.as_str())
+                    .bind(identity.officer.as_ref().map(LocalId::as_str))
+                    .bind(identity.team.as_deref())
                     .execute(&self.pool)
                     .await
                     .map_err(err("insert token"))?;
@@ -383,21 +413,24 @@ macro_rules! catalogue_on {
             }
 
             async fn token_owner(&self, token_sha256: &str) -> Result<Option<TokenOwner>, CatalogueError> {
-                let owner: Option<(Uuid, String, String, String)> =
-                    sqlx::query_as("SELECT id, bureau_id, role, label FROM api_tokens WHERE token_sha256 = $1 AND revoked_at IS NULL")
-                        .bind(token_sha256)
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(err("find token"))?;
+                type Row = (Uuid, String, String, String, Option<String>, Option<String>);
+                let owner: Option<Row> = sqlx::query_as(
+                    "SELECT id, bureau_id, role, label, officer_id, team FROM api_tokens WHERE token_sha256 = $1 AND revoked_at IS NULL",
+                )
+                .bind(token_sha256)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(err("find token"))?;
                 let corrupt = |e: &dyn std::fmt::Display| CatalogueError::Corrupt { detail: format!("token: {e}") };
                 owner
-                    .map(|(token_id, bureau, role, label)| {
+                    .map(|(token_id, bureau, role, label, officer, team)| {
                         Ok(TokenOwner {
                             token_id,
                             bureau: BureauId::parse(&bureau).map_err(|e| corrupt(&e))?,
                             role: role.parse().map_err(|e| corrupt(&e))?,
                             person: format!("token {token_id}"),
                             label,
+                            identity: identity("token", officer, team)?,
                         })
                     })
                     .transpose()
@@ -1462,13 +1495,25 @@ macro_rules! catalogue_on {
                 Ok(found.is_some())
             }
 
-            async fn create_user(&self, bureau: &BureauId, username: &str, role: Role, password_hash: &str, at: DateTime<Utc>) -> Result<(), CatalogueError> {
-                sqlx::query("INSERT INTO users (bureau_id, username, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
+            async fn create_user(
+                &self,
+                bureau: &BureauId,
+                username: &str,
+                role: Role,
+                identity: &OfficerIdentity,
+                password_hash: &str,
+                at: DateTime<Utc>,
+            ) -> Result<(), CatalogueError> {
+                sqlx::query(
+                    "INSERT INTO users (bureau_id, username, role, password_hash, created_at, officer_id, team) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
                     .bind(bureau.as_str())
                     .bind(username)
                     .bind(role.as_str())
                     .bind(password_hash)
                     .bind(at)
+                    .bind(identity.officer.as_ref().map(LocalId::as_str))
+                    .bind(identity.team.as_deref())
                     .execute(&self.pool)
                     .await
                     .map_err(err("create user"))?;
@@ -1502,8 +1547,9 @@ macro_rules! catalogue_on {
             }
 
             async fn session_owner(&self, token_sha256: &str, now: DateTime<Utc>) -> Result<Option<TokenOwner>, CatalogueError> {
-                let row: Option<(Uuid, String, String, String)> = sqlx::query_as(
-                    "SELECT sessions.id, sessions.bureau_id, users.role, sessions.username FROM sessions \
+                type Row = (Uuid, String, String, String, Option<String>, Option<String>);
+                let row: Option<Row> = sqlx::query_as(
+                    "SELECT sessions.id, sessions.bureau_id, users.role, sessions.username, users.officer_id, users.team FROM sessions \
                      JOIN users ON users.bureau_id = sessions.bureau_id AND users.username = sessions.username \
                      WHERE sessions.token_sha256 = $1 AND sessions.expires_at > $2 AND sessions.ended_at IS NULL AND users.disabled_at IS NULL",
                 )
@@ -1513,13 +1559,14 @@ macro_rules! catalogue_on {
                 .await
                 .map_err(err("find session"))?;
                 let corrupt = |e: &dyn std::fmt::Display| CatalogueError::Corrupt { detail: format!("session: {e}") };
-                row.map(|(token_id, bureau, role, username)| {
+                row.map(|(token_id, bureau, role, username, officer, team)| {
                     Ok(TokenOwner {
                         token_id,
                         person: format!("user {bureau}/{username}"),
                         bureau: BureauId::parse(&bureau).map_err(|e| corrupt(&e))?,
                         role: role.parse().map_err(|e| corrupt(&e))?,
                         label: format!("user {username}"),
+                        identity: identity("user", officer, team)?,
                     })
                 })
                 .transpose()
