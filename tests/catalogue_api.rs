@@ -1111,3 +1111,99 @@ async fn a_case_closes_on_the_date_entered_and_overdue_cases_are_listed() {
         "{error}"
     );
 }
+
+/// Art. 16 counts the upload deadlines from the officer's return to the office, recorded with
+/// the upload; a special circumstance given with it excuses missing the 24 hours within the 3
+/// working days; a clip without a return counts from the recording, and says so.
+#[tokio::test]
+async fn upload_deadlines_count_from_the_return_to_the_office() {
+    // Wednesday 4 March 2026, 10:00; every clip was recorded on Monday at 09:00.
+    let staff = staff_at(cst(2026, 3, 4, 10)).await;
+    let recorded = "2026-03-02T09:00:00+08:00";
+    // Back on Tuesday evening: 24 hours run to Wednesday evening.
+    let back_tuesday = staff
+        .upload_recorded(recorded, &[("returned_at", "2026-03-03T17:00:00+08:00")])
+        .await;
+    // Back on Monday evening: 24 hours ran out on Tuesday evening; the 3 working days (Tuesday,
+    // Wednesday, Thursday) run to the end of Thursday.
+    let excused = staff
+        .upload_recorded(
+            recorded,
+            &[
+                ("returned_at", "2026-03-02T18:00:00+08:00"),
+                ("late_reason", "连夜处置危化品泄漏"),
+            ],
+        )
+        .await;
+    let late = staff
+        .upload_recorded(recorded, &[("returned_at", "2026-03-02T18:00:00+08:00")])
+        .await;
+    let no_return = staff.upload_recorded(recorded, &[]).await;
+
+    let states = |clip: &Value| {
+        (
+            deadline(clip, "upload_24_hours")["state"].clone(),
+            deadline(clip, "upload_3_working_days")["state"].clone(),
+            clip["upload_deadlines_from"].clone(),
+        )
+    };
+    let clip = staff.clip(&back_tuesday).await;
+    assert_eq!(
+        deadline(&clip, "upload_24_hours")["due"],
+        "2026-03-04T09:00:00Z"
+    );
+    assert_eq!(clip["returned_at"], "2026-03-03T09:00:00Z");
+    assert_eq!(states(&clip), (json!("met"), json!("met"), json!("return")));
+    let clip = staff.clip(&excused).await;
+    assert_eq!(
+        deadline(&clip, "upload_3_working_days")["due"],
+        "2026-03-05T16:00:00Z"
+    );
+    assert_eq!(clip["late_reason"], "连夜处置危化品泄漏");
+    assert_eq!(
+        states(&clip),
+        (json!("excused"), json!("met"), json!("return"))
+    );
+    assert_eq!(
+        states(&staff.clip(&late).await),
+        (json!("overdue"), json!("met"), json!("return"))
+    );
+    assert_eq!(
+        states(&staff.clip(&no_return).await),
+        (json!("overdue"), json!("met"), json!("recording_end"))
+    );
+    // The late-upload gauge counts the two without a circumstance, not the excused one.
+    custodian_platform::testing::eventually(WAIT, "late upload gauge", || async {
+        let text = metrics_text(&staff.app.http, &staff.app.base).await;
+        text.contains("custodian_deadlines_overdue{bureau=\"b1\",kind=\"upload_24_hours\"} 2")
+            .then_some(())
+    })
+    .await;
+
+    // A return that is not a time, before the recording, or in the future is refused.
+    for (returned_at, problem) in [
+        ("tuesday", "RFC 3339"),
+        ("2026-03-02T08:00:00+08:00", "before the recording started"),
+        ("2026-03-04T12:00:00+08:00", "in the future"),
+    ] {
+        let response = staff
+            .app
+            .http
+            .put(format!("{}/v1/uploads", staff.app.base))
+            .bearer_auth(&staff.app.token)
+            .query(&[
+                ("device", "DSJ-0001"),
+                ("officer", "031234"),
+                ("recorded_at", recorded),
+                ("file_name", "a.mp4"),
+                ("returned_at", returned_at),
+            ])
+            .body(sample(100))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{returned_at}");
+        let text = response.text().await.unwrap();
+        assert!(text.contains(problem), "{returned_at}: {text}");
+    }
+}

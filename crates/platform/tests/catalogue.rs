@@ -34,6 +34,8 @@ fn new_clip(bureau: &BureauId, n: u64, device: &str) -> NewClip {
             case_ref: (n % 2 == 0).then(|| "应急罚〔2026〕12号".to_owned()),
             place: None,
             coordinates: None,
+            returned_at: None,
+            late_reason: None,
         },
         object_key: format!("originals/{bureau}/{id}.mp4"),
         size_bytes: 1000 + n,
@@ -1148,6 +1150,53 @@ on_both_adapters!(
     credentials_speak_for_their_officer,
     sqlite_credentials_speak_for_their_officer,
     postgres_credentials_speak_for_their_officer
+);
+
+/// Art. 16: the return to the office and a special circumstance are kept as the upload gave
+/// them, and a late upload with a circumstance, still within the 3 working days, is not counted
+/// as late.
+async fn returns_to_the_office_and_special_circumstances(catalogue: Arc<dyn Catalogue>) {
+    let b1 = BureauId::parse("b1").unwrap();
+    catalogue.ensure_bureau(&b1, "大队", at(0)).await.unwrap();
+    // Each arrives half an hour after its recording, 30 minutes past its 24-hour due time and
+    // well within its 3 working days.
+    let mut excused = new_clip(&b1, 1, "DSJ-1");
+    excused.meta.returned_at = Some(at(1) + Duration::minutes(10));
+    excused.meta.late_reason = Some("处置突发事件".into());
+    let late = new_clip(&b1, 3, "DSJ-1");
+    for clip in [&excused, &late] {
+        record(&*catalogue, clip).await;
+        let schedule = ClipSchedule {
+            upload_due: clip.received_at - Duration::minutes(30),
+            upload_hard_due: clip.received_at + Duration::days(3),
+            classify_due: clip.received_at + Duration::days(2),
+            calendar_complete: true,
+        };
+        catalogue
+            .set_schedule(clip.id, "N", &schedule)
+            .await
+            .unwrap();
+    }
+    let got = catalogue.clip(&b1, excused.id).await.unwrap().unwrap();
+    assert_eq!(
+        (got.returned_at, got.late_reason.as_deref()),
+        (excused.meta.returned_at, Some("处置突发事件"))
+    );
+    let got = catalogue.clip(&b1, late.id).await.unwrap().unwrap();
+    assert_eq!((got.returned_at, got.late_reason), (None, None));
+    let counts = catalogue.overdue_counts(at(12)).await.unwrap();
+    let late_uploads: i64 = counts
+        .iter()
+        .filter(|(_, kind, _)| *kind == DeadlineKind::Upload24Hours)
+        .map(|(_, _, n)| n)
+        .sum();
+    assert_eq!(late_uploads, 1, "only the late clip without a circumstance");
+}
+
+on_both_adapters!(
+    returns_to_the_office_and_special_circumstances,
+    sqlite_returns_to_the_office_and_special_circumstances,
+    postgres_returns_to_the_office_and_special_circumstances
 );
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use axum::{Extension, Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use custodian_core::cases::{CaseError, CaseState, TeamShortfall};
 use custodian_core::classification::Classification;
-use custodian_core::deadlines::{local_date, Deadline, DeadlineKind};
+use custodian_core::deadlines::{local_date, upload_deadlines, Deadline, DeadlineKind};
 use custodian_core::naming::NameParts;
 use custodian_core::roles::{Action, RecordedBy};
 use custodian_core::{ClipId, ClipState, LocalId};
@@ -91,21 +91,17 @@ fn deadlines(clip: &ClipRecord, now: DateTime<Utc>) -> Vec<Deadline> {
     let Some(s) = clip.schedule else {
         return Vec::new();
     };
+    let [upload, upload_hard] = upload_deadlines(
+        s.upload_due,
+        s.upload_hard_due,
+        clip.received_at,
+        clip.late_reason.is_some(),
+        s.calendar_complete,
+        now,
+    );
     vec![
-        Deadline::evaluate(
-            DeadlineKind::Upload24Hours,
-            s.upload_due,
-            Some(clip.received_at),
-            now,
-            true,
-        ),
-        Deadline::evaluate(
-            DeadlineKind::Upload3WorkingDays,
-            s.upload_hard_due,
-            Some(clip.received_at),
-            now,
-            s.calendar_complete,
-        ),
+        upload,
+        upload_hard,
         Deadline::evaluate(
             DeadlineKind::Classification,
             s.classify_due,
@@ -116,11 +112,24 @@ fn deadlines(clip: &ClipRecord, now: DateTime<Utc>) -> Vec<Deadline> {
     ]
 }
 
+/// What art. 16's upload deadlines count from.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum UploadClock {
+    /// The officer's return to the office, as the upload said (`returned_at`).
+    Return,
+    /// The recording's end (its start until the media workers measured it): the upload did
+    /// not say when the officer returned, so the rule in force before returns were recorded
+    /// applies.
+    RecordingEnd,
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 struct ClipView {
     #[serde(flatten)]
     clip: ClipRecord,
     deadlines: Vec<Deadline>,
+    upload_deadlines_from: UploadClock,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -138,7 +147,15 @@ struct ClipDetail {
 impl Catalog {
     fn view(&self, clip: ClipRecord) -> ClipView {
         let deadlines = deadlines(&clip, self.ports.clock.now());
-        ClipView { clip, deadlines }
+        let upload_deadlines_from = match clip.returned_at {
+            Some(_) => UploadClock::Return,
+            None => UploadClock::RecordingEnd,
+        };
+        ClipView {
+            clip,
+            deadlines,
+            upload_deadlines_from,
+        }
     }
 
     pub(crate) async fn clip_of(

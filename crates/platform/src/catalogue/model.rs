@@ -125,6 +125,12 @@ pub struct ClipRecord {
     pub matter: Option<String>,
     /// The party (当事人, art. 12 (3)), named when classifying.
     pub party: Option<String>,
+    /// When the officer returned to the office, as the upload said (art. 16 counts the upload
+    /// deadlines from it); absent when the upload did not say.
+    pub returned_at: Option<DateTime<Utc>>,
+    /// The special circumstance (特殊情况) the upload gave for arriving more than 24 hours
+    /// after the return.
+    pub late_reason: Option<String>,
 }
 
 /// Something found wrong with a clip (a checksum mismatch, a missing object, ...).
@@ -372,6 +378,8 @@ pub(super) struct ClipRow {
     device_registered: Option<bool>,
     matter: Option<String>,
     party: Option<String>,
+    returned_at: Option<DateTime<Utc>>,
+    late_reason: Option<String>,
 }
 
 fn corrupt(id: Uuid, what: impl std::fmt::Display) -> CatalogueError {
@@ -438,6 +446,8 @@ impl TryFrom<ClipRow> for ClipRecord {
             device_registered: row.device_registered,
             matter: row.matter,
             party: row.party,
+            returned_at: row.returned_at,
+            late_reason: row.late_reason,
         })
     }
 }

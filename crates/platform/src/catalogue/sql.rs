@@ -34,7 +34,8 @@ const CLIP_COLUMNS: &str = "id, bureau_id, device_id, officer_id, recorded_at, o
      size_bytes, sha256, state, state_changed_at, received_at, failure_reason, publish_round, canonical_name, category, \
      description, place, latitude, longitude, important, classified_at, classified_by, upload_due_at, upload_hard_due_at, \
      classify_due_at, calendar_complete, long_term_reason, legal_hold, archived_at, archive_key, archive_locked_until, \
-     recycle_until, purged_at, verified_at, confidentiality, location_source, team, device_registered, matter, party";
+     recycle_until, purged_at, verified_at, confidentiality, location_source, team, device_registered, matter, party, \
+     returned_at, late_reason";
 
 const COPY_COLUMNS: &str =
     "id, bureau_id, clip_id, party, purpose, requested_by, requested_by_person, requested_at, state, decided_by, \
@@ -453,10 +454,10 @@ macro_rules! catalogue_on {
                 let sql = format!(
                     "INSERT INTO clips (id, bureau_id, device_id, officer_id, recorded_at, original_name, case_ref, object_key, \
                      size_bytes, sha256, state, state_changed_at, received_at, place, latitude, longitude, search_text, location_source, \
-                     team, device_registered) \
+                     team, device_registered, returned_at, late_reason) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
                      (SELECT team FROM devices WHERE bureau_id = $2 AND device_id = $3), \
-                     EXISTS (SELECT 1 FROM devices WHERE bureau_id = $2 AND device_id = $3)) RETURNING {CLIP_COLUMNS}"
+                     EXISTS (SELECT 1 FROM devices WHERE bureau_id = $2 AND device_id = $3), $19, $20) RETURNING {CLIP_COLUMNS}"
                 );
                 let row: ClipRow = sqlx::query_as(&sql)
                     .bind(clip.id.as_uuid())
@@ -477,6 +478,8 @@ macro_rules! catalogue_on {
                     .bind(clip.meta.coordinates.map(|c| c.longitude))
                     .bind(search_text(&[Some(clip.meta.original_name.as_str()), clip.meta.case_ref.as_deref(), clip.meta.place.as_deref()]))
                     .bind(clip.meta.coordinates.map(|_| "declared"))
+                    .bind(clip.meta.returned_at)
+                    .bind(clip.meta.late_reason.as_deref())
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(err("record clip"))?;
@@ -962,7 +965,13 @@ macro_rules! catalogue_on {
                 let queries = [
                     (DeadlineKind::Classification, "SELECT bureau_id, COUNT(*) FROM clips WHERE classified_at IS NULL AND classify_due_at <= $1 GROUP BY bureau_id"),
                     (DeadlineKind::CaseFiling, "SELECT bureau_id, COUNT(*) FROM cases WHERE state = 'closed' AND filing_due_at <= $1 GROUP BY bureau_id"),
-                    (DeadlineKind::Upload24Hours, "SELECT bureau_id, COUNT(*) FROM clips WHERE received_at >= $1 AND received_at >= upload_due_at GROUP BY bureau_id"),
+                    // A special circumstance recorded with the upload excuses the 24 hours within
+                    // the 3 working days (art. 16).
+                    (
+                        DeadlineKind::Upload24Hours,
+                        "SELECT bureau_id, COUNT(*) FROM clips WHERE received_at >= $1 AND received_at >= upload_due_at \
+                         AND NOT (late_reason IS NOT NULL AND received_at < upload_hard_due_at) GROUP BY bureau_id",
+                    ),
                     (DeadlineKind::Upload3WorkingDays, "SELECT bureau_id, COUNT(*) FROM clips WHERE received_at >= $1 AND received_at >= upload_hard_due_at GROUP BY bureau_id"),
                 ];
                 let mut counts = Vec::new();
