@@ -252,7 +252,9 @@ async fn classify(
     // Staff classify every clip of the bureau; officers only their own and their team's
     // (art. 17), so a credential that speaks for no officer is refused before any lookup.
     if !caller.role.may(Action::Classify) {
-        caller.require(Action::ClassifyOwn)?;
+        if !caller.role.may(Action::ClassifyOwn) {
+            caller.require(Action::Classify)?;
+        }
         if caller.identity.is_empty() {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
