@@ -1,13 +1,13 @@
 //! Administration commands.
 
 use anyhow::Context;
-use custodian_core::roles::Role;
+use custodian_core::roles::{OfficerIdentity, Role};
 use custodian_core::token::{token_from_random, token_hash};
-use custodian_core::BureauId;
-use custodian_platform::catalogue::{self, Catalogue};
+use custodian_core::{BureauId, LocalId};
+use custodian_platform::catalogue::{self, Catalogue, Team};
 use custodian_platform::clock::{Clock, SystemClock};
 
-use crate::cli::TokenCreateArgs;
+use crate::cli::{OfficerArgs, TeamCreateArgs, TokenCreateArgs};
 
 /// Creates a bureau's token and returns it; only its hash is kept.
 pub async fn create_token(
@@ -17,13 +17,83 @@ pub async fn create_token(
     label: &str,
     role: Role,
 ) -> anyhow::Result<String> {
+    create_token_for(
+        catalogue,
+        bureau,
+        bureau_name,
+        label,
+        role,
+        &OfficerIdentity::default(),
+    )
+    .await
+}
+
+/// Creates a bureau's token speaking for an officer (checked by [`officer_identity`]) and
+/// returns it; only its hash is kept.
+pub async fn create_token_for(
+    catalogue: &dyn Catalogue,
+    bureau: &BureauId,
+    bureau_name: &str,
+    label: &str,
+    role: Role,
+    identity: &OfficerIdentity,
+) -> anyhow::Result<String> {
     let now = SystemClock.now();
     catalogue.ensure_bureau(bureau, bureau_name, now).await?;
     let token = token_from_random(rand::random());
     catalogue
-        .insert_token(bureau, &token_hash(&token), label, role, now)
+        .insert_token(bureau, &token_hash(&token), label, role, identity, now)
         .await?;
     Ok(token)
+}
+
+/// The officer a credential of `role` will speak for, from `--officer-id` and `--team`: only
+/// an officer's credential names one (staff classify every clip anyway, and a collection
+/// station speaks for no one), and the team must be one of the bureau's, so a misspelt team
+/// is refused here rather than silently granting nothing.
+pub async fn officer_identity(
+    catalogue: &dyn Catalogue,
+    bureau: &BureauId,
+    role: Role,
+    args: &OfficerArgs,
+) -> anyhow::Result<OfficerIdentity> {
+    if args.officer_id.is_none() && args.team.is_none() {
+        return Ok(OfficerIdentity::default());
+    }
+    if role != Role::Officer {
+        anyhow::bail!(
+            "--officer-id and --team are for officers' credentials; a {role} classifies every clip of the bureau or none"
+        );
+    }
+    let officer = args
+        .officer_id
+        .as_deref()
+        .map(|o| LocalId::parse("officer id", o.trim()))
+        .transpose()
+        .context("--officer-id")?;
+    let team = match &args.team {
+        None => None,
+        Some(text) => {
+            let team = custodian_core::cases::team_name(text).context("--team")?;
+            let known = catalogue
+                .teams(bureau)
+                .await?
+                .into_iter()
+                .any(|t| t.name == team)
+                || catalogue
+                    .devices(bureau)
+                    .await?
+                    .iter()
+                    .any(|d| d.team == team);
+            if !known {
+                anyhow::bail!(
+                    "team {team:?} is not a team of bureau {bureau}; register it first (custodian admin team create --bureau {bureau} --name {team:?})"
+                );
+            }
+            Some(team)
+        }
+    };
+    Ok(OfficerIdentity { officer, team })
 }
 
 /// Creates a person's account with an argon2id hash of `password`.
@@ -35,10 +105,31 @@ pub async fn user_create(args: &crate::cli::UserCreateArgs, password: &str) -> a
     if !catalogue.bureau_exists(&bureau).await? {
         anyhow::bail!("bureau {bureau} does not exist (create it with admin token create)");
     }
+    let identity = officer_identity(&*catalogue, &bureau, args.role, &args.officer).await?;
     catalogue
-        .create_user(&bureau, &args.username, args.role, &hash, SystemClock.now())
+        .create_user(
+            &bureau,
+            &args.username,
+            args.role,
+            &identity,
+            &hash,
+            SystemClock.now(),
+        )
         .await?;
     Ok(())
+}
+
+/// Registers a team of an existing bureau (art. 15).
+pub async fn team_create(args: &TeamCreateArgs) -> anyhow::Result<Team> {
+    let bureau = BureauId::parse(&args.bureau).context("--bureau")?;
+    let name = custodian_core::cases::team_name(&args.name).context("--name")?;
+    let catalogue = open(&args.catalogue).await?;
+    if !catalogue.bureau_exists(&bureau).await? {
+        anyhow::bail!("bureau {bureau} does not exist (create it with admin token create)");
+    }
+    Ok(catalogue
+        .register_team(&bureau, &name, SystemClock.now())
+        .await?)
 }
 
 /// The retention plan, for every bureau, as `custodian retention plan` prints it.
@@ -242,5 +333,14 @@ pub async fn token_create(args: &TokenCreateArgs) -> anyhow::Result<String> {
         .bureau_name
         .clone()
         .unwrap_or_else(|| bureau.to_string());
-    create_token(&*catalogue, &bureau, &name, &args.label, args.role).await
+    let identity = officer_identity(&*catalogue, &bureau, args.role, &args.officer).await?;
+    create_token_for(
+        &*catalogue,
+        &bureau,
+        &name,
+        &args.label,
+        args.role,
+        &identity,
+    )
+    .await
 }

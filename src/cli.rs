@@ -34,7 +34,7 @@ pub enum Command {
     Standalone(Box<StandaloneArgs>),
     /// One role, on S3, PostgreSQL and NATS JetStream.
     Serve(Box<ServeArgs>),
-    /// Administration: tokens for bureaus.
+    /// Administration: tokens, people and teams of bureaus.
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
@@ -267,6 +267,41 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Enforcement teams (art. 15).
+    Team {
+        #[command(subcommand)]
+        command: TeamCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TeamCommand {
+    /// Registers a team of an existing bureau (again: no change).
+    Create(TeamCreateArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct TeamCreateArgs {
+    #[arg(long)]
+    pub bureau: String,
+    /// The team's name, e.g. 一中队.
+    #[arg(long)]
+    pub name: String,
+    #[command(flatten)]
+    pub catalogue: CatalogueLocation,
+}
+
+/// The officer an officer's credential speaks for (art. 17: officers classify the clips they
+/// and their team recorded). Only for role officer.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct OfficerArgs {
+    /// The officer's code, as uploads name it (e.g. 031234).
+    #[arg(long = "officer-id")]
+    pub officer_id: Option<String>,
+    /// The officer's team, a team of the bureau (registered with `admin team create`, or
+    /// named by a registered device).
+    #[arg(long)]
+    pub team: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -290,6 +325,8 @@ pub struct UserCreateArgs {
     #[arg(long)]
     pub role: custodian_core::roles::Role,
     #[command(flatten)]
+    pub officer: OfficerArgs,
+    #[command(flatten)]
     pub catalogue: CatalogueLocation,
 }
 
@@ -307,6 +344,8 @@ pub struct TokenCreateArgs {
     /// region-admin (reads every bureau, naming it in the Custodian-Bureau header).
     #[arg(long, default_value = "officer")]
     pub role: custodian_core::roles::Role,
+    #[command(flatten)]
+    pub officer: OfficerArgs,
     #[command(flatten)]
     pub catalogue: CatalogueLocation,
 }

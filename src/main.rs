@@ -3,8 +3,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use custodian::cli::{
-    AdminCommand, AuditCommand, Cli, Command, ExportCommand, RetentionCommand, TokenCommand,
-    UserCommand,
+    AdminCommand, AuditCommand, Cli, Command, ExportCommand, RetentionCommand, TeamCommand,
+    TokenCommand, UserCommand,
 };
 
 #[tokio::main]
@@ -97,6 +97,21 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 .context("reading the password from standard input")?;
             custodian::admin::user_create(&args, password.trim_end_matches(['\r', '\n'])).await?;
             eprintln!("user {} created in bureau {}", args.username, args.bureau);
+            Ok(())
+        }
+        Command::Admin {
+            command:
+                AdminCommand::Team {
+                    command: TeamCommand::Create(args),
+                },
+        } => {
+            let team = custodian::admin::team_create(&args).await?;
+            eprintln!(
+                "team {} of bureau {} registered {}",
+                team.name,
+                args.bureau,
+                team.registered_at.to_rfc3339()
+            );
             Ok(())
         }
         Command::Export {

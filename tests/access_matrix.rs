@@ -77,6 +77,14 @@ fn cells(clip: &str, role: Role) -> Vec<Cell> {
             false,
         ),
         cell(
+            "register team",
+            "PUT",
+            "/v1/teams/一中队".into(),
+            None,
+            Action::ManageDevices,
+            false,
+        ),
+        cell(
             "set retention",
             "PUT",
             format!("/v1/clips/{clip}/retention"),
@@ -160,7 +168,7 @@ async fn every_role_bureau_and_action() {
             }
         }
     }
-    assert_eq!(checked, 2 * 6 * 9);
+    assert_eq!(checked, 2 * 6 * 10);
 
     // Naming another bureau is for region admins only; the rest are refused, whatever the
     // action.
@@ -418,6 +426,8 @@ async fn a_region_admin_reads_every_bureau_changes_nothing_and_leaves_a_trace_th
         "/v1/retention/plan".to_owned(),
         "/v1/audit".to_owned(),
         "/v1/devices".to_owned(),
+        "/v1/teams".to_owned(),
+        "/v1/cases".to_owned(),
     ] {
         let response = in_b1("GET", &path).send().await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
@@ -464,6 +474,12 @@ async fn a_region_admin_reads_every_bureau_changes_nothing_and_leaves_a_trace_th
             "PUT",
             "/v1/devices/DSJ-9".to_owned(),
             json!({"team": "一中队"}),
+        ),
+        ("PUT", "/v1/teams/一中队".to_owned(), json!({})),
+        (
+            "POST",
+            "/v1/cases".to_owned(),
+            json!({"reference": "R", "title": "t"}),
         ),
     ] {
         let status = in_b1(method, &path)

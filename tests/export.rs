@@ -324,3 +324,98 @@ async fn an_original_changed_on_disk_cuts_the_package_short() {
         "{trail}"
     );
 }
+
+/// Art. 12 (3): the record shows the matter (执法事项) and the party (当事人); art. 20: the
+/// note that goes with the evidence says them, clip by clip, and the manifest holds them.
+#[tokio::test]
+async fn the_note_names_each_clips_matter_party_and_place() {
+    let app = spawn_standalone().await;
+    let leader = token_with_role(&app.app, "b1", Role::Leader).await;
+    let described = app.upload(sample(5_000)).await["clip_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bare = app.upload(sample(6_000)).await["clip_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for id in [&described, &bare] {
+        app.wait_for_state(id, "catalogued").await;
+    }
+    let (status, clip) = app
+        .send(
+            "PUT",
+            &leader,
+            &format!("/v1/clips/{described}/classification"),
+            json!({
+                "category": "行政检查",
+                "description": "检查储油罐区\n询问站长",
+                "place": "黄岛区长江中路 1 号",
+                "matter": "安全生产监督检查",
+                "party": "某石油销售有限公司加油站",
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{clip}");
+    assert_eq!(
+        (clip["matter"].as_str(), clip["party"].as_str()),
+        (Some("安全生产监督检查"), Some("某石油销售有限公司加油站"))
+    );
+    assert_eq!(
+        clip["classifications"][0]["party"],
+        "某石油销售有限公司加油站"
+    );
+
+    let response = app
+        .http
+        .post(format!("{}/v1/exports", app.base))
+        .bearer_auth(&leader)
+        .json(&json!({"clip_ids": [described, bare]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let files = unpack(&response.bytes().await.unwrap());
+    let file = |name: &str| {
+        files
+            .iter()
+            .find(|(p, _)| p == name)
+            .map(|(_, data)| data.clone())
+            .unwrap()
+    };
+    let note = String::from_utf8(file("note.txt")).unwrap();
+    for line in [
+        "  执法事项 Matter: 安全生产监督检查\n",
+        "  当事人 Party: 某石油销售有限公司加油站\n",
+        "  地点 Place: 黄岛区长江中路 1 号\n",
+        "  内容 Description: 检查储油罐区\n    询问站长\n",
+    ] {
+        assert!(note.contains(line), "{line:?} not in:\n{note}");
+    }
+    // The clip nobody described says nothing of a matter or party, rather than something
+    // empty.
+    assert_eq!(note.matches("Matter:").count(), 1, "{note}");
+    let manifest: Value = serde_json::from_slice(&file("manifest.json")).unwrap();
+    let party: Vec<&Value> = manifest["clips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["party"])
+        .collect();
+    assert!(
+        party.contains(&&json!("某石油销售有限公司加油站")),
+        "{party:?}"
+    );
+
+    // The text search finds the clip by its matter and its party.
+    for q in ["石油销售", "监督检查"] {
+        let page = app.get_json(&leader, &format!("/v1/clips?q={q}")).await;
+        let found: Vec<&str> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(found, vec![described.as_str()], "q={q}");
+    }
+}

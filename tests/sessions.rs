@@ -220,7 +220,14 @@ async fn a_leader_cannot_approve_their_own_copy_request_from_another_session() {
     app.app
         .ports
         .catalogue
-        .create_user(&bureau, "wang.wu", Role::Leader, &hash, cst(2026, 3, 2, 9))
+        .create_user(
+            &bureau,
+            "wang.wu",
+            Role::Leader,
+            &Default::default(),
+            &hash,
+            cst(2026, 3, 2, 9),
+        )
         .await
         .unwrap();
     let mut sessions = Vec::new();
@@ -267,4 +274,233 @@ async fn a_leader_cannot_approve_their_own_copy_request_from_another_session() {
         (409, Some("copies-unavailable")),
         "{answer}"
     );
+}
+
+/// Runs the binary with `args` and `--data DIR`, `stdin` on its standard input; answers
+/// whether it succeeded, what it printed on standard output, and on standard error.
+async fn admin(data: &std::path::Path, args: &[&str], stdin: &str) -> (bool, String, String) {
+    let mut command = tokio::process::Command::new(BIN)
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    command
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .await
+        .unwrap();
+    let output = command.wait_with_output().await.unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Art. 17: officers classify their own clips and their team's. The admin commands give an
+/// officer's account and token the officer's code and team (a team of the bureau, nothing
+/// else), and the person's session, like the token, classifies accordingly.
+#[tokio::test]
+async fn an_officers_account_and_token_speak_for_the_officer_and_their_team() {
+    let clock = Arc::new(ManualClock::new(cst(2026, 3, 2, 9)));
+    let catalog = custodian_catalog::CatalogConfig {
+        reconcile_every: Duration::from_secs(3600),
+        ..Default::default()
+    };
+    let app = spawn_standalone_at(Default::default(), catalog, clock.clone()).await;
+    let data = app.data.path();
+    let (ok, _, said) = admin(
+        data,
+        &[
+            "admin",
+            "team",
+            "create",
+            "--bureau",
+            "b1",
+            "--name",
+            "一中队",
+        ],
+        "",
+    )
+    .await;
+    assert!(ok, "{said}");
+    assert!(
+        said.contains("team 一中队 of bureau b1 registered"),
+        "{said}"
+    );
+    let archivist = token_with_role(&app.app, "b1", Role::Archivist).await;
+    let (status, _) = app
+        .send(
+            "PUT",
+            &archivist,
+            "/v1/devices/DSJ-0001",
+            json!({"team": "一中队"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    // What the commands refuse, and why.
+    for (args, problem) in [
+        (
+            vec!["--role", "archivist", "--officer-id", "031234"],
+            "for officers' credentials",
+        ),
+        (
+            vec!["--role", "officer", "--team", "二中队"],
+            "not a team of bureau b1",
+        ),
+        (
+            vec!["--role", "officer", "--officer-id", "03_1234"],
+            "--officer-id",
+        ),
+    ] {
+        let mut command = vec!["admin", "token", "create", "--bureau", "b1"];
+        command.extend(args.iter().copied());
+        let (ok, printed, said) = admin(data, &command, "").await;
+        assert!(!ok && printed.is_empty(), "{args:?} accepted: {printed}");
+        assert!(said.contains(problem), "{args:?}: {said}");
+    }
+    let (ok, _, said) = admin(
+        data,
+        &[
+            "admin",
+            "team",
+            "create",
+            "--bureau",
+            "b9",
+            "--name",
+            "一中队",
+        ],
+        "",
+    )
+    .await;
+    assert!(!ok && said.contains("does not exist"), "{said}");
+
+    // Zhang has a token; Li a person's account. Both of the first team.
+    let (ok, zhang, said) = admin(
+        data,
+        &[
+            "admin",
+            "token",
+            "create",
+            "--bureau",
+            "b1",
+            "--role",
+            "officer",
+            "--label",
+            "zhang",
+            "--officer-id",
+            "031234",
+            "--team",
+            "一中队",
+        ],
+        "",
+    )
+    .await;
+    assert!(ok, "{said}");
+    let (ok, _, said) = admin(
+        data,
+        &[
+            "admin",
+            "user",
+            "create",
+            "--bureau",
+            "b1",
+            "--username",
+            "li.si",
+            "--role",
+            "officer",
+            "--officer-id",
+            "035678",
+            "--team",
+            "一中队",
+        ],
+        &format!("{PASSWORD}\n"),
+    )
+    .await;
+    assert!(ok, "{said}");
+    let (status, session) = app
+        .send(
+            "POST",
+            "unused",
+            "/v1/sessions",
+            json!({"bureau": "b1", "username": "li.si", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, 201, "{session}");
+    let li = session["token"].as_str().unwrap().to_owned();
+
+    let upload = |device: &'static str, officer: &'static str| {
+        let app = &app;
+        let clock = &clock;
+        async move {
+            let response = app
+                .http
+                .put(format!("{}/v1/uploads", app.base))
+                .bearer_auth(&app.token)
+                .query(&[
+                    ("device", device),
+                    ("officer", officer),
+                    ("recorded_at", "2026-03-02T08:00:00+08:00"),
+                    ("file_name", "a.mp4"),
+                ])
+                .body(sample(3000))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 201);
+            let id = response.json::<Value>().await.unwrap()["clip_id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            app.wait_for_state(&id, "catalogued").await;
+            clock.advance(chrono::Duration::seconds(1));
+            id
+        }
+    };
+    let zhangs = upload("DSJ-0001", "031234").await;
+    let lis_elsewhere = upload("DSJ-0404", "035678").await;
+    let strangers = upload("DSJ-0404", "039999").await;
+    let classify = |token: &str, id: &str| {
+        let (app, token, path) = (
+            &app,
+            token.to_owned(),
+            format!("/v1/clips/{id}/classification"),
+        );
+        async move {
+            let body = json!({"category": "行政检查", "description": "检查"});
+            app.send("PUT", &token, &path, body).await
+        }
+    };
+    // Zhang classifies his own clip; Li, his teammate, too; Li his own on an unregistered
+    // camera, which Zhang may not; the stranger's clip is neither's.
+    let (status, clip) = classify(&zhang, &zhangs).await;
+    assert_eq!(status, 200, "{clip}");
+    assert!(
+        clip["classified_by"]
+            .as_str()
+            .unwrap()
+            .contains("zhang (officer 031234, token"),
+        "{clip}"
+    );
+    let (status, clip) = classify(&li, &zhangs).await;
+    assert_eq!(status, 200, "{clip}");
+    assert!(
+        clip["classifications"][1]["by"]
+            .as_str()
+            .unwrap()
+            .contains("user li.si (officer 035678, token"),
+        "{clip}"
+    );
+    assert_eq!(classify(&li, &lis_elsewhere).await.0, 200);
+    assert_eq!(classify(&zhang, &lis_elsewhere).await.0, 403);
+    for token in [&zhang, &li] {
+        assert_eq!(classify(token, &strangers).await.0, 403);
+    }
 }

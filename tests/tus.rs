@@ -681,3 +681,46 @@ async fn an_ingest_killed_with_acknowledged_parts_in_flight_resumes_from_what_is
     assert_eq!(Sha256Digest::of(&stored), digest);
     assert_no_multipart_left(store).await;
 }
+
+/// Art. 16: a resumable upload names the officer's return to the office and a special
+/// circumstance in its Upload-Metadata, as the plain upload does in its query.
+#[tokio::test]
+async fn a_resumable_upload_names_the_return_to_the_office() {
+    let app = spawn_standalone().await;
+    let tus = Tus::new(&app.base, &app.token);
+    let body = sample(5_000);
+    let with_return = encode_metadata([
+        ("device", "DSJ-0001"),
+        ("officer", "031234"),
+        ("recorded_at", "2026-02-14T09:30:00+08:00"),
+        ("filename", "DSJ-0001_031234_20260214_093000.mp4"),
+        ("returned_at", "2026-02-14T17:45:00+08:00"),
+        ("late_reason", "暴雨封路，次日返回"),
+    ]);
+    let url = tus.start(body.len() as u64, &with_return).await;
+    let response = tus
+        .patch(&url, 0, &body, Some(Sha256Digest::of(&body)))
+        .await;
+    assert_eq!(response.status(), 204, "{:?}", response.text().await);
+    let clip_id = header(&tus.head(&url).await, "custodian-clip-id");
+    let record = app.wait_for_state(&clip_id, "catalogued").await;
+    assert_eq!(record["returned_at"], "2026-02-14T09:45:00Z");
+    assert_eq!(record["late_reason"], "暴雨封路，次日返回");
+    assert_eq!(record["upload_deadlines_from"], "return");
+    // A return before the recording is refused when the upload is created.
+    let before = encode_metadata([
+        ("device", "DSJ-0001"),
+        ("officer", "031234"),
+        ("recorded_at", "2026-02-14T09:30:00+08:00"),
+        ("filename", "a.mp4"),
+        ("returned_at", "2026-02-14T08:00:00+08:00"),
+    ]);
+    let refused = tus.create(10, &before).await;
+    assert_eq!(refused.status(), 400);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("before the recording started"));
+    app.app.stop().await;
+}

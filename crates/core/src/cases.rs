@@ -1,10 +1,12 @@
-//! Cases (案件): a group of clips with a life of its own. A case is opened, closed (which starts
-//! the 30-working-day filing clock of art. 18) and filed into the case archive, which is
-//! allowed only once every clip in it is classified.
+//! Cases (案件): a group of clips with a life of its own. A case is opened, closed on its
+//! closure date (结案之日, which starts the 30-working-day filing clock of art. 18) and filed
+//! into the case archive, which is allowed only once every clip in it is classified. Also the
+//! enforcement teams (执法队) of art. 15 and their cameras.
 
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -27,6 +29,54 @@ pub enum CaseError {
     Filed,
     #[error("unknown case state {0:?}")]
     UnknownState(String),
+    #[error("the closure date {closed_on} is in the future (today is {today})")]
+    ClosureInFuture {
+        closed_on: NaiveDate,
+        today: NaiveDate,
+    },
+    #[error("the closure date {closed_on} is before the case was opened ({opened_on})")]
+    ClosureBeforeOpening {
+        closed_on: NaiveDate,
+        opened_on: NaiveDate,
+    },
+    #[error("the closure date {closed_on} is more than {MAX_CLOSURE_BACKDATE_MONTHS} months back (earliest {earliest}); a case closed that long ago is long overdue for filing, so say so rather than restart its clock")]
+    ClosureTooOld {
+        closed_on: NaiveDate,
+        earliest: NaiveDate,
+    },
+}
+
+/// How far back a closure date may be entered. A case is often closed on paper before anyone
+/// records it here, but a date much older would quietly grant a fresh filing deadline to a
+/// case whose own ran out long ago.
+pub const MAX_CLOSURE_BACKDATE_MONTHS: u32 = 12;
+
+/// Checks the closure date (结案之日) entered for a case, in local dates: not after today, not
+/// before the case was opened, and not more than [`MAX_CLOSURE_BACKDATE_MONTHS`] back.
+pub fn check_closure_date(
+    closed_on: NaiveDate,
+    opened_on: NaiveDate,
+    today: NaiveDate,
+) -> Result<NaiveDate, CaseError> {
+    if closed_on > today {
+        return Err(CaseError::ClosureInFuture { closed_on, today });
+    }
+    if closed_on < opened_on {
+        return Err(CaseError::ClosureBeforeOpening {
+            closed_on,
+            opened_on,
+        });
+    }
+    let earliest = today
+        .checked_sub_months(Months::new(MAX_CLOSURE_BACKDATE_MONTHS))
+        .unwrap_or(NaiveDate::MIN);
+    if closed_on < earliest {
+        return Err(CaseError::ClosureTooOld {
+            closed_on,
+            earliest,
+        });
+    }
+    Ok(closed_on)
 }
 
 impl CaseState {
@@ -79,6 +129,26 @@ impl FromStr for CaseState {
     }
 }
 
+/// The longest team name, in characters.
+pub const MAX_TEAM_CHARS: usize = 100;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("a team name must be 1 to {MAX_TEAM_CHARS} characters without control characters")]
+pub struct BadTeamName;
+
+/// A team name as it is kept: trimmed, 1 to [`MAX_TEAM_CHARS`] characters, no control
+/// characters.
+pub fn team_name(text: &str) -> Result<String, BadTeamName> {
+    let name = text.trim();
+    if name.is_empty()
+        || name.chars().count() > MAX_TEAM_CHARS
+        || name.chars().any(char::is_control)
+    {
+        return Err(BadTeamName);
+    }
+    Ok(name.to_owned())
+}
+
 /// A team short of the two cameras art. 15 asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TeamShortfall {
@@ -86,12 +156,16 @@ pub struct TeamShortfall {
     pub cameras: usize,
 }
 
-/// Teams with fewer than two cameras, from (team, device) pairs.
+/// Teams with fewer than two cameras: the registered `teams` (a team with no camera at all
+/// among them) and every team a (team, device) pair names.
 pub fn teams_short_of_cameras<'a>(
+    teams: impl IntoIterator<Item = &'a str>,
     devices: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Vec<TeamShortfall> {
-    let mut per_team: std::collections::BTreeMap<&str, std::collections::BTreeSet<&str>> =
-        Default::default();
+    let mut per_team: std::collections::BTreeMap<&str, std::collections::BTreeSet<&str>> = teams
+        .into_iter()
+        .map(|team| (team, Default::default()))
+        .collect();
     for (team, device) in devices {
         per_team.entry(team).or_default().insert(device);
     }
@@ -133,11 +207,67 @@ mod tests {
             ("二中队", "DSJ-3"),
         ];
         assert_eq!(
-            teams_short_of_cameras(devices),
+            teams_short_of_cameras([], devices),
             vec![TeamShortfall {
                 team: "二中队".into(),
                 cameras: 1
             }]
+        );
+        // A registered team without any camera is the shortest of all; registering a team
+        // that has cameras changes nothing.
+        assert_eq!(
+            teams_short_of_cameras(["三中队", "一中队"], devices),
+            vec![
+                TeamShortfall {
+                    team: "三中队".into(),
+                    cameras: 0
+                },
+                TeamShortfall {
+                    team: "二中队".into(),
+                    cameras: 1
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn team_names_are_trimmed_and_bounded() {
+        assert_eq!(team_name(" 一中队 ").unwrap(), "一中队");
+        assert_eq!(team_name("  "), Err(BadTeamName));
+        assert_eq!(team_name("一\n中队"), Err(BadTeamName));
+        assert_eq!(team_name(&"队".repeat(101)), Err(BadTeamName));
+        assert!(team_name(&"队".repeat(100)).is_ok());
+    }
+
+    #[test]
+    fn a_closure_date_is_neither_future_nor_before_opening_nor_too_old() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        let today = d(2026, 9, 16);
+        let opened = d(2025, 3, 1);
+        assert_eq!(check_closure_date(today, opened, today), Ok(today));
+        assert_eq!(
+            check_closure_date(d(2026, 9, 10), opened, today),
+            Ok(d(2026, 9, 10))
+        );
+        assert!(matches!(
+            check_closure_date(d(2026, 9, 17), opened, today),
+            Err(CaseError::ClosureInFuture { .. })
+        ));
+        assert!(matches!(
+            check_closure_date(d(2025, 2, 28), opened, today),
+            Err(CaseError::ClosureBeforeOpening { .. })
+        ));
+        // Twelve months back is the limit, to the day.
+        assert_eq!(
+            check_closure_date(d(2025, 9, 16), opened, today),
+            Ok(d(2025, 9, 16))
+        );
+        assert_eq!(
+            check_closure_date(d(2025, 9, 15), opened, today),
+            Err(CaseError::ClosureTooOld {
+                closed_on: d(2025, 9, 15),
+                earliest: d(2025, 9, 16)
+            })
         );
     }
 }

@@ -1,5 +1,6 @@
 //! Classification (art. 17): a category from the bureau's list, a description of the place and
-//! main content, and whether the clip is important (重点).
+//! main content, whether the clip is important (重点), and the matter (执法事项) and party
+//! (当事人) the record must show (art. 12 (3)).
 
 use serde::Serialize;
 
@@ -74,6 +75,10 @@ pub struct Classification {
     pub description: String,
     pub place: Option<String>,
     pub important: bool,
+    /// The enforcement matter (执法事项), e.g. 安全生产检查.
+    pub matter: Option<String>,
+    /// The party (当事人): the enterprise or person the enforcement concerns.
+    pub party: Option<String>,
 }
 
 fn text(
@@ -124,6 +129,27 @@ impl Classification {
                 .transpose()?
                 .flatten(),
             important,
+            matter: None,
+            party: None,
+        })
+    }
+
+    /// Names the matter (执法事项) and the party (当事人); empty text names neither.
+    pub fn with_matter_and_party(
+        self,
+        matter: Option<&str>,
+        party: Option<&str>,
+    ) -> Result<Self, ClassificationError> {
+        let optional = |field, value: Option<&str>| {
+            value
+                .map(|v| text(field, v, 200, false))
+                .transpose()
+                .map(Option::flatten)
+        };
+        Ok(Self {
+            matter: optional("matter", matter)?,
+            party: optional("party", party)?,
+            ..self
         })
     }
 }
@@ -163,5 +189,31 @@ mod tests {
             Categories::new(vec![" ".into()]),
             Err(ClassificationError::NoCategories)
         );
+    }
+
+    #[test]
+    fn matter_and_party_are_optional_text() {
+        let c = Classification::new(&Categories::default(), "行政检查", "检查", None, false)
+            .unwrap()
+            .with_matter_and_party(Some(" 安全生产检查 "), Some("某加油站"))
+            .unwrap();
+        assert_eq!(
+            (c.matter.as_deref(), c.party.as_deref()),
+            (Some("安全生产检查"), Some("某加油站"))
+        );
+        let blank = c.clone().with_matter_and_party(Some(" "), None).unwrap();
+        assert_eq!((blank.matter, blank.party), (None, None));
+        assert!(matches!(
+            c.clone()
+                .with_matter_and_party(None, Some(&"名".repeat(201))),
+            Err(ClassificationError::BadText { field: "party", .. })
+        ));
+        assert!(matches!(
+            c.with_matter_and_party(Some("a\u{7}"), None),
+            Err(ClassificationError::BadText {
+                field: "matter",
+                ..
+            })
+        ));
     }
 }

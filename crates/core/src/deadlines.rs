@@ -31,7 +31,8 @@ fn end_of_local_day(date: NaiveDate) -> DateTime<Utc> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeadlineKind {
-    /// Art. 16: upload within 24 hours of the recording's end.
+    /// Art. 16: upload within 24 hours of the return to the office (of the recording's end
+    /// where no return was recorded).
     #[serde(rename = "upload_24_hours")]
     Upload24Hours,
     /// Art. 16: never later than 3 working days.
@@ -70,6 +71,9 @@ pub enum DeadlineState {
     Met,
     /// Due and not done, or done late.
     Overdue,
+    /// Done late for a special circumstance (特殊情况) recorded with it, within the hard limit
+    /// that no circumstance moves (art. 16: 24 hours, in special cases 3 working days).
+    Excused,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -106,6 +110,37 @@ impl Deadline {
     }
 }
 
+/// Art. 16's two upload deadlines of a clip that arrived at `received_at`: a special
+/// circumstance recorded with the upload (`excuse`) excuses missing the 24 hours when the clip
+/// still arrived within the 3 working days, never missing those.
+pub fn upload_deadlines(
+    due_24_hours: DateTime<Utc>,
+    due_3_working_days: DateTime<Utc>,
+    received_at: DateTime<Utc>,
+    excuse: bool,
+    calendar_complete: bool,
+    now: DateTime<Utc>,
+) -> [Deadline; 2] {
+    let hard = Deadline::evaluate(
+        DeadlineKind::Upload3WorkingDays,
+        due_3_working_days,
+        Some(received_at),
+        now,
+        calendar_complete,
+    );
+    let mut soft = Deadline::evaluate(
+        DeadlineKind::Upload24Hours,
+        due_24_hours,
+        Some(received_at),
+        now,
+        true,
+    );
+    if excuse && soft.state == DeadlineState::Overdue && hard.state == DeadlineState::Met {
+        soft.state = DeadlineState::Excused;
+    }
+    [soft, hard]
+}
+
 /// When each deadline falls due.
 #[derive(Debug, Clone)]
 pub struct DeadlineRules {
@@ -126,16 +161,14 @@ impl DeadlineRules {
         (end_of_local_day(last), known)
     }
 
-    /// Upload deadlines for a recording that ended at `recording_end`.
-    pub fn upload_due(
-        &self,
-        recording_end: DateTime<Utc>,
-    ) -> [(DeadlineKind, DateTime<Utc>, bool); 2] {
-        let (hard, known) = self.working_days_due(recording_end, 3);
+    /// Upload deadlines counted from `from`: the officer's return to the office, or where
+    /// none was recorded, the recording's end.
+    pub fn upload_due(&self, from: DateTime<Utc>) -> [(DeadlineKind, DateTime<Utc>, bool); 2] {
+        let (hard, known) = self.working_days_due(from, 3);
         [
             (
                 DeadlineKind::Upload24Hours,
-                recording_end + Duration::hours(24),
+                from + Duration::hours(24),
                 true,
             ),
             (DeadlineKind::Upload3WorkingDays, hard, known),
@@ -146,8 +179,11 @@ impl DeadlineRules {
         self.working_days_due(uploaded_at, 2)
     }
 
-    pub fn case_filing_due(&self, closed_at: DateTime<Utc>) -> (DateTime<Utc>, bool) {
-        self.working_days_due(closed_at, 30)
+    /// Art. 18 counts from the closure date (结案之日) as entered, a local date, not from when
+    /// the case was closed in the catalogue.
+    pub fn case_filing_due(&self, closed_on: NaiveDate) -> (DateTime<Utc>, bool) {
+        let (last, known) = self.calendar.working_days_after(closed_on, 30);
+        (end_of_local_day(last), known)
     }
 }
 
@@ -205,7 +241,7 @@ mod tests {
         // Closed Wednesday 2026-09-16. Counted by hand: 17, 18, 20 (make-up Sunday), 21-24 = 7;
         // Mid-Autumn 25-27 off; 28-30 = 10; National Day 1-7 October off; 8, 9, 10 (make-up
         // Saturday) = 13; 12-16, 19-23, 26-30 = 28; 2 and 3 November = 30.
-        let (due, known) = rules().case_filing_due(cst(2026, 9, 16, 9, 0));
+        let (due, known) = rules().case_filing_due(local_date(cst(2026, 9, 16, 9, 0)));
         assert!(known);
         assert_eq!(due, cst(2026, 11, 4, 0, 0));
     }
@@ -228,6 +264,25 @@ mod tests {
             DeadlineState::Overdue,
             "done at the due instant is late"
         );
+    }
+
+    #[test]
+    fn a_special_circumstance_excuses_the_24_hours_never_the_3_working_days() {
+        let due24 = cst(2026, 3, 3, 9, 0);
+        let due3 = cst(2026, 3, 6, 0, 0);
+        let states = |received, excuse| {
+            let [soft, hard] = upload_deadlines(due24, due3, received, excuse, true, due3);
+            (soft.state, hard.state)
+        };
+        let on_time = cst(2026, 3, 3, 8, 0);
+        let a_day_late = cst(2026, 3, 4, 9, 0);
+        let too_late = cst(2026, 3, 6, 9, 0);
+        use DeadlineState::*;
+        assert_eq!(states(on_time, false), (Met, Met));
+        assert_eq!(states(on_time, true), (Met, Met));
+        assert_eq!(states(a_day_late, false), (Overdue, Met));
+        assert_eq!(states(a_day_late, true), (Excused, Met));
+        assert_eq!(states(too_late, true), (Overdue, Overdue));
     }
 
     #[test]

@@ -6,6 +6,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::LocalId;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -32,7 +34,11 @@ pub enum Action {
     /// Playing the footage itself: viewing copy, poster, subtitles. A region admin oversees
     /// the bureaus' records, deadlines and trails, not the pictures of the people filmed.
     WatchFootage,
+    /// Classifying and describing any clip of the bureau (art. 17).
     Classify,
+    /// Classifying and describing the clips one recorded oneself or one's team recorded
+    /// (art. 17 puts the duty on the enforcement officers); see [`Role::may_classify`].
+    ClassifyOwn,
     ManageCases,
     ManageDevices,
     /// Long-term class, legal holds, restoring from the recycle bin.
@@ -57,6 +63,7 @@ impl Action {
             Self::Read => "read the catalogue",
             Self::WatchFootage => "watch footage",
             Self::Classify => "classify footage",
+            Self::ClassifyOwn => "classify the footage they or their team recorded",
             Self::ManageCases => "manage cases",
             Self::ManageDevices => "manage devices",
             Self::ManageRetention => "manage retention and legal holds",
@@ -115,6 +122,7 @@ impl Role {
             (Officer | Archivist | Leader | Auditor | Admin, WatchFootage) => true,
             (Officer | Admin, Upload) => true,
             (Archivist | Leader | Admin, Classify | ManageCases) => true,
+            (Officer, ClassifyOwn) => true,
             (Archivist | Admin, ManageDevices) => true,
             (Archivist | Leader | Admin, ManageRetention) => true,
             (Auditor | Admin | RegionAdmin, ReadAudit) => true,
@@ -124,6 +132,47 @@ impl Role {
             (Leader | Admin, SetConfidentiality) => true,
             _ => false,
         }
+    }
+}
+
+/// The officer a credential speaks for, and their team: set on officers' users and tokens,
+/// absent on collection stations' tokens and on staff, who act for no one officer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OfficerIdentity {
+    pub officer: Option<LocalId>,
+    pub team: Option<String>,
+}
+
+impl OfficerIdentity {
+    pub fn is_empty(&self) -> bool {
+        self.officer.is_none() && self.team.is_none()
+    }
+}
+
+/// Who recorded a clip: the officer the upload named and the team its camera belonged to in
+/// the device registry when it arrived (none if the camera was not registered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordedBy<'a> {
+    pub officer: &'a LocalId,
+    pub team: Option<&'a str>,
+}
+
+impl Role {
+    /// Whether a credential of this role, speaking for `me`, may classify and describe a clip
+    /// (art. 17): staff who classify may do so for every clip of the bureau; an officer for
+    /// the clips they recorded and those of their team, and a credential that speaks for no
+    /// officer (a collection station) for none.
+    pub fn may_classify(self, me: &OfficerIdentity, clip: RecordedBy<'_>) -> bool {
+        if self.may(Action::Classify) {
+            return true;
+        }
+        if !self.may(Action::ClassifyOwn) {
+            return false;
+        }
+        let own = me.officer.as_ref() == Some(clip.officer);
+        let team =
+            matches!((me.team.as_deref(), clip.team), (Some(mine), Some(theirs)) if mine == theirs);
+        own || team
     }
 }
 
@@ -169,6 +218,8 @@ mod tests {
     fn only_listed_roles_may_act() {
         assert!(Role::Officer.may(Action::Upload));
         assert!(!Role::Officer.may(Action::Classify));
+        assert!(Role::Officer.may(Action::ClassifyOwn));
+        assert!(!Role::Archivist.may(Action::ClassifyOwn));
         assert!(!Role::Auditor.may(Action::Upload));
         assert!(!Role::Auditor.may(Action::Classify));
         assert!(Role::Archivist.may(Action::Classify));
@@ -176,6 +227,7 @@ mod tests {
         for action in [
             Action::Upload,
             Action::Classify,
+            Action::ClassifyOwn,
             Action::ManageCases,
             Action::ManageDevices,
             Action::ManageRetention,
@@ -194,6 +246,42 @@ mod tests {
             assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
         }
         assert!("root".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn officers_classify_their_own_and_their_teams_clips_only() {
+        let officer = |id: &str| LocalId::parse("officer id", id).unwrap();
+        let zhang = officer("031234");
+        let li = officer("035678");
+        let me = OfficerIdentity {
+            officer: Some(zhang.clone()),
+            team: Some("一中队".into()),
+        };
+        let recorded = |officer, team| RecordedBy { officer, team };
+        // Their own clip, whatever camera; a teammate's clip on the team's camera.
+        assert!(Role::Officer.may_classify(&me, recorded(&zhang, None)));
+        assert!(Role::Officer.may_classify(&me, recorded(&li, Some("一中队"))));
+        // Another team's clip, or a clip of an unregistered camera by someone else.
+        assert!(!Role::Officer.may_classify(&me, recorded(&li, Some("二中队"))));
+        assert!(!Role::Officer.may_classify(&me, recorded(&li, None)));
+        // A credential that speaks for no officer (a collection station) classifies nothing,
+        // and no team matches a clip without a team.
+        let station = OfficerIdentity::default();
+        assert!(station.is_empty());
+        assert!(!Role::Officer.may_classify(&station, recorded(&zhang, None)));
+        let teamless = OfficerIdentity {
+            officer: None,
+            team: Some("一中队".into()),
+        };
+        assert!(!Role::Officer.may_classify(&teamless, recorded(&li, None)));
+        // Staff who classify do so for every clip; roles that do not, for none, even their
+        // own.
+        for role in [Role::Archivist, Role::Leader, Role::Admin] {
+            assert!(role.may_classify(&station, recorded(&li, Some("二中队"))));
+        }
+        for role in [Role::Auditor, Role::RegionAdmin] {
+            assert!(!role.may_classify(&me, recorded(&zhang, Some("一中队"))));
+        }
     }
 }
 

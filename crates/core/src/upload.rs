@@ -19,6 +19,8 @@ pub struct RawUploadMetadata {
     pub place: Option<String>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
+    pub returned_at: Option<String>,
+    pub late_reason: Option<String>,
 }
 
 /// A point on the earth, WGS 84 degrees.
@@ -40,6 +42,12 @@ pub struct UploadMetadata {
     /// The place as named at upload (art. 12: the place is named or filmed).
     pub place: Option<String>,
     pub coordinates: Option<Coordinates>,
+    /// When the officer returned to the office after the stage of enforcement (阶段执法结束返回
+    /// 机关): art. 16 counts the upload deadlines from it.
+    pub returned_at: Option<DateTime<Utc>>,
+    /// The special circumstance (特殊情况) for uploading more than 24 hours after the return,
+    /// within art. 16's limit of 3 working days.
+    pub late_reason: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -57,6 +65,18 @@ pub enum MetadataError {
     },
     #[error("recorded_at {0} is before 2000; body cameras record a real clock time")]
     TooOld(DateTime<Utc>),
+    #[error("returned_at {0:?} is not an RFC 3339 time such as 2026-02-14T17:30:00+08:00")]
+    BadReturnTime(String),
+    #[error("returned_at {returned} is in the future (now {now})")]
+    ReturnInFuture {
+        returned: DateTime<Utc>,
+        now: DateTime<Utc>,
+    },
+    #[error("returned_at {returned} is before the recording started ({recorded}); the officer returns to the office after recording")]
+    ReturnBeforeRecording {
+        returned: DateTime<Utc>,
+        recorded: DateTime<Utc>,
+    },
     #[error("{field} {value:?} {problem}")]
     BadText {
         field: &'static str,
@@ -103,7 +123,8 @@ fn text(field: &'static str, value: &str, max_chars: usize) -> Result<String, Me
 impl RawUploadMetadata {
     /// Sets one field by the name the plain upload's query uses (`device`, `officer`,
     /// `recorded_at`, `file_name` or tus clients' `filename`, `case`, `place`, `lat`, `lon`,
-    /// `bureau`), so every way of uploading names its metadata alike. Returns false for a
+    /// `bureau`, `returned_at`, `late_reason`), so every way of uploading names its metadata
+    /// alike. Returns false for a
     /// name that is not an upload field (the caller decides whether to ignore it).
     pub fn set_field(&mut self, name: &str, value: &str) -> Result<bool, MetadataError> {
         let degrees = |field: &'static str| {
@@ -126,6 +147,8 @@ impl RawUploadMetadata {
             "place" => self.place = Some(value.to_owned()),
             "lat" => self.latitude = Some(degrees("latitude")?),
             "lon" => self.longitude = Some(degrees("longitude")?),
+            "returned_at" => self.returned_at = Some(value.to_owned()),
+            "late_reason" => self.late_reason = Some(value.to_owned()),
             _ => return Ok(false),
         }
         Ok(true)
@@ -195,6 +218,28 @@ impl RawUploadMetadata {
             .place
             .map(|place| text("place", &place, 200))
             .transpose()?;
+        let returned_at = self
+            .returned_at
+            .map(|raw| {
+                let returned = DateTime::parse_from_rfc3339(raw.trim())
+                    .map_err(|_| MetadataError::BadReturnTime(raw.clone()))?
+                    .with_timezone(&Utc);
+                if returned > now + CLOCK_SKEW {
+                    return Err(MetadataError::ReturnInFuture { returned, now });
+                }
+                if returned < recorded_at {
+                    return Err(MetadataError::ReturnBeforeRecording {
+                        returned,
+                        recorded: recorded_at,
+                    });
+                }
+                Ok(returned)
+            })
+            .transpose()?;
+        let late_reason = self
+            .late_reason
+            .map(|reason| text("late_reason", &reason, 500))
+            .transpose()?;
         let coordinates = match (self.latitude, self.longitude) {
             (None, None) => None,
             (Some(latitude), Some(longitude)) => {
@@ -228,6 +273,8 @@ impl RawUploadMetadata {
             case_ref,
             place,
             coordinates,
+            returned_at,
+            late_reason,
         })
     }
 }
@@ -252,6 +299,8 @@ mod tests {
             place: Some("黄岛区长江中路".into()),
             latitude: Some(35.96),
             longitude: Some(120.19),
+            returned_at: None,
+            late_reason: None,
         }
     }
 
@@ -265,6 +314,40 @@ mod tests {
             Utc.with_ymd_and_hms(2026, 3, 1, 1, 30, 0).unwrap()
         );
         assert_eq!(meta.case_ref.as_deref(), Some("应急罚〔2026〕12号"));
+        assert_eq!((meta.returned_at, meta.late_reason), (None, None));
+    }
+
+    #[test]
+    fn a_return_to_the_office_comes_after_the_recording_and_not_later_than_now() {
+        let bureau = BureauId::parse("b1").unwrap();
+        let mut with_return = raw();
+        with_return.recorded_at = Some("2026-03-01T09:30:00+08:00".into());
+        with_return
+            .set_field("returned_at", " 2026-03-01T15:00:00+08:00 ")
+            .unwrap();
+        with_return
+            .set_field("late_reason", " 现场处置突发事件 ")
+            .unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap();
+        let meta = with_return.clone().validate(&bureau, now).unwrap();
+        assert_eq!(
+            meta.returned_at,
+            Some(Utc.with_ymd_and_hms(2026, 3, 1, 7, 0, 0).unwrap())
+        );
+        assert_eq!(meta.late_reason.as_deref(), Some("现场处置突发事件"));
+        for (returned, expected) in [
+            ("yesterday", "returned_at \"yesterday\" is not an RFC 3339"),
+            ("2026-03-01T18:00:00+08:00", "in the future"),
+            ("2026-03-01T09:00:00+08:00", "before the recording started"),
+        ] {
+            let mut bad = with_return.clone();
+            bad.returned_at = Some(returned.into());
+            let err = bad.validate(&bureau, now).unwrap_err().to_string();
+            assert!(err.contains(expected), "{returned}: {err}");
+        }
+        let mut blank_reason = with_return;
+        blank_reason.late_reason = Some("  ".into());
+        assert!(blank_reason.validate(&bureau, now).is_err());
     }
 
     #[test]

@@ -250,6 +250,8 @@ pub struct Caller {
     pub person: String,
     /// The roles this deployment names for secret footage.
     pub secret_roles: custodian_core::roles::SecretRoles,
+    /// The officer the credential speaks for and their team, if any (art. 17).
+    pub identity: custodian_core::roles::OfficerIdentity,
 }
 
 impl Caller {
@@ -271,9 +273,10 @@ impl Caller {
         custodian_core::roles::Confidentiality::visible_to(self.role, self.secret_roles.roles())
     }
 
-    /// How the caller is named in histories and audit trails: the token's label, role and id.
+    /// How the caller is named in histories and audit trails: the token's label, role, the
+    /// officer it speaks for if any, and its id.
     pub fn name(&self) -> String {
-        actor_name(&self.label, self.role, self.token_id)
+        actor_name(&self.label, self.role, &self.identity, self.token_id)
     }
 }
 
@@ -298,8 +301,16 @@ pub async fn clip_in_bureau(
 }
 
 /// How a credential is named in histories and audit trails.
-fn actor_name(label: &str, role: Role, token_id: uuid::Uuid) -> String {
-    format!("{label} ({role}, token {token_id})")
+fn actor_name(
+    label: &str,
+    role: Role,
+    identity: &custodian_core::roles::OfficerIdentity,
+    token_id: uuid::Uuid,
+) -> String {
+    match &identity.officer {
+        Some(officer) => format!("{label} ({role} {officer}, token {token_id})"),
+        None => format!("{label} ({role}, token {token_id})"),
+    }
 }
 
 /// Middleware: a request without a valid bearer token stops here with 401; otherwise the
@@ -360,6 +371,7 @@ async fn authenticate(
                 person: owner.person,
                 label,
                 secret_roles: guard.secret_roles.clone(),
+                identity: owner.identity,
             });
             next.run(request).await
         }
@@ -418,7 +430,7 @@ fn attempt_of(
         .unwrap_or_else(|| "unmatched".into());
     custodian_core::audit::NewAuditEntry {
         at,
-        actor: actor_name(&owner.label, owner.role, owner.token_id),
+        actor: actor_name(&owner.label, owner.role, &owner.identity, owner.token_id),
         action: format!("{} {template}", request.method()),
         target: target_of(&template, request.uri().path()),
         detail: format!(

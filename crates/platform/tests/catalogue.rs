@@ -11,8 +11,8 @@ use custodian_core::roles::Role;
 use custodian_core::upload::UploadMetadata;
 use custodian_core::{BureauId, ClipId, ClipState, LocalId, Sha256Digest};
 use custodian_platform::catalogue::{
-    self, BoundingBox, CaseRecord, Catalogue, CatalogueError, ClipFilter, ClipSchedule, Device,
-    NewClip, PendingUpload,
+    self, BoundingBox, CaseClosure, CaseFilter, CaseRecord, Catalogue, CatalogueError, ClipFilter,
+    ClipSchedule, Device, NewClip, PendingUpload,
 };
 use custodian_platform::testing::fresh_postgres_url;
 use uuid::Uuid;
@@ -34,6 +34,8 @@ fn new_clip(bureau: &BureauId, n: u64, device: &str) -> NewClip {
             case_ref: (n % 2 == 0).then(|| "应急罚〔2026〕12号".to_owned()),
             place: None,
             coordinates: None,
+            returned_at: None,
+            late_reason: None,
         },
         object_key: format!("originals/{bureau}/{id}.mp4"),
         size_bytes: 1000 + n,
@@ -68,7 +70,14 @@ async fn contract(catalogue: Arc<dyn Catalogue>) {
 
     // Tokens: found by hash, scoped to their bureau.
     let token_id = catalogue
-        .insert_token(&b1, &"a".repeat(64), "station", Role::Archivist, at(0))
+        .insert_token(
+            &b1,
+            &"a".repeat(64),
+            "station",
+            Role::Archivist,
+            &Default::default(),
+            at(0),
+        )
         .await
         .unwrap();
     let owner = catalogue
@@ -546,6 +555,7 @@ async fn catalogue_work(
         state: CaseState::Open,
         opened_at: at(1),
         closed_at: None,
+        closed_on: None,
         filing_due_at: None,
         filed_at: None,
         calendar_complete: true,
@@ -607,7 +617,11 @@ async fn catalogue_work(
             CaseState::Open,
             CaseState::Closed,
             at(3),
-            Some((at(5), true))
+            Some(&CaseClosure {
+                closed_on: at(1).date_naive(),
+                filing_due: at(5),
+                calendar_complete: true
+            })
         )
         .await
         .unwrap());
@@ -617,8 +631,18 @@ async fn catalogue_work(
         .unwrap());
     let closed = catalogue.case(b1, case.id).await.unwrap().unwrap();
     assert_eq!(
-        (closed.state, closed.closed_at, closed.filing_due_at),
-        (CaseState::Closed, Some(at(3)), Some(at(5)))
+        (
+            closed.state,
+            closed.closed_at,
+            closed.closed_on,
+            closed.filing_due_at
+        ),
+        (
+            CaseState::Closed,
+            Some(at(3)),
+            Some(at(1).date_naive()),
+            Some(at(5))
+        )
     );
 
     // Devices.
@@ -804,6 +828,377 @@ async fn postgres_catalogue_keeps_the_contract() {
     let url = fresh_postgres_url().await;
     contract(catalogue::connect(&url, 4).await.unwrap()).await;
 }
+
+/// Runs a part of the contract on a fresh catalogue of each adapter.
+macro_rules! on_both_adapters {
+    ($part:ident, $sqlite:ident, $postgres:ident) => {
+        #[tokio::test]
+        async fn $sqlite() {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite:{}", dir.path().join("catalogue.db").display());
+            $part(catalogue::connect(&url, 4).await.unwrap()).await;
+        }
+
+        #[tokio::test]
+        async fn $postgres() {
+            let url = fresh_postgres_url().await;
+            $part(catalogue::connect(&url, 4).await.unwrap()).await;
+        }
+    };
+}
+
+fn new_case(bureau: &BureauId, reference: &str) -> CaseRecord {
+    CaseRecord {
+        id: Uuid::now_v7(),
+        bureau: bureau.clone(),
+        reference: reference.into(),
+        title: "t".into(),
+        state: CaseState::Open,
+        opened_at: at(0),
+        closed_at: None,
+        closed_on: None,
+        filing_due_at: None,
+        filed_at: None,
+        calendar_complete: true,
+    }
+}
+
+/// Art. 18: a case keeps the closure date entered beside when it was closed, and the list of
+/// cases narrows by state, by overdue filing and by page, in its own bureau only.
+async fn cases_close_on_their_date_and_are_listed(catalogue: Arc<dyn Catalogue>) {
+    let b1 = BureauId::parse("b1").unwrap();
+    let b2 = BureauId::parse("b2").unwrap();
+    for bureau in [&b1, &b2] {
+        catalogue
+            .ensure_bureau(bureau, "大队", at(0))
+            .await
+            .unwrap();
+    }
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        let case = new_case(&b1, &format!("R-{n}"));
+        catalogue.create_case(&case).await.unwrap();
+        ids.push(case.id);
+    }
+    catalogue.create_case(&new_case(&b2, "R-0")).await.unwrap();
+    let closed_on = at(0).date_naive() - Duration::days(3);
+    let closure = |due| CaseClosure {
+        closed_on,
+        filing_due: due,
+        calendar_complete: true,
+    };
+    // Case 0 closed with its filing due at hour 5, case 1 due a day later, case 2 filed.
+    for (id, due) in [
+        (ids[0], at(5)),
+        (ids[1], at(5) + Duration::days(1)),
+        (ids[2], at(5)),
+    ] {
+        assert!(catalogue
+            .set_case_state(
+                id,
+                CaseState::Open,
+                CaseState::Closed,
+                at(4),
+                Some(&closure(due))
+            )
+            .await
+            .unwrap());
+    }
+    assert!(catalogue
+        .set_case_state(ids[2], CaseState::Closed, CaseState::Filed, at(4), None)
+        .await
+        .unwrap());
+    let case0 = catalogue.case(&b1, ids[0]).await.unwrap().unwrap();
+    assert_eq!(
+        (case0.closed_at, case0.closed_on),
+        (Some(at(4)), Some(closed_on)),
+        "recorded at hour 4, closed three days before"
+    );
+    let filed = catalogue.case(&b1, ids[2]).await.unwrap().unwrap();
+    assert_eq!(
+        filed.closed_on,
+        Some(closed_on),
+        "filing keeps the closure date"
+    );
+    let list = |filter: CaseFilter, limit| {
+        let catalogue = catalogue.clone();
+        let b1 = b1.clone();
+        async move {
+            catalogue
+                .list_cases(&b1, &filter, limit)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| c.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        list(CaseFilter::default(), 10).await,
+        [ids[3], ids[2], ids[1], ids[0]],
+        "newest first, only the bureau's own"
+    );
+    let state = |state| CaseFilter {
+        state: Some(state),
+        ..Default::default()
+    };
+    assert_eq!(list(state(CaseState::Open), 10).await, [ids[3]]);
+    assert_eq!(list(state(CaseState::Closed), 10).await, [ids[1], ids[0]]);
+    assert_eq!(list(state(CaseState::Filed), 10).await, [ids[2]]);
+    let overdue = CaseFilter {
+        filing_overdue_at: Some(at(6)),
+        ..Default::default()
+    };
+    assert_eq!(list(overdue, 10).await, [ids[0]], "filed is not overdue");
+    let page = list(CaseFilter::default(), 2).await;
+    assert_eq!(page, [ids[3], ids[2]]);
+    let next = CaseFilter {
+        before: Some(ids[2]),
+        ..Default::default()
+    };
+    assert_eq!(list(next, 2).await, [ids[1], ids[0]]);
+}
+
+on_both_adapters!(
+    cases_close_on_their_date_and_are_listed,
+    sqlite_cases_close_on_their_date_and_are_listed,
+    postgres_cases_close_on_their_date_and_are_listed
+);
+
+/// Art. 12 (3): the matter and party of a classification are kept, in its history too, and
+/// found by the text search, as is the case the upload named.
+async fn classifications_keep_matter_and_party(catalogue: Arc<dyn Catalogue>) {
+    let b1 = BureauId::parse("b1").unwrap();
+    catalogue.ensure_bureau(&b1, "大队", at(0)).await.unwrap();
+    // An even clip names a case, whose reference a classification keeps searchable.
+    let clip = new_clip(&b1, 2, "DSJ-1");
+    record(&*catalogue, &clip).await;
+    let classification =
+        Classification::new(&Categories::default(), "行政检查", "检查", None, false)
+            .unwrap()
+            .with_matter_and_party(Some("安全生产检查"), Some("某加油站有限公司"))
+            .unwrap();
+    assert!(catalogue
+        .classify(&b1, clip.id, &classification, "N", "zhang", at(3))
+        .await
+        .unwrap());
+    let classified = catalogue.clip(&b1, clip.id).await.unwrap().unwrap();
+    assert_eq!(
+        (classified.matter.as_deref(), classified.party.as_deref()),
+        (Some("安全生产检查"), Some("某加油站有限公司"))
+    );
+    let history = catalogue.classifications(clip.id).await.unwrap();
+    assert_eq!(history[0].party.as_deref(), Some("某加油站有限公司"));
+    for text in ["加油站", "安全生产", "应急罚"] {
+        let found = catalogue
+            .list_clips(
+                &b1,
+                &ClipFilter {
+                    text: Some(text.into()),
+                    ..Default::default()
+                },
+                10,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            found.iter().map(|c| c.id).collect::<Vec<_>>(),
+            [clip.id],
+            "{text}"
+        );
+    }
+}
+
+on_both_adapters!(
+    classifications_keep_matter_and_party,
+    sqlite_classifications_keep_matter_and_party,
+    postgres_classifications_keep_matter_and_party
+);
+
+/// Art. 15: teams are registered per bureau; a clip takes its camera's team from the registry
+/// as it arrives, and says whether the camera was registered at all.
+async fn teams_and_the_registry_check(catalogue: Arc<dyn Catalogue>) {
+    let b1 = BureauId::parse("b1").unwrap();
+    let b2 = BureauId::parse("b2").unwrap();
+    for bureau in [&b1, &b2] {
+        catalogue
+            .ensure_bureau(bureau, "大队", at(0))
+            .await
+            .unwrap();
+    }
+    // Registered once per bureau, the first registration kept.
+    let first = catalogue.register_team(&b1, "三中队", at(1)).await.unwrap();
+    let again = catalogue.register_team(&b1, "三中队", at(2)).await.unwrap();
+    assert_eq!((first.registered_at, again.registered_at), (at(1), at(1)));
+    catalogue.register_team(&b1, "一中队", at(1)).await.unwrap();
+    catalogue.register_team(&b2, "九中队", at(1)).await.unwrap();
+    assert_eq!(
+        catalogue
+            .teams(&b1)
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>(),
+        ["一中队", "三中队"]
+    );
+
+    // A device of the same name in another bureau is not the clip's camera.
+    for (bureau, device, team) in [(&b1, "DSJ-1", "一中队"), (&b2, "DSJ-2", "九中队")] {
+        catalogue
+            .upsert_device(
+                bureau,
+                &Device {
+                    device: LocalId::parse("device id", device).unwrap(),
+                    team: team.into(),
+                    officer: None,
+                    registered_at: at(0),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let registered = new_clip(&b1, 2, "DSJ-1");
+    let unregistered = new_clip(&b1, 1, "DSJ-2");
+    for clip in [&registered, &unregistered] {
+        record(&*catalogue, clip).await;
+    }
+    let got = catalogue.clip(&b1, registered.id).await.unwrap().unwrap();
+    assert_eq!(
+        (got.team.as_deref(), got.device_registered),
+        (Some("一中队"), Some(true))
+    );
+    let got = catalogue.clip(&b1, unregistered.id).await.unwrap().unwrap();
+    assert_eq!((got.team, got.device_registered), (None, Some(false)));
+    let flagged = catalogue
+        .list_clips(
+            &b1,
+            &ClipFilter {
+                device_registered: Some(false),
+                ..Default::default()
+            },
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        flagged.iter().map(|c| c.id).collect::<Vec<_>>(),
+        [unregistered.id]
+    );
+}
+
+on_both_adapters!(
+    teams_and_the_registry_check,
+    sqlite_teams_and_the_registry_check,
+    postgres_teams_and_the_registry_check
+);
+
+/// Art. 17: a token and a person's session speak for the officer they were made for and their
+/// team; a station's token for no one.
+async fn credentials_speak_for_their_officer(catalogue: Arc<dyn Catalogue>) {
+    use custodian_core::roles::OfficerIdentity;
+    let b1 = BureauId::parse("b1").unwrap();
+    catalogue.ensure_bureau(&b1, "大队", at(0)).await.unwrap();
+    let zhang = OfficerIdentity {
+        officer: Some(LocalId::parse("officer id", "031234").unwrap()),
+        team: Some("一中队".into()),
+    };
+    catalogue
+        .insert_token(&b1, &"c".repeat(64), "zhang", Role::Officer, &zhang, at(0))
+        .await
+        .unwrap();
+    catalogue
+        .insert_token(
+            &b1,
+            &"d".repeat(64),
+            "station",
+            Role::Officer,
+            &Default::default(),
+            at(0),
+        )
+        .await
+        .unwrap();
+    let owner = |hash: String| {
+        let catalogue = catalogue.clone();
+        async move { catalogue.token_owner(&hash).await.unwrap().unwrap() }
+    };
+    assert_eq!(owner("c".repeat(64)).await.identity, zhang);
+    assert!(owner("d".repeat(64)).await.identity.is_empty());
+    catalogue
+        .create_user(&b1, "zhang.san", Role::Officer, &zhang, "hash", at(0))
+        .await
+        .unwrap();
+    catalogue
+        .create_session(
+            Uuid::now_v7(),
+            &"e".repeat(64),
+            &b1,
+            "zhang.san",
+            at(0),
+            at(8),
+        )
+        .await
+        .unwrap();
+    let session = catalogue
+        .session_owner(&"e".repeat(64), at(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(session.identity, zhang);
+}
+
+on_both_adapters!(
+    credentials_speak_for_their_officer,
+    sqlite_credentials_speak_for_their_officer,
+    postgres_credentials_speak_for_their_officer
+);
+
+/// Art. 16: the return to the office and a special circumstance are kept as the upload gave
+/// them, and a late upload with a circumstance, still within the 3 working days, is not counted
+/// as late.
+async fn returns_to_the_office_and_special_circumstances(catalogue: Arc<dyn Catalogue>) {
+    let b1 = BureauId::parse("b1").unwrap();
+    catalogue.ensure_bureau(&b1, "大队", at(0)).await.unwrap();
+    // Each arrives half an hour after its recording, 30 minutes past its 24-hour due time and
+    // well within its 3 working days.
+    let mut excused = new_clip(&b1, 1, "DSJ-1");
+    excused.meta.returned_at = Some(at(1) + Duration::minutes(10));
+    excused.meta.late_reason = Some("处置突发事件".into());
+    let late = new_clip(&b1, 3, "DSJ-1");
+    for clip in [&excused, &late] {
+        record(&*catalogue, clip).await;
+        let schedule = ClipSchedule {
+            upload_due: clip.received_at - Duration::minutes(30),
+            upload_hard_due: clip.received_at + Duration::days(3),
+            classify_due: clip.received_at + Duration::days(2),
+            calendar_complete: true,
+        };
+        catalogue
+            .set_schedule(clip.id, "N", &schedule)
+            .await
+            .unwrap();
+    }
+    let got = catalogue.clip(&b1, excused.id).await.unwrap().unwrap();
+    assert_eq!(
+        (got.returned_at, got.late_reason.as_deref()),
+        (excused.meta.returned_at, Some("处置突发事件"))
+    );
+    let got = catalogue.clip(&b1, late.id).await.unwrap().unwrap();
+    assert_eq!((got.returned_at, got.late_reason), (None, None));
+    let counts = catalogue.overdue_counts(at(12)).await.unwrap();
+    let late_uploads: i64 = counts
+        .iter()
+        .filter(|(_, kind, _)| *kind == DeadlineKind::Upload24Hours)
+        .map(|(_, _, n)| n)
+        .sum();
+    assert_eq!(late_uploads, 1, "only the late clip without a circumstance");
+}
+
+on_both_adapters!(
+    returns_to_the_office_and_special_circumstances,
+    sqlite_returns_to_the_office_and_special_circumstances,
+    postgres_returns_to_the_office_and_special_circumstances
+);
 
 #[tokio::test]
 async fn migrations_run_once_and_again_without_harm() {

@@ -9,16 +9,16 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use custodian_core::cases::{CaseError, CaseState, TeamShortfall};
 use custodian_core::classification::Classification;
-use custodian_core::deadlines::{Deadline, DeadlineKind};
+use custodian_core::deadlines::{local_date, upload_deadlines, Deadline, DeadlineKind};
 use custodian_core::naming::NameParts;
-use custodian_core::roles::Action;
+use custodian_core::roles::{Action, RecordedBy};
 use custodian_core::{ClipId, ClipState, LocalId};
 use custodian_platform::catalogue::{
-    BoundingBox, CaseRecord, ClassificationEntry, ClipFilter, ClipMedia, ClipRecord, Device,
-    Finding, TrackVersion, Transition,
+    BoundingBox, CaseClosure, CaseFilter, CaseRecord, ClassificationEntry, ClipFilter, ClipMedia,
+    ClipRecord, Device, Finding, Team, TrackVersion, Transition,
 };
 use custodian_platform::http::{clip_in_bureau, protect, ApiError, BearerSecurity, Caller};
 use serde::{Deserialize, Serialize};
@@ -30,7 +30,8 @@ pub const MAX_PAGE: i64 = 500;
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(one, classify, set_confidentiality, categories, list, create_case, case, link_clips, close_case, file_case, register_device, devices,
+    paths(one, classify, set_confidentiality, categories, list, create_case, list_cases, case, link_clips, close_case, file_case, register_device, devices,
+        register_team, teams,
         crate::media_api::view, crate::media_api::subtitles, crate::media_api::poster, crate::media_api::similar),
     modifiers(&BearerSecurity),
     tags((name = "catalogue", description = "Clips, classification, cases and devices (art. 15-18)"),
@@ -55,13 +56,15 @@ pub fn router(catalog: Arc<Catalog>) -> Router {
         .route("/v1/clips/{id}/poster", get(crate::media_api::poster))
         .route("/v1/clips/{id}/similar", get(crate::media_api::similar))
         .route("/v1/categories", get(categories))
-        .route("/v1/cases", post(create_case))
+        .route("/v1/cases", post(create_case).get(list_cases))
         .route("/v1/cases/{id}", get(case))
         .route("/v1/cases/{id}/clips", post(link_clips))
         .route("/v1/cases/{id}/close", post(close_case))
         .route("/v1/cases/{id}/file", post(file_case))
         .route("/v1/devices", get(devices))
         .route("/v1/devices/{device}", put(register_device))
+        .route("/v1/teams", get(teams))
+        .route("/v1/teams/{team}", put(register_team))
         .with_state(catalog);
     protect(routes, &ports)
 }
@@ -88,21 +91,17 @@ fn deadlines(clip: &ClipRecord, now: DateTime<Utc>) -> Vec<Deadline> {
     let Some(s) = clip.schedule else {
         return Vec::new();
     };
+    let [upload, upload_hard] = upload_deadlines(
+        s.upload_due,
+        s.upload_hard_due,
+        clip.received_at,
+        clip.late_reason.is_some(),
+        s.calendar_complete,
+        now,
+    );
     vec![
-        Deadline::evaluate(
-            DeadlineKind::Upload24Hours,
-            s.upload_due,
-            Some(clip.received_at),
-            now,
-            true,
-        ),
-        Deadline::evaluate(
-            DeadlineKind::Upload3WorkingDays,
-            s.upload_hard_due,
-            Some(clip.received_at),
-            now,
-            s.calendar_complete,
-        ),
+        upload,
+        upload_hard,
         Deadline::evaluate(
             DeadlineKind::Classification,
             s.classify_due,
@@ -113,11 +112,24 @@ fn deadlines(clip: &ClipRecord, now: DateTime<Utc>) -> Vec<Deadline> {
     ]
 }
 
+/// What art. 16's upload deadlines count from.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum UploadClock {
+    /// The officer's return to the office, as the upload said (`returned_at`).
+    Return,
+    /// The recording's end (its start until the media workers measured it): the upload did
+    /// not say when the officer returned, so the rule in force before returns were recorded
+    /// applies.
+    RecordingEnd,
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 struct ClipView {
     #[serde(flatten)]
     clip: ClipRecord,
     deadlines: Vec<Deadline>,
+    upload_deadlines_from: UploadClock,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -138,7 +150,15 @@ struct ClipDetail {
 impl Catalog {
     fn view(&self, clip: ClipRecord) -> ClipView {
         let deadlines = deadlines(&clip, self.ports.clock.now());
-        ClipView { clip, deadlines }
+        let upload_deadlines_from = match clip.returned_at {
+            Some(_) => UploadClock::Return,
+            None => UploadClock::RecordingEnd,
+        };
+        ClipView {
+            clip,
+            deadlines,
+            upload_deadlines_from,
+        }
     }
 
     pub(crate) async fn clip_of(
@@ -201,10 +221,17 @@ async fn one(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct ClassifyBody {
     category: String,
+    /// The place and main content (art. 17).
     description: String,
     place: Option<String>,
     #[serde(default)]
     important: bool,
+    /// The enforcement matter (执法事项, art. 12 (3)), up to 200 characters.
+    #[schema(max_length = 200)]
+    matter: Option<String>,
+    /// The party (当事人, art. 12 (3)), up to 200 characters.
+    #[schema(max_length = 200)]
+    party: Option<String>,
 }
 
 #[utoipa::path(
@@ -215,7 +242,7 @@ struct ClassifyBody {
     request_body = ClassifyBody,
     responses(
         (status = 200, description = "classified and renamed", body = ClipDetail),
-        (status = 403, description = "a role that may not classify", body = custodian_platform::http::ErrorBody),
+        (status = 403, description = "a role that may not classify, or an officer's credential and a clip neither they nor their team recorded", body = custodian_platform::http::ErrorBody),
         (status = 404, description = "no such clip in the caller's bureau", body = custodian_platform::http::ErrorBody),
         (status = 422, description = "unknown category or bad text", body = custodian_platform::http::ErrorBody),
     ),
@@ -227,9 +254,44 @@ async fn classify(
     Path(id): Path<String>,
     Json(body): Json<ClassifyBody>,
 ) -> Result<Json<ClipDetail>, ApiError> {
-    caller.require(Action::Classify)?;
+    // Staff classify every clip of the bureau; officers only their own and their team's
+    // (art. 17), so a credential that speaks for no officer is refused before any lookup.
+    if !caller.role.may(Action::Classify) {
+        if !caller.role.may(Action::ClassifyOwn) {
+            caller.require(Action::Classify)?;
+        }
+        if caller.identity.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this credential speaks for no officer, so it classifies no clip (give the user or token an --officer-id and --team)",
+            ));
+        }
+    }
     let id = clip_id(&id)?;
     let clip = catalog.clip_of(&caller, id).await?;
+    let recorded = RecordedBy {
+        officer: &clip.officer,
+        team: clip.team.as_deref(),
+    };
+    if !caller.role.may_classify(&caller.identity, recorded) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "an officer classifies the clips they or their team recorded; clip {id} was recorded by officer {} of {}",
+                clip.officer,
+                clip.team.as_deref().unwrap_or("no registered team")
+            ),
+        ));
+    }
+    let invalid = |e: custodian_core::classification::ClassificationError| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-classification",
+            e.to_string(),
+        )
+    };
     let classification = Classification::new(
         &catalog.rules.categories,
         &body.category,
@@ -237,13 +299,8 @@ async fn classify(
         body.place.as_deref(),
         body.important,
     )
-    .map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-classification",
-            e.to_string(),
-        )
-    })?;
+    .and_then(|c| c.with_matter_and_party(body.matter.as_deref(), body.party.as_deref()))
+    .map_err(invalid)?;
     let name = catalog.rules.names.render(&NameParts {
         device: clip.device.as_str(),
         officer: clip.officer.as_str(),
@@ -302,6 +359,9 @@ struct ListQuery {
     /// Only clips with a finding of this severity: `critical` (scrub, archive) and, from the
     /// media workers, `warning` and `info`.
     finding: Option<String>,
+    /// `false`: only clips from a camera that was not in the device registry when they
+    /// arrived (art. 15); `true`: only those from a registered one.
+    device_registered: Option<bool>,
     recorded_from: Option<String>,
     recorded_to: Option<String>,
     /// At most this many (1 to 500; default 50).
@@ -441,6 +501,7 @@ async fn list(
         classified: query.classified,
         classification_overdue_at,
         visible: Some(caller.may_see()),
+        device_registered: query.device_registered,
         finding_severity: match query.finding.as_deref() {
             None => None,
             Some(s @ ("critical" | "warning" | "info")) => Some(s.to_owned()),
@@ -501,7 +562,27 @@ struct CaseView {
     filing_deadline: Option<Deadline>,
 }
 
+/// A case as a list shows it: without its clips.
+#[derive(Serialize, utoipa::ToSchema)]
+struct CaseSummary {
+    #[serde(flatten)]
+    case: CaseRecord,
+    filing_deadline: Option<Deadline>,
+}
+
 impl Catalog {
+    fn filing_deadline(&self, case: &CaseRecord) -> Option<Deadline> {
+        case.filing_due_at.map(|due| {
+            Deadline::evaluate(
+                DeadlineKind::CaseFiling,
+                due,
+                case.filed_at,
+                self.ports.clock.now(),
+                case.calendar_complete,
+            )
+        })
+    }
+
     /// The case as `caller` may see it: clips too confidential for the caller's role are
     /// left out, as if they were not linked (art. 24).
     async fn case_view(&self, caller: &Caller, case: CaseRecord) -> Result<CaseView, ApiError> {
@@ -513,19 +594,10 @@ impl Catalog {
                 clips.push(id);
             }
         }
-        let filing_deadline = case.filing_due_at.map(|due| {
-            Deadline::evaluate(
-                DeadlineKind::CaseFiling,
-                due,
-                case.filed_at,
-                self.ports.clock.now(),
-                case.calendar_complete,
-            )
-        });
         Ok(CaseView {
+            filing_deadline: self.filing_deadline(&case),
             case,
             clips,
-            filing_deadline,
         })
     }
 }
@@ -566,6 +638,7 @@ async fn create_case(
         state: CaseState::Open,
         opened_at: catalog.ports.clock.now(),
         closed_at: None,
+        closed_on: None,
         filing_due_at: None,
         filed_at: None,
         calendar_complete: true,
@@ -584,6 +657,90 @@ async fn create_case(
         StatusCode::CREATED,
         Json(catalog.case_view(&caller, case).await?),
     ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct CaseListQuery {
+    /// `open`, `closed` or `filed`.
+    state: Option<String>,
+    /// `filing`: only closed cases whose filing deadline (art. 18) has passed.
+    overdue: Option<String>,
+    /// At most this many (1 to 500; default 50).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<i64>,
+    #[param(format = Uuid)]
+    cursor: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct CasePage {
+    items: Vec<CaseSummary>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    next_cursor: Option<Uuid>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/cases",
+    tag = "catalogue",
+    params(CaseListQuery),
+    responses(
+        (status = 200, description = "a page of the bureau's cases, newest first", body = CasePage),
+        (status = 400, description = "a filter that does not parse", body = custodian_platform::http::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn list_cases(
+    State(catalog): State<Arc<Catalog>>,
+    Extension(caller): Extension<Caller>,
+    Query(query): Query<CaseListQuery>,
+) -> Result<Json<CasePage>, ApiError> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(bad_request(format!(
+            "limit {limit} must be 1 to {MAX_PAGE}"
+        )));
+    }
+    let filter = CaseFilter {
+        state: query
+            .state
+            .map(|s| s.parse::<CaseState>())
+            .transpose()
+            .map_err(|e| bad_request(format!("{e}; known states: open, closed, filed")))?,
+        filing_overdue_at: match query.overdue.as_deref() {
+            None => None,
+            Some("filing") => Some(catalog.ports.clock.now()),
+            Some(other) => {
+                return Err(bad_request(format!(
+                    "overdue {other:?}: only `filing` can be searched"
+                )))
+            }
+        },
+        before: query.cursor.as_deref().map(case_id).transpose()?,
+    };
+    // One more than asked tells whether there is a next page without a count query.
+    let mut cases = catalog
+        .ports
+        .catalogue
+        .list_cases(&caller.bureau, &filter, limit + 1)
+        .await?;
+    let next_cursor = if cases.len() as i64 > limit {
+        cases.truncate(limit as usize);
+        cases.last().map(|case| case.id)
+    } else {
+        None
+    };
+    Ok(Json(CasePage {
+        items: cases
+            .into_iter()
+            .map(|case| CaseSummary {
+                filing_deadline: catalog.filing_deadline(&case),
+                case,
+            })
+            .collect(),
+        next_cursor,
+    }))
 }
 
 #[utoipa::path(
@@ -654,15 +811,27 @@ async fn link_clips(
     Ok(Json(catalog.case_view(&caller, case).await?))
 }
 
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+struct CloseBody {
+    /// The closure date (结案之日), a date in China Standard Time such as `2026-09-10`: not in
+    /// the future, not before the case was opened, at most 12 months back. Default: today.
+    #[schema(value_type = Option<String>, format = Date)]
+    closed_on: Option<String>,
+}
+
 #[utoipa::path(
     post,
     path = "/v1/cases/{id}/close",
     tag = "catalogue",
     params(("id" = uuid::Uuid, Path, description = "case id")),
+    request_body(content = Option<CloseBody>, description = "optional; without a body the case closes today"),
     responses(
-        (status = 200, description = "closed; the 30-working-day filing clock runs", body = CaseView),
+        (status = 200, description = "closed; the 30-working-day filing clock runs from the closure date", body = CaseView),
+        (status = 400, description = "closed_on is not a date", body = custodian_platform::http::ErrorBody),
+        (status = 403, description = "a role that may not manage cases", body = custodian_platform::http::ErrorBody),
         (status = 404, description = "no such case", body = custodian_platform::http::ErrorBody),
         (status = 409, description = "the case is not open", body = custodian_platform::http::ErrorBody),
+        (status = 422, description = "the closure date is in the future, before the case was opened, or more than 12 months back", body = custodian_platform::http::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -670,21 +839,69 @@ async fn close_case(
     State(catalog): State<Arc<Catalog>>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
+    // No body, `null` and `{}` all close the case today.
+    body: Option<Json<Option<CloseBody>>>,
 ) -> Result<Json<CaseView>, ApiError> {
     caller.require(Action::ManageCases)?;
     let case = catalog.case_of(&caller, case_id(&id)?).await?;
     let next = case.state.close().map_err(case_refused)?;
     let now = catalog.ports.clock.now();
-    let due = catalog.rules.deadlines.case_filing_due(now);
+    let today = local_date(now);
+    let entered = match body
+        .and_then(|Json(body)| body)
+        .and_then(|body| body.closed_on)
+    {
+        None => today,
+        Some(text) => NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+            bad_request(format!(
+                "closed_on {text:?} is not a date such as 2026-09-10"
+            ))
+        })?,
+    };
+    let closed_on =
+        custodian_core::cases::check_closure_date(entered, local_date(case.opened_at), today)
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid-closure-date",
+                    e.to_string(),
+                )
+            })?;
+    let (filing_due, calendar_complete) = catalog.rules.deadlines.case_filing_due(closed_on);
+    let closure = CaseClosure {
+        closed_on,
+        filing_due,
+        calendar_complete,
+    };
     if !catalog
         .ports
         .catalogue
-        .set_case_state(case.id, case.state, next, now, Some(due))
+        .set_case_state(case.id, case.state, next, now, Some(&closure))
         .await?
     {
         return Err(conflict(
             "the case changed meanwhile; read it and try again",
         ));
+    }
+    // The request's own audit entry does not hold its body: the date entered, which moves
+    // the filing deadline, is an entry of its own.
+    let entry = custodian_core::audit::NewAuditEntry {
+        at: now,
+        actor: caller.name(),
+        action: "case.closed".into(),
+        target: Some(case.id.to_string()),
+        detail: format!(
+            "closure date {closed_on} entered on {today}; filing due {}",
+            filing_due.to_rfc3339()
+        ),
+    };
+    if let Err(e) = catalog
+        .ports
+        .catalogue
+        .append_audit(caller.bureau.as_str(), entry)
+        .await
+    {
+        tracing::error!(case_id = %case.id, error = %e, "case closed but its closure date not recorded in the audit trail");
     }
     Ok(Json(
         catalog
@@ -791,7 +1008,7 @@ async fn register_device(
 #[derive(Serialize, utoipa::ToSchema)]
 struct DeviceReport {
     devices: Vec<Device>,
-    /// Art. 15: teams with fewer than two cameras.
+    /// Art. 15: teams with fewer than two cameras, registered teams without any among them.
     teams_short_of_cameras: Vec<TeamShortfall>,
 }
 
@@ -809,13 +1026,60 @@ async fn devices(
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<DeviceReport>, ApiError> {
     let devices = catalog.ports.catalogue.devices(&caller.bureau).await?;
+    let teams = catalog.ports.catalogue.teams(&caller.bureau).await?;
     let teams_short_of_cameras = custodian_core::cases::teams_short_of_cameras(
+        teams.iter().map(|t| t.name.as_str()),
         devices.iter().map(|d| (d.team.as_str(), d.device.as_str())),
     );
     Ok(Json(DeviceReport {
         devices,
         teams_short_of_cameras,
     }))
+}
+
+#[utoipa::path(
+    put,
+    path = "/v1/teams/{team}",
+    tag = "catalogue",
+    params(("team" = String, Path, description = "the team's name, e.g. 一中队: 1 to 100 characters, no control characters",
+        min_length = 1, max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$")),
+    responses(
+        (status = 200, description = "registered (registering it again changes nothing)", body = Team),
+        (status = 400, description = "not a team name", body = custodian_platform::http::ErrorBody),
+        (status = 403, description = "a role that may not manage devices", body = custodian_platform::http::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn register_team(
+    State(catalog): State<Arc<Catalog>>,
+    Extension(caller): Extension<Caller>,
+    Path(team): Path<String>,
+) -> Result<Json<Team>, ApiError> {
+    caller.require(Action::ManageDevices)?;
+    let name = custodian_core::cases::team_name(&team).map_err(|e| bad_request(e.to_string()))?;
+    let team = catalog
+        .ports
+        .catalogue
+        .register_team(&caller.bureau, &name, catalog.ports.clock.now())
+        .await?;
+    Ok(Json(team))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/teams",
+    tag = "catalogue",
+    responses(
+        (status = 200, description = "the bureau's registered teams, by name", body = Vec<Team>),
+    ),
+    security(("bearer" = []))
+)]
+async fn teams(
+    State(catalog): State<Arc<Catalog>>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Vec<Team>>, ApiError> {
+    Ok(Json(catalog.ports.catalogue.teams(&caller.bureau).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

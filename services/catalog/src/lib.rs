@@ -363,12 +363,16 @@ impl Catalog {
             .collect())
     }
 
-    /// Art. 16 counts the upload deadlines from the recording's end: once the media workers
-    /// measured the clip's duration, the deadlines first counted from its start move by it.
+    /// Where no return to the office was recorded, the upload deadlines count from the
+    /// recording's end: once the media workers measured the clip's duration, the deadlines
+    /// first counted from its start move by it. A recorded return fixed them for good.
     async fn count_from_recording_end(&self, clip: &ClipRecord) -> Result<(), CatalogueError> {
         let Some(schedule) = &clip.schedule else {
             return Ok(());
         };
+        if clip.returned_at.is_some() {
+            return Ok(());
+        }
         let duration = self
             .ports
             .catalogue
@@ -394,9 +398,11 @@ impl Catalog {
     /// named if the bureau has that case.
     async fn schedule(&self, clip: &ClipRecord) -> Result<(), CatalogueError> {
         let rules = &self.rules.deadlines;
-        // The recording's end is its start until the media workers measure its duration.
+        // Art. 16 counts from the officer's return to the office; where the upload did not
+        // say when that was, from the recording's end, which is its start until the media
+        // workers measure its duration.
         let [(_, upload_due, _), (_, upload_hard_due, upload_known)] =
-            rules.upload_due(clip.recorded_at);
+            rules.upload_due(clip.returned_at.unwrap_or(clip.recorded_at));
         let (classify_due, classify_known) = rules.classification_due(clip.received_at);
         let calendar_complete = upload_known && classify_known;
         if !calendar_complete {

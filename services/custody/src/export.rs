@@ -90,6 +90,20 @@ fn note_text(
             clip.size_bytes,
             clip.sha256
         ));
+        // Art. 12 (3): what the record shows of time, place, matter, party and officers.
+        for (label, value) in [
+            ("地点 Place", clip.place.as_deref()),
+            ("执法事项 Matter", clip.matter.as_deref()),
+            ("当事人 Party", clip.party.as_deref()),
+            ("分类 Category", clip.category.as_deref()),
+            ("内容 Description", clip.description.as_deref()),
+        ] {
+            if let Some(value) = value {
+                // A description may run over lines; they stay indented under their clip.
+                let value = value.replace('\n', "\n    ");
+                note.push_str(&format!("  {label}: {value}\n"));
+            }
+        }
     }
     if let Some(extra) = extra {
         note.push_str(&format!("\n{extra}\n"));

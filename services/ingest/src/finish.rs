@@ -38,6 +38,12 @@ pub(crate) async fn record_stored(
 ) -> Result<Receipt, IngestError> {
     let received_at = ingest.ports.clock.now();
     let record = record(ingest, caller, clip, meta, written, received_at).await?;
+    if record.device_registered == Some(false) {
+        // Kept all the same: footage is evidence whichever camera took it; the flag on the
+        // record and the counter make the unregistered camera visible (art. 15).
+        ingest.metrics.unregistered_devices.inc();
+        tracing::warn!(clip_id = %clip, bureau = %record.bureau, device = %record.device, "clip from a device not in the registry");
+    }
     let entry = custodian_core::audit::NewAuditEntry {
         at: received_at,
         actor: caller.name(),

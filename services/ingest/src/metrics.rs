@@ -7,6 +7,7 @@ pub struct IngestMetrics {
     pub duration: Histogram,
     pub abandoned: IntCounter,
     pub tus_refusals: IntCounterVec,
+    pub unregistered_devices: IntCounter,
 }
 
 impl IngestMetrics {
@@ -44,6 +45,11 @@ impl IngestMetrics {
             ),
             &["code"],
         )?;
+        let unregistered_devices = IntCounter::new(
+            "custodian_uploads_unregistered_device_total",
+            "Clips stored from a camera not in the bureau's device registry (art. 15); the clip says device_registered false",
+        )?;
+        registry.register(Box::new(unregistered_devices.clone()))?;
         registry.register(Box::new(tus_refusals.clone()))?;
         registry.register(Box::new(uploads.clone()))?;
         registry.register(Box::new(bytes.clone()))?;
@@ -55,6 +61,7 @@ impl IngestMetrics {
             duration,
             abandoned,
             tus_refusals,
+            unregistered_devices,
         })
     }
 }

@@ -113,6 +113,13 @@ pub struct UploadQuery {
     lat: Option<f64>,
     /// Longitude in degrees (WGS 84), with `lat`.
     lon: Option<f64>,
+    /// When the officer returned to the office after the stage of enforcement, RFC 3339: art.
+    /// 16's upload deadlines count from it (without it, from the recording's end). Not before
+    /// `recorded_at`, not in the future.
+    returned_at: Option<String>,
+    /// The special circumstance (特殊情况) for uploading more than 24 hours after the return;
+    /// it excuses that within 3 working days. Up to 500 characters.
+    late_reason: Option<String>,
 }
 
 /// Uploads an original. The body is streamed to storage while hashed; the receipt comes only
@@ -218,6 +225,8 @@ async fn receive(
         place: query.place,
         latitude: query.lat,
         longitude: query.lon,
+        returned_at: query.returned_at,
+        late_reason: query.late_reason,
     };
     let meta = raw.validate(&caller.bureau, now)?;
     let claimed = claimed_digest(headers)?;

@@ -14,15 +14,15 @@ use custodian_core::cases::CaseState;
 use custodian_core::classification::Classification;
 use custodian_core::deadlines::DeadlineKind;
 use custodian_core::retention::{CaseFacts, LongTermReason};
-use custodian_core::roles::Role;
+use custodian_core::roles::{OfficerIdentity, Role};
 use custodian_core::{BureauId, ClipId, ClipState, LocalId};
 use uuid::Uuid;
 
 pub use model::{decode_fingerprint, encode_fingerprint};
 pub use model::{
-    BoundingBox, CaseRecord, ClassTotals, ClassificationEntry, ClipFilter, ClipMedia, ClipRecord,
-    ClipSchedule, CopyRequest, Device, Finding, MediaFacts, NewClip, NewFinding, PendingUpload,
-    Rendition, TrackVersion, Transition, TusProgress, TusUpload,
+    BoundingBox, CaseClosure, CaseFilter, CaseRecord, ClassTotals, ClassificationEntry, ClipFilter,
+    ClipMedia, ClipRecord, ClipSchedule, CopyRequest, Device, Finding, MediaFacts, NewClip,
+    NewFinding, PendingUpload, Rendition, Team, TrackVersion, Transition, TusProgress, TusUpload,
 };
 pub use sql::{PostgresCatalogue, Schema, SqliteCatalogue};
 
@@ -36,6 +36,8 @@ pub struct TokenOwner {
     /// Who holds the token, the same across all of a person's sessions: `user BUREAU/NAME`
     /// for a person's session, `token ID` for a machine's token. Two-person rules compare it.
     pub person: String,
+    /// The officer the credential speaks for and their team (art. 17), if any.
+    pub identity: OfficerIdentity,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +110,7 @@ pub trait Catalogue: Send + Sync {
         token_sha256: &str,
         label: &str,
         role: Role,
+        identity: &OfficerIdentity,
         now: DateTime<Utc>,
     ) -> Result<Uuid, CatalogueError>;
     /// Whose is the unrevoked token with this hash.
@@ -115,7 +118,8 @@ pub trait Catalogue: Send + Sync {
 
     async fn begin_upload(&self, upload: &PendingUpload) -> Result<(), CatalogueError>;
     /// Records a stored, verified clip and closes its pending upload (and its tus row, for a
-    /// resumable upload), in one transaction.
+    /// resumable upload), in one transaction. The clip's team and `device_registered` are
+    /// read from the device registry in the same transaction.
     async fn record_clip(&self, clip: &NewClip) -> Result<ClipRecord, CatalogueError>;
     /// Drops a pending upload, returning whether it was still pending. Whoever removes the
     /// row owns the object: after this, `record_clip` for the same clip fails.
@@ -234,21 +238,38 @@ pub trait Catalogue: Send + Sync {
         by: &str,
         at: DateTime<Utc>,
     ) -> Result<usize, CatalogueError>;
-    /// Moves a case from `from` to `to` if it is still in `from`, with the filing deadline
-    /// when it closes. Returns whether it moved.
+    /// Moves a case from `from` to `to` if it is still in `from`, with its closure date and
+    /// filing deadline when it closes. Returns whether it moved.
     async fn set_case_state(
         &self,
         id: Uuid,
         from: CaseState,
         to: CaseState,
         at: DateTime<Utc>,
-        filing_due: Option<(DateTime<Utc>, bool)>,
+        closure: Option<&CaseClosure>,
     ) -> Result<bool, CatalogueError>;
+    /// A bureau's cases, newest first, after the filter's cursor.
+    async fn list_cases(
+        &self,
+        bureau: &BureauId,
+        filter: &CaseFilter,
+        limit: i64,
+    ) -> Result<Vec<CaseRecord>, CatalogueError>;
     async fn unclassified_in_case(&self, case: Uuid) -> Result<usize, CatalogueError>;
 
     async fn upsert_device(&self, bureau: &BureauId, device: &Device)
         -> Result<(), CatalogueError>;
     async fn devices(&self, bureau: &BureauId) -> Result<Vec<Device>, CatalogueError>;
+    /// Registers a team of `bureau`; registering it again keeps the first record. Returns the
+    /// team as kept.
+    async fn register_team(
+        &self,
+        bureau: &BureauId,
+        name: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Team, CatalogueError>;
+    /// A bureau's registered teams, by name.
+    async fn teams(&self, bureau: &BureauId) -> Result<Vec<Team>, CatalogueError>;
 
     /// Per bureau and kind, how many deadlines are overdue at `now`: classifications and case
     /// filings due and not done, and uploads that arrived late in the 30 days before `now`.
@@ -464,6 +485,7 @@ pub trait Catalogue: Send + Sync {
         bureau: &BureauId,
         username: &str,
         role: Role,
+        identity: &OfficerIdentity,
         password_hash: &str,
         at: DateTime<Utc>,
     ) -> Result<(), CatalogueError>;

@@ -1,6 +1,6 @@
 //! The records the catalogue keeps, as the rest of the code sees them.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use custodian_core::cases::CaseState;
 use custodian_core::upload::UploadMetadata;
 use custodian_core::{BureauId, ClipId, ClipState, LocalId, Sha256Digest};
@@ -136,6 +136,23 @@ pub struct ClipRecord {
     /// Where `latitude`/`longitude` came from: `declared` by the upload, or `file` (the
     /// recording's own ISO 6709 location tag, found by the media workers).
     pub location_source: Option<String>,
+    /// The team the camera belonged to in the device registry when the clip arrived (art.
+    /// 15); its officers may classify the clip (art. 17).
+    pub team: Option<String>,
+    /// Whether the camera was in the device registry when the clip arrived: false flags an
+    /// upload from an unregistered device; absent for clips that arrived before this was
+    /// recorded.
+    pub device_registered: Option<bool>,
+    /// The enforcement matter (执法事项, art. 12 (3)), named when classifying.
+    pub matter: Option<String>,
+    /// The party (当事人, art. 12 (3)), named when classifying.
+    pub party: Option<String>,
+    /// When the officer returned to the office, as the upload said (art. 16 counts the upload
+    /// deadlines from it); absent when the upload did not say.
+    pub returned_at: Option<DateTime<Utc>>,
+    /// The special circumstance (特殊情况) the upload gave for arriving more than 24 hours
+    /// after the return.
+    pub late_reason: Option<String>,
 }
 
 /// Something found wrong with a clip (a checksum mismatch, a missing object, ...).
@@ -238,6 +255,8 @@ pub struct ClassificationEntry {
     pub place: Option<String>,
     pub important: bool,
     pub canonical_name: String,
+    pub matter: Option<String>,
+    pub party: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -249,10 +268,40 @@ pub struct CaseRecord {
     pub title: String,
     pub state: CaseState,
     pub opened_at: DateTime<Utc>,
+    /// When the closure was recorded here.
     pub closed_at: Option<DateTime<Utc>>,
+    /// The closure date (结案之日) as entered when closing, a local date: the filing deadline
+    /// counts from it (art. 18).
+    pub closed_on: Option<NaiveDate>,
     pub filing_due_at: Option<DateTime<Utc>>,
     pub filed_at: Option<DateTime<Utc>>,
     pub calendar_complete: bool,
+}
+
+/// What closing a case records (art. 18).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaseClosure {
+    /// The closure date as entered (checked by `custodian_core::cases::check_closure_date`).
+    pub closed_on: NaiveDate,
+    pub filing_due: DateTime<Utc>,
+    pub calendar_complete: bool,
+}
+
+/// What a list of cases may be narrowed by; `before` is the cursor (the id of the last case
+/// of the previous page).
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    pub state: Option<CaseState>,
+    /// Only closed cases whose filing was due by this time (overdue, art. 18).
+    pub filing_overdue_at: Option<DateTime<Utc>>,
+    pub before: Option<Uuid>,
+}
+
+/// A registered enforcement team (执法队) of a bureau (art. 15).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Team {
+    pub name: String,
+    pub registered_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -306,6 +355,8 @@ pub struct ClipFilter {
     pub finding_severity: Option<String>,
     /// Only clips of these confidentiality levels (those the caller may see); `None`: all.
     pub visible: Option<Vec<custodian_core::roles::Confidentiality>>,
+    /// Only clips whose camera was (true) or was not (false) registered when they arrived.
+    pub device_registered: Option<bool>,
     pub before: Option<ClipId>,
 }
 
@@ -349,6 +400,12 @@ pub(super) struct ClipRow {
     verified_at: Option<DateTime<Utc>>,
     confidentiality: String,
     location_source: Option<String>,
+    team: Option<String>,
+    device_registered: Option<bool>,
+    matter: Option<String>,
+    party: Option<String>,
+    returned_at: Option<DateTime<Utc>>,
+    late_reason: Option<String>,
     uploaded_by: Option<String>,
 }
 
@@ -412,6 +469,12 @@ impl TryFrom<ClipRow> for ClipRecord {
             verified_at: row.verified_at,
             confidentiality: row.confidentiality.parse().map_err(|e| corrupt(id, e))?,
             location_source: row.location_source,
+            team: row.team,
+            device_registered: row.device_registered,
+            matter: row.matter,
+            party: row.party,
+            returned_at: row.returned_at,
+            late_reason: row.late_reason,
             uploaded_by: row.uploaded_by,
         })
     }
@@ -495,6 +558,8 @@ pub(super) struct ClassificationRow {
     pub place: Option<String>,
     pub important: bool,
     pub canonical_name: String,
+    pub matter: Option<String>,
+    pub party: Option<String>,
 }
 
 impl From<ClassificationRow> for ClassificationEntry {
@@ -507,6 +572,8 @@ impl From<ClassificationRow> for ClassificationEntry {
             place: row.place,
             important: row.important,
             canonical_name: row.canonical_name,
+            matter: row.matter,
+            party: row.party,
         }
     }
 }
@@ -520,6 +587,7 @@ pub(super) struct CaseRow {
     state: String,
     opened_at: DateTime<Utc>,
     closed_at: Option<DateTime<Utc>>,
+    closed_on: Option<NaiveDate>,
     filing_due_at: Option<DateTime<Utc>>,
     filed_at: Option<DateTime<Utc>>,
     calendar_complete: bool,
@@ -542,6 +610,7 @@ impl TryFrom<CaseRow> for CaseRecord {
             title: row.title,
             opened_at: row.opened_at,
             closed_at: row.closed_at,
+            closed_on: row.closed_on,
             filing_due_at: row.filing_due_at,
             filed_at: row.filed_at,
             calendar_complete: row.calendar_complete,

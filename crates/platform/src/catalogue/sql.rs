@@ -13,7 +13,7 @@ use custodian_core::cases::CaseState;
 use custodian_core::classification::Classification;
 use custodian_core::deadlines::DeadlineKind;
 use custodian_core::retention::{CaseFacts, LongTermReason};
-use custodian_core::roles::Role;
+use custodian_core::roles::{OfficerIdentity, Role};
 use custodian_core::{BureauId, ClipId, ClipState, LocalId};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
@@ -24,22 +24,25 @@ use super::model::{
     ClipRow, CopyRow, DeviceRow, FindingRow, MediaRow, PendingRow, TransitionRow, TusRow,
 };
 use super::{
-    CaseRecord, Catalogue, CatalogueError, ClassTotals, ClassificationEntry, ClipFilter, ClipMedia,
-    ClipRecord, ClipSchedule, CopyRequest, Device, Finding, Lease, MediaFacts, NewClip, NewFinding,
-    PendingUpload, Rendition, TokenOwner, TrackVersion, Transition, TusProgress, TusUpload,
+    CaseClosure, CaseFilter, CaseRecord, Catalogue, CatalogueError, ClassTotals,
+    ClassificationEntry, ClipFilter, ClipMedia, ClipRecord, ClipSchedule, CopyRequest, Device,
+    Finding, Lease, MediaFacts, NewClip, NewFinding, PendingUpload, Rendition, Team, TokenOwner,
+    TrackVersion, Transition, TusProgress, TusUpload,
 };
 
 const CLIP_COLUMNS: &str = "id, bureau_id, device_id, officer_id, recorded_at, original_name, case_ref, object_key, \
      size_bytes, sha256, state, state_changed_at, received_at, failure_reason, publish_round, canonical_name, category, \
      description, place, latitude, longitude, important, classified_at, classified_by, upload_due_at, upload_hard_due_at, \
      classify_due_at, calendar_complete, long_term_reason, legal_hold, archived_at, archive_key, archive_locked_until, \
-     recycle_until, purged_at, verified_at, confidentiality, location_source, uploaded_by";
+     recycle_until, purged_at, verified_at, confidentiality, location_source, team, device_registered, matter, party, \
+     returned_at, late_reason, uploaded_by";
 
 const COPY_COLUMNS: &str =
     "id, bureau_id, clip_id, party, purpose, requested_by, requested_by_person, requested_at, state, decided_by, \
      decided_at, reason, expires_at, downloads, copy_sha256, copy_size_bytes, copy_made_at, copy_failure, copy_track_sha256";
 
-const CASE_COLUMNS: &str = "id, bureau_id, reference, title, state, opened_at, closed_at, filing_due_at, filed_at, calendar_complete";
+const CASE_COLUMNS: &str =
+    "id, bureau_id, reference, title, state, opened_at, closed_at, filing_due_at, filed_at, calendar_complete, closed_on";
 
 /// What text search looks through, lowercased.
 fn search_text(parts: &[Option<&str>]) -> String {
@@ -112,6 +115,23 @@ fn owner_only(path: &std::path::Path, create: bool) -> Result<(), CatalogueError
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(failed(e)),
     }
+}
+
+/// The officer and team a token or user row names.
+fn identity(
+    what: &str,
+    officer: Option<String>,
+    team: Option<String>,
+) -> Result<OfficerIdentity, CatalogueError> {
+    Ok(OfficerIdentity {
+        officer: officer
+            .map(|o| LocalId::parse("officer id", &o))
+            .transpose()
+            .map_err(|e| CatalogueError::Corrupt {
+                detail: format!("{what}: {e}"),
+            })?,
+        team,
+    })
 }
 
 #[derive(Clone)]
@@ -454,6 +474,9 @@ macro_rules! catalogue_on {
                         query.push(" AND FALSE");
                     }
                 }
+                if let Some(registered) = filter.device_registered {
+                    query.push(" AND device_registered = ").push_bind(registered);
+                }
                 if let Some(severity) = &filter.finding_severity {
                     query
                         .push(" AND id IN (SELECT clip_id FROM findings WHERE severity = ")
@@ -481,15 +504,28 @@ macro_rules! catalogue_on {
                 Ok(())
             }
 
-            async fn insert_token(&self, bureau: &BureauId, token_sha256: &str, label: &str, role: Role, now: DateTime<Utc>) -> Result<Uuid, CatalogueError> {
+            async fn insert_token(
+                &self,
+                bureau: &BureauId,
+                token_sha256: &str,
+                label: &str,
+                role: Role,
+                identity: &OfficerIdentity,
+                now: DateTime<Utc>,
+            ) -> Result<Uuid, CatalogueError> {
                 let id = Uuid::new_v4();
-                sqlx::query("INSERT INTO api_tokens (id, bureau_id, token_sha256, label, created_at, role) VALUES ($1, $2, $3, $4, $5, $6)")
+                sqlx::query(
+                    "INSERT INTO api_tokens (id, bureau_id, token_sha256, label, created_at, role, officer_id, team) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
                     .bind(id)
                     .bind(bureau.as_str())
                     .bind(token_sha256)
                     .bind(label)
                     .bind(now)
                     .bind(role.as_str())
+                    .bind(identity.officer.as_ref().map(LocalId::as_str))
+                    .bind(identity.team.as_deref())
                     .execute(&self.pool)
                     .await
                     .map_err(err("insert token"))?;
@@ -497,21 +533,24 @@ macro_rules! catalogue_on {
             }
 
             async fn token_owner(&self, token_sha256: &str) -> Result<Option<TokenOwner>, CatalogueError> {
-                let owner: Option<(Uuid, String, String, String)> =
-                    sqlx::query_as("SELECT id, bureau_id, role, label FROM api_tokens WHERE token_sha256 = $1 AND revoked_at IS NULL")
-                        .bind(token_sha256)
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(err("find token"))?;
+                type Row = (Uuid, String, String, String, Option<String>, Option<String>);
+                let owner: Option<Row> = sqlx::query_as(
+                    "SELECT id, bureau_id, role, label, officer_id, team FROM api_tokens WHERE token_sha256 = $1 AND revoked_at IS NULL",
+                )
+                .bind(token_sha256)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(err("find token"))?;
                 let corrupt = |e: &dyn std::fmt::Display| CatalogueError::Corrupt { detail: format!("token: {e}") };
                 owner
-                    .map(|(token_id, bureau, role, label)| {
+                    .map(|(token_id, bureau, role, label, officer, team)| {
                         Ok(TokenOwner {
                             token_id,
                             bureau: BureauId::parse(&bureau).map_err(|e| corrupt(&e))?,
                             role: role.parse().map_err(|e| corrupt(&e))?,
                             person: format!("token {token_id}"),
                             label,
+                            identity: identity("token", officer, team)?,
                         })
                     })
                     .transpose()
@@ -533,8 +572,11 @@ macro_rules! catalogue_on {
                 let mut tx = self.pool.begin_with($begin_write).await.map_err(err("record clip"))?;
                 let sql = format!(
                     "INSERT INTO clips (id, bureau_id, device_id, officer_id, recorded_at, original_name, case_ref, object_key, \
-                     size_bytes, sha256, state, state_changed_at, received_at, place, latitude, longitude, search_text, location_source, uploaded_by) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING {CLIP_COLUMNS}"
+                     size_bytes, sha256, state, state_changed_at, received_at, place, latitude, longitude, search_text, location_source, \
+                     team, device_registered, returned_at, late_reason, uploaded_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+                     (SELECT team FROM devices WHERE bureau_id = $2 AND device_id = $3), \
+                     EXISTS (SELECT 1 FROM devices WHERE bureau_id = $2 AND device_id = $3), $19, $20, $21) RETURNING {CLIP_COLUMNS}"
                 );
                 let row: ClipRow = sqlx::query_as(&sql)
                     .bind(clip.id.as_uuid())
@@ -555,6 +597,8 @@ macro_rules! catalogue_on {
                     .bind(clip.meta.coordinates.map(|c| c.longitude))
                     .bind(search_text(&[Some(clip.meta.original_name.as_str()), clip.meta.case_ref.as_deref(), clip.meta.place.as_deref()]))
                     .bind(clip.meta.coordinates.map(|_| "declared"))
+                    .bind(clip.meta.returned_at)
+                    .bind(clip.meta.late_reason.as_deref())
                     .bind(&clip.uploaded_by)
                     .fetch_one(&mut *tx)
                     .await
@@ -808,17 +852,28 @@ macro_rules! catalogue_on {
 
             async fn classify(&self, bureau: &BureauId, id: ClipId, c: &Classification, canonical_name: &str, by: &str, at: DateTime<Utc>) -> Result<bool, CatalogueError> {
                 let mut tx = self.pool.begin_with($begin_write).await.map_err(err("classify"))?;
-                let original: Option<String> = sqlx::query_scalar("SELECT original_name FROM clips WHERE id = $1 AND bureau_id = $2")
-                    .bind(id.as_uuid())
-                    .bind(bureau.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(err("classify"))?;
-                let Some(original) = original else { return Ok(false) };
-                let text = search_text(&[Some(canonical_name), Some(c.description.as_str()), c.place.as_deref(), Some(original.as_str()), Some(c.category.as_str())]);
+                let found: Option<(String, Option<String>, Option<String>)> =
+                    sqlx::query_as("SELECT original_name, case_ref, place FROM clips WHERE id = $1 AND bureau_id = $2")
+                        .bind(id.as_uuid())
+                        .bind(bureau.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(err("classify"))?;
+                let Some((original, case_ref, place)) = found else { return Ok(false) };
+                let text = search_text(&[
+                    Some(canonical_name),
+                    Some(c.description.as_str()),
+                    c.place.as_deref().or(place.as_deref()),
+                    Some(original.as_str()),
+                    Some(c.category.as_str()),
+                    case_ref.as_deref(),
+                    c.matter.as_deref(),
+                    c.party.as_deref(),
+                ]);
                 sqlx::query(
                     "UPDATE clips SET category = $2, description = $3, place = COALESCE($4, place), important = $5, canonical_name = $6, \
-                     classified_at = COALESCE(classified_at, $7), classified_by = COALESCE(classified_by, $8), search_text = $9 WHERE id = $1",
+                     classified_at = COALESCE(classified_at, $7), classified_by = COALESCE(classified_by, $8), search_text = $9, \
+                     matter = $10, party = $11 WHERE id = $1",
                 )
                 .bind(id.as_uuid())
                 .bind(&c.category)
@@ -829,12 +884,14 @@ macro_rules! catalogue_on {
                 .bind(at)
                 .bind(by)
                 .bind(text)
+                .bind(c.matter.as_deref())
+                .bind(c.party.as_deref())
                 .execute(&mut *tx)
                 .await
                 .map_err(err("classify"))?;
                 sqlx::query(
-                    "INSERT INTO classifications (clip_id, at, by_whom, category, description, place, important, canonical_name) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    "INSERT INTO classifications (clip_id, at, by_whom, category, description, place, important, canonical_name, matter, party) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 )
                 .bind(id.as_uuid())
                 .bind(at)
@@ -844,6 +901,8 @@ macro_rules! catalogue_on {
                 .bind(c.place.as_deref())
                 .bind(c.important)
                 .bind(canonical_name)
+                .bind(c.matter.as_deref())
+                .bind(c.party.as_deref())
                 .execute(&mut *tx)
                 .await
                 .map_err(err("classify"))?;
@@ -853,7 +912,7 @@ macro_rules! catalogue_on {
 
             async fn classifications(&self, id: ClipId) -> Result<Vec<ClassificationEntry>, CatalogueError> {
                 let rows: Vec<ClassificationRow> = sqlx::query_as(
-                    "SELECT at, by_whom, category, description, place, important, canonical_name FROM classifications WHERE clip_id = $1 ORDER BY id",
+                    "SELECT at, by_whom, category, description, place, important, canonical_name, matter, party FROM classifications WHERE clip_id = $1 ORDER BY id",
                 )
                 .bind(id.as_uuid())
                 .fetch_all(&self.pool)
@@ -863,7 +922,7 @@ macro_rules! catalogue_on {
             }
 
             async fn create_case(&self, case: &CaseRecord) -> Result<(), CatalogueError> {
-                let sql = format!("INSERT INTO cases ({CASE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
+                let sql = format!("INSERT INTO cases ({CASE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
                 sqlx::query(&sql)
                     .bind(case.id)
                     .bind(case.bureau.as_str())
@@ -875,6 +934,7 @@ macro_rules! catalogue_on {
                     .bind(case.filing_due_at)
                     .bind(case.filed_at)
                     .bind(case.calendar_complete)
+                    .bind(case.closed_on)
                     .execute(&self.pool)
                     .await
                     .map_err(err("create case"))?;
@@ -924,7 +984,7 @@ macro_rules! catalogue_on {
                 Ok(linked)
             }
 
-            async fn set_case_state(&self, id: Uuid, from: CaseState, to: CaseState, at: DateTime<Utc>, filing_due: Option<(DateTime<Utc>, bool)>) -> Result<bool, CatalogueError> {
+            async fn set_case_state(&self, id: Uuid, from: CaseState, to: CaseState, at: DateTime<Utc>, closure: Option<&CaseClosure>) -> Result<bool, CatalogueError> {
                 let (closed_at, filed_at) = match to {
                     CaseState::Closed => (Some(at), None),
                     CaseState::Filed => (None, Some(at)),
@@ -932,20 +992,39 @@ macro_rules! catalogue_on {
                 };
                 let moved = sqlx::query(
                     "UPDATE cases SET state = $3, closed_at = COALESCE($4, closed_at), filed_at = COALESCE($5, filed_at), \
-                     filing_due_at = COALESCE($6, filing_due_at), calendar_complete = COALESCE($7, calendar_complete) WHERE id = $1 AND state = $2",
+                     filing_due_at = COALESCE($6, filing_due_at), calendar_complete = COALESCE($7, calendar_complete), \
+                     closed_on = COALESCE($8, closed_on) WHERE id = $1 AND state = $2",
                 )
                 .bind(id)
                 .bind(from.as_str())
                 .bind(to.as_str())
                 .bind(closed_at)
                 .bind(filed_at)
-                .bind(filing_due.map(|(due, _)| due))
-                .bind(filing_due.map(|(_, known)| known))
+                .bind(closure.map(|c| c.filing_due))
+                .bind(closure.map(|c| c.calendar_complete))
+                .bind(closure.map(|c| c.closed_on))
                 .execute(&self.pool)
                 .await
                 .map_err(err("case state"))?
                 .rows_affected();
                 Ok(moved == 1)
+            }
+
+            async fn list_cases(&self, bureau: &BureauId, filter: &CaseFilter, limit: i64) -> Result<Vec<CaseRecord>, CatalogueError> {
+                let mut query = sqlx::QueryBuilder::<$db>::new(format!("SELECT {CASE_COLUMNS} FROM cases WHERE bureau_id = "));
+                query.push_bind(bureau.as_str());
+                if let Some(state) = filter.state {
+                    query.push(" AND state = ").push_bind(state.as_str());
+                }
+                if let Some(at) = filter.filing_overdue_at {
+                    query.push(" AND state = 'closed' AND filing_due_at <= ").push_bind(at);
+                }
+                if let Some(before) = filter.before {
+                    query.push(" AND id < ").push_bind(before);
+                }
+                query.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
+                let rows: Vec<CaseRow> = query.build_query_as().fetch_all(&self.pool).await.map_err(err("list cases"))?;
+                rows.into_iter().map(CaseRecord::try_from).collect()
             }
 
             async fn unclassified_in_case(&self, case: Uuid) -> Result<usize, CatalogueError> {
@@ -985,12 +1064,46 @@ macro_rules! catalogue_on {
                 rows.into_iter().map(Device::try_from).collect()
             }
 
+            async fn register_team(&self, bureau: &BureauId, name: &str, at: DateTime<Utc>) -> Result<Team, CatalogueError> {
+                sqlx::query("INSERT INTO teams (bureau_id, name, registered_at) VALUES ($1, $2, $3) ON CONFLICT (bureau_id, name) DO NOTHING")
+                    .bind(bureau.as_str())
+                    .bind(name)
+                    .bind(at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(err("register team"))?;
+                let (name, registered_at): (String, DateTime<Utc>) =
+                    sqlx::query_as("SELECT name, registered_at FROM teams WHERE bureau_id = $1 AND name = $2")
+                        .bind(bureau.as_str())
+                        .bind(name)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(err("register team"))?;
+                Ok(Team { name, registered_at })
+            }
+
+            async fn teams(&self, bureau: &BureauId) -> Result<Vec<Team>, CatalogueError> {
+                let rows: Vec<(String, DateTime<Utc>)> =
+                    sqlx::query_as("SELECT name, registered_at FROM teams WHERE bureau_id = $1 ORDER BY name")
+                        .bind(bureau.as_str())
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(err("teams"))?;
+                Ok(rows.into_iter().map(|(name, registered_at)| Team { name, registered_at }).collect())
+            }
+
             async fn overdue_counts(&self, now: DateTime<Utc>) -> Result<Vec<(BureauId, DeadlineKind, i64)>, CatalogueError> {
                 let since = now - chrono::Duration::days(30);
                 let queries = [
                     (DeadlineKind::Classification, "SELECT bureau_id, COUNT(*) FROM clips WHERE classified_at IS NULL AND classify_due_at <= $1 GROUP BY bureau_id"),
                     (DeadlineKind::CaseFiling, "SELECT bureau_id, COUNT(*) FROM cases WHERE state = 'closed' AND filing_due_at <= $1 GROUP BY bureau_id"),
-                    (DeadlineKind::Upload24Hours, "SELECT bureau_id, COUNT(*) FROM clips WHERE received_at >= $1 AND received_at >= upload_due_at GROUP BY bureau_id"),
+                    // A special circumstance recorded with the upload excuses the 24 hours within
+                    // the 3 working days (art. 16).
+                    (
+                        DeadlineKind::Upload24Hours,
+                        "SELECT bureau_id, COUNT(*) FROM clips WHERE received_at >= $1 AND received_at >= upload_due_at \
+                         AND NOT (late_reason IS NOT NULL AND received_at < upload_hard_due_at) GROUP BY bureau_id",
+                    ),
                     (DeadlineKind::Upload3WorkingDays, "SELECT bureau_id, COUNT(*) FROM clips WHERE received_at >= $1 AND received_at >= upload_hard_due_at GROUP BY bureau_id"),
                 ];
                 let mut counts = Vec::new();
@@ -1567,13 +1680,25 @@ macro_rules! catalogue_on {
                 Ok(found.is_some())
             }
 
-            async fn create_user(&self, bureau: &BureauId, username: &str, role: Role, password_hash: &str, at: DateTime<Utc>) -> Result<(), CatalogueError> {
-                sqlx::query("INSERT INTO users (bureau_id, username, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
+            async fn create_user(
+                &self,
+                bureau: &BureauId,
+                username: &str,
+                role: Role,
+                identity: &OfficerIdentity,
+                password_hash: &str,
+                at: DateTime<Utc>,
+            ) -> Result<(), CatalogueError> {
+                sqlx::query(
+                    "INSERT INTO users (bureau_id, username, role, password_hash, created_at, officer_id, team) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
                     .bind(bureau.as_str())
                     .bind(username)
                     .bind(role.as_str())
                     .bind(password_hash)
                     .bind(at)
+                    .bind(identity.officer.as_ref().map(LocalId::as_str))
+                    .bind(identity.team.as_deref())
                     .execute(&self.pool)
                     .await
                     .map_err(err("create user"))?;
@@ -1607,8 +1732,9 @@ macro_rules! catalogue_on {
             }
 
             async fn session_owner(&self, token_sha256: &str, now: DateTime<Utc>) -> Result<Option<TokenOwner>, CatalogueError> {
-                let row: Option<(Uuid, String, String, String)> = sqlx::query_as(
-                    "SELECT sessions.id, sessions.bureau_id, users.role, sessions.username FROM sessions \
+                type Row = (Uuid, String, String, String, Option<String>, Option<String>);
+                let row: Option<Row> = sqlx::query_as(
+                    "SELECT sessions.id, sessions.bureau_id, users.role, sessions.username, users.officer_id, users.team FROM sessions \
                      JOIN users ON users.bureau_id = sessions.bureau_id AND users.username = sessions.username \
                      WHERE sessions.token_sha256 = $1 AND sessions.expires_at > $2 AND sessions.ended_at IS NULL AND users.disabled_at IS NULL",
                 )
@@ -1618,13 +1744,14 @@ macro_rules! catalogue_on {
                 .await
                 .map_err(err("find session"))?;
                 let corrupt = |e: &dyn std::fmt::Display| CatalogueError::Corrupt { detail: format!("session: {e}") };
-                row.map(|(token_id, bureau, role, username)| {
+                row.map(|(token_id, bureau, role, username, officer, team)| {
                     Ok(TokenOwner {
                         token_id,
                         person: format!("user {bureau}/{username}"),
                         bureau: BureauId::parse(&bureau).map_err(|e| corrupt(&e))?,
                         role: role.parse().map_err(|e| corrupt(&e))?,
                         label: format!("user {username}"),
+                        identity: identity("user", officer, team)?,
                     })
                 })
                 .transpose()
