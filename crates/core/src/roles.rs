@@ -44,6 +44,10 @@ pub enum Action {
     ApproveCopy,
     /// Setting a clip's confidentiality (art. 24).
     SetConfidentiality,
+    /// Listing the bureau's API tokens and people's accounts (never their secrets).
+    ReadCredentials,
+    /// Revoking, rotating and dating tokens; disabling and enabling people's accounts.
+    ManageCredentials,
 }
 
 impl Role {
@@ -88,6 +92,8 @@ impl Role {
             (Officer | Archivist | Leader | Admin, RequestCopy) => true,
             (Leader, ApproveCopy) => true,
             (Leader | Admin, SetConfidentiality) => true,
+            (Admin | RegionAdmin, ReadCredentials) => true,
+            (Admin, ManageCredentials) => true,
             _ => false,
         }
     }
@@ -135,10 +141,20 @@ mod tests {
             Action::RequestCopy,
             Action::ApproveCopy,
             Action::SetConfidentiality,
+            Action::ManageCredentials,
         ] {
             assert!(!Role::RegionAdmin.may(action), "{action:?}");
         }
         assert!(Role::RegionAdmin.may(Action::ReadAudit));
+        assert!(Role::RegionAdmin.may(Action::ReadCredentials));
+        // Only a bureau's admin manages who may get in, and sees who may.
+        for role in Role::ALL {
+            assert_eq!(role.may(Action::ManageCredentials), role == Role::Admin);
+            assert_eq!(
+                role.may(Action::ReadCredentials),
+                matches!(role, Role::Admin | Role::RegionAdmin)
+            );
+        }
         assert!(Role::RegionAdmin.spans_bureaus() && !Role::Admin.spans_bureaus());
         for role in Role::ALL {
             assert!(role.may(Action::Read));
