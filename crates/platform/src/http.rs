@@ -326,7 +326,10 @@ async fn authenticate(
     // API tokens for machines, session tokens for people; anything else is refused before
     // it reaches the database.
     let owner = if looks_like_token(token) {
-        guard.catalogue.token_owner(&token_hash(token)).await
+        guard
+            .catalogue
+            .token_owner(&token_hash(token), guard.clock.now())
+            .await
     } else if custodian_core::users::looks_like_session(token) {
         guard
             .catalogue
