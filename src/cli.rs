@@ -9,7 +9,7 @@ use custodian_catalog::CatalogConfig;
 use custodian_custody::CustodyConfig;
 use custodian_ingest::IngestConfig;
 use custodian_platform::config::{
-    parse_duration, AccessArgs, DatabaseArgs, MediaJobArgs, NatsArgs, S3Args,
+    parse_duration, AccessArgs, DatabaseArgs, HttpLimits, MediaJobArgs, NatsArgs, S3Args,
 };
 use custodian_retention::RetentionConfig;
 use custodian_transcoder::TranscoderConfig;
@@ -110,6 +110,8 @@ pub struct ServerArgs {
     /// How long in-flight work may take to finish after SIGTERM.
     #[arg(long = "shutdown-grace", env = "CUSTODIAN_SHUTDOWN_GRACE", default_value = "30s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
+    #[command(flatten)]
+    pub limits: HttpLimits,
 }
 
 #[derive(Debug, Clone, clap::Args)]
