@@ -268,3 +268,305 @@ async fn a_leader_cannot_approve_their_own_copy_request_from_another_session() {
         "{answer}"
     );
 }
+
+/// A person's account in b1 with `PASSWORD`, made straight in the catalogue.
+async fn add_user(app: &TestApp, name: &str, role: Role) {
+    let hash = custodian_core::users::hash_password(PASSWORD, [7; 16]).unwrap();
+    app.app
+        .ports
+        .catalogue
+        .create_user(
+            &custodian_core::BureauId::parse("b1").unwrap(),
+            name,
+            role,
+            &hash,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+}
+
+/// A login to b1: its status, its error code ("" for none) and its Retry-After.
+async fn try_login(app: &TestApp, username: &str, password: &str) -> (u16, String, Option<u64>) {
+    let response = app
+        .http
+        .post(format!("{}/v1/sessions", app.base))
+        .json(&json!({"bureau": "b1", "username": username, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().parse().unwrap());
+    let body: Value = response.json().await.unwrap();
+    let code = body["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    (status, code, retry_after)
+}
+
+/// How many password verifications logins have run (0 before the counter exists).
+async fn password_checks(app: &TestApp) -> u64 {
+    metrics_text(&app.http, &app.base)
+        .await
+        .lines()
+        .find_map(|line| line.strip_prefix("custodian_login_password_checks_total "))
+        .map_or(0, |value| value.trim().parse().unwrap())
+}
+
+/// b1's audit entries about logins, as (actor, action, detail).
+async fn login_trail(app: &TestApp) -> Vec<(String, String, String)> {
+    let auditor = token_with_role(&app.app, "b1", Role::Auditor).await;
+    let trail: Value = app.get_json(&auditor, "/v1/audit?limit=1000").await;
+    trail["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"].as_str().unwrap().starts_with("login"))
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap().to_owned(),
+                e["action"].as_str().unwrap().to_owned(),
+                e["detail"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+/// Issue #15: argon2 ran only for existing users, so an unknown user was answered in ~3 ms
+/// and a known one in ~50 ms. Now a login naming any valid user name verifies one password
+/// (a dummy hash for an unknown user), which the counter shows, and takes about as long.
+#[tokio::test]
+async fn a_login_naming_an_unknown_user_verifies_a_password_all_the_same() {
+    let app = spawn_standalone().await;
+    add_user(&app, "zhang.san", Role::Archivist).await;
+    let before = password_checks(&app).await;
+    let (mut known, mut unknown) = (Vec::new(), Vec::new());
+    // Interleaved, so that whatever else loads this machine weighs on both alike.
+    for i in 0..7 {
+        let started = std::time::Instant::now();
+        assert_eq!(try_login(&app, "zhang.san", PASSWORD).await.0, 201);
+        known.push(started.elapsed());
+        let started = std::time::Instant::now();
+        assert_eq!(
+            try_login(&app, &format!("nobody{i}"), PASSWORD).await.0,
+            401
+        );
+        unknown.push(started.elapsed());
+    }
+    assert_eq!(
+        password_checks(&app).await - before,
+        14,
+        "a login did not verify exactly one password"
+    );
+    // Relative, not absolute: the unknown user's median is the known one's, give or take,
+    // where it was a sixteenth.
+    let (known, unknown) = (median(known), median(unknown));
+    assert!(
+        unknown * 2 >= known,
+        "unknown user {unknown:?}, known user {known:?}"
+    );
+}
+
+/// Issue #15: 200 wrong passwords in 10 s were all answered. Now each account gets five
+/// free failures, then waits that double, then a lockout; the answers are the same whether
+/// the account exists or not; attempts sent at once cannot all slip in; and the trail gets
+/// one entry per checked failure, one when throttling begins and one for the lockout, with
+/// the refused attempts counted together.
+#[tokio::test]
+async fn guessing_a_password_is_slowed_then_locked_and_audited_in_aggregate() {
+    let clock = Arc::new(ManualClock::new(cst(2026, 3, 2, 9)));
+    let app = spawn_standalone_adjusted(clock.clone(), |args| {
+        args.catalog.media_steps = vec![None];
+        // Only the account's limits here; the client address's are the next test's.
+        args.custody.login_address_free_failures = 1000;
+        args.custody.login_address_lockout_failures = 2000;
+    })
+    .await;
+    add_user(&app, "zhang.san", Role::Archivist).await;
+    const WRONG: &str = "not-the-password-at-all";
+
+    let mut answers = Vec::new();
+    for user in ["zhang.san", "nobody"] {
+        let mut seen = Vec::new();
+        for _ in 0..6 {
+            seen.push(try_login(&app, user, WRONG).await);
+        }
+        answers.push(seen);
+    }
+    assert_eq!(
+        answers[0], answers[1],
+        "throttling tells whether the user exists"
+    );
+    let failed = (401, "login-failed".to_owned(), None);
+    assert_eq!(answers[0][..5], vec![failed.clone(); 5]);
+    assert_eq!(answers[0][5], (429, "login-throttled".to_owned(), Some(1)));
+
+    // While it waits nothing is checked, not even the right password: 200 attempts get
+    // nowhere.
+    let checks = password_checks(&app).await;
+    assert_eq!(try_login(&app, "zhang.san", PASSWORD).await.0, 429);
+    for _ in 0..199 {
+        assert_eq!(try_login(&app, "zhang.san", WRONG).await.0, 429);
+    }
+    assert_eq!(password_checks(&app).await, checks);
+
+    // Each further failure doubles the wait; the tenth within the window locks the account.
+    let mut waits = vec![1];
+    while *waits.last().unwrap() < 900 {
+        clock.advance(chrono::Duration::seconds(*waits.last().unwrap() as i64));
+        assert_eq!(try_login(&app, "zhang.san", WRONG).await, failed);
+        let (status, code, wait) = try_login(&app, "zhang.san", WRONG).await;
+        assert_eq!((status, code.as_str()), (429, "login-throttled"));
+        waits.push(wait.unwrap());
+    }
+    assert_eq!(waits, vec![1, 2, 4, 8, 16, 900]);
+    assert_eq!(
+        try_login(&app, "zhang.san", PASSWORD).await.0,
+        429,
+        "locked"
+    );
+    clock.advance(chrono::Duration::minutes(15));
+    assert_eq!(try_login(&app, "zhang.san", PASSWORD).await.0, 201);
+    for _ in 0..4 {
+        assert_eq!(
+            try_login(&app, "zhang.san", WRONG).await,
+            failed,
+            "counted on"
+        );
+    }
+
+    // Thirty at once against one account: only its five free attempts are checked.
+    let at_once = futures::future::join_all((0..30).map(|_| try_login(&app, "li.si", WRONG))).await;
+    let checked = at_once.iter().filter(|a| a.0 == 401).count();
+    let throttled = at_once.iter().filter(|a| a.0 == 429).count();
+    assert_eq!((checked, throttled), (5, 25), "{at_once:?}");
+
+    let trail: Vec<(String, String, String)> = login_trail(&app)
+        .await
+        .into_iter()
+        .filter(|(actor, ..)| actor == "user zhang.san")
+        .collect();
+    let count = |action: &str, detail: &str| {
+        trail
+            .iter()
+            .filter(|(_, a, d)| a == action && d.starts_with(detail))
+            .count()
+    };
+    assert_eq!(count("login", "failed"), 14, "{trail:#?}");
+    assert_eq!(count("login", "succeeded"), 1);
+    assert_eq!(count("login throttled", ""), 1, "{trail:#?}");
+    assert_eq!(count("login locked", "10 failed logins"), 1, "{trail:#?}");
+    // 1 + 200 attempts refused in the first wait, one in each of the four next, two in the
+    // lockout: reported together, six entries for 207 attempts.
+    assert_eq!(
+        count("login refused", "201 attempts refused"),
+        1,
+        "{trail:#?}"
+    );
+    let refused: u32 = trail
+        .iter()
+        .filter(|(_, a, _)| a == "login refused")
+        .map(|(_, _, d)| d.split(' ').next().unwrap().parse::<u32>().unwrap())
+        .sum();
+    assert_eq!(refused, 207, "{trail:#?}");
+    assert_eq!(count("login refused", ""), 6, "{trail:#?}");
+    // The unknown account's throttling is recorded just the same.
+    assert!(login_trail(&app)
+        .await
+        .iter()
+        .any(|(actor, action, _)| actor == "user nobody" && action == "login throttled"));
+}
+
+/// One client trying a password on many accounts is throttled by its address, whatever the
+/// accounts; a success from it takes back only its own attempt.
+#[tokio::test]
+async fn one_client_guessing_across_accounts_is_throttled() {
+    let clock = Arc::new(ManualClock::new(cst(2026, 3, 2, 9)));
+    let app = spawn_standalone_adjusted(clock.clone(), |args| {
+        args.catalog.media_steps = vec![None];
+        args.custody.login_free_failures = 100;
+        args.custody.login_lockout_failures = 200;
+        args.custody.login_address_free_failures = 3;
+        args.custody.login_address_lockout_failures = 6;
+    })
+    .await;
+    add_user(&app, "zhang.san", Role::Leader).await;
+    for user in ["a1", "a2", "a3"] {
+        assert_eq!(try_login(&app, user, PASSWORD).await.0, 401);
+    }
+    let (status, code, wait) = try_login(&app, "zhang.san", PASSWORD).await;
+    assert_eq!(
+        (status, code.as_str(), wait),
+        (429, "login-throttled", Some(1))
+    );
+    clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(try_login(&app, "zhang.san", PASSWORD).await.0, 201);
+    // Its three failures still stand: the next one waits again, longer.
+    assert_eq!(try_login(&app, "a4", PASSWORD).await.0, 401);
+    assert_eq!(try_login(&app, "a5", PASSWORD).await.2, Some(2));
+    let trail = login_trail(&app).await;
+    assert!(
+        trail
+            .iter()
+            .any(|(actor, action, detail)| actor == "client 127.0.0.1"
+                && action == "login throttled"
+                && detail.starts_with("3 failed logins")),
+        "{trail:#?}"
+    );
+}
+
+/// Issue #15: a user name with a newline was written into the trail as an actor. A name that
+/// cannot be a user's is refused exactly like a wrong password, and the trail names it only
+/// as invalid.
+#[tokio::test]
+async fn names_that_are_no_user_names_are_refused_alike_and_never_written() {
+    let app = spawn_standalone().await;
+    add_user(&app, "zhang.san", Role::Archivist).await;
+    let wrong = try_login(&app, "zhang.san", "not-the-password-at-all").await;
+    let forged = "x\n2026-03-02 admin | login | succeeded";
+    let long = "a".repeat(65);
+    for name in [forged, &long, "zhang.san\u{202e}", "", "../b2/admin"] {
+        assert_eq!(try_login(&app, name, PASSWORD).await, wrong, "{name:?}");
+    }
+    let (status, _) = app
+        .send(
+            "POST",
+            "unused",
+            "/v1/sessions",
+            json!({"bureau": "b1\nb2", "username": "zhang.san", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, 401);
+    let trail = login_trail(&app).await;
+    let invalid = trail
+        .iter()
+        .filter(|(actor, ..)| actor == "user (not a valid user name)")
+        .count();
+    assert_eq!(invalid, 5, "{trail:#?}");
+    let auditor = token_with_role(&app.app, "b1", Role::Auditor).await;
+    let everything = app
+        .get(&auditor, "/v1/audit?limit=1000")
+        .await
+        .text()
+        .await
+        .unwrap();
+    for written in [
+        "admin | login",
+        "\\n",
+        "\u{202e}",
+        "\\u202e",
+        "../b2",
+        "aaaaaaaaaaaaaaaaaaaa",
+    ] {
+        assert!(!everything.contains(written), "{written:?} in the trail");
+    }
+}

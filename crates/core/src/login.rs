@@ -81,12 +81,13 @@ impl ThrottlePolicy {
     }
 
     /// Counts an attempt, not blocked, as failed until it proves right (see [`Self::release`]).
-    /// `bureau` is the bureau it names, where a block it starts is reported.
+    /// `bureau` is the bureau it names (if it names one at all), where a block it starts is
+    /// reported.
     pub fn reserve(
         &self,
         throttle: &mut Throttle,
         now: DateTime<Utc>,
-        bureau: &str,
+        bureau: Option<&str>,
     ) -> Reservation {
         let refusals = self.take_refusals(throttle);
         let window_over = throttle
@@ -118,7 +119,7 @@ impl ThrottlePolicy {
         if let Some(block) = &block {
             throttle.blocked_until = Some(block.until);
             throttle.locked = block.locked;
-            throttle.audit_bureau = Some(bureau.to_owned());
+            throttle.audit_bureau = bureau.map(str::to_owned);
         }
         Reservation { block, refusals }
     }
@@ -198,7 +199,7 @@ mod tests {
                 }
                 now = until;
             }
-            policy.reserve(throttle, now, "b1");
+            policy.reserve(throttle, now, Some("b1"));
         }
     }
 
@@ -216,9 +217,9 @@ mod tests {
         let policy = policy();
         let mut throttle = Throttle::default();
         for _ in 0..4 {
-            assert_eq!(policy.reserve(&mut throttle, t0(), "b1").block, None);
+            assert_eq!(policy.reserve(&mut throttle, t0(), Some("b1")).block, None);
         }
-        let fifth = policy.reserve(&mut throttle, t0(), "b1");
+        let fifth = policy.reserve(&mut throttle, t0(), Some("b1"));
         assert!(fifth.block.is_some(), "the fifth failure starts a wait");
         policy.release(&mut throttle);
         assert_eq!(throttle.failures, 4);
@@ -236,7 +237,7 @@ mod tests {
                     policy.refuse(&mut throttle, t0());
                     false
                 } else {
-                    policy.reserve(&mut throttle, t0(), "b1");
+                    policy.reserve(&mut throttle, t0(), Some("b1"));
                     true
                 }
             })
@@ -250,13 +251,13 @@ mod tests {
         let policy = policy();
         let mut throttle = Throttle::default();
         for _ in 0..5 {
-            policy.reserve(&mut throttle, t0(), "b1");
+            policy.reserve(&mut throttle, t0(), Some("b1"));
         }
         for _ in 0..3 {
             policy.refuse(&mut throttle, t0() + Duration::milliseconds(10));
         }
         let after = t0() + Duration::seconds(2);
-        let next = policy.reserve(&mut throttle, after, "b1");
+        let next = policy.reserve(&mut throttle, after, Some("b1"));
         assert_eq!(
             next.refusals,
             Some(Refusals {
@@ -279,7 +280,7 @@ mod tests {
             .is_some());
         assert!(policy.worth_keeping(&throttle, until - Duration::seconds(1)));
         assert_eq!(policy.blocked_until(&throttle, until), None);
-        let next = policy.reserve(&mut throttle, until, "b1");
+        let next = policy.reserve(&mut throttle, until, Some("b1"));
         assert_eq!((next.block, throttle.failures), (None, 1));
         assert!(!policy.worth_keeping(&throttle, until + policy.window));
         assert!(!policy.worth_keeping(&Throttle::default(), t0()));

@@ -21,7 +21,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 mod serve;
-pub use serve::{peer_address, serve_with, Connection, LimitedListener, WatchedStream};
+pub use serve::{serve_with, Connection, LimitedListener, PeerAddress, WatchedStream};
 
 use crate::blob::{BlobError, BlobStore};
 use crate::bus::{Bus, BusError};

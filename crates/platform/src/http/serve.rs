@@ -62,13 +62,24 @@ pub async fn serve_with(
     .await
 }
 
-/// The address a request came from, as the server saw it (for a request served by
+/// Extractor: the address a request came from, as the server saw it (for a request served by
 /// [`serve_with`]; `None` for one handed to the router some other way, as in unit tests).
-pub fn peer_address(request: &axum::http::request::Parts) -> Option<SocketAddr> {
-    request
-        .extensions
-        .get::<ConnectInfo<Connection>>()
-        .map(|info| info.0.peer)
+pub struct PeerAddress(pub Option<SocketAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<ConnectInfo<Connection>>()
+                .map(|info| info.0.peer),
+        ))
+    }
 }
 
 /// What each request knows of its connection.
