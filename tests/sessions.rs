@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use custodian_core::roles::Role;
-use custodian_platform::clock::ManualClock;
+use custodian_platform::clock::{Clock, ManualClock};
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 
@@ -569,4 +569,514 @@ async fn names_that_are_no_user_names_are_refused_alike_and_never_written() {
     ] {
         assert!(!everything.contains(written), "{written:?} in the trail");
     }
+}
+
+/// Sends a request as `token` (naming `bureau` in Custodian-Bureau if given) and reads the
+/// status and JSON answer.
+async fn admin_call(
+    app: &TestApp,
+    method: &str,
+    token: &str,
+    bureau: Option<&str>,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = app
+        .http
+        .request(method.parse().unwrap(), format!("{}{path}", app.base))
+        .bearer_auth(token);
+    if let Some(bureau) = bureau {
+        request = request.header("Custodian-Bureau", bureau);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Issue #15 item 11: a bureau's admin lists its tokens (never a secret), gives them an end,
+/// revokes and rotates them, and disables and enables people; an expired or revoked token
+/// answers 401; a region admin sees the bureau it names and changes nothing; another bureau's
+/// admin finds nothing.
+#[tokio::test]
+async fn an_admin_lists_dates_revokes_and_rotates_tokens_and_disables_people() {
+    let clock = Arc::new(ManualClock::new(cst(2026, 3, 2, 9)));
+    let catalog = custodian_catalog::CatalogConfig {
+        reconcile_every: Duration::from_secs(3600),
+        ..Default::default()
+    };
+    let app = spawn_standalone_at(Default::default(), catalog, clock.clone()).await;
+    let catalogue = app.app.ports.catalogue.clone();
+    let b1 = custodian_core::BureauId::parse("b1").unwrap();
+    let admin = token_with_role(&app.app, "b1", Role::Admin).await;
+    let mut stations = Vec::new();
+    for label in ["station 7", "station 8", "station 9"] {
+        stations.push(
+            custodian::admin::create_token(&*catalogue, &b1, "测试大队", label, Role::Officer)
+                .await
+                .unwrap(),
+        );
+    }
+    let works = |token: String| {
+        let app = &app;
+        async move { app.get(&token, "/v1/clips").await.status().as_u16() }
+    };
+    let (status, listed) = admin_call(&app, "GET", &admin, None, "/v1/admin/tokens", None).await;
+    assert_eq!(status, 200, "{listed}");
+    let text = listed.to_string();
+    for secret in &stations {
+        assert!(!text.contains(secret.as_str()));
+        assert!(!text.contains(&custodian_core::token::token_hash(secret)));
+    }
+    let id_of = |label: &str| {
+        listed["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["label"] == label)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (seven, eight, nine) = (id_of("station 7"), id_of("station 8"), id_of("station 9"));
+    assert!(listed["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["state"] == "live" && t["bureau"] == "b1"));
+
+    // An end: the token works until then, then answers 401.
+    let in_an_hour = clock.now() + chrono::Duration::hours(1);
+    let (status, dated) = admin_call(
+        &app,
+        "PUT",
+        &admin,
+        None,
+        &format!("/v1/admin/tokens/{seven}/expiry"),
+        Some(json!({"expires_at": in_an_hour})),
+    )
+    .await;
+    assert_eq!(
+        (status, dated["state"].as_str()),
+        (200, Some("live")),
+        "{dated}"
+    );
+    assert_eq!(works(stations[0].clone()).await, 200);
+    clock.advance(chrono::Duration::hours(2));
+    assert_eq!(
+        works(stations[0].clone()).await,
+        401,
+        "an expired token let its holder in"
+    );
+    let (status, _) = admin_call(
+        &app,
+        "PUT",
+        &admin,
+        None,
+        &format!("/v1/admin/tokens/{eight}/expiry"),
+        Some(json!({"expires_at": clock.now() - chrono::Duration::minutes(1)})),
+    )
+    .await;
+    assert_eq!(status, 400, "an end in the past was taken");
+    let (status, answer) = admin_call(
+        &app,
+        "PUT",
+        &admin,
+        None,
+        &format!("/v1/admin/tokens/{seven}/expiry"),
+        Some(json!({"expires_at": null})),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (409, Some("token-expired"))
+    );
+
+    // Revoking: 401 from then on; once.
+    let revoke = format!("/v1/admin/tokens/{nine}/revoke");
+    let (status, revoked) = admin_call(&app, "POST", &admin, None, &revoke, None).await;
+    assert_eq!(
+        (status, revoked["state"].as_str()),
+        (200, Some("revoked")),
+        "{revoked}"
+    );
+    assert_eq!(works(stations[2].clone()).await, 401);
+    let (status, again) = admin_call(&app, "POST", &admin, None, &revoke, None).await;
+    assert_eq!(
+        (status, again["error"]["code"].as_str()),
+        (409, Some("token-revoked"))
+    );
+
+    // Rotating with an overlap: both work for ten minutes, then only the new one...
+    let (status, rotated) = admin_call(
+        &app,
+        "POST",
+        &admin,
+        None,
+        &format!("/v1/admin/tokens/{eight}/rotate"),
+        Some(json!({"overlap_seconds": 600})),
+    )
+    .await;
+    assert_eq!(status, 201, "{rotated}");
+    assert_eq!(rotated["record"]["label"], "station 8");
+    assert_eq!(rotated["record"]["role"], "officer");
+    let new = rotated["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (works(new.clone()).await, works(stations[1].clone()).await),
+        (200, 200)
+    );
+    clock.advance(chrono::Duration::minutes(11));
+    assert_eq!(
+        (works(new.clone()).await, works(stations[1].clone()).await),
+        (200, 401)
+    );
+    // ... and without one, the old one stops at once.
+    let newer = format!(
+        "/v1/admin/tokens/{}/rotate",
+        rotated["record"]["id"].as_str().unwrap()
+    );
+    let (status, newest) = admin_call(&app, "POST", &admin, None, &newer, Some(json!({}))).await;
+    assert_eq!(status, 201, "{newest}");
+    assert_eq!(works(new).await, 401);
+    assert_eq!(
+        works(newest["token"].as_str().unwrap().to_owned()).await,
+        200
+    );
+
+    // A region admin lists the bureau it names and changes nothing; another bureau's admin
+    // finds none of b1's tokens; an officer sees nothing.
+    let region = token_with_role(&app.app, "region", Role::RegionAdmin).await;
+    let (status, seen) =
+        admin_call(&app, "GET", &region, Some("b1"), "/v1/admin/tokens", None).await;
+    assert_eq!(status, 200);
+    assert!(seen.to_string().contains("station 8"));
+    let (status, _) = admin_call(&app, "POST", &region, Some("b1"), &revoke, None).await;
+    assert_eq!(status, 403);
+    let other = token_with_role(&app.app, "b2", Role::Admin).await;
+    let (status, answer) = admin_call(
+        &app,
+        "POST",
+        &other,
+        None,
+        &format!(
+            "/v1/admin/tokens/{}/revoke",
+            newest["record"]["id"].as_str().unwrap()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (404, Some("no-such-token"))
+    );
+    assert_eq!(
+        admin_call(&app, "GET", &app.token, None, "/v1/admin/tokens", None)
+            .await
+            .0,
+        403
+    );
+    // Whoever rotates learns the new secret: a bureau's admin cannot rotate a region admin's
+    // token that lives in its bureau.
+    let region_bureau_admin = token_with_role(&app.app, "region", Role::Admin).await;
+    let (_, region_tokens) = admin_call(
+        &app,
+        "GET",
+        &region_bureau_admin,
+        None,
+        "/v1/admin/tokens",
+        None,
+    )
+    .await;
+    let region_id = region_tokens["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["role"] == "region-admin")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, answer) = admin_call(
+        &app,
+        "POST",
+        &region_bureau_admin,
+        None,
+        &format!("/v1/admin/tokens/{region_id}/rotate"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (403, Some("rotate-forbidden"))
+    );
+
+    // People: a disabled account cannot log in and its sessions end; enabled, it logs in
+    // again, and the old session stays ended.
+    add_user(&app, "wang.wu", Role::Leader).await;
+    let (status, session) = app
+        .send(
+            "POST",
+            "unused",
+            "/v1/sessions",
+            json!({"bureau": "b1", "username": "wang.wu", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let session = session["token"].as_str().unwrap().to_owned();
+    let (status, people) = admin_call(&app, "GET", &admin, None, "/v1/admin/users", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(people["users"][0]["username"], "wang.wu");
+    assert!(people["users"][0]["disabled_at"].is_null());
+    assert!(
+        !people.to_string().contains("argon2"),
+        "a password hash was shown"
+    );
+    let (status, disabled) = admin_call(
+        &app,
+        "POST",
+        &admin,
+        None,
+        "/v1/admin/users/wang.wu/disable",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{disabled}");
+    assert!(!disabled["disabled_at"].is_null());
+    assert_eq!(works(session.clone()).await, 401);
+    let wrong = try_login(&app, "zhang.nobody", PASSWORD).await;
+    assert_eq!(try_login(&app, "wang.wu", PASSWORD).await, wrong);
+    let (status, _) = admin_call(
+        &app,
+        "POST",
+        &admin,
+        None,
+        "/v1/admin/users/wang.wu/enable",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(try_login(&app, "wang.wu", PASSWORD).await.0, 201);
+    assert_eq!(
+        works(session).await,
+        401,
+        "enabling brought an old session back"
+    );
+    for (token, bureau, path, expected) in [
+        (&admin, None, "/v1/admin/users/nobody/disable", 404),
+        (&region, Some("b1"), "/v1/admin/users/wang.wu/disable", 403),
+        (&other, None, "/v1/admin/users/wang.wu/disable", 404),
+    ] {
+        assert_eq!(
+            admin_call(&app, "POST", token, bureau, path, None).await.0,
+            expected,
+            "{path}"
+        );
+    }
+}
+
+/// Runs `custodian` with `args` and `--data DIR`: whether it succeeded, its standard output
+/// and its standard error.
+async fn cli(data: &std::path::Path, args: &[&str], stdin: &str) -> (bool, String, String) {
+    let mut child = tokio::process::Command::new(BIN)
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .await
+        .unwrap();
+    let output = child.wait_with_output().await.unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The same lifecycle from the command line, each change recorded in the bureau's trail; and
+/// a common password is refused when an account is made.
+#[tokio::test]
+async fn the_command_line_lists_dates_rotates_revokes_and_disables() {
+    let app = spawn_standalone().await;
+    let data = app.data.path();
+    let works = |token: String| {
+        let app = &app;
+        async move { app.get(&token, "/v1/clips").await.status().as_u16() }
+    };
+    let (ok, token, err) = cli(
+        data,
+        &[
+            "admin",
+            "token",
+            "create",
+            "--bureau",
+            "b1",
+            "--label",
+            "cli station",
+            "--expires-in",
+            "1h",
+        ],
+        "",
+    )
+    .await;
+    assert!(ok, "{err}");
+    let token = token.trim().to_owned();
+    assert_eq!(works(token.clone()).await, 200);
+    let list = |bureau: &'static str| async move {
+        let (ok, out, err) = cli(data, &["admin", "token", "list", "--bureau", bureau], "").await;
+        assert!(ok, "{err}");
+        out.lines()
+            .map(|line| serde_json::from_str::<Value>(line).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let listed = list("b1").await;
+    assert!(
+        !format!("{listed:?}").contains(&token),
+        "a secret was listed"
+    );
+    let mine = listed
+        .iter()
+        .find(|t| t["label"] == "cli station")
+        .unwrap()
+        .clone();
+    assert_eq!(mine["state"], "live");
+    assert!(!mine["expires_at"].is_null());
+    let id = mine["id"].as_str().unwrap().to_owned();
+
+    let (ok, rotated, err) = cli(
+        data,
+        &["admin", "token", "rotate", "--bureau", "b1", "--id", &id],
+        "",
+    )
+    .await;
+    assert!(ok, "{err}");
+    let rotated = rotated.trim().to_owned();
+    assert_eq!(
+        (works(token).await, works(rotated.clone()).await),
+        (401, 200)
+    );
+    let new = list("b1")
+        .await
+        .into_iter()
+        .find(|t| t["label"] == "cli station" && t["state"] == "live")
+        .unwrap();
+    assert_eq!(
+        new["expires_at"], mine["expires_at"],
+        "rotating moved the end"
+    );
+    let new_id = new["id"].as_str().unwrap().to_owned();
+    let (ok, _, err) = cli(
+        data,
+        &[
+            "admin", "token", "expire", "--bureau", "b1", "--id", &new_id, "--never",
+        ],
+        "",
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert!(list("b1")
+        .await
+        .iter()
+        .any(|t| t["id"] == new_id.as_str() && t["expires_at"].is_null()));
+    let (ok, _, err) = cli(
+        data,
+        &[
+            "admin", "token", "revoke", "--bureau", "b1", "--id", &new_id,
+        ],
+        "",
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert_eq!(works(rotated).await, 401);
+    let (ok, _, err) = cli(
+        data,
+        &[
+            "admin", "token", "revoke", "--bureau", "b1", "--id", &new_id,
+        ],
+        "",
+    )
+    .await;
+    assert!(!ok && err.contains("no unrevoked token"), "{err}");
+    let (ok, _, _) = cli(
+        data,
+        &[
+            "admin", "token", "expire", "--bureau", "b1", "--id", &new_id,
+        ],
+        "",
+    )
+    .await;
+    assert!(!ok, "expire without --in or --never was taken");
+
+    // Accounts: a common password is refused, even dressed up.
+    let create = [
+        "admin",
+        "user",
+        "create",
+        "--bureau",
+        "b1",
+        "--username",
+        "zhao.liu",
+        "--role",
+        "officer",
+    ];
+    let (ok, _, err) = cli(data, &create, "Password2024!\n").await;
+    assert!(!ok && err.contains("common password"), "{err}");
+    let (ok, _, err) = cli(data, &create, &format!("{PASSWORD}\n")).await;
+    assert!(ok, "{err}");
+    let user = ["--bureau", "b1", "--username", "zhao.liu"];
+    let (ok, _, err) = cli(
+        data,
+        &[&["admin", "user", "disable"][..], &user].concat(),
+        "",
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert_eq!(try_login(&app, "zhao.liu", PASSWORD).await.0, 401);
+    let (ok, out, _) = cli(data, &["admin", "user", "list", "--bureau", "b1"], "").await;
+    assert!(
+        ok && out.contains("zhao.liu") && !out.contains("argon2"),
+        "{out}"
+    );
+    let listed: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert!(!listed["disabled_at"].is_null());
+    let (ok, _, err) = cli(
+        data,
+        &[&["admin", "user", "enable"][..], &user].concat(),
+        "",
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert_eq!(try_login(&app, "zhao.liu", PASSWORD).await.0, 201);
+
+    // Every change is in b1's trail, by the operator.
+    let auditor = token_with_role(&app.app, "b1", Role::Auditor).await;
+    let trail: Value = app.get_json(&auditor, "/v1/audit?limit=1000").await;
+    let operator: Vec<&str> = trail["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"] == "operator (custodian admin)")
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        operator,
+        vec![
+            "rotate token",
+            "set token expiry",
+            "revoke token",
+            "disable user",
+            "enable user"
+        ]
+    );
 }

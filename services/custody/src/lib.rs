@@ -5,6 +5,7 @@
 //! the trail to auditors. `custodian audit verify` checks a chain offline with the public key.
 
 mod copies;
+mod credentials;
 mod export;
 mod sessions;
 
@@ -249,6 +250,28 @@ impl Custody {
                 axum::routing::post(copies::refuse),
             )
             .route("/v1/sessions/end", axum::routing::post(sessions::logout))
+            .route("/v1/admin/tokens", get(credentials::list_tokens))
+            .route(
+                "/v1/admin/tokens/{id}/revoke",
+                axum::routing::post(credentials::revoke_token),
+            )
+            .route(
+                "/v1/admin/tokens/{id}/expiry",
+                axum::routing::put(credentials::set_expiry),
+            )
+            .route(
+                "/v1/admin/tokens/{id}/rotate",
+                axum::routing::post(credentials::rotate_token),
+            )
+            .route("/v1/admin/users", get(credentials::list_users))
+            .route(
+                "/v1/admin/users/{username}/disable",
+                axum::routing::post(credentials::disable_user),
+            )
+            .route(
+                "/v1/admin/users/{username}/enable",
+                axum::routing::post(credentials::enable_user),
+            )
             .with_state(self.clone());
         // Logging in, and the party's download link, are their own credentials; both are
         // audited by their handlers.
@@ -354,7 +377,7 @@ impl Custody {
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(entries, checkpoints, public_key, export::export, copies::create, copies::get_one, copies::approve, copies::refuse, copies::download, sessions::login, sessions::logout), modifiers(&BearerSecurity), tags((name = "custody", description = "The audit trail (art. 25)")))]
+#[openapi(paths(entries, checkpoints, public_key, export::export, copies::create, copies::get_one, copies::approve, copies::refuse, copies::download, sessions::login, sessions::logout, credentials::list_tokens, credentials::revoke_token, credentials::set_expiry, credentials::rotate_token, credentials::list_users, credentials::disable_user, credentials::enable_user), modifiers(&BearerSecurity), tags((name = "custody", description = "The audit trail (art. 25)")))]
 struct CustodyApi;
 
 /// The custody role's API, described for other tools.

@@ -799,7 +799,18 @@ pub struct TokenRecord {
 impl TokenRecord {
     /// Whether the token still lets its holder in at `now`.
     pub fn is_live(&self, now: DateTime<Utc>) -> bool {
-        self.revoked_at.is_none() && self.expires_at.is_none_or(|end| end > now)
+        self.state(now) == "live"
+    }
+
+    /// `live`, `expired` or `revoked`, at `now`.
+    pub fn state(&self, now: DateTime<Utc>) -> &'static str {
+        if self.revoked_at.is_some() {
+            "revoked"
+        } else if self.expires_at.is_some_and(|end| end <= now) {
+            "expired"
+        } else {
+            "live"
+        }
     }
 }
 
