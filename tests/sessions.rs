@@ -746,6 +746,32 @@ async fn an_admin_lists_dates_revokes_and_rotates_tokens_and_disables_people() {
         200
     );
 
+    // No request locks its own caller out: a token does not revoke, date or rotate itself,
+    // nor a person disable their own account.
+    let own = listed["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["role"] == "admin")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (method, action, body) in [
+        ("POST", "revoke", None),
+        ("PUT", "expiry", Some(json!({"expires_at": null}))),
+        ("POST", "rotate", Some(json!({}))),
+    ] {
+        let path = format!("/v1/admin/tokens/{own}/{action}");
+        let (status, answer) = admin_call(&app, method, &admin, None, &path, body).await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (409, Some("own-token")),
+            "{action}"
+        );
+    }
+    assert_eq!(works(admin.clone()).await, 200);
+
     // A region admin lists the bureau it names and changes nothing; another bureau's admin
     // finds none of b1's tokens; an officer sees nothing.
     let region = token_with_role(&app.app, "region", Role::RegionAdmin).await;
@@ -864,6 +890,40 @@ async fn an_admin_lists_dates_revokes_and_rotates_tokens_and_disables_people() {
         401,
         "enabling brought an old session back"
     );
+    add_user(&app, "chen.qi", Role::Admin).await;
+    let (_, own) = app
+        .send(
+            "POST",
+            "unused",
+            "/v1/sessions",
+            json!({"bureau": "b1", "username": "chen.qi", "password": PASSWORD}),
+        )
+        .await;
+    let own = own["token"].as_str().unwrap().to_owned();
+    let (status, answer) = admin_call(
+        &app,
+        "POST",
+        &own,
+        None,
+        "/v1/admin/users/chen.qi/disable",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (409, Some("own-account"))
+    );
+    assert_eq!(works(own.clone()).await, 200);
+    let (status, _) = admin_call(
+        &app,
+        "POST",
+        &own,
+        None,
+        "/v1/admin/users/wang.wu/disable",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "a person who is an admin disables another");
     for (token, bureau, path, expected) in [
         (&admin, None, "/v1/admin/users/nobody/disable", 404),
         (&region, Some("b1"), "/v1/admin/users/wang.wu/disable", 403),

@@ -86,6 +86,20 @@ async fn token_of(custody: &Custody, caller: &Caller, id: Uuid) -> Result<TokenR
         .ok_or_else(|| no_token(id))
 }
 
+/// Refuses a change to the very token the request comes with: one request must not lock its
+/// own caller out (and a fuzzer or a script must not saw off its own branch). Another admin,
+/// or `custodian admin token`, changes it.
+fn not_own_token(caller: &Caller, id: Uuid) -> Result<(), ApiError> {
+    if caller.token_id == id {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "own-token",
+            "a token does not revoke, rotate or date itself: use another admin's token or `custodian admin token`",
+        ));
+    }
+    Ok(())
+}
+
 /// Refuses a change to a token that no longer works.
 fn require_live(token: &TokenRecord, now: DateTime<Utc>) -> Result<(), ApiError> {
     match token.state(now) {
@@ -129,7 +143,7 @@ pub async fn list_tokens(
     responses((status = 200, description = "revoked: it answers 401 from now on", body = TokenView),
               (status = 403, description = "only the bureau's admins revoke tokens", body = ErrorBody),
               (status = 404, description = "no such token in this bureau", body = ErrorBody),
-              (status = 409, description = "revoked already", body = ErrorBody)),
+              (status = 409, description = "revoked already, or the very token the request comes with (own-token)", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn revoke_token(
     State(custody): State<Arc<Custody>>,
@@ -137,6 +151,7 @@ pub async fn revoke_token(
     Path(id): Path<Uuid>,
 ) -> Result<Json<TokenView>, ApiError> {
     caller.require(Action::ManageCredentials)?;
+    not_own_token(&caller, id)?;
     let now = custody.ports.clock.now();
     let token = token_of(&custody, &caller, id).await?;
     if token.revoked_at.is_some()
@@ -161,7 +176,7 @@ pub async fn revoke_token(
               (status = 400, description = "the end is not in the future", body = ErrorBody),
               (status = 403, description = "only the bureau's admins date tokens", body = ErrorBody),
               (status = 404, description = "no such token in this bureau", body = ErrorBody),
-              (status = 409, description = "the token is revoked or expired", body = ErrorBody)),
+              (status = 409, description = "the token is revoked or expired, or is the very token the request comes with (own-token)", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn set_expiry(
     State(custody): State<Arc<Custody>>,
@@ -170,6 +185,7 @@ pub async fn set_expiry(
     Json(expiry): Json<Expiry>,
 ) -> Result<Json<TokenView>, ApiError> {
     caller.require(Action::ManageCredentials)?;
+    not_own_token(&caller, id)?;
     let now = custody.ports.clock.now();
     if let Some(end) = expiry.expires_at.filter(|end| *end <= now) {
         return Err(ApiError::new(
@@ -197,7 +213,7 @@ pub async fn set_expiry(
               (status = 400, description = "the overlap is longer than 7 days", body = ErrorBody),
               (status = 403, description = "only the bureau's admins rotate tokens, and not tokens whose role spans bureaus", body = ErrorBody),
               (status = 404, description = "no such token in this bureau", body = ErrorBody),
-              (status = 409, description = "the token is revoked or expired", body = ErrorBody)),
+              (status = 409, description = "the token is revoked or expired, or is the very token the request comes with (own-token)", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn rotate_token(
     State(custody): State<Arc<Custody>>,
@@ -206,6 +222,7 @@ pub async fn rotate_token(
     Json(rotation): Json<Rotation>,
 ) -> Result<(StatusCode, Json<Rotated>), ApiError> {
     caller.require(Action::ManageCredentials)?;
+    not_own_token(&caller, id)?;
     let now = custody.ports.clock.now();
     let overlap = rotation.overlap_seconds.unwrap_or(0);
     if overlap > MAX_OVERLAP_SECONDS {
@@ -289,7 +306,8 @@ async fn user_of(
     params(("username" = String, Path, description = "the user's name")),
     responses((status = 200, description = "disabled: the user cannot log in, and their sessions have ended", body = UserRecord),
               (status = 403, description = "only the bureau's admins disable accounts", body = ErrorBody),
-              (status = 404, description = "no such user in this bureau", body = ErrorBody)),
+              (status = 404, description = "no such user in this bureau", body = ErrorBody),
+              (status = 409, description = "the caller's own account (own-account)", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn disable_user(
     State(custody): State<Arc<Custody>>,
@@ -297,6 +315,13 @@ pub async fn disable_user(
     Path(username): Path<String>,
 ) -> Result<Json<UserRecord>, ApiError> {
     caller.require(Action::ManageCredentials)?;
+    if caller.person == format!("user {}/{username}", caller.bureau) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "own-account",
+            "an account does not disable itself: another admin, or `custodian admin user disable`, does",
+        ));
+    }
     user_of(&custody, &caller, &username).await?;
     custody
         .ports
