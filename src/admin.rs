@@ -17,7 +17,7 @@ pub async fn create_token(
     label: &str,
     role: Role,
 ) -> anyhow::Result<String> {
-    create_token_for(
+    Ok(create_token_for(
         catalogue,
         bureau,
         bureau_name,
@@ -25,11 +25,12 @@ pub async fn create_token(
         role,
         &OfficerIdentity::default(),
     )
-    .await
+    .await?
+    .0)
 }
 
-/// Creates a bureau's token speaking for an officer (checked by [`officer_identity`]) and
-/// returns it; only its hash is kept.
+/// Creates a bureau's token speaking for an officer (checked by [`officer_identity`]): the
+/// token (shown once) and its id; only its hash is kept.
 pub async fn create_token_for(
     catalogue: &dyn Catalogue,
     bureau: &BureauId,
@@ -37,14 +38,226 @@ pub async fn create_token_for(
     label: &str,
     role: Role,
     identity: &OfficerIdentity,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<(String, uuid::Uuid)> {
     let now = SystemClock.now();
     catalogue.ensure_bureau(bureau, bureau_name, now).await?;
     let token = token_from_random(rand::random());
-    catalogue
+    let id = catalogue
         .insert_token(bureau, &token_hash(&token), label, role, identity, now)
         .await?;
-    Ok(token)
+    Ok((token, id))
+}
+
+/// `from` plus `after`, as the end of a credential.
+fn end_after(
+    from: chrono::DateTime<chrono::Utc>,
+    after: std::time::Duration,
+    flag: &str,
+) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    if after.is_zero() {
+        anyhow::bail!("{flag} must be more than 0 (revoke the token to end it now)");
+    }
+    chrono::Duration::from_std(after)
+        .ok()
+        .and_then(|d| from.checked_add_signed(d))
+        .with_context(|| format!("{flag} {after:?} is too long"))
+}
+
+/// An entry in the bureau's audit trail for a change made here: by whoever holds the
+/// catalogue's keys, not by an API caller, and recorded all the same.
+async fn audit_operator(
+    catalogue: &dyn Catalogue,
+    bureau: &BureauId,
+    action: &str,
+    target: String,
+    detail: String,
+) -> anyhow::Result<()> {
+    catalogue
+        .append_audit(
+            bureau.as_str(),
+            custodian_core::audit::NewAuditEntry {
+                at: SystemClock.now(),
+                actor: "operator (custodian admin)".into(),
+                action: action.into(),
+                target: Some(target),
+                detail,
+            },
+        )
+        .await
+        .context("recording the change in the audit trail")?;
+    Ok(())
+}
+
+/// Every token (of `--bureau`, or all), as JSON with its state; never a secret.
+pub async fn token_list(args: &crate::cli::ListArgs) -> anyhow::Result<Vec<serde_json::Value>> {
+    let bureau = args
+        .bureau
+        .as_deref()
+        .map(BureauId::parse)
+        .transpose()
+        .context("--bureau")?;
+    let catalogue = open(&args.catalogue).await?;
+    let now = SystemClock.now();
+    catalogue
+        .tokens(bureau.as_ref())
+        .await?
+        .into_iter()
+        .map(|token| {
+            let state = token.state(now);
+            let mut json = serde_json::to_value(token)?;
+            json["state"] = state.into();
+            Ok(json)
+        })
+        .collect()
+}
+
+pub async fn token_revoke(args: &crate::cli::TokenIdArgs) -> anyhow::Result<()> {
+    let bureau = BureauId::parse(&args.bureau).context("--bureau")?;
+    let catalogue = open(&args.catalogue).await?;
+    if !catalogue
+        .revoke_token(&bureau, args.id, SystemClock.now())
+        .await?
+    {
+        anyhow::bail!(
+            "bureau {bureau} has no unrevoked token {} (see admin token list)",
+            args.id
+        );
+    }
+    audit_operator(
+        &*catalogue,
+        &bureau,
+        "revoke token",
+        args.id.to_string(),
+        "revoked".into(),
+    )
+    .await
+}
+
+/// Rotates a token; returns the new one (shown once) and its id.
+pub async fn token_rotate(
+    args: &crate::cli::TokenRotateArgs,
+) -> anyhow::Result<(String, uuid::Uuid)> {
+    let bureau = BureauId::parse(&args.token.bureau).context("--bureau")?;
+    let catalogue = open(&args.token.catalogue).await?;
+    let now = SystemClock.now();
+    let old_end = args
+        .overlap
+        .map(|overlap| end_after(now, overlap, "--overlap"))
+        .transpose()?;
+    let token = token_from_random(rand::random());
+    let Some(record) = catalogue
+        .rotate_token(&bureau, args.token.id, &token_hash(&token), now, old_end)
+        .await?
+    else {
+        anyhow::bail!(
+            "bureau {bureau} has no live token {} (see admin token list)",
+            args.token.id
+        );
+    };
+    let detail = match old_end {
+        Some(end) => format!(
+            "replaced by token {}; the old one ends {}",
+            record.id,
+            end.to_rfc3339()
+        ),
+        None => format!("replaced by token {}; the old one is revoked", record.id),
+    };
+    audit_operator(
+        &*catalogue,
+        &bureau,
+        "rotate token",
+        args.token.id.to_string(),
+        detail,
+    )
+    .await?;
+    Ok((token, record.id))
+}
+
+/// Sets or clears a token's end; returns it.
+pub async fn token_expire(
+    args: &crate::cli::TokenExpireArgs,
+) -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
+    let bureau = BureauId::parse(&args.token.bureau).context("--bureau")?;
+    let end = match (args.expires_in, args.never) {
+        (Some(after), false) => Some(end_after(SystemClock.now(), after, "--in")?),
+        (None, true) => None,
+        _ => anyhow::bail!("give --in DURATION or --never"),
+    };
+    let catalogue = open(&args.token.catalogue).await?;
+    if !catalogue
+        .set_token_expiry(&bureau, args.token.id, end)
+        .await?
+    {
+        anyhow::bail!(
+            "bureau {bureau} has no unrevoked token {} (see admin token list)",
+            args.token.id
+        );
+    }
+    let detail = end.map_or_else(
+        || "never expires".to_owned(),
+        |end| format!("expires {}", end.to_rfc3339()),
+    );
+    audit_operator(
+        &*catalogue,
+        &bureau,
+        "set token expiry",
+        args.token.id.to_string(),
+        detail,
+    )
+    .await?;
+    Ok(end)
+}
+
+/// Every account (of `--bureau`, or all), as JSON; never a password hash.
+pub async fn user_list(args: &crate::cli::ListArgs) -> anyhow::Result<Vec<serde_json::Value>> {
+    let bureau = args
+        .bureau
+        .as_deref()
+        .map(BureauId::parse)
+        .transpose()
+        .context("--bureau")?;
+    let catalogue = open(&args.catalogue).await?;
+    catalogue
+        .users(bureau.as_ref())
+        .await?
+        .into_iter()
+        .map(|user| Ok(serde_json::to_value(user)?))
+        .collect()
+}
+
+/// Disables (`disable`) or enables an account.
+pub async fn user_set_disabled(
+    args: &crate::cli::UserNameArgs,
+    disable: bool,
+) -> anyhow::Result<()> {
+    let bureau = BureauId::parse(&args.bureau).context("--bureau")?;
+    let catalogue = open(&args.catalogue).await?;
+    let found = if disable {
+        catalogue
+            .disable_user(&bureau, &args.username, SystemClock.now())
+            .await?
+    } else {
+        catalogue.enable_user(&bureau, &args.username).await?
+    };
+    if !found {
+        anyhow::bail!(
+            "bureau {bureau} has no user {:?} (see admin user list)",
+            args.username
+        );
+    }
+    let (action, detail) = if disable {
+        ("disable user", "disabled; sessions ended")
+    } else {
+        ("enable user", "enabled")
+    };
+    audit_operator(
+        &*catalogue,
+        &bureau,
+        action,
+        args.username.clone(),
+        detail.into(),
+    )
+    .await
 }
 
 /// The officer a credential of `role` will speak for, from `--officer-id` and `--team`: only
@@ -100,6 +313,7 @@ pub async fn officer_identity(
 pub async fn user_create(args: &crate::cli::UserCreateArgs, password: &str) -> anyhow::Result<()> {
     let bureau = BureauId::parse(&args.bureau).context("--bureau")?;
     custodian_core::users::check_username(&args.username)?;
+    custodian_core::users::check_new_password(&args.username, password)?;
     let hash = custodian_core::users::hash_password(password, rand::random())?;
     let catalogue = open(&args.catalogue).await?;
     if !catalogue.bureau_exists(&bureau).await? {
@@ -328,13 +542,17 @@ async fn open(
 
 pub async fn token_create(args: &TokenCreateArgs) -> anyhow::Result<String> {
     let bureau = BureauId::parse(&args.bureau).context("--bureau")?;
+    let end = args
+        .expires_in
+        .map(|after| end_after(SystemClock.now(), after, "--expires-in"))
+        .transpose()?;
     let catalogue = open(&args.catalogue).await?;
     let name = args
         .bureau_name
         .clone()
         .unwrap_or_else(|| bureau.to_string());
     let identity = officer_identity(&*catalogue, &bureau, args.role, &args.officer).await?;
-    create_token_for(
+    let (token, id) = create_token_for(
         &*catalogue,
         &bureau,
         &name,
@@ -342,5 +560,10 @@ pub async fn token_create(args: &TokenCreateArgs) -> anyhow::Result<String> {
         args.role,
         &identity,
     )
-    .await
+    .await?;
+    // Dated after it is made: if this fails the token is never shown, so no one holds it.
+    if end.is_some() {
+        catalogue.set_token_expiry(&bureau, id, end).await?;
+    }
+    Ok(token)
 }

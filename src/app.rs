@@ -17,7 +17,7 @@ use custodian_platform::bus::{Bus, InProcessBus, NatsBus};
 use custodian_platform::catalogue::{self, Catalogue};
 use custodian_platform::clock::{Clock, SystemClock};
 use custodian_platform::config::MediaJobArgs;
-use custodian_platform::http::{ops_router, serve, track, Dependencies, HttpMetrics};
+use custodian_platform::http::{ops_router, serve_with, track, Dependencies, HttpMetrics};
 use custodian_platform::Ports;
 use custodian_retention::Retention;
 use custodian_transcoder::{Transcoder, TranscoderConfig};
@@ -25,7 +25,7 @@ use prometheus::{IntGaugeVec, Opts, Registry};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::cli::{Role, ServeArgs, StandaloneArgs};
+use crate::cli::{Role, ServeArgs, ServerArgs, StandaloneArgs};
 
 /// A started instance: its address, and the handle to stop it.
 pub struct RunningApp {
@@ -90,12 +90,12 @@ fn build_info(registry: &Registry) -> anyhow::Result<()> {
 /// Everything one process serves, on one listener.
 async fn start(
     ports: Ports,
-    listen: SocketAddr,
-    grace: Duration,
+    server: &ServerArgs,
     roles: Vec<(Router, RoleTask)>,
     dependencies: Dependencies,
     openapi: utoipa::openapi::OpenApi,
 ) -> anyhow::Result<RunningApp> {
+    server.limits.validate()?;
     build_info(&ports.registry)?;
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
@@ -116,13 +116,15 @@ async fn start(
             axum::routing::get(move || async move { axum::Json(openapi) }),
         )
         .layer(axum::middleware::from_fn_with_state(http_metrics, track));
+    let listen = server.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr()?;
     let server_shutdown = shutdown.clone();
+    let limits = server.limits.clone();
     tasks.spawn(async move {
-        if let Err(e) = serve(listener, router, server_shutdown).await {
+        if let Err(e) = serve_with(listener, router, server_shutdown, &limits).await {
             tracing::error!(error = %e, "http server failed");
         }
     });
@@ -132,7 +134,7 @@ async fn start(
         ports,
         shutdown,
         tasks,
-        grace,
+        grace: server.shutdown_grace,
     })
 }
 
@@ -320,15 +322,7 @@ pub async fn start_standalone_with_clock(
     openapi.merge(custodian_catalog::openapi());
     openapi.merge(custodian_retention::openapi());
     openapi.merge(custodian_custody::openapi());
-    start(
-        ports,
-        args.server.listen,
-        args.server.shutdown_grace,
-        roles,
-        dependencies,
-        describe(openapi),
-    )
-    .await
+    start(ports, &args.server, roles, dependencies, describe(openapi)).await
 }
 
 pub async fn open_standalone_catalogue(
@@ -475,13 +469,5 @@ pub async fn start_role(args: &ServeArgs) -> anyhow::Result<RunningApp> {
         catalogue: Some(catalogue),
     };
     tracing::info!(role = ?args.role, "serving one role on S3, NATS and the catalogue database");
-    start(
-        ports,
-        args.server.listen,
-        args.server.shutdown_grace,
-        roles,
-        dependencies,
-        describe(openapi),
-    )
-    .await
+    start(ports, &args.server, roles, dependencies, describe(openapi)).await
 }

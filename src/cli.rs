@@ -9,7 +9,7 @@ use custodian_catalog::CatalogConfig;
 use custodian_custody::CustodyConfig;
 use custodian_ingest::IngestConfig;
 use custodian_platform::config::{
-    parse_duration, AccessArgs, DatabaseArgs, MediaJobArgs, NatsArgs, S3Args,
+    parse_duration, AccessArgs, DatabaseArgs, HttpLimits, MediaJobArgs, NatsArgs, S3Args,
 };
 use custodian_retention::RetentionConfig;
 use custodian_transcoder::TranscoderConfig;
@@ -113,6 +113,8 @@ pub struct ServerArgs {
     /// How long in-flight work may take to finish after SIGTERM.
     #[arg(long = "shutdown-grace", env = "CUSTODIAN_SHUTDOWN_GRACE", default_value = "30s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
+    #[command(flatten)]
+    pub limits: HttpLimits,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -308,12 +310,80 @@ pub struct OfficerArgs {
 pub enum TokenCommand {
     /// Creates a token for a bureau (creating the bureau if new) and prints it once.
     Create(TokenCreateArgs),
+    /// Prints every token (of one bureau, or all), one JSON line each: id, label, role, when
+    /// made, when it ends, when revoked, and its state. Never a secret.
+    List(ListArgs),
+    /// Revokes a token: it answers 401 from now on.
+    Revoke(TokenIdArgs),
+    /// Replaces a token with a new one (same label, role and end), printed once; the old one
+    /// is revoked, or with --overlap keeps working that much longer.
+    Rotate(TokenRotateArgs),
+    /// Sets when a token stops working (--in 90d), or that it never does (--never).
+    Expire(TokenExpireArgs),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Creates a person's account in a bureau; the password is read from standard input.
     Create(UserCreateArgs),
+    /// Prints every account (of one bureau, or all), one JSON line each. Never a password.
+    List(ListArgs),
+    /// Disables an account and ends its sessions.
+    Disable(UserNameArgs),
+    /// Lets a disabled account log in again.
+    Enable(UserNameArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ListArgs {
+    /// Only this bureau.
+    #[arg(long)]
+    pub bureau: Option<String>,
+    #[command(flatten)]
+    pub catalogue: CatalogueLocation,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct TokenIdArgs {
+    #[arg(long)]
+    pub bureau: String,
+    /// The token's id (from `admin token list`).
+    #[arg(long)]
+    pub id: uuid::Uuid,
+    #[command(flatten)]
+    pub catalogue: CatalogueLocation,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct TokenRotateArgs {
+    #[command(flatten)]
+    pub token: TokenIdArgs,
+    /// How long the old token keeps working beside the new one (never past its own end).
+    #[arg(long, value_parser = parse_duration)]
+    pub overlap: Option<Duration>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+#[group(id = "end", required = true, args = ["expires_in", "never"])]
+pub struct TokenExpireArgs {
+    #[command(flatten)]
+    pub token: TokenIdArgs,
+    /// From now.
+    #[arg(long = "in", value_parser = parse_duration)]
+    pub expires_in: Option<Duration>,
+    /// The token does not end by itself.
+    #[arg(long)]
+    pub never: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct UserNameArgs {
+    #[arg(long)]
+    pub bureau: String,
+    #[arg(long)]
+    pub username: String,
+    #[command(flatten)]
+    pub catalogue: CatalogueLocation,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -344,6 +414,9 @@ pub struct TokenCreateArgs {
     /// region-admin (reads every bureau, naming it in the Custodian-Bureau header).
     #[arg(long, default_value = "officer")]
     pub role: custodian_core::roles::Role,
+    /// When the token stops working, from now (e.g. 90d); without it, never by itself.
+    #[arg(long = "expires-in", value_parser = parse_duration)]
+    pub expires_in: Option<Duration>,
     #[command(flatten)]
     pub officer: OfficerArgs,
     #[command(flatten)]

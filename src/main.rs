@@ -42,16 +42,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 .await
         }
         Command::Admin {
-            command:
-                AdminCommand::Token {
-                    command: TokenCommand::Create(args),
-                },
-        } => {
-            let token = custodian::admin::token_create(&args).await?;
-            println!("{token}");
-            eprintln!("Keep this token now: only its hash is stored, it cannot be shown again.");
-            Ok(())
-        }
+            command: AdminCommand::Token { command },
+        } => token_command(command).await,
+        Command::Admin {
+            command: AdminCommand::User { command },
+        } => user_command(command).await,
         Command::Retention {
             command: RetentionCommand::Plan(args),
         } => {
@@ -83,20 +78,6 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 "{}",
                 hex::encode(custodian::admin::audit_key(&args)?.to_bytes())
             );
-            Ok(())
-        }
-        Command::Admin {
-            command:
-                AdminCommand::User {
-                    command: UserCommand::Create(args),
-                },
-        } => {
-            let mut password = String::new();
-            std::io::stdin()
-                .read_line(&mut password)
-                .context("reading the password from standard input")?;
-            custodian::admin::user_create(&args, password.trim_end_matches(['\r', '\n'])).await?;
-            eprintln!("user {} created in bureau {}", args.username, args.bureau);
             Ok(())
         }
         Command::Admin {
@@ -155,4 +136,65 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn token_command(command: TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create(args) => {
+            let token = custodian::admin::token_create(&args).await?;
+            println!("{token}");
+            eprintln!("Keep this token now: only its hash is stored, it cannot be shown again.");
+        }
+        TokenCommand::List(args) => {
+            for token in custodian::admin::token_list(&args).await? {
+                println!("{token}");
+            }
+        }
+        TokenCommand::Revoke(args) => {
+            custodian::admin::token_revoke(&args).await?;
+            eprintln!("token {} revoked", args.id);
+        }
+        TokenCommand::Rotate(args) => {
+            let (token, id) = custodian::admin::token_rotate(&args).await?;
+            println!("{token}");
+            eprintln!(
+                "The new token's id is {id}. Keep it now: only its hash is stored, it cannot be shown again."
+            );
+        }
+        TokenCommand::Expire(args) => match custodian::admin::token_expire(&args).await? {
+            Some(end) => eprintln!("token {} expires {}", args.token.id, end.to_rfc3339()),
+            None => eprintln!("token {} never expires", args.token.id),
+        },
+    }
+    Ok(())
+}
+
+async fn user_command(command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Create(args) => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("reading the password from standard input")?;
+            custodian::admin::user_create(&args, password.trim_end_matches(['\r', '\n'])).await?;
+            eprintln!("user {} created in bureau {}", args.username, args.bureau);
+        }
+        UserCommand::List(args) => {
+            for user in custodian::admin::user_list(&args).await? {
+                println!("{user}");
+            }
+        }
+        UserCommand::Disable(args) => {
+            custodian::admin::user_set_disabled(&args, true).await?;
+            eprintln!(
+                "user {} of bureau {} disabled; their sessions ended",
+                args.username, args.bureau
+            );
+        }
+        UserCommand::Enable(args) => {
+            custodian::admin::user_set_disabled(&args, false).await?;
+            eprintln!("user {} of bureau {} enabled", args.username, args.bureau);
+        }
+    }
+    Ok(())
 }

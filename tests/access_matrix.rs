@@ -18,7 +18,8 @@ struct Cell {
     names_record: bool,
 }
 
-fn cells(clip: &str, role: Role) -> Vec<Cell> {
+/// The cells, on `clip` and on `spare`, a b1 token no test uses.
+fn cells(clip: &str, spare: &str, role: Role) -> Vec<Cell> {
     let cell = |name, method, path: String, body, action, names_record| Cell {
         name,
         method,
@@ -108,6 +109,22 @@ fn cells(clip: &str, role: Role) -> Vec<Cell> {
             Action::Export,
             true,
         ),
+        cell(
+            "list tokens",
+            "GET",
+            "/v1/admin/tokens".into(),
+            None,
+            Action::ReadCredentials,
+            false,
+        ),
+        cell(
+            "date a token",
+            "PUT",
+            format!("/v1/admin/tokens/{spare}/expiry"),
+            Some(json!({"expires_at": "2099-01-01T00:00:00Z"})),
+            Action::ManageCredentials,
+            true,
+        ),
     ]
 }
 
@@ -119,6 +136,20 @@ async fn every_role_bureau_and_action() {
         .unwrap()
         .to_owned();
     app.wait_for_state(&clip, "catalogued").await;
+    let spare = token_with_role(&app.app, "b1", Role::Officer).await;
+    let spare = app
+        .app
+        .ports
+        .catalogue
+        .token_owner(
+            &custodian_core::token::token_hash(&spare),
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap()
+        .unwrap()
+        .token_id
+        .to_string();
     let mut checked = 0;
     for bureau in ["b1", "b2"] {
         for role in Role::ALL {
@@ -126,7 +157,7 @@ async fn every_role_bureau_and_action() {
             // A region admin names the bureau it reads (`Custodian-Bureau`): b1's records,
             // from whichever bureau its token belongs to.
             let acts_in = if role.spans_bureaus() { "b1" } else { bureau };
-            for cell in cells(&clip, role) {
+            for cell in cells(&clip, &spare, role) {
                 let mut request = app
                     .http
                     .request(
@@ -168,13 +199,13 @@ async fn every_role_bureau_and_action() {
             }
         }
     }
-    assert_eq!(checked, 2 * 6 * 10);
+    assert_eq!(checked, 2 * 6 * 12);
 
     // Naming another bureau is for region admins only; the rest are refused, whatever the
     // action.
     for role in Role::ALL.into_iter().filter(|r| !r.spans_bureaus()) {
         let token = token_with_role(&app.app, "b2", role).await;
-        for cell in cells(&clip, role) {
+        for cell in cells(&clip, &spare, role) {
             let mut request = app
                 .http
                 .request(
@@ -212,12 +243,12 @@ async fn every_role_bureau_and_action() {
     let expected: usize = Role::ALL
         .into_iter()
         .filter(|r| !r.spans_bureaus())
-        .map(|role| cells(&clip, role).len())
+        .map(|role| cells(&clip, &spare, role).len())
         .sum();
     assert_eq!(attempts, expected, "{b2_trail}");
 
     // Without a token, or with a revoked-looking one, nothing at all.
-    for cell in cells(&clip, Role::Admin) {
+    for cell in cells(&clip, &spare, Role::Admin) {
         for token in [
             None,
             Some("cust_0000000000000000000000000000000000000000000000000000000000000000"),
@@ -635,6 +666,7 @@ async fn the_roles_that_see_secret_clips_are_configured() {
             server: custodian::cli::ServerArgs {
                 listen: "127.0.0.1:0".parse().unwrap(),
                 shutdown_grace: std::time::Duration::from_secs(5),
+                limits: Default::default(),
             },
             ingest: Default::default(),
             catalog: Default::default(),

@@ -671,6 +671,13 @@ async fn the_openapi_document_describes_every_route() {
         ("/v1/copy-requests/{id}/approve", "post"),
         ("/v1/copy-requests/{id}/refuse", "post"),
         ("/v1/sessions/end", "post"),
+        ("/v1/admin/tokens", "get"),
+        ("/v1/admin/tokens/{id}/revoke", "post"),
+        ("/v1/admin/tokens/{id}/expiry", "put"),
+        ("/v1/admin/tokens/{id}/rotate", "post"),
+        ("/v1/admin/users", "get"),
+        ("/v1/admin/users/{username}/disable", "post"),
+        ("/v1/admin/users/{username}/enable", "post"),
     ];
     for (path, method) in expected {
         let operation = &doc["paths"][path][method];
@@ -688,7 +695,8 @@ async fn the_openapi_document_describes_every_route() {
         let concrete = path
             .replace("{id}", "01a21cdf-d5f0-72f8-b84f-a6b8d573f60d")
             .replace("{device}", "DSJ-1")
-            .replace("{team}", "一中队");
+            .replace("{team}", "一中队")
+            .replace("{username}", "zhang.san");
         let status = staff
             .app
             .http
@@ -705,6 +713,10 @@ async fn the_openapi_document_describes_every_route() {
     // Logging in is the one route without a token: it is how a person gets one.
     let login = &doc["paths"]["/v1/sessions"]["post"];
     assert!(login.is_object() && login["security"].is_null(), "{login}");
+    assert!(
+        login["responses"]["429"]["headers"]["Retry-After"].is_object(),
+        "throttling is documented with its Retry-After: {login}"
+    );
     // So is a party's copy download: the link is the credential.
     let copy = &doc["paths"]["/v1/copies/{token}"]["get"];
     assert!(copy.is_object() && copy["security"].is_null(), "{copy}");
@@ -792,6 +804,7 @@ impl Staff {
         )
         .await
         .unwrap()
+        .0
     }
 
     async fn put(&self, token: &str, path: &str, body: Value) -> (u16, Value) {

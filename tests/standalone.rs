@@ -564,3 +564,202 @@ async fn database_down_gives_503_with_retry_after() {
     assert_eq!(response.status(), 503);
     assert_eq!(response.headers()["retry-after"], "5");
 }
+
+/// A standalone instance (without media workers) serving within `limits`.
+async fn spawn_limited(limits: custodian_platform::config::HttpLimits) -> TestApp {
+    spawn_standalone_adjusted(Arc::new(SystemClock), |args| {
+        args.catalog.media_steps = vec![None];
+        args.server.limits = limits;
+    })
+    .await
+}
+
+/// Reads what the server sends until it closes the connection; panics if it has not within
+/// `within`.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream, within: Duration) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    let closed = tokio::time::timeout(within, async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    let text = String::from_utf8_lossy(&received).into_owned();
+    assert!(
+        closed.is_ok(),
+        "the connection was still open after {within:?}; received {text:?}"
+    );
+    text
+}
+
+/// Reads one answer to `GET /healthz` (its body is `ok`) from a kept-alive connection.
+async fn read_healthz(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&received).ends_with("\r\n\r\nok") {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(
+            n > 0,
+            "closed after {:?}",
+            String::from_utf8_lossy(&received)
+        );
+        received.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&received).into_owned()
+}
+
+const HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+
+/// Issue #15: half-sent headers kept connections open for ever. A header must be complete
+/// within the header timeout (trickling does not extend it), a kept-alive connection may idle
+/// only so long, and a body may not fall silent; but an upload that keeps sending is never
+/// cut, however long it takes in all.
+#[tokio::test]
+async fn slow_or_silent_clients_are_cut_off_but_a_steady_upload_is_not() {
+    let second = Duration::from_secs(1);
+    let app = spawn_limited(custodian_platform::config::HttpLimits {
+        header_timeout: second,
+        body_timeout: second,
+        idle_timeout: second,
+        max_connections: 64,
+    })
+    .await;
+    let addr = app.app.addr;
+
+    // Half a header: cut off, unanswered, once the header timeout has passed.
+    let mut half = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let started = std::time::Instant::now();
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut half, WAIT).await;
+    assert!(answer.is_empty(), "a half header was answered: {answer}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "cut off before its time"
+    );
+
+    // A header trickled a byte at a time does not win more time: the server closes the
+    // connection long before the 60 bytes (one every 100 ms) are through.
+    let mut trickle = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut reader, mut writer) = trickle.split();
+    let header = format!(
+        "GET /healthz HTTP/1.1\r\nX-Slow: {}\r\n\r\n",
+        "a".repeat(60)
+    );
+    let sending = async {
+        for byte in header.as_bytes() {
+            if writer.write_all(&[*byte]).await.is_err() {
+                // Closed under the writer: the reader below sees it too.
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let closed = async {
+        use tokio::io::AsyncReadExt;
+        let mut buf = [0u8; 1024];
+        let mut received = Vec::new();
+        loop {
+            match reader.read(&mut buf).await {
+                Ok(0) | Err(_) => return received,
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::select! {
+        _ = sending => panic!("the whole trickled header went through"),
+        received = closed => assert!(received.is_empty(), "a trickled header was answered"),
+    }
+
+    // Idle: one answer, then silence; the server closes the connection.
+    let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+    idle.write_all(HEALTHZ).await.unwrap();
+    assert!(read_healthz(&mut idle).await.starts_with("HTTP/1.1 200"));
+    assert_eq!(read_until_closed(&mut idle, WAIT).await, "");
+
+    // A body that falls silent half way: refused, and nothing is kept.
+    let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let query: Vec<String> = upload_query()
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.replace('+', "%2B").replace(':', "%3A")))
+        .collect();
+    silent
+        .write_all(
+            format!(
+                "PUT /v1/uploads?{} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n\
+                 Content-Length: 4000\r\n\r\n",
+                query.join("&"),
+                app.token
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    silent.write_all(&sample(1000)).await.unwrap();
+    let answer = read_until_closed(&mut silent, WAIT).await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("body-broken"), "{answer}");
+    assert_eq!(app.pending_uploads().await, 0);
+    assert!(app.stored_files().is_empty());
+
+    // An upload that keeps sending, in all three times as long as every timeout, is stored.
+    use futures::StreamExt;
+    let body = sample(4000);
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        body.chunks(400).map(|c| Ok(c.to_vec())).collect();
+    let paced = futures::stream::iter(chunks).then(|chunk| async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        chunk
+    });
+    let started = std::time::Instant::now();
+    let response = app
+        .put_upload(&app.token, Vec::new())
+        .header("Content-Length", body.len())
+        .body(reqwest::Body::wrap_stream(paced))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{:?}", response.text().await);
+    assert!(started.elapsed() >= 3 * second);
+    let receipt: Value = response.json().await.unwrap();
+    assert_eq!(receipt["sha256"], Sha256Digest::of(&body).to_hex());
+}
+
+/// Issue #15: connections were unlimited. Beyond the cap a connection waits, unanswered,
+/// until one of those served closes.
+#[tokio::test]
+async fn connections_beyond_the_cap_wait_for_a_free_place() {
+    let app = spawn_limited(custodian_platform::config::HttpLimits {
+        max_connections: 2,
+        ..Default::default()
+    })
+    .await;
+    let addr = app.app.addr;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.write_all(HEALTHZ).await.unwrap();
+        read_healthz(&mut stream).await;
+        held.push(stream);
+    }
+    let mut third = tokio::net::TcpStream::connect(addr).await.unwrap();
+    third.write_all(HEALTHZ).await.unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), read_healthz(&mut third))
+            .await
+            .is_err(),
+        "a connection beyond the cap was served"
+    );
+    drop(held.pop());
+    let answer = tokio::time::timeout(WAIT, read_healthz(&mut third))
+        .await
+        .expect("served once a place was free");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}

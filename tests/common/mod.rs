@@ -121,21 +121,39 @@ pub async fn spawn_standalone_with_access(
     media: custodian_platform::config::MediaJobArgs,
     access: custodian_platform::config::AccessArgs,
 ) -> TestApp {
+    spawn_standalone_adjusted(clock, |args| {
+        args.ingest = ingest;
+        args.catalog = catalog;
+        args.retention = retention;
+        args.media = media;
+        args.access = access;
+    })
+    .await
+}
+
+/// A standalone instance on `clock`, listening on a port of its own with its data in a
+/// temporary directory, whose other arguments (all defaults) `adjust` changes first.
+pub async fn spawn_standalone_adjusted(
+    clock: std::sync::Arc<dyn custodian_platform::clock::Clock>,
+    adjust: impl FnOnce(&mut StandaloneArgs),
+) -> TestApp {
     let data = tempfile::tempdir().unwrap();
-    let args = StandaloneArgs {
+    let mut args = StandaloneArgs {
         data: data.path().to_path_buf(),
         server: ServerArgs {
             listen: "127.0.0.1:0".parse().unwrap(),
             shutdown_grace: Duration::from_secs(5),
+            limits: Default::default(),
         },
-        ingest,
-        catalog,
-        retention,
+        ingest: Default::default(),
+        catalog: Default::default(),
+        retention: Default::default(),
         custody: Default::default(),
         transcoder: Default::default(),
-        media,
-        access,
+        media: Default::default(),
+        access: Default::default(),
     };
+    adjust(&mut args);
     let app = custodian::app::start_standalone_with_clock(&args, clock)
         .await
         .expect("standalone starts");

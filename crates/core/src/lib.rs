@@ -14,6 +14,7 @@ pub mod events;
 pub mod export;
 pub mod ids;
 pub mod keys;
+pub mod login;
 pub mod media;
 pub mod naming;
 pub mod resumable;

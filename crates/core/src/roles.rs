@@ -53,6 +53,10 @@ pub enum Action {
     ApproveCopy,
     /// Setting a clip's confidentiality (art. 24).
     SetConfidentiality,
+    /// Listing the bureau's API tokens and people's accounts (never their secrets).
+    ReadCredentials,
+    /// Revoking, rotating and dating tokens; disabling and enabling people's accounts.
+    ManageCredentials,
 }
 
 impl Action {
@@ -72,6 +76,8 @@ impl Action {
             Self::RequestCopy => "ask for a copy for a party",
             Self::ApproveCopy => "decide copy requests",
             Self::SetConfidentiality => "set confidentiality",
+            Self::ReadCredentials => "list the bureau's tokens and accounts",
+            Self::ManageCredentials => "revoke, date or rotate tokens, or disable accounts",
         }
     }
 }
@@ -130,6 +136,8 @@ impl Role {
             (Officer | Archivist | Leader | Admin, RequestCopy) => true,
             (Leader, ApproveCopy) => true,
             (Leader | Admin, SetConfidentiality) => true,
+            (Admin | RegionAdmin, ReadCredentials) => true,
+            (Admin, ManageCredentials) => true,
             _ => false,
         }
     }
@@ -236,10 +244,20 @@ mod tests {
             Action::ApproveCopy,
             Action::SetConfidentiality,
             Action::WatchFootage,
+            Action::ManageCredentials,
         ] {
             assert!(!Role::RegionAdmin.may(action), "{action:?}");
         }
         assert!(Role::RegionAdmin.may(Action::ReadAudit));
+        assert!(Role::RegionAdmin.may(Action::ReadCredentials));
+        // Only a bureau's admin manages who may get in, and sees who may.
+        for role in Role::ALL {
+            assert_eq!(role.may(Action::ManageCredentials), role == Role::Admin);
+            assert_eq!(
+                role.may(Action::ReadCredentials),
+                matches!(role, Role::Admin | Role::RegionAdmin)
+            );
+        }
         assert!(Role::RegionAdmin.spans_bureaus() && !Role::Admin.spans_bureaus());
         for role in Role::ALL {
             assert!(role.may(Action::Read));

@@ -304,9 +304,92 @@ impl NatsArgs {
     }
 }
 
+/// Limits on what a client may hold of a server, for every role that serves HTTP: slow or
+/// silent clients are cut off, and only so many connections are served at once.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct HttpLimits {
+    /// How long a client may take to send a request's header, counted from when it connects
+    /// or, on a kept-alive connection, from the request's first byte. A header trickled in
+    /// byte by byte is cut off then.
+    #[arg(long = "http-header-timeout", env = "CUSTODIAN_HTTP_HEADER_TIMEOUT", default_value = "15s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+    /// How long a request's body may send nothing while the server waits for it. A limit on
+    /// silence, not on the whole body: an upload that keeps sending may take hours.
+    #[arg(long = "http-body-timeout", env = "CUSTODIAN_HTTP_BODY_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub body_timeout: Duration,
+    /// How long a kept-alive connection may wait for its next request.
+    #[arg(long = "http-idle-timeout", env = "CUSTODIAN_HTTP_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+    /// Connections served at once. Further ones wait (in the listen queue) until one closes.
+    #[arg(
+        long = "http-max-connections",
+        env = "CUSTODIAN_HTTP_MAX_CONNECTIONS",
+        default_value_t = 1024
+    )]
+    pub max_connections: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(15),
+            body_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+        }
+    }
+}
+
+impl HttpLimits {
+    /// Checks the limits, naming the first bad one.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        const LONGEST: Duration = Duration::from_secs(3600);
+        for (setting, value) in [
+            ("http-header-timeout", self.header_timeout),
+            ("http-body-timeout", self.body_timeout),
+            ("http-idle-timeout", self.idle_timeout),
+        ] {
+            if value.is_zero() || value > LONGEST {
+                return Err(ConfigError::new(
+                    setting,
+                    format!("{value:?}"),
+                    "must be more than 0 and at most 1h",
+                ));
+            }
+        }
+        if !(1..=65_536).contains(&self.max_connections) {
+            return Err(ConfigError::new(
+                "http-max-connections",
+                self.max_connections,
+                "must be 1 to 65536",
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_limits_are_checked() {
+        assert_eq!(HttpLimits::default().validate(), Ok(()));
+        let zero = HttpLimits {
+            body_timeout: Duration::ZERO,
+            ..Default::default()
+        };
+        assert_eq!(zero.validate().unwrap_err().setting, "http-body-timeout");
+        let none = HttpLimits {
+            max_connections: 0,
+            ..Default::default()
+        };
+        let err = none.validate().unwrap_err();
+        assert_eq!(
+            (err.setting, err.value.as_str()),
+            ("http-max-connections", "0")
+        );
+    }
 
     #[test]
     fn sizes_and_durations_parse_with_units() {

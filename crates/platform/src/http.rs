@@ -20,6 +20,9 @@ use prometheus::{
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+mod serve;
+pub use serve::{serve_with, Connection, LimitedListener, PeerAddress, WatchedStream};
+
 use crate::blob::{BlobError, BlobStore};
 use crate::bus::{Bus, BusError};
 use crate::catalogue::{Catalogue, CatalogueError};
@@ -337,7 +340,10 @@ async fn authenticate(
     // API tokens for machines, session tokens for people; anything else is refused before
     // it reaches the database.
     let owner = if looks_like_token(token) {
-        guard.catalogue.token_owner(&token_hash(token)).await
+        guard
+            .catalogue
+            .token_owner(&token_hash(token), guard.clock.now())
+            .await
     } else if custodian_core::users::looks_like_session(token) {
         guard
             .catalogue
@@ -701,14 +707,12 @@ async fn readyz(State(ops): State<OpsState>) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// Serves `router` on `listener` until `shutdown` is cancelled, then lets requests in flight
-/// finish.
+/// Serves `router` on `listener` with the default [`crate::config::HttpLimits`] until
+/// `shutdown` is cancelled, then lets requests in flight finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    serve_with(listener, router, shutdown, &Default::default()).await
 }

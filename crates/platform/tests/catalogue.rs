@@ -81,7 +81,7 @@ async fn contract(catalogue: Arc<dyn Catalogue>) {
         .await
         .unwrap();
     let owner = catalogue
-        .token_owner(&"a".repeat(64))
+        .token_owner(&"a".repeat(64), at(0))
         .await
         .unwrap()
         .expect("token found");
@@ -94,7 +94,10 @@ async fn contract(catalogue: Arc<dyn Catalogue>) {
         ),
         (b1.clone(), Role::Archivist, token_id, "station")
     );
-    assert_eq!(catalogue.token_owner(&"b".repeat(64)).await.unwrap(), None);
+    assert_eq!(
+        catalogue.token_owner(&"b".repeat(64), at(0)).await.unwrap(),
+        None
+    );
 
     // Recording: the record reads back as written, only in its own bureau.
     let clips: Vec<NewClip> = (1..=7)
@@ -1120,7 +1123,7 @@ async fn credentials_speak_for_their_officer(catalogue: Arc<dyn Catalogue>) {
         .unwrap();
     let owner = |hash: String| {
         let catalogue = catalogue.clone();
-        async move { catalogue.token_owner(&hash).await.unwrap().unwrap() }
+        async move { catalogue.token_owner(&hash, at(0)).await.unwrap().unwrap() }
     };
     assert_eq!(owner("c".repeat(64)).await.identity, zhang);
     assert!(owner("d".repeat(64)).await.identity.is_empty());
@@ -1601,4 +1604,306 @@ async fn the_runtime_role_only_appends_to_the_audit_trail() {
             .await
             .unwrap();
     }
+}
+
+/// Tokens and accounts end: listed without secrets, revoked, given an end, rotated (the old
+/// one revoked or ending soon, never later), people disabled with their sessions ended; and
+/// failed logins are counted in one place, whatever the concurrency.
+async fn credentials(catalogue: Arc<dyn Catalogue>) {
+    let b1 = BureauId::parse("b1").unwrap();
+    let b2 = BureauId::parse("b2").unwrap();
+    catalogue.ensure_bureau(&b1, "一大队", at(0)).await.unwrap();
+    catalogue.ensure_bureau(&b2, "二大队", at(0)).await.unwrap();
+    let hash = |c: char| c.to_string().repeat(64);
+    let station = catalogue
+        .insert_token(
+            &b1,
+            &hash('a'),
+            "station",
+            Role::Officer,
+            &Default::default(),
+            at(0),
+        )
+        .await
+        .unwrap();
+    let auditor = catalogue
+        .insert_token(
+            &b1,
+            &hash('b'),
+            "auditor",
+            Role::Auditor,
+            &Default::default(),
+            at(1),
+        )
+        .await
+        .unwrap();
+    let other = catalogue
+        .insert_token(
+            &b2,
+            &hash('c'),
+            "other",
+            Role::Officer,
+            &Default::default(),
+            at(1),
+        )
+        .await
+        .unwrap();
+    let listed = catalogue.tokens(Some(&b1)).await.unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|t| (t.id, t.label.as_str(), t.role))
+            .collect::<Vec<_>>(),
+        vec![
+            (station, "station", Role::Officer),
+            (auditor, "auditor", Role::Auditor)
+        ]
+    );
+    assert!(listed.iter().all(|t| t.is_live(at(2))));
+    assert_eq!(catalogue.tokens(None).await.unwrap().len(), 3);
+    let owner = |h: char, now| {
+        let catalogue = catalogue.clone();
+        async move {
+            catalogue
+                .token_owner(&h.to_string().repeat(64), now)
+                .await
+                .unwrap()
+                .map(|o| o.token_id)
+        }
+    };
+
+    // An end: the token works until then, not from then on; only in its own bureau.
+    assert!(!catalogue
+        .set_token_expiry(&b2, station, Some(at(5)))
+        .await
+        .unwrap());
+    assert!(catalogue
+        .set_token_expiry(&b1, station, Some(at(5)))
+        .await
+        .unwrap());
+    assert_eq!(owner('a', at(4)).await, Some(station));
+    assert_eq!(owner('a', at(5)).await, None);
+    assert!(catalogue
+        .set_token_expiry(&b1, station, None)
+        .await
+        .unwrap());
+    assert_eq!(owner('a', at(6)).await, Some(station));
+    assert!(catalogue
+        .set_token_expiry(&b1, station, Some(at(5)))
+        .await
+        .unwrap());
+
+    // Revoking: once, only in its own bureau.
+    assert!(!catalogue.revoke_token(&b1, other, at(2)).await.unwrap());
+    assert!(catalogue.revoke_token(&b1, auditor, at(2)).await.unwrap());
+    assert!(!catalogue.revoke_token(&b1, auditor, at(2)).await.unwrap());
+    assert_eq!(owner('b', at(2)).await, None);
+    assert!(!catalogue
+        .set_token_expiry(&b1, auditor, None)
+        .await
+        .unwrap());
+
+    // Rotating: same label, role and end; the old one revoked at once...
+    let rotated = catalogue
+        .rotate_token(&b1, station, &hash('d'), at(2), None)
+        .await
+        .unwrap()
+        .expect("rotated");
+    assert_ne!(rotated.id, station);
+    assert_eq!(
+        (
+            rotated.label.as_str(),
+            rotated.role,
+            rotated.expires_at,
+            rotated.created_at
+        ),
+        ("station", Role::Officer, Some(at(5)), at(2))
+    );
+    assert_eq!(owner('a', at(2)).await, None);
+    assert_eq!(owner('d', at(2)).await, Some(rotated.id));
+    assert!(catalogue
+        .rotate_token(&b1, station, &hash('e'), at(2), None)
+        .await
+        .unwrap()
+        .is_none());
+    // ... or ending a little later, never later than it would have.
+    let again = catalogue
+        .rotate_token(&b1, rotated.id, &hash('e'), at(3), Some(at(9)))
+        .await
+        .unwrap()
+        .expect("rotated again");
+    assert_eq!(owner('d', at(4)).await, Some(rotated.id));
+    assert_eq!(
+        owner('d', at(5)).await,
+        None,
+        "the overlap outlived the token's own end"
+    );
+    assert_eq!(owner('e', at(4)).await, Some(again.id));
+    // Nothing dead, nothing of another bureau, is rotated.
+    for (bureau, id) in [(&b1, auditor), (&b1, other), (&b2, again.id)] {
+        assert!(catalogue
+            .rotate_token(bureau, id, &hash('f'), at(4), None)
+            .await
+            .unwrap()
+            .is_none());
+    }
+    assert!(
+        catalogue
+            .rotate_token(&b1, again.id, &hash('f'), at(5), None)
+            .await
+            .unwrap()
+            .is_none(),
+        "an expired token was rotated"
+    );
+
+    // People: listed by name; disabling ends their sessions for good.
+    for (name, role) in [("wang.wu", Role::Leader), ("li.si", Role::Officer)] {
+        catalogue
+            .create_user(&b1, name, role, &Default::default(), "$argon2id$x", at(0))
+            .await
+            .unwrap();
+    }
+    catalogue
+        .create_user(
+            &b2,
+            "zhao.liu",
+            Role::Admin,
+            &Default::default(),
+            "$argon2id$x",
+            at(0),
+        )
+        .await
+        .unwrap();
+    let people = catalogue.users(Some(&b1)).await.unwrap();
+    assert_eq!(
+        people
+            .iter()
+            .map(|u| (u.username.as_str(), u.role))
+            .collect::<Vec<_>>(),
+        vec![("li.si", Role::Officer), ("wang.wu", Role::Leader)]
+    );
+    assert_eq!(catalogue.users(None).await.unwrap().len(), 3);
+    catalogue
+        .create_session(Uuid::now_v7(), &hash('s'), &b1, "wang.wu", at(1), at(9))
+        .await
+        .unwrap();
+    assert!(catalogue
+        .session_owner(&hash('s'), at(2))
+        .await
+        .unwrap()
+        .is_some());
+    assert!(!catalogue.disable_user(&b2, "wang.wu", at(2)).await.unwrap());
+    assert!(catalogue.disable_user(&b1, "wang.wu", at(2)).await.unwrap());
+    assert!(catalogue.disable_user(&b1, "wang.wu", at(3)).await.unwrap());
+    let disabled = catalogue.users(Some(&b1)).await.unwrap();
+    assert_eq!(
+        disabled[1].disabled_at,
+        Some(at(2)),
+        "the first disabling is kept"
+    );
+    assert!(catalogue.user(&b1, "wang.wu").await.unwrap().is_none());
+    assert!(catalogue
+        .session_owner(&hash('s'), at(3))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(catalogue.enable_user(&b1, "wang.wu").await.unwrap());
+    assert!(!catalogue.enable_user(&b1, "nobody").await.unwrap());
+    assert!(catalogue.user(&b1, "wang.wu").await.unwrap().is_some());
+    assert!(
+        catalogue
+            .session_owner(&hash('s'), at(3))
+            .await
+            .unwrap()
+            .is_none(),
+        "enabling the account brought a session back"
+    );
+
+    // Login throttles: read, changed and written together; a default state is removed.
+    let keys = vec![
+        "account:b1/wang.wu".to_owned(),
+        "address:10.0.0.1".to_owned(),
+    ];
+    let read = |keys: Vec<String>| {
+        let catalogue = catalogue.clone();
+        async move {
+            let mut seen = Vec::new();
+            catalogue
+                .update_login_throttles(&keys, at(3), &mut |states| seen = states.to_vec())
+                .await
+                .unwrap();
+            seen
+        }
+    };
+    catalogue
+        .update_login_throttles(&keys, at(3), &mut |states| {
+            states[0].failures = 2;
+            states[0].window_started_at = Some(at(3));
+            states[1].blocked_until = Some(at(4));
+            states[1].audit_bureau = Some("b1".into());
+        })
+        .await
+        .unwrap();
+    let seen = read(keys.clone()).await;
+    assert_eq!(
+        (seen[0].failures, seen[0].window_started_at),
+        (2, Some(at(3)))
+    );
+    assert_eq!(
+        (seen[1].blocked_until, seen[1].audit_bureau.as_deref()),
+        (Some(at(4)), Some("b1"))
+    );
+    // Twenty logins at once, each adding a failure: none is lost.
+    let mut at_once = Vec::new();
+    for _ in 0..20 {
+        let catalogue = catalogue.clone();
+        at_once.push(tokio::spawn(async move {
+            catalogue
+                .update_login_throttles(&["account:b1/new".to_owned()], at(3), &mut |states| {
+                    states[0].failures += 1;
+                })
+                .await
+                .unwrap();
+        }));
+    }
+    for task in at_once {
+        task.await.unwrap();
+    }
+    assert_eq!(read(vec!["account:b1/new".into()]).await[0].failures, 20);
+    // Stale ones are taken away, but not one still blocked.
+    let stale = catalogue
+        .take_stale_login_throttles(at(3) + Duration::seconds(1))
+        .await
+        .unwrap();
+    let mut stale_keys: Vec<&str> = stale.iter().map(|(k, _)| k.as_str()).collect();
+    stale_keys.sort();
+    assert_eq!(stale_keys, vec!["account:b1/new", "account:b1/wang.wu"]);
+    assert_eq!(
+        read(vec![keys[1].clone()]).await[0].blocked_until,
+        Some(at(4))
+    );
+    catalogue
+        .update_login_throttles(&keys[1..], at(3), &mut |states| {
+            states[0] = Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(catalogue
+        .take_stale_login_throttles(at(23))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn both_catalogues_keep_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("catalogue.db").display());
+    credentials(catalogue::connect(&url, 4).await.unwrap()).await;
+    credentials(
+        catalogue::connect(&fresh_postgres_url().await, 4)
+            .await
+            .unwrap(),
+    )
+    .await;
 }

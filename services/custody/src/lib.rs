@@ -5,6 +5,7 @@
 //! the trail to auditors. `custodian audit verify` checks a chain offline with the public key.
 
 mod copies;
+mod credentials;
 mod export;
 mod sessions;
 
@@ -44,6 +45,52 @@ pub struct CustodyConfig {
     /// How often each bureau's chain is signed.
     #[arg(long = "checkpoint-every", env = "CUSTODIAN_CHECKPOINT_EVERY", default_value = "5m", value_parser = parse_duration)]
     pub checkpoint_every: Duration,
+    /// Failed logins of one account answered at once; after them each attempt must wait,
+    /// twice as long as before the last (429 with Retry-After). Unknown accounts count alike.
+    #[arg(
+        long = "login-free-failures",
+        env = "CUSTODIAN_LOGIN_FREE_FAILURES",
+        default_value_t = 5
+    )]
+    pub login_free_failures: u32,
+    /// The first wait after the free failures.
+    #[arg(long = "login-backoff", env = "CUSTODIAN_LOGIN_BACKOFF", default_value = "1s", value_parser = parse_duration)]
+    pub login_backoff: Duration,
+    /// Failed logins of one account within --login-window that lock it for --login-lockout.
+    #[arg(
+        long = "login-lockout-failures",
+        env = "CUSTODIAN_LOGIN_LOCKOUT_FAILURES",
+        default_value_t = 10
+    )]
+    pub login_lockout_failures: u32,
+    /// Failures are counted from the first for this long; then counting starts over.
+    #[arg(long = "login-window", env = "CUSTODIAN_LOGIN_WINDOW", default_value = "15m", value_parser = parse_duration)]
+    pub login_window: Duration,
+    #[arg(long = "login-lockout", env = "CUSTODIAN_LOGIN_LOCKOUT", default_value = "15m", value_parser = parse_duration)]
+    pub login_lockout: Duration,
+    /// As --login-free-failures, for all the logins from one client address (an IPv6
+    /// address counts by its /64), whichever accounts they try.
+    #[arg(
+        long = "login-address-free-failures",
+        env = "CUSTODIAN_LOGIN_ADDRESS_FREE_FAILURES",
+        default_value_t = 20
+    )]
+    pub login_address_free_failures: u32,
+    /// As --login-lockout-failures, for one client address.
+    #[arg(
+        long = "login-address-lockout-failures",
+        env = "CUSTODIAN_LOGIN_ADDRESS_LOCKOUT_FAILURES",
+        default_value_t = 100
+    )]
+    pub login_address_lockout_failures: u32,
+    /// The request header a proxy in front of Custodian puts the client's address in (e.g.
+    /// X-Forwarded-For, whose last address is taken). Set it only behind such a proxy: a
+    /// client reaching Custodian directly could name any address it likes.
+    #[arg(
+        long = "login-client-address-header",
+        env = "CUSTODIAN_LOGIN_CLIENT_ADDRESS_HEADER"
+    )]
+    pub login_client_address_header: Option<String>,
 }
 
 impl Default for CustodyConfig {
@@ -52,6 +99,14 @@ impl Default for CustodyConfig {
             audit_key_file: None,
             session_hours: 8,
             checkpoint_every: Duration::from_secs(300),
+            login_free_failures: 5,
+            login_backoff: Duration::from_secs(1),
+            login_lockout_failures: 10,
+            login_window: Duration::from_secs(15 * 60),
+            login_lockout: Duration::from_secs(15 * 60),
+            login_address_free_failures: 20,
+            login_address_lockout_failures: 100,
+            login_client_address_header: None,
         }
     }
 }
@@ -72,6 +127,8 @@ pub enum CustodyError {
         seq: i64,
         source: custodian_platform::blob::BlobError,
     },
+    #[error("making the dummy password hash for unknown users: {0}")]
+    DummyHash(#[from] custodian_core::users::UserError),
 }
 
 /// How long an anchor is locked against deletion where the blob store has Object Lock: longer
@@ -129,6 +186,7 @@ pub struct Custody {
     key: SigningKey,
     every: Duration,
     session_hours: i64,
+    login: sessions::LoginGuard,
     checkpoints: IntCounter,
     anchors: IntCounter,
     party_copies: PartyCopies,
@@ -175,11 +233,13 @@ impl Custody {
             )
             .into());
         }
+        let login = sessions::LoginGuard::new(config, &ports.registry)?;
         Ok(Arc::new(Self {
             ports,
             key,
             every: config.checkpoint_every,
             session_hours: config.session_hours,
+            login,
             checkpoints,
             anchors,
             party_copies,
@@ -208,6 +268,28 @@ impl Custody {
                 axum::routing::post(copies::refuse),
             )
             .route("/v1/sessions/end", axum::routing::post(sessions::logout))
+            .route("/v1/admin/tokens", get(credentials::list_tokens))
+            .route(
+                "/v1/admin/tokens/{id}/revoke",
+                axum::routing::post(credentials::revoke_token),
+            )
+            .route(
+                "/v1/admin/tokens/{id}/expiry",
+                axum::routing::put(credentials::set_expiry),
+            )
+            .route(
+                "/v1/admin/tokens/{id}/rotate",
+                axum::routing::post(credentials::rotate_token),
+            )
+            .route("/v1/admin/users", get(credentials::list_users))
+            .route(
+                "/v1/admin/users/{username}/disable",
+                axum::routing::post(credentials::disable_user),
+            )
+            .route(
+                "/v1/admin/users/{username}/enable",
+                axum::routing::post(credentials::enable_user),
+            )
             .with_state(self.clone());
         // Logging in, and the party's download link, are their own credentials; both are
         // audited by their handlers.
@@ -221,9 +303,15 @@ impl Custody {
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let mut ticker = tokio::time::interval(self.every);
         let mut copies = tokio::time::interval(COPY_RECONCILE_EVERY);
+        let mut throttles = tokio::time::interval(sessions::FORGET_THROTTLES_EVERY);
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
+                _ = throttles.tick() => {
+                    if let Err(e) = sessions::forget_login_throttles(&self).await {
+                        tracing::warn!(error = %e, "forgetting old login throttles failed; will try again");
+                    }
+                }
                 _ = ticker.tick() => {
                     if let Err(e) = self.checkpoint_once().await {
                         tracing::warn!(error = %e, "signing audit checkpoints failed; will try again");
@@ -352,7 +440,7 @@ impl Custody {
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(entries, checkpoints, public_key, export::export, copies::create, copies::get_one, copies::approve, copies::refuse, copies::download, sessions::login, sessions::logout), modifiers(&BearerSecurity), tags((name = "custody", description = "The audit trail (art. 25)")))]
+#[openapi(paths(entries, checkpoints, public_key, export::export, copies::create, copies::get_one, copies::approve, copies::refuse, copies::download, sessions::login, sessions::logout, credentials::list_tokens, credentials::revoke_token, credentials::set_expiry, credentials::rotate_token, credentials::list_users, credentials::disable_user, credentials::enable_user), modifiers(&BearerSecurity), tags((name = "custody", description = "The audit trail (art. 25)")))]
 struct CustodyApi;
 
 /// The custody role's API, described for other tools.

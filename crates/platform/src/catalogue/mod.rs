@@ -13,6 +13,7 @@ use custodian_core::audit::{AuditEntry, Checkpoint, NewAuditEntry};
 use custodian_core::cases::CaseState;
 use custodian_core::classification::Classification;
 use custodian_core::deadlines::DeadlineKind;
+use custodian_core::login::Throttle;
 use custodian_core::retention::{CaseFacts, LongTermReason};
 use custodian_core::roles::{OfficerIdentity, Role};
 use custodian_core::{BureauId, ClipId, ClipState, LocalId};
@@ -22,7 +23,8 @@ pub use model::{decode_fingerprint, encode_fingerprint};
 pub use model::{
     BoundingBox, CaseClosure, CaseFilter, CaseRecord, ClassTotals, ClassificationEntry, ClipFilter,
     ClipMedia, ClipRecord, ClipSchedule, CopyRequest, Device, Finding, MediaFacts, NewClip,
-    NewFinding, PendingUpload, Rendition, Team, TrackVersion, Transition, TusProgress, TusUpload,
+    NewFinding, PendingUpload, Rendition, Team, TokenRecord, TrackVersion, Transition, TusProgress,
+    TusUpload, UserRecord,
 };
 pub use sql::{PostgresCatalogue, Schema, SqliteCatalogue};
 
@@ -113,8 +115,42 @@ pub trait Catalogue: Send + Sync {
         identity: &OfficerIdentity,
         now: DateTime<Utc>,
     ) -> Result<Uuid, CatalogueError>;
-    /// Whose is the unrevoked token with this hash.
-    async fn token_owner(&self, token_sha256: &str) -> Result<Option<TokenOwner>, CatalogueError>;
+    /// Whose is the token with this hash, if it is neither revoked nor expired at `now`.
+    async fn token_owner(
+        &self,
+        token_sha256: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TokenOwner>, CatalogueError>;
+    /// A bureau's API tokens (every bureau's for `None`), revoked and expired ones too, oldest
+    /// first.
+    async fn tokens(&self, bureau: Option<&BureauId>) -> Result<Vec<TokenRecord>, CatalogueError>;
+    /// Revokes a token of `bureau`. Returns false if it has no such unrevoked token.
+    async fn revoke_token(
+        &self,
+        bureau: &BureauId,
+        id: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<bool, CatalogueError>;
+    /// Sets (or, with `None`, clears) when a token of `bureau` stops working. Returns false if
+    /// it has no such unrevoked token.
+    async fn set_token_expiry(
+        &self,
+        bureau: &BureauId,
+        id: Uuid,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<bool, CatalogueError>;
+    /// Replaces a live token of `bureau` with a new one, in one transaction: the new one (hash
+    /// `new_sha256`) has the old one's label, role and expiry; the old one is revoked, or with
+    /// `old_expires_at` ends then (never later than it would have). Returns the new token's
+    /// record, or None if the bureau has no such live token.
+    async fn rotate_token(
+        &self,
+        bureau: &BureauId,
+        id: Uuid,
+        new_sha256: &str,
+        at: DateTime<Utc>,
+        old_expires_at: Option<DateTime<Utc>>,
+    ) -> Result<Option<TokenRecord>, CatalogueError>;
 
     async fn begin_upload(&self, upload: &PendingUpload) -> Result<(), CatalogueError>;
     /// Records a stored, verified clip and closes its pending upload (and its tus row, for a
@@ -489,6 +525,19 @@ pub trait Catalogue: Send + Sync {
         password_hash: &str,
         at: DateTime<Utc>,
     ) -> Result<(), CatalogueError>;
+    /// A bureau's people (every bureau's for `None`), disabled ones too, by name.
+    async fn users(&self, bureau: Option<&BureauId>) -> Result<Vec<UserRecord>, CatalogueError>;
+    /// Disables a user and ends their open sessions, in one transaction (a user disabled
+    /// already keeps the first time). Returns false if the bureau has no such user.
+    async fn disable_user(
+        &self,
+        bureau: &BureauId,
+        username: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, CatalogueError>;
+    /// Lets a disabled user log in again (the sessions ended by disabling stay ended). Returns
+    /// false if the bureau has no such user.
+    async fn enable_user(&self, bureau: &BureauId, username: &str) -> Result<bool, CatalogueError>;
     /// An enabled user's role and password hash.
     async fn user(
         &self,
@@ -515,6 +564,24 @@ pub trait Catalogue: Send + Sync {
         token_sha256: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, CatalogueError>;
+
+    /// Reads the login throttles of `keys` (distinct; a key with none reads as the default),
+    /// lets `update` change them, and writes them back, in one transaction, so concurrent
+    /// logins count each other's failures. A state left at the default is removed. `update`
+    /// may run more than once (a concurrent first write is retried); the last run's changes
+    /// are the ones kept.
+    async fn update_login_throttles(
+        &self,
+        keys: &[String],
+        now: DateTime<Utc>,
+        update: &mut (dyn for<'t> FnMut(&'t mut [Throttle]) + Send),
+    ) -> Result<(), CatalogueError>;
+    /// Removes, and returns, the login throttles not changed since `before` whose block (if
+    /// any) ended by then.
+    async fn take_stale_login_throttles(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<Vec<(String, Throttle)>, CatalogueError>;
 
     async fn ping(&self) -> Result<(), CatalogueError>;
 }

@@ -12,6 +12,7 @@ use custodian_core::audit::{AuditEntry, Checkpoint, NewAuditEntry};
 use custodian_core::cases::CaseState;
 use custodian_core::classification::Classification;
 use custodian_core::deadlines::DeadlineKind;
+use custodian_core::login::Throttle;
 use custodian_core::retention::{CaseFacts, LongTermReason};
 use custodian_core::roles::{OfficerIdentity, Role};
 use custodian_core::{BureauId, ClipId, ClipState, LocalId};
@@ -27,7 +28,7 @@ use super::{
     CaseClosure, CaseFilter, CaseRecord, Catalogue, CatalogueError, ClassTotals,
     ClassificationEntry, ClipFilter, ClipMedia, ClipRecord, ClipSchedule, CopyRequest, Device,
     Finding, Lease, MediaFacts, NewClip, NewFinding, PendingUpload, Rendition, Team, TokenOwner,
-    TrackVersion, Transition, TusProgress, TusUpload,
+    TokenRecord, TrackVersion, Transition, TusProgress, TusUpload, UserRecord,
 };
 
 const CLIP_COLUMNS: &str = "id, bureau_id, device_id, officer_id, recorded_at, original_name, case_ref, object_key, \
@@ -132,6 +133,90 @@ fn identity(
             })?,
         team,
     })
+}
+
+type TokenRow = (
+    Uuid,
+    String,
+    String,
+    String,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+);
+
+const TOKEN_COLUMNS: &str = "id, bureau_id, label, role, created_at, expires_at, revoked_at";
+
+fn token_record(row: TokenRow) -> Result<TokenRecord, CatalogueError> {
+    let (id, bureau, label, role, created_at, expires_at, revoked_at) = row;
+    let corrupt = |e: &dyn std::fmt::Display| CatalogueError::Corrupt {
+        detail: format!("token {id}: {e}"),
+    };
+    Ok(TokenRecord {
+        id,
+        bureau: BureauId::parse(&bureau).map_err(|e| corrupt(&e))?,
+        label,
+        role: role.parse().map_err(|e| corrupt(&e))?,
+        created_at,
+        expires_at,
+        revoked_at,
+    })
+}
+
+type UserRow = (String, String, String, DateTime<Utc>, Option<DateTime<Utc>>);
+
+fn user_record(row: UserRow) -> Result<UserRecord, CatalogueError> {
+    let (bureau, username, role, created_at, disabled_at) = row;
+    let corrupt = |e: &dyn std::fmt::Display| CatalogueError::Corrupt {
+        detail: format!("user {bureau}/{username}: {e}"),
+    };
+    Ok(UserRecord {
+        bureau: BureauId::parse(&bureau).map_err(|e| corrupt(&e))?,
+        role: role.parse().map_err(|e| corrupt(&e))?,
+        username,
+        created_at,
+        disabled_at,
+    })
+}
+
+type ThrottleRow = (
+    String,
+    i64,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    bool,
+    i64,
+    Option<DateTime<Utc>>,
+    Option<String>,
+);
+
+const THROTTLE_COLUMNS: &str =
+    "key, failures, window_started_at, blocked_until, locked, refused, refused_since, audit_bureau";
+
+fn throttle_of(row: ThrottleRow) -> (String, Throttle) {
+    let (
+        key,
+        failures,
+        window_started_at,
+        blocked_until,
+        locked,
+        refused,
+        refused_since,
+        audit_bureau,
+    ) = row;
+    let count = |n: i64| u32::try_from(n.max(0)).unwrap_or(u32::MAX);
+    (
+        key,
+        Throttle {
+            failures: count(failures),
+            window_started_at,
+            blocked_until,
+            locked,
+            refused: count(refused),
+            refused_since,
+            audit_bureau,
+        },
+    )
 }
 
 #[derive(Clone)]
@@ -277,8 +362,76 @@ impl PostgresCatalogue {
 }
 
 macro_rules! catalogue_on {
-    ($adapter:ty, $db:ty, $begin_write:literal) => {
+    ($adapter:ty, $db:ty, $begin_write:literal, $lock_rows:literal) => {
         impl $adapter {
+            /// One try of `update_login_throttles`: a concurrent first write of the same key
+            /// fails it with a conflict.
+            async fn try_update_login_throttles<'u>(
+                &self,
+                keys: &[String],
+                now: DateTime<Utc>,
+                update: &mut (dyn for<'t> FnMut(&'t mut [Throttle]) + Send + 'u),
+            ) -> Result<(), CatalogueError> {
+                let mut tx = self.pool.begin_with($begin_write).await.map_err(err("login throttle"))?;
+                // Rows are locked in one order, so two logins never wait on each other.
+                let mut order: Vec<usize> = (0..keys.len()).collect();
+                order.sort_by(|a, b| keys[*a].cmp(&keys[*b]));
+                let mut states = vec![Throttle::default(); keys.len()];
+                let mut stored = vec![false; keys.len()];
+                for &i in &order {
+                    let sql = format!("SELECT {THROTTLE_COLUMNS} FROM login_throttles WHERE key = $1{}", $lock_rows);
+                    let row: Option<ThrottleRow> = sqlx::query_as(&sql)
+                        .bind(&keys[i])
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(err("login throttle"))?;
+                    if let Some(row) = row {
+                        states[i] = throttle_of(row).1;
+                        stored[i] = true;
+                    }
+                }
+                let before = states.clone();
+                update(&mut states);
+                for &i in &order {
+                    let state = &states[i];
+                    if *state == before[i] {
+                        continue;
+                    }
+                    if *state == Throttle::default() {
+                        if stored[i] {
+                            sqlx::query("DELETE FROM login_throttles WHERE key = $1")
+                                .bind(&keys[i])
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(err("login throttle"))?;
+                        }
+                        continue;
+                    }
+                    let sql = if stored[i] {
+                        "UPDATE login_throttles SET failures = $2, window_started_at = $3, blocked_until = $4, locked = $5, \
+                         refused = $6, refused_since = $7, audit_bureau = $8, updated_at = $9 WHERE key = $1"
+                    } else {
+                        "INSERT INTO login_throttles (key, failures, window_started_at, blocked_until, locked, refused, \
+                         refused_since, audit_bureau, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                    };
+                    sqlx::query(sql)
+                        .bind(&keys[i])
+                        .bind(i64::from(state.failures))
+                        .bind(state.window_started_at)
+                        .bind(state.blocked_until)
+                        .bind(state.locked)
+                        .bind(i64::from(state.refused))
+                        .bind(state.refused_since)
+                        .bind(state.audit_bureau.as_deref())
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(err("login throttle"))?;
+                }
+                tx.commit().await.map_err(err("login throttle"))?;
+                Ok(())
+            }
+
             /// Moves a clip from `from` to `to` inside `tx` if it is still in `from`, and keeps
             /// the move in its history.
             /// Creates the clip's media row if needed and fills in what was measured; a fact
@@ -532,12 +685,14 @@ macro_rules! catalogue_on {
                 Ok(id)
             }
 
-            async fn token_owner(&self, token_sha256: &str) -> Result<Option<TokenOwner>, CatalogueError> {
+            async fn token_owner(&self, token_sha256: &str, now: DateTime<Utc>) -> Result<Option<TokenOwner>, CatalogueError> {
                 type Row = (Uuid, String, String, String, Option<String>, Option<String>);
                 let owner: Option<Row> = sqlx::query_as(
-                    "SELECT id, bureau_id, role, label, officer_id, team FROM api_tokens WHERE token_sha256 = $1 AND revoked_at IS NULL",
+                    "SELECT id, bureau_id, role, label, officer_id, team FROM api_tokens \
+                     WHERE token_sha256 = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
                 )
                 .bind(token_sha256)
+                .bind(now)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(err("find token"))?;
@@ -554,6 +709,112 @@ macro_rules! catalogue_on {
                         })
                     })
                     .transpose()
+            }
+
+            async fn tokens(&self, bureau: Option<&BureauId>) -> Result<Vec<TokenRecord>, CatalogueError> {
+                let rows: Vec<TokenRow> = match bureau {
+                    Some(bureau) => sqlx::query_as(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE bureau_id = $1 ORDER BY created_at, id"))
+                        .bind(bureau.as_str())
+                        .fetch_all(&self.pool)
+                        .await,
+                    None => sqlx::query_as(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY created_at, id"))
+                        .fetch_all(&self.pool)
+                        .await,
+                }
+                .map_err(err("list tokens"))?;
+                rows.into_iter().map(token_record).collect()
+            }
+
+            async fn revoke_token(&self, bureau: &BureauId, id: Uuid, at: DateTime<Utc>) -> Result<bool, CatalogueError> {
+                let revoked = sqlx::query("UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND bureau_id = $2 AND revoked_at IS NULL")
+                    .bind(id)
+                    .bind(bureau.as_str())
+                    .bind(at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(err("revoke token"))?
+                    .rows_affected();
+                Ok(revoked == 1)
+            }
+
+            async fn set_token_expiry(&self, bureau: &BureauId, id: Uuid, expires_at: Option<DateTime<Utc>>) -> Result<bool, CatalogueError> {
+                let set = sqlx::query("UPDATE api_tokens SET expires_at = $3 WHERE id = $1 AND bureau_id = $2 AND revoked_at IS NULL")
+                    .bind(id)
+                    .bind(bureau.as_str())
+                    .bind(expires_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(err("set token expiry"))?
+                    .rows_affected();
+                Ok(set == 1)
+            }
+
+            async fn rotate_token(
+                &self,
+                bureau: &BureauId,
+                id: Uuid,
+                new_sha256: &str,
+                at: DateTime<Utc>,
+                old_expires_at: Option<DateTime<Utc>>,
+            ) -> Result<Option<TokenRecord>, CatalogueError> {
+                let mut tx = self.pool.begin_with($begin_write).await.map_err(err("rotate token"))?;
+                let sql = format!(
+                    "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1 AND bureau_id = $2 AND revoked_at IS NULL \
+                     AND (expires_at IS NULL OR expires_at > $3){}",
+                    $lock_rows
+                );
+                let old: Option<TokenRow> = sqlx::query_as(&sql)
+                    .bind(id)
+                    .bind(bureau.as_str())
+                    .bind(at)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(err("rotate token"))?;
+                let Some(old) = old.map(token_record).transpose()? else {
+                    return Ok(None);
+                };
+                let new = TokenRecord {
+                    id: Uuid::new_v4(),
+                    created_at: at,
+                    revoked_at: None,
+                    ..old.clone()
+                };
+                // The new token speaks for the same officer and team as the old one.
+                sqlx::query(
+                    "INSERT INTO api_tokens (id, bureau_id, token_sha256, label, created_at, role, expires_at, officer_id, team) \
+                     SELECT $1, $2, $3, $4, $5, $6, $7, officer_id, team FROM api_tokens WHERE id = $8",
+                )
+                    .bind(new.id)
+                    .bind(new.bureau.as_str())
+                    .bind(new_sha256)
+                    .bind(&new.label)
+                    .bind(new.created_at)
+                    .bind(new.role.as_str())
+                    .bind(new.expires_at)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(err("rotate token"))?;
+                match old_expires_at {
+                    Some(end) => {
+                        let end = old.expires_at.map_or(end, |was| was.min(end));
+                        sqlx::query("UPDATE api_tokens SET expires_at = $2 WHERE id = $1")
+                            .bind(id)
+                            .bind(end)
+                            .execute(&mut *tx)
+                            .await
+                    }
+                    None => {
+                        sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE id = $1")
+                            .bind(id)
+                            .bind(at)
+                            .execute(&mut *tx)
+                            .await
+                    }
+                }
+                .map_err(err("rotate token"))?;
+                tx.commit().await.map_err(err("rotate token"))?;
+                Ok(Some(new))
             }
 
             async fn begin_upload(&self, upload: &PendingUpload) -> Result<(), CatalogueError> {
@@ -1705,6 +1966,56 @@ macro_rules! catalogue_on {
                 Ok(())
             }
 
+            async fn users(&self, bureau: Option<&BureauId>) -> Result<Vec<UserRecord>, CatalogueError> {
+                const COLUMNS: &str = "bureau_id, username, role, created_at, disabled_at";
+                let rows: Vec<UserRow> = match bureau {
+                    Some(bureau) => sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE bureau_id = $1 ORDER BY bureau_id, username"))
+                        .bind(bureau.as_str())
+                        .fetch_all(&self.pool)
+                        .await,
+                    None => sqlx::query_as(&format!("SELECT {COLUMNS} FROM users ORDER BY bureau_id, username"))
+                        .fetch_all(&self.pool)
+                        .await,
+                }
+                .map_err(err("list users"))?;
+                rows.into_iter().map(user_record).collect()
+            }
+
+            async fn disable_user(&self, bureau: &BureauId, username: &str, at: DateTime<Utc>) -> Result<bool, CatalogueError> {
+                let mut tx = self.pool.begin_with($begin_write).await.map_err(err("disable user"))?;
+                let found = sqlx::query("UPDATE users SET disabled_at = COALESCE(disabled_at, $3) WHERE bureau_id = $1 AND username = $2")
+                    .bind(bureau.as_str())
+                    .bind(username)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(err("disable user"))?
+                    .rows_affected()
+                    == 1;
+                // Ended, not only refused while disabled: enabling the account again must not
+                // bring its old sessions back.
+                sqlx::query("UPDATE sessions SET ended_at = $3 WHERE bureau_id = $1 AND username = $2 AND ended_at IS NULL")
+                    .bind(bureau.as_str())
+                    .bind(username)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(err("disable user"))?;
+                tx.commit().await.map_err(err("disable user"))?;
+                Ok(found)
+            }
+
+            async fn enable_user(&self, bureau: &BureauId, username: &str) -> Result<bool, CatalogueError> {
+                let found = sqlx::query("UPDATE users SET disabled_at = NULL WHERE bureau_id = $1 AND username = $2")
+                    .bind(bureau.as_str())
+                    .bind(username)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(err("enable user"))?
+                    .rows_affected();
+                Ok(found == 1)
+            }
+
             async fn user(&self, bureau: &BureauId, username: &str) -> Result<Option<(Role, String)>, CatalogueError> {
                 let row: Option<(String, String)> =
                     sqlx::query_as("SELECT role, password_hash FROM users WHERE bureau_id = $1 AND username = $2 AND disabled_at IS NULL")
@@ -1768,6 +2079,33 @@ macro_rules! catalogue_on {
                 Ok(ended == 1)
             }
 
+            async fn update_login_throttles(
+                &self,
+                keys: &[String],
+                now: DateTime<Utc>,
+                update: &mut (dyn for<'t> FnMut(&'t mut [Throttle]) + Send),
+            ) -> Result<(), CatalogueError> {
+                let mut tries = 0;
+                loop {
+                    match self.try_update_login_throttles(keys, now, update).await {
+                        Err(CatalogueError::Conflict { .. }) if tries < 3 => tries += 1,
+                        done => return done,
+                    }
+                }
+            }
+
+            async fn take_stale_login_throttles(&self, before: DateTime<Utc>) -> Result<Vec<(String, Throttle)>, CatalogueError> {
+                let rows: Vec<ThrottleRow> = sqlx::query_as(&format!(
+                    "DELETE FROM login_throttles WHERE updated_at < $1 AND (blocked_until IS NULL OR blocked_until < $1) \
+                     RETURNING {THROTTLE_COLUMNS}"
+                ))
+                .bind(before)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(err("forget login throttles"))?;
+                Ok(rows.into_iter().map(throttle_of).collect())
+            }
+
             async fn ping(&self) -> Result<(), CatalogueError> {
                 sqlx::query("SELECT 1").execute(&self.pool).await.map_err(err("ping"))?;
                 Ok(())
@@ -1778,7 +2116,8 @@ macro_rules! catalogue_on {
 
 // SQLite: a write transaction takes the write lock when it begins, so it waits (busy timeout)
 // for another writer instead of failing when its read snapshot turns out stale.
-catalogue_on!(SqliteCatalogue, sqlx::Sqlite, "BEGIN IMMEDIATE");
+// (SQLite has no row locks: its write transaction holds the whole database.)
+catalogue_on!(SqliteCatalogue, sqlx::Sqlite, "BEGIN IMMEDIATE", "");
 
 /// SQLite serves one process: that process always holds the lease.
 struct ProcessLease;
@@ -1842,4 +2181,4 @@ impl PostgresCatalogue {
         Ok(lines.join("\n"))
     }
 }
-catalogue_on!(PostgresCatalogue, sqlx::Postgres, "BEGIN");
+catalogue_on!(PostgresCatalogue, sqlx::Postgres, "BEGIN", " FOR UPDATE");
