@@ -279,10 +279,17 @@ struct Agent {
 /// Runs `custodian upload`.
 pub async fn run(args: UploadArgs) -> anyhow::Result<()> {
     args.validate()?;
+    let mut client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .https_only(args.server.starts_with("https://"));
+    if let Some(ca) = &args.ca_file {
+        let pem = std::fs::read(ca).with_context(|| format!("--ca-file {}", ca.display()))?;
+        let certificate = reqwest::Certificate::from_pem(&pem)
+            .with_context(|| format!("--ca-file {} is not a PEM certificate", ca.display()))?;
+        client = client.add_root_certificate(certificate);
+    }
     let agent = Arc::new(Agent {
-        http: reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .build()?,
+        http: client.build()?,
         server: args.server.trim_end_matches('/').to_owned(),
         token: args.token.clone(),
         chunk: args.chunk_size,

@@ -17,7 +17,7 @@ use custodian_platform::bus::{Bus, InProcessBus, NatsBus};
 use custodian_platform::catalogue::{self, Catalogue};
 use custodian_platform::clock::{Clock, SystemClock};
 use custodian_platform::config::MediaJobArgs;
-use custodian_platform::http::{ops_router, serve_with, track, Dependencies, HttpMetrics};
+use custodian_platform::http::{ops_router, serve_tls, track, Dependencies, HttpMetrics};
 use custodian_platform::Ports;
 use custodian_retention::Retention;
 use custodian_transcoder::{Transcoder, TranscoderConfig};
@@ -96,6 +96,7 @@ async fn start(
     openapi: utoipa::openapi::OpenApi,
 ) -> anyhow::Result<RunningApp> {
     server.limits.validate()?;
+    let tls = server.tls.server_config()?;
     build_info(&ports.registry)?;
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
@@ -124,7 +125,7 @@ async fn start(
     let server_shutdown = shutdown.clone();
     let limits = server.limits.clone();
     tasks.spawn(async move {
-        if let Err(e) = serve_with(listener, router, server_shutdown, &limits).await {
+        if let Err(e) = serve_tls(listener, router, server_shutdown, &limits, tls).await {
             tracing::error!(error = %e, "http server failed");
         }
     });

@@ -115,6 +115,8 @@ pub struct ServerArgs {
     pub shutdown_grace: Duration,
     #[command(flatten)]
     pub limits: HttpLimits,
+    #[command(flatten)]
+    pub tls: custodian_platform::config::TlsArgs,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -456,6 +458,10 @@ pub struct UploadArgs {
     /// The ingest server, e.g. https://ingest.example:8080.
     #[arg(long, env = "CUSTODIAN_SERVER")]
     pub server: String,
+    /// A CA certificate (PEM) to trust for an `https://` server besides the system's, e.g. the
+    /// bureau intranet's own CA.
+    #[arg(long = "ca-file", env = "CUSTODIAN_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
     /// The bureau's API token.
     #[arg(long, env = "CUSTODIAN_TOKEN", hide_env_values = true)]
     pub token: String,

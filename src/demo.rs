@@ -55,6 +55,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Value> {
             listen: "127.0.0.1:0".parse()?,
             shutdown_grace: Duration::from_secs(10),
             limits: Default::default(),
+            tls: Default::default(),
         },
         ingest: Default::default(),
         catalog: Default::default(),

@@ -667,6 +667,7 @@ async fn the_roles_that_see_secret_clips_are_configured() {
                 listen: "127.0.0.1:0".parse().unwrap(),
                 shutdown_grace: std::time::Duration::from_secs(5),
                 limits: Default::default(),
+                tls: Default::default(),
             },
             ingest: Default::default(),
             catalog: Default::default(),

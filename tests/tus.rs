@@ -347,6 +347,7 @@ fn standalone_args(data: &std::path::Path) -> StandaloneArgs {
             listen: "127.0.0.1:0".parse().unwrap(),
             shutdown_grace: Duration::from_secs(5),
             limits: Default::default(),
+            tls: Default::default(),
         },
         ingest: IngestConfig::default(),
         // The bytes are not video: catalogued without the media workers.

@@ -182,6 +182,7 @@ pub fn nats_settings(env: &[(String, String)]) -> custodian_platform::bus::NatsS
         stream: var("CUSTODIAN_NATS_STREAM"),
         subject_prefix: var("CUSTODIAN_SUBJECT_PREFIX"),
         max_age: std::time::Duration::from_secs(3600),
+        security: Default::default(),
     }
 }
 

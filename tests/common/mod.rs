@@ -144,6 +144,7 @@ pub async fn spawn_standalone_adjusted(
             listen: "127.0.0.1:0".parse().unwrap(),
             shutdown_grace: Duration::from_secs(5),
             limits: Default::default(),
+            tls: Default::default(),
         },
         ingest: Default::default(),
         catalog: Default::default(),
@@ -312,12 +313,17 @@ impl TestApp {
             .collect()
     }
 
-    /// Files under the blob store's originals (staging excluded).
+    /// Files under the blob store (staging and audit anchors excluded).
     pub fn stored_files(&self) -> Vec<std::path::PathBuf> {
         fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
             for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
                 let path = entry.path();
-                if path.file_name().is_some_and(|n| n == ".staging") {
+                // Staging files, and the audit checkpoints custody anchors in the store,
+                // are not footage.
+                if path
+                    .file_name()
+                    .is_some_and(|n| n == ".staging" || n == "audit-anchors")
+                {
                     continue;
                 }
                 if path.is_dir() {

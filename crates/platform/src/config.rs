@@ -265,6 +265,28 @@ pub struct NatsArgs {
     /// How long events stay in the stream.
     #[arg(long = "nats-max-age", env = "CUSTODIAN_NATS_MAX_AGE", default_value = "7d", value_parser = parse_duration)]
     pub nats_max_age: Duration,
+    /// A NATS credentials file (user JWT and NKey seed) to connect with.
+    #[arg(long = "nats-creds", env = "CUSTODIAN_NATS_CREDS")]
+    pub nats_creds: Option<std::path::PathBuf>,
+    /// A CA certificate (PEM) to verify the NATS servers with (`tls://` URLs).
+    #[arg(long = "nats-ca-file", env = "CUSTODIAN_NATS_CA_FILE")]
+    pub nats_ca_file: Option<std::path::PathBuf>,
+    /// A client certificate (PEM) for NATS servers that verify clients, with --nats-client-key.
+    #[arg(
+        long = "nats-client-cert",
+        env = "CUSTODIAN_NATS_CLIENT_CERT",
+        requires = "nats_client_key"
+    )]
+    pub nats_client_cert: Option<std::path::PathBuf>,
+    #[arg(
+        long = "nats-client-key",
+        env = "CUSTODIAN_NATS_CLIENT_KEY",
+        requires = "nats_client_cert"
+    )]
+    pub nats_client_key: Option<std::path::PathBuf>,
+    /// Refuse a NATS connection that is not TLS.
+    #[arg(long = "nats-require-tls", env = "CUSTODIAN_NATS_REQUIRE_TLS")]
+    pub nats_require_tls: bool,
 }
 
 impl NatsArgs {
@@ -295,12 +317,109 @@ impl NatsArgs {
                 "may hold only letters, digits, '-' and '_'",
             ));
         }
+        for (setting, file) in [
+            ("nats-creds", &self.nats_creds),
+            ("nats-ca-file", &self.nats_ca_file),
+            ("nats-client-cert", &self.nats_client_cert),
+            ("nats-client-key", &self.nats_client_key),
+        ] {
+            if let Some(file) = file.as_ref().filter(|f| !f.is_file()) {
+                return Err(ConfigError::new(
+                    setting,
+                    file.display(),
+                    "is not a readable file",
+                ));
+            }
+        }
         Ok(NatsSettings {
             url: self.nats_url.clone(),
             stream: self.nats_stream.clone(),
             subject_prefix: self.subject_prefix.clone(),
             max_age: self.nats_max_age,
+            security: crate::bus::NatsSecurity {
+                credentials_file: self.nats_creds.clone(),
+                ca_file: self.nats_ca_file.clone(),
+                client_certificate: self
+                    .nats_client_cert
+                    .clone()
+                    .zip(self.nats_client_key.clone()),
+                require_tls: self.nats_require_tls || self.nats_url.starts_with("tls://"),
+            },
         })
+    }
+}
+
+/// TLS for a role's HTTP server: a certificate chain and key in PEM files. Without them the
+/// server speaks plain HTTP (behind a TLS-terminating ingress or proxy, or on a loopback).
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+pub struct TlsArgs {
+    /// The server's certificate chain (PEM), leaf first.
+    #[arg(long = "tls-cert", env = "CUSTODIAN_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The server's private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long = "tls-key", env = "CUSTODIAN_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// Client certificates signed by this CA (PEM) are checked when a client presents one
+    /// (collection stations); clients without one (people in a browser) still connect and
+    /// authenticate by token.
+    #[arg(
+        long = "tls-client-ca",
+        env = "CUSTODIAN_TLS_CLIENT_CA",
+        requires = "tls_cert"
+    )]
+    pub tls_client_ca: Option<std::path::PathBuf>,
+}
+
+impl TlsArgs {
+    /// The server's TLS configuration, or `None` for plain HTTP; a file that cannot be read
+    /// or parsed is named.
+    pub fn server_config(
+        &self,
+    ) -> Result<Option<std::sync::Arc<rustls::ServerConfig>>, ConfigError> {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+            return Ok(None);
+        };
+        let bad = |setting: &'static str, path: &std::path::Path, e: &dyn std::fmt::Display| {
+            ConfigError::new(setting, path.display(), e)
+        };
+        let chain = CertificateDer::pem_file_iter(cert)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| bad("tls-cert", cert, &e))?;
+        if chain.is_empty() {
+            return Err(bad("tls-cert", cert, &"holds no certificate"));
+        }
+        let private = PrivateKeyDer::from_pem_file(key).map_err(|e| bad("tls-key", key, &e))?;
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| bad("tls-cert", cert, &e))?;
+        let builder = match &self.tls_client_ca {
+            None => builder.with_no_client_auth(),
+            Some(ca) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for der in
+                    CertificateDer::pem_file_iter(ca).map_err(|e| bad("tls-client-ca", ca, &e))?
+                {
+                    let der = der.map_err(|e| bad("tls-client-ca", ca, &e))?;
+                    roots.add(der).map_err(|e| bad("tls-client-ca", ca, &e))?;
+                }
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    std::sync::Arc::new(roots),
+                    provider,
+                )
+                .allow_unauthenticated()
+                .build()
+                .map_err(|e| bad("tls-client-ca", ca, &e))?;
+                builder.with_client_cert_verifier(verifier)
+            }
+        };
+        let mut config = builder
+            .with_single_cert(chain, private)
+            .map_err(|e| bad("tls-key", key, &e))?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(Some(std::sync::Arc::new(config)))
     }
 }
 
@@ -438,6 +557,26 @@ mod tests {
         let err = db.validate().unwrap_err();
         assert_eq!(err.setting, "database-url");
         assert!(!err.to_string().contains("hunter2"), "{err}");
+
+        let nats = NatsArgs {
+            nats_url: "tls://nats:4222".into(),
+            nats_stream: "CUSTODIAN".into(),
+            subject_prefix: "custodian".into(),
+            nats_max_age: Duration::from_secs(60),
+            nats_creds: Some("/nonexistent/custodian.creds".into()),
+            nats_ca_file: None,
+            nats_client_cert: None,
+            nats_client_key: None,
+            nats_require_tls: false,
+        };
+        assert_eq!(nats.validate().unwrap_err().setting, "nats-creds");
+        let settings = NatsArgs {
+            nats_creds: None,
+            ..nats
+        }
+        .validate()
+        .unwrap();
+        assert!(settings.security.require_tls, "a tls:// URL requires TLS");
     }
 }
 

@@ -21,7 +21,10 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 mod serve;
-pub use serve::{serve_with, Connection, LimitedListener, PeerAddress, WatchedStream};
+pub use serve::{
+    serve_tls, serve_with, Connection, LimitedListener, PeerAddress, ServerStream, Tls,
+    WatchedStream,
+};
 
 use crate::blob::{BlobError, BlobStore};
 use crate::bus::{Bus, BusError};

@@ -150,6 +150,7 @@ pub fn fresh_nats() -> NatsSettings {
         stream: format!("T_{id}"),
         subject_prefix: format!("t{id}"),
         max_age: Duration::from_secs(3600),
+        security: Default::default(),
     }
 }
 

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use custodian_core::events::Topic;
 
 pub use memory::InProcessBus;
-pub use nats::{NatsBus, NatsSettings};
+pub use nats::{NatsBus, NatsSecurity, NatsSettings};
 pub use worker::{register_media_failures, run_consumer, HandleError, Job, JobMetrics};
 
 #[derive(Debug, thiserror::Error)]

@@ -21,6 +21,21 @@ pub struct NatsSettings {
     pub subject_prefix: String,
     /// How long published events are kept in the stream.
     pub max_age: Duration,
+    /// How this process proves who it is to NATS and checks the server.
+    pub security: NatsSecurity,
+}
+
+/// Credentials and TLS for the NATS connection; all optional (a loopback NATS needs none).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NatsSecurity {
+    /// A NATS credentials file (JWT and NKey seed), as `nsc` makes for a user.
+    pub credentials_file: Option<std::path::PathBuf>,
+    /// A CA certificate (PEM) to verify the server with, besides the system's.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// A client certificate and key (PEM), for servers that verify clients.
+    pub client_certificate: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// Refuse a connection that is not TLS.
+    pub require_tls: bool,
 }
 
 #[derive(Clone)]
@@ -41,7 +56,24 @@ fn unavailable(operation: &'static str) -> impl FnOnce(&dyn std::fmt::Display) -
 impl NatsBus {
     /// Connects and makes sure the stream exists with our settings.
     pub async fn connect(settings: &NatsSettings) -> Result<Self, BusError> {
-        let client = async_nats::ConnectOptions::new()
+        let security = &settings.security;
+        let mut options = match &security.credentials_file {
+            Some(file) => async_nats::ConnectOptions::with_credentials_file(file.clone())
+                .await
+                .map_err(|e| BusError::Unavailable {
+                    operation: "read the NATS credentials file",
+                    message: format!("{}: {e}", file.display()),
+                })?,
+            None => async_nats::ConnectOptions::new(),
+        };
+        if let Some(ca) = &security.ca_file {
+            options = options.add_root_certificates(ca.clone());
+        }
+        if let Some((cert, key)) = &security.client_certificate {
+            options = options.add_client_certificate(cert.clone(), key.clone());
+        }
+        let client = options
+            .require_tls(security.require_tls)
             .name("custodian")
             .connection_timeout(Duration::from_secs(5))
             .connect(&settings.url)

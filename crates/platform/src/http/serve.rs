@@ -44,11 +44,25 @@ pub async fn serve_with(
     shutdown: CancellationToken,
     limits: &HttpLimits,
 ) -> io::Result<()> {
+    serve_tls(listener, router, shutdown, limits, None).await
+}
+
+/// As [`serve_with`], speaking TLS with `tls` when given. The handshake runs on the
+/// connection's own task, under the header timeout, so a client that stalls it holds up no
+/// one else.
+pub async fn serve_tls(
+    listener: TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+    limits: &HttpLimits,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> io::Result<()> {
     let listener = LimitedListener {
         inner: listener,
         permits: Arc::new(Semaphore::new(limits.max_connections)),
         header_timeout: limits.header_timeout,
         idle_timeout: limits.idle_timeout,
+        tls: tls.map(tokio_rustls::TlsAcceptor::from),
     };
     let router = router.layer(axum::middleware::from_fn_with_state(
         limits.body_timeout,
@@ -93,7 +107,7 @@ impl Connected<IncomingStream<'_, LimitedListener>> for Connection {
     fn connect_info(stream: IncomingStream<'_, LimitedListener>) -> Self {
         Self {
             peer: *stream.remote_addr(),
-            watch: stream.io().watch.clone(),
+            watch: stream.io().watch().clone(),
         }
     }
 }
@@ -106,10 +120,11 @@ pub struct LimitedListener {
     permits: Arc<Semaphore>,
     header_timeout: Duration,
     idle_timeout: Duration,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl Listener for LimitedListener {
-    type Io = WatchedStream;
+    type Io = ServerStream;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
@@ -130,6 +145,12 @@ impl Listener for LimitedListener {
                         watch,
                         timer: None,
                         _permit: permit,
+                    };
+                    let stream = match &self.tls {
+                        None => ServerStream::Plain(stream),
+                        Some(acceptor) => {
+                            ServerStream::Tls(Box::new(Tls::Handshaking(acceptor.accept(stream))))
+                        }
                     };
                     return (stream, peer);
                 }
@@ -409,5 +430,129 @@ impl http_body::Body for Finishing {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.inner.size_hint()
+    }
+}
+
+/// A served connection: plain, or TLS over the watched TCP stream (so the deadlines apply to
+/// the handshake too).
+pub enum ServerStream {
+    Plain(WatchedStream),
+    Tls(Box<Tls>),
+}
+
+/// A TLS connection, its handshake driven by the first read or write.
+pub enum Tls {
+    Handshaking(tokio_rustls::Accept<WatchedStream>),
+    Ready(tokio_rustls::server::TlsStream<WatchedStream>),
+    Failed,
+}
+
+impl ServerStream {
+    fn watch(&self) -> &Arc<Watch> {
+        match self {
+            Self::Plain(stream) => &stream.watch,
+            Self::Tls(tls) => match tls.as_ref() {
+                Tls::Handshaking(accept) => match accept.get_ref() {
+                    Some(stream) => &stream.watch,
+                    None => unreachable_watch(),
+                },
+                Tls::Ready(stream) => &stream.get_ref().0.watch,
+                Tls::Failed => unreachable_watch(),
+            },
+        }
+    }
+}
+
+/// A watch for a connection whose stream is gone (a handshake that failed before the
+/// connection's info was asked for): it watches nothing.
+fn unreachable_watch() -> &'static Arc<Watch> {
+    static NONE: std::sync::OnceLock<Arc<Watch>> = std::sync::OnceLock::new();
+    NONE.get_or_init(|| {
+        Arc::new(Watch {
+            phase: Mutex::new(Phase::Busy(1)),
+            header_timeout: Duration::ZERO,
+            idle_timeout: Duration::ZERO,
+        })
+    })
+}
+
+impl Tls {
+    /// Drives the handshake; answers the stream once it is done.
+    fn ready(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<&mut tokio_rustls::server::TlsStream<WatchedStream>>> {
+        if let Tls::Handshaking(accept) = self {
+            match Pin::new(accept).poll(cx) {
+                Poll::Ready(Ok(stream)) => *self = Tls::Ready(stream),
+                Poll::Ready(Err(e)) => {
+                    *self = Tls::Failed;
+                    return Poll::Ready(Err(e));
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        match self {
+            Tls::Ready(stream) => Poll::Ready(Ok(stream)),
+            _ => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "the TLS handshake failed",
+            ))),
+        }
+    }
+}
+
+impl AsyncRead for ServerStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
+            Self::Tls(tls) => match tls.ready(cx) {
+                Poll::Ready(Ok(stream)) => Pin::new(stream).poll_read(cx, buf),
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl AsyncWrite for ServerStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
+            Self::Tls(tls) => match tls.ready(cx) {
+                Poll::Ready(Ok(stream)) => Pin::new(stream).poll_write(cx, buf),
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_flush(cx),
+            Self::Tls(tls) => match tls.ready(cx) {
+                Poll::Ready(Ok(stream)) => Pin::new(stream).poll_flush(cx),
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
+            Self::Tls(tls) => match tls.as_mut() {
+                Tls::Ready(stream) => Pin::new(stream).poll_shutdown(cx),
+                _ => Poll::Ready(Ok(())),
+            },
+        }
     }
 }
