@@ -15,23 +15,19 @@ use sqlx::Connection;
 const BIN: &str = env!("CARGO_BIN_EXE_custodian");
 
 async fn verify(data: &Path) -> (bool, String) {
-    let output = tokio::process::Command::new(BIN)
-        .args(["audit", "verify", "--data"])
-        .arg(data)
-        .output()
-        .await
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
+    run_verify(data, &[]).await
 }
 
 async fn verify_without_anchors(data: &Path) -> (bool, String) {
+    run_verify(data, &["--without-anchors"]).await
+}
+
+/// `custodian audit verify [extra] --data DATA`: whether it passed, and all it printed.
+async fn run_verify(data: &Path, extra: &[&str]) -> (bool, String) {
     let output = tokio::process::Command::new(BIN)
-        .args(["audit", "verify", "--without-anchors", "--data"])
+        .args(["audit", "verify"])
+        .args(extra)
+        .arg("--data")
         .arg(data)
         .output()
         .await

@@ -276,31 +276,10 @@ async fn a_leader_cannot_approve_their_own_copy_request_from_another_session() {
     );
 }
 
-/// Runs the binary with `args` and `--data DIR`, `stdin` on its standard input; answers
-/// whether it succeeded, what it printed on standard output, and on standard error.
+/// [`cli`], its standard output trimmed.
 async fn admin(data: &std::path::Path, args: &[&str], stdin: &str) -> (bool, String, String) {
-    let mut command = tokio::process::Command::new(BIN)
-        .args(args)
-        .arg("--data")
-        .arg(data)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    command
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .await
-        .unwrap();
-    let output = command.wait_with_output().await.unwrap();
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).trim().to_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let (ok, out, err) = cli(data, args, stdin).await;
+    (ok, out.trim().to_owned(), err)
 }
 
 /// Art. 17: officers classify their own clips and their team's. The admin commands give an
