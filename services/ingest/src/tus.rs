@@ -667,19 +667,25 @@ async fn patch_inner(
         chunk: checksum_of(headers)?,
         file: declared_file_digest(headers)?,
     };
+    let deadline = Instant::now() + HANDOVER_WAIT;
     let (upload, mut session) = loop {
-        let mut upload = load(ingest, caller, id).await?;
-        if sent > upload.progress.offset && !ingest.sessions.holds(upload.clip) {
-            // Another replica may still be storing parts it acknowledged; they land shortly.
-            let deadline = Instant::now() + HANDOVER_WAIT;
-            while upload.progress.offset < sent && Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                upload = load(ingest, caller, id).await?;
-            }
+        let upload = load(ingest, caller, id).await?;
+        let Some(session) = open_session(ingest, &upload).await? else {
+            continue;
+        };
+        // Bytes before `sent` that neither this replica acknowledged nor the catalogue holds
+        // were acknowledged by another replica, which is still storing them: they land
+        // shortly. This holds whether or not this replica has a session of its own (an older
+        // one is stale, not proof that the client is wrong).
+        if sent > session.acknowledged_offset()
+            && sent > upload.progress.offset
+            && Instant::now() < deadline
+        {
+            drop(session);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
         }
-        if let Some(session) = open_session(ingest, &upload).await? {
-            break (upload, session);
-        }
+        break (upload, session);
     };
     let actual = session.acknowledged_offset();
     if sent != actual {
