@@ -30,6 +30,8 @@ use crate::cli::{Role, ServeArgs, ServerArgs, StandaloneArgs};
 /// A started instance: its address, and the handle to stop it.
 pub struct RunningApp {
     pub addr: SocketAddr,
+    /// Where /metrics and the probes are served, when --ops-listen moved them off `addr`.
+    pub ops_addr: Option<SocketAddr>,
     pub ports: Ports,
     shutdown: CancellationToken,
     tasks: TaskTracker,
@@ -106,17 +108,30 @@ async fn start(
         api = api.merge(router);
         tasks.spawn(task(shutdown.clone()));
     }
-    let router = api
-        .merge(ops_router(
-            ports.registry.clone(),
-            dependencies,
-            shutdown.clone(),
-        ))
-        .route(
-            "/openapi.json",
-            axum::routing::get(move || async move { axum::Json(openapi) }),
-        )
-        .layer(axum::middleware::from_fn_with_state(http_metrics, track));
+    let ops = ops_router(ports.registry.clone(), dependencies, shutdown.clone());
+    let api = api.route(
+        "/openapi.json",
+        axum::routing::get(move || async move { axum::Json(openapi) }),
+    );
+    // With an ops address the metrics (which name the bureaus) and probes live there alone.
+    let (router, ops_addr) = match server.ops_listen {
+        None => (api.merge(ops), None),
+        Some(ops_listen) => {
+            let listener = tokio::net::TcpListener::bind(ops_listen)
+                .await
+                .with_context(|| format!("listening on {ops_listen} (--ops-listen)"))?;
+            let ops_addr = listener.local_addr()?;
+            let (ops_shutdown, limits) = (shutdown.clone(), server.limits.clone());
+            tasks.spawn(async move {
+                if let Err(e) = serve_tls(listener, ops, ops_shutdown, &limits, None).await {
+                    tracing::error!(error = %e, "ops http server failed");
+                }
+            });
+            tracing::info!(addr = %ops_addr, "metrics and probes listening");
+            (api, Some(ops_addr))
+        }
+    };
+    let router = router.layer(axum::middleware::from_fn_with_state(http_metrics, track));
     let listen = server.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -132,6 +147,7 @@ async fn start(
     tracing::info!(%addr, "listening");
     Ok(RunningApp {
         addr,
+        ops_addr,
         ports,
         shutdown,
         tasks,

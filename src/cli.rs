@@ -113,6 +113,10 @@ pub struct ServerArgs {
     /// How long in-flight work may take to finish after SIGTERM.
     #[arg(long = "shutdown-grace", env = "CUSTODIAN_SHUTDOWN_GRACE", default_value = "30s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
+    /// Serve /metrics, /healthz and /readyz here instead of on --listen, without a token:
+    /// the metrics name the bureaus, so this address is for Prometheus and the probes only.
+    #[arg(long = "ops-listen", env = "CUSTODIAN_OPS_LISTEN")]
+    pub ops_listen: Option<SocketAddr>,
     #[command(flatten)]
     pub limits: HttpLimits,
     #[command(flatten)]

@@ -54,6 +54,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Value> {
         server: ServerArgs {
             listen: "127.0.0.1:0".parse()?,
             shutdown_grace: Duration::from_secs(10),
+            ops_listen: None,
             limits: Default::default(),
             tls: Default::default(),
         },

@@ -666,6 +666,7 @@ async fn the_roles_that_see_secret_clips_are_configured() {
             server: custodian::cli::ServerArgs {
                 listen: "127.0.0.1:0".parse().unwrap(),
                 shutdown_grace: std::time::Duration::from_secs(5),
+                ops_listen: None,
                 limits: Default::default(),
                 tls: Default::default(),
             },

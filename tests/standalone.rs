@@ -763,3 +763,35 @@ async fn connections_beyond_the_cap_wait_for_a_free_place() {
         .expect("served once a place was free");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
+
+/// With --ops-listen, the metrics (which name the bureaus) and the probes are served only on
+/// that address, without a token; the API address no longer answers them.
+#[tokio::test]
+async fn metrics_and_probes_move_to_the_ops_address() {
+    let app = spawn_standalone_adjusted(Arc::new(SystemClock), |args| {
+        args.catalog.media_steps = vec![None];
+        args.server.ops_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    app.upload(sample(1000)).await;
+    let ops = format!("http://{}", app.app.ops_addr.expect("an ops address"));
+    let metrics = metrics_text(&app.http, &ops).await;
+    assert!(metrics.contains("custodian_uploads_total"), "{metrics}");
+    for probe in ["/healthz", "/readyz"] {
+        let response = app.http.get(format!("{ops}{probe}")).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{probe}");
+    }
+    for path in ["/metrics", "/healthz", "/readyz"] {
+        let response = app
+            .http
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(response.status(), 200, "{path} still on the API address");
+        let text = response.text().await.unwrap();
+        assert!(!text.contains("custodian_"), "{path}: {text}");
+    }
+    // The API itself is where it was.
+    assert_eq!(app.get(&app.token, "/v1/clips").await.status(), 200);
+}

@@ -346,6 +346,7 @@ fn standalone_args(data: &std::path::Path) -> StandaloneArgs {
         server: ServerArgs {
             listen: "127.0.0.1:0".parse().unwrap(),
             shutdown_grace: Duration::from_secs(5),
+            ops_listen: None,
             limits: Default::default(),
             tls: Default::default(),
         },

@@ -143,6 +143,7 @@ pub async fn spawn_standalone_adjusted(
         server: ServerArgs {
             listen: "127.0.0.1:0".parse().unwrap(),
             shutdown_grace: Duration::from_secs(5),
+            ops_listen: None,
             limits: Default::default(),
             tls: Default::default(),
         },
