@@ -22,8 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 mod serve;
 pub use serve::{
-    serve_tls, serve_with, Connection, LimitedListener, PeerAddress, ServerStream, Tls,
-    WatchedStream,
+    serve_tls, serve_with, Connection, LimitedListener, PeerAddress, ServerStream, WatchedStream,
 };
 
 use crate::blob::{BlobError, BlobStore};

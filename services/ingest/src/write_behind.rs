@@ -71,11 +71,6 @@ impl Sessions {
             .map(|(_, session)| session.clone())
     }
 
-    /// Whether this replica has a session for the upload.
-    pub(crate) fn holds(&self, clip: ClipId) -> bool {
-        self.get(clip).is_some()
-    }
-
     /// The upload's session, locked, consistent with `upload` as the catalogue just gave it.
     /// A new session gets a settler that closes it once the upload is idle. `None` if a
     /// session closed while this waited for it: it may have saved progress since `upload`

@@ -107,7 +107,7 @@ impl Connected<IncomingStream<'_, LimitedListener>> for Connection {
     fn connect_info(stream: IncomingStream<'_, LimitedListener>) -> Self {
         Self {
             peer: *stream.remote_addr(),
-            watch: stream.io().watch().clone(),
+            watch: stream.io().watch.clone(),
         }
     }
 }
@@ -142,16 +142,17 @@ impl Listener for LimitedListener {
                     });
                     let stream = WatchedStream {
                         inner: stream,
-                        watch,
+                        watch: watch.clone(),
                         timer: None,
                         _permit: permit,
                     };
-                    let stream = match &self.tls {
-                        None => ServerStream::Plain(stream),
+                    let transport = match &self.tls {
+                        None => Transport::Plain(stream),
                         Some(acceptor) => {
-                            ServerStream::Tls(Box::new(Tls::Handshaking(acceptor.accept(stream))))
+                            Transport::Tls(Box::new(Tls::Handshaking(acceptor.accept(stream))))
                         }
                     };
+                    let stream = ServerStream { watch, transport };
                     return (stream, peer);
                 }
                 Err(e) => accept_failed(e).await,
@@ -434,46 +435,22 @@ impl http_body::Body for Finishing {
 }
 
 /// A served connection: plain, or TLS over the watched TCP stream (so the deadlines apply to
-/// the handshake too).
-pub enum ServerStream {
+/// the handshake too), with the watch requests report to.
+pub struct ServerStream {
+    watch: Arc<Watch>,
+    transport: Transport,
+}
+
+enum Transport {
     Plain(WatchedStream),
     Tls(Box<Tls>),
 }
 
 /// A TLS connection, its handshake driven by the first read or write.
-pub enum Tls {
+enum Tls {
     Handshaking(tokio_rustls::Accept<WatchedStream>),
     Ready(tokio_rustls::server::TlsStream<WatchedStream>),
     Failed,
-}
-
-impl ServerStream {
-    fn watch(&self) -> &Arc<Watch> {
-        match self {
-            Self::Plain(stream) => &stream.watch,
-            Self::Tls(tls) => match tls.as_ref() {
-                Tls::Handshaking(accept) => match accept.get_ref() {
-                    Some(stream) => &stream.watch,
-                    None => unreachable_watch(),
-                },
-                Tls::Ready(stream) => &stream.get_ref().0.watch,
-                Tls::Failed => unreachable_watch(),
-            },
-        }
-    }
-}
-
-/// A watch for a connection whose stream is gone (a handshake that failed before the
-/// connection's info was asked for): it watches nothing.
-fn unreachable_watch() -> &'static Arc<Watch> {
-    static NONE: std::sync::OnceLock<Arc<Watch>> = std::sync::OnceLock::new();
-    NONE.get_or_init(|| {
-        Arc::new(Watch {
-            phase: Mutex::new(Phase::Busy(1)),
-            header_timeout: Duration::ZERO,
-            idle_timeout: Duration::ZERO,
-        })
-    })
 }
 
 impl Tls {
@@ -508,9 +485,9 @@ impl AsyncRead for ServerStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
-            Self::Tls(tls) => match tls.ready(cx) {
+        match &mut self.get_mut().transport {
+            Transport::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
+            Transport::Tls(tls) => match tls.ready(cx) {
                 Poll::Ready(Ok(stream)) => Pin::new(stream).poll_read(cx, buf),
                 Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
                 Poll::Pending => Poll::Pending,
@@ -525,9 +502,9 @@ impl AsyncWrite for ServerStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Self::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
-            Self::Tls(tls) => match tls.ready(cx) {
+        match &mut self.get_mut().transport {
+            Transport::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
+            Transport::Tls(tls) => match tls.ready(cx) {
                 Poll::Ready(Ok(stream)) => Pin::new(stream).poll_write(cx, buf),
                 Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
                 Poll::Pending => Poll::Pending,
@@ -536,9 +513,9 @@ impl AsyncWrite for ServerStream {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Plain(stream) => Pin::new(stream).poll_flush(cx),
-            Self::Tls(tls) => match tls.ready(cx) {
+        match &mut self.get_mut().transport {
+            Transport::Plain(stream) => Pin::new(stream).poll_flush(cx),
+            Transport::Tls(tls) => match tls.ready(cx) {
                 Poll::Ready(Ok(stream)) => Pin::new(stream).poll_flush(cx),
                 Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
                 Poll::Pending => Poll::Pending,
@@ -547,9 +524,9 @@ impl AsyncWrite for ServerStream {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
-            Self::Tls(tls) => match tls.as_mut() {
+        match &mut self.get_mut().transport {
+            Transport::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
+            Transport::Tls(tls) => match tls.as_mut() {
                 Tls::Ready(stream) => Pin::new(stream).poll_shutdown(cx),
                 _ => Poll::Ready(Ok(())),
             },
