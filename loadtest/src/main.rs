@@ -1,7 +1,7 @@
 //! `custodian-loadtest`: an open-model load generator for Custodian's upload pipeline. It
 //! generates a few small clips with ffmpeg, uploads them for simulated bureaus and devices at
 //! `--rate` uploads/s for `--duration`, follows each clip to `catalogued`, and writes a
-//! report to `--out` (see the crate documentation and README.md, "Load test").
+//! report to `--out` (see the crate documentation and docs/performance.md, "Load test").
 
 use clap::Parser as _;
 use custodian_loadtest::{clips, config, run};
