@@ -29,7 +29,14 @@ promtool test rules deploy/prometheus/alerts_test.yml
 # The Kubernetes manifests: every overlay renders and every object is valid.
 scripts/check-k8s.sh
 
-cargo test --workspace --locked "$@"
+log=$(mktemp /tmp/custodian-test.XXXXXX.log)
+cargo test --workspace --locked "$@" 2>&1 | tee "$log"
+
+# The rules article by article, from the results of the run above (its scenarios are tests of
+# the suite); a filtered run leaves scenarios out, so only a full run is judged.
+if (($# == 0)); then
+  scripts/conformance.sh --results "$log"
+fi
 
 # The deployment files: Prometheus configurations, compose file, systemd units, and the
 # Dockerfile's FFmpeg libraries against what the binary the tests ran links.
