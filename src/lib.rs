@@ -4,7 +4,6 @@
 //! their HTTP routes beside `/metrics`, `/healthz` and `/readyz`, and shuts them down in order.
 
 pub mod admin;
-pub mod agent;
 pub mod app;
 pub mod cli;
 pub mod demo;

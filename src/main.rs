@@ -129,7 +129,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             println!("catalogue migrated");
             Ok(())
         }
-        Command::Upload(args) => custodian::agent::run(args).await,
+        Command::Upload(args) => custodian_agent::run(args).await,
         Command::Demo(args) => {
             let result = custodian::demo::run(&args).await.context("demo failed")?;
             println!("{}", serde_json::to_string_pretty(&result)?);

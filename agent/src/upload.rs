@@ -1,7 +1,6 @@
-//! `custodian upload`: the collection station's agent. It uploads files (or every file that
-//! appears in a watched directory) over tus, a few at a time, resuming where it stopped after
-//! a lost link or its own restart: a state file maps each file to its tus URL and how far it
-//! got. Device, officer and time come from a JSON sidecar (`FILE.json`) or else from the GA/T
+//! The upload itself: files (or every file that appears in a watched directory) go over tus,
+//! a few at a time, resuming where they stopped after a lost link or the agent's own restart:
+//! a state file maps each file to its tus URL and how far it got. Device, officer and time come from a JSON sidecar (`FILE.json`) or else from the GA/T
 //! 947 file name. A file counts as done only once the server's receipt names the SHA-256 the
 //! agent computed itself; only then, and only with `--delete-after-verify`, is it deleted.
 
@@ -22,7 +21,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::Mutex;
 
-use crate::cli::UploadArgs;
+use crate::UploadArgs;
 
 /// Where a file stands, as kept in the state file between runs.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -268,7 +267,7 @@ fn classify(status: StatusCode, what: &str, body: String) -> Failure {
 struct Agent {
     http: reqwest::Client,
     server: String,
-    token: String,
+    token: secrecy::SecretString,
     chunk: u64,
     retries: u32,
     delete_after_verify: bool,
@@ -396,7 +395,7 @@ impl Agent {
     fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
         self.http
             .request(method, url)
-            .bearer_auth(&self.token)
+            .bearer_auth(secrecy::ExposeSecret::expose_secret(&self.token))
             .header("Tus-Resumable", custodian_core::tus::VERSION)
     }
 

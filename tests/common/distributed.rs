@@ -37,7 +37,7 @@ pub async fn deployment_on(
         ("CUSTODIAN_S3_ACCESS_KEY_ID", s3.access_key_id.clone()),
         (
             "CUSTODIAN_S3_SECRET_ACCESS_KEY",
-            s3.secret_access_key.clone(),
+            secrecy::ExposeSecret::expose_secret(&s3.secret_access_key).to_owned(),
         ),
         ("CUSTODIAN_S3_PART_SIZE", "5MiB".into()),
         ("CUSTODIAN_NATS_URL", nats.url.clone()),
@@ -371,7 +371,7 @@ impl PrivateGarage {
             bucket: GARAGE_BUCKET.into(),
             region: "us-east-1".into(),
             access_key_id: self.access_key.clone(),
-            secret_access_key: self.secret_key.clone(),
+            secret_access_key: self.secret_key.clone().into(),
             path_style: true,
             part_size: 5 << 20,
             parts_in_flight: 2,

@@ -20,6 +20,7 @@ pub mod naming;
 pub mod resumable;
 pub mod retention;
 pub mod roles;
+pub mod settings;
 pub mod state;
 pub mod station;
 pub mod token;

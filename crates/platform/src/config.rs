@@ -8,82 +8,7 @@ use std::time::Duration;
 use crate::blob::S3Settings;
 use crate::bus::NatsSettings;
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("{setting} = {value:?}: {problem}")]
-pub struct ConfigError {
-    pub setting: &'static str,
-    pub value: String,
-    pub problem: String,
-}
-
-impl ConfigError {
-    pub fn new(setting: &'static str, value: impl ToString, problem: impl ToString) -> Self {
-        Self {
-            setting,
-            value: value.to_string(),
-            problem: problem.to_string(),
-        }
-    }
-}
-
-/// Parses a size such as `8MiB`, `512KiB`, `2GiB`, `10MB` or a plain byte count.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let trimmed = text.trim();
-    let split = trimmed
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size such as 8MiB"))?;
-    let factor: u64 = match unit.trim() {
-        "" | "B" => 1,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        "TiB" => 1 << 40,
-        "KB" | "kB" => 1_000,
-        "MB" => 1_000_000,
-        "GB" => 1_000_000_000,
-        "TB" => 1_000_000_000_000,
-        other => {
-            return Err(format!(
-                "unknown unit {other:?} in {text:?} (use B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)"
-            ))
-        }
-    };
-    number
-        .checked_mul(factor)
-        .ok_or_else(|| format!("{text:?} is too large"))
-}
-
-/// Parses a duration such as `30s`, `5m`, `2h`, `7d`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let trimmed = text.trim();
-    let split = trimmed
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 30s or 5m"))?;
-    let seconds = match unit {
-        "ms" => return Ok(Duration::from_millis(number)),
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        other => {
-            return Err(format!(
-                "unknown unit {other:?} in {text:?} (use ms, s, m, h, d)"
-            ))
-        }
-    };
-    number
-        .checked_mul(seconds)
-        .map(Duration::from_secs)
-        .ok_or_else(|| format!("{text:?} is too long"))
-}
+pub use custodian_core::settings::{parse_duration, parse_size, ConfigError};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct DatabaseArgs {
@@ -161,7 +86,7 @@ pub struct S3Args {
         env = "CUSTODIAN_S3_SECRET_ACCESS_KEY",
         hide_env_values = true
     )]
-    pub s3_secret_access_key: String,
+    pub s3_secret_access_key: secrecy::SecretString,
     /// Path-style addressing (bucket in the path), as self-hosted servers need.
     #[arg(long = "s3-path-style", env = "CUSTODIAN_S3_PATH_STYLE", default_value_t = true, action = clap::ArgAction::Set)]
     pub s3_path_style: bool,
@@ -210,7 +135,7 @@ impl S3Args {
         if self.s3_access_key_id.is_empty() {
             return Err(ConfigError::new("s3-access-key-id", "", "must be set"));
         }
-        if self.s3_secret_access_key.is_empty() {
+        if secrecy::ExposeSecret::expose_secret(&self.s3_secret_access_key).is_empty() {
             return Err(ConfigError::new("s3-secret-access-key", "", "must be set"));
         }
         if !(5 << 20..=5 << 30).contains(&self.s3_part_size) {
@@ -511,30 +436,27 @@ mod tests {
     }
 
     #[test]
-    fn sizes_and_durations_parse_with_units() {
-        assert_eq!(parse_size("8MiB"), Ok(8 << 20));
-        assert_eq!(parse_size("10MB"), Ok(10_000_000));
-        assert_eq!(parse_size("123"), Ok(123));
-        assert!(parse_size("8 parsecs").unwrap_err().contains("parsecs"));
-        assert!(parse_size("MiB").is_err());
-        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert!(parse_duration("5").is_err());
-    }
-
-    #[test]
     fn bad_values_are_named() {
         let args = S3Args {
             s3_endpoint: Some("127.0.0.1:3900".into()),
             s3_bucket: "footage".into(),
             s3_region: "us-east-1".into(),
             s3_access_key_id: "GK1".into(),
-            s3_secret_access_key: "secret".into(),
+            s3_secret_access_key: "hunter2-s3".into(),
             s3_path_style: true,
             s3_part_size: 8 << 20,
             s3_parts_in_flight: 4,
             s3_create_bucket: false,
         };
+        let settings = S3Args {
+            s3_endpoint: None,
+            ..args.clone()
+        }
+        .validate()
+        .unwrap();
+        for printed in [format!("{args:?}"), format!("{settings:?}")] {
+            assert!(!printed.contains("hunter2-s3"), "the secret shows in {printed}");
+        }
         assert_eq!(args.validate().unwrap_err().setting, "s3-endpoint");
         let small = S3Args {
             s3_endpoint: None,

@@ -53,7 +53,7 @@ pub fn s3_settings(bucket: &str) -> S3Settings {
         bucket: bucket.to_owned(),
         region: "us-east-1".into(),
         access_key_id: var("CUSTODIAN_TEST_S3_ACCESS_KEY_ID"),
-        secret_access_key: var("CUSTODIAN_TEST_S3_SECRET_ACCESS_KEY"),
+        secret_access_key: var("CUSTODIAN_TEST_S3_SECRET_ACCESS_KEY").into(),
         path_style: true,
         part_size: 5 << 20,
         parts_in_flight: 2,

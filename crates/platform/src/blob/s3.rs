@@ -36,7 +36,8 @@ pub struct S3Settings {
     pub bucket: String,
     pub region: String,
     pub access_key_id: String,
-    pub secret_access_key: String,
+    /// Never printed: its Debug shows `[REDACTED]`.
+    pub secret_access_key: secrecy::SecretString,
     pub path_style: bool,
     pub part_size: usize,
     pub parts_in_flight: usize,
@@ -114,7 +115,7 @@ impl S3BlobStore {
             .build_https();
         let credentials = Credentials::new(
             &settings.access_key_id,
-            &settings.secret_access_key,
+            secrecy::ExposeSecret::expose_secret(&settings.secret_access_key),
             None,
             None,
             "custodian-config",
