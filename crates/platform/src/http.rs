@@ -606,8 +606,21 @@ pub async fn track(State(metrics): State<HttpMetrics>, request: Request, next: N
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".into());
     let method = request.method().to_string();
+    // Every log line of the request carries its route and, where the route names one, the
+    // clip or case it is about (a span field, never a metric label).
+    let span = tracing::info_span!(
+        "request",
+        %method,
+        %route,
+        target = tracing::field::Empty,
+        status = tracing::field::Empty,
+    );
+    if let Some(target) = target_of(&route, request.uri().path()) {
+        span.record("target", tracing::field::display(&target));
+    }
     let started = Instant::now();
-    let response = next.run(request).await;
+    let response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
+    span.record("status", response.status().as_u16());
     metrics
         .duration
         .with_label_values(&[&route, &method])

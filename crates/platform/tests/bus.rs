@@ -304,3 +304,77 @@ async fn nats_poison_message_is_dead_lettered_after_max_deliveries() {
         (&b"poison"[..], 3)
     );
 }
+
+/// Log lines written while a job runs name the consumer, the attempt and the clip, so one
+/// clip's processing can be followed through the log.
+#[tokio::test]
+async fn a_jobs_log_lines_name_its_clip() {
+    #[derive(Clone, Default)]
+    struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    // A current-thread runtime: the spawned job runs on this thread, under this subscriber.
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let bus = Arc::new(InProcessBus::new());
+    let shutdown = CancellationToken::new();
+    let handled = Arc::new(AtomicU32::new(0));
+    let counter = handled.clone();
+    let handler = move |_job: Job| {
+        let counter = counter.clone();
+        async move {
+            tracing::warn!("transcoding");
+            counter.fetch_add(1, Ordering::SeqCst);
+            Ok::<(), HandleError>(())
+        }
+    };
+    let registry = prometheus::Registry::new();
+    let worker = tokio::spawn(run_consumer(
+        bus.clone(),
+        spec("spans", Duration::from_secs(5)),
+        JobMetrics::register(&registry).unwrap(),
+        Duration::from_secs(5),
+        shutdown.clone(),
+        handler,
+    ));
+    let clip = "0190f5a2-7b3c-7000-8000-00000000abcd";
+    let event = custodian_proto::v1::ClipStored {
+        clip_id: clip.into(),
+        ..Default::default()
+    };
+    bus.publish(
+        Topic::ClipStored,
+        "spans-1",
+        Bytes::from(custodian_proto::Message::encode_to_vec(&event)),
+    )
+    .await
+    .unwrap();
+    custodian_platform::testing::eventually(WAIT, "the job ran", || {
+        let handled = handled.clone();
+        async move { (handled.load(Ordering::SeqCst) == 1).then_some(()) }
+    })
+    .await;
+    shutdown.cancel();
+    worker.await.unwrap();
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains("transcoding"))
+        .unwrap_or_else(|| panic!("no log line of the job: {log}"));
+    for field in ["consumer=spans", "attempt=1", &format!("clip_id={clip}")] {
+        assert!(line.contains(field), "{field} missing from {line:?}");
+    }
+}

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 use tokio_util::sync::CancellationToken;
 
-use super::{Bus, BusError, ConsumerSpec, Delivery};
+use super::{Bus, BusError, ConsumerSpec, Delivery, Topic};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HandleError {
@@ -239,7 +239,18 @@ async fn consume<H, F>(
         };
         match delivery {
             Ok(delivery) => {
-                handle_one(&*bus, &spec, &metrics, job_timeout, &handler, delivery).await
+                // Each job's log lines name the consumer, the attempt and the clip.
+                let span = tracing::info_span!(
+                    "job",
+                    consumer = %spec.name,
+                    attempt = delivery.attempt,
+                    clip_id = tracing::field::Empty,
+                );
+                if let Some(clip) = clip_of(delivery.topic, &delivery.payload) {
+                    span.record("clip_id", tracing::field::display(&clip));
+                }
+                let job = handle_one(&*bus, &spec, &metrics, job_timeout, &handler, delivery);
+                tracing::Instrument::instrument(job, span).await
             }
             Err(BusError::Closed { .. }) => subscription = None,
             Err(e) => {
@@ -248,6 +259,20 @@ async fn consume<H, F>(
                 tokio::select! { _ = shutdown.cancelled() => return, _ = tokio::time::sleep(Duration::from_secs(1)) => {} }
             }
         }
+    }
+}
+
+/// The clip a message is about, for the job's span: every event names one.
+fn clip_of(topic: Topic, payload: &[u8]) -> Option<String> {
+    use custodian_proto::{v1, Message};
+    match topic {
+        Topic::ClipStored => v1::ClipStored::decode(payload).ok().map(|m| m.clip_id),
+        Topic::ClipTranscoded => v1::ClipTranscoded::decode(payload).ok().map(|m| m.clip_id),
+        Topic::ClipFingerprinted => v1::ClipFingerprinted::decode(payload)
+            .ok()
+            .map(|m| m.clip_id),
+        Topic::ClipCatalogued => v1::ClipCatalogued::decode(payload).ok().map(|m| m.clip_id),
+        Topic::CopyApproved => v1::CopyApproved::decode(payload).ok().map(|m| m.clip_id),
     }
 }
 
@@ -266,14 +291,14 @@ async fn handle_one<H, F>(
     if delivery.attempt > 1 {
         metrics.redeliveries.with_label_values(&[&spec.name]).inc();
     }
-    let mut job = tokio::spawn(tokio::time::timeout(
+    let mut job = tokio::spawn(tracing::Instrument::in_current_span(tokio::time::timeout(
         job_timeout,
         handler(Job {
             payload: delivery.payload.clone(),
             attempt: delivery.attempt,
             last_attempt: delivery.attempt >= spec.max_deliver,
         }),
-    ));
+    )));
     // A long job (a transcode) tells the bus it is still alive well inside the ack wait, so
     // the message is not handed to another worker while this one is busy with it.
     let mut heartbeat = tokio::time::interval(progress_every(spec.ack_wait));
