@@ -243,6 +243,54 @@ impl From<BlobError> for ApiError {
     }
 }
 
+/// What a `Range` header asks of an object of `size` bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteRange {
+    /// No range, or one this server does not serve as a part (several ranges, another
+    /// unit, bad syntax): the whole object, as RFC 9110 lets a server answer.
+    Whole,
+    /// Bytes `start` to `end`, both included.
+    Part { start: u64, end: u64 },
+    /// A range that starts past the end.
+    Unsatisfiable,
+}
+
+/// Resolves a `Range: bytes=…` header (a single range: `a-b`, `a-`, or the last `n` bytes
+/// `-n`) against an object of `size` bytes.
+pub fn byte_range(header: Option<&str>, size: u64) -> ByteRange {
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
+        return ByteRange::Whole;
+    };
+    if spec.contains(',') {
+        return ByteRange::Whole;
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return ByteRange::Whole;
+    };
+    let number = |text: &str| text.trim().parse::<u64>().ok();
+    let (start, end) = match (first.trim().is_empty(), last.trim().is_empty()) {
+        // The last n bytes.
+        (true, false) => match number(last) {
+            Some(0) => return ByteRange::Unsatisfiable,
+            Some(n) => (size.saturating_sub(n), size.saturating_sub(1)),
+            None => return ByteRange::Whole,
+        },
+        (false, true) => match number(first) {
+            Some(start) => (start, size.saturating_sub(1)),
+            None => return ByteRange::Whole,
+        },
+        (false, false) => match (number(first), number(last)) {
+            (Some(start), Some(end)) if start <= end => (start, end.min(size.saturating_sub(1))),
+            _ => return ByteRange::Whole,
+        },
+        (true, true) => return ByteRange::Whole,
+    };
+    if size == 0 || start >= size {
+        return ByteRange::Unsatisfiable;
+    }
+    ByteRange::Part { start, end }
+}
+
 /// Who is calling: set by `authenticate` for every API request.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -730,4 +778,39 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     serve_with(listener, router, shutdown, &Default::default()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{byte_range, ByteRange};
+
+    #[test]
+    fn ranges_resolve_against_the_size() {
+        let part = |start, end| ByteRange::Part { start, end };
+        assert_eq!(byte_range(None, 100), ByteRange::Whole);
+        assert_eq!(byte_range(Some("bytes=0-9"), 100), part(0, 9));
+        assert_eq!(byte_range(Some("bytes=90-"), 100), part(90, 99));
+        assert_eq!(byte_range(Some("bytes=90-200"), 100), part(90, 99));
+        assert_eq!(byte_range(Some("bytes=-10"), 100), part(90, 99));
+        assert_eq!(byte_range(Some("bytes=-500"), 100), part(0, 99));
+        assert_eq!(
+            byte_range(Some("bytes=100-"), 100),
+            ByteRange::Unsatisfiable
+        );
+        assert_eq!(byte_range(Some("bytes=-0"), 100), ByteRange::Unsatisfiable);
+        assert_eq!(byte_range(Some("bytes=0-"), 0), ByteRange::Unsatisfiable);
+        for ignored in [
+            "bytes=5-2",
+            "bytes=0-1,5-6",
+            "items=0-1",
+            "bytes=x-y",
+            "bytes=-",
+        ] {
+            assert_eq!(
+                byte_range(Some(ignored), 100),
+                ByteRange::Whole,
+                "{ignored}"
+            );
+        }
+    }
 }

@@ -51,6 +51,19 @@ async fn contract(store: &dyn BlobStore, big: usize) {
         store.size_of(&written.key).await.unwrap(),
         Some(small.len() as u64)
     );
+    // A range of it, as a player seeking asks for, including the last byte and none at all.
+    for (start, length) in [(0u64, 10u64), (12_345, 4_096), (99_990, 10), (500, 0)] {
+        let mut reader = store
+            .open_range(&written.key, start, length)
+            .await
+            .expect("open a range");
+        let mut part = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut reader, &mut part)
+            .await
+            .unwrap();
+        let (start, end) = (start as usize, (start + length) as usize);
+        assert_eq!(part, small[start..end], "bytes {start}..{end}");
+    }
 
     // An original is never overwritten.
     match store.create(&written.key).await {

@@ -69,6 +69,60 @@ impl Catalog {
             .ok_or_else(|| missing(&clip, "viewing copy"))
     }
 
+    /// Serves the part of `key` that a `Range` header asks for (206), all of it without one
+    /// (200), or 416 for a range past its end; a player needs this to seek.
+    async fn serve_range(
+        &self,
+        key: &str,
+        content_type: &'static str,
+        range: Option<&str>,
+    ) -> Result<axum::response::Response, ApiError> {
+        use custodian_platform::http::{byte_range, ByteRange};
+        let size = self
+            .ports
+            .blob
+            .size_of(key)
+            .await?
+            .ok_or_else(|| not_ready("file"))?;
+        let (status, start, length, content_range) = match byte_range(range, size) {
+            ByteRange::Whole => (StatusCode::OK, 0, size, None),
+            ByteRange::Part { start, end } => (
+                StatusCode::PARTIAL_CONTENT,
+                start,
+                end - start + 1,
+                Some(format!("bytes {start}-{end}/{size}")),
+            ),
+            ByteRange::Unsatisfiable => {
+                return Ok((
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    [
+                        (header::CONTENT_RANGE, format!("bytes */{size}")),
+                        (header::ACCEPT_RANGES, "bytes".to_owned()),
+                    ],
+                )
+                    .into_response())
+            }
+        };
+        let reader = self.ports.blob.open_range(key, start, length).await?;
+        let mut response = (
+            status,
+            [
+                (header::CONTENT_TYPE, content_type.to_owned()),
+                (header::CONTENT_LENGTH, length.to_string()),
+                (header::ACCEPT_RANGES, "bytes".to_owned()),
+                (header::CACHE_CONTROL, "private, no-store".to_owned()),
+            ],
+            Body::from_stream(tokio_util::io::ReaderStream::new(reader)),
+        )
+            .into_response();
+        if let Some(content_range) = content_range {
+            if let Ok(value) = header::HeaderValue::from_str(&content_range) {
+                response.headers_mut().insert(header::CONTENT_RANGE, value);
+            }
+        }
+        Ok(response)
+    }
+
     async fn serve(
         &self,
         key: &str,
@@ -99,6 +153,8 @@ impl Catalog {
     params(("id" = uuid::Uuid, Path, description = "clip id")),
     responses(
         (status = 200, description = "the viewing copy (H.264/AAC MP4, time and place burned in)", content_type = "video/mp4"),
+        (status = 206, description = "the bytes a `Range: bytes=…` header asked for (a player seeking)", content_type = "video/mp4"),
+        (status = 416, description = "a range that starts past the end of the copy"),
         (status = 403, description = "a role that may not watch footage (region admins oversee records, not pictures)", body = custodian_platform::http::ErrorBody),
         (status = 404, description = "no such clip in the caller's bureau, or no copy yet", body = custodian_platform::http::ErrorBody),
         (status = 409, description = "the clip failed (`clip-failed`, with the reason): it will have no copy", body = custodian_platform::http::ErrorBody),
@@ -110,9 +166,15 @@ pub(crate) async fn view(
     State(catalog): State<Arc<Catalog>>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-) -> Result<impl IntoResponse, ApiError> {
+    headers: axum::http::HeaderMap,
+) -> Result<axum::response::Response, ApiError> {
     let rendition = catalog.rendition_of(&caller, &id).await?;
-    catalog.serve(&rendition.view_key, "video/mp4").await
+    let range = headers
+        .get(header::RANGE)
+        .and_then(|value| value.to_str().ok());
+    catalog
+        .serve_range(&rendition.view_key, "video/mp4", range)
+        .await
 }
 
 #[utoipa::path(

@@ -175,6 +175,29 @@ impl BlobStore for LocalBlobStore {
         }
     }
 
+    async fn open_range(
+        &self,
+        key: &str,
+        start: u64,
+        length: u64,
+    ) -> Result<BlobReader, BlobError> {
+        use tokio::io::{AsyncReadExt, AsyncSeekExt};
+        let path = self.path_of(key)?;
+        let mut file = match tokio::fs::File::open(&path).await {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(BlobError::NotFound {
+                    key: key.to_owned(),
+                })
+            }
+            Err(e) => return Err(io(&path)(e)),
+        };
+        file.seek(std::io::SeekFrom::Start(start))
+            .await
+            .map_err(io(&path))?;
+        Ok(Box::pin(file.take(length)))
+    }
+
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
         let dir = self.path_of(prefix.trim_end_matches('/'))?;
         let mut keys = Vec::new();

@@ -170,6 +170,9 @@ pub trait BlobStore: Send + Sync {
     /// The object's size, or `None` if there is no such object.
     async fn size_of(&self, key: &str) -> Result<Option<u64>, BlobError>;
     async fn open(&self, key: &str) -> Result<BlobReader, BlobError>;
+    /// Reads `length` bytes from `start` (a player seeking in a viewing copy).
+    async fn open_range(&self, key: &str, start: u64, length: u64)
+        -> Result<BlobReader, BlobError>;
     /// Removes an object. Only for uploads that never became clips, and for retention.
     async fn delete(&self, key: &str) -> Result<(), BlobError>;
     /// The keys of every object under `prefix` (a folder ending in `/`), sorted. For small

@@ -307,6 +307,27 @@ impl BlobStore for S3BlobStore {
         Ok(Box::pin(object.body.into_async_read()))
     }
 
+    async fn open_range(
+        &self,
+        key: &str,
+        start: u64,
+        length: u64,
+    ) -> Result<BlobReader, BlobError> {
+        if length == 0 {
+            return Ok(Box::pin(tokio::io::empty()));
+        }
+        let object = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .range(format!("bytes={start}-{}", start + length - 1))
+            .send()
+            .await
+            .map_err(|e| classify("get_object", key, e))?;
+        Ok(Box::pin(object.body.into_async_read()))
+    }
+
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
         let mut keys = Vec::new();
         let mut pages = self
