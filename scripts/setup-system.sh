@@ -12,6 +12,7 @@ packages=(
   python3 python3-venv  # moto, the S3 Object Lock emulator the tests use
   prometheus        # promtool: checks and unit-tests the alert rules
   nodejs            # tus-js-client, one of the tus clients the tests drive
+  chromium chromium-driver  # the web console is tested in a real browser, over WebDriver
 )
 # Debian's npm; a nodejs from elsewhere (NodeSource) brings its own, which Debian's conflicts with.
 command -v npm >/dev/null || packages+=(npm)

@@ -89,6 +89,12 @@ fn build_info(registry: &Registry) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where a process serves the web console.
+enum ConsoleAt {
+    /// At `/`, speaking to this process's own API in-process (the standalone server).
+    Root,
+}
+
 /// Everything one process serves, on one listener.
 async fn start(
     ports: Ports,
@@ -96,6 +102,7 @@ async fn start(
     roles: Vec<(Router, RoleTask)>,
     dependencies: Dependencies,
     openapi: utoipa::openapi::OpenApi,
+    console: Option<ConsoleAt>,
 ) -> anyhow::Result<RunningApp> {
     server.limits.validate()?;
     let tls = server.tls.server_config()?;
@@ -109,10 +116,19 @@ async fn start(
         tasks.spawn(task(shutdown.clone()));
     }
     let ops = ops_router(ports.registry.clone(), dependencies, shutdown.clone());
-    let api = api.route(
+    let mut api = api.route(
         "/openapi.json",
         axum::routing::get(move || async move { axum::Json(openapi) }),
     );
+    if let Some(ConsoleAt::Root) = console {
+        // The console's requests go through the API router as it stands here, so they meet
+        // the same authentication, scoping and audit as any client's.
+        let in_process = Arc::new(custodian_console::InProcessApi::new(api.clone()));
+        let config = custodian_console::ConsoleConfig {
+            secure_cookies: tls.is_some(),
+        };
+        api = api.merge(custodian_console::Console::new(in_process, config).router());
+    }
     // With an ops address the metrics (which name the bureaus) and probes live there alone.
     let (router, ops_addr) = match server.ops_listen {
         None => (api.merge(ops), None),
@@ -339,7 +355,8 @@ pub async fn start_standalone_with_clock(
     openapi.merge(custodian_catalog::openapi());
     openapi.merge(custodian_retention::openapi());
     openapi.merge(custodian_custody::openapi());
-    start(ports, &args.server, roles, dependencies, describe(openapi)).await
+    let console = args.console.then_some(ConsoleAt::Root);
+    start(ports, &args.server, roles, dependencies, describe(openapi), console).await
 }
 
 pub async fn open_standalone_catalogue(
@@ -486,5 +503,5 @@ pub async fn start_role(args: &ServeArgs) -> anyhow::Result<RunningApp> {
         catalogue: Some(catalogue),
     };
     tracing::info!(role = ?args.role, "serving one role on S3, NATS and the catalogue database");
-    start(ports, &args.server, roles, dependencies, describe(openapi)).await
+    start(ports, &args.server, roles, dependencies, describe(openapi), None).await
 }

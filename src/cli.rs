@@ -144,6 +144,9 @@ pub struct StandaloneArgs {
     pub media: MediaJobArgs,
     #[command(flatten)]
     pub access: AccessArgs,
+    /// Serve the web console at `/` (sign in with an account made by `admin user create`).
+    #[arg(long = "console", env = "CUSTODIAN_CONSOLE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub console: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -65,6 +65,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Value> {
         transcoder: Default::default(),
         media: Default::default(),
         access: Default::default(),
+        console: true,
     };
     let app = start_standalone(&standalone).await?;
     let base = format!("http://{}", app.addr);

@@ -679,6 +679,7 @@ async fn the_roles_that_see_secret_clips_are_configured() {
             access: custodian_platform::config::AccessArgs {
                 secret_roles: bad.iter().map(|r| r.to_string()).collect(),
             },
+            console: true,
         };
         let Err(error) = custodian::app::start_standalone(&args).await else {
             panic!("secret roles {bad:?} accepted");

@@ -361,6 +361,7 @@ fn standalone_args(data: &std::path::Path) -> StandaloneArgs {
         transcoder: Default::default(),
         media: Default::default(),
         access: Default::default(),
+        console: true,
     }
 }
 

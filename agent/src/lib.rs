@@ -64,7 +64,10 @@ impl UploadArgs {
                 "must be an http:// or https:// URL",
             ));
         }
-        if secrecy::ExposeSecret::expose_secret(&self.token).trim().is_empty() {
+        if secrecy::ExposeSecret::expose_secret(&self.token)
+            .trim()
+            .is_empty()
+        {
             return Err(ConfigError::new(
                 "token",
                 "<empty>",
@@ -98,4 +101,3 @@ impl UploadArgs {
         Ok(())
     }
 }
-

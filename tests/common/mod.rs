@@ -154,6 +154,7 @@ pub async fn spawn_standalone_adjusted(
         transcoder: Default::default(),
         media: Default::default(),
         access: Default::default(),
+        console: true,
     };
     adjust(&mut args);
     let app = custodian::app::start_standalone_with_clock(&args, clock)

@@ -81,7 +81,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("{text:?} is too long"))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

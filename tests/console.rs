@@ -1,0 +1,493 @@
+//! The web console, used as people use it: a real browser (headless chromium) against the
+//! standalone server with real clips made by the ffmpeg command line, and the same pages
+//! attacked over plain HTTP the way a hostile page or a curious officer would.
+
+#[path = "common/browser.rs"]
+mod browser;
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use browser::{Browser, ARROW_DOWN, CONTROL, ENTER, RELEASE, TAB};
+use common::video::{ffmpeg, test_clip};
+use common::TestApp;
+use custodian_core::roles::{OfficerIdentity, Role};
+use custodian_core::{BureauId, LocalId, Sha256Digest};
+use serde_json::Value;
+
+const PASSWORD: &str = "console-test-password";
+const WAIT: Duration = Duration::from_secs(120);
+
+async fn add_person(app: &TestApp, bureau: &str, name: &str, role: Role, officer: Option<&str>) {
+    let hash = custodian_core::users::hash_password(PASSWORD, [9; 16]).unwrap();
+    let identity = OfficerIdentity {
+        officer: officer.map(|o| LocalId::parse("officer", o).unwrap()),
+        team: None,
+    };
+    app.app
+        .ports
+        .catalogue
+        .create_user(
+            &BureauId::parse(bureau).unwrap(),
+            name,
+            role,
+            &identity,
+            &hash,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+}
+
+/// Uploads a file as the officer's station with its digest; answers the clip id.
+async fn upload(app: &TestApp, token: &str, path: &Path, recorded_at: &str) -> String {
+    let body = std::fs::read(path).unwrap();
+    let response = app
+        .http
+        .put(format!("{}/v1/uploads", app.base))
+        .bearer_auth(token)
+        .header(
+            "Content-Digest",
+            Sha256Digest::of(&body).to_content_digest(),
+        )
+        .query(&[
+            ("device", "DSJ-0001"),
+            ("officer", "031234"),
+            ("recorded_at", recorded_at),
+            ("file_name", "DSJ-0001_031234.mp4"),
+        ])
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{:?}", response.text().await);
+    let receipt: Value = response.json().await.unwrap();
+    receipt["clip_id"].as_str().unwrap().to_owned()
+}
+
+async fn catalogued(app: &TestApp, token: &str, id: &str) -> Value {
+    custodian_platform::testing::eventually(WAIT, &format!("clip {id} catalogued"), || async {
+        let record: Value = app
+            .get(token, &format!("/v1/clips/{id}"))
+            .await
+            .json()
+            .await
+            .ok()?;
+        (record["state"] == "catalogued").then_some(record)
+    })
+    .await
+}
+
+/// Signs in through the form, typing like a person.
+async fn sign_in(browser: &Browser, base: &str, bureau: &str, name: &str) {
+    browser.goto(&format!("{base}/")).await;
+    assert!(
+        browser.url().await.contains("/login?next="),
+        "not sent to sign in"
+    );
+    let field = browser.find("#bureau").await;
+    browser.type_into(&field, bureau).await;
+    let field = browser.find("#username").await;
+    browser.type_into(&field, name).await;
+    let field = browser.find("#password").await;
+    browser
+        .type_into(&field, &format!("{PASSWORD}{ENTER}"))
+        .await;
+    browser
+        .wait_for(
+            "the work page",
+            WAIT,
+            "return document.getElementById('waiting-count') !== null",
+        )
+        .await;
+}
+
+/// Sign-in, today's work, three clips classified by keyboard alone, the viewing copy playing
+/// with its subtitles, a finding clicked to seek the player, and the English switch.
+#[tokio::test]
+async fn an_officer_signs_in_classifies_by_keyboard_and_watches_in_a_real_browser() {
+    let app = common::spawn_standalone_with_media().await;
+    let base = app.base.clone();
+    add_person(&app, "b1", "li.lei", Role::Officer, Some("031234")).await;
+
+    // Three clips of the officer's camera, one with frames 2.0-3.0 s cut out (a finding).
+    let work = tempfile::tempdir().unwrap();
+    let mut ids = Vec::new();
+    for (n, hour) in ["09", "10", "11"].iter().enumerate() {
+        let path = work.path().join(format!("clip{n}.mp4"));
+        if n == 0 {
+            ffmpeg(&[
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=320x240:rate=25:duration=6",
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=frequency=440:duration=6",
+                "-vf",
+                "select='not(between(t,2,3))'",
+                "-fps_mode",
+                "passthrough",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "veryfast",
+                "-pix_fmt",
+                "yuv420p",
+                "-c:a",
+                "aac",
+                "-shortest",
+                path.to_str().unwrap(),
+            ]);
+        } else {
+            test_clip(&path, "320x240", 25, 4, &["-preset", "veryfast"]);
+        }
+        let recorded = format!("2026-11-27T{hour}:00:00+08:00");
+        ids.push(upload(&app, &app.token, &path, &recorded).await);
+    }
+    for id in &ids {
+        catalogued(&app, &app.token, id).await;
+    }
+
+    let browser = Browser::start().await;
+    sign_in(&browser, &base, "b1", "li.lei").await;
+    let page = browser.text().await;
+    assert!(
+        page.contains("待办"),
+        "the work page is in Chinese by default: {page}"
+    );
+    assert_eq!(
+        browser
+            .eval("return document.getElementById('waiting-count').textContent")
+            .await,
+        "3"
+    );
+    for id in &ids {
+        browser.find(&format!("a[href='/clips/{id}']")).await;
+    }
+    browser.screenshot("work").await;
+
+    // The first clip's page: the viewing copy plays with its subtitle track loaded, and the
+    // finding on the timeline seeks the player to where the frames are missing.
+    browser.goto(&format!("{base}/clips/{}", ids[0])).await;
+    browser
+        .wait_for(
+            "the subtitle cues",
+            WAIT,
+            "const v = document.getElementById('player'); \
+            return v && v.textTracks[0].cues && v.textTracks[0].cues.length > 0",
+        )
+        .await;
+    browser
+        .eval("const v = document.getElementById('player'); v.muted = true; v.play(); return true")
+        .await;
+    browser
+        .wait_for(
+            "the video to play",
+            WAIT,
+            "return document.getElementById('player').currentTime > 0.5",
+        )
+        .await;
+    let marks = browser
+        .wait_for(
+            "the findings drawn on the timeline",
+            WAIT,
+            "return Number(document.getElementById('timeline').dataset.marks || 0) > 0 && \
+             document.getElementById('timeline').dataset.marks",
+        )
+        .await;
+    // One mark per finding that has a place in the clip, as the list below the player has.
+    let located = browser
+        .eval("return String(document.querySelectorAll('button.seek').length)")
+        .await;
+    assert_eq!(marks, located);
+    assert!(
+        browser.text().await.contains("时间戳中断"),
+        "the gap is listed by name"
+    );
+    browser
+        .eval("document.getElementById('player').pause(); return true")
+        .await;
+    browser.screenshot("clip").await;
+    let seek = browser.find("button.seek[data-seconds^='2']").await;
+    browser.click(&seek).await;
+    let at = browser
+        .wait_for(
+            "the player at the finding",
+            WAIT,
+            "const t = document.getElementById('player').currentTime; \
+             return Math.abs(t - 2.0) < 0.3 && t",
+        )
+        .await;
+    assert!((at.as_f64().unwrap() - 2.0).abs() < 0.3, "seeked to {at}");
+
+    // By keyboard alone: the category list has the focus, the arrow picks a category, Tab
+    // reaches the description, Ctrl+Enter saves and opens the next unclassified clip.
+    let categories: Vec<String> = app
+        .get_json(&app.token, "/v1/categories")
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    for (n, id) in ids.iter().enumerate() {
+        browser.goto(&format!("{base}/clips/{id}")).await;
+        let focused = browser.focused().await;
+        assert_eq!(
+            focused,
+            browser.find("#category").await,
+            "the form opens on the category"
+        );
+        browser.type_into(&focused, ARROW_DOWN).await;
+        browser.type_into(&focused, TAB).await;
+        let description = browser.focused().await;
+        assert_eq!(description, browser.find("#description").await);
+        browser
+            .type_into(
+                &description,
+                &format!("厂区东门 检查记录 {n}{CONTROL}{ENTER}{RELEASE}"),
+            )
+            .await;
+        browser
+            .wait_for(
+                "the save",
+                WAIT,
+                &format!(
+                    "return !location.pathname.endsWith('{id}') || \
+                 document.querySelector('.notice') !== null"
+                ),
+            )
+            .await;
+    }
+    let after = browser.url().await;
+    assert!(
+        after.ends_with("/?notice=all_done"),
+        "after the last clip: {after}"
+    );
+    for (n, id) in ids.iter().enumerate() {
+        let record = app.get_json(&app.token, &format!("/v1/clips/{id}")).await;
+        assert_eq!(
+            record["description"],
+            format!("厂区东门 检查记录 {n}"),
+            "{record}"
+        );
+        assert_eq!(
+            record["category"], categories[1],
+            "the second category, by the arrow key"
+        );
+        assert!(
+            record["classified_by"].as_str().unwrap().contains("li.lei"),
+            "{record}"
+        );
+    }
+    browser.screenshot("all-done").await;
+
+    // Every page view was an API request of the officer's, in the bureau's audit trail.
+    let auditor = common::token_with_role(&app.app, "b1", Role::Auditor).await;
+    let trail = app.get_json(&auditor, "/v1/audit?limit=1000").await;
+    let viewed = trail["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["target"] == ids[0].as_str() && e["actor"].to_string().contains("li.lei"))
+        .count();
+    assert!(
+        viewed >= 3,
+        "the officer's looks at the clip are not in the trail: {trail}"
+    );
+
+    // The switch on every page turns the console to English and keeps it there.
+    let switch = browser.find("a.lang").await;
+    browser.click(&switch).await;
+    browser
+        .wait_for(
+            "English",
+            WAIT,
+            "return document.documentElement.lang === 'en'",
+        )
+        .await;
+    assert!(browser.text().await.contains("Today's work"));
+    browser.goto(&format!("{base}/clips")).await;
+    assert!(browser.text().await.contains("Search clips"));
+    browser.screenshot("search-en").await;
+    browser.quit().await;
+}
+
+/// What a hostile page, a guess or a curious officer gets: a form without its CSRF token is
+/// refused and changes nothing, another bureau's clip looks exactly like a missing one, the
+/// session cookie is out of scripts' and other sites' reach, and no page is cached.
+#[tokio::test]
+async fn the_console_refuses_forged_forms_and_hides_other_bureaus() {
+    let app = common::spawn_standalone().await;
+    add_person(&app, "b1", "li.lei", Role::Officer, Some("031234")).await;
+    let other_bureau = common::token_for(&app.app, "b2").await;
+    let mine = app.upload(common::sample(2000)).await["clip_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let theirs = {
+        let response = app
+            .put_upload(&other_bureau, common::sample(2000))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        response.json::<Value>().await.unwrap()["clip_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signed_in = http
+        .post(format!("{}/login", app.base))
+        .form(&[
+            ("bureau", "b1"),
+            ("username", "li.lei"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for part in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(part), "{cookie}");
+    }
+    let session = cookie.split(';').next().unwrap().to_owned();
+
+    // A wrong password says no more than that, and sets nothing.
+    let refused = http
+        .post(format!("{}/login", app.base))
+        .form(&[
+            ("bureau", "b1"),
+            ("username", "li.lei"),
+            ("password", "nope"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    assert!(refused.headers().get("set-cookie").is_none());
+
+    // A classification posted without the CSRF token (as another site's page would) is
+    // refused and the clip stays unclassified; with the page's token it is saved.
+    let page = http
+        .get(format!("{}/clips/{mine}", app.base))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    for header in ["content-security-policy", "x-frame-options"] {
+        assert!(page.headers().contains_key(header), "{header}");
+    }
+    assert_eq!(page.headers()["cache-control"], "no-store");
+    let html = page.text().await.unwrap();
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let form = |csrf: &str| {
+        vec![
+            ("csrf", csrf.to_owned()),
+            ("category", "行政检查".to_owned()),
+            ("description", "门口".to_owned()),
+        ]
+    };
+    for forged in ["", "0123456789abcdef0123456789abcdef"] {
+        let answer = http
+            .post(format!("{}/clips/{mine}/classification", app.base))
+            .header("cookie", &session)
+            .form(&form(forged))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 403, "csrf {forged:?}");
+    }
+    let record = app.get_json(&app.token, &format!("/v1/clips/{mine}")).await;
+    assert!(
+        record["classified_at"].is_null(),
+        "a forged form classified: {record}"
+    );
+    let saved = http
+        .post(format!("{}/clips/{mine}/classification", app.base))
+        .header("cookie", &session)
+        .form(&form(&csrf))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 303);
+    let record = app.get_json(&app.token, &format!("/v1/clips/{mine}")).await;
+    assert_eq!(record["description"], "门口");
+
+    // Another bureau's clip, typed into the address, answers like one that does not exist,
+    // and neither its page nor its media says anything of it.
+    let missing = "01a2289e-370f-748a-8ef8-21bb540257a0";
+    let mut answers = Vec::new();
+    for id in [theirs.as_str(), missing] {
+        let page = http
+            .get(format!("{}/clips/{id}", app.base))
+            .header("cookie", &session)
+            .send()
+            .await
+            .unwrap();
+        let status = page.status();
+        let body = page.text().await.unwrap().replace(id, "ID");
+        let poster = http
+            .get(format!("{}/clips/{id}/poster", app.base))
+            .header("cookie", &session)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        answers.push((status, body, poster));
+    }
+    assert_eq!(answers[0].0, 404);
+    assert_eq!(
+        answers[0], answers[1],
+        "another bureau's clip differs from a missing one"
+    );
+
+    // Signed out, a page leads to the sign-in and back; the media are not served at all.
+    let anonymous = http
+        .get(format!("{}/clips/{mine}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 303);
+    assert_eq!(
+        anonymous.headers()["location"],
+        format!("/login?next=%2Fclips%2F{mine}")
+    );
+    let media = http
+        .get(format!("{}/clips/{mine}/view", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(media.status(), 401);
+
+    // Signing in never sends a person to another site.
+    let away = http
+        .post(format!("{}/login", app.base))
+        .form(&[
+            ("bureau", "b1"),
+            ("username", "li.lei"),
+            ("password", PASSWORD),
+            ("next", "//evil.example/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(away.headers()["location"], "/");
+}
