@@ -2,6 +2,8 @@
 //! 127.0.0.1): the server speaks only TLS when given a certificate, a client trusting the CA
 //! reads and uploads, the upload agent sends over https with --ca-file and refuses a server
 //! it cannot verify, and a certificate file that is no certificate stops start-up naming it.
+//! A station's token bound to its client certificate (RFC 8705) works only over a connection
+//! presenting that certificate.
 
 mod common;
 
@@ -12,8 +14,12 @@ use common::*;
 use custodian_platform::clock::SystemClock;
 use custodian_platform::config::TlsArgs;
 
+const BIN: &str = env!("CARGO_BIN_EXE_custodian");
+
 struct Pki {
     dir: tempfile::TempDir,
+    ca: rcgen::Certificate,
+    ca_key: rcgen::KeyPair,
 }
 
 impl Pki {
@@ -34,7 +40,34 @@ impl Pki {
         std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
         std::fs::write(dir.path().join("server.pem"), cert.pem()).unwrap();
         std::fs::write(dir.path().join("server.key"), key.serialize_pem()).unwrap();
-        Self { dir }
+        Self { dir, ca, ca_key }
+    }
+
+    /// A client certificate signed by the CA, as `NAME.pem` and `NAME.key`; answers its DER.
+    fn client(&self, name: &str) -> Vec<u8> {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.ca, &self.ca_key).unwrap();
+        std::fs::write(self.path(&format!("{name}.pem")), cert.pem()).unwrap();
+        std::fs::write(self.path(&format!("{name}.key")), key.serialize_pem()).unwrap();
+        cert.der().to_vec()
+    }
+
+    /// A client trusting the CA that presents the client certificate `NAME`.
+    fn client_presenting(&self, name: &str) -> reqwest::Client {
+        let mut pem = std::fs::read(self.path(&format!("{name}.pem"))).unwrap();
+        pem.extend(std::fs::read(self.path(&format!("{name}.key"))).unwrap());
+        let ca =
+            reqwest::Certificate::from_pem(&std::fs::read(self.path("ca.pem")).unwrap()).unwrap();
+        reqwest::Client::builder()
+            .add_root_certificate(ca)
+            .identity(reqwest::Identity::from_pem(&pem).unwrap())
+            .build()
+            .unwrap()
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -166,4 +199,208 @@ async fn a_certificate_file_that_is_no_certificate_stops_start_up_naming_it() {
     tls.tls_key = Some(pki.path("ca.pem"));
     let err = tls.server_config().unwrap_err();
     assert_eq!(err.setting, "tls-key", "{err}");
+}
+
+/// The custodian binary with `args`: whether it succeeded, its output and its messages.
+async fn run(args: &[&std::ffi::OsStr]) -> (bool, String, String) {
+    let output = tokio::process::Command::new(BIN)
+        .args(args)
+        .output()
+        .await
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// RFC 8705 certificate-bound tokens: a station's token bound to its client certificate is
+/// refused (401, and an entry in the bureau's trail) over a connection presenting another
+/// certificate of the same CA or none, so a token copied off the station is of no use without
+/// the station's key; unbound tokens work as before, and the agent uploads with the station's
+/// certificate.
+#[tokio::test]
+async fn a_token_bound_to_a_client_certificate_works_only_over_a_connection_presenting_it() {
+    let pki = Pki::make();
+    let station_der = pki.client("station");
+    pki.client("other-station");
+    let mut tls = pki.server_args();
+    tls.tls_client_ca = Some(pki.path("ca.pem"));
+    let app = spawn_standalone_adjusted(Arc::new(SystemClock), |args| {
+        args.catalog.media_steps = vec![None];
+        args.server.tls = tls;
+    })
+    .await;
+    let https = format!("https://{}", app.app.addr);
+    let data = app.data.path().as_os_str();
+
+    let (ok, bound, said) = run(&[
+        "admin".as_ref(),
+        "token".as_ref(),
+        "create".as_ref(),
+        "--bureau".as_ref(),
+        "b1".as_ref(),
+        "--label".as_ref(),
+        "station 7".as_ref(),
+        "--bind-client-cert".as_ref(),
+        pki.path("station.pem").as_os_str(),
+        "--data".as_ref(),
+        data,
+    ])
+    .await;
+    assert!(ok, "{said}");
+    let thumbprint = custodian_core::token::certificate_thumbprint(&station_der);
+    let (ok, listed, said) = run(&[
+        "admin".as_ref(),
+        "token".as_ref(),
+        "list".as_ref(),
+        "--bureau".as_ref(),
+        "b1".as_ref(),
+        "--data".as_ref(),
+        data,
+    ])
+    .await;
+    assert!(ok, "{said}");
+    let listed: Vec<serde_json::Value> = listed
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let station_token = listed
+        .iter()
+        .find(|t| t["label"] == "station 7")
+        .unwrap_or_else(|| panic!("{listed:?}"));
+    assert_eq!(station_token["client_cert_x5t_s256"], thumbprint.as_str());
+    let station_token_id = station_token["id"].as_str().unwrap().to_owned();
+
+    let station = pki.client_presenting("station");
+    let other = pki.client_presenting("other-station");
+    let anonymous = https_client(&pki.path("ca.pem"));
+    let clips = |client: &reqwest::Client, token: &str| {
+        client
+            .get(format!("{https}/v1/clips"))
+            .bearer_auth(token)
+            .send()
+    };
+    let refusal = |response: reqwest::Response| async move {
+        let status = response.status().as_u16();
+        let body: serde_json::Value = response.json().await.unwrap();
+        (
+            status,
+            body["error"]["code"].as_str().unwrap_or("").to_owned(),
+        )
+    };
+
+    // With its certificate the bound token works, for reading and uploading.
+    assert_eq!(clips(&station, &bound).await.unwrap().status(), 200);
+    let stored = station
+        .put(format!("{https}/v1/uploads"))
+        .bearer_auth(&bound)
+        .query(&upload_query())
+        .body(sample(10_000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stored.status(), 201, "{:?}", stored.text().await);
+    // Another certificate of the same CA, or none, and it is refused.
+    assert_eq!(
+        refusal(clips(&other, &bound).await.unwrap()).await,
+        (401, "certificate-mismatch".to_owned())
+    );
+    assert_eq!(
+        refusal(clips(&anonymous, &bound).await.unwrap()).await,
+        (401, "certificate-required".to_owned())
+    );
+    // An unbound token works as before, with or without a client certificate.
+    assert_eq!(clips(&anonymous, &app.token).await.unwrap().status(), 200);
+    assert_eq!(clips(&other, &app.token).await.unwrap().status(), 200);
+
+    // Each refusal is in the bureau's trail, naming the token.
+    let auditor = token_with_role(&app.app, "b1", custodian_core::roles::Role::Auditor).await;
+    let trail: serde_json::Value = anonymous
+        .get(format!("{https}/v1/audit?limit=1000"))
+        .bearer_auth(&auditor)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let refusals: Vec<&str> = trail["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"].as_str().unwrap().contains(&station_token_id))
+        .filter_map(|e| e["detail"].as_str())
+        .filter(|d| d.starts_with("status 401"))
+        .collect();
+    assert_eq!(refusals.len(), 2, "{trail}");
+    assert!(
+        refusals.iter().any(|d| d.contains("certificate-mismatch")),
+        "{refusals:?}"
+    );
+    assert!(
+        refusals.iter().any(|d| d.contains("certificate-required")),
+        "{refusals:?}"
+    );
+
+    // The upload agent presents the station's certificate with --client-cert.
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("DSJ-0001_031234_20260214_093000.mp4");
+    std::fs::write(&file, sample(100_000)).unwrap();
+    let agent = |certificate: Option<&str>, state: &str| {
+        let mut command = tokio::process::Command::new(BIN);
+        command
+            .args([
+                "upload",
+                "--server",
+                &https,
+                "--token",
+                &bound,
+                "--retries",
+                "1",
+            ])
+            .arg("--ca-file")
+            .arg(pki.path("ca.pem"))
+            .arg("--state")
+            .arg(work.path().join(state))
+            .arg(&file);
+        if let Some(name) = certificate {
+            command
+                .arg("--client-cert")
+                .arg(pki.path(&format!("{name}.pem")))
+                .arg("--client-key")
+                .arg(pki.path(&format!("{name}.key")));
+        }
+        command.output()
+    };
+    let refused = agent(None, "refused.json").await.unwrap();
+    assert!(
+        !refused.status.success(),
+        "the bound token worked without its certificate"
+    );
+    let sent = agent(Some("station"), "sent.json").await.unwrap();
+    assert!(
+        sent.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&sent.stdout),
+        String::from_utf8_lossy(&sent.stderr)
+    );
+
+    // Unbound again (say the station's certificate is to be renewed), it works anywhere.
+    let (ok, _, said) = run(&[
+        "admin".as_ref(),
+        "token".as_ref(),
+        "bind".as_ref(),
+        "--bureau".as_ref(),
+        "b1".as_ref(),
+        "--id".as_ref(),
+        station_token_id.as_ref(),
+        "--unbind".as_ref(),
+        "--data".as_ref(),
+        data,
+    ])
+    .await;
+    assert!(ok, "{said}");
+    assert_eq!(clips(&anonymous, &bound).await.unwrap().status(), 200);
 }
