@@ -404,3 +404,54 @@ async fn a_token_bound_to_a_client_certificate_works_only_over_a_connection_pres
     assert!(ok, "{said}");
     assert_eq!(clips(&anonymous, &bound).await.unwrap().status(), 200);
 }
+
+/// The load generator runs against a TLS server, trusting the bureau's CA with --ca-file as
+/// the agent does, and presents a station certificate with --client-cert.
+#[tokio::test]
+async fn the_load_generator_uploads_over_tls_with_its_ca_file() {
+    use clap::Parser as _;
+    use custodian_loadtest::{clips::Clip, config, run};
+    let pki = Pki::make();
+    pki.client("station");
+    let mut tls = pki.server_args();
+    tls.tls_client_ca = Some(pki.path("ca.pem"));
+    let app = spawn_standalone_adjusted(Arc::new(SystemClock), |args| {
+        args.catalog.media_steps = vec![None];
+        args.server.tls = tls;
+    })
+    .await;
+    let https = format!("https://{}", app.app.addr);
+    let out = tempfile::tempdir().unwrap();
+    let path = |name: &str| pki.path(name).display().to_string();
+    let args = config::Args::parse_from([
+        "custodian-loadtest".to_owned(),
+        format!("--ingest={https}"),
+        format!("--catalog={https}"),
+        format!("--token=b1={}", app.token),
+        "--devices-per-bureau=1".into(),
+        "--rate=4".into(),
+        "--duration=1s".into(),
+        "--settle-timeout=30s".into(),
+        "--plain".into(),
+        format!("--ca-file={}", path("ca.pem")),
+        format!("--client-cert={}", path("station.pem")),
+        format!("--client-key={}", path("station.key")),
+        format!("--out={}", out.path().display()),
+    ]);
+    config::validate(&args).unwrap();
+    let tokens = config::tokens(&args).unwrap();
+    let body = sample(20_000);
+    let clip = Clip {
+        content_digest: custodian_core::Sha256Digest::of(&body).to_content_digest(),
+        body: body.into(),
+    };
+    let report = run::run(&args, tokens, vec![clip]).await.unwrap();
+    let counts = &report.counts;
+    assert!(counts.uploaded >= 1, "{:?}", report.upload_errors);
+    assert_eq!(counts.upload_errors, 0, "{:?}", report.upload_errors);
+    assert_eq!(
+        counts.catalogued, counts.uploaded,
+        "{:?}",
+        report.poll_errors
+    );
+}
