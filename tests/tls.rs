@@ -455,3 +455,150 @@ async fn the_load_generator_uploads_over_tls_with_its_ca_file() {
         report.poll_errors
     );
 }
+
+/// A NATS server of the test's own, with JetStream in a temporary directory, that speaks only
+/// TLS with the given certificate and requires clients to present one signed by the CA.
+struct TlsNats {
+    url: String,
+    _child: tokio::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl TlsNats {
+    async fn start(pki: &Pki) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = format!(
+            "listen: \"127.0.0.1:-1\"\n\
+             jetstream {{ store_dir: {store:?} }}\n\
+             tls {{\n  cert_file: {cert:?}\n  key_file: {key:?}\n  ca_file: {ca:?}\n  verify: true\n  timeout: 5\n}}\n",
+            store = dir.path().join("js").display().to_string(),
+            cert = pki.path("server.pem").display().to_string(),
+            key = pki.path("server.key").display().to_string(),
+            ca = pki.path("ca.pem").display().to_string(),
+        );
+        std::fs::write(dir.path().join("nats.conf"), config).unwrap();
+        // Port -1: the server picks a free one and writes it to its ports file, so there is
+        // no race for a port between choosing it and binding it.
+        let child = tokio::process::Command::new("/usr/sbin/nats-server")
+            .arg("-c")
+            .arg(dir.path().join("nats.conf"))
+            .arg("--ports_file_dir")
+            .arg(dir.path())
+            .arg("-l")
+            .arg(dir.path().join("nats.log"))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("/usr/sbin/nats-server starts");
+        let ports_file = dir
+            .path()
+            .join(format!("nats-server_{}.ports", child.id().unwrap()));
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let url = loop {
+            let ports: Option<serde_json::Value> = std::fs::read_to_string(&ports_file)
+                .ok()
+                .and_then(|text| serde_json::from_str(&text).ok());
+            // The client port, whatever scheme the file gives it: the test asks for tls://.
+            let port = ports
+                .as_ref()
+                .and_then(|p| p["nats"][0].as_str())
+                .and_then(|url| url.rsplit(':').next())
+                .map(str::to_owned);
+            if let Some(port) = port {
+                break format!("tls://127.0.0.1:{port}");
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "nats-server wrote no ports file: {}",
+                std::fs::read_to_string(dir.path().join("nats.log")).unwrap_or_default()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        Self {
+            url,
+            _child: child,
+            _dir: dir,
+        }
+    }
+}
+
+/// NATS settings as the flags give them.
+fn nats_args(url: &str) -> custodian_platform::config::NatsArgs {
+    custodian_platform::config::NatsArgs {
+        nats_url: url.to_owned(),
+        nats_stream: format!("TLS_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+        subject_prefix: format!("tls{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+        nats_max_age: std::time::Duration::from_secs(600),
+        nats_creds: None,
+        nats_ca_file: None,
+        nats_client_cert: None,
+        nats_client_key: None,
+        nats_require_tls: false,
+    }
+}
+
+/// The bus over TLS against a real nats-server that verifies clients: with --nats-ca-file and
+/// a client certificate it connects, publishes and consumes; it refuses a server whose
+/// certificate the given CA did not sign, the server refuses it without a client certificate,
+/// and --nats-require-tls refuses the plaintext NATS on 127.0.0.1:4222.
+#[tokio::test]
+async fn the_bus_speaks_tls_to_a_nats_server_that_verifies_it() {
+    use custodian_core::events::Topic;
+    use custodian_platform::bus::{Bus, ConsumerSpec, NatsBus};
+    let pki = Pki::make();
+    pki.client("custodian");
+    let nats = TlsNats::start(&pki).await;
+
+    let mut args = nats_args(&nats.url);
+    args.nats_ca_file = Some(pki.path("ca.pem"));
+    args.nats_client_cert = Some(pki.path("custodian.pem"));
+    args.nats_client_key = Some(pki.path("custodian.key"));
+    let settings = args.validate().unwrap();
+    assert!(settings.security.require_tls);
+    let bus = NatsBus::connect(&settings).await.unwrap();
+    bus.check().await.unwrap();
+    let spec = ConsumerSpec {
+        name: "tls-test".into(),
+        topic: Topic::ClipStored,
+        ack_wait: std::time::Duration::from_secs(30),
+        max_deliver: 1,
+    };
+    let mut subscription = bus.subscribe(&spec).await.unwrap();
+    bus.publish(Topic::ClipStored, "over-tls-1", "over TLS".into())
+        .await
+        .unwrap();
+    let delivery = tokio::time::timeout(WAIT, subscription.next())
+        .await
+        .expect("a delivery in time")
+        .unwrap();
+    assert_eq!(&delivery.payload[..], b"over TLS");
+    delivery.acker.ack().await.unwrap();
+
+    // A CA that did not sign the server's certificate: refused.
+    let stranger = Pki::make();
+    let mut untrusting = args.clone();
+    untrusting.nats_ca_file = Some(stranger.path("ca.pem"));
+    let refused = NatsBus::connect(&untrusting.validate().unwrap()).await;
+    let said = refused
+        .err()
+        .expect("a server signed by another CA was trusted")
+        .to_string();
+    assert!(said.contains("invalid peer certificate"), "{said}");
+    // No client certificate: the server refuses the client.
+    let mut anonymous = args.clone();
+    anonymous.nats_client_cert = None;
+    anonymous.nats_client_key = None;
+    let refused = NatsBus::connect(&anonymous.validate().unwrap()).await;
+    assert!(
+        refused.is_err(),
+        "the server let in a client without a certificate"
+    );
+    // --nats-require-tls against the plaintext NATS every test uses.
+    let mut plain = nats_args("nats://127.0.0.1:4222");
+    plain.nats_require_tls = true;
+    let refused = NatsBus::connect(&plain.validate().unwrap()).await;
+    let said = refused
+        .err()
+        .expect("a plaintext server was accepted")
+        .to_string();
+    assert!(said.to_lowercase().contains("tls"), "{said}");
+}
