@@ -3,7 +3,9 @@
 //! reads and uploads, the upload agent sends over https with --ca-file and refuses a server
 //! it cannot verify, and a certificate file that is no certificate stops start-up naming it.
 //! A station's token bound to its client certificate (RFC 8705) works only over a connection
-//! presenting that certificate.
+//! presenting that certificate. The load generator uploads over TLS too; the bus speaks TLS to
+//! a nats-server and the catalogue to a PostgreSQL, each started by the test and taking
+//! nothing but TLS.
 
 mod common;
 
@@ -601,4 +603,78 @@ async fn the_bus_speaks_tls_to_a_nats_server_that_verifies_it() {
         .expect("a plaintext server was accepted")
         .to_string();
     assert!(said.to_lowercase().contains("tls"), "{said}");
+}
+
+/// The catalogue over TLS to a PostgreSQL server of the test's own that takes TLS only
+/// (`hostssl`): it connects with sslmode=verify-full and the CA file and migrates, the
+/// connection is encrypted, and a plaintext connection, or one trusting another CA, is refused.
+#[tokio::test]
+async fn the_catalogue_speaks_tls_to_a_postgres_that_takes_nothing_else() {
+    use common::postgres::{PostgresOptions, PrivatePostgres};
+    use custodian_platform::catalogue::{Catalogue, PostgresCatalogue, Schema};
+    let pki = Pki::make();
+    let postgres = tokio::task::spawn_blocking({
+        let tls = Some((pki.path("server.pem"), pki.path("server.key")));
+        move || {
+            PrivatePostgres::start(&PostgresOptions {
+                tls,
+                ..Default::default()
+            })
+        }
+    })
+    .await
+    .unwrap();
+    let verified = postgres.url(
+        "postgres",
+        &format!(
+            "sslmode=verify-full&sslrootcert={}",
+            pki.path("ca.pem").display()
+        ),
+    );
+    let catalogue = PostgresCatalogue::connect_with(&verified, 2, Schema::Migrate)
+        .await
+        .unwrap();
+    let b1 = custodian_core::BureauId::parse("b1").unwrap();
+    catalogue
+        .ensure_bureau(&b1, "测试大队", chrono::Utc::now())
+        .await
+        .unwrap();
+    assert!(catalogue.bureau_exists(&b1).await.unwrap());
+    let encrypted: bool =
+        sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(catalogue.pool())
+            .await
+            .unwrap();
+    assert!(encrypted, "the catalogue's connection is not TLS");
+
+    // Plaintext: the server has no rule for it.
+    let plain = postgres.url("postgres", "sslmode=disable");
+    let refused = PostgresCatalogue::connect_with(&plain, 1, Schema::Expect).await;
+    let said = refused
+        .err()
+        .expect("a plaintext connection was let in")
+        .to_string();
+    assert!(
+        said.contains("no encryption") || said.contains("pg_hba"),
+        "{said}"
+    );
+    // A CA that did not sign the server's certificate.
+    let stranger = Pki::make();
+    let untrusting = postgres.url(
+        "postgres",
+        &format!(
+            "sslmode=verify-full&sslrootcert={}",
+            stranger.path("ca.pem").display()
+        ),
+    );
+    let refused = PostgresCatalogue::connect_with(&untrusting, 1, Schema::Expect).await;
+    let said = refused
+        .err()
+        .expect("a server signed by another CA was trusted")
+        .to_string();
+    assert!(said.contains("invalid peer certificate"), "{said}");
+    drop(catalogue);
+    tokio::task::spawn_blocking(move || drop(postgres))
+        .await
+        .unwrap();
 }
