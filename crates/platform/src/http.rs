@@ -131,7 +131,11 @@ fn document_common_errors(operation: &mut utoipa::openapi::path::Operation, path
         .as_ref()
         .is_some_and(|body| body.content.contains_key("application/json"));
     let answers = [
-        (secured, "401", "no valid bearer token"),
+        (
+            secured,
+            "401",
+            "no valid bearer token, or one bound to a client certificate the connection lacks",
+        ),
         (
             parsed,
             "400",
