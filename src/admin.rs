@@ -208,6 +208,42 @@ pub async fn token_expire(
     Ok(end)
 }
 
+/// Binds a token to a client certificate, or unbinds it; returns the thumbprint bound.
+pub async fn token_bind(args: &crate::cli::TokenBindArgs) -> anyhow::Result<Option<String>> {
+    let bureau = BureauId::parse(&args.token.bureau).context("--bureau")?;
+    let thumbprint = match (&args.client_cert, args.unbind) {
+        (Some(path), false) => Some(custodian_platform::config::certificate_file_thumbprint(
+            "client-cert",
+            path,
+        )?),
+        (None, true) => None,
+        _ => anyhow::bail!("give --client-cert PATH or --unbind"),
+    };
+    let catalogue = open(&args.token.catalogue).await?;
+    if !catalogue
+        .set_token_certificate(&bureau, args.token.id, thumbprint.as_deref())
+        .await?
+    {
+        anyhow::bail!(
+            "bureau {bureau} has no unrevoked token {} (see admin token list)",
+            args.token.id
+        );
+    }
+    let detail = thumbprint.as_ref().map_or_else(
+        || "unbound from its client certificate".to_owned(),
+        |t| format!("bound to the client certificate x5t#S256 {t}"),
+    );
+    audit_operator(
+        &*catalogue,
+        &bureau,
+        "bind token",
+        args.token.id.to_string(),
+        detail,
+    )
+    .await?;
+    Ok(thumbprint)
+}
+
 /// Every account (of `--bureau`, or all), as JSON; never a password hash.
 pub async fn user_list(args: &crate::cli::ListArgs) -> anyhow::Result<Vec<serde_json::Value>> {
     let bureau = args
@@ -546,6 +582,13 @@ pub async fn token_create(args: &TokenCreateArgs) -> anyhow::Result<String> {
         .expires_in
         .map(|after| end_after(SystemClock.now(), after, "--expires-in"))
         .transpose()?;
+    let binding = args
+        .bind_client_cert
+        .as_deref()
+        .map(|path| {
+            custodian_platform::config::certificate_file_thumbprint("bind-client-cert", path)
+        })
+        .transpose()?;
     let catalogue = open(&args.catalogue).await?;
     let name = args
         .bureau_name
@@ -561,9 +604,15 @@ pub async fn token_create(args: &TokenCreateArgs) -> anyhow::Result<String> {
         &identity,
     )
     .await?;
-    // Dated after it is made: if this fails the token is never shown, so no one holds it.
+    // Dated and bound after it is made: if this fails the token is never shown, so no one
+    // holds it.
     if end.is_some() {
         catalogue.set_token_expiry(&bureau, id, end).await?;
+    }
+    if let Some(thumbprint) = &binding {
+        catalogue
+            .set_token_certificate(&bureau, id, Some(thumbprint))
+            .await?;
     }
     Ok(token)
 }

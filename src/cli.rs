@@ -329,6 +329,9 @@ pub enum TokenCommand {
     Rotate(TokenRotateArgs),
     /// Sets when a token stops working (--in 90d), or that it never does (--never).
     Expire(TokenExpireArgs),
+    /// Binds a token to a station's client certificate (RFC 8705): it then works only over
+    /// TLS presenting that certificate. --unbind lifts the binding.
+    Bind(TokenBindArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -386,6 +389,19 @@ pub struct TokenExpireArgs {
 }
 
 #[derive(Debug, Clone, clap::Args)]
+#[group(id = "binding", required = true, args = ["client_cert", "unbind"])]
+pub struct TokenBindArgs {
+    #[command(flatten)]
+    pub token: TokenIdArgs,
+    /// The station's client certificate (PEM; of a chain, the first), e.g. a renewed one.
+    #[arg(long = "client-cert")]
+    pub client_cert: Option<PathBuf>,
+    /// The token works over any connection again.
+    #[arg(long)]
+    pub unbind: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
 pub struct UserNameArgs {
     #[arg(long)]
     pub bureau: String,
@@ -426,6 +442,11 @@ pub struct TokenCreateArgs {
     /// When the token stops working, from now (e.g. 90d); without it, never by itself.
     #[arg(long = "expires-in", value_parser = parse_duration)]
     pub expires_in: Option<Duration>,
+    /// Bind the token to this client certificate (PEM; of a chain, the first): it then works
+    /// only over TLS presenting that certificate (RFC 8705), so a copy of the token taken off
+    /// the station is useless without the station's key. Needs --tls-client-ca on the server.
+    #[arg(long = "bind-client-cert")]
+    pub bind_client_cert: Option<PathBuf>,
     #[command(flatten)]
     pub officer: OfficerArgs,
     #[command(flatten)]

@@ -165,6 +165,13 @@ async fn token_command(command: TokenCommand) -> anyhow::Result<()> {
             Some(end) => eprintln!("token {} expires {}", args.token.id, end.to_rfc3339()),
             None => eprintln!("token {} never expires", args.token.id),
         },
+        TokenCommand::Bind(args) => match custodian::admin::token_bind(&args).await? {
+            Some(thumbprint) => eprintln!(
+                "token {} bound to the client certificate x5t#S256 {thumbprint}",
+                args.token.id
+            ),
+            None => eprintln!("token {} unbound", args.token.id),
+        },
     }
     Ok(())
 }

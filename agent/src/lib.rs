@@ -25,6 +25,21 @@ pub struct UploadArgs {
     /// bureau intranet's own CA.
     #[arg(long = "ca-file", env = "CUSTODIAN_CA_FILE")]
     pub ca_file: Option<PathBuf>,
+    /// The station's client certificate (PEM, leaf first) to present over https, with
+    /// --client-key: needed when the token is bound to it.
+    #[arg(
+        long = "client-cert",
+        env = "CUSTODIAN_CLIENT_CERT",
+        requires = "client_key"
+    )]
+    pub client_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM, PKCS#8).
+    #[arg(
+        long = "client-key",
+        env = "CUSTODIAN_CLIENT_KEY",
+        requires = "client_cert"
+    )]
+    pub client_key: Option<PathBuf>,
     /// The bureau's API token.
     #[arg(long, env = "CUSTODIAN_TOKEN", hide_env_values = true)]
     pub token: secrecy::SecretString,

@@ -287,6 +287,21 @@ pub async fn run(args: UploadArgs) -> anyhow::Result<()> {
             .with_context(|| format!("--ca-file {} is not a PEM certificate", ca.display()))?;
         client = client.add_root_certificate(certificate);
     }
+    if let (Some(cert), Some(key)) = (&args.client_cert, &args.client_key) {
+        // reqwest takes the certificate chain and its key as one PEM buffer.
+        let mut pem =
+            std::fs::read(cert).with_context(|| format!("--client-cert {}", cert.display()))?;
+        pem.push(b'\n');
+        pem.extend(std::fs::read(key).with_context(|| format!("--client-key {}", key.display()))?);
+        let identity = reqwest::Identity::from_pem(&pem).with_context(|| {
+            format!(
+                "--client-cert {} with --client-key {}: not a PEM certificate and key",
+                cert.display(),
+                key.display()
+            )
+        })?;
+        client = client.identity(identity);
+    }
     let agent = Arc::new(Agent {
         http: client.build()?,
         server: args.server.trim_end_matches('/').to_owned(),

@@ -65,6 +65,24 @@ pub struct Args {
     /// Progress as plain lines even on a terminal.
     #[arg(long, env = "CUSTODIAN_LOADTEST_PLAIN")]
     pub plain: bool,
+    /// A CA certificate (PEM) to trust for `https://` servers besides the system's, as the
+    /// upload agent's --ca-file.
+    #[arg(long = "ca-file", env = "CUSTODIAN_LOADTEST_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// A client certificate (PEM) to present, with --client-key, for tokens bound to it.
+    #[arg(
+        long = "client-cert",
+        env = "CUSTODIAN_LOADTEST_CLIENT_CERT",
+        requires = "client_key"
+    )]
+    pub client_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM, PKCS#8).
+    #[arg(
+        long = "client-key",
+        env = "CUSTODIAN_LOADTEST_CLIENT_KEY",
+        requires = "client_cert"
+    )]
+    pub client_key: Option<PathBuf>,
 }
 
 /// "90s", "5m", "1h", "250ms" or plain seconds.
@@ -115,12 +133,41 @@ pub fn validate(args: &Args) -> anyhow::Result<()> {
     for (flag, url) in [("--ingest", &args.ingest), ("--catalog", &args.catalog)] {
         let parsed =
             reqwest::Url::parse(url).with_context(|| format!("{flag} {url:?}: not a URL"))?;
-        if parsed.scheme() != "http" {
-            // Built without TLS: a loopback or in-cluster test needs none.
-            bail!("{flag} {url:?}: only http:// is supported");
+        if !matches!(parsed.scheme(), "http" | "https") {
+            bail!("{flag} {url:?}: must be an http:// or https:// URL");
         }
     }
     Ok(())
+}
+
+/// The HTTP client's settings: `--ca-file` trusted besides the system's roots, and the client
+/// certificate presented if given. A file that is not what it should be is named.
+pub fn tls(
+    args: &Args,
+    mut builder: reqwest::ClientBuilder,
+) -> anyhow::Result<reqwest::ClientBuilder> {
+    if let Some(ca) = &args.ca_file {
+        let pem = std::fs::read(ca).with_context(|| format!("--ca-file {}", ca.display()))?;
+        let certificate = reqwest::Certificate::from_pem(&pem)
+            .with_context(|| format!("--ca-file {} is not a PEM certificate", ca.display()))?;
+        builder = builder.add_root_certificate(certificate);
+    }
+    if let (Some(cert), Some(key)) = (&args.client_cert, &args.client_key) {
+        // reqwest takes the certificate and its key as one PEM buffer.
+        let mut pem =
+            std::fs::read(cert).with_context(|| format!("--client-cert {}", cert.display()))?;
+        pem.push(b'\n');
+        pem.extend(std::fs::read(key).with_context(|| format!("--client-key {}", key.display()))?);
+        let identity = reqwest::Identity::from_pem(&pem).with_context(|| {
+            format!(
+                "--client-cert {} with --client-key {}: not a PEM certificate and key",
+                cert.display(),
+                key.display()
+            )
+        })?;
+        builder = builder.identity(identity);
+    }
+    Ok(builder)
 }
 
 /// The bureaus' tokens from --token and --tokens-file, in bureau order.
@@ -187,11 +234,15 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("--rate -2"));
+        let args = Args::parse_from(["x", "--ingest", "ftp://h", "--token", "b1=t"]);
+        assert!(validate(&args).unwrap_err().to_string().contains("ftp://h"));
         let args = Args::parse_from(["x", "--ingest", "https://h", "--token", "b1=t"]);
-        assert!(validate(&args)
+        assert!(validate(&args).is_ok());
+        let args = Args::parse_from(["x", "--ca-file", "/nonexistent/ca.pem", "--token", "b1=t"]);
+        assert!(tls(&args, reqwest::Client::builder())
             .unwrap_err()
             .to_string()
-            .contains("https://h"));
+            .contains("--ca-file /nonexistent/ca.pem"));
         let args = Args::parse_from(["x", "--token", "b1=t", "--token", "b2"]);
         assert!(tokens(&args)
             .unwrap_err()

@@ -306,11 +306,14 @@ pub async fn run(
         clip_bytes: clips.iter().map(|c| c.body.len()).collect(),
     };
     let ctx = Arc::new(Ctx {
-        http: reqwest::Client::builder()
-            // A stuck request must end in an error we count, not hang the run.
-            .timeout(Duration::from_secs(300))
-            .connect_timeout(Duration::from_secs(10))
-            .build()?,
+        http: crate::config::tls(
+            args,
+            reqwest::Client::builder()
+                // A stuck request must end in an error we count, not hang the run.
+                .timeout(Duration::from_secs(300))
+                .connect_timeout(Duration::from_secs(10)),
+        )?
+        .build()?,
         ingest: args.ingest.trim_end_matches('/').to_owned(),
         catalog: args.catalog.trim_end_matches('/').to_owned(),
         clips,

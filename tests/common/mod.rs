@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod distributed;
+pub mod postgres;
 pub mod video;
 
 use std::time::Duration;

@@ -25,9 +25,39 @@ pub fn looks_like_token(presented: &str) -> bool {
         .is_some_and(|rest| rest.len() == 64 && rest.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
+/// A client certificate's SHA-256 thumbprint as RFC 8705 names it (`x5t#S256`): the SHA-256
+/// of the certificate's DER, base64url without padding. A station's token can be bound to
+/// one, so a token copied off the station is useless without the station's private key.
+pub fn certificate_thumbprint(der: &[u8]) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    URL_SAFE_NO_PAD.encode(Sha256Digest::of(der).as_bytes())
+}
+
+/// Whether `text` has the shape of an `x5t#S256` thumbprint: 43 base64url characters (32
+/// bytes), so a malformed binding is refused before it is stored.
+pub fn looks_like_thumbprint(text: &str) -> bool {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    text.len() == 43
+        && URL_SAFE_NO_PAD
+            .decode(text)
+            .is_ok_and(|bytes| bytes.len() == 32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thumbprints_are_rfc_8705_x5t_s256() {
+        // RFC 8705 appendix: base64url of the SHA-256 of the DER, no padding.
+        let thumbprint = certificate_thumbprint(b"not really DER");
+        assert!(looks_like_thumbprint(&thumbprint), "{thumbprint}");
+        assert!(!thumbprint.contains(['=', '+', '/']));
+        assert!(!looks_like_thumbprint(&hex::encode([0u8; 32])));
+        assert!(!looks_like_thumbprint(&thumbprint[1..]));
+    }
 
     #[test]
     fn tokens_have_a_recognisable_shape_and_distinct_hashes() {

@@ -348,6 +348,24 @@ impl TlsArgs {
     }
 }
 
+/// The `x5t#S256` thumbprint (RFC 8705) of the certificate in a PEM file, e.g. a collection
+/// station's client certificate to bind its token to; `setting` names the flag in errors. Of
+/// a chain, the first (the leaf, as chains are written) is taken: binding to a CA instead
+/// would only make the token unusable, never let another certificate in.
+pub fn certificate_file_thumbprint(
+    setting: &'static str,
+    path: &std::path::Path,
+) -> Result<String, ConfigError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::CertificateDer;
+    let leaf = CertificateDer::pem_file_iter(path)
+        .map_err(|e| ConfigError::new(setting, path.display(), e))?
+        .next()
+        .ok_or_else(|| ConfigError::new(setting, path.display(), "holds no certificate"))?
+        .map_err(|e| ConfigError::new(setting, path.display(), e))?;
+    Ok(custodian_core::token::certificate_thumbprint(&leaf))
+}
+
 /// Limits on what a client may hold of a server, for every role that serves HTTP: slow or
 /// silent clients are cut off, and only so many connections are served at once.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]

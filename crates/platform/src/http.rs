@@ -22,7 +22,8 @@ use tokio_util::sync::CancellationToken;
 
 mod serve;
 pub use serve::{
-    serve_tls, serve_with, Connection, LimitedListener, PeerAddress, ServerStream, WatchedStream,
+    serve_tls, serve_with, ClientCertificate, Connection, LimitedListener, PeerAddress,
+    ServerStream, WatchedStream,
 };
 
 use crate::blob::{BlobError, BlobStore};
@@ -130,7 +131,11 @@ fn document_common_errors(operation: &mut utoipa::openapi::path::Operation, path
         .as_ref()
         .is_some_and(|body| body.content.contains_key("application/json"));
     let answers = [
-        (secured, "401", "no valid bearer token"),
+        (
+            secured,
+            "401",
+            "no valid bearer token, or one bound to a client certificate the connection lacks",
+        ),
         (
             parsed,
             "400",
@@ -404,6 +409,21 @@ async fn authenticate(
     };
     match owner {
         Ok(Some(owner)) => {
+            if let Err(refused) = certificate_binding(&request, &owner) {
+                tracing::warn!(
+                    token = %owner.token_id,
+                    bureau = %owner.bureau,
+                    code = refused.code,
+                    "a certificate-bound token was presented without its certificate"
+                );
+                let presented = request
+                    .extensions()
+                    .get::<ClientCertificate>()
+                    .map(|c| format!("; client certificate x5t#S256 {}", c.x5t_s256))
+                    .unwrap_or_else(|| "; no client certificate".into());
+                let attempt = attempt_of(&request, &owner, &refused, guard.clock.now(), presented);
+                return refuse_audited(&guard, &owner, attempt, refused).await;
+            }
             let named = request
                 .headers()
                 .get(BUREAU_HEADER)
@@ -411,8 +431,15 @@ async fn authenticate(
             let bureau = match acting_bureau(&guard, named, &owner).await {
                 Ok(bureau) => bureau,
                 Err(refused) => {
-                    let attempt = attempt_of(&request, &owner, &refused, guard.clock.now());
-                    return refused_bureau(&guard, &owner, attempt, refused).await;
+                    let named = named_bureau(&request);
+                    let attempt = attempt_of(
+                        &request,
+                        &owner,
+                        &refused,
+                        guard.clock.now(),
+                        format!("; Custodian-Bureau {named:?}"),
+                    );
+                    return refuse_audited(&guard, &owner, attempt, refused).await;
                 }
             };
             let label = if bureau == owner.bureau {
@@ -441,9 +468,36 @@ async fn authenticate(
     }
 }
 
-/// Answers a request refused for the bureau it named, after recording the attempt in the
-/// caller's own bureau's trail: a probe of other bureaus is an access too (art. 25).
-async fn refused_bureau(
+/// A token bound to a client certificate (RFC 8705) is accepted only over a connection whose
+/// verified client certificate has the bound thumbprint: one copied off its station, or
+/// presented through a proxy that ends TLS, is refused with 401. Unbound credentials pass.
+fn certificate_binding(
+    request: &Request,
+    owner: &crate::catalogue::TokenOwner,
+) -> Result<(), ApiError> {
+    let Some(bound) = &owner.client_certificate else {
+        return Ok(());
+    };
+    match request.extensions().get::<ClientCertificate>() {
+        Some(presented) if presented.x5t_s256 == *bound => Ok(()),
+        Some(_) => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "certificate-mismatch",
+            "the token is bound to another client certificate than this connection's",
+        )),
+        None => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "certificate-required",
+            "the token is bound to a client certificate: present it over TLS",
+        )),
+    }
+}
+
+/// Answers a request refused after its credential was recognised (for the bureau it named, or
+/// for a certificate binding it did not meet), after recording the attempt in the caller's
+/// own bureau's trail: a probe of other bureaus, or a token used off its station, is an
+/// access too (art. 25).
+async fn refuse_audited(
     guard: &GuardState,
     owner: &crate::catalogue::TokenOwner,
     entry: custodian_core::audit::NewAuditEntry,
@@ -462,14 +516,9 @@ async fn refused_bureau(
     refused.into_response()
 }
 
-/// The audit entry of a request refused for the bureau it named (its header kept short).
-fn attempt_of(
-    request: &Request,
-    owner: &crate::catalogue::TokenOwner,
-    refused: &ApiError,
-    at: chrono::DateTime<chrono::Utc>,
-) -> custodian_core::audit::NewAuditEntry {
-    let named: String = request
+/// The bureau a request names in `Custodian-Bureau`, kept short for the trail.
+fn named_bureau(request: &Request) -> String {
+    request
         .headers()
         .get(BUREAU_HEADER)
         .map(|v| {
@@ -478,7 +527,18 @@ fn attempt_of(
                 .take(80)
                 .collect()
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// The audit entry of a request refused after its credential was recognised, with `context`
+/// after the answer.
+fn attempt_of(
+    request: &Request,
+    owner: &crate::catalogue::TokenOwner,
+    refused: &ApiError,
+    at: chrono::DateTime<chrono::Utc>,
+    context: String,
+) -> custodian_core::audit::NewAuditEntry {
     let template = request
         .extensions()
         .get::<MatchedPath>()
@@ -490,7 +550,7 @@ fn attempt_of(
         action: format!("{} {template}", request.method()),
         target: target_of(&template, request.uri().path()),
         detail: format!(
-            "status {} {}; Custodian-Bureau {named:?}",
+            "status {} {}{context}",
             refused.status.as_u16(),
             refused.code
         ),

@@ -1606,6 +1606,77 @@ async fn the_runtime_role_only_appends_to_the_audit_trail() {
     }
 }
 
+/// RFC 8705 bindings: a token bound to a client certificate's thumbprint names it to whoever
+/// authenticates it and in the listing; the binding stays through rotation, is lifted with
+/// `None`, and is changed only for a live token of the bureau's own.
+async fn token_certificate_bindings(catalogue: Arc<dyn Catalogue>) {
+    let b1 = BureauId::parse("b1").unwrap();
+    let b2 = BureauId::parse("b2").unwrap();
+    catalogue.ensure_bureau(&b1, "一大队", at(0)).await.unwrap();
+    catalogue.ensure_bureau(&b2, "二大队", at(0)).await.unwrap();
+    let hash = |c: char| c.to_string().repeat(64);
+    let thumbprint = custodian_core::token::certificate_thumbprint(b"station certificate");
+    let station = catalogue
+        .insert_token(
+            &b1,
+            &hash('a'),
+            "station",
+            Role::Officer,
+            &Default::default(),
+            at(0),
+        )
+        .await
+        .unwrap();
+    let bound_to = |h: char| {
+        let catalogue = catalogue.clone();
+        async move {
+            catalogue
+                .token_owner(&hash(h), at(1))
+                .await
+                .unwrap()
+                .and_then(|o| o.client_certificate)
+        }
+    };
+    assert_eq!(bound_to('a').await, None, "tokens are made unbound");
+    assert!(!catalogue
+        .set_token_certificate(&b2, station, Some(&thumbprint))
+        .await
+        .unwrap());
+    assert!(catalogue
+        .set_token_certificate(&b1, station, Some(&thumbprint))
+        .await
+        .unwrap());
+    assert_eq!(bound_to('a').await, Some(thumbprint.clone()));
+    let listed = catalogue.tokens(Some(&b1)).await.unwrap();
+    assert_eq!(listed[0].client_cert_x5t_s256.as_ref(), Some(&thumbprint));
+
+    let rotated = catalogue
+        .rotate_token(&b1, station, &hash('b'), at(1), None)
+        .await
+        .unwrap()
+        .expect("rotated");
+    assert_eq!(rotated.client_cert_x5t_s256.as_ref(), Some(&thumbprint));
+    assert_eq!(bound_to('b').await, Some(thumbprint.clone()));
+    assert!(
+        !catalogue
+            .set_token_certificate(&b1, station, None)
+            .await
+            .unwrap(),
+        "a revoked token was unbound"
+    );
+    assert!(catalogue
+        .set_token_certificate(&b1, rotated.id, None)
+        .await
+        .unwrap());
+    assert_eq!(bound_to('b').await, None);
+}
+
+on_both_adapters!(
+    token_certificate_bindings,
+    sqlite_token_certificate_bindings,
+    postgres_token_certificate_bindings
+);
+
 /// Tokens and accounts end: listed without secrets, revoked, given an end, rotated (the old
 /// one revoked or ending soon, never later), people disabled with their sessions ended; and
 /// failed logins are counted in one place, whatever the concurrency.

@@ -78,7 +78,16 @@ impl NatsBus {
             .connection_timeout(Duration::from_secs(5))
             .connect(&settings.url)
             .await
-            .map_err(|e| unavailable("connect")(&e))?;
+            .map_err(|e| {
+                // A plaintext server answers the TLS handshake with text, which rustls reports
+                // only as a corrupt message: say what was asked of the server.
+                let hint = if security.require_tls {
+                    " (TLS is required by --nats-require-tls or a tls:// URL: is the server speaking TLS, with a certificate --nats-ca-file verifies?)"
+                } else {
+                    ""
+                };
+                unavailable("connect")(&format!("{e}{hint}"))
+            })?;
         let jetstream = jetstream::new(client.clone());
         jetstream
             .get_or_create_stream(stream::Config {

@@ -40,6 +40,9 @@ pub struct TokenOwner {
     pub person: String,
     /// The officer the credential speaks for and their team (art. 17), if any.
     pub identity: OfficerIdentity,
+    /// The `x5t#S256` thumbprint of the client certificate a machine token is bound to
+    /// (RFC 8705): it is accepted only over a TLS connection presenting that certificate.
+    pub client_certificate: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,8 +142,16 @@ pub trait Catalogue: Send + Sync {
         id: Uuid,
         expires_at: Option<DateTime<Utc>>,
     ) -> Result<bool, CatalogueError>;
+    /// Binds a token of `bureau` to the client certificate with this `x5t#S256` thumbprint,
+    /// or with `None` unbinds it. Returns false if it has no such unrevoked token.
+    async fn set_token_certificate(
+        &self,
+        bureau: &BureauId,
+        id: Uuid,
+        x5t_s256: Option<&str>,
+    ) -> Result<bool, CatalogueError>;
     /// Replaces a live token of `bureau` with a new one, in one transaction: the new one (hash
-    /// `new_sha256`) has the old one's label, role and expiry; the old one is revoked, or with
+    /// `new_sha256`) has the old one's label, role, expiry and certificate binding; the old one is revoked, or with
     /// `old_expires_at` ends then (never later than it would have). Returns the new token's
     /// record, or None if the bureau has no such live token.
     async fn rotate_token(

@@ -900,6 +900,9 @@ pub struct TokenRecord {
     /// When it stops working, if it was given an end.
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The `x5t#S256` thumbprint of the client certificate the token is bound to (RFC 8705),
+    /// if it is bound: then it works only over TLS with that certificate.
+    pub client_cert_x5t_s256: Option<String>,
 }
 
 impl TokenRecord {

@@ -143,12 +143,14 @@ type TokenRow = (
     DateTime<Utc>,
     Option<DateTime<Utc>>,
     Option<DateTime<Utc>>,
+    Option<String>,
 );
 
-const TOKEN_COLUMNS: &str = "id, bureau_id, label, role, created_at, expires_at, revoked_at";
+const TOKEN_COLUMNS: &str =
+    "id, bureau_id, label, role, created_at, expires_at, revoked_at, client_cert_x5t_s256";
 
 fn token_record(row: TokenRow) -> Result<TokenRecord, CatalogueError> {
-    let (id, bureau, label, role, created_at, expires_at, revoked_at) = row;
+    let (id, bureau, label, role, created_at, expires_at, revoked_at, client_cert_x5t_s256) = row;
     let corrupt = |e: &dyn std::fmt::Display| CatalogueError::Corrupt {
         detail: format!("token {id}: {e}"),
     };
@@ -160,6 +162,7 @@ fn token_record(row: TokenRow) -> Result<TokenRecord, CatalogueError> {
         created_at,
         expires_at,
         revoked_at,
+        client_cert_x5t_s256,
     })
 }
 
@@ -686,9 +689,9 @@ macro_rules! catalogue_on {
             }
 
             async fn token_owner(&self, token_sha256: &str, now: DateTime<Utc>) -> Result<Option<TokenOwner>, CatalogueError> {
-                type Row = (Uuid, String, String, String, Option<String>, Option<String>);
+                type Row = (Uuid, String, String, String, Option<String>, Option<String>, Option<String>);
                 let owner: Option<Row> = sqlx::query_as(
-                    "SELECT id, bureau_id, role, label, officer_id, team FROM api_tokens \
+                    "SELECT id, bureau_id, role, label, officer_id, team, client_cert_x5t_s256 FROM api_tokens \
                      WHERE token_sha256 = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
                 )
                 .bind(token_sha256)
@@ -698,7 +701,7 @@ macro_rules! catalogue_on {
                 .map_err(err("find token"))?;
                 let corrupt = |e: &dyn std::fmt::Display| CatalogueError::Corrupt { detail: format!("token: {e}") };
                 owner
-                    .map(|(token_id, bureau, role, label, officer, team)| {
+                    .map(|(token_id, bureau, role, label, officer, team, client_certificate)| {
                         Ok(TokenOwner {
                             token_id,
                             bureau: BureauId::parse(&bureau).map_err(|e| corrupt(&e))?,
@@ -706,6 +709,7 @@ macro_rules! catalogue_on {
                             person: format!("token {token_id}"),
                             label,
                             identity: identity("token", officer, team)?,
+                            client_certificate,
                         })
                     })
                     .transpose()
@@ -749,6 +753,18 @@ macro_rules! catalogue_on {
                 Ok(set == 1)
             }
 
+            async fn set_token_certificate(&self, bureau: &BureauId, id: Uuid, x5t_s256: Option<&str>) -> Result<bool, CatalogueError> {
+                let set = sqlx::query("UPDATE api_tokens SET client_cert_x5t_s256 = $3 WHERE id = $1 AND bureau_id = $2 AND revoked_at IS NULL")
+                    .bind(id)
+                    .bind(bureau.as_str())
+                    .bind(x5t_s256)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(err("bind token to certificate"))?
+                    .rows_affected();
+                Ok(set == 1)
+            }
+
             async fn rotate_token(
                 &self,
                 bureau: &BureauId,
@@ -779,10 +795,11 @@ macro_rules! catalogue_on {
                     revoked_at: None,
                     ..old.clone()
                 };
-                // The new token speaks for the same officer and team as the old one.
+                // The new token speaks for the same officer and team as the old one, and is
+                // bound to the same certificate: rotating a stolen token must not unbind it.
                 sqlx::query(
-                    "INSERT INTO api_tokens (id, bureau_id, token_sha256, label, created_at, role, expires_at, officer_id, team) \
-                     SELECT $1, $2, $3, $4, $5, $6, $7, officer_id, team FROM api_tokens WHERE id = $8",
+                    "INSERT INTO api_tokens (id, bureau_id, token_sha256, label, created_at, role, expires_at, officer_id, team, client_cert_x5t_s256) \
+                     SELECT $1, $2, $3, $4, $5, $6, $7, officer_id, team, client_cert_x5t_s256 FROM api_tokens WHERE id = $8",
                 )
                     .bind(new.id)
                     .bind(new.bureau.as_str())
@@ -2063,6 +2080,8 @@ macro_rules! catalogue_on {
                         role: role.parse().map_err(|e| corrupt(&e))?,
                         label: format!("user {username}"),
                         identity: identity("user", officer, team)?,
+                        // A person's session is never bound to a certificate.
+                        client_certificate: None,
                     })
                 })
                 .transpose()

@@ -16,7 +16,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -96,11 +96,25 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerAddress {
     }
 }
 
+/// Request extension: the client certificate the TLS connection a request came over
+/// presented, verified against `--tls-client-ca` during the handshake. Absent on plain
+/// connections, on TLS connections without one, and for requests handed to the router some
+/// other way, so a check that needs it fails closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCertificate {
+    /// Its SHA-256 thumbprint as RFC 8705 names it (`x5t#S256`).
+    pub x5t_s256: String,
+}
+
 /// What each request knows of its connection.
 #[derive(Clone)]
 pub struct Connection {
     pub peer: SocketAddr,
     watch: Arc<Watch>,
+    /// Set once the TLS handshake is done, if the client presented a certificate. Shared with
+    /// the stream because axum asks for the connection's info before the handshake (which the
+    /// first read drives), yet no request arrives until the handshake is over.
+    client_certificate: Arc<OnceLock<ClientCertificate>>,
 }
 
 impl Connected<IncomingStream<'_, LimitedListener>> for Connection {
@@ -108,6 +122,7 @@ impl Connected<IncomingStream<'_, LimitedListener>> for Connection {
         Self {
             peer: *stream.remote_addr(),
             watch: stream.io().watch.clone(),
+            client_certificate: stream.io().client_certificate.clone(),
         }
     }
 }
@@ -152,7 +167,11 @@ impl Listener for LimitedListener {
                             Transport::Tls(Box::new(Tls::Handshaking(acceptor.accept(stream))))
                         }
                     };
-                    let stream = ServerStream { watch, transport };
+                    let stream = ServerStream {
+                        watch,
+                        client_certificate: Arc::default(),
+                        transport,
+                    };
                     return (stream, peer);
                 }
                 Err(e) => accept_failed(e).await,
@@ -331,13 +350,17 @@ impl AsyncWrite for WatchedStream {
 /// body is sent), and gives the request's body its silence limit.
 async fn watch_request(
     State(body_timeout): State<Duration>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
-    let answering = request
+    let connection = request
         .extensions()
         .get::<ConnectInfo<Connection>>()
-        .map(|info| info.0.watch.begin());
+        .map(|info| info.0.clone());
+    let answering = connection.as_ref().map(|c| c.watch.begin());
+    if let Some(certificate) = connection.and_then(|c| c.client_certificate.get().cloned()) {
+        request.extensions_mut().insert(certificate);
+    }
     let request = request.map(|body| Body::new(ProgressBody::new(body, body_timeout)));
     let response = next.run(request).await;
     match answering {
@@ -435,9 +458,11 @@ impl http_body::Body for Finishing {
 }
 
 /// A served connection: plain, or TLS over the watched TCP stream (so the deadlines apply to
-/// the handshake too), with the watch requests report to.
+/// the handshake too), with the watch requests report to and the client certificate the
+/// handshake verified.
 pub struct ServerStream {
     watch: Arc<Watch>,
+    client_certificate: Arc<OnceLock<ClientCertificate>>,
     transport: Transport,
 }
 
@@ -454,14 +479,29 @@ enum Tls {
 }
 
 impl Tls {
-    /// Drives the handshake; answers the stream once it is done.
+    /// Drives the handshake; answers the stream once it is done, noting the client's
+    /// certificate in `client` (rustls has verified it by then, or failed the handshake).
     fn ready(
         &mut self,
         cx: &mut Context<'_>,
+        client: &OnceLock<ClientCertificate>,
     ) -> Poll<io::Result<&mut tokio_rustls::server::TlsStream<WatchedStream>>> {
         if let Tls::Handshaking(accept) = self {
             match Pin::new(accept).poll(cx) {
-                Poll::Ready(Ok(stream)) => *self = Tls::Ready(stream),
+                Poll::Ready(Ok(stream)) => {
+                    // The leaf is the first; the thumbprint is of its DER, as RFC 8705 says.
+                    if let Some(leaf) = stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|c| c.first())
+                    {
+                        let _ = client.set(ClientCertificate {
+                            x5t_s256: custodian_core::token::certificate_thumbprint(leaf),
+                        });
+                    }
+                    *self = Tls::Ready(stream);
+                }
                 Poll::Ready(Err(e)) => {
                     *self = Tls::Failed;
                     return Poll::Ready(Err(e));
@@ -485,9 +525,10 @@ impl AsyncRead for ServerStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().transport {
+        let this = self.get_mut();
+        match &mut this.transport {
             Transport::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
-            Transport::Tls(tls) => match tls.ready(cx) {
+            Transport::Tls(tls) => match tls.ready(cx, &this.client_certificate) {
                 Poll::Ready(Ok(stream)) => Pin::new(stream).poll_read(cx, buf),
                 Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
                 Poll::Pending => Poll::Pending,
@@ -502,9 +543,10 @@ impl AsyncWrite for ServerStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match &mut self.get_mut().transport {
+        let this = self.get_mut();
+        match &mut this.transport {
             Transport::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
-            Transport::Tls(tls) => match tls.ready(cx) {
+            Transport::Tls(tls) => match tls.ready(cx, &this.client_certificate) {
                 Poll::Ready(Ok(stream)) => Pin::new(stream).poll_write(cx, buf),
                 Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
                 Poll::Pending => Poll::Pending,
@@ -513,9 +555,10 @@ impl AsyncWrite for ServerStream {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().transport {
+        let this = self.get_mut();
+        match &mut this.transport {
             Transport::Plain(stream) => Pin::new(stream).poll_flush(cx),
-            Transport::Tls(tls) => match tls.ready(cx) {
+            Transport::Tls(tls) => match tls.ready(cx, &this.client_certificate) {
                 Poll::Ready(Ok(stream)) => Pin::new(stream).poll_flush(cx),
                 Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
                 Poll::Pending => Poll::Pending,
