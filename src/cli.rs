@@ -474,6 +474,13 @@ pub struct DemoArgs {
     /// Keep the demo's data here instead of a temporary directory.
     #[arg(long)]
     pub keep: Option<PathBuf>,
+    /// After the upload, keep serving: print the web console's address and a sign-in, and
+    /// stop on Ctrl-C.
+    #[arg(long)]
+    pub serve: bool,
+    /// Where the demo server listens (with --serve, e.g. 127.0.0.1:8080).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: std::net::SocketAddr,
 }
 
 #[cfg(test)]

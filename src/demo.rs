@@ -52,7 +52,7 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Value> {
     let standalone = StandaloneArgs {
         data: data.clone(),
         server: ServerArgs {
-            listen: "127.0.0.1:0".parse()?,
+            listen: args.listen,
             shutdown_grace: Duration::from_secs(10),
             ops_listen: None,
             limits: Default::default(),
@@ -148,7 +148,6 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Value> {
         .error_for_status()?
         .json()
         .await?;
-    app.stop().await;
     let media = serde_json::json!({
         "viewing_copy": { "path": format!("/v1/clips/{clip_id}/view"), "bytes": view.len() },
         "subtitles_first_cue": subtitles.split("\n\n").nth(1).unwrap_or_default(),
@@ -160,5 +159,37 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<Value> {
     if args.keep.is_some() {
         result["data"] = serde_json::json!(data);
     }
-    Ok(result)
+    if !args.serve {
+        app.stop().await;
+        return Ok(result);
+    }
+    println!("{}", serde_json::to_string_pretty(&result)?);
+    // A person to sign in as: the officer who recorded the sample, so the console shows it
+    // waiting for classification.
+    let password = hex::encode(rand::random::<[u8; 8]>());
+    let hash = custodian_core::users::hash_password(&password, rand::random())
+        .context("hashing the demo password")?;
+    let identity = custodian_core::roles::OfficerIdentity {
+        officer: Some(custodian_core::LocalId::parse("officer", "031234")?),
+        team: None,
+    };
+    app.ports
+        .catalogue
+        .create_user(
+            &bureau,
+            "demo",
+            custodian_core::roles::Role::Officer,
+            &identity,
+            &hash,
+            Utc::now(),
+        )
+        .await
+        .context("creating the demo account")?;
+    println!();
+    println!("Web console 控制台: {base}/");
+    println!("  单位 Bureau: {bureau}   用户名 Username: demo   密码 Password: {password}");
+    println!("Ctrl-C stops the demo server; its data goes with it unless --keep was given.");
+    app.run_until_signal().await?;
+    drop(temp);
+    Ok(Value::Null)
 }

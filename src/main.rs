@@ -132,7 +132,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Upload(args) => custodian_agent::run(args).await,
         Command::Demo(args) => {
             let result = custodian::demo::run(&args).await.context("demo failed")?;
-            println!("{}", serde_json::to_string_pretty(&result)?);
+            // With --serve the demo printed its record itself before it went on serving.
+            if !result.is_null() {
+                println!("{}", serde_json::to_string_pretty(&result)?);
+            }
             Ok(())
         }
     }

@@ -1415,7 +1415,11 @@ async fn a_clip_announced_again_is_not_transcoded_again() {
 
 #[tokio::test]
 async fn the_demo_shows_what_the_media_workers_made() {
-    let result = custodian::demo::run(&custodian::cli::DemoArgs { keep: None })
+    let result = custodian::demo::run(&custodian::cli::DemoArgs {
+        keep: None,
+        serve: false,
+        listen: "127.0.0.1:0".parse().unwrap(),
+    })
         .await
         .unwrap();
     assert_eq!(result["catalogued"]["state"], "catalogued");

@@ -17,6 +17,10 @@ document.addEventListener("DOMContentLoaded", () => {
       video.addEventListener("loadedmetadata", () => seek(start[1]), { once: true });
     }
     drawFindings(video, seek);
+    // The copy has its time and place burned in; the same text as a track stays hidden (its
+    // cues load, and the player's menu can show it) instead of doubling the picture's text.
+    const subtitles = document.getElementById("subtitles-track");
+    if (subtitles) subtitles.track.mode = "hidden";
   }
   const form = document.getElementById("classify");
   if (form) {

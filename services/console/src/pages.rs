@@ -343,13 +343,17 @@ pub async fn work(
         Ok(page) => page,
         Err(e) => return visitor.problem(e),
     };
-    let mut unclassified: Vec<(DateTime<Utc>, ClipRow)> = waiting
+    // Soonest deadline first; within one, in the order of recording (art. 17: 按先后顺序).
+    let mut unclassified: Vec<(DateTime<Utc>, DateTime<Utc>, ClipRow)> = waiting
         .items
         .iter()
-        .map(|clip| (classification_due(clip), ClipRow::new(clip, t, now)))
+        .map(|clip| {
+            let row = ClipRow::new(clip, t, now);
+            (classification_due(clip), clip.recorded_at, row)
+        })
         .collect();
-    unclassified.sort_by_key(|(due, _)| *due);
-    let unclassified: Vec<ClipRow> = unclassified.into_iter().map(|(_, row)| row).collect();
+    unclassified.sort_by_key(|(due, recorded, _)| (*due, *recorded));
+    let unclassified: Vec<ClipRow> = unclassified.into_iter().map(|(_, _, row)| row).collect();
     let overdue_count = unclassified
         .iter()
         .filter(|row| row.due.as_ref().is_some_and(|d| d.overdue))
