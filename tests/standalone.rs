@@ -563,6 +563,13 @@ async fn database_down_gives_503_with_retry_after() {
     let response = put(&base, &token).await;
     assert_eq!(response.status(), 503);
     assert_eq!(response.headers()["retry-after"], "5");
+    // The database's own words stay in the server's log.
+    let error: Value = response.json().await.unwrap();
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(
+        !message.contains("pool") && !message.contains("sqlx") && !message.contains("127.0.0.1"),
+        "the 503 tells the client about the database: {message}"
+    );
 }
 
 /// A standalone instance (without media workers) serving within `limits`.

@@ -204,13 +204,28 @@ async fn json_rejections(request: Request, next: Next) -> Response {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
+        // A failure of the server's own says what failed and whether to retry; its detail (a
+        // database's or a store's own words, hosts, paths) goes to the log, never to the client.
+        let message = if self.status.is_server_error() {
             tracing::error!(code = self.code, message = %self.message, "request failed");
-        }
+            if self.status == StatusCode::SERVICE_UNAVAILABLE {
+                format!(
+                    "a service this request needs is unavailable ({}); retry after the Retry-After delay",
+                    self.code
+                )
+            } else {
+                format!(
+                    "the request failed inside the server ({}); its log holds the detail",
+                    self.code
+                )
+            }
+        } else {
+            self.message
+        };
         let body = Json(ErrorBody {
             error: ErrorDetail {
                 code: self.code.to_owned(),
-                message: self.message,
+                message,
             },
         });
         let mut response = (self.status, body).into_response();
