@@ -3,7 +3,9 @@
 //! `catalogue_on!` macro instantiates them for each driver; only connecting and migrating
 //! differ, and the column types differ in each adapter's migrations.
 
-use std::str::FromStr;
+mod postgres;
+mod sqlite;
+
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -16,8 +18,8 @@ use custodian_core::login::Throttle;
 use custodian_core::retention::{CaseFacts, LongTermReason};
 use custodian_core::roles::{OfficerIdentity, Role};
 use custodian_core::{BureauId, ClipId, ClipState, LocalId};
-use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::SqlitePool;
 use uuid::Uuid;
 
 use super::model::{
@@ -85,37 +87,6 @@ fn parts_json(parts: &[crate::blob::StoredPart]) -> Result<String, CatalogueErro
 
 fn rows_to_clips(rows: Vec<ClipRow>) -> Result<Vec<ClipRecord>, CatalogueError> {
     rows.into_iter().map(ClipRecord::try_from).collect()
-}
-
-/// Makes the catalogue file readable and writable by its owner only (it names every clip,
-/// officer and case), whatever the umask: creates it so if `create` and it is missing, and
-/// tightens it if it exists. An in-memory database has no file.
-fn owner_only(path: &std::path::Path, create: bool) -> Result<(), CatalogueError> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let failed = |e: std::io::Error| CatalogueError::Unavailable {
-        operation: "restrict the catalogue file to its owner",
-        message: format!("{}: {e}", path.display()),
-    };
-    if path.as_os_str().is_empty() || path.to_string_lossy().starts_with(':') {
-        return Ok(());
-    }
-    if create && !path.exists() {
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-        {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(failed(e)),
-        }
-    }
-    match std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(failed(e)),
-    }
 }
 
 /// The officer and team a token or user row names.
@@ -224,39 +195,6 @@ pub struct SqliteCatalogue {
     pool: SqlitePool,
 }
 
-impl SqliteCatalogue {
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, CatalogueError> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(err("parse sqlite url"))?
-            .create_if_missing(true)
-            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-            // Evidence records: a commit must survive a power cut, not just a crash.
-            .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
-        let file = options.get_filename().to_path_buf();
-        owner_only(&file, true)?;
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
-            .await
-            .map_err(err("connect"))?;
-        // SQLite gives its journal files the database's mode; older installations may have
-        // made them more open.
-        for suffix in ["", "-wal", "-shm"] {
-            let mut name = file.clone().into_os_string();
-            name.push(suffix);
-            owner_only(std::path::Path::new(&name), false)?;
-        }
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&pool)
-            .await
-            .map_err(|e| CatalogueError::Migration(e.to_string()))?;
-        Ok(Self { pool })
-    }
-}
-
 /// What opening a PostgreSQL catalogue does to its schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Schema {
@@ -269,96 +207,6 @@ pub enum Schema {
 #[derive(Clone)]
 pub struct PostgresCatalogue {
     pool: PgPool,
-}
-
-impl PostgresCatalogue {
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, CatalogueError> {
-        Self::connect_with(url, max_connections, Schema::Migrate).await
-    }
-
-    /// Connects, and migrates the schema or only checks that it is migrated: a runtime role
-    /// that may not change the schema (see [`PostgresCatalogue::grant_runtime`]) checks.
-    pub async fn connect_with(
-        url: &str,
-        max_connections: u32,
-        schema: Schema,
-    ) -> Result<Self, CatalogueError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(3))
-            .connect(url)
-            .await
-            .map_err(err("connect"))?;
-        let migrator = sqlx::migrate!("./migrations/postgres");
-        match schema {
-            Schema::Migrate => migrator
-                .run(&pool)
-                .await
-                .map_err(|e| CatalogueError::Migration(e.to_string()))?,
-            Schema::Expect => {
-                let needed = migrator.iter().map(|m| m.version).max().unwrap_or(0);
-                let applied: Option<i64> =
-                    sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
-                        .fetch_one(&pool)
-                        .await
-                        .map_err(|e| {
-                            CatalogueError::Migration(format!("reading the schema's version: {e}"))
-                        })?;
-                if applied.unwrap_or(0) < needed {
-                    return Err(CatalogueError::Migration(format!(
-                        "the catalogue's schema is at migration {}, this build needs {needed}: run \
-                         `custodian migrate` with the schema owner's role first",
-                        applied.unwrap_or(0)
-                    )));
-                }
-            }
-        }
-        Ok(Self { pool })
-    }
-
-    /// Grants `role` what the services need at run time and nothing more: reading and writing
-    /// the catalogue's tables, but only reading and appending to the audit trail (no update,
-    /// delete or truncate), and no right to change the schema, triggers included, which stay
-    /// the owner's. Run by the schema owner after each migration (`custodian migrate
-    /// --grant-runtime ROLE`).
-    pub async fn grant_runtime(&self, role: &str) -> Result<(), CatalogueError> {
-        if role.is_empty()
-            || !role
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        {
-            return Err(CatalogueError::Query {
-                operation: "grant runtime rights",
-                message: format!("role name {role:?} must be lowercase letters, digits and _"),
-            });
-        }
-        let statements = [
-            format!("GRANT USAGE ON SCHEMA public TO {role}"),
-            format!(
-                "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"
-            ),
-            format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"),
-            format!("REVOKE UPDATE, DELETE, TRUNCATE ON audit_log, audit_checkpoints FROM {role}"),
-            format!("REVOKE ALL ON _sqlx_migrations FROM {role}"),
-            format!("GRANT SELECT ON _sqlx_migrations TO {role}"),
-        ];
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(err("grant runtime rights"))?;
-        for statement in &statements {
-            sqlx::query(statement)
-                .execute(&mut *tx)
-                .await
-                .map_err(err("grant runtime rights"))?;
-        }
-        tx.commit().await.map_err(err("grant runtime rights"))
-    }
-
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
 }
 
 macro_rules! catalogue_on {
@@ -2118,67 +1966,4 @@ macro_rules! catalogue_on {
 // for another writer instead of failing when its read snapshot turns out stale.
 // (SQLite has no row locks: its write transaction holds the whole database.)
 catalogue_on!(SqliteCatalogue, sqlx::Sqlite, "BEGIN IMMEDIATE", "");
-
-/// SQLite serves one process: that process always holds the lease.
-struct ProcessLease;
-
-#[async_trait]
-impl Lease for ProcessLease {
-    async fn held(&mut self) -> bool {
-        true
-    }
-}
-
-impl SqliteCatalogue {
-    async fn lease(&self, _name: &str) -> Result<Option<Box<dyn Lease>>, CatalogueError> {
-        Ok(Some(Box::new(ProcessLease)))
-    }
-}
-
-/// A session-level advisory lock on a connection of its own: PostgreSQL releases it when the
-/// connection ends, so a crashed holder hands the lease on.
-struct AdvisoryLease {
-    connection: sqlx::PgConnection,
-}
-
-#[async_trait]
-impl Lease for AdvisoryLease {
-    async fn held(&mut self) -> bool {
-        sqlx::query("SELECT 1")
-            .execute(&mut self.connection)
-            .await
-            .is_ok()
-    }
-}
-
-impl PostgresCatalogue {
-    async fn lease(&self, name: &str) -> Result<Option<Box<dyn Lease>>, CatalogueError> {
-        let mut connection = self.pool.acquire().await.map_err(err("lease"))?.detach();
-        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))")
-            .bind(name)
-            .fetch_one(&mut connection)
-            .await
-            .map_err(err("lease"))?;
-        Ok(got.then(|| Box::new(AdvisoryLease { connection }) as Box<dyn Lease>))
-    }
-
-    /// PostgreSQL's plan for a `list_clips` call, executed (EXPLAIN ANALYZE): for benchmarks
-    /// and operators checking that searches use their indexes.
-    pub async fn explain_list(
-        &self,
-        bureau: &BureauId,
-        filter: &ClipFilter,
-        limit: i64,
-    ) -> Result<String, CatalogueError> {
-        let select =
-            format!("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT {CLIP_COLUMNS} FROM clips");
-        let mut query = Self::list_query(&select, bureau, filter, limit);
-        let lines: Vec<String> = query
-            .build_query_scalar()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(err("explain"))?;
-        Ok(lines.join("\n"))
-    }
-}
 catalogue_on!(PostgresCatalogue, sqlx::Postgres, "BEGIN", " FOR UPDATE");
