@@ -2,6 +2,7 @@
 //! bureaus and their tokens. Two adapters share one body of SQL (`sql.rs`): SQLite for the
 //! standalone server and PostgreSQL for a region, each with its own migrations, run at start.
 
+mod audit;
 mod model;
 mod sql;
 
@@ -9,7 +10,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use custodian_core::audit::{AuditEntry, Checkpoint, NewAuditEntry};
 use custodian_core::cases::CaseState;
 use custodian_core::classification::Classification;
 use custodian_core::deadlines::DeadlineKind;
@@ -19,6 +19,7 @@ use custodian_core::roles::{OfficerIdentity, Role};
 use custodian_core::{BureauId, ClipId, ClipState, LocalId};
 use uuid::Uuid;
 
+pub use audit::AuditRepo;
 pub use model::{decode_fingerprint, encode_fingerprint};
 pub use model::{
     BoundingBox, CaseClosure, CaseFilter, CaseRecord, ClassTotals, ClassificationEntry, ClipFilter,
@@ -99,7 +100,7 @@ impl CatalogueError {
 }
 
 #[async_trait]
-pub trait Catalogue: Send + Sync {
+pub trait Catalogue: AuditRepo + Send + Sync {
     async fn ensure_bureau(
         &self,
         bureau: &BureauId,
@@ -427,32 +428,6 @@ pub trait Catalogue: Send + Sync {
     /// Tries to become the one instance that runs `name` (the retention schedule). The lease
     /// lasts while the returned guard lives and its connection does; a crash hands it on.
     async fn try_lease(&self, name: &str) -> Result<Option<Box<dyn Lease>>, CatalogueError>;
-
-    /// Appends to a bureau's audit chain (retrying if another writer took the same place).
-    async fn append_audit(
-        &self,
-        bureau: &str,
-        entry: NewAuditEntry,
-    ) -> Result<AuditEntry, CatalogueError>;
-    /// A bureau's audit entries after `after_seq`, in order.
-    async fn audit_entries(
-        &self,
-        bureau: &str,
-        after_seq: i64,
-        limit: i64,
-    ) -> Result<Vec<AuditEntry>, CatalogueError>;
-    /// The last entry of a bureau's audit chain.
-    async fn last_audit_entry(&self, bureau: &str) -> Result<Option<AuditEntry>, CatalogueError>;
-    /// A bureau's audit entries that name `target` (a clip or case id), in order.
-    async fn audit_by_target(
-        &self,
-        bureau: &str,
-        target: &str,
-    ) -> Result<Vec<AuditEntry>, CatalogueError>;
-    /// The bureaus that have an audit chain.
-    async fn audit_bureaus(&self) -> Result<Vec<String>, CatalogueError>;
-    async fn add_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), CatalogueError>;
-    async fn checkpoints(&self, bureau: &str) -> Result<Vec<Checkpoint>, CatalogueError>;
 
     async fn create_copy_request(&self, request: &CopyRequest) -> Result<(), CatalogueError>;
     async fn copy_request(

@@ -9,6 +9,9 @@ use uuid::Uuid;
 
 use super::CatalogueError;
 
+mod audit;
+pub(super) use audit::{AuditRow, CheckpointRow};
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingUpload {
     pub clip: ClipId,
@@ -744,56 +747,6 @@ pub fn decode_fingerprint(bytes: &[u8]) -> Vec<u64> {
             u64::from_be_bytes(word)
         })
         .collect()
-}
-
-#[derive(sqlx::FromRow)]
-pub(super) struct AuditRow {
-    pub bureau_id: String,
-    pub seq: i64,
-    pub at: DateTime<Utc>,
-    pub actor: String,
-    pub action: String,
-    pub target: Option<String>,
-    pub detail: String,
-    pub prev_hash: String,
-    pub hash: String,
-}
-
-impl From<AuditRow> for custodian_core::audit::AuditEntry {
-    fn from(row: AuditRow) -> Self {
-        Self {
-            bureau: row.bureau_id,
-            seq: row.seq,
-            at: row.at,
-            actor: row.actor,
-            action: row.action,
-            target: row.target,
-            detail: row.detail,
-            prev_hash: row.prev_hash,
-            hash: row.hash,
-        }
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(super) struct CheckpointRow {
-    pub bureau_id: String,
-    pub seq: i64,
-    pub hash: String,
-    pub at: DateTime<Utc>,
-    pub signature: String,
-}
-
-impl From<CheckpointRow> for custodian_core::audit::Checkpoint {
-    fn from(row: CheckpointRow) -> Self {
-        Self {
-            bureau: row.bureau_id,
-            seq: row.seq,
-            hash: row.hash,
-            at: row.at,
-            signature: row.signature,
-        }
-    }
 }
 
 /// A request for a copy of a clip for a party (art. 23).

@@ -10,6 +10,11 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use super::{err, PostgresCatalogue, Schema, CLIP_COLUMNS};
 use crate::catalogue::{CatalogueError, ClipFilter, Lease};
 
+/// The adapter the aggregate files implement their traits for, compiled here.
+type Adapter = PostgresCatalogue;
+/// How a transaction that writes begins.
+const BEGIN_WRITE: &str = "BEGIN";
+
 impl PostgresCatalogue {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, CatalogueError> {
         Self::connect_with(url, max_connections, Schema::Migrate).await
@@ -146,3 +151,6 @@ impl PostgresCatalogue {
         Ok(lines.join("\n"))
     }
 }
+
+#[path = "audit.rs"]
+mod audit;

@@ -10,6 +10,13 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use super::{err, SqliteCatalogue};
 use crate::catalogue::{CatalogueError, Lease};
 
+/// The adapter the aggregate files implement their traits for, compiled here.
+type Adapter = SqliteCatalogue;
+/// How a transaction that writes begins: SQLite's takes the write lock at once, so it waits
+/// (busy timeout) for another writer instead of failing when its read snapshot turns out
+/// stale.
+const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
 impl SqliteCatalogue {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, CatalogueError> {
         let options = SqliteConnectOptions::from_str(url)
@@ -92,3 +99,6 @@ impl SqliteCatalogue {
         Ok(Some(Box::new(ProcessLease)))
     }
 }
+
+#[path = "audit.rs"]
+mod audit;
