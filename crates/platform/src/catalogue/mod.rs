@@ -3,6 +3,7 @@
 //! standalone server and PostgreSQL for a region, each with its own migrations, run at start.
 
 mod audit;
+mod copies;
 mod model;
 mod sql;
 
@@ -20,6 +21,7 @@ use custodian_core::{BureauId, ClipId, ClipState, LocalId};
 use uuid::Uuid;
 
 pub use audit::AuditRepo;
+pub use copies::CopyRepo;
 pub use model::{decode_fingerprint, encode_fingerprint};
 pub use model::{
     BoundingBox, CaseClosure, CaseFilter, CaseRecord, ClassTotals, ClassificationEntry, ClipFilter,
@@ -100,7 +102,7 @@ impl CatalogueError {
 }
 
 #[async_trait]
-pub trait Catalogue: AuditRepo + Send + Sync {
+pub trait Catalogue: CopyRepo + AuditRepo + Send + Sync {
     async fn ensure_bureau(
         &self,
         bureau: &BureauId,
@@ -429,38 +431,6 @@ pub trait Catalogue: AuditRepo + Send + Sync {
     /// lasts while the returned guard lives and its connection does; a crash hands it on.
     async fn try_lease(&self, name: &str) -> Result<Option<Box<dyn Lease>>, CatalogueError>;
 
-    async fn create_copy_request(&self, request: &CopyRequest) -> Result<(), CatalogueError>;
-    async fn copy_request(
-        &self,
-        bureau: &BureauId,
-        id: Uuid,
-    ) -> Result<Option<CopyRequest>, CatalogueError>;
-    /// Decides a pending request; an approval stores the download token's hash and expiry.
-    async fn decide_copy_request(
-        &self,
-        id: Uuid,
-        approved: bool,
-        by: &str,
-        at: DateTime<Utc>,
-        reason: &str,
-        download: Option<(&str, DateTime<Utc>)>,
-    ) -> Result<bool, CatalogueError>;
-    /// The request a download token opens, whatever its state.
-    async fn copy_request_by_token(
-        &self,
-        token_sha256: &str,
-    ) -> Result<Option<CopyRequest>, CatalogueError>;
-    async fn count_copy_download(&self, id: Uuid) -> Result<(), CatalogueError>;
-    /// Records the watermarked copy stored for an approved request; making it again
-    /// replaces the record (same key, same request).
-    async fn record_copy_made(
-        &self,
-        id: Uuid,
-        sha256: &str,
-        size_bytes: i64,
-        track_sha256: Option<&str>,
-        at: DateTime<Utc>,
-    ) -> Result<(), CatalogueError>;
     /// Adds the next version of a clip's GPS track (never replacing one); answers its number.
     async fn add_track_version(
         &self,
@@ -469,19 +439,6 @@ pub trait Catalogue: AuditRepo + Send + Sync {
     ) -> Result<i64, CatalogueError>;
     /// Every version of a clip's GPS track, oldest first.
     async fn track_versions(&self, clip: ClipId) -> Result<Vec<TrackVersion>, CatalogueError>;
-    /// Records why a request's copy could not be made (only while none is recorded).
-    async fn record_copy_failure(&self, id: Uuid, reason: &str) -> Result<(), CatalogueError>;
-    /// Approved requests decided before `decided_before` whose copy is neither made nor
-    /// failed: work to announce again, oldest first.
-    async fn copies_to_make(
-        &self,
-        decided_before: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<CopyRequest>, CatalogueError>;
-    /// Every copy request of a clip, whatever its bureau or state (the purge removes their
-    /// copies with the clip's other files).
-    async fn copy_requests_of_clip(&self, clip: ClipId)
-        -> Result<Vec<CopyRequest>, CatalogueError>;
 
     async fn set_confidentiality(
         &self,

@@ -154,3 +154,6 @@ impl PostgresCatalogue {
 
 #[path = "audit.rs"]
 mod audit;
+
+#[path = "copies.rs"]
+mod copies;

@@ -102,3 +102,6 @@ impl SqliteCatalogue {
 
 #[path = "audit.rs"]
 mod audit;
+
+#[path = "copies.rs"]
+mod copies;
