@@ -3,6 +3,7 @@
 //! standalone server and PostgreSQL for a region, each with its own migrations, run at start.
 
 mod audit;
+mod cases;
 mod copies;
 mod model;
 mod sql;
@@ -11,7 +12,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use custodian_core::cases::CaseState;
 use custodian_core::classification::Classification;
 use custodian_core::deadlines::DeadlineKind;
 use custodian_core::login::Throttle;
@@ -21,6 +21,7 @@ use custodian_core::{BureauId, ClipId, ClipState, LocalId};
 use uuid::Uuid;
 
 pub use audit::AuditRepo;
+pub use cases::CaseRepo;
 pub use copies::CopyRepo;
 pub use model::{decode_fingerprint, encode_fingerprint};
 pub use model::{
@@ -102,7 +103,7 @@ impl CatalogueError {
 }
 
 #[async_trait]
-pub trait Catalogue: CopyRepo + AuditRepo + Send + Sync {
+pub trait Catalogue: CaseRepo + CopyRepo + AuditRepo + Send + Sync {
     async fn ensure_bureau(
         &self,
         bureau: &BureauId,
@@ -258,57 +259,6 @@ pub trait Catalogue: CopyRepo + AuditRepo + Send + Sync {
     ) -> Result<bool, CatalogueError>;
     async fn classifications(&self, id: ClipId)
         -> Result<Vec<ClassificationEntry>, CatalogueError>;
-
-    async fn create_case(&self, case: &CaseRecord) -> Result<(), CatalogueError>;
-    async fn case(&self, bureau: &BureauId, id: Uuid)
-        -> Result<Option<CaseRecord>, CatalogueError>;
-    async fn case_by_reference(
-        &self,
-        bureau: &BureauId,
-        reference: &str,
-    ) -> Result<Option<CaseRecord>, CatalogueError>;
-    async fn case_clip_ids(&self, case: Uuid) -> Result<Vec<ClipId>, CatalogueError>;
-    /// Links clips (already checked to be the case's bureau's) to a case; returns how many
-    /// were not linked before.
-    async fn link_clips(
-        &self,
-        case: Uuid,
-        clips: &[ClipId],
-        by: &str,
-        at: DateTime<Utc>,
-    ) -> Result<usize, CatalogueError>;
-    /// Moves a case from `from` to `to` if it is still in `from`, with its closure date and
-    /// filing deadline when it closes. Returns whether it moved.
-    async fn set_case_state(
-        &self,
-        id: Uuid,
-        from: CaseState,
-        to: CaseState,
-        at: DateTime<Utc>,
-        closure: Option<&CaseClosure>,
-    ) -> Result<bool, CatalogueError>;
-    /// A bureau's cases, newest first, after the filter's cursor.
-    async fn list_cases(
-        &self,
-        bureau: &BureauId,
-        filter: &CaseFilter,
-        limit: i64,
-    ) -> Result<Vec<CaseRecord>, CatalogueError>;
-    async fn unclassified_in_case(&self, case: Uuid) -> Result<usize, CatalogueError>;
-
-    async fn upsert_device(&self, bureau: &BureauId, device: &Device)
-        -> Result<(), CatalogueError>;
-    async fn devices(&self, bureau: &BureauId) -> Result<Vec<Device>, CatalogueError>;
-    /// Registers a team of `bureau`; registering it again keeps the first record. Returns the
-    /// team as kept.
-    async fn register_team(
-        &self,
-        bureau: &BureauId,
-        name: &str,
-        at: DateTime<Utc>,
-    ) -> Result<Team, CatalogueError>;
-    /// A bureau's registered teams, by name.
-    async fn teams(&self, bureau: &BureauId) -> Result<Vec<Team>, CatalogueError>;
 
     /// Per bureau and kind, how many deadlines are overdue at `now`: classifications and case
     /// filings due and not done, and uploads that arrived late in the 30 days before `now`.

@@ -12,6 +12,8 @@ use crate::catalogue::{CatalogueError, ClipFilter, Lease};
 
 /// The adapter the aggregate files implement their traits for, compiled here.
 type Adapter = PostgresCatalogue;
+/// The driver the aggregate files' queries run on.
+type Db = sqlx::Postgres;
 /// How a transaction that writes begins.
 const BEGIN_WRITE: &str = "BEGIN";
 
@@ -157,3 +159,6 @@ mod audit;
 
 #[path = "copies.rs"]
 mod copies;
+
+#[path = "cases.rs"]
+mod cases;

@@ -12,6 +12,8 @@ use crate::catalogue::{CatalogueError, Lease};
 
 /// The adapter the aggregate files implement their traits for, compiled here.
 type Adapter = SqliteCatalogue;
+/// The driver the aggregate files' queries run on.
+type Db = sqlx::Sqlite;
 /// How a transaction that writes begins: SQLite's takes the write lock at once, so it waits
 /// (busy timeout) for another writer instead of failing when its read snapshot turns out
 /// stale.
@@ -105,3 +107,6 @@ mod audit;
 
 #[path = "copies.rs"]
 mod copies;
+
+#[path = "cases.rs"]
+mod cases;
