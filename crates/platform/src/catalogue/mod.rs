@@ -7,6 +7,7 @@ mod cases;
 mod copies;
 mod model;
 mod sql;
+mod uploads;
 
 use std::sync::Arc;
 
@@ -31,6 +32,7 @@ pub use model::{
     TusUpload, UserRecord,
 };
 pub use sql::{PostgresCatalogue, Schema, SqliteCatalogue};
+pub use uploads::UploadRepo;
 
 /// The holder of an API token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,7 +105,7 @@ impl CatalogueError {
 }
 
 #[async_trait]
-pub trait Catalogue: CaseRepo + CopyRepo + AuditRepo + Send + Sync {
+pub trait Catalogue: UploadRepo + CaseRepo + CopyRepo + AuditRepo + Send + Sync {
     async fn ensure_bureau(
         &self,
         bureau: &BureauId,
@@ -155,41 +157,6 @@ pub trait Catalogue: CaseRepo + CopyRepo + AuditRepo + Send + Sync {
         at: DateTime<Utc>,
         old_expires_at: Option<DateTime<Utc>>,
     ) -> Result<Option<TokenRecord>, CatalogueError>;
-
-    async fn begin_upload(&self, upload: &PendingUpload) -> Result<(), CatalogueError>;
-    /// Records a stored, verified clip and closes its pending upload (and its tus row, for a
-    /// resumable upload), in one transaction. The clip's team and `device_registered` are
-    /// read from the device registry in the same transaction.
-    async fn record_clip(&self, clip: &NewClip) -> Result<ClipRecord, CatalogueError>;
-    /// Drops a pending upload, returning whether it was still pending. Whoever removes the
-    /// row owns the object: after this, `record_clip` for the same clip fails.
-    async fn forget_upload(&self, clip: ClipId) -> Result<bool, CatalogueError>;
-    async fn stale_uploads(
-        &self,
-        started_before: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<PendingUpload>, CatalogueError>;
-
-    /// Opens a resumable upload: its pending row and its tus row, in one transaction.
-    async fn create_tus_upload(&self, upload: &TusUpload) -> Result<(), CatalogueError>;
-    /// How many resumable uploads `person` has open, and the bytes they declare together.
-    async fn open_tus_uploads_by(&self, person: &str) -> Result<(u64, u64), CatalogueError>;
-    /// A resumable upload, only if it belongs to `bureau`.
-    async fn tus_upload(
-        &self,
-        bureau: &BureauId,
-        clip: ClipId,
-    ) -> Result<Option<TusUpload>, CatalogueError>;
-    /// Saves a resumable upload's progress if its offset is still `from_offset`. Returns
-    /// false if another request moved it (or the upload is gone).
-    async fn save_tus_progress(
-        &self,
-        clip: ClipId,
-        from_offset: u64,
-        progress: &TusProgress,
-    ) -> Result<bool, CatalogueError>;
-    /// Drops a resumable upload's tus row (its pending row is `forget_upload`'s).
-    async fn forget_tus_upload(&self, clip: ClipId) -> Result<bool, CatalogueError>;
 
     /// A clip, only if it belongs to `bureau`.
     async fn clip(

@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use custodian_core::BureauId;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-use super::{err, PostgresCatalogue, Schema, CLIP_COLUMNS};
+use super::{err, PostgresCatalogue, Schema};
+use crate::catalogue::model::CLIP_COLUMNS;
 use crate::catalogue::{CatalogueError, ClipFilter, Lease};
 
 /// The adapter the aggregate files implement their traits for, compiled here.
@@ -162,3 +163,6 @@ mod copies;
 
 #[path = "cases.rs"]
 mod cases;
+
+#[path = "uploads.rs"]
+mod uploads;

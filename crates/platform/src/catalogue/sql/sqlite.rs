@@ -110,3 +110,6 @@ mod copies;
 
 #[path = "cases.rs"]
 mod cases;
+
+#[path = "uploads.rs"]
+mod uploads;
