@@ -4,6 +4,7 @@
 
 mod audit;
 mod cases;
+mod clips;
 mod copies;
 mod model;
 mod sql;
@@ -13,16 +14,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use custodian_core::classification::Classification;
-use custodian_core::deadlines::DeadlineKind;
 use custodian_core::login::Throttle;
 use custodian_core::retention::{CaseFacts, LongTermReason};
 use custodian_core::roles::{OfficerIdentity, Role};
-use custodian_core::{BureauId, ClipId, ClipState, LocalId};
+use custodian_core::{BureauId, ClipId};
 use uuid::Uuid;
 
 pub use audit::AuditRepo;
 pub use cases::CaseRepo;
+pub use clips::ClipRepo;
 pub use copies::CopyRepo;
 pub use model::{decode_fingerprint, encode_fingerprint};
 pub use model::{
@@ -105,7 +105,7 @@ impl CatalogueError {
 }
 
 #[async_trait]
-pub trait Catalogue: UploadRepo + CaseRepo + CopyRepo + AuditRepo + Send + Sync {
+pub trait Catalogue: ClipRepo + UploadRepo + CaseRepo + CopyRepo + AuditRepo + Send + Sync {
     async fn ensure_bureau(
         &self,
         bureau: &BureauId,
@@ -157,82 +157,6 @@ pub trait Catalogue: UploadRepo + CaseRepo + CopyRepo + AuditRepo + Send + Sync 
         at: DateTime<Utc>,
         old_expires_at: Option<DateTime<Utc>>,
     ) -> Result<Option<TokenRecord>, CatalogueError>;
-
-    /// A clip, only if it belongs to `bureau`.
-    async fn clip(
-        &self,
-        bureau: &BureauId,
-        id: ClipId,
-    ) -> Result<Option<ClipRecord>, CatalogueError>;
-    /// A clip whatever its bureau: for workers acting on events, never for API callers.
-    async fn clip_for_worker(&self, id: ClipId) -> Result<Option<ClipRecord>, CatalogueError>;
-    /// A bureau's clips, newest first, after the filter's cursor.
-    async fn list_clips(
-        &self,
-        bureau: &BureauId,
-        filter: &ClipFilter,
-        limit: i64,
-    ) -> Result<Vec<ClipRecord>, CatalogueError>;
-    /// Moves a clip from `from` to `to` if it is still in `from`. Returns whether it moved.
-    async fn transition(
-        &self,
-        id: ClipId,
-        from: ClipState,
-        to: ClipState,
-        at: DateTime<Utc>,
-        reason: Option<&str>,
-    ) -> Result<bool, CatalogueError>;
-    async fn transitions(&self, id: ClipId) -> Result<Vec<Transition>, CatalogueError>;
-    /// Clips that have been in `state` since before `changed_before`, oldest first.
-    async fn stuck_clips(
-        &self,
-        state: ClipState,
-        changed_before: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<ClipRecord>, CatalogueError>;
-    /// Counts one more re-publication of a stuck clip and returns the new round.
-    async fn next_publish_round(
-        &self,
-        id: ClipId,
-        at: DateTime<Utc>,
-    ) -> Result<u32, CatalogueError>;
-
-    /// Fixes a clip's canonical name and deadlines when it is catalogued.
-    async fn set_schedule(
-        &self,
-        id: ClipId,
-        canonical_name: &str,
-        schedule: &ClipSchedule,
-    ) -> Result<(), CatalogueError>;
-    /// Moves a clip's upload deadlines once the recording's measured end is known (they were
-    /// counted from its start), if they still are `was`. Returns whether they moved.
-    async fn move_upload_due(
-        &self,
-        id: ClipId,
-        was: DateTime<Utc>,
-        upload_due: DateTime<Utc>,
-        upload_hard_due: DateTime<Utc>,
-    ) -> Result<bool, CatalogueError>;
-    /// Classifies a clip of `bureau` and keeps the classification in its history. Returns
-    /// false if the bureau has no such clip.
-    async fn classify(
-        &self,
-        bureau: &BureauId,
-        id: ClipId,
-        classification: &Classification,
-        canonical_name: &str,
-        by: &str,
-        at: DateTime<Utc>,
-    ) -> Result<bool, CatalogueError>;
-    async fn classifications(&self, id: ClipId)
-        -> Result<Vec<ClassificationEntry>, CatalogueError>;
-
-    /// Per bureau and kind, how many deadlines are overdue at `now`: classifications and case
-    /// filings due and not done, and uploads that arrived late in the 30 days before `now`.
-    async fn overdue_counts(
-        &self,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<(BureauId, DeadlineKind, i64)>, CatalogueError>;
 
     /// Sets a clip's long-term reason and legal hold, keeping who and when.
     async fn set_retention(
@@ -295,51 +219,6 @@ pub trait Catalogue: UploadRepo + CaseRepo + CopyRepo + AuditRepo + Send + Sync 
     /// Clips whose originals were verified longest ago (never first).
     async fn scrub_candidates(&self, limit: i64) -> Result<Vec<ClipRecord>, CatalogueError>;
     async fn mark_verified(&self, id: ClipId, at: DateTime<Utc>) -> Result<(), CatalogueError>;
-    async fn add_finding(
-        &self,
-        id: ClipId,
-        kind: &str,
-        severity: &str,
-        detail: &str,
-        at: DateTime<Utc>,
-    ) -> Result<(), CatalogueError>;
-    async fn findings(&self, id: ClipId) -> Result<Vec<Finding>, CatalogueError>;
-    /// Records the transcoder's output and what it measured; running it again replaces it.
-    async fn record_transcode(
-        &self,
-        id: ClipId,
-        facts: &MediaFacts,
-        rendition: &Rendition,
-        at: DateTime<Utc>,
-    ) -> Result<(), CatalogueError>;
-    /// Records the fingerprint, what was measured and the fingerprinter's findings, replacing
-    /// those of an earlier run of the same clip.
-    async fn record_fingerprint(
-        &self,
-        id: ClipId,
-        facts: &MediaFacts,
-        hashes: &[u64],
-        findings: &[NewFinding],
-        at: DateTime<Utc>,
-    ) -> Result<(), CatalogueError>;
-    /// Asks for the viewing copy to be made again (a track arrived): the transcoder remakes
-    /// a copy whose `transcoded_at` is cleared.
-    async fn clear_transcode(&self, id: ClipId) -> Result<(), CatalogueError>;
-    async fn clip_media(&self, id: ClipId) -> Result<Option<ClipMedia>, CatalogueError>;
-    /// Fingerprints of a bureau's clips (not purged), newest first, at most `limit`.
-    async fn fingerprints(
-        &self,
-        bureau: &BureauId,
-        limit: i64,
-    ) -> Result<Vec<(ClipId, Vec<u64>)>, CatalogueError>;
-    /// The clip the same device recorded last before `before` (and its measured duration),
-    /// for the gap between consecutive clips.
-    async fn previous_on_device(
-        &self,
-        bureau: &BureauId,
-        device: &LocalId,
-        before: DateTime<Utc>,
-    ) -> Result<Option<(ClipId, DateTime<Utc>, Option<f64>)>, CatalogueError>;
     /// Clips and bytes per retention class: ordinary, long_term, held, recycled, expired.
     async fn class_totals(&self) -> Result<Vec<ClassTotals>, CatalogueError>;
     /// The oldest verification among clips with files (None if some were never verified).
@@ -347,22 +226,6 @@ pub trait Catalogue: UploadRepo + CaseRepo + CopyRepo + AuditRepo + Send + Sync 
     /// Tries to become the one instance that runs `name` (the retention schedule). The lease
     /// lasts while the returned guard lives and its connection does; a crash hands it on.
     async fn try_lease(&self, name: &str) -> Result<Option<Box<dyn Lease>>, CatalogueError>;
-
-    /// Adds the next version of a clip's GPS track (never replacing one); answers its number.
-    async fn add_track_version(
-        &self,
-        clip: ClipId,
-        version: &TrackVersion,
-    ) -> Result<i64, CatalogueError>;
-    /// Every version of a clip's GPS track, oldest first.
-    async fn track_versions(&self, clip: ClipId) -> Result<Vec<TrackVersion>, CatalogueError>;
-
-    async fn set_confidentiality(
-        &self,
-        bureau: &BureauId,
-        id: ClipId,
-        level: custodian_core::roles::Confidentiality,
-    ) -> Result<bool, CatalogueError>;
 
     async fn bureau_exists(&self, bureau: &BureauId) -> Result<bool, CatalogueError>;
     async fn create_user(

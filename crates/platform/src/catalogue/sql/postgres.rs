@@ -166,3 +166,6 @@ mod cases;
 
 #[path = "uploads.rs"]
 mod uploads;
+
+#[path = "clips.rs"]
+mod clips;

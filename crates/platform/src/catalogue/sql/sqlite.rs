@@ -113,3 +113,6 @@ mod cases;
 
 #[path = "uploads.rs"]
 mod uploads;
+
+#[path = "clips.rs"]
+mod clips;
