@@ -7,6 +7,7 @@ mod cases;
 mod clips;
 mod copies;
 mod model;
+mod retention;
 mod sql;
 mod uploads;
 
@@ -15,9 +16,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use custodian_core::login::Throttle;
-use custodian_core::retention::{CaseFacts, LongTermReason};
 use custodian_core::roles::{OfficerIdentity, Role};
-use custodian_core::{BureauId, ClipId};
+use custodian_core::BureauId;
 use uuid::Uuid;
 
 pub use audit::AuditRepo;
@@ -31,6 +31,7 @@ pub use model::{
     NewFinding, PendingUpload, Rendition, Team, TokenRecord, TrackVersion, Transition, TusProgress,
     TusUpload, UserRecord,
 };
+pub use retention::{Lease, RetentionRepo};
 pub use sql::{PostgresCatalogue, Schema, SqliteCatalogue};
 pub use uploads::UploadRepo;
 
@@ -105,7 +106,9 @@ impl CatalogueError {
 }
 
 #[async_trait]
-pub trait Catalogue: ClipRepo + UploadRepo + CaseRepo + CopyRepo + AuditRepo + Send + Sync {
+pub trait Catalogue:
+    RetentionRepo + ClipRepo + UploadRepo + CaseRepo + CopyRepo + AuditRepo + Send + Sync
+{
     async fn ensure_bureau(
         &self,
         bureau: &BureauId,
@@ -157,75 +160,6 @@ pub trait Catalogue: ClipRepo + UploadRepo + CaseRepo + CopyRepo + AuditRepo + S
         at: DateTime<Utc>,
         old_expires_at: Option<DateTime<Utc>>,
     ) -> Result<Option<TokenRecord>, CatalogueError>;
-
-    /// Sets a clip's long-term reason and legal hold, keeping who and when.
-    async fn set_retention(
-        &self,
-        bureau: &BureauId,
-        id: ClipId,
-        long_term: Option<&LongTermReason>,
-        legal_hold: bool,
-        by: &str,
-        at: DateTime<Utc>,
-    ) -> Result<bool, CatalogueError>;
-    async fn set_case_long_term(
-        &self,
-        bureau: &BureauId,
-        case: Uuid,
-        long_term: bool,
-    ) -> Result<bool, CatalogueError>;
-    /// The cases a clip is linked to, as retention sees them.
-    async fn case_facts(&self, id: ClipId) -> Result<Vec<CaseFacts>, CatalogueError>;
-    /// Catalogued long-term clips not yet in the archive tier.
-    async fn archive_candidates(&self, limit: i64) -> Result<Vec<ClipRecord>, CatalogueError>;
-    async fn mark_archived(
-        &self,
-        id: ClipId,
-        archive_key: &str,
-        locked_until: Option<DateTime<Utc>>,
-        at: DateTime<Utc>,
-    ) -> Result<bool, CatalogueError>;
-    /// Catalogued clips recorded before `recorded_before`, without a hold or a long-term class:
-    /// those whose retention may have run out (the rules decide).
-    async fn expiry_candidates(
-        &self,
-        recorded_before: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<ClipRecord>, CatalogueError>;
-    /// Moves a catalogued clip to the recycle bin until `until`.
-    async fn recycle(
-        &self,
-        id: ClipId,
-        until: DateTime<Utc>,
-        at: DateTime<Utc>,
-        reason: &str,
-    ) -> Result<bool, CatalogueError>;
-    /// Takes a clip of `bureau` out of the recycle bin.
-    async fn restore(
-        &self,
-        bureau: &BureauId,
-        id: ClipId,
-        at: DateTime<Utc>,
-        by: &str,
-    ) -> Result<bool, CatalogueError>;
-    /// Recycled clips whose time in the bin ran out by `now`.
-    async fn purge_candidates(
-        &self,
-        now: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<ClipRecord>, CatalogueError>;
-    /// Records that a recycled clip's files are gone: it becomes a tombstone.
-    async fn mark_purged(&self, id: ClipId, at: DateTime<Utc>) -> Result<bool, CatalogueError>;
-    /// Clips whose originals were verified longest ago (never first).
-    async fn scrub_candidates(&self, limit: i64) -> Result<Vec<ClipRecord>, CatalogueError>;
-    async fn mark_verified(&self, id: ClipId, at: DateTime<Utc>) -> Result<(), CatalogueError>;
-    /// Clips and bytes per retention class: ordinary, long_term, held, recycled, expired.
-    async fn class_totals(&self) -> Result<Vec<ClassTotals>, CatalogueError>;
-    /// The oldest verification among clips with files (None if some were never verified).
-    async fn oldest_verification(&self) -> Result<Option<DateTime<Utc>>, CatalogueError>;
-    /// Tries to become the one instance that runs `name` (the retention schedule). The lease
-    /// lasts while the returned guard lives and its connection does; a crash hands it on.
-    async fn try_lease(&self, name: &str) -> Result<Option<Box<dyn Lease>>, CatalogueError>;
 
     async fn bureau_exists(&self, bureau: &BureauId) -> Result<bool, CatalogueError>;
     async fn create_user(
@@ -296,13 +230,6 @@ pub trait Catalogue: ClipRepo + UploadRepo + CaseRepo + CopyRepo + AuditRepo + S
     ) -> Result<Vec<(String, Throttle)>, CatalogueError>;
 
     async fn ping(&self) -> Result<(), CatalogueError>;
-}
-
-/// A held lease; dropping it gives the lease up.
-#[async_trait]
-pub trait Lease: Send {
-    /// Whether the lease is still held (its connection still answers).
-    async fn held(&mut self) -> bool;
 }
 
 /// Opens the catalogue named by `url` (`sqlite:PATH` or `postgres://...`) and migrates it.

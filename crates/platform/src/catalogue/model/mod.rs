@@ -7,6 +7,9 @@ use uuid::Uuid;
 
 use super::CatalogueError;
 
+mod retention;
+pub use retention::ClassTotals;
+
 mod clips;
 pub use clips::{
     decode_fingerprint, encode_fingerprint, BoundingBox, ClassificationEntry, ClipFilter,
@@ -31,14 +34,6 @@ pub(super) use copies::{CopyRow, COPY_COLUMNS};
 
 mod audit;
 pub(super) use audit::{AuditRow, CheckpointRow};
-
-/// Clips and bytes per retention class, for the storage gauges.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClassTotals {
-    pub class: &'static str,
-    pub clips: i64,
-    pub bytes: i64,
-}
 
 fn corrupt(id: Uuid, what: impl std::fmt::Display) -> CatalogueError {
     CatalogueError::Corrupt {

@@ -169,3 +169,6 @@ mod uploads;
 
 #[path = "clips.rs"]
 mod clips;
+
+#[path = "retention.rs"]
+mod retention;

@@ -116,3 +116,6 @@ mod uploads;
 
 #[path = "clips.rs"]
 mod clips;
+
+#[path = "retention.rs"]
+mod retention;
