@@ -17,6 +17,8 @@ type Adapter = PostgresCatalogue;
 type Db = sqlx::Postgres;
 /// How a transaction that writes begins.
 const BEGIN_WRITE: &str = "BEGIN";
+/// Rows a transaction reads to change are locked.
+const LOCK_ROWS: &str = " FOR UPDATE";
 
 impl PostgresCatalogue {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, CatalogueError> {
@@ -172,3 +174,6 @@ mod clips;
 
 #[path = "retention.rs"]
 mod retention;
+
+#[path = "access.rs"]
+mod access;

@@ -18,6 +18,9 @@ type Db = sqlx::Sqlite;
 /// (busy timeout) for another writer instead of failing when its read snapshot turns out
 /// stale.
 const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+/// Rows a transaction reads to change: SQLite has no row locks (its write transaction holds
+/// the whole database).
+const LOCK_ROWS: &str = "";
 
 impl SqliteCatalogue {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, CatalogueError> {
@@ -119,3 +122,6 @@ mod clips;
 
 #[path = "retention.rs"]
 mod retention;
+
+#[path = "access.rs"]
+mod access;
