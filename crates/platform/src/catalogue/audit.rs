@@ -5,8 +5,8 @@ use custodian_core::audit::{AuditEntry, Checkpoint, NewAuditEntry};
 
 use super::CatalogueError;
 
-#[async_trait]
 /// Each bureau's audit chain, appended to and read, never changed.
+#[async_trait]
 pub trait AuditRepo: Send + Sync {
     /// Appends to a bureau's audit chain (retrying if another writer took the same place).
     async fn append_audit(

@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use super::{CaseClosure, CaseFilter, CaseRecord, CatalogueError, Device, Team};
 
-#[async_trait]
 /// A bureau's cases, with their clips, and its devices and teams.
+#[async_trait]
 pub trait CaseRepo: Send + Sync {
     async fn create_case(&self, case: &CaseRecord) -> Result<(), CatalogueError>;
 

@@ -12,8 +12,8 @@ use super::{
     MediaFacts, NewFinding, Rendition, TrackVersion, Transition,
 };
 
-#[async_trait]
 /// Recorded clips: reading and listing them, moving their state, and what is learnt about them.
+#[async_trait]
 pub trait ClipRepo: Send + Sync {
     /// A clip, only if it belongs to `bureau`.
     async fn clip(

@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use super::{CatalogueError, CopyRequest};
 
-#[async_trait]
 /// Copy requests, from asking through the decision to the copy made and downloaded.
+#[async_trait]
 pub trait CopyRepo: Send + Sync {
     async fn create_copy_request(&self, request: &CopyRequest) -> Result<(), CatalogueError>;
 

@@ -1,6 +1,8 @@
 //! The catalogue port: the source of truth for every clip, its state and its history, and for
-//! bureaus and their tokens. Two adapters share one body of SQL (`sql.rs`): SQLite for the
-//! standalone server and PostgreSQL for a region, each with its own migrations, run at start.
+//! bureaus and their tokens. One trait per aggregate (`access`, `uploads`, `clips`, `cases`,
+//! `retention`, `audit`, `copies`), and [`Catalogue`] the sum of them. Two adapters share one
+//! body of SQL (`sql/`, a file per aggregate): SQLite for the standalone server and
+//! PostgreSQL for a region, each with its own migrations, run at start.
 
 mod access;
 mod audit;
@@ -88,11 +90,30 @@ impl CatalogueError {
     }
 }
 
+/// Whether the catalogue answers, for the readiness probe.
 #[async_trait]
-pub trait Catalogue:
-    AccessRepo + RetentionRepo + ClipRepo + UploadRepo + CaseRepo + CopyRepo + AuditRepo + Send + Sync
-{
+pub trait Ping: Send + Sync {
     async fn ping(&self) -> Result<(), CatalogueError>;
+}
+
+/// The whole catalogue: one trait per aggregate, and the probe. A role that needs less takes
+/// less: an `Arc<dyn Catalogue>` upcasts to `Arc<dyn UploadRepo>` and the others.
+pub trait Catalogue:
+    AccessRepo + UploadRepo + ClipRepo + CaseRepo + RetentionRepo + AuditRepo + CopyRepo + Ping
+{
+}
+
+impl<T> Catalogue for T where
+    T: AccessRepo
+        + UploadRepo
+        + ClipRepo
+        + CaseRepo
+        + RetentionRepo
+        + AuditRepo
+        + CopyRepo
+        + Ping
+        + ?Sized
+{
 }
 
 /// Opens the catalogue named by `url` (`sqlite:PATH` or `postgres://...`) and migrates it.

@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use super::{CatalogueError, ClassTotals, ClipRecord};
 
-#[async_trait]
 /// What the retention schedule reads and changes.
+#[async_trait]
 pub trait RetentionRepo: Send + Sync {
     /// Sets a clip's long-term reason and legal hold, keeping who and when.
     async fn set_retention(

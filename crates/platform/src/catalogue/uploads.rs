@@ -7,8 +7,8 @@ use custodian_core::{BureauId, ClipId};
 
 use super::{CatalogueError, ClipRecord, NewClip, PendingUpload, TusProgress, TusUpload};
 
-#[async_trait]
 /// Uploads under way, plain and resumable, until the clip is recorded or the upload dropped.
+#[async_trait]
 pub trait UploadRepo: Send + Sync {
     async fn begin_upload(&self, upload: &PendingUpload) -> Result<(), CatalogueError>;
 

@@ -1,17 +1,19 @@
-//! The SQL behind both catalogue adapters. The statements are written once in the dialect
-//! SQLite and PostgreSQL share (`$n` parameters, `RETURNING`, `ON CONFLICT`), and the
-//! `catalogue_on!` macro instantiates them for each driver; only connecting and migrating
-//! differ, and the column types differ in each adapter's migrations.
+//! The SQL behind both catalogue adapters, and what they share. The statements are written
+//! once, in the dialect SQLite and PostgreSQL share (`$n` parameters, `RETURNING`, `ON
+//! CONFLICT`), one file per aggregate (`access.rs`, `uploads.rs`, ...). `sqlite.rs` and
+//! `postgres.rs` each compile those files as modules of their own, with their adapter, their
+//! driver and the two dialect differences (how a writing transaction begins, how rows read
+//! for a change are locked). Only connecting, migrating and the retention lease are written
+//! per adapter; the column types differ in each adapter's migrations.
 
 mod postgres;
 mod sqlite;
 
-use async_trait::async_trait;
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
 
 use super::model::ClipRow;
-use super::{Catalogue, CatalogueError, ClipRecord};
+use super::{CatalogueError, ClipRecord};
 
 /// What text search looks through, lowercased.
 fn search_text(parts: &[Option<&str>]) -> String {
@@ -59,26 +61,3 @@ pub enum Schema {
 pub struct PostgresCatalogue {
     pool: PgPool,
 }
-
-macro_rules! catalogue_on {
-    ($adapter:ty, $db:ty, $begin_write:literal, $lock_rows:literal) => {
-        impl $adapter {}
-
-        #[async_trait]
-        impl Catalogue for $adapter {
-            async fn ping(&self) -> Result<(), CatalogueError> {
-                sqlx::query("SELECT 1")
-                    .execute(&self.pool)
-                    .await
-                    .map_err(err("ping"))?;
-                Ok(())
-            }
-        }
-    };
-}
-
-// SQLite: a write transaction takes the write lock when it begins, so it waits (busy timeout)
-// for another writer instead of failing when its read snapshot turns out stale.
-// (SQLite has no row locks: its write transaction holds the whole database.)
-catalogue_on!(SqliteCatalogue, sqlx::Sqlite, "BEGIN IMMEDIATE", "");
-catalogue_on!(PostgresCatalogue, sqlx::Postgres, "BEGIN", " FOR UPDATE");

@@ -9,7 +9,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use super::{err, PostgresCatalogue, Schema};
 use crate::catalogue::model::CLIP_COLUMNS;
-use crate::catalogue::{CatalogueError, ClipFilter, Lease};
+use crate::catalogue::{CatalogueError, ClipFilter, Lease, Ping};
 
 /// The adapter the aggregate files implement their traits for, compiled here.
 type Adapter = PostgresCatalogue;
@@ -157,23 +157,30 @@ impl PostgresCatalogue {
     }
 }
 
-#[path = "audit.rs"]
-mod audit;
+#[async_trait]
+impl Ping for Adapter {
+    async fn ping(&self) -> Result<(), CatalogueError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(err("ping"))?;
+        Ok(())
+    }
+}
 
-#[path = "copies.rs"]
-mod copies;
-
-#[path = "cases.rs"]
-mod cases;
-
-#[path = "uploads.rs"]
-mod uploads;
-
-#[path = "clips.rs"]
-mod clips;
-
-#[path = "retention.rs"]
-mod retention;
-
+// The queries, written once for both adapters: each file is compiled here with this module's
+// `Adapter`, `Db`, `BEGIN_WRITE` and `LOCK_ROWS`.
 #[path = "access.rs"]
 mod access;
+#[path = "audit.rs"]
+mod audit;
+#[path = "cases.rs"]
+mod cases;
+#[path = "clips.rs"]
+mod clips;
+#[path = "copies.rs"]
+mod copies;
+#[path = "retention.rs"]
+mod retention;
+#[path = "uploads.rs"]
+mod uploads;
