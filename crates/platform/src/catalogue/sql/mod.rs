@@ -6,7 +6,10 @@
 //! for a change are locked). Only connecting, migrating and the retention lease are written
 //! per adapter; the column types differ in each adapter's migrations.
 
+// Both include every aggregate file, on purpose: once per adapter.
+#[allow(clippy::duplicate_mod)]
 mod postgres;
+#[allow(clippy::duplicate_mod)]
 mod sqlite;
 
 use sqlx::postgres::PgPool;
