@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use chrono::{Duration, TimeZone, Utc};
 use custodian_core::{BureauId, ClipId};
-use custodian_platform::catalogue::{BoundingBox, Catalogue, ClipFilter, PostgresCatalogue};
+use custodian_platform::catalogue::{BoundingBox, ClipFilter, ClipRepo, PostgresCatalogue};
 use custodian_platform::testing::fresh_postgres_url;
 
 const RUNS: usize = 200;

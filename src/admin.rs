@@ -4,14 +4,14 @@ use anyhow::Context;
 use custodian_core::roles::{OfficerIdentity, Role};
 use custodian_core::token::{token_from_random, token_hash};
 use custodian_core::{BureauId, LocalId};
-use custodian_platform::catalogue::{self, Catalogue, Team};
+use custodian_platform::catalogue::{self, AccessRepo, AuditRepo, CaseRepo, Catalogue, Team};
 use custodian_platform::clock::{Clock, SystemClock};
 
 use crate::cli::{OfficerArgs, TeamCreateArgs, TokenCreateArgs};
 
 /// Creates a bureau's token and returns it; only its hash is kept.
 pub async fn create_token(
-    catalogue: &dyn Catalogue,
+    catalogue: &dyn AccessRepo,
     bureau: &BureauId,
     bureau_name: &str,
     label: &str,
@@ -32,7 +32,7 @@ pub async fn create_token(
 /// Creates a bureau's token speaking for an officer (checked by [`officer_identity`]): the
 /// token (shown once) and its id; only its hash is kept.
 pub async fn create_token_for(
-    catalogue: &dyn Catalogue,
+    catalogue: &dyn AccessRepo,
     bureau: &BureauId,
     bureau_name: &str,
     label: &str,
@@ -66,7 +66,7 @@ fn end_after(
 /// An entry in the bureau's audit trail for a change made here: by whoever holds the
 /// catalogue's keys, not by an API caller, and recorded all the same.
 async fn audit_operator(
-    catalogue: &dyn Catalogue,
+    catalogue: &dyn AuditRepo,
     bureau: &BureauId,
     action: &str,
     target: String,
@@ -301,7 +301,7 @@ pub async fn user_set_disabled(
 /// station speaks for no one), and the team must be one of the bureau's, so a misspelt team
 /// is refused here rather than silently granting nothing.
 pub async fn officer_identity(
-    catalogue: &dyn Catalogue,
+    catalogue: &dyn CaseRepo,
     bureau: &BureauId,
     role: Role,
     args: &OfficerArgs,

@@ -611,7 +611,7 @@ async fn the_bus_speaks_tls_to_a_nats_server_that_verifies_it() {
 #[tokio::test]
 async fn the_catalogue_speaks_tls_to_a_postgres_that_takes_nothing_else() {
     use common::postgres::{PostgresOptions, PrivatePostgres};
-    use custodian_platform::catalogue::{Catalogue, PostgresCatalogue, Schema};
+    use custodian_platform::catalogue::{AccessRepo, PostgresCatalogue, Schema};
     let pki = Pki::make();
     let postgres = tokio::task::spawn_blocking({
         let tls = Some((pki.path("server.pem"), pki.path("server.key")));

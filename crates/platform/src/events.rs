@@ -7,7 +7,7 @@ use custodian_proto::v1::ClipStored;
 use custodian_proto::Message;
 
 use crate::bus::{Bus, BusError, HandleError};
-use crate::catalogue::{Catalogue, ClipRecord};
+use crate::catalogue::{ClipRecord, ClipRepo};
 
 pub fn clip_stored(clip: &ClipRecord) -> ClipStored {
     ClipStored {
@@ -39,7 +39,7 @@ pub async fn publish_stored(bus: &dyn Bus, clip: &ClipRecord, round: u32) -> Res
 /// The clip a `clip.stored` delivery is about, as the catalogue has it now. A message that
 /// does not decode is refused for good; a clip not in the catalogue yet is worth waiting for.
 pub async fn stored_clip(
-    catalogue: &dyn Catalogue,
+    catalogue: &dyn ClipRepo,
     payload: Bytes,
 ) -> Result<ClipRecord, HandleError> {
     let event = ClipStored::decode(payload)

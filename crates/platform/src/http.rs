@@ -28,7 +28,7 @@ pub use serve::{
 
 use crate::blob::{BlobError, BlobStore};
 use crate::bus::{Bus, BusError};
-use crate::catalogue::{Catalogue, CatalogueError};
+use crate::catalogue::{Catalogue, CatalogueError, ClipRepo, Ping};
 
 /// An error as the API reports it: a status, a stable machine-readable code, and a message
 /// for people. 503s carry `Retry-After`.
@@ -357,7 +357,7 @@ impl Caller {
 /// one too confidential for the caller's role (art. 24), are answered exactly as one that
 /// does not exist.
 pub async fn clip_in_bureau(
-    catalogue: &dyn Catalogue,
+    catalogue: &dyn ClipRepo,
     caller: &Caller,
     id: custodian_core::ClipId,
 ) -> Result<crate::catalogue::ClipRecord, ApiError> {
@@ -760,7 +760,7 @@ pub async fn track(State(metrics): State<HttpMetrics>, request: Request, next: N
 pub struct Dependencies {
     pub blob: Option<Arc<dyn BlobStore>>,
     pub bus: Option<Arc<dyn Bus>>,
-    pub catalogue: Option<Arc<dyn Catalogue>>,
+    pub catalogue: Option<Arc<dyn Ping>>,
 }
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);

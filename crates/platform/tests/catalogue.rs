@@ -1,5 +1,7 @@
-//! The catalogue contract, run against both adapters: SQLite in a temporary directory and a
-//! fresh PostgreSQL database per test.
+//! The catalogue contract, run against both adapters: one test per behaviour, generated for
+//! each adapter by `catalogue_test_suite!` (at the end) as `sqlite::NAME`, on a file in a
+//! temporary directory, and `postgres::NAME`, on a fresh database. What only one adapter does
+//! (migrations, the lease, the audit trail's guards, file modes) has tests of its own.
 
 use std::sync::Arc;
 
@@ -58,7 +60,115 @@ async fn record(catalogue: &dyn Catalogue, clip: &NewClip) {
     catalogue.record_clip(clip).await.unwrap();
 }
 
-async fn contract(catalogue: Arc<dyn Catalogue>) {
+/// Two bureaus, seven stored clips of b1 (the first four from DSJ-1, the rest from DSJ-2;
+/// the even ones name a case) and one of b2.
+struct Recorded {
+    b1: BureauId,
+    b2: BureauId,
+    clips: Vec<NewClip>,
+    other: NewClip,
+}
+
+async fn recorded(catalogue: &dyn Catalogue) -> Recorded {
+    let b1 = BureauId::parse("b1").unwrap();
+    let b2 = BureauId::parse("b2").unwrap();
+    catalogue.ensure_bureau(&b1, "一大队", at(0)).await.unwrap();
+    catalogue.ensure_bureau(&b2, "二大队", at(0)).await.unwrap();
+    let clips: Vec<NewClip> = (1..=7)
+        .map(|n| new_clip(&b1, n, if n <= 4 { "DSJ-1" } else { "DSJ-2" }))
+        .collect();
+    for clip in &clips {
+        record(catalogue, clip).await;
+    }
+    let other = new_clip(&b2, 50, "DSJ-9");
+    record(catalogue, &other).await;
+    Recorded {
+        b1,
+        b2,
+        clips,
+        other,
+    }
+}
+
+/// Moves the first clip on to catalogued, at hour 10.
+async fn catalogue_first(catalogue: &dyn Catalogue, clips: &[NewClip]) {
+    assert!(catalogue
+        .transition(
+            clips[0].id,
+            ClipState::Stored,
+            ClipState::Catalogued,
+            at(10),
+            Some("done")
+        )
+        .await
+        .unwrap());
+}
+
+/// Names each clip `DSJ_i` and gives it deadlines: uploads due at hour 0, classification
+/// three days on, except the second clip's, due at hour 12.
+async fn schedule(catalogue: &dyn Catalogue, clips: &[NewClip]) {
+    for (i, clip) in clips.iter().enumerate() {
+        let due = if i == 1 {
+            at(12)
+        } else {
+            at(23) + Duration::days(3)
+        };
+        let schedule = ClipSchedule {
+            upload_due: at(0),
+            upload_hard_due: at(23) + Duration::days(9),
+            classify_due: due,
+            calendar_complete: true,
+        };
+        catalogue
+            .set_schedule(clip.id, &format!("DSJ_{i}"), &schedule)
+            .await
+            .unwrap();
+    }
+}
+
+/// Classifies the third clip twice: at hour 13 by archivist 1 (important, at 黄岛区), then at
+/// hour 14 by archivist 2 (a correction, 行政检查).
+async fn classify_third(catalogue: &dyn Catalogue, b1: &BureauId, clips: &[NewClip]) {
+    let classification = Classification::new(
+        &Categories::default(),
+        "现场勘验",
+        "油罐区 50%_完成",
+        Some("黄岛区"),
+        true,
+    )
+    .unwrap();
+    assert!(catalogue
+        .classify(
+            b1,
+            clips[2].id,
+            &classification,
+            "NAME_IMP",
+            "archivist 1",
+            at(13)
+        )
+        .await
+        .unwrap());
+    let again =
+        Classification::new(&Categories::default(), "行政检查", "更正", None, false).unwrap();
+    assert!(catalogue
+        .classify(b1, clips[2].id, &again, "NAME", "archivist 2", at(14))
+        .await
+        .unwrap());
+}
+
+/// Recycles the first (catalogued) clip and purges it: a tombstone, at `until`.
+async fn tombstone_first(catalogue: &dyn Catalogue, clips: &[NewClip]) -> DateTime<Utc> {
+    let until = at(5) + Duration::days(7);
+    assert!(catalogue
+        .recycle(clips[0].id, until, at(7), "ran out")
+        .await
+        .unwrap());
+    assert!(catalogue.mark_purged(clips[0].id, until).await.unwrap());
+    until
+}
+
+/// Bureaus are created once; tokens are found by their hash, with their bureau and role.
+async fn tokens_are_found_by_their_hash(catalogue: Arc<dyn Catalogue>) {
     let b1 = BureauId::parse("b1").unwrap();
     let b2 = BureauId::parse("b2").unwrap();
     catalogue.ensure_bureau(&b1, "一大队", at(0)).await.unwrap();
@@ -68,7 +178,6 @@ async fn contract(catalogue: Arc<dyn Catalogue>) {
         .unwrap();
     catalogue.ensure_bureau(&b2, "二大队", at(0)).await.unwrap();
 
-    // Tokens: found by hash, scoped to their bureau.
     let token_id = catalogue
         .insert_token(
             &b1,
@@ -98,16 +207,17 @@ async fn contract(catalogue: Arc<dyn Catalogue>) {
         catalogue.token_owner(&"b".repeat(64), at(0)).await.unwrap(),
         None
     );
+    catalogue.ping().await.unwrap();
+}
 
-    // Recording: the record reads back as written, only in its own bureau.
-    let clips: Vec<NewClip> = (1..=7)
-        .map(|n| new_clip(&b1, n, if n <= 4 { "DSJ-1" } else { "DSJ-2" }))
-        .collect();
-    for clip in &clips {
-        record(&*catalogue, clip).await;
-    }
-    let other = new_clip(&b2, 50, "DSJ-9");
-    record(&*catalogue, &other).await;
+/// The record reads back as written, only in its own bureau.
+async fn a_recorded_clip_reads_back_in_its_own_bureau(catalogue: Arc<dyn Catalogue>) {
+    let Recorded {
+        b1,
+        b2,
+        clips,
+        other,
+    } = recorded(&*catalogue).await;
     let got = catalogue
         .clip(&b1, clips[0].id)
         .await
@@ -128,8 +238,11 @@ async fn contract(catalogue: Arc<dyn Catalogue>) {
         "visible across bureaus"
     );
     assert!(catalogue.clip_for_worker(other.id).await.unwrap().is_some());
+}
 
-    // A clip is recorded once; recording needs a pending upload.
+/// A clip is recorded once; recording needs a pending upload.
+async fn a_clip_is_recorded_once_and_only_from_a_pending_upload(catalogue: Arc<dyn Catalogue>) {
+    let Recorded { b1, clips, .. } = recorded(&*catalogue).await;
     match catalogue.record_clip(&clips[0]).await {
         Err(CatalogueError::Conflict { .. }) => {}
         other => panic!("second record: {other:?}"),
@@ -143,8 +256,11 @@ async fn contract(catalogue: Arc<dyn Catalogue>) {
         catalogue.clip(&b1, unannounced.id).await.unwrap().is_none(),
         "failed record left a clip"
     );
+}
 
-    // Listing: newest first, filtered, paged by cursor, never another bureau's.
+/// Listing: newest first, filtered, paged by cursor, never another bureau's.
+async fn clips_are_listed_newest_first_filtered_and_paged(catalogue: Arc<dyn Catalogue>) {
+    let Recorded { b1, clips, .. } = recorded(&*catalogue).await;
     let all = catalogue
         .list_clips(&b1, &ClipFilter::default(), 100)
         .await
@@ -206,19 +322,13 @@ async fn contract(catalogue: Arc<dyn Catalogue>) {
         in_window.iter().map(|c| c.recorded_at).collect::<Vec<_>>(),
         vec![at(4), at(3), at(2)]
     );
+}
 
-    // Transitions: conditional, allowed ones only, each kept in the history.
+/// Transitions: conditional, allowed ones only, each kept in the history.
+async fn transitions_are_conditional_and_kept_in_the_history(catalogue: Arc<dyn Catalogue>) {
+    let Recorded { b1, clips, .. } = recorded(&*catalogue).await;
     let id = clips[0].id;
-    assert!(catalogue
-        .transition(
-            id,
-            ClipState::Stored,
-            ClipState::Catalogued,
-            at(10),
-            Some("done")
-        )
-        .await
-        .unwrap());
+    catalogue_first(&*catalogue, &clips).await;
     assert!(
         !catalogue
             .transition(
@@ -259,8 +369,14 @@ async fn contract(catalogue: Arc<dyn Catalogue>) {
         .await
         .unwrap();
     assert_eq!(catalogued.len(), 1);
+}
 
-    // Stuck clips: oldest first; a nudge restarts the clock.
+/// Stuck clips: oldest first; a nudge restarts the clock.
+async fn stuck_clips_come_oldest_first_and_a_nudge_restarts_the_clock(
+    catalogue: Arc<dyn Catalogue>,
+) {
+    let Recorded { clips, .. } = recorded(&*catalogue).await;
+    catalogue_first(&*catalogue, &clips).await;
     let cutoff = at(23) + Duration::hours(1);
     let stuck = catalogue
         .stuck_clips(ClipState::Stored, cutoff, 100)
@@ -300,8 +416,12 @@ async fn contract(catalogue: Arc<dyn Catalogue>) {
         later.iter().any(|c| c.id == stuck[0].id),
         "nudged clip never reported again"
     );
+}
 
-    // Pending uploads: stale ones are found; forgetting claims them once.
+/// Pending uploads: stale ones are found; forgetting claims them once.
+async fn stale_uploads_are_found_and_claimed_once(catalogue: Arc<dyn Catalogue>) {
+    let Recorded { b1, .. } = recorded(&*catalogue).await;
+    let unannounced = new_clip(&b1, 99, "DSJ-1");
     let pending = PendingUpload {
         clip: unannounced.id,
         bureau: b1.clone(),
@@ -323,41 +443,16 @@ async fn contract(catalogue: Arc<dyn Catalogue>) {
         ),
         "reclaimed upload recorded"
     );
-
-    catalogue.ping().await.unwrap();
-    catalogue_work(&*catalogue, &b1, &b2, &clips).await;
 }
 
-/// Classification, search, cases, devices and overdue counts: the same answers from both
-/// databases.
-async fn catalogue_work(
-    catalogue: &dyn Catalogue,
-    b1: &BureauId,
-    b2: &BureauId,
-    clips: &[NewClip],
-) {
-    // Schedules: the second clip's classification fell due at hour 12.
-    for (i, clip) in clips.iter().enumerate() {
-        let due = if i == 1 {
-            at(12)
-        } else {
-            at(23) + Duration::days(3)
-        };
-        let schedule = ClipSchedule {
-            upload_due: at(0),
-            upload_hard_due: at(23) + Duration::days(9),
-            classify_due: due,
-            calendar_complete: true,
-        };
-        catalogue
-            .set_schedule(clip.id, &format!("DSJ_{i}"), &schedule)
-            .await
-            .unwrap();
-    }
-    let scheduled = catalogue.clip(b1, clips[1].id).await.unwrap().unwrap();
+/// Schedules: the name and deadlines are kept; the upload deadlines move once the
+/// recording's end is known, only from what they were.
+async fn upload_deadlines_move_only_from_what_they_were(catalogue: Arc<dyn Catalogue>) {
+    let Recorded { b1, clips, .. } = recorded(&*catalogue).await;
+    schedule(&*catalogue, &clips).await;
+    let scheduled = catalogue.clip(&b1, clips[1].id).await.unwrap().unwrap();
     assert_eq!(scheduled.canonical_name.as_deref(), Some("DSJ_1"));
     assert_eq!(scheduled.schedule.unwrap().classify_due, at(12));
-    // The upload deadlines move once the recording's end is known, only from what they were.
     let later = at(0) + Duration::seconds(90);
     let hard = at(23) + Duration::days(10);
     assert!(!catalogue
@@ -368,7 +463,7 @@ async fn catalogue_work(
         .move_upload_due(clips[1].id, at(0), later, hard)
         .await
         .unwrap());
-    let moved = catalogue.clip(b1, clips[1].id).await.unwrap().unwrap();
+    let moved = catalogue.clip(&b1, clips[1].id).await.unwrap().unwrap();
     let moved = moved.schedule.unwrap();
     assert_eq!((moved.upload_due, moved.upload_hard_due), (later, hard));
     assert_eq!(moved.classify_due, at(12), "only the upload deadlines move");
@@ -376,7 +471,13 @@ async fn catalogue_work(
         .move_upload_due(clips[1].id, at(0), later, hard)
         .await
         .unwrap());
+}
 
+/// A classification is made in the clip's own bureau only; the first one's time and author
+/// are kept, and every one is in the history.
+async fn classifications_keep_the_first_time_and_every_entry(catalogue: Arc<dyn Catalogue>) {
+    let Recorded { b1, b2, clips, .. } = recorded(&*catalogue).await;
+    schedule(&*catalogue, &clips).await;
     let classification = Classification::new(
         &Categories::default(),
         "现场勘验",
@@ -385,31 +486,15 @@ async fn catalogue_work(
         true,
     )
     .unwrap();
-    assert!(catalogue
-        .classify(
-            b1,
-            clips[2].id,
-            &classification,
-            "NAME_IMP",
-            "archivist 1",
-            at(13)
-        )
-        .await
-        .unwrap());
     assert!(
         !catalogue
-            .classify(b2, clips[2].id, &classification, "X", "intruder", at(13))
+            .classify(&b2, clips[2].id, &classification, "X", "intruder", at(13))
             .await
             .unwrap(),
         "classified across bureaus"
     );
-    let again =
-        Classification::new(&Categories::default(), "行政检查", "更正", None, false).unwrap();
-    assert!(catalogue
-        .classify(b1, clips[2].id, &again, "NAME", "archivist 2", at(14))
-        .await
-        .unwrap());
-    let classified = catalogue.clip(b1, clips[2].id).await.unwrap().unwrap();
+    classify_third(&*catalogue, &b1, &clips).await;
+    let classified = catalogue.clip(&b1, clips[2].id).await.unwrap().unwrap();
     assert_eq!(
         (
             classified.category.as_deref(),
@@ -431,15 +516,28 @@ async fn catalogue_work(
         history.iter().map(|h| h.by.as_str()).collect::<Vec<_>>(),
         ["archivist 1", "archivist 2"]
     );
+}
 
-    let search = |filter: ClipFilter| async move {
-        catalogue
-            .list_clips(b1, &filter, 100)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|c| c.id)
-            .collect::<Vec<_>>()
+/// Search: by category, by text in names and descriptions (LIKE's wildcards taken
+/// literally), by whether a clip is classified, and by an overdue classification.
+async fn clips_are_found_by_category_text_and_overdue_classification(
+    catalogue: Arc<dyn Catalogue>,
+) {
+    let Recorded { b1, clips, .. } = recorded(&*catalogue).await;
+    schedule(&*catalogue, &clips).await;
+    classify_third(&*catalogue, &b1, &clips).await;
+    let search = |filter: ClipFilter| {
+        let catalogue = catalogue.clone();
+        let b1 = b1.clone();
+        async move {
+            catalogue
+                .list_clips(&b1, &filter, 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| c.id)
+                .collect::<Vec<_>>()
+        }
     };
     assert_eq!(
         search(ClipFilter {
@@ -505,15 +603,31 @@ async fn catalogue_work(
     })
     .await
     .is_empty());
+}
 
-    // Places: a clip with coordinates is found in its box only.
-    let mut placed = new_clip(b1, 60, "DSJ-3");
+/// Places: a clip with coordinates is found in its box only, and by its place's name.
+async fn placed_clips_are_found_in_their_box(catalogue: Arc<dyn Catalogue>) {
+    let Recorded { b1, .. } = recorded(&*catalogue).await;
+    let search = |filter: ClipFilter| {
+        let catalogue = catalogue.clone();
+        let b1 = b1.clone();
+        async move {
+            catalogue
+                .list_clips(&b1, &filter, 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| c.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    let mut placed = new_clip(&b1, 60, "DSJ-3");
     placed.meta.place = Some("市南区".into());
     placed.meta.coordinates = Some(custodian_core::upload::Coordinates {
         latitude: 36.07,
         longitude: 120.38,
     });
-    record(catalogue, &placed).await;
+    record(&*catalogue, &placed).await;
     let qingdao = BoundingBox {
         min_lat: 35.5,
         min_lon: 119.5,
@@ -548,8 +662,12 @@ async fn catalogue_work(
         .await,
         vec![placed.id]
     );
+}
 
-    // Cases: unique reference per bureau, links, state moves once.
+/// Cases: unique reference per bureau, links kept once, the state moves once.
+async fn cases_are_unique_per_bureau_linked_once_and_closed_once(catalogue: Arc<dyn Catalogue>) {
+    let Recorded { b1, b2, clips, .. } = recorded(&*catalogue).await;
+    classify_third(&*catalogue, &b1, &clips).await;
     let case = CaseRecord {
         id: Uuid::now_v7(),
         bureau: b1.clone(),
@@ -581,10 +699,10 @@ async fn catalogue_work(
         })
         .await
         .expect("same reference in another bureau");
-    assert!(catalogue.case(b2, case.id).await.unwrap().is_none());
+    assert!(catalogue.case(&b2, case.id).await.unwrap().is_none());
     assert_eq!(
         catalogue
-            .case_by_reference(b1, "R-1")
+            .case_by_reference(&b1, "R-1")
             .await
             .unwrap()
             .map(|c| c.id),
@@ -605,15 +723,18 @@ async fn catalogue_work(
         0
     );
     assert_eq!(catalogue.unclassified_in_case(case.id).await.unwrap(), 1);
-    assert_eq!(
-        search(ClipFilter {
-            case_id: Some(case.id),
-            ..Default::default()
-        })
+    let linked = catalogue
+        .list_clips(
+            &b1,
+            &ClipFilter {
+                case_id: Some(case.id),
+                ..Default::default()
+            },
+            100,
+        )
         .await
-        .len(),
-        2
-    );
+        .unwrap();
+    assert_eq!(linked.len(), 2);
     assert!(catalogue
         .set_case_state(
             case.id,
@@ -632,7 +753,7 @@ async fn catalogue_work(
         .set_case_state(case.id, CaseState::Open, CaseState::Closed, at(4), None)
         .await
         .unwrap());
-    let closed = catalogue.case(b1, case.id).await.unwrap().unwrap();
+    let closed = catalogue.case(&b1, case.id).await.unwrap().unwrap();
     assert_eq!(
         (
             closed.state,
@@ -647,8 +768,11 @@ async fn catalogue_work(
             Some(at(5))
         )
     );
+}
 
-    // Devices.
+/// Devices: registering one again updates it; each bureau sees its own.
+async fn devices_are_registered_per_bureau(catalogue: Arc<dyn Catalogue>) {
+    let Recorded { b1, b2, .. } = recorded(&*catalogue).await;
     let device = |id: &str, team: &str| Device {
         device: LocalId::parse("device id", id).unwrap(),
         team: team.into(),
@@ -656,18 +780,18 @@ async fn catalogue_work(
         registered_at: at(0),
     };
     catalogue
-        .upsert_device(b1, &device("DSJ-1", "一中队"))
+        .upsert_device(&b1, &device("DSJ-1", "一中队"))
         .await
         .unwrap();
     catalogue
-        .upsert_device(b1, &device("DSJ-1", "二中队"))
+        .upsert_device(&b1, &device("DSJ-1", "二中队"))
         .await
         .unwrap();
     catalogue
-        .upsert_device(b2, &device("DSJ-9", "三中队"))
+        .upsert_device(&b2, &device("DSJ-9", "三中队"))
         .await
         .unwrap();
-    let devices = catalogue.devices(b1).await.unwrap();
+    let devices = catalogue.devices(&b1).await.unwrap();
     assert_eq!(
         devices
             .iter()
@@ -675,8 +799,31 @@ async fn catalogue_work(
             .collect::<Vec<_>>(),
         [("DSJ-1", "二中队")]
     );
+}
 
-    // Overdue counts at hour 12 of day 3: one classification, one case filing (due day 0, hour 5).
+/// Overdue counts per bureau and kind: classifications and case filings due and not done,
+/// and late uploads.
+async fn overdue_deadlines_are_counted_per_bureau_and_kind(catalogue: Arc<dyn Catalogue>) {
+    let Recorded { b1, clips, .. } = recorded(&*catalogue).await;
+    schedule(&*catalogue, &clips).await;
+    classify_third(&*catalogue, &b1, &clips).await;
+    let case = new_case(&b1, "R-1");
+    catalogue.create_case(&case).await.unwrap();
+    assert!(catalogue
+        .set_case_state(
+            case.id,
+            CaseState::Open,
+            CaseState::Closed,
+            at(3),
+            Some(&CaseClosure {
+                closed_on: at(1).date_naive(),
+                filing_due: at(5),
+                calendar_complete: true
+            })
+        )
+        .await
+        .unwrap());
+    // At hour 12 of the next day: one classification, one case filing (due hour 5).
     let counts = catalogue
         .overdue_counts(at(12) + Duration::days(1))
         .await
@@ -684,22 +831,23 @@ async fn catalogue_work(
     let count = |kind: DeadlineKind| {
         counts
             .iter()
-            .find(|(b, k, _)| b == b1 && *k == kind)
+            .find(|(b, k, _)| *b == b1 && *k == kind)
             .map(|(_, _, n)| *n)
             .unwrap_or(0)
     };
     assert_eq!(count(DeadlineKind::Classification), 1);
     assert_eq!(count(DeadlineKind::CaseFiling), 1);
-    // Every scheduled clip was given an upload_due of hour 0 and arrived later; none arrived
-    // after its hard due. The placed clip has no schedule and counts nowhere.
+    // Every clip was given an upload_due of hour 0 and arrived later; none arrived after its
+    // hard due.
     assert_eq!(count(DeadlineKind::Upload3WorkingDays), 0);
     assert_eq!(count(DeadlineKind::Upload24Hours), 7);
-
-    retention_work(catalogue, b1, clips).await;
 }
 
-/// Retention's queries: candidates, the recycle bin, tombstones and the scrub order.
-async fn retention_work(catalogue: &dyn Catalogue, b1: &BureauId, clips: &[NewClip]) {
+/// Retention's candidates: a hold or a long-term reason keeps a clip from expiring, a
+/// long-term one is archived; only the clip's own bureau may change them.
+async fn holds_and_long_term_reasons_decide_expiry_and_archiving(catalogue: Arc<dyn Catalogue>) {
+    let Recorded { b1, b2, clips, .. } = recorded(&*catalogue).await;
+    catalogue_first(&*catalogue, &clips).await;
     let id = clips[0].id; // catalogued, recorded at hour 1
     let ids = |list: Vec<custodian_platform::catalogue::ClipRecord>| {
         list.into_iter().map(|c| c.id).collect::<Vec<_>>()
@@ -709,7 +857,7 @@ async fn retention_work(catalogue: &dyn Catalogue, b1: &BureauId, clips: &[NewCl
         vec![id]
     );
     assert!(catalogue
-        .set_retention(b1, id, None, true, "leader", at(3))
+        .set_retention(&b1, id, None, true, "leader", at(3))
         .await
         .unwrap());
     assert!(
@@ -722,7 +870,7 @@ async fn retention_work(catalogue: &dyn Catalogue, b1: &BureauId, clips: &[NewCl
     );
     let reason = custodian_core::retention::LongTermReason::Other("信访".into());
     assert!(catalogue
-        .set_retention(b1, id, Some(&reason), false, "leader", at(3))
+        .set_retention(&b1, id, Some(&reason), false, "leader", at(3))
         .await
         .unwrap());
     assert!(
@@ -738,14 +886,24 @@ async fn retention_work(catalogue: &dyn Catalogue, b1: &BureauId, clips: &[NewCl
         vec![id]
     );
     assert!(catalogue
-        .set_retention(b1, id, None, false, "leader", at(4))
+        .set_retention(&b1, id, None, false, "leader", at(4))
         .await
         .unwrap());
     assert!(!catalogue
-        .set_retention(&BureauId::parse("b2").unwrap(), id, None, true, "x", at(4))
+        .set_retention(&b2, id, None, true, "x", at(4))
         .await
         .unwrap());
+}
 
+/// The recycle bin: a clip goes in once, comes out when restored, and once its time ran out
+/// it is purged to a tombstone that keeps its record.
+async fn recycled_clips_are_restored_or_purged_to_a_tombstone(catalogue: Arc<dyn Catalogue>) {
+    let Recorded { b1, clips, .. } = recorded(&*catalogue).await;
+    catalogue_first(&*catalogue, &clips).await;
+    let id = clips[0].id;
+    let ids = |list: Vec<custodian_platform::catalogue::ClipRecord>| {
+        list.into_iter().map(|c| c.id).collect::<Vec<_>>()
+    };
     let until = at(5) + Duration::days(7);
     assert!(catalogue
         .recycle(id, until, at(5), "ran out")
@@ -764,25 +922,36 @@ async fn retention_work(catalogue: &dyn Catalogue, b1: &BureauId, clips: &[NewCl
         ids(catalogue.purge_candidates(until, 10).await.unwrap()),
         vec![id]
     );
-    assert!(catalogue.restore(b1, id, at(6), "archivist").await.unwrap());
-    assert!(
-        !catalogue.restore(b1, id, at(6), "archivist").await.unwrap(),
-        "restored a clip not in the bin"
-    );
     assert!(catalogue
-        .recycle(id, until, at(7), "ran out")
+        .restore(&b1, id, at(6), "archivist")
         .await
         .unwrap());
-    assert!(catalogue.mark_purged(id, until).await.unwrap());
-    let tombstone = catalogue.clip(b1, id).await.unwrap().unwrap();
+    assert!(
+        !catalogue
+            .restore(&b1, id, at(6), "archivist")
+            .await
+            .unwrap(),
+        "restored a clip not in the bin"
+    );
+    assert_eq!(tombstone_first(&*catalogue, &clips).await, until);
+    let tombstone = catalogue.clip(&b1, id).await.unwrap().unwrap();
     assert_eq!(
         (tombstone.state, tombstone.purged_at, tombstone.sha256),
         (ClipState::Expired, Some(until), clips[0].sha256)
     );
+}
 
-    // The scrub visits never-verified clips first, then the least recently verified; never a tombstone.
+/// The scrub visits never-verified clips first, then the least recently verified; never a
+/// tombstone.
+async fn the_scrub_visits_the_least_recently_verified_first(catalogue: Arc<dyn Catalogue>) {
+    let Recorded { clips, .. } = recorded(&*catalogue).await;
+    catalogue_first(&*catalogue, &clips).await;
+    tombstone_first(&*catalogue, &clips).await;
+    let ids = |list: Vec<custodian_platform::catalogue::ClipRecord>| {
+        list.into_iter().map(|c| c.id).collect::<Vec<_>>()
+    };
     let order = ids(catalogue.scrub_candidates(100).await.unwrap());
-    assert!(!order.contains(&id));
+    assert!(!order.contains(&clips[0].id));
     let first = order[0];
     catalogue.mark_verified(first, at(8)).await.unwrap();
     assert_eq!(
@@ -796,6 +965,12 @@ async fn retention_work(catalogue: &dyn Catalogue, b1: &BureauId, clips: &[NewCl
         None,
         "some were never verified"
     );
+}
+
+/// Findings are kept with their clip, which is then found by their severity.
+async fn findings_are_kept_and_found_by_severity(catalogue: Arc<dyn Catalogue>) {
+    let Recorded { b1, clips, .. } = recorded(&*catalogue).await;
+    let first = clips[3].id;
     catalogue
         .add_finding(first, "missing", "critical", "gone", at(8))
         .await
@@ -805,11 +980,18 @@ async fn retention_work(catalogue: &dyn Catalogue, b1: &BureauId, clips: &[NewCl
         finding_severity: Some("critical".into()),
         ..Default::default()
     };
-    let with_findings = catalogue.list_clips(b1, &critical, 10).await.unwrap();
+    let with_findings = catalogue.list_clips(&b1, &critical, 10).await.unwrap();
     assert_eq!(
         with_findings.iter().map(|c| c.id).collect::<Vec<_>>(),
         vec![first]
     );
+}
+
+/// The storage gauges count clips and bytes per retention class; a tombstone holds no bytes.
+async fn a_tombstone_counts_as_expired_and_holds_no_bytes(catalogue: Arc<dyn Catalogue>) {
+    let Recorded { clips, .. } = recorded(&*catalogue).await;
+    catalogue_first(&*catalogue, &clips).await;
+    tombstone_first(&*catalogue, &clips).await;
     let totals = catalogue.class_totals().await.unwrap();
     let expired = totals.iter().find(|t| t.class == "expired").unwrap();
     assert_eq!(
@@ -817,37 +999,6 @@ async fn retention_work(catalogue: &dyn Catalogue, b1: &BureauId, clips: &[NewCl
         (1, 0),
         "a tombstone holds no bytes"
     );
-}
-
-#[tokio::test]
-async fn sqlite_catalogue_keeps_the_contract() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("catalogue.db").display());
-    contract(catalogue::connect(&url, 4).await.unwrap()).await;
-}
-
-#[tokio::test]
-async fn postgres_catalogue_keeps_the_contract() {
-    let url = fresh_postgres_url().await;
-    contract(catalogue::connect(&url, 4).await.unwrap()).await;
-}
-
-/// Runs a part of the contract on a fresh catalogue of each adapter.
-macro_rules! on_both_adapters {
-    ($part:ident, $sqlite:ident, $postgres:ident) => {
-        #[tokio::test]
-        async fn $sqlite() {
-            let dir = tempfile::tempdir().unwrap();
-            let url = format!("sqlite:{}", dir.path().join("catalogue.db").display());
-            $part(catalogue::connect(&url, 4).await.unwrap()).await;
-        }
-
-        #[tokio::test]
-        async fn $postgres() {
-            let url = fresh_postgres_url().await;
-            $part(catalogue::connect(&url, 4).await.unwrap()).await;
-        }
-    };
 }
 
 fn new_case(bureau: &BureauId, reference: &str) -> CaseRecord {
@@ -962,12 +1113,6 @@ async fn cases_close_on_their_date_and_are_listed(catalogue: Arc<dyn Catalogue>)
     assert_eq!(list(next, 2).await, [ids[1], ids[0]]);
 }
 
-on_both_adapters!(
-    cases_close_on_their_date_and_are_listed,
-    sqlite_cases_close_on_their_date_and_are_listed,
-    postgres_cases_close_on_their_date_and_are_listed
-);
-
 /// Art. 12 (3): the matter and party of a classification are kept, in its history too, and
 /// found by the text search, as is the case the upload named.
 async fn classifications_keep_matter_and_party(catalogue: Arc<dyn Catalogue>) {
@@ -1011,12 +1156,6 @@ async fn classifications_keep_matter_and_party(catalogue: Arc<dyn Catalogue>) {
         );
     }
 }
-
-on_both_adapters!(
-    classifications_keep_matter_and_party,
-    sqlite_classifications_keep_matter_and_party,
-    postgres_classifications_keep_matter_and_party
-);
 
 /// Art. 15: teams are registered per bureau; a clip takes its camera's team from the registry
 /// as it arrives, and says whether the camera was registered at all.
@@ -1090,12 +1229,6 @@ async fn teams_and_the_registry_check(catalogue: Arc<dyn Catalogue>) {
     );
 }
 
-on_both_adapters!(
-    teams_and_the_registry_check,
-    sqlite_teams_and_the_registry_check,
-    postgres_teams_and_the_registry_check
-);
-
 /// Art. 17: a token and a person's session speak for the officer they were made for and their
 /// team; a station's token for no one.
 async fn credentials_speak_for_their_officer(catalogue: Arc<dyn Catalogue>) {
@@ -1150,12 +1283,6 @@ async fn credentials_speak_for_their_officer(catalogue: Arc<dyn Catalogue>) {
     assert_eq!(session.identity, zhang);
 }
 
-on_both_adapters!(
-    credentials_speak_for_their_officer,
-    sqlite_credentials_speak_for_their_officer,
-    postgres_credentials_speak_for_their_officer
-);
-
 /// Art. 16: the return to the office and a special circumstance are kept as the upload gave
 /// them, and a late upload with a circumstance, still within the 3 working days, is not counted
 /// as late.
@@ -1196,12 +1323,6 @@ async fn returns_to_the_office_and_special_circumstances(catalogue: Arc<dyn Cata
         .sum();
     assert_eq!(late_uploads, 1, "only the late clip without a circumstance");
 }
-
-on_both_adapters!(
-    returns_to_the_office_and_special_circumstances,
-    sqlite_returns_to_the_office_and_special_circumstances,
-    postgres_returns_to_the_office_and_special_circumstances
-);
 
 #[tokio::test]
 async fn migrations_run_once_and_again_without_harm() {
@@ -1464,19 +1585,6 @@ async fn party_copies(catalogue: Arc<dyn Catalogue>) {
     );
 }
 
-#[tokio::test]
-async fn both_catalogues_record_party_copies() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("catalogue.db").display());
-    party_copies(catalogue::connect(&url, 4).await.unwrap()).await;
-    party_copies(
-        catalogue::connect(&fresh_postgres_url().await, 4)
-            .await
-            .unwrap(),
-    )
-    .await;
-}
-
 /// The standalone catalogue names every clip, officer and case: its file and journal are the
 /// owner's alone whatever the umask, and a file left more open is tightened at start.
 #[tokio::test]
@@ -1671,11 +1779,6 @@ async fn token_certificate_bindings(catalogue: Arc<dyn Catalogue>) {
     assert_eq!(bound_to('b').await, None);
 }
 
-on_both_adapters!(
-    token_certificate_bindings,
-    sqlite_token_certificate_bindings,
-    postgres_token_certificate_bindings
-);
 
 /// Tokens and accounts end: listed without secrets, revoked, given an end, rotated (the old
 /// one revoked or ending soon, never later), people disabled with their sessions ended; and
@@ -1966,15 +2069,69 @@ async fn credentials(catalogue: Arc<dyn Catalogue>) {
         .is_empty());
 }
 
-#[tokio::test]
-async fn both_catalogues_keep_credentials() {
+async fn sqlite() -> (Arc<dyn Catalogue>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("catalogue.db").display());
-    credentials(catalogue::connect(&url, 4).await.unwrap()).await;
-    credentials(
-        catalogue::connect(&fresh_postgres_url().await, 4)
-            .await
-            .unwrap(),
-    )
-    .await;
+    (catalogue::connect(&url, 4).await.unwrap(), dir)
 }
+
+async fn postgres() -> Arc<dyn Catalogue> {
+    catalogue::connect(&fresh_postgres_url().await, 4)
+        .await
+        .unwrap()
+}
+
+/// One test per behaviour for each adapter, each on a catalogue of its own: `sqlite::NAME`
+/// in a temporary directory, `postgres::NAME` in a fresh database.
+macro_rules! catalogue_test_suite {
+    ($($behaviour:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $behaviour() {
+                    let (catalogue, _dir) = super::sqlite().await;
+                    super::$behaviour(catalogue).await;
+                }
+            )+
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $behaviour() {
+                    super::$behaviour(super::postgres().await).await;
+                }
+            )+
+        }
+    };
+}
+
+catalogue_test_suite!(
+    tokens_are_found_by_their_hash,
+    a_recorded_clip_reads_back_in_its_own_bureau,
+    a_clip_is_recorded_once_and_only_from_a_pending_upload,
+    clips_are_listed_newest_first_filtered_and_paged,
+    transitions_are_conditional_and_kept_in_the_history,
+    stuck_clips_come_oldest_first_and_a_nudge_restarts_the_clock,
+    stale_uploads_are_found_and_claimed_once,
+    upload_deadlines_move_only_from_what_they_were,
+    classifications_keep_the_first_time_and_every_entry,
+    clips_are_found_by_category_text_and_overdue_classification,
+    placed_clips_are_found_in_their_box,
+    cases_are_unique_per_bureau_linked_once_and_closed_once,
+    devices_are_registered_per_bureau,
+    overdue_deadlines_are_counted_per_bureau_and_kind,
+    holds_and_long_term_reasons_decide_expiry_and_archiving,
+    recycled_clips_are_restored_or_purged_to_a_tombstone,
+    the_scrub_visits_the_least_recently_verified_first,
+    findings_are_kept_and_found_by_severity,
+    a_tombstone_counts_as_expired_and_holds_no_bytes,
+    cases_close_on_their_date_and_are_listed,
+    classifications_keep_matter_and_party,
+    teams_and_the_registry_check,
+    credentials_speak_for_their_officer,
+    returns_to_the_office_and_special_circumstances,
+    party_copies,
+    credentials,
+    token_certificate_bindings,
+);

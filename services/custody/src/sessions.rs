@@ -26,7 +26,7 @@ use custodian_core::users::{
     dummy_hash, is_login_name, session_token, verify_password, MAX_PASSWORD_BYTES,
 };
 use custodian_core::BureauId;
-use custodian_platform::catalogue::{Catalogue, CatalogueError};
+use custodian_platform::catalogue::{AccessRepo, Catalogue, CatalogueError};
 use custodian_platform::config::ConfigError;
 use custodian_platform::http::{ApiError, ErrorBody, PeerAddress};
 use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
@@ -216,7 +216,7 @@ enum Admission {
 /// sent at once cannot all slip in.
 async fn admit(
     guard: &LoginGuard,
-    catalogue: &dyn Catalogue,
+    catalogue: &dyn AccessRepo,
     keys: &[String],
     now: DateTime<Utc>,
     bureau: Option<&str>,
@@ -256,7 +256,7 @@ async fn admit(
 /// loses this attempt's count (its other failures may have been against other accounts).
 async fn settle_success(
     guard: &LoginGuard,
-    catalogue: &dyn Catalogue,
+    catalogue: &dyn AccessRepo,
     keys: &[String],
     now: DateTime<Utc>,
 ) -> Result<(), CatalogueError> {

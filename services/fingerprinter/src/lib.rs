@@ -17,7 +17,7 @@ use custodian_core::media::{
 use custodian_core::ClipState;
 use custodian_media::{claim, settle_failure, still_held, JobFailure, Sampling, Workspace};
 use custodian_platform::bus::{run_consumer, HandleError, Job, JobMetrics};
-use custodian_platform::catalogue::{CatalogueError, ClipRecord, MediaFacts, NewFinding};
+use custodian_platform::catalogue::{CatalogueError, ClipRecord, ClipRepo, MediaFacts, NewFinding};
 use custodian_platform::config::{ConfigError, MediaJobArgs};
 use custodian_platform::events::stored_clip;
 use custodian_platform::Ports;
@@ -70,6 +70,8 @@ impl FingerprinterMetrics {
 
 pub struct Fingerprinter {
     ports: Ports,
+    /// The part of the catalogue the fingerprinter uses: clips, their media and findings.
+    clips: Arc<dyn ClipRepo>,
     jobs_args: MediaJobArgs,
     rules: ContinuityRules,
     metrics: FingerprinterMetrics,
@@ -89,6 +91,7 @@ impl Fingerprinter {
         jobs_args.validate()?;
         let metrics = FingerprinterMetrics::register(&ports.registry)?;
         Ok(Arc::new(Self {
+            clips: ports.catalogue.clone(),
             ports,
             jobs_args,
             rules: ContinuityRules::default(),
@@ -120,7 +123,7 @@ impl Fingerprinter {
     }
 
     pub async fn on_stored(&self, job: Job) -> Result<(), HandleError> {
-        let clip = stored_clip(&*self.ports.catalogue, job.payload).await?;
+        let clip = stored_clip(&*self.clips, job.payload).await?;
         let id = clip.id;
         if clip.state != ClipState::Stored {
             return Ok(());
@@ -176,8 +179,7 @@ impl Fingerprinter {
             })
             .collect();
         still_held(&mut claim, format!("clip {id}")).await?;
-        self.ports
-            .catalogue
+        self.clips
             .record_fingerprint(
                 id,
                 &facts,
@@ -204,11 +206,11 @@ impl Fingerprinter {
     /// If the clip was fingerprinted before (a redelivery, the reconciler, or another
     /// worker), announces it again and answers true: nothing is recorded twice.
     async fn announced_if_done(&self, clip: &ClipRecord) -> Result<bool, HandleError> {
-        let media = self.ports.catalogue.clip_media(clip.id).await?;
+        let media = self.clips.clip_media(clip.id).await?;
         let Some(done) = media.filter(|m| m.fingerprinted_at.is_some()) else {
             return Ok(false);
         };
-        let findings = self.ports.catalogue.findings(clip.id).await?;
+        let findings = self.clips.findings(clip.id).await?;
         self.announce(clip, done.fingerprint_seconds, findings.len())
             .await?;
         Ok(true)
@@ -222,8 +224,7 @@ impl Fingerprinter {
     ) -> Result<(f64, Vec<ContinuityFinding>), CatalogueError> {
         let (timeline, mut findings) = continuity_of(sampling, &self.rules);
         if let Some((_, previous_start, Some(previous_duration))) = self
-            .ports
-            .catalogue
+            .clips
             .previous_on_device(&clip.bureau, &clip.device, clip.recorded_at)
             .await?
         {

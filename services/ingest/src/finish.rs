@@ -55,8 +55,7 @@ pub(crate) async fn record_stored(
         ),
     };
     if let Err(e) = ingest
-        .ports
-        .catalogue
+        .audit
         .append_audit(record.bureau.as_str(), entry)
         .await
     {
@@ -95,7 +94,7 @@ async fn record(
         received_at,
         uploaded_by: caller.person.clone(),
     };
-    Ok(ingest.ports.catalogue.record_clip(&new).await?)
+    Ok(ingest.uploads.record_clip(&new).await?)
 }
 
 /// Removes what a failed upload may have left. If the catalogue or the store is down now, the
@@ -103,7 +102,7 @@ async fn record(
 pub(crate) async fn discard(ingest: &Ingest, clip: ClipId, key: &str) {
     match ingest.ports.blob.delete(key).await {
         Ok(()) => {
-            if let Err(e) = ingest.ports.catalogue.forget_upload(clip).await {
+            if let Err(e) = ingest.uploads.forget_upload(clip).await {
                 tracing::warn!(clip_id = %clip, error = %e, "pending upload left for the janitor");
             }
         }

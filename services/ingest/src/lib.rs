@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use axum::routing::put;
 use axum::Router;
+use custodian_platform::catalogue::{AuditRepo, ClipRepo, UploadRepo};
 use custodian_platform::config::{parse_duration, parse_size, ConfigError};
 use custodian_platform::http::{protect, BearerSecurity};
 use custodian_platform::Ports;
@@ -126,6 +127,11 @@ impl Default for IngestConfig {
 
 pub struct Ingest {
     ports: Ports,
+    /// The parts of the catalogue ingest uses: uploads under way, the clips they become (and
+    /// their GPS tracks), and the audit trail of receipts.
+    uploads: Arc<dyn UploadRepo>,
+    clips: Arc<dyn ClipRepo>,
+    audit: Arc<dyn AuditRepo>,
     config: IngestConfig,
     metrics: IngestMetrics,
     sessions: Arc<write_behind::Sessions>,
@@ -137,6 +143,9 @@ impl Ingest {
         let part_size = ports.blob.part_sizes().preferred.max(1) as u64;
         let sessions = write_behind::Sessions::new((config.upload_buffer / part_size) as usize);
         Ok(Arc::new(Self {
+            uploads: ports.catalogue.clone(),
+            clips: ports.catalogue.clone(),
+            audit: ports.catalogue.clone(),
             ports,
             config,
             metrics,
@@ -165,7 +174,7 @@ impl Ingest {
             tokio::select! {
                 _ = shutdown.cancelled() => {
                     // What clients were told is in should be in the store when we go.
-                    self.sessions.settle_every(self.ports.catalogue.as_ref()).await;
+                    self.sessions.settle_every(self.uploads.as_ref()).await;
                     return;
                 }
                 _ = ticker.tick() => {
@@ -184,24 +193,19 @@ impl Ingest {
         let cutoff = self.ports.clock.now()
             - chrono::Duration::from_std(self.config.abandon_after)
                 .unwrap_or(chrono::Duration::days(1));
-        let stale = self.ports.catalogue.stale_uploads(cutoff, 100).await?;
+        let stale = self.uploads.stale_uploads(cutoff, 100).await?;
         let mut reclaimed = 0;
         for upload in stale {
             // Claim the upload first: once its row is gone it can no longer become a clip,
             // so deleting its object cannot take an original from under a receipt.
-            if self.ports.catalogue.forget_upload(upload.clip).await? {
-                if let Some(tus) = self
-                    .ports
-                    .catalogue
-                    .tus_upload(&upload.bureau, upload.clip)
-                    .await?
-                {
+            if self.uploads.forget_upload(upload.clip).await? {
+                if let Some(tus) = self.uploads.tus_upload(&upload.bureau, upload.clip).await? {
                     let parts = custodian_platform::blob::PartUpload {
                         key: tus.object_key,
                         upload_id: tus.multipart_id,
                     };
                     self.ports.blob.abort_parts(&parts).await?;
-                    self.ports.catalogue.forget_tus_upload(upload.clip).await?;
+                    self.uploads.forget_tus_upload(upload.clip).await?;
                 }
                 // A plain upload refused while the store was down may have left the parts
                 // of its write behind: its abort could not reach the store either.

@@ -77,7 +77,7 @@ pub async fn put_track(
     let id: ClipId = id.parse().map_err(|e: custodian_core::IdError| {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid-request", e.to_string())
     })?;
-    let clip = clip_in_bureau(&*ingest.ports.catalogue, &caller, id).await?;
+    let clip = clip_in_bureau(&*ingest.clips, &caller, id).await?;
     if !staff && clip.uploaded_by.as_deref() != Some(caller.person.as_str()) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -96,7 +96,7 @@ pub async fn put_track(
     let Some((starts, ends)) = track.span() else {
         return Err(unusable("the track has no points"));
     };
-    let catalogue = &ingest.ports.catalogue;
+    let catalogue = &ingest.clips;
     let version = catalogue
         .track_versions(id)
         .await?
@@ -131,9 +131,9 @@ pub async fn put_track(
     }
     // The copy is made again with the track: cleared, then announced under a new round so
     // the bus does not drop the announcement as a duplicate.
-    ingest.ports.catalogue.clear_transcode(id).await?;
+    ingest.clips.clear_transcode(id).await?;
     let now = ingest.ports.clock.now();
-    let round = ingest.ports.catalogue.next_publish_round(id, now).await?;
+    let round = ingest.clips.next_publish_round(id, now).await?;
     publish_stored(&*ingest.ports.bus, &clip, round)
         .await
         .map_err(|e| {
@@ -144,8 +144,7 @@ pub async fn put_track(
             )
         })?;
     let measured = ingest
-        .ports
-        .catalogue
+        .clips
         .clip_media(id)
         .await?
         .and_then(|m| m.facts.duration_seconds);

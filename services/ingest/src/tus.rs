@@ -438,11 +438,7 @@ async fn create_inner(
         .map_err(TusError::from)?;
     let checksum = checksum_of(headers)?;
     let declared = declared_file_digest(headers)?;
-    let (open, bytes) = ingest
-        .ports
-        .catalogue
-        .open_tus_uploads_by(&caller.person)
-        .await?;
+    let (open, bytes) = ingest.uploads.open_tus_uploads_by(&caller.person).await?;
     let config = &ingest.config;
     if open >= u64::from(config.max_open_uploads)
         || bytes.saturating_add(length) > config.max_open_upload_bytes
@@ -479,7 +475,7 @@ async fn create_inner(
             tail: Vec::new(),
         },
     };
-    if let Err(e) = ingest.ports.catalogue.create_tus_upload(&upload).await {
+    if let Err(e) = ingest.uploads.create_tus_upload(&upload).await {
         if let Err(abort) = ingest.ports.blob.abort_parts(&parts).await {
             tracing::warn!(key = %parts.key, error = %abort, "multipart upload of a refused creation left behind");
         }
@@ -519,8 +515,7 @@ async fn create_inner(
 async fn load(ingest: &Ingest, caller: &Caller, id: &str) -> Result<TusUpload, TusFailure> {
     let clip = parse_id(id)?;
     let upload = ingest
-        .ports
-        .catalogue
+        .uploads
         .tus_upload(&caller.bureau, clip)
         .await?
         .ok_or(TusFailure::NotFound)?;
@@ -567,7 +562,7 @@ async fn head_inner(ingest: &Ingest, caller: &Caller, id: &str) -> Result<Answer
     // client need not send again.
     if let Err(e) = ingest
         .sessions
-        .settle(ingest.ports.catalogue.as_ref(), parse_id(id)?)
+        .settle(ingest.uploads.as_ref(), parse_id(id)?)
         .await
     {
         tracing::warn!(upload = id, error = %e, "acknowledged parts could not be settled; HEAD answers what is durable");
@@ -585,8 +580,7 @@ async fn head_inner(ingest: &Ingest, caller: &Caller, id: &str) -> Result<Answer
         Err(TusFailure::NotFound) => {
             let clip = parse_id(id)?;
             let record = ingest
-                .ports
-                .catalogue
+                .clips
                 .clip(&caller.bureau, clip)
                 .await?
                 // A finished upload whose clip was since made confidential tells its size
@@ -702,7 +696,7 @@ async fn open_session(
 ) -> Result<Option<OwnedMutexGuard<Session>>, TusFailure> {
     Ok(ingest
         .sessions
-        .open(&ingest.ports.blob, &ingest.ports.catalogue, upload)
+        .open(&ingest.ports.blob, &ingest.uploads, upload)
         .await?)
 }
 
@@ -736,18 +730,17 @@ pub(crate) async fn terminate(
         check_version(&headers)?;
         let clip = parse_id(&id)?;
         let upload = ingest
-            .ports
-            .catalogue
+            .uploads
             .tus_upload(&caller.bureau, clip)
             .await?
             .ok_or(TusFailure::NotFound)?;
         ingest.sessions.close(clip).await;
         // Claim the upload first, as the janitor does: once the pending row is gone it can no
         // longer become a clip.
-        if ingest.ports.catalogue.forget_upload(clip).await? {
+        if ingest.uploads.forget_upload(clip).await? {
             ingest.ports.blob.abort_parts(&handle_of(&upload)).await?;
         }
-        ingest.ports.catalogue.forget_tus_upload(clip).await?;
+        ingest.uploads.forget_tus_upload(clip).await?;
         tracing::info!(clip_id = %clip, "resumable upload terminated by the client");
         Ok(Answer {
             status: StatusCode::NO_CONTENT,
@@ -790,7 +783,7 @@ async fn receive(
     let checksum = claims.chunk;
     let started = Instant::now();
     let sizes = ingest.ports.blob.part_sizes();
-    let catalogue = ingest.ports.catalogue.as_ref();
+    let catalogue = ingest.uploads.as_ref();
     let (stored, tail) = session.acknowledged()?;
     let start_offset = stored.length() + tail.len() as u64;
     // A body that starts a part and fits in it is hashed once, as that part: the part's
@@ -979,7 +972,7 @@ async fn complete_upload(
         }
         Err(e) => {
             finish::discard(ingest, upload.clip, &upload.object_key).await;
-            let _ = ingest.ports.catalogue.forget_tus_upload(upload.clip).await;
+            let _ = ingest.uploads.forget_tus_upload(upload.clip).await;
             Err(e.into())
         }
     }
@@ -987,12 +980,12 @@ async fn complete_upload(
 
 /// Drops an upload that can never become a clip: its parts, its pending row, its tus row.
 async fn drop_upload(ingest: &Ingest, upload: &TusUpload, handle: &PartUpload) {
-    match ingest.ports.catalogue.forget_upload(upload.clip).await {
+    match ingest.uploads.forget_upload(upload.clip).await {
         Ok(true) => {
             if let Err(e) = ingest.ports.blob.abort_parts(handle).await {
                 tracing::warn!(clip_id = %upload.clip, error = %e, "parts of a refused upload left behind");
             }
-            let _ = ingest.ports.catalogue.forget_tus_upload(upload.clip).await;
+            let _ = ingest.uploads.forget_tus_upload(upload.clip).await;
         }
         Ok(false) => {}
         Err(e) => {

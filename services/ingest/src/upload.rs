@@ -247,14 +247,14 @@ async fn receive(
         object_key: object_key.clone(),
         started_at: now,
     };
-    ingest.ports.catalogue.begin_upload(&pending).await?;
+    ingest.uploads.begin_upload(&pending).await?;
 
     let stored = store_original(ingest, &object_key, body, declared, claimed).await;
     let written = match stored {
         Ok(written) => written,
         Err(IngestError::Blob(BlobError::AlreadyExists { key })) => {
             // Someone else's object: keep it, whatever happens to this upload.
-            let _ = ingest.ports.catalogue.forget_upload(clip).await;
+            let _ = ingest.uploads.forget_upload(clip).await;
             return Err(IngestError::Blob(BlobError::AlreadyExists { key }));
         }
         Err(e) => {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use custodian_core::resumable::ResumableSha256;
 use custodian_core::ClipId;
 use custodian_platform::blob::{BlobError, BlobStore, PartBody, PartUpload, StoredPart};
-use custodian_platform::catalogue::{Catalogue, CatalogueError, TusProgress, TusUpload};
+use custodian_platform::catalogue::{CatalogueError, TusProgress, TusUpload, UploadRepo};
 use tokio::sync::{Mutex, OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
@@ -78,7 +78,7 @@ impl Sessions {
     pub(crate) async fn open(
         self: &Arc<Self>,
         blob: &Arc<dyn BlobStore>,
-        catalogue: &Arc<dyn Catalogue>,
+        catalogue: &Arc<dyn UploadRepo>,
         upload: &TusUpload,
     ) -> Result<Option<OwnedMutexGuard<Session>>, SessionError> {
         {
@@ -119,7 +119,7 @@ impl Sessions {
     /// every byte this replica acknowledged.
     pub(crate) async fn settle(
         &self,
-        catalogue: &dyn Catalogue,
+        catalogue: &dyn UploadRepo,
         clip: ClipId,
     ) -> Result<(), SessionError> {
         if let Some(session) = self.get(clip) {
@@ -131,7 +131,7 @@ impl Sessions {
     }
 
     /// Settles every session of this replica (on shutdown), logging what could not be.
-    pub(crate) async fn settle_every(&self, catalogue: &dyn Catalogue) {
+    pub(crate) async fn settle_every(&self, catalogue: &dyn UploadRepo) {
         let clips: Vec<ClipId> = self
             .open
             .lock()
@@ -171,7 +171,7 @@ impl Sessions {
         self: &Arc<Self>,
         clip: ClipId,
         session: SharedSession,
-        catalogue: Arc<dyn Catalogue>,
+        catalogue: Arc<dyn UploadRepo>,
     ) {
         let sessions = self.clone();
         tokio::spawn(async move {
@@ -316,7 +316,7 @@ impl Session {
     /// pending). Waits first while the upload has its fill of parts in flight.
     pub(crate) async fn send_part(
         &mut self,
-        catalogue: &dyn Catalogue,
+        catalogue: &dyn UploadRepo,
         part: PartBody,
         hash_after: ResumableSha256,
         checked: bool,
@@ -400,7 +400,7 @@ impl Session {
 
     /// Saves the upload up to the end of the last of the oldest parts that are stored. They
     /// leave the queue only once saved, so a request cancelled meanwhile loses nothing.
-    async fn save_stored(&mut self, catalogue: &dyn Catalogue) -> Result<(), SessionError> {
+    async fn save_stored(&mut self, catalogue: &dyn UploadRepo) -> Result<(), SessionError> {
         let key = self.handle.key.clone();
         let count = self.stored_unsaved();
         let Some(last) = count.checked_sub(1).map(|i| &self.queue[i]) else {
@@ -429,7 +429,7 @@ impl Session {
     /// holds everything the client was told.
     pub(crate) async fn settle_all(
         &mut self,
-        catalogue: &dyn Catalogue,
+        catalogue: &dyn UploadRepo,
     ) -> Result<(), SessionError> {
         let key = self.handle.key.clone();
         for part in self.queue.iter_mut() {
@@ -444,7 +444,7 @@ impl Session {
     /// Saves `progress` if the catalogue still holds what this session last saved.
     pub(crate) async fn record(
         &mut self,
-        catalogue: &dyn Catalogue,
+        catalogue: &dyn UploadRepo,
         progress: TusProgress,
     ) -> Result<(), SessionError> {
         if catalogue

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, Months, Utc};
 use custodian_core::retention::{decide, Retention as Decision, RetentionFacts, RetentionPolicy};
 use custodian_core::{BureauId, ClipId};
-use custodian_platform::catalogue::{Catalogue, CatalogueError, ClipRecord};
+use custodian_platform::catalogue::{CatalogueError, ClipRecord, RetentionRepo};
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -39,7 +39,7 @@ fn entry(clip: &ClipRecord, action: &'static str, due: DateTime<Utc>, reason: St
 
 /// The plan for the `days` after `now`, for one bureau or all.
 pub async fn plan(
-    catalogue: &dyn Catalogue,
+    catalogue: &dyn RetentionRepo,
     policy: &RetentionPolicy,
     now: DateTime<Utc>,
     days: u32,

@@ -26,7 +26,9 @@ use custodian_media::{
 use custodian_platform::blob::store_derived_file;
 use custodian_platform::blob::{BlobError, WrittenObject};
 use custodian_platform::bus::{run_consumer, ConsumerSpec, HandleError, Job, JobMetrics};
-use custodian_platform::catalogue::{ClipRecord, CopyRequest, MediaFacts, Rendition};
+use custodian_platform::catalogue::{
+    ClipRecord, ClipRepo, CopyRepo, CopyRequest, MediaFacts, Rendition,
+};
 use custodian_platform::config::{ConfigError, MediaJobArgs};
 use custodian_platform::events::stored_clip;
 use custodian_platform::Ports;
@@ -173,6 +175,10 @@ impl TranscoderMetrics {
 
 pub struct Transcoder {
     ports: Ports,
+    /// The parts of the catalogue the transcoder uses: clips and their media, and copy
+    /// requests.
+    clips: Arc<dyn ClipRepo>,
+    copies: Arc<dyn CopyRepo>,
     config: TranscoderConfig,
     jobs_args: MediaJobArgs,
     metrics: TranscoderMetrics,
@@ -195,6 +201,8 @@ impl Transcoder {
         custodian_media::check_capabilities().map_err(TranscoderStartError::Ffmpeg)?;
         let metrics = TranscoderMetrics::register(&ports.registry)?;
         Ok(Arc::new(Self {
+            clips: ports.catalogue.clone(),
+            copies: ports.catalogue.clone(),
             ports,
             config,
             jobs_args,
@@ -257,7 +265,7 @@ impl Transcoder {
         let bureau = BureauId::parse(&event.bureau_id).map_err(|e| {
             HandleError::Permanent(format!("copy.approved bureau {:?}: {e}", event.bureau_id))
         })?;
-        let Some(request) = self.ports.catalogue.copy_request(&bureau, id).await? else {
+        let Some(request) = self.copies.copy_request(&bureau, id).await? else {
             return Err(HandleError::Transient(format!(
                 "copy request {id} is not in the catalogue yet"
             )));
@@ -274,19 +282,17 @@ impl Transcoder {
             return Ok(());
         };
         // The holder before us may have finished between the check above and the claim.
-        let request = self.ports.catalogue.copy_request(&bureau, id).await?;
+        let request = self.copies.copy_request(&bureau, id).await?;
         let Some(request) = request.filter(|r| !settled(r)) else {
             return Ok(());
         };
         let clip = self
-            .ports
-            .catalogue
+            .clips
             .clip_for_worker(request.clip)
             .await?
             .filter(|c| c.purged_at.is_none());
         let Some(clip) = clip else {
-            self.ports
-                .catalogue
+            self.copies
                 .record_copy_failure(id, "the clip's files were purged")
                 .await?;
             return Ok(());
@@ -296,8 +302,7 @@ impl Transcoder {
             Ok((report, written, track_sha256)) => {
                 still_held(&mut claim, format!("copy request {id}")).await?;
                 let size = i64::try_from(written.size).unwrap_or(i64::MAX);
-                self.ports
-                    .catalogue
+                self.copies
                     .record_copy_made(
                         id,
                         &written.sha256.to_hex(),
@@ -319,10 +324,7 @@ impl Transcoder {
                     .with_label_values(&["transcoder-copies", failure.kind()])
                     .inc();
                 tracing::warn!(copy_request = %id, %reason, "party's copy failed");
-                self.ports
-                    .catalogue
-                    .record_copy_failure(id, &reason)
-                    .await?;
+                self.copies.record_copy_failure(id, &reason).await?;
                 Err(HandleError::Permanent(failure.to_string()))
             }
         }
@@ -357,7 +359,7 @@ impl Transcoder {
     }
 
     pub async fn on_stored(&self, job: Job) -> Result<(), HandleError> {
-        let clip = stored_clip(&*self.ports.catalogue, job.payload).await?;
+        let clip = stored_clip(&*self.clips, job.payload).await?;
         let id = clip.id;
         // A catalogued or archived clip is transcoded again when its copy was cleared (a GPS
         // track arrived); failed, recycled and expired clips are left alone.
@@ -392,8 +394,7 @@ impl Transcoder {
                     time_source: Some(start.source.as_str().to_owned()),
                     ..report.info.facts()
                 };
-                self.ports
-                    .catalogue
+                self.clips
                     .record_transcode(id, &facts, &rendition, self.ports.clock.now())
                     .await?;
                 self.metrics.copies.inc();
@@ -419,7 +420,7 @@ impl Transcoder {
     /// If the clip's copy was made before (a redelivery, the reconciler, or another worker),
     /// announces it again and answers true: nothing is made twice.
     async fn announced_if_done(&self, clip: &ClipRecord) -> Result<bool, HandleError> {
-        let media = self.ports.catalogue.clip_media(clip.id).await?;
+        let media = self.clips.clip_media(clip.id).await?;
         let Some(done) = media.filter(|m| m.transcoded_at.is_some()) else {
             return Ok(false);
         };
@@ -500,7 +501,7 @@ impl Transcoder {
         &self,
         clip: &ClipRecord,
     ) -> Result<(Option<Track>, Option<String>), JobFailure> {
-        let latest = self.ports.catalogue.track_versions(clip.id).await?.pop();
+        let latest = self.clips.track_versions(clip.id).await?.pop();
         let (key, recorded) = match latest {
             Some(version) => (version.object_key, Some(version.sha256)),
             None => (derived_keys(&clip.bureau, clip.id).track, None),

@@ -1,49 +1,38 @@
 //! The catalogue port: the source of truth for every clip, its state and its history, and for
-//! bureaus and their tokens. Two adapters share one body of SQL (`sql.rs`): SQLite for the
-//! standalone server and PostgreSQL for a region, each with its own migrations, run at start.
+//! bureaus and their tokens. One trait per aggregate (`access`, `uploads`, `clips`, `cases`,
+//! `retention`, `audit`, `copies`), and [`Catalogue`] the sum of them. Two adapters share one
+//! body of SQL (`sql/`, a file per aggregate): SQLite for the standalone server and
+//! PostgreSQL for a region, each with its own migrations, run at start.
 
+mod access;
+mod audit;
+mod cases;
+mod clips;
+mod copies;
 mod model;
+mod retention;
 mod sql;
+mod uploads;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use custodian_core::audit::{AuditEntry, Checkpoint, NewAuditEntry};
-use custodian_core::cases::CaseState;
-use custodian_core::classification::Classification;
-use custodian_core::deadlines::DeadlineKind;
-use custodian_core::login::Throttle;
-use custodian_core::retention::{CaseFacts, LongTermReason};
-use custodian_core::roles::{OfficerIdentity, Role};
-use custodian_core::{BureauId, ClipId, ClipState, LocalId};
-use uuid::Uuid;
 
+pub use access::AccessRepo;
+pub use audit::AuditRepo;
+pub use cases::CaseRepo;
+pub use clips::ClipRepo;
+pub use copies::CopyRepo;
 pub use model::{decode_fingerprint, encode_fingerprint};
 pub use model::{
     BoundingBox, CaseClosure, CaseFilter, CaseRecord, ClassTotals, ClassificationEntry, ClipFilter,
     ClipMedia, ClipRecord, ClipSchedule, CopyRequest, Device, Finding, MediaFacts, NewClip,
-    NewFinding, PendingUpload, Rendition, Team, TokenRecord, TrackVersion, Transition, TusProgress,
-    TusUpload, UserRecord,
+    NewFinding, PendingUpload, Rendition, Team, TokenOwner, TokenRecord, TrackVersion, Transition,
+    TusProgress, TusUpload, UserRecord,
 };
+pub use retention::{Lease, RetentionRepo};
 pub use sql::{PostgresCatalogue, Schema, SqliteCatalogue};
-
-/// The holder of an API token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenOwner {
-    pub token_id: Uuid,
-    pub bureau: BureauId,
-    pub role: Role,
-    pub label: String,
-    /// Who holds the token, the same across all of a person's sessions: `user BUREAU/NAME`
-    /// for a person's session, `token ID` for a machine's token. Two-person rules compare it.
-    pub person: String,
-    /// The officer the credential speaks for and their team (art. 17), if any.
-    pub identity: OfficerIdentity,
-    /// The `x5t#S256` thumbprint of the client certificate a machine token is bound to
-    /// (RFC 8705): it is accepted only over a TLS connection presenting that certificate.
-    pub client_certificate: Option<String>,
-}
+pub use uploads::UploadRepo;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogueError {
@@ -101,507 +90,30 @@ impl CatalogueError {
     }
 }
 
+/// Whether the catalogue answers, for the readiness probe.
 #[async_trait]
-pub trait Catalogue: Send + Sync {
-    async fn ensure_bureau(
-        &self,
-        bureau: &BureauId,
-        name: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), CatalogueError>;
-    async fn insert_token(
-        &self,
-        bureau: &BureauId,
-        token_sha256: &str,
-        label: &str,
-        role: Role,
-        identity: &OfficerIdentity,
-        now: DateTime<Utc>,
-    ) -> Result<Uuid, CatalogueError>;
-    /// Whose is the token with this hash, if it is neither revoked nor expired at `now`.
-    async fn token_owner(
-        &self,
-        token_sha256: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<TokenOwner>, CatalogueError>;
-    /// A bureau's API tokens (every bureau's for `None`), revoked and expired ones too, oldest
-    /// first.
-    async fn tokens(&self, bureau: Option<&BureauId>) -> Result<Vec<TokenRecord>, CatalogueError>;
-    /// Revokes a token of `bureau`. Returns false if it has no such unrevoked token.
-    async fn revoke_token(
-        &self,
-        bureau: &BureauId,
-        id: Uuid,
-        at: DateTime<Utc>,
-    ) -> Result<bool, CatalogueError>;
-    /// Sets (or, with `None`, clears) when a token of `bureau` stops working. Returns false if
-    /// it has no such unrevoked token.
-    async fn set_token_expiry(
-        &self,
-        bureau: &BureauId,
-        id: Uuid,
-        expires_at: Option<DateTime<Utc>>,
-    ) -> Result<bool, CatalogueError>;
-    /// Binds a token of `bureau` to the client certificate with this `x5t#S256` thumbprint,
-    /// or with `None` unbinds it. Returns false if it has no such unrevoked token.
-    async fn set_token_certificate(
-        &self,
-        bureau: &BureauId,
-        id: Uuid,
-        x5t_s256: Option<&str>,
-    ) -> Result<bool, CatalogueError>;
-    /// Replaces a live token of `bureau` with a new one, in one transaction: the new one (hash
-    /// `new_sha256`) has the old one's label, role, expiry and certificate binding; the old one is revoked, or with
-    /// `old_expires_at` ends then (never later than it would have). Returns the new token's
-    /// record, or None if the bureau has no such live token.
-    async fn rotate_token(
-        &self,
-        bureau: &BureauId,
-        id: Uuid,
-        new_sha256: &str,
-        at: DateTime<Utc>,
-        old_expires_at: Option<DateTime<Utc>>,
-    ) -> Result<Option<TokenRecord>, CatalogueError>;
-
-    async fn begin_upload(&self, upload: &PendingUpload) -> Result<(), CatalogueError>;
-    /// Records a stored, verified clip and closes its pending upload (and its tus row, for a
-    /// resumable upload), in one transaction. The clip's team and `device_registered` are
-    /// read from the device registry in the same transaction.
-    async fn record_clip(&self, clip: &NewClip) -> Result<ClipRecord, CatalogueError>;
-    /// Drops a pending upload, returning whether it was still pending. Whoever removes the
-    /// row owns the object: after this, `record_clip` for the same clip fails.
-    async fn forget_upload(&self, clip: ClipId) -> Result<bool, CatalogueError>;
-    async fn stale_uploads(
-        &self,
-        started_before: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<PendingUpload>, CatalogueError>;
-
-    /// Opens a resumable upload: its pending row and its tus row, in one transaction.
-    async fn create_tus_upload(&self, upload: &TusUpload) -> Result<(), CatalogueError>;
-    /// How many resumable uploads `person` has open, and the bytes they declare together.
-    async fn open_tus_uploads_by(&self, person: &str) -> Result<(u64, u64), CatalogueError>;
-    /// A resumable upload, only if it belongs to `bureau`.
-    async fn tus_upload(
-        &self,
-        bureau: &BureauId,
-        clip: ClipId,
-    ) -> Result<Option<TusUpload>, CatalogueError>;
-    /// Saves a resumable upload's progress if its offset is still `from_offset`. Returns
-    /// false if another request moved it (or the upload is gone).
-    async fn save_tus_progress(
-        &self,
-        clip: ClipId,
-        from_offset: u64,
-        progress: &TusProgress,
-    ) -> Result<bool, CatalogueError>;
-    /// Drops a resumable upload's tus row (its pending row is `forget_upload`'s).
-    async fn forget_tus_upload(&self, clip: ClipId) -> Result<bool, CatalogueError>;
-
-    /// A clip, only if it belongs to `bureau`.
-    async fn clip(
-        &self,
-        bureau: &BureauId,
-        id: ClipId,
-    ) -> Result<Option<ClipRecord>, CatalogueError>;
-    /// A clip whatever its bureau: for workers acting on events, never for API callers.
-    async fn clip_for_worker(&self, id: ClipId) -> Result<Option<ClipRecord>, CatalogueError>;
-    /// A bureau's clips, newest first, after the filter's cursor.
-    async fn list_clips(
-        &self,
-        bureau: &BureauId,
-        filter: &ClipFilter,
-        limit: i64,
-    ) -> Result<Vec<ClipRecord>, CatalogueError>;
-    /// Moves a clip from `from` to `to` if it is still in `from`. Returns whether it moved.
-    async fn transition(
-        &self,
-        id: ClipId,
-        from: ClipState,
-        to: ClipState,
-        at: DateTime<Utc>,
-        reason: Option<&str>,
-    ) -> Result<bool, CatalogueError>;
-    async fn transitions(&self, id: ClipId) -> Result<Vec<Transition>, CatalogueError>;
-    /// Clips that have been in `state` since before `changed_before`, oldest first.
-    async fn stuck_clips(
-        &self,
-        state: ClipState,
-        changed_before: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<ClipRecord>, CatalogueError>;
-    /// Counts one more re-publication of a stuck clip and returns the new round.
-    async fn next_publish_round(
-        &self,
-        id: ClipId,
-        at: DateTime<Utc>,
-    ) -> Result<u32, CatalogueError>;
-
-    /// Fixes a clip's canonical name and deadlines when it is catalogued.
-    async fn set_schedule(
-        &self,
-        id: ClipId,
-        canonical_name: &str,
-        schedule: &ClipSchedule,
-    ) -> Result<(), CatalogueError>;
-    /// Moves a clip's upload deadlines once the recording's measured end is known (they were
-    /// counted from its start), if they still are `was`. Returns whether they moved.
-    async fn move_upload_due(
-        &self,
-        id: ClipId,
-        was: DateTime<Utc>,
-        upload_due: DateTime<Utc>,
-        upload_hard_due: DateTime<Utc>,
-    ) -> Result<bool, CatalogueError>;
-    /// Classifies a clip of `bureau` and keeps the classification in its history. Returns
-    /// false if the bureau has no such clip.
-    async fn classify(
-        &self,
-        bureau: &BureauId,
-        id: ClipId,
-        classification: &Classification,
-        canonical_name: &str,
-        by: &str,
-        at: DateTime<Utc>,
-    ) -> Result<bool, CatalogueError>;
-    async fn classifications(&self, id: ClipId)
-        -> Result<Vec<ClassificationEntry>, CatalogueError>;
-
-    async fn create_case(&self, case: &CaseRecord) -> Result<(), CatalogueError>;
-    async fn case(&self, bureau: &BureauId, id: Uuid)
-        -> Result<Option<CaseRecord>, CatalogueError>;
-    async fn case_by_reference(
-        &self,
-        bureau: &BureauId,
-        reference: &str,
-    ) -> Result<Option<CaseRecord>, CatalogueError>;
-    async fn case_clip_ids(&self, case: Uuid) -> Result<Vec<ClipId>, CatalogueError>;
-    /// Links clips (already checked to be the case's bureau's) to a case; returns how many
-    /// were not linked before.
-    async fn link_clips(
-        &self,
-        case: Uuid,
-        clips: &[ClipId],
-        by: &str,
-        at: DateTime<Utc>,
-    ) -> Result<usize, CatalogueError>;
-    /// Moves a case from `from` to `to` if it is still in `from`, with its closure date and
-    /// filing deadline when it closes. Returns whether it moved.
-    async fn set_case_state(
-        &self,
-        id: Uuid,
-        from: CaseState,
-        to: CaseState,
-        at: DateTime<Utc>,
-        closure: Option<&CaseClosure>,
-    ) -> Result<bool, CatalogueError>;
-    /// A bureau's cases, newest first, after the filter's cursor.
-    async fn list_cases(
-        &self,
-        bureau: &BureauId,
-        filter: &CaseFilter,
-        limit: i64,
-    ) -> Result<Vec<CaseRecord>, CatalogueError>;
-    async fn unclassified_in_case(&self, case: Uuid) -> Result<usize, CatalogueError>;
-
-    async fn upsert_device(&self, bureau: &BureauId, device: &Device)
-        -> Result<(), CatalogueError>;
-    async fn devices(&self, bureau: &BureauId) -> Result<Vec<Device>, CatalogueError>;
-    /// Registers a team of `bureau`; registering it again keeps the first record. Returns the
-    /// team as kept.
-    async fn register_team(
-        &self,
-        bureau: &BureauId,
-        name: &str,
-        at: DateTime<Utc>,
-    ) -> Result<Team, CatalogueError>;
-    /// A bureau's registered teams, by name.
-    async fn teams(&self, bureau: &BureauId) -> Result<Vec<Team>, CatalogueError>;
-
-    /// Per bureau and kind, how many deadlines are overdue at `now`: classifications and case
-    /// filings due and not done, and uploads that arrived late in the 30 days before `now`.
-    async fn overdue_counts(
-        &self,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<(BureauId, DeadlineKind, i64)>, CatalogueError>;
-
-    /// Sets a clip's long-term reason and legal hold, keeping who and when.
-    async fn set_retention(
-        &self,
-        bureau: &BureauId,
-        id: ClipId,
-        long_term: Option<&LongTermReason>,
-        legal_hold: bool,
-        by: &str,
-        at: DateTime<Utc>,
-    ) -> Result<bool, CatalogueError>;
-    async fn set_case_long_term(
-        &self,
-        bureau: &BureauId,
-        case: Uuid,
-        long_term: bool,
-    ) -> Result<bool, CatalogueError>;
-    /// The cases a clip is linked to, as retention sees them.
-    async fn case_facts(&self, id: ClipId) -> Result<Vec<CaseFacts>, CatalogueError>;
-    /// Catalogued long-term clips not yet in the archive tier.
-    async fn archive_candidates(&self, limit: i64) -> Result<Vec<ClipRecord>, CatalogueError>;
-    async fn mark_archived(
-        &self,
-        id: ClipId,
-        archive_key: &str,
-        locked_until: Option<DateTime<Utc>>,
-        at: DateTime<Utc>,
-    ) -> Result<bool, CatalogueError>;
-    /// Catalogued clips recorded before `recorded_before`, without a hold or a long-term class:
-    /// those whose retention may have run out (the rules decide).
-    async fn expiry_candidates(
-        &self,
-        recorded_before: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<ClipRecord>, CatalogueError>;
-    /// Moves a catalogued clip to the recycle bin until `until`.
-    async fn recycle(
-        &self,
-        id: ClipId,
-        until: DateTime<Utc>,
-        at: DateTime<Utc>,
-        reason: &str,
-    ) -> Result<bool, CatalogueError>;
-    /// Takes a clip of `bureau` out of the recycle bin.
-    async fn restore(
-        &self,
-        bureau: &BureauId,
-        id: ClipId,
-        at: DateTime<Utc>,
-        by: &str,
-    ) -> Result<bool, CatalogueError>;
-    /// Recycled clips whose time in the bin ran out by `now`.
-    async fn purge_candidates(
-        &self,
-        now: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<ClipRecord>, CatalogueError>;
-    /// Records that a recycled clip's files are gone: it becomes a tombstone.
-    async fn mark_purged(&self, id: ClipId, at: DateTime<Utc>) -> Result<bool, CatalogueError>;
-    /// Clips whose originals were verified longest ago (never first).
-    async fn scrub_candidates(&self, limit: i64) -> Result<Vec<ClipRecord>, CatalogueError>;
-    async fn mark_verified(&self, id: ClipId, at: DateTime<Utc>) -> Result<(), CatalogueError>;
-    async fn add_finding(
-        &self,
-        id: ClipId,
-        kind: &str,
-        severity: &str,
-        detail: &str,
-        at: DateTime<Utc>,
-    ) -> Result<(), CatalogueError>;
-    async fn findings(&self, id: ClipId) -> Result<Vec<Finding>, CatalogueError>;
-    /// Records the transcoder's output and what it measured; running it again replaces it.
-    async fn record_transcode(
-        &self,
-        id: ClipId,
-        facts: &MediaFacts,
-        rendition: &Rendition,
-        at: DateTime<Utc>,
-    ) -> Result<(), CatalogueError>;
-    /// Records the fingerprint, what was measured and the fingerprinter's findings, replacing
-    /// those of an earlier run of the same clip.
-    async fn record_fingerprint(
-        &self,
-        id: ClipId,
-        facts: &MediaFacts,
-        hashes: &[u64],
-        findings: &[NewFinding],
-        at: DateTime<Utc>,
-    ) -> Result<(), CatalogueError>;
-    /// Asks for the viewing copy to be made again (a track arrived): the transcoder remakes
-    /// a copy whose `transcoded_at` is cleared.
-    async fn clear_transcode(&self, id: ClipId) -> Result<(), CatalogueError>;
-    async fn clip_media(&self, id: ClipId) -> Result<Option<ClipMedia>, CatalogueError>;
-    /// Fingerprints of a bureau's clips (not purged), newest first, at most `limit`.
-    async fn fingerprints(
-        &self,
-        bureau: &BureauId,
-        limit: i64,
-    ) -> Result<Vec<(ClipId, Vec<u64>)>, CatalogueError>;
-    /// The clip the same device recorded last before `before` (and its measured duration),
-    /// for the gap between consecutive clips.
-    async fn previous_on_device(
-        &self,
-        bureau: &BureauId,
-        device: &LocalId,
-        before: DateTime<Utc>,
-    ) -> Result<Option<(ClipId, DateTime<Utc>, Option<f64>)>, CatalogueError>;
-    /// Clips and bytes per retention class: ordinary, long_term, held, recycled, expired.
-    async fn class_totals(&self) -> Result<Vec<ClassTotals>, CatalogueError>;
-    /// The oldest verification among clips with files (None if some were never verified).
-    async fn oldest_verification(&self) -> Result<Option<DateTime<Utc>>, CatalogueError>;
-    /// Tries to become the one instance that runs `name` (the retention schedule). The lease
-    /// lasts while the returned guard lives and its connection does; a crash hands it on.
-    async fn try_lease(&self, name: &str) -> Result<Option<Box<dyn Lease>>, CatalogueError>;
-
-    /// Appends to a bureau's audit chain (retrying if another writer took the same place).
-    async fn append_audit(
-        &self,
-        bureau: &str,
-        entry: NewAuditEntry,
-    ) -> Result<AuditEntry, CatalogueError>;
-    /// A bureau's audit entries after `after_seq`, in order.
-    async fn audit_entries(
-        &self,
-        bureau: &str,
-        after_seq: i64,
-        limit: i64,
-    ) -> Result<Vec<AuditEntry>, CatalogueError>;
-    /// The last entry of a bureau's audit chain.
-    async fn last_audit_entry(&self, bureau: &str) -> Result<Option<AuditEntry>, CatalogueError>;
-    /// A bureau's audit entries that name `target` (a clip or case id), in order.
-    async fn audit_by_target(
-        &self,
-        bureau: &str,
-        target: &str,
-    ) -> Result<Vec<AuditEntry>, CatalogueError>;
-    /// The bureaus that have an audit chain.
-    async fn audit_bureaus(&self) -> Result<Vec<String>, CatalogueError>;
-    async fn add_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), CatalogueError>;
-    async fn checkpoints(&self, bureau: &str) -> Result<Vec<Checkpoint>, CatalogueError>;
-
-    async fn create_copy_request(&self, request: &CopyRequest) -> Result<(), CatalogueError>;
-    async fn copy_request(
-        &self,
-        bureau: &BureauId,
-        id: Uuid,
-    ) -> Result<Option<CopyRequest>, CatalogueError>;
-    /// Decides a pending request; an approval stores the download token's hash and expiry.
-    async fn decide_copy_request(
-        &self,
-        id: Uuid,
-        approved: bool,
-        by: &str,
-        at: DateTime<Utc>,
-        reason: &str,
-        download: Option<(&str, DateTime<Utc>)>,
-    ) -> Result<bool, CatalogueError>;
-    /// The request a download token opens, whatever its state.
-    async fn copy_request_by_token(
-        &self,
-        token_sha256: &str,
-    ) -> Result<Option<CopyRequest>, CatalogueError>;
-    async fn count_copy_download(&self, id: Uuid) -> Result<(), CatalogueError>;
-    /// Records the watermarked copy stored for an approved request; making it again
-    /// replaces the record (same key, same request).
-    async fn record_copy_made(
-        &self,
-        id: Uuid,
-        sha256: &str,
-        size_bytes: i64,
-        track_sha256: Option<&str>,
-        at: DateTime<Utc>,
-    ) -> Result<(), CatalogueError>;
-    /// Adds the next version of a clip's GPS track (never replacing one); answers its number.
-    async fn add_track_version(
-        &self,
-        clip: ClipId,
-        version: &TrackVersion,
-    ) -> Result<i64, CatalogueError>;
-    /// Every version of a clip's GPS track, oldest first.
-    async fn track_versions(&self, clip: ClipId) -> Result<Vec<TrackVersion>, CatalogueError>;
-    /// Records why a request's copy could not be made (only while none is recorded).
-    async fn record_copy_failure(&self, id: Uuid, reason: &str) -> Result<(), CatalogueError>;
-    /// Approved requests decided before `decided_before` whose copy is neither made nor
-    /// failed: work to announce again, oldest first.
-    async fn copies_to_make(
-        &self,
-        decided_before: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<CopyRequest>, CatalogueError>;
-    /// Every copy request of a clip, whatever its bureau or state (the purge removes their
-    /// copies with the clip's other files).
-    async fn copy_requests_of_clip(&self, clip: ClipId)
-        -> Result<Vec<CopyRequest>, CatalogueError>;
-
-    async fn set_confidentiality(
-        &self,
-        bureau: &BureauId,
-        id: ClipId,
-        level: custodian_core::roles::Confidentiality,
-    ) -> Result<bool, CatalogueError>;
-
-    async fn bureau_exists(&self, bureau: &BureauId) -> Result<bool, CatalogueError>;
-    async fn create_user(
-        &self,
-        bureau: &BureauId,
-        username: &str,
-        role: Role,
-        identity: &OfficerIdentity,
-        password_hash: &str,
-        at: DateTime<Utc>,
-    ) -> Result<(), CatalogueError>;
-    /// A bureau's people (every bureau's for `None`), disabled ones too, by name.
-    async fn users(&self, bureau: Option<&BureauId>) -> Result<Vec<UserRecord>, CatalogueError>;
-    /// Disables a user and ends their open sessions, in one transaction (a user disabled
-    /// already keeps the first time). Returns false if the bureau has no such user.
-    async fn disable_user(
-        &self,
-        bureau: &BureauId,
-        username: &str,
-        at: DateTime<Utc>,
-    ) -> Result<bool, CatalogueError>;
-    /// Lets a disabled user log in again (the sessions ended by disabling stay ended). Returns
-    /// false if the bureau has no such user.
-    async fn enable_user(&self, bureau: &BureauId, username: &str) -> Result<bool, CatalogueError>;
-    /// An enabled user's role and password hash.
-    async fn user(
-        &self,
-        bureau: &BureauId,
-        username: &str,
-    ) -> Result<Option<(Role, String)>, CatalogueError>;
-    async fn create_session(
-        &self,
-        id: Uuid,
-        token_sha256: &str,
-        bureau: &BureauId,
-        username: &str,
-        at: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<(), CatalogueError>;
-    /// Whose is the session with this token hash, if it has neither expired by `now` nor ended.
-    async fn session_owner(
-        &self,
-        token_sha256: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<TokenOwner>, CatalogueError>;
-    async fn end_session(
-        &self,
-        token_sha256: &str,
-        at: DateTime<Utc>,
-    ) -> Result<bool, CatalogueError>;
-
-    /// Reads the login throttles of `keys` (distinct; a key with none reads as the default),
-    /// lets `update` change them, and writes them back, in one transaction, so concurrent
-    /// logins count each other's failures. A state left at the default is removed. `update`
-    /// may run more than once (a concurrent first write is retried); the last run's changes
-    /// are the ones kept.
-    async fn update_login_throttles(
-        &self,
-        keys: &[String],
-        now: DateTime<Utc>,
-        update: &mut (dyn for<'t> FnMut(&'t mut [Throttle]) + Send),
-    ) -> Result<(), CatalogueError>;
-    /// Removes, and returns, the login throttles not changed since `before` whose block (if
-    /// any) ended by then.
-    async fn take_stale_login_throttles(
-        &self,
-        before: DateTime<Utc>,
-    ) -> Result<Vec<(String, Throttle)>, CatalogueError>;
-
+pub trait Ping: Send + Sync {
     async fn ping(&self) -> Result<(), CatalogueError>;
 }
 
-/// A held lease; dropping it gives the lease up.
-#[async_trait]
-pub trait Lease: Send {
-    /// Whether the lease is still held (its connection still answers).
-    async fn held(&mut self) -> bool;
+/// The whole catalogue: one trait per aggregate, and the probe. A role that needs less takes
+/// less: an `Arc<dyn Catalogue>` upcasts to `Arc<dyn UploadRepo>` and the others.
+pub trait Catalogue:
+    AccessRepo + UploadRepo + ClipRepo + CaseRepo + RetentionRepo + AuditRepo + CopyRepo + Ping
+{
+}
+
+impl<T> Catalogue for T where
+    T: AccessRepo
+        + UploadRepo
+        + ClipRepo
+        + CaseRepo
+        + RetentionRepo
+        + AuditRepo
+        + CopyRepo
+        + Ping
+        + ?Sized
+{
 }
 
 /// Opens the catalogue named by `url` (`sqlite:PATH` or `postgres://...`) and migrates it.

@@ -1,63 +1,12 @@
-//! The records the catalogue keeps, as the rest of the code sees them.
+//! Clips and what is known about them, and their rows.
 
-use chrono::{DateTime, NaiveDate, Utc};
-use custodian_core::cases::CaseState;
-use custodian_core::upload::UploadMetadata;
+use chrono::{DateTime, Utc};
 use custodian_core::{BureauId, ClipId, ClipState, LocalId, Sha256Digest};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::CatalogueError;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingUpload {
-    pub clip: ClipId,
-    pub bureau: BureauId,
-    pub object_key: String,
-    pub started_at: DateTime<Utc>,
-}
-
-/// A resumable (tus) upload and how far it has come.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TusUpload {
-    pub clip: ClipId,
-    pub bureau: BureauId,
-    pub length: u64,
-    /// The Upload-Metadata header as the client sent it.
-    pub metadata: String,
-    pub object_key: String,
-    /// The blob store's multipart upload id.
-    pub multipart_id: String,
-    /// Who opened it (`Caller::person`), for the per-token quota.
-    pub created_by: String,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-    pub progress: TusProgress,
-}
-
-/// What changes with each request: saved together, only if no other request moved the
-/// offset meanwhile.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct TusProgress {
-    pub offset: u64,
-    pub parts: Vec<crate::blob::StoredPart>,
-    /// `ResumableSha256::to_saved` over the bytes in `parts`.
-    pub hash_state: String,
-    /// Bytes after the last part.
-    pub tail: Vec<u8>,
-}
-
-#[derive(Debug, Clone)]
-pub struct NewClip {
-    pub id: ClipId,
-    pub meta: UploadMetadata,
-    pub object_key: String,
-    pub size_bytes: u64,
-    pub sha256: Sha256Digest,
-    pub received_at: DateTime<Utc>,
-    /// Who uploaded it (`Caller::person`): the station that may add its GPS track.
-    pub uploaded_by: String,
-}
+use super::corrupt;
+use crate::catalogue::CatalogueError;
 
 /// One version of a GPS track uploaded beside a clip; versions are never replaced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -228,14 +177,6 @@ pub struct ClipMedia {
     pub fingerprint_seconds: usize,
 }
 
-/// Clips and bytes per retention class, for the storage gauges.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClassTotals {
-    pub class: &'static str,
-    pub clips: i64,
-    pub bytes: i64,
-}
-
 /// When a clip's deadlines fall due, fixed when it is catalogued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClipSchedule {
@@ -257,61 +198,6 @@ pub struct ClassificationEntry {
     pub canonical_name: String,
     pub matter: Option<String>,
     pub party: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct CaseRecord {
-    pub id: Uuid,
-    #[schema(value_type = String)]
-    pub bureau: BureauId,
-    pub reference: String,
-    pub title: String,
-    pub state: CaseState,
-    pub opened_at: DateTime<Utc>,
-    /// When the closure was recorded here.
-    pub closed_at: Option<DateTime<Utc>>,
-    /// The closure date (结案之日) as entered when closing, a local date: the filing deadline
-    /// counts from it (art. 18).
-    pub closed_on: Option<NaiveDate>,
-    pub filing_due_at: Option<DateTime<Utc>>,
-    pub filed_at: Option<DateTime<Utc>>,
-    pub calendar_complete: bool,
-}
-
-/// What closing a case records (art. 18).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CaseClosure {
-    /// The closure date as entered (checked by `custodian_core::cases::check_closure_date`).
-    pub closed_on: NaiveDate,
-    pub filing_due: DateTime<Utc>,
-    pub calendar_complete: bool,
-}
-
-/// What a list of cases may be narrowed by; `before` is the cursor (the id of the last case
-/// of the previous page).
-#[derive(Debug, Clone, Default)]
-pub struct CaseFilter {
-    pub state: Option<CaseState>,
-    /// Only closed cases whose filing was due by this time (overdue, art. 18).
-    pub filing_overdue_at: Option<DateTime<Utc>>,
-    pub before: Option<Uuid>,
-}
-
-/// A registered enforcement team (执法队) of a bureau (art. 15).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct Team {
-    pub name: String,
-    pub registered_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct Device {
-    #[schema(value_type = String)]
-    pub device: LocalId,
-    pub team: String,
-    #[schema(value_type = Option<String>)]
-    pub officer: Option<LocalId>,
-    pub registered_at: DateTime<Utc>,
 }
 
 /// A rectangle of latitude and longitude, for "clips recorded here".
@@ -360,8 +246,15 @@ pub struct ClipFilter {
     pub before: Option<ClipId>,
 }
 
+pub(in crate::catalogue) const CLIP_COLUMNS: &str = "id, bureau_id, device_id, officer_id, recorded_at, original_name, case_ref, object_key, \
+     size_bytes, sha256, state, state_changed_at, received_at, failure_reason, publish_round, canonical_name, category, \
+     description, place, latitude, longitude, important, classified_at, classified_by, upload_due_at, upload_hard_due_at, \
+     classify_due_at, calendar_complete, long_term_reason, legal_hold, archived_at, archive_key, archive_locked_until, \
+     recycle_until, purged_at, verified_at, confidentiality, location_source, team, device_registered, matter, party, \
+     returned_at, late_reason, uploaded_by";
+
 #[derive(sqlx::FromRow)]
-pub(super) struct ClipRow {
+pub(in crate::catalogue) struct ClipRow {
     id: Uuid,
     bureau_id: String,
     device_id: String,
@@ -407,12 +300,6 @@ pub(super) struct ClipRow {
     returned_at: Option<DateTime<Utc>>,
     late_reason: Option<String>,
     uploaded_by: Option<String>,
-}
-
-fn corrupt(id: Uuid, what: impl std::fmt::Display) -> CatalogueError {
-    CatalogueError::Corrupt {
-        detail: format!("clip {id}: {what}"),
-    }
 }
 
 impl TryFrom<ClipRow> for ClipRecord {
@@ -481,7 +368,7 @@ impl TryFrom<ClipRow> for ClipRecord {
 }
 
 #[derive(sqlx::FromRow)]
-pub(super) struct TransitionRow {
+pub(in crate::catalogue) struct TransitionRow {
     pub from_state: Option<String>,
     pub to_state: String,
     pub at: DateTime<Utc>,
@@ -489,68 +376,7 @@ pub(super) struct TransitionRow {
 }
 
 #[derive(sqlx::FromRow)]
-pub(super) struct PendingRow {
-    pub clip_id: Uuid,
-    pub bureau_id: String,
-    pub object_key: String,
-    pub started_at: DateTime<Utc>,
-}
-
-impl TryFrom<PendingRow> for PendingUpload {
-    type Error = CatalogueError;
-    fn try_from(row: PendingRow) -> Result<Self, Self::Error> {
-        Ok(PendingUpload {
-            clip: ClipId::from_uuid(row.clip_id),
-            bureau: BureauId::parse(&row.bureau_id).map_err(|e| corrupt(row.clip_id, e))?,
-            object_key: row.object_key,
-            started_at: row.started_at,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(super) struct TusRow {
-    pub clip_id: Uuid,
-    pub bureau_id: String,
-    pub upload_length: i64,
-    pub upload_offset: i64,
-    pub metadata: String,
-    pub object_key: String,
-    pub multipart_id: String,
-    pub parts: String,
-    pub hash_state: String,
-    pub tail: Vec<u8>,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-    pub created_by: String,
-}
-
-impl TryFrom<TusRow> for TusUpload {
-    type Error = CatalogueError;
-    fn try_from(row: TusRow) -> Result<Self, Self::Error> {
-        let id = row.clip_id;
-        Ok(TusUpload {
-            clip: ClipId::from_uuid(id),
-            bureau: BureauId::parse(&row.bureau_id).map_err(|e| corrupt(id, e))?,
-            length: u64::try_from(row.upload_length).map_err(|e| corrupt(id, e))?,
-            metadata: row.metadata,
-            object_key: row.object_key,
-            multipart_id: row.multipart_id,
-            created_by: row.created_by,
-            created_at: row.created_at,
-            expires_at: row.expires_at,
-            progress: TusProgress {
-                offset: u64::try_from(row.upload_offset).map_err(|e| corrupt(id, e))?,
-                parts: serde_json::from_str(&row.parts).map_err(|e| corrupt(id, e))?,
-                hash_state: row.hash_state,
-                tail: row.tail,
-            },
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(super) struct ClassificationRow {
+pub(in crate::catalogue) struct ClassificationRow {
     pub at: DateTime<Utc>,
     pub by_whom: String,
     pub category: String,
@@ -579,75 +405,7 @@ impl From<ClassificationRow> for ClassificationEntry {
 }
 
 #[derive(sqlx::FromRow)]
-pub(super) struct CaseRow {
-    id: Uuid,
-    bureau_id: String,
-    reference: String,
-    title: String,
-    state: String,
-    opened_at: DateTime<Utc>,
-    closed_at: Option<DateTime<Utc>>,
-    closed_on: Option<NaiveDate>,
-    filing_due_at: Option<DateTime<Utc>>,
-    filed_at: Option<DateTime<Utc>>,
-    calendar_complete: bool,
-}
-
-impl TryFrom<CaseRow> for CaseRecord {
-    type Error = CatalogueError;
-    fn try_from(row: CaseRow) -> Result<Self, Self::Error> {
-        let bad = |e: &dyn std::fmt::Display| CatalogueError::Corrupt {
-            detail: format!("case {}: {e}", row.id),
-        };
-        Ok(Self {
-            id: row.id,
-            bureau: BureauId::parse(&row.bureau_id).map_err(|e| bad(&e))?,
-            state: row
-                .state
-                .parse()
-                .map_err(|e: custodian_core::cases::CaseError| bad(&e))?,
-            reference: row.reference,
-            title: row.title,
-            opened_at: row.opened_at,
-            closed_at: row.closed_at,
-            closed_on: row.closed_on,
-            filing_due_at: row.filing_due_at,
-            filed_at: row.filed_at,
-            calendar_complete: row.calendar_complete,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(super) struct DeviceRow {
-    device_id: String,
-    team: String,
-    officer_id: Option<String>,
-    registered_at: DateTime<Utc>,
-}
-
-impl TryFrom<DeviceRow> for Device {
-    type Error = CatalogueError;
-    fn try_from(row: DeviceRow) -> Result<Self, Self::Error> {
-        let bad = |e: custodian_core::IdError| CatalogueError::Corrupt {
-            detail: format!("device {}: {e}", row.device_id),
-        };
-        Ok(Self {
-            device: LocalId::parse("device id", &row.device_id).map_err(bad)?,
-            team: row.team,
-            officer: row
-                .officer_id
-                .as_deref()
-                .map(|o| LocalId::parse("officer id", o))
-                .transpose()
-                .map_err(bad)?,
-            registered_at: row.registered_at,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(super) struct FindingRow {
+pub(in crate::catalogue) struct FindingRow {
     pub at: DateTime<Utc>,
     pub kind: String,
     pub severity: String,
@@ -670,7 +428,7 @@ impl From<FindingRow> for Finding {
 }
 
 #[derive(sqlx::FromRow)]
-pub(super) struct MediaRow {
+pub(in crate::catalogue) struct MediaRow {
     pub container: Option<String>,
     pub duration_seconds: Option<f64>,
     pub width: Option<i32>,
@@ -744,194 +502,4 @@ pub fn decode_fingerprint(bytes: &[u8]) -> Vec<u64> {
             u64::from_be_bytes(word)
         })
         .collect()
-}
-
-#[derive(sqlx::FromRow)]
-pub(super) struct AuditRow {
-    pub bureau_id: String,
-    pub seq: i64,
-    pub at: DateTime<Utc>,
-    pub actor: String,
-    pub action: String,
-    pub target: Option<String>,
-    pub detail: String,
-    pub prev_hash: String,
-    pub hash: String,
-}
-
-impl From<AuditRow> for custodian_core::audit::AuditEntry {
-    fn from(row: AuditRow) -> Self {
-        Self {
-            bureau: row.bureau_id,
-            seq: row.seq,
-            at: row.at,
-            actor: row.actor,
-            action: row.action,
-            target: row.target,
-            detail: row.detail,
-            prev_hash: row.prev_hash,
-            hash: row.hash,
-        }
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(super) struct CheckpointRow {
-    pub bureau_id: String,
-    pub seq: i64,
-    pub hash: String,
-    pub at: DateTime<Utc>,
-    pub signature: String,
-}
-
-impl From<CheckpointRow> for custodian_core::audit::Checkpoint {
-    fn from(row: CheckpointRow) -> Self {
-        Self {
-            bureau: row.bureau_id,
-            seq: row.seq,
-            hash: row.hash,
-            at: row.at,
-            signature: row.signature,
-        }
-    }
-}
-
-/// A request for a copy of a clip for a party (art. 23).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct CopyRequest {
-    pub id: Uuid,
-    #[schema(value_type = String)]
-    pub bureau: BureauId,
-    #[schema(value_type = String, format = Uuid)]
-    pub clip: ClipId,
-    /// Who receives the copy (a party, a lawyer, a court).
-    pub party: String,
-    pub purpose: String,
-    pub requested_by: String,
-    /// The requester as a person (`Caller::person`), whom the two-person rule compares; empty
-    /// on requests made before it was kept.
-    #[serde(skip)]
-    pub requested_by_person: String,
-    pub requested_at: DateTime<Utc>,
-    pub state: custodian_core::copies::CopyState,
-    pub decided_by: Option<String>,
-    pub decided_at: Option<DateTime<Utc>>,
-    pub reason: Option<String>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub downloads: i64,
-    /// The watermarked copy's SHA-256 (hex), once it is made (approvals only).
-    pub copy_sha256: Option<String>,
-    pub copy_size_bytes: Option<i64>,
-    /// When the watermarked copy was stored; until then the download answers 409.
-    pub copy_made_at: Option<DateTime<Utc>>,
-    /// Why the watermarked copy could not be made, if it could not.
-    pub copy_failure: Option<String>,
-    /// The SHA-256 of the GPS track version the party's copy was made with, if any.
-    pub copy_track_sha256: Option<String>,
-}
-
-#[derive(sqlx::FromRow)]
-pub(super) struct CopyRow {
-    id: Uuid,
-    bureau_id: String,
-    clip_id: Uuid,
-    party: String,
-    purpose: String,
-    requested_by: String,
-    requested_by_person: String,
-    requested_at: DateTime<Utc>,
-    state: String,
-    decided_by: Option<String>,
-    decided_at: Option<DateTime<Utc>>,
-    reason: Option<String>,
-    expires_at: Option<DateTime<Utc>>,
-    downloads: i64,
-    copy_sha256: Option<String>,
-    copy_size_bytes: Option<i64>,
-    copy_made_at: Option<DateTime<Utc>>,
-    copy_failure: Option<String>,
-    copy_track_sha256: Option<String>,
-}
-
-impl TryFrom<CopyRow> for CopyRequest {
-    type Error = CatalogueError;
-    fn try_from(row: CopyRow) -> Result<Self, Self::Error> {
-        let bad = |e: &dyn std::fmt::Display| CatalogueError::Corrupt {
-            detail: format!("copy request {}: {e}", row.id),
-        };
-        Ok(Self {
-            id: row.id,
-            bureau: BureauId::parse(&row.bureau_id).map_err(|e| bad(&e))?,
-            clip: ClipId::from_uuid(row.clip_id),
-            party: row.party,
-            purpose: row.purpose,
-            requested_by: row.requested_by,
-            requested_by_person: row.requested_by_person,
-            requested_at: row.requested_at,
-            state: row
-                .state
-                .parse()
-                .map_err(|e: custodian_core::copies::CopyError| bad(&e))?,
-            decided_by: row.decided_by,
-            decided_at: row.decided_at,
-            reason: row.reason,
-            expires_at: row.expires_at,
-            downloads: row.downloads,
-            copy_sha256: row.copy_sha256,
-            copy_size_bytes: row.copy_size_bytes,
-            copy_made_at: row.copy_made_at,
-            copy_failure: row.copy_failure,
-            copy_track_sha256: row.copy_track_sha256,
-        })
-    }
-}
-
-/// An API token as administrators see it: never its secret, not even its hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct TokenRecord {
-    #[schema(value_type = String, format = Uuid)]
-    pub id: Uuid,
-    #[schema(value_type = String)]
-    pub bureau: BureauId,
-    pub label: String,
-    #[schema(value_type = String, example = "officer")]
-    pub role: custodian_core::roles::Role,
-    pub created_at: DateTime<Utc>,
-    /// When it stops working, if it was given an end.
-    pub expires_at: Option<DateTime<Utc>>,
-    pub revoked_at: Option<DateTime<Utc>>,
-    /// The `x5t#S256` thumbprint of the client certificate the token is bound to (RFC 8705),
-    /// if it is bound: then it works only over TLS with that certificate.
-    pub client_cert_x5t_s256: Option<String>,
-}
-
-impl TokenRecord {
-    /// Whether the token still lets its holder in at `now`.
-    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
-        self.state(now) == "live"
-    }
-
-    /// `live`, `expired` or `revoked`, at `now`.
-    pub fn state(&self, now: DateTime<Utc>) -> &'static str {
-        if self.revoked_at.is_some() {
-            "revoked"
-        } else if self.expires_at.is_some_and(|end| end <= now) {
-            "expired"
-        } else {
-            "live"
-        }
-    }
-}
-
-/// A person's account as administrators see it (never the password hash).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct UserRecord {
-    #[schema(value_type = String)]
-    pub bureau: BureauId,
-    pub username: String,
-    #[schema(value_type = String, example = "archivist")]
-    pub role: custodian_core::roles::Role,
-    pub created_at: DateTime<Utc>,
-    /// Set while the account is disabled: it cannot log in, and its sessions have ended.
-    pub disabled_at: Option<DateTime<Utc>>,
 }
