@@ -28,10 +28,23 @@ pub struct JobInput<'a> {
 /// result as JSON.
 pub fn serve(run: impl FnOnce(JobInput<'_>) -> Result<serde_json::Value, MediaError>) -> ExitCode {
     confine::close_inherited_descriptors();
+    // A worker killed outright (SIGKILL, OOM) cannot kill this process group: the child dies
+    // with it instead of decoding on for nobody. The worker's thread that started it is a
+    // runtime thread that lives as long as the worker.
+    // SAFETY: prctl with these arguments only sets this process's parent-death signal.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+    }
     let request = match read_request() {
         Ok(request) => request,
         Err(e) => return answer(&Response::Failed(WireError::Sandbox(e))),
     };
+    // SAFETY: getppid has no preconditions.
+    let parent = unsafe { libc::getppid() };
+    if u32::try_from(parent).ok() != Some(request.worker_pid) {
+        // The worker died before the death signal was set: nobody will read the answer.
+        return ExitCode::FAILURE;
+    }
     match confine::confine(&request.dir, &request.confinement) {
         Ok(confined) => {
             if confined.landlock_abi.is_none() {

@@ -69,6 +69,9 @@ pub struct Request {
     pub confinement: Confinement,
     /// The job's parameters, typed by the job.
     pub params: serde_json::Value,
+    /// The worker's process id: a child whose parent is no longer it was orphaned before it
+    /// could ask to die with it, and stops.
+    pub worker_pid: u32,
 }
 
 /// The child's one answer.
@@ -202,6 +205,7 @@ impl Sandbox {
             timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
             confinement: self.confinement,
             params: serde_json::to_value(params).map_err(|e| protocol(&e))?,
+            worker_pid: std::process::id(),
         };
         let mut line = serde_json::to_vec(&request).map_err(|e| protocol(&e))?;
         line.push(b'\n');
