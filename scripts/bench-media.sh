@@ -6,6 +6,9 @@
 #   output from the same overlay files; ratio = ours / ffmpeg wall time (goal <= 1.0);
 # - fingerprinter: `custodian media fingerprint` against decode-only `ffmpeg -f null`;
 #   realtime factor = clip seconds / wall seconds, per core = divided by the cores in use.
+# - the sandbox: the same two jobs with --sandbox (in the workers' confined child process, as
+#   the workers run them) against in process; ratio = sandboxed / in process, wall and CPU
+#   time (user + system, the child's included; goal <= 1.03).
 # Peak RSS of each from /usr/bin/time.
 #   RUNS=3 SECONDS_LONG=60 scripts/bench-media.sh
 set -euo pipefail
@@ -29,13 +32,13 @@ ffmpeg -hide_banner -loglevel error -y \
   -c:v libx264 -preset veryfast -g 30 -pix_fmt yuv420p -c:a aac \
   -metadata creation_time=2026-02-14T01:30:00Z -metadata location=+30.2741+120.1551/ "$CLIP"
 
-measure() { # prints "wall_seconds peak_rss_kib" of the command
-  /usr/bin/time -f "%e %M" -o "$WORK/time" "$@" >/dev/null 2>"$WORK/stderr" || { cat "$WORK/stderr" >&2; exit 1; }
-  cat "$WORK/time"
+measure() { # prints "wall_seconds peak_rss_kib cpu_seconds" of the command
+  /usr/bin/time -f "%e %M %U %S" -o "$WORK/time" "$@" >/dev/null 2>"$WORK/stderr" || { cat "$WORK/stderr" >&2; exit 1; }
+  awk '{print $1, $2, $3 + $4}' "$WORK/time"
 }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
-: > "$WORK/ours"; : > "$WORK/cli"; : > "$WORK/fp"; : > "$WORK/decode"
+: > "$WORK/ours"; : > "$WORK/cli"; : > "$WORK/fp"; : > "$WORK/decode"; : > "$WORK/ours-sb"; : > "$WORK/fp-sb"
 for run in $(seq 1 "$RUNS"); do
   rm -rf "$WORK/out"; mkdir -p "$WORK/out"
   measure "$BIN" media transcode "$CLIP" --out-dir "$WORK/out" --place "杭州市西湖区文三路" \
@@ -43,7 +46,11 @@ for run in $(seq 1 "$RUNS"); do
   measure ffmpeg -hide_banner -loglevel error -y -i "$CLIP" \
     -vf "scale=1280:720,setsar=1,format=yuv420p,drawtext=textfile=$WORK/out/clock.txt:font='Noto Sans CJK SC':fontsize=30:fontcolor=white:box=1:boxcolor=black@0.55:boxborderw=7:x=15:y=15,subtitles=filename=$WORK/out/overlay.ass" \
     -c:v libx264 -preset veryfast -crf 28 -c:a aac -ar 48000 -b:a 128k -movflags +faststart "$WORK/cli.mp4" >> "$WORK/cli"
+  rm -rf "$WORK/out-sb"; mkdir -p "$WORK/out-sb"
+  measure "$BIN" media transcode --sandbox "$CLIP" --out-dir "$WORK/out-sb" --place "杭州市西湖区文三路" \
+    --device DSJ-0001 --officer 031234 >> "$WORK/ours-sb"
   measure "$BIN" media fingerprint "$CLIP" >> "$WORK/fp"
+  measure "$BIN" media fingerprint --sandbox "$CLIP" >> "$WORK/fp-sb"
   measure ffmpeg -hide_banner -loglevel error -i "$CLIP" -map 0:v -f null - >> "$WORK/decode"
   echo "run $run done" >&2
 done
@@ -58,3 +65,12 @@ printf "| fingerprint vs decode-only | %.1f (%.0f× realtime, %.0f× per core) |
   "$fp" "$(echo "$LENGTH / $fp" | bc -l)" "$(echo "$LENGTH / $fp / $CORES" | bc -l)" \
   "$decode" "$(echo "$LENGTH / $decode" | bc -l)" "$(echo "$fp / $decode" | bc -l)" \
   "$(echo "$(col fp 2) / 1024" | bc -l)" "$(echo "$(col decode 2) / 1024" | bc -l)"
+echo
+echo "| job (sandbox) | in process wall / CPU (s) | sandboxed wall / CPU (s) | ratio wall | ratio CPU |"
+echo "|---|---|---|---|---|"
+for job in "transcode ours ours-sb" "fingerprint fp fp-sb"; do
+  set -- $job
+  printf "| %s | %.2f / %.2f | %.2f / %.2f | %.3f | %.3f |\n" "$1" "$(col "$2" 1)" "$(col "$2" 3)" \
+    "$(col "$3" 1)" "$(col "$3" 3)" "$(echo "$(col "$3" 1) / $(col "$2" 1)" | bc -l)" \
+    "$(echo "$(col "$3" 3) / $(col "$2" 3)" | bc -l)"
+done

@@ -30,6 +30,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Runs one media job in a sandbox, spoken to on stdin and stdout by a media worker
+    /// (`custodian_media::sandbox`); not for people.
+    #[command(name = "media-job", hide = true)]
+    MediaJob,
     /// Every role in one process: footage on the local disk, the catalogue in SQLite.
     Standalone(Box<StandaloneArgs>),
     /// One role, on S3, PostgreSQL and NATS JetStream.
@@ -77,7 +81,12 @@ pub enum MediaCommand {
     /// Makes the viewing copy, its WebVTT sidecar and poster into a directory.
     Transcode(Box<TranscodeArgs>),
     /// Prints the per-second fingerprint and the continuity findings as JSON.
-    Fingerprint { file: PathBuf },
+    Fingerprint {
+        file: PathBuf,
+        /// Decode in the media workers' sandboxed child process, as the workers do.
+        #[arg(long)]
+        sandbox: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -99,6 +108,10 @@ pub struct TranscodeArgs {
     /// A GPS track (GPX or NMEA) to take coordinates from.
     #[arg(long)]
     pub track: Option<PathBuf>,
+    /// Transcode in the media workers' sandboxed child process, as the workers do (the file
+    /// is linked or copied into --out-dir, the only directory the child may open).
+    #[arg(long)]
+    pub sandbox: bool,
     #[command(flatten)]
     pub transcoder: TranscoderConfig,
     #[command(flatten)]

@@ -8,3 +8,4 @@ pub mod app;
 pub mod cli;
 pub mod demo;
 pub mod media_cli;
+pub mod media_job;

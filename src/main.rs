@@ -7,9 +7,27 @@ use custodian::cli::{
     TokenCommand, UserCommand,
 };
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::MediaJob) {
+        // Before any runtime thread or logger: the child confines itself while it has one
+        // thread, so that every thread FFmpeg starts is confined too.
+        return custodian::media_job::serve();
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async_main(cli))
+}
+
+async fn async_main(cli: Cli) -> ExitCode {
     custodian_platform::telemetry::init(cli.log_json);
     match run(cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -24,6 +42,7 @@ async fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
+        Command::MediaJob => anyhow::bail!("media-job is run by the media workers only"),
         Command::Media { command } => {
             let report = custodian::media_cli::run(command).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);

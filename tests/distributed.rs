@@ -1059,6 +1059,91 @@ fn put_original(
 
 /// Uploads an original and answers its receipt, failing the test (with ingest's log) unless
 /// it was stored.
+/// A file that crashes the decoder (the media sandbox's test hook, issue #26) fails its clip
+/// once, on whichever worker meets it first: no worker goes down, the message is dead-lettered
+/// on its first delivery instead of redelivered to every worker, and a good clip uploaded
+/// beside it is catalogued.
+#[tokio::test]
+async fn a_crashing_file_is_dead_lettered_once_and_takes_no_worker_down() {
+    let mut deployment = deployment().await;
+    deployment.env.retain(|(k, _)| k != "CUSTODIAN_MEDIA_STEPS");
+    let work = tempfile::tempdir().unwrap();
+    let good = test_video(work.path(), "160x120", 1).await;
+    let crashing = format!(
+        "{}segv\n{}",
+        custodian_media::sandbox::child::TEST_HOOK_MARKER,
+        uuid::Uuid::new_v4()
+    )
+    .into_bytes();
+
+    let token = create_token(&deployment.env, "b1").await;
+    let http = reqwest::Client::new();
+    let MediaRegion {
+        ingest,
+        catalog,
+        transcoder,
+        fingerprinter,
+        ingest_base,
+        catalog_base,
+    } = media_region(&deployment.env, &http).await;
+    // A second transcoder: a redelivery would find it free.
+    let spare = Process::spawn(&["serve", "transcoder"], &deployment.env);
+    spare.ready(&http).await;
+
+    let digest = Sha256Digest::of(&crashing);
+    let receipt = upload_original(&http, &ingest_base, &token, &digest, crashing, &ingest).await;
+    let crashed_id = receipt["clip_id"].as_str().unwrap().to_owned();
+    let digest = Sha256Digest::of(&good);
+    let receipt = upload_original(&http, &ingest_base, &token, &digest, good, &ingest).await;
+    let good_id = receipt["clip_id"].as_str().unwrap().to_owned();
+
+    let media_wait = std::time::Duration::from_secs(90);
+    let record = wait_for_state(
+        &http,
+        &catalog_base,
+        &token,
+        &crashed_id,
+        "failed",
+        media_wait,
+    )
+    .await;
+    assert_eq!(
+        record["failure_reason"], "the decoder crashed (SIGSEGV)",
+        "{record}"
+    );
+    wait_for_state(
+        &http,
+        &catalog_base,
+        &token,
+        &good_id,
+        "catalogued",
+        media_wait,
+    )
+    .await;
+
+    let mut dead_letters = 0;
+    for worker in [&transcoder, &spare, &fingerprinter] {
+        let metrics = metrics_text(&http, &worker.address().await).await;
+        for line in metrics.lines() {
+            let value = || line.rsplit(' ').next().unwrap().parse::<u64>().unwrap();
+            if line.starts_with("custodian_redeliveries_total{") {
+                assert_eq!(value(), 0, "redelivered: {line}");
+            }
+            if line.starts_with("custodian_dead_letters_total{") {
+                dead_letters += value();
+            }
+        }
+    }
+    // One per role that met it (a fingerprinter that finds the clip failed leaves it).
+    assert!(
+        (1..=2).contains(&dead_letters),
+        "{dead_letters} dead letters"
+    );
+    for process in [transcoder, spare, fingerprinter, catalog, ingest] {
+        assert!(process.terminate().await.success(), "a worker went down");
+    }
+}
+
 async fn upload_original(
     http: &reqwest::Client,
     ingest_base: &str,

@@ -24,7 +24,7 @@ pub struct RawUploadMetadata {
 }
 
 /// A point on the earth, WGS 84 degrees.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct Coordinates {
     pub latitude: f64,
     pub longitude: f64,

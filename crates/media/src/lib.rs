@@ -5,9 +5,15 @@
 //! blocking (run it on a blocking thread), reads the original from a
 //! local file and never writes to it, stops when its `StopFlag` is raised or its deadline
 //! passes, and answers bad input with a `MediaError` rather than a panic.
+//!
+//! The workers never call those entry points themselves: FFmpeg decodes untrusted files, so
+//! `sandbox` runs each job in a child process of its own (`custodian media-job`), confined to
+//! the job's work directory with no network, a seccomp filter, landlock and resource limits.
+//! A child that crashes or goes over a limit is one failed clip, never a failed server.
 
 mod probe;
 mod sample;
+pub mod sandbox;
 mod transcode;
 mod worker;
 
@@ -20,6 +26,14 @@ pub use probe::{probe, AudioInfo, MediaInfo, VideoInfo};
 pub use sample::{sample, Sampling};
 pub use transcode::{output_size, safe_in_filter_graph, transcode, TranscodePlan, TranscodeReport};
 pub use worker::{claim, settle_failure, still_held, sweep_stale_job_dirs, JobFailure, Workspace};
+
+/// The job names the `media-job` child answers to, shared by the workers and the child.
+pub mod jobs {
+    /// `sample`: the fingerprinter's per-second thumbnails and frame times (`Sampling`).
+    pub const SAMPLE: &str = "sample";
+    /// The transcoder's viewing copy or a party's copy (`TranscodeReport`).
+    pub const RENDER: &str = "render";
+}
 
 use custodian_core::media::container;
 use ffmpeg_next as ffmpeg;
@@ -48,6 +62,25 @@ pub enum MediaError {
         path: String,
         source: std::io::Error,
     },
+    /// The sandboxed job died by a signal (a decoder's memory error, an abort): the file
+    /// makes FFmpeg crash, and will again. The name is the signal's, e.g. `SIGSEGV`.
+    #[error("the decoder crashed ({0})")]
+    Crashed(String),
+    /// The sandboxed job needed more memory than its address-space limit.
+    #[error("over the memory limit")]
+    OverMemory,
+    /// The sandboxed job used more CPU time than its limit.
+    #[error("over the CPU time limit")]
+    OverCpu,
+    /// The sandboxed job wrote a file larger than its limit.
+    #[error("over the file size limit")]
+    OverFileSize,
+    /// The sandbox could not be set up or spoken to: the worker's trouble, not the file's.
+    #[error("the media sandbox failed: {0}")]
+    Sandbox(String),
+    /// A transient failure reported by the sandboxed job (FFmpeg or I/O), as its text.
+    #[error("{message}")]
+    Reported { kind: &'static str, message: String },
 }
 
 impl MediaError {
@@ -55,7 +88,13 @@ impl MediaError {
     pub fn is_permanent(&self) -> bool {
         matches!(
             self,
-            Self::NotVideo(_) | Self::Undecodable(_) | Self::OverLimit(_)
+            Self::NotVideo(_)
+                | Self::Undecodable(_)
+                | Self::OverLimit(_)
+                | Self::Crashed(_)
+                | Self::OverMemory
+                | Self::OverCpu
+                | Self::OverFileSize
         )
     }
 
@@ -68,6 +107,12 @@ impl MediaError {
             Self::Stopped(_) => "stopped",
             Self::Ffmpeg { .. } => "ffmpeg",
             Self::Io { .. } => "io",
+            Self::Crashed(_) => "crashed",
+            Self::OverMemory => "memory",
+            Self::OverCpu => "cpu",
+            Self::OverFileSize => "file_size",
+            Self::Sandbox(_) => "sandbox",
+            Self::Reported { kind, .. } => kind,
         }
     }
 }
@@ -77,7 +122,7 @@ fn ffmpeg_error(operation: &'static str) -> impl FnOnce(ffmpeg::Error) -> MediaE
 }
 
 /// What a worker accepts; anything beyond is refused before decoding starts.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct Limits {
     pub max_duration_seconds: f64,
     pub max_width: u32,

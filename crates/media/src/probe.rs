@@ -9,7 +9,7 @@ use ffmpeg_next::media::Type as Medium;
 
 use crate::{open_input, Limits, MediaError, StopFlag};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VideoInfo {
     pub index: usize,
     pub codec: String,
@@ -34,7 +34,7 @@ impl VideoInfo {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AudioInfo {
     pub index: usize,
     pub codec: String,
@@ -42,7 +42,7 @@ pub struct AudioInfo {
     pub channels: u16,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MediaInfo {
     pub container: String,
     pub duration_seconds: Option<f64>,

@@ -11,7 +11,7 @@ use ffmpeg_next::software::scaling;
 use crate::probe::{describe, MediaInfo};
 use crate::{ffmpeg_error, open_input, Limits, MediaError, StopFlag};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Sampling {
     pub info: MediaInfo,
     /// One perceptual hash per second of the clip: `hashes[k]` is of the first frame shown

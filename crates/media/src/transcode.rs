@@ -36,7 +36,7 @@ pub struct TranscodePlan {
     pub poster_at_seconds: f64,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TranscodeReport {
     pub info: MediaInfo,
     pub width: u32,

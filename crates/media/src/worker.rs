@@ -1,11 +1,11 @@
 //! What the two media roles share around one FFmpeg job: the clip's original copied into a
-//! work directory of its own, the blocking work run under the job's stop flag, what the
+//! work directory of its own, the job run there in a sandboxed child process, what the
 //! file said in catalogue terms, how a failure settles the clip (retried while that may
 //! help, else marked failed with its reason and counted; the original stays as received), and
 //! the claim that keeps two workers of one role from working on the same clip at once.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use custodian_core::ClipState;
 use custodian_platform::blob::{copy_to_file, BlobError};
@@ -15,7 +15,11 @@ use custodian_platform::config::MediaJobArgs;
 use custodian_platform::Ports;
 use prometheus::IntCounterVec;
 
-use crate::{Limits, MediaError, MediaInfo, StopFlag, StopGuard};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::sandbox::{Confinement, Sandbox};
+use crate::{Limits, MediaError, MediaInfo};
 
 /// Why a media job did not finish.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +62,16 @@ impl From<&MediaJobArgs> for Limits {
             max_duration_seconds: args.max_duration.as_secs_f64(),
             max_width: args.max_resolution.0,
             max_height: args.max_resolution.1,
+        }
+    }
+}
+
+impl From<&MediaJobArgs> for Confinement {
+    fn from(args: &MediaJobArgs) -> Self {
+        Self {
+            memory_bytes: args.memory_limit,
+            cpu_seconds: args.cpu_limit().as_secs().max(1),
+            ..Confinement::default()
         }
     }
 }
@@ -126,14 +140,15 @@ fn job_dir_pid(name: &str) -> Option<u32> {
     (["transcode", "fingerprint", "copy"].contains(&job) && !random.is_empty()).then_some(pid)
 }
 
-/// One job's work directory (removed when dropped) with the clip's original in it, and the
-/// job's time limit: dropping the workspace also stops the FFmpeg work it started.
+/// One job's work directory (removed when dropped) with the clip's original in it, the
+/// job's time limit, and the sandbox its FFmpeg work runs in: dropping the workspace's job
+/// kills the child doing it.
 pub struct Workspace {
     dir: tempfile::TempDir,
     original: PathBuf,
     limits: Limits,
-    stop: StopFlag,
-    _stop_on_drop: StopGuard,
+    deadline: Instant,
+    sandbox: Sandbox,
 }
 
 impl Workspace {
@@ -144,6 +159,7 @@ impl Workspace {
         clip: &ClipRecord,
         prefix: &str,
     ) -> Result<Self, JobFailure> {
+        let sandbox = Sandbox::new(args.job_exe.clone(), Confinement::from(args))?;
         let root = args.work_dir();
         let dir = tempfile::Builder::new()
             .prefix(&format!("{JOB_DIR_PREFIX}{prefix}-{}-", std::process::id()))
@@ -154,13 +170,12 @@ impl Workspace {
             })?;
         let original = dir.path().join("original");
         copy_to_file(&*ports.blob, &clip.object_key, &original).await?;
-        let stop = StopFlag::with_deadline(Instant::now() + args.job_timeout);
         Ok(Self {
             dir,
             original,
             limits: Limits::from(args),
-            _stop_on_drop: stop.guard(),
-            stop,
+            deadline: Instant::now() + args.job_timeout,
+            sandbox,
         })
     }
 
@@ -168,17 +183,24 @@ impl Workspace {
         self.dir.path()
     }
 
-    /// Runs blocking FFmpeg work on the original: `work(dir, original, limits, stop)`.
-    pub async fn run<T, F>(&self, work: F) -> Result<T, JobFailure>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Path, &Path, &Limits, &StopFlag) -> Result<T, MediaError> + Send + 'static,
-    {
-        let (dir, original) = (self.dir.path().to_path_buf(), self.original.clone());
-        let (limits, stop) = (self.limits, self.stop.clone());
-        tokio::task::spawn_blocking(move || work(&dir, &original, &limits, &stop))
+    /// Runs `job` (a name the `media-job` child knows) with `params` on the original, in a
+    /// sandboxed child confined to this directory, within what is left of the time limit.
+    pub async fn run<P: Serialize, T: DeserializeOwned>(
+        &self,
+        job: &str,
+        params: &P,
+    ) -> Result<T, JobFailure> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        self.sandbox
+            .run(
+                job,
+                self.dir.path(),
+                &self.original,
+                &self.limits,
+                left.max(Duration::from_millis(1)),
+                params,
+            )
             .await
-            .map_err(|e| MediaError::Undecodable(format!("the job ended abnormally: {e}")))?
             .map_err(JobFailure::from)
     }
 }

@@ -473,7 +473,10 @@ mod tests {
         .validate()
         .unwrap();
         for printed in [format!("{args:?}"), format!("{settings:?}")] {
-            assert!(!printed.contains("hunter2-s3"), "the secret shows in {printed}");
+            assert!(
+                !printed.contains("hunter2-s3"),
+                "the secret shows in {printed}"
+            );
         }
         assert_eq!(args.validate().unwrap_err().setting, "s3-endpoint");
         let small = S3Args {
@@ -593,6 +596,24 @@ pub struct MediaJobArgs {
     /// disagreement is a finding.
     #[arg(id = "media_clock_tolerance", long = "media-clock-tolerance", env = "CUSTODIAN_MEDIA_CLOCK_TOLERANCE", default_value = "5m", value_parser = parse_duration)]
     pub clock_tolerance: Duration,
+    /// The address space each sandboxed media job may use (its child process's RLIMIT_AS);
+    /// a file that needs more fails "over the memory limit".
+    #[arg(id = "media_memory_limit", long = "media-memory-limit", env = "CUSTODIAN_MEDIA_MEMORY_LIMIT", default_value = "8GiB", value_parser = parse_size)]
+    pub memory_limit: u64,
+    /// The CPU time each sandboxed media job may use, all its threads together (RLIMIT_CPU);
+    /// a file that needs more fails "over the CPU time limit". Default: the job time limit
+    /// times the cores, plus a minute (the wall-clock limit stops a job first).
+    #[arg(id = "media_cpu_limit", long = "media-cpu-limit", env = "CUSTODIAN_MEDIA_CPU_LIMIT", value_parser = parse_duration)]
+    pub cpu_limit: Option<Duration>,
+    /// The executable that runs media jobs in their sandbox (its hidden `media-job`
+    /// subcommand). Default: this one.
+    #[arg(
+        id = "media_job_exe",
+        long = "media-job-exe",
+        env = "CUSTODIAN_MEDIA_JOB_EXE",
+        hide = true
+    )]
+    pub job_exe: Option<std::path::PathBuf>,
 }
 
 impl Default for MediaJobArgs {
@@ -605,11 +626,25 @@ impl Default for MediaJobArgs {
             ack_wait: Duration::from_secs(60),
             max_deliver: 3,
             clock_tolerance: Duration::from_secs(300),
+            memory_limit: 8 << 30,
+            cpu_limit: None,
+            job_exe: None,
         }
     }
 }
 
 impl MediaJobArgs {
+    /// The CPU time a sandboxed job may use: as configured, else as much as its cores could
+    /// spend within the job time limit, and a minute more.
+    pub fn cpu_limit(&self) -> Duration {
+        self.cpu_limit.unwrap_or_else(|| {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            self.job_timeout
+                .saturating_mul(u32::try_from(cores).unwrap_or(u32::MAX))
+                .saturating_add(Duration::from_secs(60))
+        })
+    }
+
     /// `clock_tolerance` as the domain's rules take it.
     pub fn clock_tolerance(&self) -> chrono::Duration {
         chrono::Duration::from_std(self.clock_tolerance)
@@ -650,6 +685,23 @@ impl MediaJobArgs {
                 "media-clock-tolerance",
                 format!("{:?}", self.clock_tolerance),
                 "must be at most 24h",
+            ));
+        }
+        if self.memory_limit < 256 << 20 {
+            return Err(ConfigError::new(
+                "media-memory-limit",
+                self.memory_limit,
+                "must be at least 256MiB",
+            ));
+        }
+        if self
+            .cpu_limit
+            .is_some_and(|cpu| cpu < Duration::from_secs(1))
+        {
+            return Err(ConfigError::new(
+                "media-cpu-limit",
+                format!("{:?}", self.cpu_limit),
+                "must be at least 1s",
             ));
         }
         if let Some(dir) = &self.work_dir {

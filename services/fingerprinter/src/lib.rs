@@ -3,7 +3,8 @@
 //! longer ones, can be found again), and the continuity checks of art. 12.5 (no breaks, no
 //! insertions): gaps and jumps in the frame timestamps, a duration the container misstates,
 //! and gaps against the same device's previous clip. Findings are recorded with the clip,
-//! with position, size and severity, and counted in metrics.
+//! with position, size and severity, and counted in metrics. The clip is decoded in a
+//! sandboxed child process (`custodian_media::sandbox`).
 
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use custodian_core::media::{
     device_gap, jumps_back, ContinuityFinding, ContinuityRules, FrameTimes,
 };
 use custodian_core::ClipState;
-use custodian_media::{claim, settle_failure, still_held, JobFailure, Sampling, Workspace};
+use custodian_media::{claim, jobs, settle_failure, still_held, JobFailure, Sampling, Workspace};
 use custodian_platform::bus::{run_consumer, HandleError, Job, JobMetrics};
 use custodian_platform::catalogue::{CatalogueError, ClipRecord, ClipRepo, MediaFacts, NewFinding};
 use custodian_platform::config::{ConfigError, MediaJobArgs};
@@ -237,8 +238,8 @@ impl Fingerprinter {
 
     async fn sample(&self, clip: &ClipRecord) -> Result<Sampling, JobFailure> {
         let work = Workspace::prepare(&self.ports, &self.jobs_args, clip, "fingerprint").await?;
-        work.run(|_, original, limits, stop| custodian_media::sample(original, limits, stop))
-            .await
+        // Decoded in the sandboxed child: `custodian media-job` runs `custodian_media::sample`.
+        work.run(jobs::SAMPLE, &()).await
     }
 
     async fn announce(

@@ -3,7 +3,9 @@
 //! every frame, the place and coordinates, the device and the officer burned into the
 //! picture (regulation art. 12 and 17); the same text per second as a WebVTT sidecar; and a
 //! poster JPEG. The original is only read. Outputs go under keys derived from the clip id,
-//! so a redelivered job replaces its own outputs and leaves one copy.
+//! so a redelivered job replaces its own outputs and leaves one copy. The copy is made in a
+//! sandboxed child process (`custodian_media::sandbox`): `RenderParams` is what the worker
+//! sends it, `render_job` what the child runs.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -20,8 +22,8 @@ use custodian_core::media::{
 use custodian_core::upload::Coordinates;
 use custodian_core::{BureauId, ClipState};
 use custodian_media::{
-    claim, settle_failure, still_held, JobFailure, Limits, MediaError, StopFlag, TranscodePlan,
-    TranscodeReport, Workspace,
+    claim, jobs, settle_failure, still_held, JobFailure, Limits, MediaError, StopFlag,
+    TranscodePlan, TranscodeReport, Workspace,
 };
 use custodian_platform::blob::store_derived_file;
 use custodian_platform::blob::{BlobError, WrittenObject};
@@ -50,7 +52,7 @@ const PRESETS: [&str; 10] = [
     "placebo",
 ];
 
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, clap::Args, serde::Serialize, serde::Deserialize)]
 pub struct TranscoderConfig {
     /// libx264 preset of the viewing copy.
     #[arg(
@@ -344,11 +346,12 @@ impl Transcoder {
             &request.party,
             request.decided_at.unwrap_or(request.requested_at),
         );
-        let report = work
-            .run(move |dir, original, limits, stop| {
-                make_party_copy(dir, original, source, &config, &text, limits, stop)
-            })
-            .await?;
+        let params = RenderParams {
+            source,
+            config,
+            watermark: Some(text),
+        };
+        let report: TranscodeReport = work.run(jobs::RENDER, &params).await?;
         let written = store_derived_file(
             &*self.ports.blob,
             &copy_key(&clip.bureau, clip.id, request.id),
@@ -462,11 +465,12 @@ impl Transcoder {
         let (track, track_sha256) = self.track(clip).await?;
         let source = OverlaySource::of(clip, track, self.jobs_args.clock_tolerance());
         let config = self.config.clone();
-        let report = work
-            .run(move |dir, original, limits, stop| {
-                make_viewing_copy(dir, original, source, &config, limits, stop)
-            })
-            .await?;
+        let params = RenderParams {
+            source,
+            config,
+            watermark: None,
+        };
+        let report: TranscodeReport = work.run(jobs::RENDER, &params).await?;
         let view =
             store_derived_file(&*self.ports.blob, &keys.view, &work.dir().join("view.mp4")).await?;
         store_derived_file(
@@ -547,11 +551,12 @@ impl Transcoder {
 }
 
 /// What the burned-in text says about a clip, besides what the file itself says.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct OverlaySource {
     /// When recording started, by the upload; the file's own creation time wins if it is
     /// plausible and within `clock_tolerance` of it (`custodian_core::media::clock`).
     pub recorded_at: DateTime<Utc>,
+    #[serde(with = "milliseconds")]
     pub clock_tolerance: chrono::Duration,
     pub place: Option<String>,
     /// Where it was recorded, by the upload; else the file's ISO 6709 location tag.
@@ -579,6 +584,49 @@ impl OverlaySource {
             track,
         }
     }
+}
+
+/// chrono's durations have no serde form of their own; milliseconds are what the tolerance
+/// is configured in at the finest.
+mod milliseconds {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &chrono::Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(d.num_milliseconds())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<chrono::Duration, D::Error> {
+        Ok(chrono::Duration::milliseconds(i64::deserialize(d)?))
+    }
+}
+
+/// What the worker sends the sandboxed child to make a copy: the overlay's facts, the
+/// encoder's settings, and for a party's copy the watermark.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct RenderParams {
+    pub source: OverlaySource,
+    pub config: TranscoderConfig,
+    pub watermark: Option<String>,
+}
+
+/// The child's side of `jobs::RENDER`: the viewing copy, or a party's copy when the params
+/// carry a watermark. Blocking.
+pub fn render_job(
+    dir: &Path,
+    original: &Path,
+    params: RenderParams,
+    limits: &Limits,
+    stop: &StopFlag,
+) -> Result<TranscodeReport, MediaError> {
+    render(
+        dir,
+        original,
+        params.source,
+        &params.config,
+        params.watermark.as_deref(),
+        limits,
+        stop,
+    )
 }
 
 /// Makes the viewing copy of `original` in `dir`: `view.mp4`, `poster.jpg` and

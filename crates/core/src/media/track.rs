@@ -24,14 +24,15 @@ pub enum TrackError {
 }
 
 /// Where the device was at one instant.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrackPoint {
     pub at: DateTime<Utc>,
     pub position: Coordinates,
 }
 
-/// Points in time order, at most one per instant, never empty.
-#[derive(Debug, Clone, PartialEq)]
+/// Points in time order, at most one per instant, never empty. (De)serialised only to hand a
+/// parsed track to the sandboxed media job, by the worker that parsed it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Track {
     points: Vec<TrackPoint>,
     skipped: usize,

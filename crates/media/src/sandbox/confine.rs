@@ -1,0 +1,485 @@
+//! What a media job's child does to itself before it opens the file: close every descriptor
+//! it was not meant to have, take its resource limits, restrict its file system view to the
+//! work directory and what FFmpeg and fontconfig read (landlock, where the kernel has it),
+//! and install a seccomp filter that refuses sockets, new programs, new processes, signals
+//! to others, and the calls that would undo the rest. All of it happens while the child has
+//! one thread, so every thread FFmpeg starts inherits it.
+//!
+//! The filter is a deny-list: an allow-list would have to follow every system call glibc,
+//! FFmpeg, libx264, freetype and fontconfig make on every distribution, and a missed one
+//! fails every clip; what the deny-list leaves open is bounded by landlock and the limits.
+
+use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use seccompiler::{
+    SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
+};
+
+use super::Confinement;
+
+/// What went wrong confining the child; the job is not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfineError {
+    #[error("{what}: {source}")]
+    Os {
+        what: &'static str,
+        source: std::io::Error,
+    },
+    #[error("seccomp filter: {0}")]
+    Seccomp(String),
+}
+
+fn os(what: &'static str) -> ConfineError {
+    ConfineError::Os {
+        what,
+        source: std::io::Error::last_os_error(),
+    }
+}
+
+/// How the child was confined, for its stderr (the worker logs it).
+#[derive(Debug)]
+pub struct Confined {
+    /// The landlock ABI used, or `None` where the kernel has no landlock.
+    pub landlock_abi: Option<i64>,
+}
+
+/// Closes every descriptor above stderr: whatever the worker had open without close-on-exec
+/// (a database socket, another job's file) is not the job's.
+pub fn close_inherited_descriptors() {
+    // SAFETY: close_range only closes descriptors; nothing in this process holds 3 and above
+    // yet (this runs first thing in the child, before anything opens a file).
+    let closed = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    if closed != 0 {
+        // Kernels before 5.9: close them one by one.
+        for fd in 3..1024 {
+            // SAFETY: as above.
+            unsafe {
+                libc::close(fd);
+            }
+        }
+    }
+}
+
+/// Applies `limits`, landlock on `dir`, and the seccomp filter, in that order (the filter
+/// forbids what the first two need).
+pub fn confine(dir: &Path, limits: &Confinement) -> Result<Confined, ConfineError> {
+    set_limits(limits)?;
+    // SAFETY: prctl with these arguments only sets a flag of this process; landlock and
+    // seccomp both require it of a process without CAP_SYS_ADMIN.
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        return Err(os("no_new_privs"));
+    }
+    let landlock_abi = landlock::restrict(dir)?;
+    install_seccomp()?;
+    Ok(Confined { landlock_abi })
+}
+
+fn set_limits(limits: &Confinement) -> Result<(), ConfineError> {
+    let set = |resource, soft: u64, hard: u64, what| {
+        let limit = libc::rlimit {
+            rlim_cur: soft,
+            rlim_max: hard,
+        };
+        // SAFETY: setrlimit reads the struct passed by reference for the call's duration.
+        if unsafe { libc::setrlimit(resource, &limit) } != 0 {
+            Err(os(what))
+        } else {
+            Ok(())
+        }
+    };
+    set(
+        libc::RLIMIT_AS,
+        limits.memory_bytes,
+        limits.memory_bytes,
+        "RLIMIT_AS",
+    )?;
+    // The soft limit sends SIGXCPU (reported as over the CPU limit); the hard one, a second
+    // later, SIGKILL for a child that would ignore it.
+    set(
+        libc::RLIMIT_CPU,
+        limits.cpu_seconds,
+        limits.cpu_seconds.saturating_add(1),
+        "RLIMIT_CPU",
+    )?;
+    set(
+        libc::RLIMIT_FSIZE,
+        limits.file_size_bytes,
+        limits.file_size_bytes,
+        "RLIMIT_FSIZE",
+    )?;
+    set(
+        libc::RLIMIT_NOFILE,
+        limits.open_files,
+        limits.open_files,
+        "RLIMIT_NOFILE",
+    )?;
+    // A crash leaves no core file in the work directory (it would hold decoded footage).
+    set(libc::RLIMIT_CORE, 0, 0, "RLIMIT_CORE")
+}
+
+fn always() -> Vec<SeccompRule> {
+    Vec::new()
+}
+
+fn when(conditions: Vec<SeccompCondition>) -> Result<Vec<SeccompRule>, ConfineError> {
+    Ok(vec![SeccompRule::new(conditions).map_err(seccomp_error)?])
+}
+
+fn seccomp_error(e: impl std::fmt::Display) -> ConfineError {
+    ConfineError::Seccomp(e.to_string())
+}
+
+fn condition(
+    arg: u8,
+    len: SeccompCmpArgLen,
+    op: SeccompCmpOp,
+    value: u64,
+) -> Result<SeccompCondition, ConfineError> {
+    SeccompCondition::new(arg, len, op, value).map_err(seccomp_error)
+}
+
+#[cfg(target_arch = "x86_64")]
+const ARCH: seccompiler::TargetArch = seccompiler::TargetArch::x86_64;
+#[cfg(target_arch = "aarch64")]
+const ARCH: seccompiler::TargetArch = seccompiler::TargetArch::aarch64;
+
+/// The denied calls, each answering EPERM (so a decoder sees an error, not a kill, and the
+/// job reports it), and clone3 answering ENOSYS (glibc then creates threads with clone,
+/// whose flags the filter can see).
+fn install_seccomp() -> Result<(), ConfineError> {
+    use SeccompCmpArgLen::{Dword, Qword};
+    // SAFETY: getpid has no preconditions.
+    let own = u64::try_from(unsafe { libc::getpid() }).unwrap_or(0);
+    let not_self = || condition(0, Dword, SeccompCmpOp::Ne, own);
+    let mut denied: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    for call in [
+        // No network, and no other socket either (the decoder needs none).
+        libc::SYS_socket,
+        libc::SYS_socketpair,
+        libc::SYS_connect,
+        libc::SYS_bind,
+        libc::SYS_listen,
+        libc::SYS_accept,
+        libc::SYS_accept4,
+        // No other program, no process of its own, no reading or writing another's memory.
+        libc::SYS_execve,
+        libc::SYS_execveat,
+        libc::SYS_ptrace,
+        libc::SYS_process_vm_readv,
+        libc::SYS_process_vm_writev,
+        libc::SYS_pidfd_open,
+        libc::SYS_pidfd_getfd,
+        libc::SYS_pidfd_send_signal,
+        libc::SYS_tkill,
+        libc::SYS_kcmp,
+        // The limits and the restrictions stay as set.
+        libc::SYS_setrlimit,
+        libc::SYS_unshare,
+        libc::SYS_setns,
+        libc::SYS_mount,
+        libc::SYS_umount2,
+        libc::SYS_pivot_root,
+        libc::SYS_chroot,
+        libc::SYS_move_mount,
+        libc::SYS_open_tree,
+        libc::SYS_fsopen,
+        libc::SYS_fsmount,
+        libc::SYS_fsconfig,
+        libc::SYS_fspick,
+        // Paths landlock does not cover, and a way around paths altogether.
+        libc::SYS_open_by_handle_at,
+        libc::SYS_name_to_handle_at,
+        libc::SYS_fchmod,
+        libc::SYS_fchmodat,
+        libc::SYS_fchown,
+        libc::SYS_fchownat,
+        libc::SYS_setxattr,
+        libc::SYS_lsetxattr,
+        libc::SYS_fsetxattr,
+        libc::SYS_removexattr,
+        libc::SYS_lremovexattr,
+        libc::SYS_fremovexattr,
+        // io_uring performs operations the filter would never see.
+        libc::SYS_io_uring_setup,
+        libc::SYS_io_uring_enter,
+        libc::SYS_io_uring_register,
+        // The kernel's and the machine's.
+        libc::SYS_bpf,
+        libc::SYS_perf_event_open,
+        libc::SYS_userfaultfd,
+        libc::SYS_keyctl,
+        libc::SYS_add_key,
+        libc::SYS_request_key,
+        libc::SYS_init_module,
+        libc::SYS_finit_module,
+        libc::SYS_delete_module,
+        libc::SYS_kexec_load,
+        libc::SYS_kexec_file_load,
+        libc::SYS_reboot,
+        libc::SYS_swapon,
+        libc::SYS_swapoff,
+        libc::SYS_acct,
+        libc::SYS_settimeofday,
+        libc::SYS_clock_settime,
+        libc::SYS_adjtimex,
+        libc::SYS_sethostname,
+        libc::SYS_setdomainname,
+        libc::SYS_syslog,
+        libc::SYS_quotactl,
+        libc::SYS_fanotify_init,
+        libc::SYS_personality,
+    ] {
+        denied.insert(call, always());
+    }
+    #[cfg(target_arch = "x86_64")]
+    for call in [
+        libc::SYS_fork,
+        libc::SYS_vfork,
+        libc::SYS_chmod,
+        libc::SYS_chown,
+        libc::SYS_lchown,
+        libc::SYS_iopl,
+        libc::SYS_ioperm,
+        libc::SYS_uselib,
+    ] {
+        denied.insert(call, always());
+    }
+    // Threads, yes; processes, no: a clone without CLONE_THREAD is a fork.
+    denied.insert(
+        libc::SYS_clone,
+        when(vec![condition(
+            0,
+            Qword,
+            SeccompCmpOp::MaskedEq(libc::CLONE_THREAD as u64),
+            0,
+        )?])?,
+    );
+    // Signals to itself only (raise, abort, and FFmpeg's threads are all its own).
+    denied.insert(libc::SYS_kill, when(vec![not_self()?])?);
+    denied.insert(libc::SYS_tgkill, when(vec![not_self()?])?);
+    denied.insert(libc::SYS_rt_sigqueueinfo, when(vec![not_self()?])?);
+    denied.insert(libc::SYS_rt_tgsigqueueinfo, when(vec![not_self()?])?);
+    // glibc's getrlimit is prlimit64 with no new limit: reading stays allowed.
+    denied.insert(
+        libc::SYS_prlimit64,
+        when(vec![condition(2, Qword, SeccompCmpOp::Ne, 0)?])?,
+    );
+    let filter = SeccompFilter::new(
+        denied,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EPERM as u32),
+        ARCH,
+    )
+    .map_err(seccomp_error)?;
+    let program: seccompiler::BpfProgram = filter.try_into().map_err(seccomp_error)?;
+    seccompiler::apply_filter(&program).map_err(seccomp_error)?;
+
+    let mut clone3 = BTreeMap::new();
+    clone3.insert(libc::SYS_clone3, always());
+    let filter = SeccompFilter::new(
+        clone3,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::ENOSYS as u32),
+        ARCH,
+    )
+    .map_err(seccomp_error)?;
+    let program: seccompiler::BpfProgram = filter.try_into().map_err(seccomp_error)?;
+    seccompiler::apply_filter(&program).map_err(seccomp_error)
+}
+
+/// Landlock through its three system calls (no crate: the ABI is three structs and a few
+/// constants). Read-only: the system's libraries, fonts and their configuration, the CPU
+/// list; read-write: the work directory. Everything else (the data directory with every
+/// bureau's footage, the catalogue, keys, other jobs' directories) cannot be opened.
+mod landlock {
+    use super::*;
+
+    const CREATE_RULESET_VERSION: u32 = 1;
+    const RULE_PATH_BENEATH: u32 = 1;
+
+    const EXECUTE: u64 = 1 << 0;
+    const WRITE_FILE: u64 = 1 << 1;
+    const READ_FILE: u64 = 1 << 2;
+    const READ_DIR: u64 = 1 << 3;
+    /// Every file system right of ABI 1 (bits 0 to 12).
+    const ABI1_ALL: u64 = (1 << 13) - 1;
+    const REFER: u64 = 1 << 13;
+    const TRUNCATE: u64 = 1 << 14;
+    const IOCTL_DEV: u64 = 1 << 15;
+    const NET_BIND_TCP: u64 = 1 << 0;
+    const NET_CONNECT_TCP: u64 = 1 << 1;
+    const SCOPE_ABSTRACT_UNIX_SOCKET: u64 = 1 << 0;
+    const SCOPE_SIGNAL: u64 = 1 << 1;
+
+    #[repr(C)]
+    struct RulesetAttr {
+        handled_access_fs: u64,
+        handled_access_net: u64,
+        scoped: u64,
+    }
+
+    #[repr(C, packed)]
+    struct PathBeneathAttr {
+        allowed_access: u64,
+        parent_fd: i32,
+    }
+
+    /// Restricts this process (and every thread it starts) to `dir` and the system's
+    /// read-only files. `None`: the kernel has no landlock, and the rest of the sandbox
+    /// stands without it.
+    pub fn restrict(dir: &Path) -> Result<Option<i64>, ConfineError> {
+        // SAFETY: with a null attribute and this flag the call only answers the ABI version.
+        let abi = unsafe {
+            libc::syscall(
+                libc::SYS_landlock_create_ruleset,
+                std::ptr::null::<RulesetAttr>(),
+                0usize,
+                CREATE_RULESET_VERSION,
+            )
+        };
+        if abi < 1 {
+            return Ok(None);
+        }
+        let mut fs = ABI1_ALL;
+        if abi >= 2 {
+            fs |= REFER;
+        }
+        if abi >= 3 {
+            fs |= TRUNCATE;
+        }
+        if abi >= 5 {
+            fs |= IOCTL_DEV;
+        }
+        let net = if abi >= 4 {
+            NET_BIND_TCP | NET_CONNECT_TCP
+        } else {
+            0
+        };
+        // Signals to processes outside the sandbox (the worker), and abstract unix sockets.
+        let scoped = if abi >= 6 {
+            SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL
+        } else {
+            0
+        };
+        let attr = RulesetAttr {
+            handled_access_fs: fs,
+            handled_access_net: net,
+            scoped,
+        };
+        let size = match abi {
+            1..=3 => 8,
+            4 | 5 => 16,
+            _ => std::mem::size_of::<RulesetAttr>(),
+        };
+        // SAFETY: `attr` lives for the call and `size` does not exceed it.
+        let ruleset = unsafe {
+            libc::syscall(
+                libc::SYS_landlock_create_ruleset,
+                &attr as *const RulesetAttr,
+                size,
+                0u32,
+            )
+        };
+        let ruleset = i32::try_from(ruleset).map_err(|_| os("landlock_create_ruleset"))?;
+        if ruleset < 0 {
+            return Err(os("landlock_create_ruleset"));
+        }
+        let result = add_rules(ruleset, dir, fs).and_then(|()| {
+            // SAFETY: restricts this process with the ruleset just made.
+            if unsafe { libc::syscall(libc::SYS_landlock_restrict_self, ruleset, 0u32) } != 0 {
+                Err(os("landlock_restrict_self"))
+            } else {
+                Ok(())
+            }
+        });
+        // SAFETY: the ruleset descriptor is ours and no longer needed once applied.
+        unsafe {
+            libc::close(ruleset);
+        }
+        result.map(|()| Some(abi))
+    }
+
+    fn add_rules(ruleset: i32, dir: &Path, all: u64) -> Result<(), ConfineError> {
+        let read_dir = EXECUTE | READ_FILE | READ_DIR;
+        let read_file = READ_FILE;
+        add(ruleset, dir, all, true)?;
+        for system in [
+            "/usr",
+            "/lib",
+            "/lib64",
+            "/etc/fonts",
+            "/var/cache/fontconfig",
+            "/sys/devices/system/cpu",
+            "/usr/local/share/fonts",
+        ] {
+            add(ruleset, Path::new(system), read_dir, false)?;
+        }
+        for file in [
+            "/etc/ld.so.cache",
+            "/etc/localtime",
+            "/dev/urandom",
+            "/dev/random",
+        ] {
+            add(ruleset, Path::new(file), read_file, false)?;
+        }
+        add(
+            ruleset,
+            Path::new("/dev/null"),
+            READ_FILE | WRITE_FILE,
+            false,
+        )
+    }
+
+    /// Allows `access` beneath `path`; a system path this machine does not have is skipped,
+    /// the work directory must exist.
+    fn add(ruleset: i32, path: &Path, access: u64, required: bool) -> Result<(), ConfineError> {
+        let Ok(c_path) = CString::new(path.as_os_str().as_bytes()) else {
+            return Err(ConfineError::Os {
+                what: "landlock path",
+                source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
+            });
+        };
+        // SAFETY: `c_path` is a valid C string for the call; O_PATH opens nothing's content.
+        let fd = unsafe { libc::open(c_path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return if required {
+                Err(os("opening the work directory for landlock"))
+            } else {
+                Ok(())
+            };
+        }
+        // Rights that only directories have are refused on a file.
+        let is_dir = path.is_dir();
+        let allowed = if is_dir {
+            access
+        } else {
+            access & (EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV)
+        };
+        let attr = PathBeneathAttr {
+            allowed_access: allowed,
+            parent_fd: fd,
+        };
+        // SAFETY: `attr` lives for the call; `fd` is an open O_PATH descriptor.
+        let added = unsafe {
+            libc::syscall(
+                libc::SYS_landlock_add_rule,
+                ruleset,
+                RULE_PATH_BENEATH,
+                &attr as *const PathBeneathAttr,
+                0u32,
+            )
+        };
+        let error = (added != 0).then(|| os("landlock_add_rule"));
+        // SAFETY: `fd` is ours.
+        unsafe {
+            libc::close(fd);
+        }
+        match error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
