@@ -23,6 +23,9 @@ psql -h 127.0.0.1 -U postgres -d postgres -tAc \
   "select 'DROP ROLE ' || quote_ident(rolname) || ';' from pg_roles where rolname like 'custodian_t_%'" \
   | psql -q -h 127.0.0.1 -U postgres -d postgres >/dev/null 2>&1 || true
 
+# The code as rustfmt lays it out (cheap, and first: a misformatted tree fails in seconds).
+cargo fmt --all --check
+
 # The alert rules operators get: valid, and firing when they should.
 promtool check rules deploy/prometheus/alerts.yml
 promtool test rules deploy/prometheus/alerts_test.yml

@@ -356,7 +356,15 @@ pub async fn start_standalone_with_clock(
     openapi.merge(custodian_retention::openapi());
     openapi.merge(custodian_custody::openapi());
     let console = args.console.then_some(ConsoleAt::Root);
-    start(ports, &args.server, roles, dependencies, describe(openapi), console).await
+    start(
+        ports,
+        &args.server,
+        roles,
+        dependencies,
+        describe(openapi),
+        console,
+    )
+    .await
 }
 
 pub async fn open_standalone_catalogue(
@@ -503,5 +511,13 @@ pub async fn start_role(args: &ServeArgs) -> anyhow::Result<RunningApp> {
         catalogue: Some(catalogue),
     };
     tracing::info!(role = ?args.role, "serving one role on S3, NATS and the catalogue database");
-    start(ports, &args.server, roles, dependencies, describe(openapi), None).await
+    start(
+        ports,
+        &args.server,
+        roles,
+        dependencies,
+        describe(openapi),
+        None,
+    )
+    .await
 }

@@ -1420,8 +1420,8 @@ async fn the_demo_shows_what_the_media_workers_made() {
         serve: false,
         listen: "127.0.0.1:0".parse().unwrap(),
     })
-        .await
-        .unwrap();
+    .await
+    .unwrap();
     assert_eq!(result["catalogued"]["state"], "catalogued");
     assert!(
         result["media"]["viewing_copy"]["bytes"].as_u64().unwrap() > 10_000,

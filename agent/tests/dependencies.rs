@@ -34,7 +34,14 @@ fn the_agent_depends_on_no_ffmpeg_database_or_s3_sdk() {
         packages.contains(&"custodian-agent") && packages.contains(&"reqwest"),
         "not the agent's tree: {tree}"
     );
-    let forbidden = ["ffmpeg", "sqlx", "aws-", "async-nats", "custodian-platform", "custodian-media"];
+    let forbidden = [
+        "ffmpeg",
+        "sqlx",
+        "aws-",
+        "async-nats",
+        "custodian-platform",
+        "custodian-media",
+    ];
     let found: Vec<&&str> = packages
         .iter()
         .filter(|p| forbidden.iter().any(|f| p.starts_with(f)))

@@ -1779,7 +1779,6 @@ async fn token_certificate_bindings(catalogue: Arc<dyn Catalogue>) {
     assert_eq!(bound_to('b').await, None);
 }
 
-
 /// Tokens and accounts end: listed without secrets, revoked, given an end, rotated (the old
 /// one revoked or ending soon, never later), people disabled with their sessions ended; and
 /// failed logins are counted in one place, whatever the concurrency.

@@ -174,17 +174,19 @@ impl AccessRepo for Adapter {
             detail: format!("token: {e}"),
         };
         owner
-            .map(|(token_id, bureau, role, label, officer, team, client_certificate)| {
-                Ok(TokenOwner {
-                    token_id,
-                    bureau: BureauId::parse(&bureau).map_err(|e| corrupt(&e))?,
-                    role: role.parse().map_err(|e| corrupt(&e))?,
-                    person: format!("token {token_id}"),
-                    label,
-                    identity: identity("token", officer, team)?,
-                    client_certificate,
-                })
-            })
+            .map(
+                |(token_id, bureau, role, label, officer, team, client_certificate)| {
+                    Ok(TokenOwner {
+                        token_id,
+                        bureau: BureauId::parse(&bureau).map_err(|e| corrupt(&e))?,
+                        role: role.parse().map_err(|e| corrupt(&e))?,
+                        person: format!("token {token_id}"),
+                        label,
+                        identity: identity("token", officer, team)?,
+                        client_certificate,
+                    })
+                },
+            )
             .transpose()
     }
 
