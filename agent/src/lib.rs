@@ -9,7 +9,7 @@ use std::time::Duration;
 
 mod upload;
 
-pub use upload::run;
+pub use upload::{run, with_tls};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct UploadArgs {

@@ -275,19 +275,21 @@ struct Agent {
     progress: Option<MultiProgress>,
 }
 
-/// Runs `custodian upload`.
-pub async fn run(args: UploadArgs) -> anyhow::Result<()> {
-    args.validate()?;
-    let mut client = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .https_only(args.server.starts_with("https://"));
-    if let Some(ca) = &args.ca_file {
+/// An HTTP client's TLS settings: `ca_file` (`--ca-file`) trusted besides the system's roots,
+/// and the client certificate and key (`--client-cert`, `--client-key`) presented if given. A
+/// file that is not what it should be is named by its flag.
+pub fn with_tls(
+    mut builder: reqwest::ClientBuilder,
+    ca_file: Option<&Path>,
+    client_certificate: Option<(&Path, &Path)>,
+) -> anyhow::Result<reqwest::ClientBuilder> {
+    if let Some(ca) = ca_file {
         let pem = std::fs::read(ca).with_context(|| format!("--ca-file {}", ca.display()))?;
         let certificate = reqwest::Certificate::from_pem(&pem)
             .with_context(|| format!("--ca-file {} is not a PEM certificate", ca.display()))?;
-        client = client.add_root_certificate(certificate);
+        builder = builder.add_root_certificate(certificate);
     }
-    if let (Some(cert), Some(key)) = (&args.client_cert, &args.client_key) {
+    if let Some((cert, key)) = client_certificate {
         // reqwest takes the certificate chain and its key as one PEM buffer.
         let mut pem =
             std::fs::read(cert).with_context(|| format!("--client-cert {}", cert.display()))?;
@@ -300,8 +302,21 @@ pub async fn run(args: UploadArgs) -> anyhow::Result<()> {
                 key.display()
             )
         })?;
-        client = client.identity(identity);
+        builder = builder.identity(identity);
     }
+    Ok(builder)
+}
+
+/// Runs `custodian upload`.
+pub async fn run(args: UploadArgs) -> anyhow::Result<()> {
+    args.validate()?;
+    let client = with_tls(
+        reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .https_only(args.server.starts_with("https://")),
+        args.ca_file.as_deref(),
+        args.client_cert.as_deref().zip(args.client_key.as_deref()),
+    )?;
     let agent = Arc::new(Agent {
         http: client.build()?,
         server: args.server.trim_end_matches('/').to_owned(),

@@ -141,33 +141,13 @@ pub fn validate(args: &Args) -> anyhow::Result<()> {
 }
 
 /// The HTTP client's settings: `--ca-file` trusted besides the system's roots, and the client
-/// certificate presented if given. A file that is not what it should be is named.
-pub fn tls(
-    args: &Args,
-    mut builder: reqwest::ClientBuilder,
-) -> anyhow::Result<reqwest::ClientBuilder> {
-    if let Some(ca) = &args.ca_file {
-        let pem = std::fs::read(ca).with_context(|| format!("--ca-file {}", ca.display()))?;
-        let certificate = reqwest::Certificate::from_pem(&pem)
-            .with_context(|| format!("--ca-file {} is not a PEM certificate", ca.display()))?;
-        builder = builder.add_root_certificate(certificate);
-    }
-    if let (Some(cert), Some(key)) = (&args.client_cert, &args.client_key) {
-        // reqwest takes the certificate and its key as one PEM buffer.
-        let mut pem =
-            std::fs::read(cert).with_context(|| format!("--client-cert {}", cert.display()))?;
-        pem.push(b'\n');
-        pem.extend(std::fs::read(key).with_context(|| format!("--client-key {}", key.display()))?);
-        let identity = reqwest::Identity::from_pem(&pem).with_context(|| {
-            format!(
-                "--client-cert {} with --client-key {}: not a PEM certificate and key",
-                cert.display(),
-                key.display()
-            )
-        })?;
-        builder = builder.identity(identity);
-    }
-    Ok(builder)
+/// certificate presented if given, as the upload agent does it.
+pub fn tls(args: &Args, builder: reqwest::ClientBuilder) -> anyhow::Result<reqwest::ClientBuilder> {
+    custodian_agent::with_tls(
+        builder,
+        args.ca_file.as_deref(),
+        args.client_cert.as_deref().zip(args.client_key.as_deref()),
+    )
 }
 
 /// The bureaus' tokens from --token and --tokens-file, in bureau order.
