@@ -490,4 +490,83 @@ async fn the_console_refuses_forged_forms_and_hides_other_bureaus() {
         .await
         .unwrap();
     assert_eq!(away.headers()["location"], "/");
+
+    // A leader sees the party's copy request waiting on today's work and refuses it there,
+    // with the form's CSRF token; the officer's own work page offers no decision at all.
+    add_person(&app, "b1", "wang.ling", Role::Leader, None).await;
+    let (status, request) = app
+        .send(
+            "POST",
+            &app.token,
+            "/v1/copy-requests",
+            serde_json::json!({"clip_id": mine, "party": "张三律师", "purpose": "行政复议"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{request}");
+    let request = request["id"].as_str().unwrap().to_owned();
+    let officer_page = http
+        .get(format!("{}/", app.base))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !officer_page.contains("张三律师"),
+        "an officer is offered the decision"
+    );
+    let leader = http
+        .post(format!("{}/login", app.base))
+        .form(&[
+            ("bureau", "b1"),
+            ("username", "wang.ling"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let leader = leader.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let work = http
+        .get(format!("{}/", app.base))
+        .header("cookie", &leader)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        work.contains("张三律师") && work.contains(&request),
+        "{work}"
+    );
+    let leader_csrf = work
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let refused = http
+        .post(format!("{}/copy-requests/{request}/refuse", app.base))
+        .header("cookie", &leader)
+        .form(&[("csrf", leader_csrf.as_str()), ("reason", "与本案无关")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 303);
+    assert_eq!(refused.headers()["location"], "/?notice=decided");
+    let decided = app
+        .get_json(&app.token, &format!("/v1/copy-requests/{request}"))
+        .await;
+    assert_eq!(
+        (decided["state"].as_str(), decided["reason"].as_str()),
+        (Some("refused"), Some("与本案无关"))
+    );
 }

@@ -519,3 +519,113 @@ async fn confidential_footage_is_never_copied_for_a_party() {
     assert_eq!(after["state"], "pending");
     app.app.stop().await;
 }
+
+/// `GET /v1/copy-requests`: a leader finds what waits for approval, newest first and by
+/// state, page by page; another bureau sees none of them, and a clip the caller may not see
+/// hides its requests (party and purpose included).
+#[tokio::test]
+async fn copy_requests_are_listed_by_state_newest_first_and_only_where_visible() {
+    let (app, clock, first_clip, first) = a_copy_requested_without_media_workers().await;
+    let leader = token_with_role(&app.app, "b1", Role::Leader).await;
+    let mut requests = vec![first.to_string()];
+    let mut clips = vec![first_clip];
+    for hour in ["11", "12"] {
+        clock.advance(chrono::Duration::minutes(1));
+        let clip = app
+            .upload_recorded(&format!("2026-03-01T{hour}:00:00+08:00"), &[], &clock)
+            .await;
+        let (status, request) = app
+            .send(
+                "POST",
+                &app.token,
+                "/v1/copy-requests",
+                json!({"clip_id": clip, "party": format!("当事人{hour}"), "purpose": "复议"}),
+            )
+            .await;
+        assert_eq!(status, 201, "{request}");
+        requests.push(request["id"].as_str().unwrap().to_owned());
+        clips.push(clip);
+    }
+    let (status, _) = app
+        .send(
+            "POST",
+            &leader,
+            &format!("/v1/copy-requests/{}/refuse", requests[1]),
+            json!({"reason": "与本案无关"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let ids = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let pending = app
+        .get_json(&leader, "/v1/copy-requests?state=pending")
+        .await;
+    assert_eq!(
+        ids(&pending),
+        vec![requests[2].clone(), requests[0].clone()]
+    );
+    let refused = app
+        .get_json(&leader, "/v1/copy-requests?state=refused")
+        .await;
+    assert_eq!(ids(&refused), vec![requests[1].clone()]);
+    assert_eq!(refused["items"][0]["reason"], "与本案无关");
+
+    // Page by page, each request once.
+    let mut seen = Vec::new();
+    let mut path = "/v1/copy-requests?limit=1".to_owned();
+    loop {
+        let page = app.get_json(&leader, &path).await;
+        seen.extend(ids(&page));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/v1/copy-requests?limit=1&cursor={cursor}"),
+            None => break,
+        }
+        assert!(seen.len() <= 3, "paging does not end: {seen:?}");
+    }
+    let mut newest_first = requests.clone();
+    newest_first.reverse();
+    assert_eq!(seen, newest_first);
+
+    // Another bureau sees none; a bad state is refused.
+    let other = token_for(&app.app, "b2").await;
+    assert!(ids(&app.get_json(&other, "/v1/copy-requests").await).is_empty());
+    let (status, error) = app
+        .send(
+            "GET",
+            &leader,
+            "/v1/copy-requests?state=granted",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (400, Some("invalid-request"))
+    );
+
+    // A clip made secret hides its request from the officer, not from the leader.
+    let (status, _) = app
+        .send(
+            "PUT",
+            &leader,
+            &format!("/v1/clips/{}/confidentiality", clips[2]),
+            json!({"level": "secret"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let officers = app.get_json(&app.token, "/v1/copy-requests").await;
+    assert_eq!(
+        ids(&officers),
+        vec![requests[1].clone(), requests[0].clone()]
+    );
+    assert!(!officers.to_string().contains("当事人12"), "{officers}");
+    let leaders = app.get_json(&leader, "/v1/copy-requests").await;
+    assert_eq!(ids(&leaders).len(), 3);
+    app.app.stop().await;
+}

@@ -1581,8 +1581,38 @@ async fn party_copies(catalogue: Arc<dyn Catalogue>) {
         .is_empty());
     assert_eq!(
         catalogue.copy_requests_of_clip(clip.id).await.unwrap(),
-        vec![made]
+        vec![made.clone()]
     );
+    // Listed by bureau and state, newest first, paged by the last id.
+    let later = CopyRequest {
+        id: Uuid::now_v7(),
+        requested_at: at(12),
+        ..request.clone()
+    };
+    catalogue.create_copy_request(&later).await.unwrap();
+    let listed = |state: Option<CopyState>, before: Option<Uuid>| {
+        let catalogue = catalogue.clone();
+        let b1 = b1.clone();
+        async move {
+            catalogue
+                .copy_requests(&b1, state, before, 10)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed(None, None).await, vec![later.id, made.id]);
+    assert_eq!(listed(Some(CopyState::Pending), None).await, vec![later.id]);
+    assert_eq!(listed(Some(CopyState::Approved), None).await, vec![made.id]);
+    assert_eq!(listed(None, Some(later.id)).await, vec![made.id]);
+    let b2 = BureauId::parse("b2").unwrap();
+    assert!(catalogue
+        .copy_requests(&b2, None, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 /// The standalone catalogue names every clip, officer and case: its file and journal are the

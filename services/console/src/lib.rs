@@ -51,6 +51,7 @@ impl Console {
             .route("/logout", post(pages::logout))
             .route("/language/{code}", get(pages::language))
             .route("/classification", post(pages::classify_many))
+            .route("/copy-requests/{id}/{decision}", post(pages::decide_copy))
             .route("/clips", get(pages::search))
             .route("/clips/{id}", get(pages::clip))
             .route("/clips/{id}/classification", post(pages::classify))

@@ -21,8 +21,9 @@ use crate::session::{
     SESSION_COOKIE,
 };
 use crate::views::{
-    url_encode, when, ApiClip, ApiClipDetail, ApiClipPage, ApiSimilar, Chrome, ClipPage, ClipRow,
-    FindingRow, LoginPage, ProblemPage, SearchFilters, SearchPage, SimilarRow, WorkPage,
+    url_encode, when, ApiClip, ApiClipDetail, ApiClipPage, ApiCopyRequestPage, ApiMe, ApiSimilar,
+    Chrome, ClipPage, ClipRow, CopyRow, FindingRow, LoginPage, ProblemPage, SearchFilters,
+    SearchPage, SimilarRow, WorkPage,
 };
 use crate::Console;
 
@@ -293,6 +294,9 @@ fn notice(visitor: &Visitor, code: Option<&str>) -> Option<String> {
         "bulk_done" => "notice.bulk_done",
         "refused" => "notice.refused",
         "nothing_chosen" => "notice.nothing_chosen",
+        "decided" => "notice.decided",
+        "own_request" => "notice.own_request",
+        "not_decided" => "notice.not_decided",
         _ => return None,
     };
     Some(visitor.t(key).to_owned())
@@ -388,12 +392,39 @@ pub async fn work(
         Ok(page) => page.items.iter().map(|c| ClipRow::new(c, t, now)).collect(),
         Err(_) => Vec::new(),
     };
+    let me: Option<ApiMe> = fetch(api, Call::get("/v1/me", &token), &extensions)
+        .await
+        .ok();
+    let copy_requests = match me {
+        Some(me) if me.role == "leader" => fetch::<ApiCopyRequestPage>(
+            api,
+            Call::get("/v1/copy-requests?state=pending&limit=50", &token),
+            &extensions,
+        )
+        .await
+        .map(|page| {
+            page.items
+                .into_iter()
+                .map(|r| CopyRow {
+                    id: r.id,
+                    clip: r.clip,
+                    party: r.party,
+                    purpose: r.purpose,
+                    requested_by: r.requested_by,
+                    requested_at: when(&r.requested_at),
+                })
+                .collect()
+        })
+        .unwrap_or_default(),
+        _ => Vec::new(),
+    };
     let page = WorkPage {
         page: visitor.chrome(),
         unclassified,
         overdue_count,
         overdue_cases,
         critical,
+        copy_requests,
         categories: categories(&console, &token, &extensions).await,
         notice: notice(&visitor, query.notice.as_deref()),
     };
@@ -483,6 +514,51 @@ fn classification_body(
         "party": optional(party),
         "important": important,
     })
+}
+
+#[derive(Deserialize)]
+pub struct DecisionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// A leader approves or refuses a party's copy request (art. 23); the API holds the rules
+/// (not one's own request, never confidential footage) and the console says which one held.
+pub async fn decide_copy(
+    State(console): Shared,
+    headers: HeaderMap,
+    uri: Uri,
+    extensions: Extensions,
+    Path((id, decision)): Path<(String, String)>,
+    Form(form): Form<DecisionForm>,
+) -> Response {
+    let visitor = Visitor::of(&headers, &uri);
+    let Some(token) = visitor.token.clone() else {
+        return visitor.sign_in();
+    };
+    if !csrf_matches(&token, &form.csrf) {
+        return forbidden_form(&visitor);
+    }
+    if !is_clip_id(&id) || !matches!(decision.as_str(), "approve" | "refuse") {
+        return visitor.problem(CallError::BadAddress(id));
+    }
+    let call = Call::new(
+        Method::POST,
+        format!("/v1/copy-requests/{id}/{decision}"),
+        Some(&token),
+    )
+    .json(json!({ "reason": form.reason.trim() }));
+    match fetch::<Value>(&*console.api, call, &extensions).await {
+        Ok(_) => see_other("/?notice=decided"),
+        Err(CallError::SignedOut) => visitor.sign_in(),
+        Err(CallError::Refused { code, .. }) if code == "own-request" => {
+            see_other("/?notice=own_request")
+        }
+        Err(CallError::Refused { .. }) => see_other("/?notice=not_decided"),
+        Err(e) => visitor.problem(e),
+    }
 }
 
 /// Clip search: every filter of the API, the query in the address so a search can be

@@ -315,6 +315,37 @@ pub struct LoginPage {
     pub problem: Option<String>,
 }
 
+/// Who the API says the signed-in person is.
+#[derive(Debug, Deserialize)]
+pub struct ApiMe {
+    pub role: String,
+}
+
+/// A party's copy request waiting for a leader (art. 23).
+#[derive(Debug, Deserialize)]
+pub struct ApiCopyRequest {
+    pub id: String,
+    pub clip: String,
+    pub party: String,
+    pub purpose: String,
+    pub requested_by: String,
+    pub requested_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ApiCopyRequestPage {
+    pub items: Vec<ApiCopyRequest>,
+}
+
+pub struct CopyRow {
+    pub id: String,
+    pub clip: String,
+    pub party: String,
+    pub purpose: String,
+    pub requested_by: String,
+    pub requested_at: String,
+}
+
 #[derive(Template)]
 #[template(path = "work.html")]
 pub struct WorkPage {
@@ -323,6 +354,8 @@ pub struct WorkPage {
     pub overdue_count: usize,
     pub overdue_cases: Vec<(String, String, String)>,
     pub critical: Vec<ClipRow>,
+    /// Copy requests waiting for a decision, shown to leaders only (they decide them).
+    pub copy_requests: Vec<CopyRow>,
     pub categories: Vec<String>,
     /// What the last bulk action did, if one was made.
     pub notice: Option<String>,

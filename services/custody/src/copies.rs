@@ -206,6 +206,71 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(request)))
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CopyRequestQuery {
+    /// Only requests in this state: `pending`, `approved` or `refused`.
+    state: Option<String>,
+    /// At most this many (1 to 200; default 50).
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CopyRequestPage {
+    /// Newest first; requests for clips the caller may not see are left out.
+    items: Vec<CopyRequest>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    next_cursor: Option<uuid::Uuid>,
+}
+
+#[utoipa::path(get, path = "/v1/copy-requests", tag = "custody", params(CopyRequestQuery),
+    responses((status = 200, description = "the bureau's copy requests, newest first (a leader's pending approvals with `state=pending`)", body = CopyRequestPage),
+              (status = 400, description = "an unknown state, a bad limit or cursor", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(custody): State<Arc<Custody>>,
+    Extension(caller): Extension<Caller>,
+    axum::extract::Query(query): axum::extract::Query<CopyRequestQuery>,
+) -> Result<Json<CopyRequestPage>, ApiError> {
+    let state = query
+        .state
+        .as_deref()
+        .map(str::parse::<CopyState>)
+        .transpose()
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid-request", e.to_string()))?;
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            format!("limit {limit} is not 1 to 200"),
+        ));
+    }
+    let before = query.cursor.as_deref().map(request_id).transpose()?;
+    let page = custody
+        .ports
+        .catalogue
+        .copy_requests(&caller.bureau, state, before, limit)
+        .await?;
+    let next_cursor = (page.len() as i64 == limit)
+        .then(|| page.last().map(|r| r.id))
+        .flatten();
+    // The same visibility as one request: a clip the caller may not see hides its requests
+    // (party and purpose included).
+    let mut items = Vec::with_capacity(page.len());
+    for request in page {
+        match clip_in_bureau(&*custody.ports.catalogue, &caller, request.clip).await {
+            Ok(_) => items.push(request),
+            Err(e) if e.status == StatusCode::NOT_FOUND => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Json(CopyRequestPage { items, next_cursor }))
+}
+
 #[utoipa::path(get, path = "/v1/copy-requests/{id}", tag = "custody", params(("id" = uuid::Uuid, Path, description = "copy request id")),
     responses((status = 200, description = "the request and its decision", body = CopyRequest),
               (status = 404, description = "no such request in the caller's bureau", body = ErrorBody)),

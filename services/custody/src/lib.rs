@@ -257,7 +257,10 @@ impl Custody {
             .route("/v1/audit/checkpoints", get(checkpoints))
             .route("/v1/audit/public-key", get(public_key))
             .route("/v1/exports", axum::routing::post(export::export))
-            .route("/v1/copy-requests", axum::routing::post(copies::create))
+            .route(
+                "/v1/copy-requests",
+                axum::routing::post(copies::create).get(copies::list),
+            )
             .route("/v1/copy-requests/{id}", get(copies::get_one))
             .route(
                 "/v1/copy-requests/{id}/approve",
@@ -268,6 +271,7 @@ impl Custody {
                 axum::routing::post(copies::refuse),
             )
             .route("/v1/sessions/end", axum::routing::post(sessions::logout))
+            .route("/v1/me", get(sessions::me))
             .route("/v1/admin/tokens", get(credentials::list_tokens))
             .route(
                 "/v1/admin/tokens/{id}/revoke",
@@ -440,7 +444,7 @@ impl Custody {
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(entries, checkpoints, public_key, export::export, copies::create, copies::get_one, copies::approve, copies::refuse, copies::download, sessions::login, sessions::logout, credentials::list_tokens, credentials::revoke_token, credentials::set_expiry, credentials::rotate_token, credentials::list_users, credentials::disable_user, credentials::enable_user), modifiers(&BearerSecurity), tags((name = "custody", description = "The audit trail (art. 25)")))]
+#[openapi(paths(entries, checkpoints, public_key, export::export, copies::create, copies::list, copies::get_one, copies::approve, copies::refuse, copies::download, sessions::login, sessions::logout, sessions::me, credentials::list_tokens, credentials::revoke_token, credentials::set_expiry, credentials::rotate_token, credentials::list_users, credentials::disable_user, credentials::enable_user), modifiers(&BearerSecurity), tags((name = "custody", description = "The audit trail (art. 25)")))]
 struct CustodyApi;
 
 /// The custody role's API, described for other tools.

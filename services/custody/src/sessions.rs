@@ -526,6 +526,34 @@ pub async fn login(
     Ok((StatusCode::CREATED, Json(Session { token, expires_at })))
 }
 
+/// Who the caller is, as the server authenticated them: what a client (the web console)
+/// needs to offer only what the caller may do.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Me {
+    pub bureau: String,
+    #[schema(example = "leader")]
+    pub role: String,
+    pub label: String,
+    /// The officer the credential speaks for, if any.
+    pub officer: Option<String>,
+    pub team: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/me", tag = "custody",
+    responses((status = 200, description = "the caller's bureau, role and identity", body = Me)),
+    security(("bearer" = [])))]
+pub async fn me(
+    axum::Extension(caller): axum::Extension<custodian_platform::http::Caller>,
+) -> Json<Me> {
+    Json(Me {
+        bureau: caller.bureau.to_string(),
+        role: caller.role.as_str().to_owned(),
+        label: caller.label,
+        officer: caller.identity.officer.map(|o| o.to_string()),
+        team: caller.identity.team,
+    })
+}
+
 #[utoipa::path(post, path = "/v1/sessions/end", tag = "custody",
     responses((status = 204, description = "the caller's session ended"),
               (status = 401, description = "not logged in", body = ErrorBody)),

@@ -60,6 +60,16 @@ pub trait CopyRepo: Send + Sync {
         limit: i64,
     ) -> Result<Vec<CopyRequest>, CatalogueError>;
 
+    /// A bureau's copy requests, newest first, in one state or any; `before` (a request id)
+    /// pages on from the last of the previous page.
+    async fn copy_requests(
+        &self,
+        bureau: &BureauId,
+        state: Option<custodian_core::copies::CopyState>,
+        before: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<CopyRequest>, CatalogueError>;
+
     /// Every copy request of a clip, whatever its bureau or state (the purge removes their
     /// copies with the clip's other files).
     async fn copy_requests_of_clip(&self, clip: ClipId)

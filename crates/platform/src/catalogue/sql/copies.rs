@@ -149,6 +149,31 @@ impl CopyRepo for Adapter {
         rows.into_iter().map(CopyRequest::try_from).collect()
     }
 
+    async fn copy_requests(
+        &self,
+        bureau: &BureauId,
+        state: Option<custodian_core::copies::CopyState>,
+        before: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<CopyRequest>, CatalogueError> {
+        // Ids are v4, so the page order is the time of asking, the id breaking ties.
+        let sql = format!(
+            "SELECT {COPY_COLUMNS} FROM copy_requests WHERE bureau_id = $1 \
+             AND ($2 IS NULL OR state = $2) \
+             AND ($3 IS NULL OR (requested_at, id) < (SELECT requested_at, id FROM copy_requests WHERE id = $3)) \
+             ORDER BY requested_at DESC, id DESC LIMIT $4"
+        );
+        let rows: Vec<CopyRow> = sqlx::query_as(&sql)
+            .bind(bureau.as_str())
+            .bind(state.map(|s| s.as_str()))
+            .bind(before)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err("list copy requests"))?;
+        rows.into_iter().map(CopyRequest::try_from).collect()
+    }
+
     async fn copy_requests_of_clip(
         &self,
         clip: ClipId,
