@@ -569,4 +569,101 @@ async fn the_console_refuses_forged_forms_and_hides_other_bureaus() {
         (decided["state"].as_str(), decided["reason"].as_str()),
         (Some("refused"), Some("与本案无关"))
     );
+
+    // An archivist opens a case, closes it on the date entered and files it, from the cases
+    // page; the filing deadline shows while it is closed. A form without its token does nothing.
+    add_person(&app, "b1", "zhao.min", Role::Archivist, None).await;
+    let archivist = http
+        .post(format!("{}/login", app.base))
+        .form(&[
+            ("bureau", "b1"),
+            ("username", "zhao.min"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let archivist = archivist.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let cases_page = |query: &'static str| {
+        let (http, base, cookie) = (http.clone(), app.base.clone(), archivist.clone());
+        async move {
+            http.get(format!("{base}/cases{query}"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let page = cases_page("").await;
+    let token = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let forged = http
+        .post(format!("{}/cases", app.base))
+        .header("cookie", &archivist)
+        .form(&[("reference", "伪造"), ("title", "伪造")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    let opened = http
+        .post(format!("{}/cases", app.base))
+        .header("cookie", &archivist)
+        .form(&[
+            ("csrf", token.as_str()),
+            ("reference", "应急罚〔2026〕7号"),
+            ("title", "某化工公司未按规定检查"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.headers()["location"], "/cases?notice=case_saved");
+    let page = cases_page("?state=open").await;
+    assert!(!page.contains("伪造"), "the forged form opened a case");
+    let case = page
+        .split("id=\"case-")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no case listed: {page}"))
+        .to_owned();
+    let today = (chrono::Utc::now() + chrono::Duration::hours(8))
+        .format("%Y-%m-%d")
+        .to_string();
+    let closed = http
+        .post(format!("{}/cases/{case}/close", app.base))
+        .header("cookie", &archivist)
+        .form(&[("csrf", token.as_str()), ("closed_on", today.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(closed.headers()["location"], "/cases?notice=case_saved");
+    let page = cases_page("?state=closed").await;
+    assert!(page.contains(&case) && page.contains(&today), "{page}");
+    assert!(
+        page.contains("剩余"),
+        "the filing deadline is shown: {page}"
+    );
+    let filed = http
+        .post(format!("{}/cases/{case}/file", app.base))
+        .header("cookie", &archivist)
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(filed.headers()["location"], "/cases?notice=case_saved");
+    let record = app.get_json(&app.token, &format!("/v1/cases/{case}")).await;
+    assert_eq!(record["state"], "filed", "{record}");
+    assert_eq!(record["closed_on"], today.as_str());
 }

@@ -21,9 +21,9 @@ use crate::session::{
     SESSION_COOKIE,
 };
 use crate::views::{
-    url_encode, when, ApiClip, ApiClipDetail, ApiClipPage, ApiCopyRequestPage, ApiMe, ApiSimilar,
-    Chrome, ClipPage, ClipRow, CopyRow, FindingRow, LoginPage, ProblemPage, SearchFilters,
-    SearchPage, SimilarRow, WorkPage,
+    today, url_encode, when, ApiCasePage, ApiClip, ApiClipDetail, ApiClipPage, ApiCopyRequestPage,
+    ApiMe, ApiSimilar, CaseFilters, CaseRow, CasesPage, Chrome, ClipPage, ClipRow, CopyRow,
+    FindingRow, LoginPage, ProblemPage, SearchFilters, SearchPage, SimilarRow, WorkPage,
 };
 use crate::Console;
 
@@ -297,27 +297,11 @@ fn notice(visitor: &Visitor, code: Option<&str>) -> Option<String> {
         "decided" => "notice.decided",
         "own_request" => "notice.own_request",
         "not_decided" => "notice.not_decided",
+        "case_saved" => "notice.case_saved",
+        "case_refused" => "notice.case_refused",
         _ => return None,
     };
     Some(visitor.t(key).to_owned())
-}
-
-#[derive(Deserialize)]
-struct CaseItem {
-    case: CaseBrief,
-    #[serde(default)]
-    filing_deadline: Option<crate::views::ApiDeadline>,
-}
-
-#[derive(Deserialize)]
-struct CaseBrief {
-    reference: String,
-    title: String,
-}
-
-#[derive(Deserialize)]
-struct CasePage {
-    items: Vec<CaseItem>,
 }
 
 /// Today's work (待办): the clips waiting for classification with the time left on their
@@ -362,7 +346,7 @@ pub async fn work(
         .iter()
         .filter(|row| row.due.as_ref().is_some_and(|d| d.overdue))
         .count();
-    let overdue_cases = match fetch::<CasePage>(
+    let overdue_cases = match fetch::<ApiCasePage>(
         api,
         Call::get("/v1/cases?overdue=filing&limit=50", &token),
         &extensions,
@@ -372,12 +356,12 @@ pub async fn work(
         Ok(page) => page
             .items
             .into_iter()
-            .map(|item| {
-                let due = item
+            .map(|case| {
+                let due = case
                     .filing_deadline
                     .map(|d| when(&d.due))
                     .unwrap_or_default();
-                (item.case.reference, item.case.title, due)
+                (case.reference, case.title, due)
             })
             .collect(),
         Err(_) => Vec::new(),
@@ -557,6 +541,101 @@ pub async fn decide_copy(
             see_other("/?notice=own_request")
         }
         Err(CallError::Refused { .. }) => see_other("/?notice=not_decided"),
+        Err(e) => visitor.problem(e),
+    }
+}
+
+/// Cases (art. 18): the bureau's cases by state, those overdue for filing, and the forms that
+/// open, close (on the closure date entered) and file them.
+pub async fn cases(
+    State(console): Shared,
+    headers: HeaderMap,
+    uri: Uri,
+    extensions: Extensions,
+    Query(filters): Query<CaseFilters>,
+) -> Response {
+    let visitor = Visitor::of(&headers, &uri);
+    let Some(token) = visitor.token.clone() else {
+        return visitor.sign_in();
+    };
+    // The first 200, newest first: a bureau's working set (paging is for the API).
+    let mut query = vec!["limit=200".to_owned()];
+    if matches!(filters.state.as_str(), "open" | "closed" | "filed") {
+        query.push(format!("state={}", filters.state));
+    }
+    if filters.overdue == "filing" {
+        query.push("overdue=filing".to_owned());
+    }
+    let call = Call::get(format!("/v1/cases?{}", query.join("&")), &token);
+    let page: ApiCasePage = match fetch(&*console.api, call, &extensions).await {
+        Ok(page) => page,
+        Err(e) => return visitor.problem(e),
+    };
+    let t = visitor.lang.messages();
+    let now = Utc::now();
+    let page = CasesPage {
+        page: visitor.chrome(),
+        rows: page.items.iter().map(|c| CaseRow::new(c, t, now)).collect(),
+        today: today(),
+        notice: notice(&visitor, filters.notice.as_deref()),
+        filters,
+    };
+    html(StatusCode::OK, page.render())
+}
+
+#[derive(Deserialize)]
+pub struct CaseForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reference: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    closed_on: String,
+}
+
+/// Opens a case (`/cases`), or closes or files one (`/cases/{id}/close`, `/cases/{id}/file`).
+pub async fn case_action(
+    State(console): Shared,
+    headers: HeaderMap,
+    uri: Uri,
+    extensions: Extensions,
+    Form(form): Form<CaseForm>,
+) -> Response {
+    let visitor = Visitor::of(&headers, &uri);
+    let Some(token) = visitor.token.clone() else {
+        return visitor.sign_in();
+    };
+    if !csrf_matches(&token, &form.csrf) {
+        return forbidden_form(&visitor);
+    }
+    let path = uri.path().to_owned();
+    let call = match path.strip_prefix("/cases").unwrap_or_default() {
+        "" => Call::new(Method::POST, "/v1/cases", Some(&token))
+            .json(json!({"reference": form.reference.trim(), "title": form.title.trim()})),
+        rest => match rest.trim_start_matches('/').split_once('/') {
+            Some((id, "close")) if is_clip_id(id) => {
+                let closed_on = form.closed_on.trim();
+                let body = if closed_on.is_empty() {
+                    json!({})
+                } else {
+                    json!({ "closed_on": closed_on })
+                };
+                Call::new(Method::POST, format!("/v1/cases/{id}/close"), Some(&token)).json(body)
+            }
+            Some((id, "file")) if is_clip_id(id) => {
+                Call::new(Method::POST, format!("/v1/cases/{id}/file"), Some(&token))
+            }
+            _ => return visitor.problem(CallError::BadAddress(path)),
+        },
+    };
+    match fetch::<Value>(&*console.api, call, &extensions).await {
+        Ok(_) => see_other("/cases?notice=case_saved"),
+        Err(CallError::SignedOut) => visitor.sign_in(),
+        Err(CallError::Refused { status, .. }) if status.is_client_error() => {
+            see_other("/cases?notice=case_refused")
+        }
         Err(e) => visitor.problem(e),
     }
 }

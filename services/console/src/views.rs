@@ -315,6 +315,90 @@ pub struct LoginPage {
     pub problem: Option<String>,
 }
 
+/// A case as the API lists it (its record flattened beside its filing deadline).
+#[derive(Debug, Deserialize)]
+pub struct ApiCase {
+    pub id: String,
+    pub reference: String,
+    pub title: String,
+    pub state: String,
+    pub opened_at: DateTime<Utc>,
+    #[serde(default)]
+    pub closed_on: Option<String>,
+    #[serde(default)]
+    pub filed_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub filing_deadline: Option<ApiDeadline>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ApiCasePage {
+    pub items: Vec<ApiCase>,
+}
+
+pub struct CaseRow {
+    pub id: String,
+    pub reference: String,
+    pub title: String,
+    pub state: String,
+    pub state_label: String,
+    pub opened: String,
+    pub closed_on: String,
+    pub filed: String,
+    /// The filing deadline (art. 18), while the case is closed and not filed.
+    pub due: Option<Due>,
+}
+
+impl CaseRow {
+    pub fn new(case: &ApiCase, t: &Messages, now: DateTime<Utc>) -> Self {
+        Self {
+            id: case.id.clone(),
+            reference: case.reference.clone(),
+            title: case.title.clone(),
+            state: case.state.clone(),
+            state_label: t.get(&format!("case.state.{}", case.state)).to_owned(),
+            opened: when(&case.opened_at),
+            closed_on: case.closed_on.clone().unwrap_or_default(),
+            filed: case.filed_at.as_ref().map(when).unwrap_or_default(),
+            due: case
+                .filing_deadline
+                .as_ref()
+                .filter(|_| case.state == "closed")
+                .map(|d| Due::new(d, t, now)),
+        }
+    }
+}
+
+/// The cases page's filters, as the address holds them.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct CaseFilters {
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    pub overdue: String,
+    #[serde(default)]
+    pub notice: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "cases.html")]
+pub struct CasesPage {
+    pub page: Chrome,
+    pub filters: CaseFilters,
+    pub rows: Vec<CaseRow>,
+    /// Today in China Standard Time: the closure date the form offers.
+    pub today: String,
+    pub notice: Option<String>,
+}
+
+/// Today's date in China Standard Time.
+pub fn today() -> String {
+    Utc::now()
+        .with_timezone(&CST)
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
 /// Who the API says the signed-in person is.
 #[derive(Debug, Deserialize)]
 pub struct ApiMe {
