@@ -666,4 +666,41 @@ async fn the_console_refuses_forged_forms_and_hides_other_bureaus() {
     let record = app.get_json(&app.token, &format!("/v1/cases/{case}")).await;
     assert_eq!(record["state"], "filed", "{record}");
     assert_eq!(record["closed_on"], today.as_str());
+
+    // The cameras page: the registry, and the teams short of two cameras (art. 15), a team
+    // with none at all among them.
+    let archivist_token = common::token_with_role(&app.app, "b1", Role::Archivist).await;
+    let (status, _) = app
+        .send(
+            "PUT",
+            &archivist_token,
+            "/v1/devices/DSJ-0007",
+            serde_json::json!({"team": "一中队", "officer": "031234"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .send(
+            "PUT",
+            &archivist_token,
+            "/v1/teams/二中队",
+            serde_json::json!({}),
+        )
+        .await;
+    assert!(status == 200 || status == 201, "team registered: {status}");
+    let devices = http
+        .get(format!("{}/devices", app.base))
+        .header("cookie", &archivist)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        devices.contains("DSJ-0007") && devices.contains("031234"),
+        "{devices}"
+    );
+    assert!(devices.contains("1 / 2</span> 一中队"), "{devices}");
+    assert!(devices.contains("0 / 2</span> 二中队"), "{devices}");
 }

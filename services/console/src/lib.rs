@@ -55,6 +55,7 @@ impl Console {
             .route("/cases", get(pages::cases).post(pages::case_action))
             .route("/cases/{id}/close", post(pages::case_action))
             .route("/cases/{id}/file", post(pages::case_action))
+            .route("/devices", get(pages::devices))
             .route("/clips", get(pages::search))
             .route("/clips/{id}", get(pages::clip))
             .route("/clips/{id}/classification", post(pages::classify))

@@ -22,8 +22,9 @@ use crate::session::{
 };
 use crate::views::{
     today, url_encode, when, ApiCasePage, ApiClip, ApiClipDetail, ApiClipPage, ApiCopyRequestPage,
-    ApiMe, ApiSimilar, CaseFilters, CaseRow, CasesPage, Chrome, ClipPage, ClipRow, CopyRow,
-    FindingRow, LoginPage, ProblemPage, SearchFilters, SearchPage, SimilarRow, WorkPage,
+    ApiDeviceReport, ApiMe, ApiSimilar, CaseFilters, CaseRow, CasesPage, Chrome, ClipPage, ClipRow,
+    CopyRow, DevicesPage, FindingRow, LoginPage, ProblemPage, SearchFilters, SearchPage,
+    SimilarRow, WorkPage,
 };
 use crate::Console;
 
@@ -638,6 +639,41 @@ pub async fn case_action(
         }
         Err(e) => visitor.problem(e),
     }
+}
+
+/// The device registry and the teams short of the two cameras art. 15 asks for.
+pub async fn devices(
+    State(console): Shared,
+    headers: HeaderMap,
+    uri: Uri,
+    extensions: Extensions,
+) -> Response {
+    let visitor = Visitor::of(&headers, &uri);
+    let Some(token) = visitor.token.clone() else {
+        return visitor.sign_in();
+    };
+    let report: ApiDeviceReport =
+        match fetch(&*console.api, Call::get("/v1/devices", &token), &extensions).await {
+            Ok(report) => report,
+            Err(e) => return visitor.problem(e),
+        };
+    let page = DevicesPage {
+        page: visitor.chrome(),
+        devices: report
+            .devices
+            .iter()
+            .map(|d| {
+                (
+                    d.device.clone(),
+                    d.team.clone(),
+                    d.officer.clone().unwrap_or_default(),
+                    when(&d.registered_at),
+                )
+            })
+            .collect(),
+        short: report.teams_short_of_cameras,
+    };
+    html(StatusCode::OK, page.render())
 }
 
 /// Clip search: every filter of the API, the query in the address so a search can be

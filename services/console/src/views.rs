@@ -399,6 +399,37 @@ pub fn today() -> String {
         .to_string()
 }
 
+/// The device registry as the API reports it (art. 15).
+#[derive(Debug, Deserialize)]
+pub struct ApiDeviceReport {
+    pub devices: Vec<ApiDevice>,
+    pub teams_short_of_cameras: Vec<ApiShortfall>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ApiDevice {
+    pub device: String,
+    pub team: String,
+    #[serde(default)]
+    pub officer: Option<String>,
+    pub registered_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ApiShortfall {
+    pub team: String,
+    pub cameras: usize,
+}
+
+#[derive(Template)]
+#[template(path = "devices.html")]
+pub struct DevicesPage {
+    pub page: Chrome,
+    /// Camera, team, officer, registered (CST).
+    pub devices: Vec<(String, String, String, String)>,
+    pub short: Vec<ApiShortfall>,
+}
+
 /// Who the API says the signed-in person is.
 #[derive(Debug, Deserialize)]
 pub struct ApiMe {
