@@ -61,6 +61,22 @@ impl Visitor {
         self.lang.messages().get(key)
     }
 
+    /// The session token, or the way to the sign-in page and back.
+    fn session(&self) -> Result<String, Response> {
+        self.token.clone().ok_or_else(|| self.sign_in())
+    }
+
+    /// The session token of a form that carries the session's CSRF token; a form without it
+    /// (another site's page) is refused.
+    fn form_session(&self, csrf: &str) -> Result<String, Response> {
+        let token = self.session()?;
+        if csrf_matches(&token, csrf) {
+            Ok(token)
+        } else {
+            Err(forbidden_form(self))
+        }
+    }
+
     /// To the sign-in page, and back here afterwards.
     fn sign_in(&self) -> Response {
         see_other(&format!("/login?next={}", url_encode(&self.here)))
@@ -316,8 +332,9 @@ pub async fn work(
     Query(query): Query<NoticeQuery>,
 ) -> Response {
     let visitor = Visitor::of(&headers, &uri);
-    let Some(token) = visitor.token.clone() else {
-        return visitor.sign_in();
+    let token = match visitor.session() {
+        Ok(token) => token,
+        Err(to_sign_in) => return to_sign_in,
     };
     let api = &*console.api;
     let t = visitor.lang.messages();
@@ -434,8 +451,9 @@ pub async fn classify_many(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
     let visitor = Visitor::of(&headers, &uri);
-    let Some(token) = visitor.token.clone() else {
-        return visitor.sign_in();
+    let token = match visitor.session() {
+        Ok(token) => token,
+        Err(to_sign_in) => return to_sign_in,
     };
     let field = |name: &str| {
         fields
@@ -520,12 +538,10 @@ pub async fn decide_copy(
     Form(form): Form<DecisionForm>,
 ) -> Response {
     let visitor = Visitor::of(&headers, &uri);
-    let Some(token) = visitor.token.clone() else {
-        return visitor.sign_in();
+    let token = match visitor.form_session(&form.csrf) {
+        Ok(token) => token,
+        Err(refusal) => return refusal,
     };
-    if !csrf_matches(&token, &form.csrf) {
-        return forbidden_form(&visitor);
-    }
     if !is_clip_id(&id) || !matches!(decision.as_str(), "approve" | "refuse") {
         return visitor.problem(CallError::BadAddress(id));
     }
@@ -556,8 +572,9 @@ pub async fn cases(
     Query(filters): Query<CaseFilters>,
 ) -> Response {
     let visitor = Visitor::of(&headers, &uri);
-    let Some(token) = visitor.token.clone() else {
-        return visitor.sign_in();
+    let token = match visitor.session() {
+        Ok(token) => token,
+        Err(to_sign_in) => return to_sign_in,
     };
     // The first 200, newest first: a bureau's working set (paging is for the API).
     let mut query = vec!["limit=200".to_owned()];
@@ -605,12 +622,10 @@ pub async fn case_action(
     Form(form): Form<CaseForm>,
 ) -> Response {
     let visitor = Visitor::of(&headers, &uri);
-    let Some(token) = visitor.token.clone() else {
-        return visitor.sign_in();
+    let token = match visitor.form_session(&form.csrf) {
+        Ok(token) => token,
+        Err(refusal) => return refusal,
     };
-    if !csrf_matches(&token, &form.csrf) {
-        return forbidden_form(&visitor);
-    }
     let path = uri.path().to_owned();
     let call = match path.strip_prefix("/cases").unwrap_or_default() {
         "" => Call::new(Method::POST, "/v1/cases", Some(&token))
@@ -649,8 +664,9 @@ pub async fn devices(
     extensions: Extensions,
 ) -> Response {
     let visitor = Visitor::of(&headers, &uri);
-    let Some(token) = visitor.token.clone() else {
-        return visitor.sign_in();
+    let token = match visitor.session() {
+        Ok(token) => token,
+        Err(to_sign_in) => return to_sign_in,
     };
     let report: ApiDeviceReport =
         match fetch(&*console.api, Call::get("/v1/devices", &token), &extensions).await {
@@ -686,8 +702,9 @@ pub async fn search(
     Query(filters): Query<SearchFilters>,
 ) -> Response {
     let visitor = Visitor::of(&headers, &uri);
-    let Some(token) = visitor.token.clone() else {
-        return visitor.sign_in();
+    let token = match visitor.session() {
+        Ok(token) => token,
+        Err(to_sign_in) => return to_sign_in,
     };
     let t = visitor.lang.messages();
     let call = Call::get(format!("/v1/clips?{}", filters.api_query()), &token);
@@ -742,8 +759,9 @@ pub async fn clip(
     Query(query): Query<NoticeQuery>,
 ) -> Response {
     let visitor = Visitor::of(&headers, &uri);
-    let Some(token) = visitor.token.clone() else {
-        return visitor.sign_in();
+    let token = match visitor.session() {
+        Ok(token) => token,
+        Err(to_sign_in) => return to_sign_in,
     };
     if !is_clip_id(&id) {
         return visitor.problem(CallError::BadAddress(id));
@@ -900,12 +918,10 @@ pub async fn classify(
     Form(form): Form<ClassifyForm>,
 ) -> Response {
     let visitor = Visitor::of(&headers, &uri);
-    let Some(token) = visitor.token.clone() else {
-        return visitor.sign_in();
+    let token = match visitor.form_session(&form.csrf) {
+        Ok(token) => token,
+        Err(refusal) => return refusal,
     };
-    if !csrf_matches(&token, &form.csrf) {
-        return forbidden_form(&visitor);
-    }
     if !is_clip_id(&id) {
         return visitor.problem(CallError::BadAddress(id));
     }
