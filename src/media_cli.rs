@@ -199,13 +199,15 @@ fn describe(info: &MediaInfo) -> Value {
     json!({
         "container": info.container,
         "duration_seconds": info.duration_seconds,
-        "video": {
-            "codec": info.video.codec,
-            "width": info.video.width,
-            "height": info.video.height,
-            "frame_rate": info.video.frame_rate,
-            "rotation": info.video.rotation,
-        },
+        "kind": info.kind,
+        "video": info.video.as_ref().map(|v| json!({
+            "codec": v.codec,
+            "width": v.width,
+            "height": v.height,
+            "frame_rate": v.frame_rate,
+            "rotation": v.rotation,
+            "mirrored": v.mirrored,
+        })),
         "audio": info.audio.as_ref().map(|a| json!({
             "codec": a.codec, "sample_rate": a.sample_rate, "channels": a.channels,
         })),

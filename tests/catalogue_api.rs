@@ -648,6 +648,7 @@ async fn the_openapi_document_describes_every_route() {
         ("/v1/clips/{id}/similar", "get"),
         ("/v1/clips/{id}/track", "put"),
         ("/v1/categories", "get"),
+        ("/v1/record-types", "get"),
         ("/v1/cases", "post"),
         ("/v1/cases", "get"),
         ("/v1/cases/{id}", "get"),

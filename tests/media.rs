@@ -502,16 +502,15 @@ async fn bad_input_fails_the_clip_with_a_reason_and_keeps_the_original() {
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
     let text = "这不是视频 / not a video\n".repeat(100).into_bytes();
-    // An MP4 that is only audio: a container FFmpeg reads, with no picture.
-    let audio_only = file(&work, "audio.mp4");
+    // A Matroska file holding only subtitles: a container FFmpeg reads, with neither a
+    // picture nor sound (a file of sound alone is an audio record now).
+    let srt = file(&work, "only.srt");
+    std::fs::write(&srt, "1\n00:00:00,000 --> 00:00:02,000\n无画面\n").unwrap();
+    let subtitles_only = file(&work, "subtitles.mkv");
     ffmpeg(&[
-        "-f",
-        "lavfi",
         "-i",
-        "sine=duration=2",
-        "-c:a",
-        "aac",
-        audio_only.to_str().unwrap(),
+        srt.to_str().unwrap(),
+        subtitles_only.to_str().unwrap(),
     ]);
     let zip = {
         let mut bytes = b"PK\x03\x04".to_vec();
@@ -528,11 +527,11 @@ async fn bad_input_fails_the_clip_with_a_reason_and_keeps_the_original() {
         ),
         ("random bytes", random.clone(), "not a media file"),
         ("text", text, "not a media file: it is text"),
-        ("zip", zip, "not a video file: it is a ZIP archive"),
+        ("zip", zip, "not a recording: it is a ZIP archive"),
         (
-            "audio only",
-            std::fs::read(&audio_only).unwrap(),
-            "the file has no video stream",
+            "subtitles only",
+            std::fs::read(&subtitles_only).unwrap(),
+            "the file has neither a picture nor sound",
         ),
     ];
     let mut uploaded = Vec::new();

@@ -26,7 +26,10 @@ pub fn original_key(
 /// keys again and a clip never has two copies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DerivedKeys {
+    /// A video's viewing copy, or a sound recording's listening copy (AAC in MP4).
     pub view: String,
+    /// A photo's display copy (JPEG).
+    pub photo: String,
     pub subtitles: String,
     pub poster: String,
     pub track: String,
@@ -36,6 +39,7 @@ pub fn derived_keys(bureau: &BureauId, clip: ClipId) -> DerivedKeys {
     let base = format!("derived/{bureau}/{clip}");
     DerivedKeys {
         view: format!("{base}/view.mp4"),
+        photo: format!("{base}/view.jpg"),
         subtitles: format!("{base}/subtitles.vtt"),
         poster: format!("{base}/poster.jpg"),
         track: format!("{base}/track"),
@@ -51,8 +55,23 @@ pub fn track_key(bureau: &BureauId, clip: ClipId, version: i64) -> String {
 /// Where the watermarked copy made for a party's copy request lives:
 /// `derived/<bureau>/<clip>/copies/<request id>.mp4`, beside the clip's other outputs, so it
 /// is made again under the same key and goes when the clip's files are purged.
-pub fn copy_key(bureau: &BureauId, clip: ClipId, request: uuid::Uuid) -> String {
-    format!("derived/{bureau}/{clip}/copies/{request}.mp4")
+pub fn copy_key(
+    bureau: &BureauId,
+    clip: ClipId,
+    request: uuid::Uuid,
+    kind: Option<crate::records::RecordKind>,
+) -> String {
+    let extension = copy_extension(kind);
+    format!("derived/{bureau}/{clip}/copies/{request}.{extension}")
+}
+
+/// The file type of a record's copies: a photo's are JPEGs; a video's and a recording's are
+/// MP4 (sound alone in a recording's).
+pub fn copy_extension(kind: Option<crate::records::RecordKind>) -> &'static str {
+    match kind {
+        Some(crate::records::RecordKind::Photo) => "jpg",
+        _ => "mp4",
+    }
 }
 
 /// The original file's extension, lowercased, if it is short and plain enough to be useful
@@ -92,7 +111,7 @@ mod tests {
         let clip = ClipId::from_parts(1, [1; 10]);
         let request = uuid::Uuid::nil();
         assert_eq!(
-            copy_key(&bureau, clip, request),
+            copy_key(&bureau, clip, request, None),
             format!("derived/b1/{clip}/copies/{request}.mp4")
         );
     }

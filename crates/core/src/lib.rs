@@ -17,6 +17,7 @@ pub mod keys;
 pub mod login;
 pub mod media;
 pub mod naming;
+pub mod records;
 pub mod resumable;
 pub mod retention;
 pub mod roles;

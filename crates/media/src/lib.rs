@@ -1,6 +1,8 @@
 //! Custodian's FFmpeg adapter, on FFmpeg's libraries in-process through ffmpeg-next: what a
-//! file holds (`probe`), the viewing copy with time and place burned in (`transcode`), and
-//! the per-second thumbnails and frame timestamps the fingerprinter works from (`sample`).
+//! file holds (`probe`: a video, a sound recording or a photo, with a photo's EXIF), the
+//! viewing copy with time and place burned in (`transcode`: a video's MP4, a recording's
+//! listening copy and waveform, a photo's upright JPEG), and the per-second thumbnails and
+//! frame or packet timestamps the fingerprinter works from (`sample`).
 //! `worker` holds what the two media roles share around a job. Every FFmpeg entry point is
 //! blocking (run it on a blocking thread), reads the original from a
 //! local file and never writes to it, stops when its `StopFlag` is raised or its deadline
@@ -11,6 +13,7 @@
 //! the job's work directory with no network, a seccomp filter, landlock and resource limits.
 //! A child that crashes or goes over a limit is one failed clip, never a failed server.
 
+mod photo_exif;
 mod probe;
 mod sample;
 pub mod sandbox;
@@ -205,6 +208,13 @@ fn init() {
 /// reference may make it open another), and a refusal says what the file looks like.
 fn open_input(path: &Path, stop: &StopFlag) -> Result<ffmpeg::format::context::Input, MediaError> {
     init();
+    // FFmpeg's MOV demuxer opens a HEIC photo and finds nothing in it; say what it is instead.
+    if sniff_file(path) == Some(container::Looks::Heic) {
+        return Err(MediaError::NotVideo(container::refusal(
+            container::Looks::Heic,
+            None,
+        )));
+    }
     let mut options = ffmpeg::Dictionary::new();
     options.set("format_whitelist", &container::format_whitelist());
     options.set("protocol_whitelist", "file");
@@ -225,6 +235,19 @@ fn open_input(path: &Path, stop: &StopFlag) -> Result<ffmpeg::format::context::I
         Err(_) if stop.should_stop() => Err(MediaError::Stopped(stop.started.elapsed())),
         Err(_) => Err(MediaError::NotVideo(explain_refusal(path))),
     }
+}
+
+/// What the first bytes of `path` look like, if it can be read.
+pub fn sniff_file(path: &Path) -> Option<container::Looks> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(container::SNIFF_BYTES);
+    std::fs::File::open(path)
+        .and_then(|file| {
+            file.take(container::SNIFF_BYTES as u64)
+                .read_to_end(&mut head)
+        })
+        .ok()?;
+    Some(container::sniff(&head))
 }
 
 /// Why FFmpeg could not open `path` as an accepted container, from its first bytes.

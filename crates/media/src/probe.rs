@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
+use custodian_core::records::RecordKind;
 use ffmpeg_next as ffmpeg;
 use ffmpeg_next::media::Type as Medium;
 
@@ -21,6 +22,10 @@ pub struct VideoInfo {
     /// The display rotation as ffprobe and the display matrix state it (counter-clockwise
     /// degrees the coded picture is turned for display): 0, 90, 180 or 270.
     pub rotation: u32,
+    /// Whether the picture is also flipped left to right for display, after the rotation (a
+    /// photo's EXIF orientation 2, 4, 5 or 7: a front camera's mirror image).
+    #[serde(default)]
+    pub mirrored: bool,
 }
 
 impl VideoInfo {
@@ -48,12 +53,19 @@ pub struct MediaInfo {
     pub duration_seconds: Option<f64>,
     /// When the file's first stream starts; every timestamp is reported relative to it.
     pub start_seconds: f64,
-    pub video: VideoInfo,
+    /// What the file is: a video, a recording of sound only, or a still photo.
+    pub kind: RecordKind,
+    /// The picture; absent for a sound recording.
+    pub video: Option<VideoInfo>,
     pub audio: Option<AudioInfo>,
     /// The container's `creation_time` tag, when the camera wrote one.
     pub creation_time: Option<DateTime<Utc>>,
-    /// The raw ISO 6709 `location` tag, when present.
+    /// The raw ISO 6709 `location` tag, when present (for a photo, its EXIF GPS position).
     pub location: Option<String>,
+    /// Why a photo's EXIF could not be read, when it is there but damaged: a finding, never
+    /// a refusal (the picture is the record).
+    #[serde(default)]
+    pub exif_problem: Option<String>,
 }
 
 impl MediaInfo {
@@ -64,8 +76,33 @@ impl MediaInfo {
             .and_then(custodian_core::media::parse_iso6709)
     }
 
+    /// The picture, for the jobs that need one.
+    pub fn picture(&self) -> Result<&VideoInfo, MediaError> {
+        self.video
+            .as_ref()
+            .ok_or_else(|| MediaError::NotVideo("the file has no picture".into()))
+    }
+
+    /// The sound, for the jobs that need it.
+    pub fn sound(&self) -> Result<&AudioInfo, MediaError> {
+        self.audio
+            .as_ref()
+            .ok_or_else(|| MediaError::NotVideo("the file has no sound".into()))
+    }
+
     pub(crate) fn check(&self, limits: &Limits) -> Result<(), MediaError> {
-        let (w, h) = (self.video.width, self.video.height);
+        if let Some(duration) = self.duration_seconds {
+            if duration > limits.max_duration_seconds {
+                return Err(MediaError::OverLimit(format!(
+                    "duration {duration:.0} s is longer than the {:.0} s allowed",
+                    limits.max_duration_seconds
+                )));
+            }
+        }
+        let Some(video) = &self.video else {
+            return Ok(());
+        };
+        let (w, h) = (video.width, video.height);
         if w == 0 || h == 0 {
             return Err(MediaError::Undecodable(format!(
                 "the video stream has no picture size ({w}x{h})"
@@ -81,14 +118,6 @@ impl MediaInfo {
                 limits.max_width, limits.max_height
             )));
         }
-        if let Some(duration) = self.duration_seconds {
-            if duration > limits.max_duration_seconds {
-                return Err(MediaError::OverLimit(format!(
-                    "duration {duration:.0} s is longer than the {:.0} s allowed",
-                    limits.max_duration_seconds
-                )));
-            }
-        }
         Ok(())
     }
 }
@@ -96,32 +125,70 @@ impl MediaInfo {
 /// Reads what `path` holds without decoding it.
 pub fn probe(path: &Path, stop: &StopFlag) -> Result<MediaInfo, MediaError> {
     let input = open_input(path, stop)?;
-    describe(&input)
+    describe_file(path, &input)
 }
 
+/// What the open `input` of `path` holds; for a photo, with what its EXIF says: when and
+/// where it was taken and which way up it is.
+pub(crate) fn describe_file(
+    path: &Path,
+    input: &ffmpeg::format::context::Input,
+) -> Result<MediaInfo, MediaError> {
+    let mut info = describe(input)?;
+    if info.kind == RecordKind::Photo {
+        let exif = crate::photo_exif::read(path);
+        if let Some(video) = &mut info.video {
+            let (rotation, mirrored) = exif.upright();
+            video.rotation = rotation;
+            video.mirrored = mirrored;
+        }
+        info.creation_time = exif.taken_at.or(info.creation_time);
+        info.location = exif
+            .position
+            .map(|p| format!("{:+.6}{:+.6}/", p.latitude, p.longitude))
+            .or(info.location);
+        info.exif_problem = exif.problem;
+    }
+    Ok(info)
+}
+
+/// FFmpeg's demuxers of single still pictures.
+const STILL_DEMUXERS: &[&str] = &["jpeg_pipe", "png_pipe"];
+
 pub(crate) fn describe(input: &ffmpeg::format::context::Input) -> Result<MediaInfo, MediaError> {
-    let video_stream = input
-        .streams()
-        .best(Medium::Video)
-        .ok_or_else(|| MediaError::NotVideo("the file has no video stream".into()))?;
-    let parameters = video_stream.parameters();
-    let (width, height) = unsafe {
+    // A picture worth the name: not the cover art an MP3 or M4A carries, and with a size.
+    let video_stream = input.streams().best(Medium::Video).filter(|stream| {
+        let attached = stream
+            .disposition()
+            .contains(ffmpeg::format::stream::Disposition::ATTACHED_PIC);
         // SAFETY: the parameters belong to a stream of the open input and outlive this read.
-        let raw = parameters.as_ptr();
-        ((*raw).width.max(0) as u32, (*raw).height.max(0) as u32)
-    };
-    let rate = video_stream.avg_frame_rate();
-    let frame_rate = (rate.numerator() > 0 && rate.denominator() > 0)
-        .then(|| f64::from(rate))
-        .filter(|r| r.is_finite() && *r > 0.0 && *r < 1000.0);
-    let video = VideoInfo {
-        index: video_stream.index(),
-        codec: parameters.id().name().to_owned(),
-        width,
-        height,
-        frame_rate,
-        rotation: rotation_of(&video_stream),
-    };
+        let sized = unsafe {
+            let raw = stream.parameters().as_ptr();
+            (*raw).width > 0 && (*raw).height > 0
+        };
+        !attached && sized
+    });
+    let video = video_stream.as_ref().map(|video_stream| {
+        let parameters = video_stream.parameters();
+        let (width, height) = unsafe {
+            // SAFETY: as above.
+            let raw = parameters.as_ptr();
+            ((*raw).width.max(0) as u32, (*raw).height.max(0) as u32)
+        };
+        let rate = video_stream.avg_frame_rate();
+        let frame_rate = (rate.numerator() > 0 && rate.denominator() > 0)
+            .then(|| f64::from(rate))
+            .filter(|r| r.is_finite() && *r > 0.0 && *r < 1000.0);
+        VideoInfo {
+            index: video_stream.index(),
+            codec: parameters.id().name().to_owned(),
+            width,
+            height,
+            frame_rate,
+            rotation: rotation_of(video_stream),
+            mirrored: false,
+        }
+    });
     let audio = input.streams().best(Medium::Audio).map(|stream| {
         let parameters = stream.parameters();
         let (sample_rate, channels) = unsafe {
@@ -147,24 +214,37 @@ pub(crate) fn describe(input: &ffmpeg::format::context::Input) -> Result<MediaIn
         start as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE)
     };
     let tag = |name: &str| {
-        input
-            .metadata()
-            .get(name)
-            .map(str::to_owned)
-            .or_else(|| video_stream.metadata().get(name).map(str::to_owned))
+        input.metadata().get(name).map(str::to_owned).or_else(|| {
+            video_stream
+                .as_ref()
+                .and_then(|s| s.metadata().get(name).map(str::to_owned))
+        })
+    };
+    let container = input.format().name().to_owned();
+    let kind = match (&video, &audio) {
+        (Some(_), _) if STILL_DEMUXERS.contains(&container.as_str()) => RecordKind::Photo,
+        (Some(_), _) => RecordKind::Video,
+        (None, Some(_)) => RecordKind::Audio,
+        (None, None) => {
+            return Err(MediaError::NotVideo(
+                "the file has neither a picture nor sound".into(),
+            ))
+        }
     };
     let creation_time = tag("creation_time")
         .and_then(|text| DateTime::parse_from_rfc3339(text.trim()).ok())
         .map(|t| t.with_timezone(&Utc));
     let location = tag("location").or_else(|| tag("location-eng"));
     Ok(MediaInfo {
-        container: input.format().name().to_owned(),
+        container,
         duration_seconds,
         start_seconds,
+        kind,
         video,
         audio,
         creation_time,
         location,
+        exif_problem: None,
     })
 }
 

@@ -1,6 +1,8 @@
 //! The fingerprinter's view of a clip: a 32×32 grey thumbnail hashed once per second of the
 //! clip's own timeline, and the presentation time of every video frame (from the packets, so
-//! frames the decoder skips still count) for the continuity checks.
+//! frames the decoder skips still count) for the continuity checks. A photo is one picture
+//! (one hash); a sound recording has no picture, and its continuity is checked on the
+//! timestamps of its audio packets.
 
 use std::path::Path;
 
@@ -8,7 +10,7 @@ use custodian_core::media::phash::{phash, HASH_SIDE};
 use ffmpeg_next as ffmpeg;
 use ffmpeg_next::software::scaling;
 
-use crate::probe::{describe, MediaInfo};
+use crate::probe::{describe_file, MediaInfo};
 use crate::{ffmpeg_error, open_input, Limits, MediaError, StopFlag};
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -21,15 +23,21 @@ pub struct Sampling {
     /// order the file stores them.
     pub frame_times: Vec<f64>,
     pub decoded_frames: u64,
+    /// How far apart the timestamps should be: one frame (video), one packet (sound).
+    #[serde(default)]
+    pub interval_seconds: Option<f64>,
 }
 
 /// Decodes the clip's video once, cheaply: no loop filter and no non-reference frames,
 /// which a 32×32 thumbnail cannot tell apart anyway.
 pub fn sample(path: &Path, limits: &Limits, stop: &StopFlag) -> Result<Sampling, MediaError> {
     let mut input = open_input(path, stop)?;
-    let info = describe(&input)?;
+    let info = describe_file(path, &input)?;
     info.check(limits)?;
-    let index = info.video.index;
+    let Some(picture) = info.video.clone() else {
+        return sample_sound(input, info, stop);
+    };
+    let index = picture.index;
     let time_base = input
         .stream(index)
         .map(|s| s.time_base())
@@ -51,9 +59,10 @@ pub fn sample(path: &Path, limits: &Limits, stop: &StopFlag) -> Result<Sampling,
         count: 0,
         ..Default::default()
     });
-    let mut decoder = context.decoder().video().map_err(|e| {
-        MediaError::Undecodable(format!("no decoder for {}: {e}", info.video.codec))
-    })?;
+    let mut decoder = context
+        .decoder()
+        .video()
+        .map_err(|e| MediaError::Undecodable(format!("no decoder for {}: {e}", picture.codec)))?;
     decoder.skip_loop_filter(ffmpeg::Discard::All);
     decoder.skip_frame(ffmpeg::Discard::NonReference);
 
@@ -91,7 +100,7 @@ pub fn sample(path: &Path, limits: &Limits, stop: &StopFlag) -> Result<Sampling,
         return Err(MediaError::Undecodable(format!(
             "{} packets of {} video, none decoded ({decode_errors} refused)",
             frame_times.len(),
-            info.video.codec
+            picture.codec
         )));
     }
     Ok(Sampling {
@@ -99,6 +108,76 @@ pub fn sample(path: &Path, limits: &Limits, stop: &StopFlag) -> Result<Sampling,
         hashes: state.hashes,
         frame_times,
         decoded_frames: state.decoded,
+        interval_seconds: picture.frame_rate.map(|fps| 1.0 / fps),
+    })
+}
+
+/// A sound recording: every audio packet's time, and that its sound decodes.
+fn sample_sound(
+    mut input: ffmpeg::format::context::Input,
+    info: MediaInfo,
+    stop: &StopFlag,
+) -> Result<Sampling, MediaError> {
+    let sound = info.sound()?.clone();
+    let stream = input
+        .stream(sound.index)
+        .ok_or_else(|| MediaError::NotVideo("audio stream vanished".into()))?;
+    let tb = f64::from(stream.time_base());
+    if !(tb.is_finite() && tb > 0.0) {
+        return Err(MediaError::NotVideo(format!(
+            "audio time base {} is unusable",
+            stream.time_base()
+        )));
+    }
+    let mut decoder = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
+        .map_err(ffmpeg_error("reading the audio stream's parameters"))?
+        .decoder()
+        .audio()
+        .map_err(|e| MediaError::Undecodable(format!("no decoder for {}: {e}", sound.codec)))?;
+    let origin = (info.start_seconds / tb).round() as i64;
+    let mut frame_times = Vec::new();
+    let mut durations = Vec::new();
+    let mut decoded = 0u64;
+    let mut frame = ffmpeg::frame::Audio::empty();
+    for (stream, packet) in input.packets() {
+        stop.check()?;
+        if stream.index() != sound.index {
+            continue;
+        }
+        if let Some(ts) = packet.pts().or(packet.dts()) {
+            frame_times.push((ts - origin) as f64 * tb);
+        }
+        if packet.duration() > 0 {
+            durations.push(packet.duration() as f64 * tb);
+        }
+        if decoder.send_packet(&packet).is_ok() {
+            while decoder.receive_frame(&mut frame).is_ok() {
+                decoded += 1;
+            }
+        }
+    }
+    stop.check()?;
+    if decoder.send_eof().is_ok() {
+        while decoder.receive_frame(&mut frame).is_ok() {
+            decoded += 1;
+        }
+    }
+    if decoded == 0 {
+        return Err(MediaError::Undecodable(format!(
+            "{} packets of {} sound, none decoded",
+            frame_times.len(),
+            sound.codec
+        )));
+    }
+    // The usual packet length: the median, so one short last packet does not set it.
+    durations.sort_by(f64::total_cmp);
+    let interval_seconds = durations.get(durations.len() / 2).copied();
+    Ok(Sampling {
+        info,
+        hashes: Vec::new(),
+        frame_times,
+        decoded_frames: decoded,
+        interval_seconds,
     })
 }
 

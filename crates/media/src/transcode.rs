@@ -2,6 +2,9 @@
 //! local time drawn on every frame (drawtext) and place, coordinates, device and officer
 //! burned in per second (libass, from the same cues as the WebVTT sidecar), encoded H.264 +
 //! AAC in an MP4 with its index first (faststart); and a poster JPEG of the same picture.
+//! A sound recording gets a listening copy instead (AAC in MP4) with a waveform for its
+//! poster, and a photograph an upright, scaled JPEG with the same text burned in and a
+//! thumbnail for its poster.
 
 use std::path::{Path, PathBuf};
 
@@ -9,8 +12,9 @@ use ffmpeg_next as ffmpeg;
 use ffmpeg_next::{codec, encoder, filter, format, frame, Dictionary, Packet, Rational};
 
 use custodian_core::media::{ClockLayout, MIN_COPY_HEIGHT};
+use custodian_core::records::RecordKind;
 
-use crate::probe::{describe, MediaInfo};
+use crate::probe::MediaInfo;
 use crate::{ffmpeg_error, open_input, Limits, MediaError, StopFlag};
 
 /// How to make one viewing copy. The text files are written by the caller; only their paths
@@ -116,8 +120,13 @@ pub fn transcode(
         }
     }
     let mut input = open_input(input_path, stop)?;
-    let info = describe(&input)?;
+    let info = crate::probe::describe_file(input_path, &input)?;
     info.check(limits)?;
+    match info.kind {
+        RecordKind::Audio => return transcode_sound(input, info, plan, stop),
+        RecordKind::Photo => return render_photo(input, info, plan, stop),
+        RecordKind::Video | RecordKind::Document => {}
+    }
     let mut output =
         format::output_as(&plan.output, "mp4").map_err(ffmpeg_error("creating the MP4"))?;
     let global_header = output
@@ -180,7 +189,7 @@ pub fn transcode(
     if !decoded_any {
         return Err(MediaError::Undecodable(format!(
             "no picture decoded from {} video",
-            info.video.codec
+            info.picture()?.codec
         )));
     }
     if let Some(lane) = &mut audio {
@@ -197,6 +206,114 @@ pub fn transcode(
         duration_seconds: video
             .last_seconds
             .map_or(0.0, |s| s + video.frame_interval_seconds),
+        info,
+    })
+}
+
+/// The listening copy of a sound recording: AAC in an MP4 (what every browser plays), with a
+/// waveform of the whole recording as its poster.
+fn transcode_sound(
+    mut input: format::context::Input,
+    info: MediaInfo,
+    plan: &TranscodePlan,
+    stop: &StopFlag,
+) -> Result<TranscodeReport, MediaError> {
+    let sound = info.sound()?.clone();
+    let mut output =
+        format::output_as(&plan.output, "mp4").map_err(ffmpeg_error("creating the MP4"))?;
+    let global_header = output
+        .format()
+        .flags()
+        .contains(format::Flags::GLOBAL_HEADER);
+    let mut lane = AudioLane::open(&input, sound.index, &mut output, global_header)
+        .map_err(|e| MediaError::Undecodable(format!("{} sound: {e}", sound.codec)))?;
+    lane.draw_waveform()?;
+    let mut options = Dictionary::new();
+    options.set("movflags", "+faststart");
+    output
+        .write_header_with(options)
+        .map_err(ffmpeg_error("writing the MP4 header"))?;
+    lane.out_time_base = output
+        .stream(lane.out_index)
+        .map(|s| s.time_base())
+        .unwrap_or(lane.out_time_base);
+    let origin = origin_in(info.start_seconds, lane.in_time_base);
+    for (stream, mut packet) in input.packets() {
+        stop.check()?;
+        if stream.index() == lane.in_index {
+            shift(&mut packet, origin);
+            lane.push_packet(&packet, &mut output)?;
+        }
+    }
+    stop.check()?;
+    lane.finish(&mut output)?;
+    if lane.samples == 0 {
+        return Err(MediaError::Undecodable(format!(
+            "no sound decoded from {} audio",
+            sound.codec
+        )));
+    }
+    output
+        .write_trailer()
+        .map_err(ffmpeg_error("finishing the MP4"))?;
+    lane.write_waveform(&plan.poster)?;
+    Ok(TranscodeReport {
+        width: 0,
+        height: 0,
+        frames: 0,
+        audio: true,
+        duration_seconds: lane.samples as f64 / f64::from(AUDIO_RATE),
+        info,
+    })
+}
+
+/// The longest side of a photo's thumbnail (its poster), in pixels.
+const THUMBNAIL_HEIGHT: u32 = 240;
+
+/// A photograph's display copy: turned upright by its EXIF orientation, scaled, with the
+/// same clock, place, device and officer burned in as a video's copy, as a JPEG; and a
+/// thumbnail of it as the poster.
+fn render_photo(
+    mut input: format::context::Input,
+    info: MediaInfo,
+    plan: &TranscodePlan,
+    stop: &StopFlag,
+) -> Result<TranscodeReport, MediaError> {
+    // The lane's encoder is never fed: a photo's copy is one filtered frame written as JPEG.
+    let mut scratch = format::output_as(&plan.output.with_extension("unused.mp4"), "mp4")
+        .map_err(ffmpeg_error("setting up the photo's filters"))?;
+    let mut lane = VideoLane::open(&input, &info, plan, &mut scratch, false)?;
+    let mut picture = None;
+    for (stream, packet) in input.packets() {
+        stop.check()?;
+        if stream.index() != lane.in_index {
+            continue;
+        }
+        if lane.decoder.send_packet(&packet).is_ok() {
+            picture = lane.first_filtered()?;
+        }
+        if picture.is_some() {
+            break;
+        }
+    }
+    if picture.is_none() {
+        let _ = lane.decoder.send_eof();
+        picture = lane.first_filtered()?;
+    }
+    let picture = picture.ok_or_else(|| {
+        MediaError::Undecodable(format!(
+            "no picture decoded from the {} photo",
+            info.picture().map(|p| p.codec.as_str()).unwrap_or("?")
+        ))
+    })?;
+    write_jpeg(&picture, &plan.output, picture.height())?;
+    write_jpeg(&picture, &plan.poster, THUMBNAIL_HEIGHT)?;
+    Ok(TranscodeReport {
+        width: picture.width(),
+        height: picture.height(),
+        frames: 1,
+        audio: false,
+        duration_seconds: 0.0,
         info,
     })
 }
@@ -252,8 +369,9 @@ impl VideoLane {
         output: &mut format::context::Output,
         global_header: bool,
     ) -> Result<Self, MediaError> {
+        let picture = info.picture()?;
         let stream = input
-            .stream(info.video.index)
+            .stream(picture.index)
             .ok_or_else(|| MediaError::NotVideo("video stream vanished".into()))?;
         let in_time_base = stream.time_base();
         let mut context = codec::context::Context::from_parameters(stream.parameters())
@@ -264,7 +382,7 @@ impl VideoLane {
             ..Default::default()
         });
         let decoder = context.decoder().video().map_err(|e| {
-            MediaError::Undecodable(format!("no decoder for {}: {e}", info.video.codec))
+            MediaError::Undecodable(format!("no decoder for {}: {e}", picture.codec))
         })?;
         let aspect = decoder.aspect_ratio();
         let sample_aspect = if aspect.numerator() > 0 && aspect.denominator() > 0 {
@@ -272,19 +390,12 @@ impl VideoLane {
         } else {
             1.0
         };
-        let (display_w, display_h) = info.video.display_size();
+        let (display_w, display_h) = picture.display_size();
         let (width, height) = output_size(display_w, display_h, sample_aspect, plan.max_height);
 
-        let fps = info.video.frame_rate.unwrap_or(30.0);
+        let fps = picture.frame_rate.unwrap_or(30.0);
         let frame_interval_seconds = 1.0 / fps;
-        let graph = video_graph(
-            &decoder,
-            in_time_base,
-            info.video.rotation,
-            width,
-            height,
-            plan,
-        )?;
+        let graph = video_graph(&decoder, in_time_base, picture, width, height, plan)?;
 
         let x264 = encoder::find_by_name("libx264").ok_or(MediaError::Ffmpeg {
             operation: "finding libx264",
@@ -324,7 +435,7 @@ impl VideoLane {
         let frame_interval =
             ((frame_interval_seconds / f64::from(in_time_base)).round() as i64).max(1);
         Ok(Self {
-            in_index: info.video.index,
+            in_index: picture.index,
             in_time_base,
             decoder,
             graph,
@@ -378,6 +489,35 @@ impl VideoLane {
             .map_err(ffmpeg_error("flushing libx264"))?;
         self.drain_encoder(output)?;
         Ok(decoded)
+    }
+
+    /// The first picture out of the filters, for a photo: decoded, turned, scaled, labelled.
+    fn first_filtered(&mut self) -> Result<Option<frame::Video>, MediaError> {
+        let mut decoded = frame::Video::empty();
+        while self.decoder.receive_frame(&mut decoded).is_ok() {
+            decoded.set_pts(Some(0));
+            let mut source = self.graph.get("in").ok_or(MediaError::Ffmpeg {
+                operation: "feeding the photo's filters",
+                source: ffmpeg::Error::Bug,
+            })?;
+            source
+                .source()
+                .add(&decoded)
+                .map_err(ffmpeg_error("feeding the photo's filters"))?;
+            source
+                .source()
+                .flush()
+                .map_err(ffmpeg_error("flushing the photo's filters"))?;
+            let mut filtered = frame::Video::empty();
+            let mut sink = self.graph.get("out").ok_or(MediaError::Ffmpeg {
+                operation: "reading the photo's filters",
+                source: ffmpeg::Error::Bug,
+            })?;
+            if sink.sink().frame(&mut filtered).is_ok() {
+                return Ok(Some(filtered));
+            }
+        }
+        Ok(None)
     }
 
     fn drain_decoder(
@@ -459,7 +599,7 @@ impl VideoLane {
 fn video_graph(
     decoder: &ffmpeg::decoder::Video,
     time_base: Rational,
-    rotation: u32,
+    picture: &crate::VideoInfo,
     width: u32,
     height: u32,
     plan: &TranscodePlan,
@@ -506,12 +646,15 @@ fn video_graph(
     let clock = ClockLayout::sized(width, height, two_lines);
     let margin = clock.margin;
     let mut chain = Vec::new();
-    match rotation {
+    match picture.rotation {
         // `rotation` is counter-clockwise, as ffprobe states it.
         90 => chain.push("transpose=cclock".to_owned()),
         180 => chain.push("hflip,vflip".to_owned()),
         270 => chain.push("transpose=clock".to_owned()),
         _ => {}
+    }
+    if picture.mirrored {
+        chain.push("hflip".to_owned());
     }
     chain.push(format!("scale={width}:{height}"));
     chain.push("setsar=1".to_owned());
@@ -552,11 +695,20 @@ fn video_graph(
 
 /// The poster: one frame of the copy as a JPEG (MJPEG wants full-range 4:2:0).
 fn write_poster(picture: &frame::Video, path: &Path) -> Result<(), MediaError> {
-    let (width, height) = (picture.width(), picture.height());
+    write_jpeg(picture, path, picture.height())
+}
+
+/// `picture` as a JPEG at most `max_height` lines high (never larger), shape kept.
+fn write_jpeg(picture: &frame::Video, path: &Path, max_height: u32) -> Result<(), MediaError> {
+    let (in_width, in_height) = (picture.width(), picture.height());
+    let height = in_height.min(max_height).max(2) & !1;
+    let width = ((u64::from(in_width) * u64::from(height) / u64::from(in_height.max(1))) as u32)
+        .max(2)
+        & !1;
     let mut scaler = ffmpeg::software::scaling::Context::get(
         picture.format(),
-        width,
-        height,
+        in_width,
+        in_height,
         format::Pixel::YUVJ420P,
         width,
         height,
@@ -616,9 +768,15 @@ struct AudioLane {
     encoder: encoder::Audio,
     out_index: usize,
     out_time_base: Rational,
+    /// Samples encoded into the copy, at `AUDIO_RATE`: the copy's length.
+    samples: u64,
+    /// A sound recording's waveform, drawn from the same decoded frames.
+    wave: Option<filter::Graph>,
 }
 
 const AUDIO_RATE: i32 = 48_000;
+/// The waveform poster's size: wide and low, as a recorder's display shows it.
+const WAVEFORM_SIZE: (u32, u32) = (960, 240);
 
 impl AudioLane {
     fn open(
@@ -725,7 +883,91 @@ impl AudioLane {
             encoder,
             out_index,
             out_time_base: Rational(1, AUDIO_RATE),
+            samples: 0,
+            wave: None,
         })
+    }
+
+    /// Draws the waveform of everything decoded from now on (`write_waveform` at the end).
+    fn draw_waveform(&mut self) -> Result<(), MediaError> {
+        let in_layout = if self.decoder.channel_layout().bits() != 0 {
+            self.decoder.channel_layout()
+        } else {
+            ffmpeg::ChannelLayout::default(i32::from(self.decoder.channels().max(1)))
+        };
+        let args = format!(
+            "time_base={}/{}:sample_rate={}:sample_fmt={}:channel_layout=0x{:x}",
+            self.in_time_base.numerator(),
+            self.in_time_base.denominator(),
+            self.decoder.rate(),
+            self.decoder.format().name(),
+            in_layout.bits()
+        );
+        let mut graph = filter::Graph::new();
+        let find = |name: &'static str| {
+            filter::find(name).ok_or(MediaError::Ffmpeg {
+                operation: "finding the waveform filters",
+                source: ffmpeg::Error::FilterNotFound,
+            })
+        };
+        graph
+            .add(&find("abuffer")?, "in", &args)
+            .map_err(ffmpeg_error("setting up the waveform"))?;
+        graph
+            .add(&find("buffersink")?, "out", "")
+            .map_err(ffmpeg_error("setting up the waveform"))?;
+        let (width, height) = WAVEFORM_SIZE;
+        graph
+            .output("in", 0)
+            .and_then(|parser| parser.input("out", 0))
+            .and_then(|parser| {
+                parser.parse(&format!(
+                    "aformat=channel_layouts=mono,showwavespic=s={width}x{height}:colors=0x1d4ed8,format=rgba"
+                ))
+            })
+            .map_err(ffmpeg_error("building the waveform filters"))?;
+        graph
+            .validate()
+            .map_err(ffmpeg_error("checking the waveform filters"))?;
+        self.wave = Some(graph);
+        Ok(())
+    }
+
+    /// Writes the waveform (drawn on white) as a JPEG, once every frame was decoded.
+    fn write_waveform(&mut self, path: &Path) -> Result<(), MediaError> {
+        let Some(graph) = &mut self.wave else {
+            return Ok(());
+        };
+        if let Some(mut source) = graph.get("in") {
+            source
+                .source()
+                .flush()
+                .map_err(ffmpeg_error("flushing the waveform"))?;
+        }
+        let mut picture = frame::Video::empty();
+        let drawn = graph
+            .get("out")
+            .is_some_and(|mut sink| sink.sink().frame(&mut picture).is_ok());
+        if !drawn {
+            return Err(MediaError::Ffmpeg {
+                operation: "drawing the waveform",
+                source: ffmpeg::Error::Bug,
+            });
+        }
+        // showwavespic draws on a transparent picture: put it on white.
+        let stride = picture.stride(0);
+        let (width, height) = (picture.width() as usize, picture.height() as usize);
+        let data = picture.data_mut(0);
+        for row in 0..height {
+            for pixel in data[row * stride..row * stride + width * 4].chunks_exact_mut(4) {
+                let alpha = u32::from(pixel[3]);
+                for channel in &mut pixel[..3] {
+                    *channel = ((u32::from(*channel) * alpha + 255 * (255 - alpha)) / 255) as u8;
+                }
+                pixel[3] = 255;
+            }
+        }
+        write_poster(&picture, path)
     }
 
     fn push_packet(
@@ -760,6 +1002,10 @@ impl AudioLane {
         while self.decoder.receive_frame(&mut decoded).is_ok() {
             let ts = decoded.timestamp();
             decoded.set_pts(ts);
+            if let Some(mut source) = self.wave.as_mut().and_then(|g| g.get("in")) {
+                // A frame the waveform cannot take only leaves it short.
+                let _ = source.source().add(&decoded);
+            }
             if let Some(mut source) = self.graph.get("in") {
                 if source.source().add(&decoded).is_err() {
                     // A frame whose format changed mid-stream: dropped, like a damaged packet.
@@ -780,6 +1026,7 @@ impl AudioLane {
             if sink.sink().frame(&mut filtered).is_err() {
                 return Ok(());
             }
+            self.samples += filtered.samples() as u64;
             self.encoder
                 .send_frame(&filtered)
                 .map_err(ffmpeg_error("encoding audio"))?;

@@ -79,20 +79,26 @@ impl From<&MediaJobArgs> for Confinement {
 impl MediaInfo {
     /// What probing said, as the catalogue keeps it.
     pub fn facts(&self) -> MediaFacts {
+        let video = self.video.as_ref();
         MediaFacts {
             container: Some(self.container.clone()),
             duration_seconds: self.duration_seconds,
-            width: Some(self.video.width),
-            height: Some(self.video.height),
-            video_codec: Some(self.video.codec.clone()),
+            width: video.map(|v| v.width),
+            height: video.map(|v| v.height),
+            video_codec: video.map(|v| v.codec.clone()),
             audio_codec: self.audio.as_ref().map(|a| a.codec.clone()),
-            frame_rate: self.video.frame_rate,
-            rotation: Some(self.video.rotation),
+            frame_rate: video.and_then(|v| v.frame_rate),
+            rotation: video.map(|v| v.rotation),
             creation_time: self.creation_time,
             // Decided with the declared time, by the worker that records the facts.
             time_source: None,
             file_latitude: self.coordinates().map(|c| c.latitude),
             file_longitude: self.coordinates().map(|c| c.longitude),
+            kind: Some(self.kind),
+            audio_channels: self.audio.as_ref().map(|a| u32::from(a.channels)),
+            audio_sample_rate: self.audio.as_ref().map(|a| a.sample_rate),
+            page_count: None,
+            content_text: None,
         }
     }
 }

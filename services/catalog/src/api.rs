@@ -14,6 +14,7 @@ use custodian_core::cases::{CaseError, CaseState, TeamShortfall};
 use custodian_core::classification::Classification;
 use custodian_core::deadlines::{local_date, upload_deadlines, Deadline, DeadlineKind};
 use custodian_core::naming::NameParts;
+use custodian_core::records::{RecordKind, Stage};
 use custodian_core::roles::{Action, RecordedBy};
 use custodian_core::{ClipId, ClipState, LocalId};
 use custodian_platform::catalogue::{
@@ -30,7 +31,7 @@ pub const MAX_PAGE: i64 = 500;
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(one, classify, set_confidentiality, categories, list, create_case, list_cases, case, link_clips, close_case, file_case, register_device, devices,
+    paths(one, classify, set_confidentiality, categories, record_types, list, create_case, list_cases, case, link_clips, close_case, file_case, register_device, devices,
         register_team, teams,
         crate::media_api::view, crate::media_api::subtitles, crate::media_api::poster, crate::media_api::similar),
     modifiers(&BearerSecurity),
@@ -56,6 +57,7 @@ pub fn router(catalog: Arc<Catalog>) -> Router {
         .route("/v1/clips/{id}/poster", get(crate::media_api::poster))
         .route("/v1/clips/{id}/similar", get(crate::media_api::similar))
         .route("/v1/categories", get(categories))
+        .route("/v1/record-types", get(record_types))
         .route("/v1/cases", post(create_case).get(list_cases))
         .route("/v1/cases/{id}", get(case))
         .route("/v1/cases/{id}/clips", post(link_clips))
@@ -232,6 +234,9 @@ struct ClassifyBody {
     /// The party (当事人, art. 12 (3)), up to 200 characters.
     #[schema(max_length = 200)]
     party: Option<String>,
+    /// A text record's type (送达回证, 询问笔录, ...), one of the configured document types
+    /// (`GET /v1/record-types`): the record is a document from then on, a scanned page too.
+    document_type: Option<String>,
 }
 
 #[utoipa::path(
@@ -301,6 +306,18 @@ async fn classify(
     )
     .and_then(|c| c.with_matter_and_party(body.matter.as_deref(), body.party.as_deref()))
     .map_err(invalid)?;
+    let document_type = body
+        .document_type
+        .as_deref()
+        .map(|t| catalog.rules.records.document_type(t))
+        .transpose()
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-classification",
+                e.to_string(),
+            )
+        })?;
     let name = catalog.rules.names.render(&NameParts {
         device: clip.device.as_str(),
         officer: clip.officer.as_str(),
@@ -322,6 +339,13 @@ async fn classify(
             at,
         )
         .await?;
+    if let Some(document_type) = &document_type {
+        catalog
+            .ports
+            .catalogue
+            .set_document_type(&caller.bureau, id, document_type)
+            .await?;
+    }
     tracing::info!(clip_id = %id, category = %classification.category, by = %caller.name(), "clip classified");
     one(State(catalog), Extension(caller), Path(id.to_string())).await
 }
@@ -337,6 +361,59 @@ async fn classify(
 )]
 async fn categories(State(catalog): State<Arc<Catalog>>) -> Json<Vec<String>> {
     Json(catalog.rules.categories.list().to_vec())
+}
+
+/// The record types a bureau works with.
+#[derive(Serialize, utoipa::ToSchema)]
+struct RecordTypes {
+    kinds: Vec<RecordKind>,
+    /// Each document type with the enforcement stage it belongs to.
+    document_types: Vec<DocumentTypeView>,
+    case_types: Vec<CaseTypeView>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct DocumentTypeView {
+    name: String,
+    stage: Stage,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct CaseTypeView {
+    name: String,
+    /// What its case file must hold before filing; each entry is met by any one of its types.
+    requires: Vec<custodian_core::records::Requirement>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/record-types",
+    tag = "catalogue",
+    responses(
+        (status = 200, description = "record kinds, document types by stage, and what each case type's file must hold (art. 18)", body = RecordTypes),
+    ),
+    security(("bearer" = []))
+)]
+async fn record_types(State(catalog): State<Arc<Catalog>>) -> Json<RecordTypes> {
+    let rules = &catalog.rules.records;
+    Json(RecordTypes {
+        kinds: RecordKind::ALL.to_vec(),
+        document_types: rules
+            .document_types()
+            .map(|(name, stage)| DocumentTypeView {
+                name: name.to_owned(),
+                stage,
+            })
+            .collect(),
+        case_types: rules
+            .case_types()
+            .iter()
+            .map(|name| CaseTypeView {
+                name: name.clone(),
+                requires: rules.requirements(name).to_vec(),
+            })
+            .collect(),
+    })
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -362,6 +439,10 @@ struct ListQuery {
     /// `false`: only clips from a camera that was not in the device registry when they
     /// arrived (art. 15); `true`: only those from a registered one.
     device_registered: Option<bool>,
+    /// Only records of this kind: `video`, `audio`, `photo` or `document`.
+    kind: Option<String>,
+    /// Only documents of this type (送达回证, ...).
+    document_type: Option<String>,
     recorded_from: Option<String>,
     recorded_to: Option<String>,
     /// At most this many (1 to 500; default 50).
@@ -502,6 +583,13 @@ async fn list(
         classification_overdue_at,
         visible: Some(caller.may_see()),
         device_registered: query.device_registered,
+        kind: query
+            .kind
+            .as_deref()
+            .map(str::parse::<RecordKind>)
+            .transpose()
+            .map_err(|e| bad_request(e.to_string()))?,
+        document_type: query.document_type,
         finding_severity: match query.finding.as_deref() {
             None => None,
             Some(s @ ("critical" | "warning" | "info")) => Some(s.to_owned()),
@@ -551,6 +639,9 @@ struct NewCaseBody {
         pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
     )]
     title: String,
+    /// The kind of enforcement action (行政处罚, 行政检查, 行政强制, 复查, ...): it decides
+    /// which documents the case file must hold before filing (`GET /v1/record-types`).
+    case_type: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -560,6 +651,28 @@ struct CaseView {
     #[schema(value_type = Vec<String>)]
     clips: Vec<ClipId>,
     filing_deadline: Option<Deadline>,
+    /// The case file (案卷, art. 18): every record of the case the caller may see, in the
+    /// order of the enforcement stages, then by time.
+    file: Vec<CaseFileItem>,
+    /// The documents the case's type requires that the file does not hold yet (`调查笔录 or
+    /// 询问笔录` where either will do); filing is refused until this is empty.
+    missing_documents: Vec<String>,
+}
+
+/// One record of a case file.
+#[derive(Serialize, utoipa::ToSchema)]
+struct CaseFileItem {
+    #[schema(value_type = String, format = Uuid)]
+    id: ClipId,
+    kind: Option<RecordKind>,
+    document_type: Option<String>,
+    stage: Stage,
+    /// The stage's name as the rules write it (启动, 调查取证, ...).
+    stage_label: &'static str,
+    recorded_at: chrono::DateTime<chrono::Utc>,
+    name: String,
+    #[schema(value_type = String)]
+    sha256: custodian_core::Sha256Digest,
 }
 
 /// A case as a list shows it: without its clips.
@@ -588,17 +701,62 @@ impl Catalog {
     async fn case_view(&self, caller: &Caller, case: CaseRecord) -> Result<CaseView, ApiError> {
         let visible = caller.may_see();
         let mut clips = Vec::new();
+        let mut file = Vec::new();
         for id in self.ports.catalogue.case_clip_ids(case.id).await? {
             let clip = self.ports.catalogue.clip(&caller.bureau, id).await?;
-            if clip.is_some_and(|clip| visible.contains(&clip.confidentiality)) {
-                clips.push(id);
-            }
+            let Some(clip) = clip.filter(|clip| visible.contains(&clip.confidentiality)) else {
+                continue;
+            };
+            clips.push(id);
+            let stage = self.rules.records.stage_of(
+                clip.kind.unwrap_or(RecordKind::Video),
+                clip.document_type.as_deref(),
+            );
+            file.push(CaseFileItem {
+                id,
+                kind: clip.kind,
+                document_type: clip.document_type,
+                stage,
+                stage_label: stage.label_zh(),
+                recorded_at: clip.recorded_at,
+                name: clip.canonical_name.unwrap_or(clip.original_name),
+                sha256: clip.sha256,
+            });
         }
+        file.sort_by(|a, b| (a.stage, a.recorded_at).cmp(&(b.stage, b.recorded_at)));
+        let missing_documents = self.missing_documents(&case).await?;
         Ok(CaseView {
             filing_deadline: self.filing_deadline(&case),
             case,
             clips,
+            file,
+            missing_documents,
         })
+    }
+
+    /// What the case's type requires that its records do not hold, whoever may see them
+    /// (filing is about the whole file, not the caller's view of it).
+    async fn missing_documents(&self, case: &CaseRecord) -> Result<Vec<String>, ApiError> {
+        let Some(case_type) = &case.case_type else {
+            return Ok(Vec::new());
+        };
+        if self.rules.records.requirements(case_type).is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut present = Vec::new();
+        for id in self.ports.catalogue.case_clip_ids(case.id).await? {
+            if let Some(clip) = self.ports.catalogue.clip(&case.bureau, id).await? {
+                present.extend(clip.document_type);
+            }
+        }
+        let present: Vec<&str> = present.iter().map(String::as_str).collect();
+        Ok(self
+            .rules
+            .records
+            .missing(case_type, &present)
+            .into_iter()
+            .map(|r| r.describe())
+            .collect())
     }
 }
 
@@ -642,6 +800,12 @@ async fn create_case(
         filing_due_at: None,
         filed_at: None,
         calendar_complete: true,
+        case_type: body
+            .case_type
+            .as_deref()
+            .map(|t| catalog.rules.records.case_type(t))
+            .transpose()
+            .map_err(|e| bad_request(e.to_string()))?,
     };
     match catalog.ports.catalogue.create_case(&case).await {
         Ok(()) => {}
@@ -935,6 +1099,18 @@ async fn file_case(
         .unclassified_in_case(case.id)
         .await?;
     let next = case.state.file(unclassified).map_err(case_refused)?;
+    let missing = catalog.missing_documents(&case).await?;
+    if !missing.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "case-file-incomplete",
+            format!(
+                "the case file of this {} case lacks: {} (art. 18)",
+                case.case_type.as_deref().unwrap_or_default(),
+                missing.join("; ")
+            ),
+        ));
+    }
     if !catalog
         .ports
         .catalogue

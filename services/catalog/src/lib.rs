@@ -71,6 +71,8 @@ pub struct CatalogRules {
     pub deadlines: DeadlineRules,
     pub names: NameTemplate,
     pub categories: Categories,
+    /// Document and case types, and what each case type's file must hold (art. 18).
+    pub records: custodian_core::records::RecordRules,
 }
 
 impl CatalogConfig {
@@ -93,6 +95,7 @@ impl CatalogConfig {
             deadlines: DeadlineRules::new(calendar),
             names,
             categories,
+            records: custodian_core::records::RecordRules::default(),
         })
     }
 

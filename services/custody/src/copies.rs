@@ -519,18 +519,24 @@ pub async fn download(
         .await?
         .filter(|c| c.purged_at.is_none())
         .ok_or_else(|| ApiError::new(StatusCode::GONE, "purged", "the clip's files were purged"))?;
-    let key = copy_key(&clip.bureau, clip.id, request.id);
+    let key = copy_key(&clip.bureau, clip.id, request.id, clip.kind);
     let reader = custody.ports.blob.open(&key).await?;
     custody
         .ports
         .catalogue
         .count_copy_download(request.id)
         .await?;
+    let extension = custodian_core::keys::copy_extension(clip.kind);
+    let content_type = match (extension, clip.kind) {
+        ("jpg", _) => "image/jpeg",
+        (_, Some(custodian_core::records::RecordKind::Audio)) => "audio/mp4",
+        _ => "video/mp4",
+    };
     let mut headers = vec![
-        (header::CONTENT_TYPE, "video/mp4".to_owned()),
+        (header::CONTENT_TYPE, content_type.to_owned()),
         (
             header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"copy-{}.mp4\"", request.id),
+            format!("attachment; filename=\"copy-{}.{extension}\"", request.id),
         ),
         (
             header::HeaderName::from_static("custodian-copy-request"),

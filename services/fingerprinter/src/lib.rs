@@ -274,7 +274,7 @@ pub fn continuity_of(
 ) -> (MeasuredTimeline, Vec<ContinuityFinding>) {
     let times = FrameTimes {
         pts_seconds: sampling.frame_times.clone(),
-        nominal_interval: sampling.info.video.frame_rate.map(|fps| 1.0 / fps),
+        nominal_interval: sampling.interval_seconds,
         container_duration: sampling.info.duration_seconds,
     };
     let (timeline, mut findings) = analyse_with(&times, rules);

@@ -467,6 +467,7 @@ impl Retention {
             let derived = custodian_core::keys::derived_keys(&clip.bureau, clip.id);
             for key in [
                 derived.view,
+                derived.photo,
                 derived.subtitles,
                 derived.poster,
                 derived.track,
@@ -480,7 +481,8 @@ impl Retention {
             }
             // So do the watermarked copies made for parties (art. 23).
             for request in self.ports.catalogue.copy_requests_of_clip(clip.id).await? {
-                let key = custodian_core::keys::copy_key(&clip.bureau, clip.id, request.id);
+                let key =
+                    custodian_core::keys::copy_key(&clip.bureau, clip.id, request.id, clip.kind);
                 custodian_platform::blob::remove_derived(&*self.ports.blob, &key).await?;
             }
             if self.ports.catalogue.mark_purged(clip.id, now).await? {

@@ -14,11 +14,12 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use custodian_core::copies::{watermark_text, CopyState};
 use custodian_core::events::Topic;
-use custodian_core::keys::{copy_key, derived_keys};
+use custodian_core::keys::{copy_extension, copy_key, derived_keys};
 use custodian_core::media::clock::recording_start;
 use custodian_core::media::{
     ass, cues, drawtext_clock, parse_gpx, parse_nmea, webvtt, ClockLayout, OverlayFacts, Track,
 };
+use custodian_core::records::RecordKind;
 use custodian_core::upload::Coordinates;
 use custodian_core::{BureauId, ClipState};
 use custodian_media::{
@@ -352,10 +353,11 @@ impl Transcoder {
             watermark: Some(text),
         };
         let report: TranscodeReport = work.run(jobs::RENDER, &params).await?;
+        let kind = Some(report.info.kind);
         let written = store_derived_file(
             &*self.ports.blob,
-            &copy_key(&clip.bureau, clip.id, request.id),
-            &work.dir().join("copy.mp4"),
+            &copy_key(&clip.bureau, clip.id, request.id, kind),
+            &work.dir().join(format!("copy.{}", copy_extension(kind))),
         )
         .await?;
         Ok((report, written, track_sha256))
@@ -471,8 +473,13 @@ impl Transcoder {
             watermark: None,
         };
         let report: TranscodeReport = work.run(jobs::RENDER, &params).await?;
+        // A photo's copy is a JPEG under a key of its own; a recording's is an MP4 of sound.
+        let (view_key, view_file) = match report.info.kind {
+            RecordKind::Photo => (keys.photo, "view.jpg"),
+            _ => (keys.view, "view.mp4"),
+        };
         let view =
-            store_derived_file(&*self.ports.blob, &keys.view, &work.dir().join("view.mp4")).await?;
+            store_derived_file(&*self.ports.blob, &view_key, &work.dir().join(view_file)).await?;
         store_derived_file(
             &*self.ports.blob,
             &keys.subtitles,
@@ -488,7 +495,7 @@ impl Transcoder {
         Ok((
             report,
             Rendition {
-                view_key: keys.view,
+                view_key,
                 subtitles_key: keys.subtitles,
                 poster_key: keys.poster,
                 view_size_bytes: view.size,
@@ -676,7 +683,11 @@ fn render(
     )
     .at;
     let fixed_position = source.position.or_else(|| info.coordinates());
-    let (display_w, display_h) = info.video.display_size();
+    // A recording has no picture; its text only goes to the WebVTT track.
+    let (display_w, display_h) = info
+        .video
+        .as_ref()
+        .map_or((1280, 720), |video| video.display_size());
     let (out_width, out_height) =
         custodian_media::output_size(display_w, display_h, 1.0, config.max_height);
     let facts = OverlayFacts {
@@ -707,10 +718,11 @@ fn render(
     let watermark_text_file = watermark
         .map(|text| write("watermark.txt", text.to_owned()))
         .transpose()?;
+    let extension = copy_extension(Some(info.kind));
     let (output, poster) = if watermark.is_some() {
-        ("copy.mp4", "copy-poster.jpg")
+        (format!("copy.{extension}"), "copy-poster.jpg")
     } else {
-        ("view.mp4", "poster.jpg")
+        (format!("view.{extension}"), "poster.jpg")
     };
     let plan = TranscodePlan {
         output: dir.join(output),

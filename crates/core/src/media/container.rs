@@ -9,7 +9,26 @@
 /// FFmpeg demuxer names accepted for uploads. An FFmpeg demuxer whose name list (for example
 /// `mov,mp4,m4a,3gp,3g2,mj2`) shares any name with this list is accepted.
 pub const ACCEPTED_DEMUXERS: &[&str] = &[
-    "mov", "mp4", "m4a", "3gp", "3g2", "mj2", "matroska", "webm", "avi", "mpegts",
+    // Video, and sound in the same containers (M4A is an MP4; Opus travels in WebM or Ogg).
+    "mov",
+    "mp4",
+    "m4a",
+    "3gp",
+    "3g2",
+    "mj2",
+    "matroska",
+    "webm",
+    "avi",
+    "mpegts",
+    // Sound recordings as phones and recorders write them.
+    "mp3",
+    "wav",
+    "amr",
+    "ogg",
+    "aac",
+    // Single photographs; never `image2`, which reads numbered sequences of other files.
+    "jpeg_pipe",
+    "png_pipe",
 ];
 
 /// The accepted demuxers as FFmpeg's `format_whitelist` option takes them.
@@ -38,6 +57,10 @@ pub enum Looks {
     ReferencingList(&'static str),
     Archive(&'static str),
     Image(&'static str),
+    /// A HEIF/HEIC photo (an ISO media file of image brand): FFmpeg here cannot decode it.
+    Heic,
+    /// A sound recording: MP3, WAV, AMR, Ogg.
+    Sound(&'static str),
     Pdf,
     Text,
     Unknown,
@@ -61,6 +84,15 @@ pub fn sniff(head: &[u8]) -> Looks {
     if head.is_empty() {
         return Looks::Empty;
     }
+    if head.len() >= 12
+        && &head[4..8] == b"ftyp"
+        && matches!(
+            &head[8..12],
+            b"heic" | b"heix" | b"heim" | b"heis" | b"mif1" | b"msf1" | b"avif"
+        )
+    {
+        return Looks::Heic;
+    }
     if is_iso_media(head) {
         return Looks::IsoMedia;
     }
@@ -69,6 +101,22 @@ pub fn sniff(head: &[u8]) -> Looks {
     }
     if head.len() >= 12 && &head[0..4] == b"RIFF" && &head[8..12] == b"AVI " {
         return Looks::Avi;
+    }
+    if head.len() >= 12 && &head[0..4] == b"RIFF" && &head[8..12] == b"WAVE" {
+        return Looks::Sound("a WAV recording");
+    }
+    for (magic, what) in [
+        (&b"ID3"[..], "an MP3 recording"),
+        (&b"#!AMR"[..], "an AMR recording"),
+        (&b"OggS"[..], "an Ogg recording"),
+    ] {
+        if head.starts_with(magic) {
+            return Looks::Sound(what);
+        }
+    }
+    if head.len() >= 2 && head[0] == 0xFF && head[1] & 0xE0 == 0xE0 && head[1] & 0x06 != 0 {
+        // An MPEG audio frame header (sync bits, a layer): MP3 without an ID3 tag.
+        return Looks::Sound("an MP3 recording");
     }
     if is_mpeg_ts(head) {
         return Looks::MpegTs;
@@ -187,12 +235,19 @@ pub fn refusal(looks: Looks, demuxer: Option<&str>) -> String {
         (Looks::Matroska | Looks::Avi | Looks::MpegTs, _) => {
             "truncated or damaged: the container opened but its streams could not be read".into()
         }
-        (Looks::Archive(what) | Looks::Image(what), _) => format!("not a video file: it is {what}"),
-        (Looks::Pdf, _) => "not a video file: it is a PDF document".into(),
+        (Looks::Heic, _) => "a HEIC photo, which cannot be decoded here (this FFmpeg has no HEIF \
+             reader): export it from the phone as JPEG and upload that"
+            .into(),
+        (Looks::Image(what) | Looks::Sound(what), _) => format!(
+            "truncated or damaged: it looks like {what}, but no picture or sound could be read"
+        ),
+        (Looks::Archive(what), _) => format!("not a recording: it is {what}"),
+        (Looks::Pdf, _) => "a PDF document, which is read as a document, not a recording".into(),
         (Looks::Text, _) => "not a media file: it is text".into(),
         (Looks::Unknown, Some(name)) if !demuxer_accepted(name) => format!(
-            "not an accepted recording: FFmpeg reads it as `{name}`; accepted containers are \
-             MP4/MOV, Matroska/WebM, AVI and MPEG-TS"
+            "not an accepted recording: FFmpeg reads it as `{name}`; accepted are video in \
+             MP4/MOV, Matroska/WebM, AVI and MPEG-TS, sound in M4A, MP3, WAV, AMR and Ogg, and \
+             JPEG or PNG photos"
         ),
         (Looks::Unknown, _) => {
             "not a media file: no known container starts with these bytes".into()
@@ -249,6 +304,14 @@ mod tests {
         );
         assert_eq!(sniff(b"PK\x03\x04rest"), Looks::Archive("a ZIP archive"));
         assert_eq!(sniff(b"\xFF\xD8\xFF\xE0"), Looks::Image("a JPEG image"));
+        assert_eq!(sniff(b"\0\0\0\x18ftypheic\0\0\0\0"), Looks::Heic);
+        assert_eq!(sniff(b"ID3\x04\0"), Looks::Sound("an MP3 recording"));
+        assert_eq!(sniff(b"\xFF\xFB\x90\x64"), Looks::Sound("an MP3 recording"));
+        assert_eq!(sniff(b"#!AMR\n"), Looks::Sound("an AMR recording"));
+        assert_eq!(
+            sniff(b"RIFF\x10\0\0\0WAVEfmt "),
+            Looks::Sound("a WAV recording")
+        );
         assert_eq!(sniff(b"%PDF-1.7\n"), Looks::Pdf);
         assert_eq!(sniff("执法记录 hello\n".as_bytes()), Looks::Text);
         assert_eq!(sniff(&[0x00, 0x9f, 0x13, 0x77, 0x01]), Looks::Unknown);
@@ -265,7 +328,9 @@ mod tests {
             refusal(Looks::ReferencingList("an HLS playlist"), Some("hls"))
                 .contains("HLS playlist")
         );
-        assert!(refusal(Looks::Unknown, Some("mp3")).contains("`mp3`"));
+        assert!(refusal(Looks::Unknown, Some("flv")).contains("`flv`"));
+        assert!(refusal(Looks::Heic, None).contains("HEIC"));
+        assert!(refusal(Looks::Sound("an MP3 recording"), None).contains("MP3"));
         assert!(refusal(Looks::Text, None).contains("it is text"));
         assert!(refusal(Looks::Archive("a ZIP archive"), None).contains("ZIP"));
         assert!(refusal(Looks::Unknown, None).starts_with("not a media file"));

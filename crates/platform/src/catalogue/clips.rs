@@ -100,6 +100,15 @@ pub trait ClipRepo: Send + Sync {
     async fn classifications(&self, id: ClipId)
         -> Result<Vec<ClassificationEntry>, CatalogueError>;
 
+    /// Gives a record of `bureau` a document type; from then on it is a document, whatever
+    /// its format (a scanned page). Returns false if the bureau has no such record.
+    async fn set_document_type(
+        &self,
+        bureau: &BureauId,
+        id: ClipId,
+        document_type: &str,
+    ) -> Result<bool, CatalogueError>;
+
     async fn set_confidentiality(
         &self,
         bureau: &BureauId,

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::catalogue::CatalogueError;
 
 pub(in crate::catalogue) const CASE_COLUMNS: &str =
-    "id, bureau_id, reference, title, state, opened_at, closed_at, filing_due_at, filed_at, calendar_complete, closed_on";
+    "id, bureau_id, reference, title, state, opened_at, closed_at, filing_due_at, filed_at, calendar_complete, closed_on, case_type";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CaseRecord {
@@ -28,6 +28,10 @@ pub struct CaseRecord {
     pub filing_due_at: Option<DateTime<Utc>>,
     pub filed_at: Option<DateTime<Utc>>,
     pub calendar_complete: bool,
+    /// The kind of enforcement action (行政处罚, 行政检查, ...): it decides which documents
+    /// the case file must hold before it is filed (art. 18). Absent on cases opened without
+    /// one, which file on their clips' classification alone.
+    pub case_type: Option<String>,
 }
 
 /// What closing a case records (art. 18).
@@ -79,6 +83,7 @@ pub(in crate::catalogue) struct CaseRow {
     filing_due_at: Option<DateTime<Utc>>,
     filed_at: Option<DateTime<Utc>>,
     calendar_complete: bool,
+    case_type: Option<String>,
 }
 
 impl TryFrom<CaseRow> for CaseRecord {
@@ -102,6 +107,7 @@ impl TryFrom<CaseRow> for CaseRecord {
             filing_due_at: row.filing_due_at,
             filed_at: row.filed_at,
             calendar_complete: row.calendar_complete,
+            case_type: row.case_type,
         })
     }
 }

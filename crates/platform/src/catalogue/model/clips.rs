@@ -1,6 +1,7 @@
 //! Clips and what is known about them, and their rows.
 
 use chrono::{DateTime, Utc};
+use custodian_core::records::RecordKind;
 use custodian_core::{BureauId, ClipId, ClipState, LocalId, Sha256Digest};
 use serde::Serialize;
 use uuid::Uuid;
@@ -102,6 +103,11 @@ pub struct ClipRecord {
     /// The special circumstance (特殊情况) the upload gave for arriving more than 24 hours
     /// after the return.
     pub late_reason: Option<String>,
+    /// What the record is (art. 5): video, audio, photo or document; absent until the media
+    /// workers have looked at the file.
+    pub kind: Option<RecordKind>,
+    /// A document's type (送达回证, 询问笔录, ...), from the configured list.
+    pub document_type: Option<String>,
 }
 
 /// Something found wrong with a clip (a checksum mismatch, a missing object, ...).
@@ -147,6 +153,16 @@ pub struct MediaFacts {
     /// Where the file says it was recorded (its ISO 6709 `location` tag), in WGS 84 degrees.
     pub file_latitude: Option<f64>,
     pub file_longitude: Option<f64>,
+    /// What the file turned out to be.
+    pub kind: Option<RecordKind>,
+    pub audio_channels: Option<u32>,
+    pub audio_sample_rate: Option<u32>,
+    /// A document's pages.
+    pub page_count: Option<u32>,
+    /// The text of a document, for search; kept with the record, not in its media facts.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub content_text: Option<String>,
 }
 
 /// The viewing copy and its companions, under keys derived from the clip id.
@@ -243,6 +259,10 @@ pub struct ClipFilter {
     pub visible: Option<Vec<custodian_core::roles::Confidentiality>>,
     /// Only clips whose camera was (true) or was not (false) registered when they arrived.
     pub device_registered: Option<bool>,
+    /// Only records of this kind.
+    pub kind: Option<RecordKind>,
+    /// Only documents of this type.
+    pub document_type: Option<String>,
     pub before: Option<ClipId>,
 }
 
@@ -251,7 +271,7 @@ pub(in crate::catalogue) const CLIP_COLUMNS: &str = "id, bureau_id, device_id, o
      description, place, latitude, longitude, important, classified_at, classified_by, upload_due_at, upload_hard_due_at, \
      classify_due_at, calendar_complete, long_term_reason, legal_hold, archived_at, archive_key, archive_locked_until, \
      recycle_until, purged_at, verified_at, confidentiality, location_source, team, device_registered, matter, party, \
-     returned_at, late_reason, uploaded_by";
+     returned_at, late_reason, uploaded_by, kind, document_type";
 
 #[derive(sqlx::FromRow)]
 pub(in crate::catalogue) struct ClipRow {
@@ -300,6 +320,8 @@ pub(in crate::catalogue) struct ClipRow {
     returned_at: Option<DateTime<Utc>>,
     late_reason: Option<String>,
     uploaded_by: Option<String>,
+    kind: Option<String>,
+    document_type: Option<String>,
 }
 
 impl TryFrom<ClipRow> for ClipRecord {
@@ -363,6 +385,13 @@ impl TryFrom<ClipRow> for ClipRecord {
             returned_at: row.returned_at,
             late_reason: row.late_reason,
             uploaded_by: row.uploaded_by,
+            kind: row
+                .kind
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(|e| corrupt(id, e))?,
+            document_type: row.document_type,
         })
     }
 }
@@ -441,6 +470,9 @@ pub(in crate::catalogue) struct MediaRow {
     pub time_source: Option<String>,
     pub file_latitude: Option<f64>,
     pub file_longitude: Option<f64>,
+    pub audio_channels: Option<i32>,
+    pub audio_sample_rate: Option<i32>,
+    pub page_count: Option<i32>,
     pub view_key: Option<String>,
     pub subtitles_key: Option<String>,
     pub poster_key: Option<String>,
@@ -477,6 +509,11 @@ impl From<MediaRow> for ClipMedia {
                 time_source: row.time_source,
                 file_latitude: row.file_latitude,
                 file_longitude: row.file_longitude,
+                kind: None,
+                audio_channels: row.audio_channels.map(|c| c.max(0) as u32),
+                audio_sample_rate: row.audio_sample_rate.map(|r| r.max(0) as u32),
+                page_count: row.page_count.map(|p| p.max(0) as u32),
+                content_text: None,
             },
             rendition,
             view_size_bytes: row.view_size_bytes.map(|b| b.max(0) as u64),

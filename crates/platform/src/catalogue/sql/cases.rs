@@ -16,7 +16,7 @@ use crate::catalogue::{
 #[async_trait]
 impl CaseRepo for Adapter {
     async fn create_case(&self, case: &CaseRecord) -> Result<(), CatalogueError> {
-        let sql = format!("INSERT INTO cases ({CASE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
+        let sql = format!("INSERT INTO cases ({CASE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)");
         sqlx::query(&sql)
             .bind(case.id)
             .bind(case.bureau.as_str())
@@ -29,6 +29,7 @@ impl CaseRepo for Adapter {
             .bind(case.filed_at)
             .bind(case.calendar_complete)
             .bind(case.closed_on)
+            .bind(&case.case_type)
             .execute(&self.pool)
             .await
             .map_err(err("create case"))?;

@@ -30,8 +30,8 @@ impl Adapter {
     ) -> Result<(), CatalogueError> {
         sqlx::query(
             "INSERT INTO clip_media (clip_id, container, duration_seconds, width, height, video_codec, audio_codec, frame_rate, rotation, creation_time, \
-             time_source, file_latitude, file_longitude) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             time_source, file_latitude, file_longitude, audio_channels, audio_sample_rate, page_count) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
              ON CONFLICT (clip_id) DO UPDATE SET container = COALESCE(excluded.container, clip_media.container), \
              duration_seconds = COALESCE(excluded.duration_seconds, clip_media.duration_seconds), \
              width = COALESCE(excluded.width, clip_media.width), height = COALESCE(excluded.height, clip_media.height), \
@@ -42,7 +42,10 @@ impl Adapter {
              creation_time = COALESCE(excluded.creation_time, clip_media.creation_time), \
              time_source = COALESCE(excluded.time_source, clip_media.time_source), \
              file_latitude = COALESCE(excluded.file_latitude, clip_media.file_latitude), \
-             file_longitude = COALESCE(excluded.file_longitude, clip_media.file_longitude)",
+             file_longitude = COALESCE(excluded.file_longitude, clip_media.file_longitude), \
+             audio_channels = COALESCE(excluded.audio_channels, clip_media.audio_channels), \
+             audio_sample_rate = COALESCE(excluded.audio_sample_rate, clip_media.audio_sample_rate), \
+             page_count = COALESCE(excluded.page_count, clip_media.page_count)",
         )
         .bind(id.as_uuid())
         .bind(&facts.container)
@@ -57,9 +60,31 @@ impl Adapter {
         .bind(&facts.time_source)
         .bind(facts.file_latitude)
         .bind(facts.file_longitude)
+        .bind(facts.audio_channels.map(|c| c as i32))
+        .bind(facts.audio_sample_rate.map(|r| r as i32))
+        .bind(facts.page_count.map(|p| p as i32))
         .execute(&mut **tx)
         .await
         .map_err(err("record media facts"))?;
+        // What the file is; a record given a document type stays a document (a scanned page).
+        if let Some(kind) = facts.kind {
+            sqlx::query(
+                "UPDATE clips SET kind = CASE WHEN document_type IS NULL THEN $2 ELSE 'document' END WHERE id = $1",
+            )
+            .bind(id.as_uuid())
+            .bind(kind.as_str())
+            .execute(&mut **tx)
+            .await
+            .map_err(err("record the record's kind"))?;
+        }
+        if let Some(text) = &facts.content_text {
+            sqlx::query("UPDATE clips SET content_text = $2 WHERE id = $1")
+                .bind(id.as_uuid())
+                .bind(text.to_lowercase())
+                .execute(&mut **tx)
+                .await
+                .map_err(err("record the document's text"))?;
+        }
         // Where the file says it was recorded places a clip the upload did not place,
         // so a search by area finds it; a declared place always wins.
         if let (Some(latitude), Some(longitude)) = (facts.file_latitude, facts.file_longitude) {
@@ -191,10 +216,23 @@ impl Adapter {
                 .push_bind(bbox.max_lon);
         }
         if let Some(text) = &filter.text {
+            // A document's text is kept apart from the record's own words (which classifying
+            // rewrites) and searched as well.
+            let pattern = contains_pattern(text);
             query
-                .push(" AND search_text LIKE ")
-                .push_bind(contains_pattern(text))
-                .push(" ESCAPE '\\'");
+                .push(" AND (search_text LIKE ")
+                .push_bind(pattern.clone())
+                .push(" ESCAPE '\\' OR content_text LIKE ")
+                .push_bind(pattern)
+                .push(" ESCAPE '\\')");
+        }
+        if let Some(kind) = filter.kind {
+            query.push(" AND kind = ").push_bind(kind.as_str());
+        }
+        if let Some(document_type) = &filter.document_type {
+            query
+                .push(" AND document_type = ")
+                .push_bind(document_type.clone());
         }
         if let Some(important) = filter.important {
             query.push(" AND important = ").push_bind(important);
@@ -544,6 +582,25 @@ impl ClipRepo for Adapter {
         Ok(rows.into_iter().map(ClassificationEntry::from).collect())
     }
 
+    async fn set_document_type(
+        &self,
+        bureau: &BureauId,
+        id: ClipId,
+        document_type: &str,
+    ) -> Result<bool, CatalogueError> {
+        let changed = sqlx::query(
+            "UPDATE clips SET document_type = $3, kind = 'document' WHERE id = $1 AND bureau_id = $2",
+        )
+        .bind(id.as_uuid())
+        .bind(bureau.as_str())
+        .bind(document_type)
+        .execute(&self.pool)
+        .await
+        .map_err(err("set document type"))?
+        .rows_affected();
+        Ok(changed == 1)
+    }
+
     async fn set_confidentiality(
         &self,
         bureau: &BureauId,
@@ -682,8 +739,8 @@ impl ClipRepo for Adapter {
     async fn clip_media(&self, id: ClipId) -> Result<Option<ClipMedia>, CatalogueError> {
         let row: Option<MediaRow> = sqlx::query_as(
             "SELECT container, duration_seconds, width, height, video_codec, audio_codec, frame_rate, rotation, creation_time, \
-             time_source, file_latitude, file_longitude, view_key, subtitles_key, poster_key, view_size_bytes, transcoded_at, fingerprint, fingerprinted_at, \
-             track_sha256 FROM clip_media WHERE clip_id = $1",
+             time_source, file_latitude, file_longitude, audio_channels, audio_sample_rate, page_count, view_key, subtitles_key, poster_key, \
+             view_size_bytes, transcoded_at, fingerprint, fingerprinted_at, track_sha256 FROM clip_media WHERE clip_id = $1",
         )
         .bind(id.as_uuid())
         .fetch_optional(&self.pool)
