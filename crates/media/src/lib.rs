@@ -6,13 +6,17 @@
 //! `worker` holds what the two media roles share around a job. Every FFmpeg entry point is
 //! blocking (run it on a blocking thread), reads the original from a
 //! local file and never writes to it, stops when its `StopFlag` is raised or its deadline
-//! passes, and answers bad input with a `MediaError` rather than a panic.
+//! passes, and answers bad input with a `MediaError` rather than a panic. PDF documents are
+//! read by Poppler's command-line tools instead (`document`: pages, text, a first-page
+//! thumbnail), each in a confined child process of its own, blocking as well, reading the
+//! original without writing to it, and stopped at a time limit.
 //!
 //! The workers never call those entry points themselves: FFmpeg decodes untrusted files, so
 //! `sandbox` runs each job in a child process of its own (`custodian media-job`), confined to
 //! the job's work directory with no network, a seccomp filter, landlock and resource limits.
 //! A child that crashes or goes over a limit is one failed clip, never a failed server.
 
+mod document;
 mod photo_exif;
 mod probe;
 mod sample;
@@ -25,6 +29,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Once};
 use std::time::Instant;
 
+pub use document::{
+    first_page_thumbnail, inspect_pdf, DocumentFacts, MAX_TEXT_BYTES, MAX_THUMBNAIL_SIDE,
+};
 pub use probe::{probe, AudioInfo, MediaInfo, VideoInfo};
 pub use sample::{sample, Sampling};
 pub use transcode::{output_size, safe_in_filter_graph, transcode, TranscodePlan, TranscodeReport};
@@ -47,6 +54,10 @@ pub enum MediaError {
     /// index, garbage). Permanent: trying again gives the same answer.
     #[error("{0}")]
     NotVideo(String),
+    /// The document could not be read: not a PDF, damaged, or locked by a password.
+    /// Permanent: trying again gives the same answer.
+    #[error("the document could not be read: {0}")]
+    Unreadable(String),
     /// The file opened but no picture could be decoded from it.
     #[error("no frame could be decoded: {0}")]
     Undecodable(String),
@@ -92,6 +103,7 @@ impl MediaError {
         matches!(
             self,
             Self::NotVideo(_)
+                | Self::Unreadable(_)
                 | Self::Undecodable(_)
                 | Self::OverLimit(_)
                 | Self::Crashed(_)
@@ -105,6 +117,7 @@ impl MediaError {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::NotVideo(_) => "not_video",
+            Self::Unreadable(_) => "unreadable",
             Self::Undecodable(_) => "undecodable",
             Self::OverLimit(_) => "over_limit",
             Self::Stopped(_) => "stopped",
