@@ -298,6 +298,7 @@ async fn a_party_copy_is_watermarked_by_a_separate_transcoder_and_served_by_cust
         &custodian_core::BureauId::parse("b1").unwrap(),
         clip_id.parse().unwrap(),
         id.parse().unwrap(),
+        Some(custodian_core::records::RecordKind::Video),
     );
     assert_eq!(
         deployment.store.size_of(&key).await.unwrap(),

@@ -5,6 +5,8 @@
 //! test with the ffmpeg command line.
 
 mod common;
+#[path = "media/records.rs"]
+mod records;
 
 use std::path::{Path, PathBuf};
 

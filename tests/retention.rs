@@ -381,6 +381,7 @@ async fn two_years_of_retention() {
         &custodian_core::BureauId::parse("b1").unwrap(),
         ordinary.parse().unwrap(),
         request["id"].as_str().unwrap().parse().unwrap(),
+        None,
     );
     for key in [
         derived_of(&ordinary).view,

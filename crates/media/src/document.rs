@@ -202,7 +202,11 @@ fn pdf_to_read(original: &Path) -> Result<PathBuf, MediaError> {
 fn not_a_pdf(looks: Looks) -> String {
     let what = match looks {
         Looks::Empty => return "the file is empty".into(),
-        Looks::Archive(what) | Looks::Image(what) | Looks::ReferencingList(what) => what,
+        Looks::Archive(what)
+        | Looks::Image(what)
+        | Looks::Sound(what)
+        | Looks::ReferencingList(what) => what,
+        Looks::Heic => "a HEIC photo",
         Looks::IsoMedia => "an MP4/MOV video",
         Looks::Matroska => "a Matroska/WebM video",
         Looks::Avi => "an AVI video",

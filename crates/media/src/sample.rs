@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use custodian_core::media::phash::{phash, HASH_SIDE};
+use custodian_core::media::phash::{phash, upright, HASH_SIDE};
 use ffmpeg_next as ffmpeg;
 use ffmpeg_next::software::scaling;
 
@@ -73,6 +73,7 @@ pub fn sample(path: &Path, limits: &Limits, stop: &StopFlag) -> Result<Sampling,
         scaler: None,
         thumb: ffmpeg::frame::Video::empty(),
         decoded: 0,
+        turn: (picture.rotation, picture.mirrored),
     };
     let mut frame_times = Vec::new();
     let mut frame = ffmpeg::frame::Video::empty();
@@ -186,6 +187,9 @@ struct Sampler {
     scaler: Option<(scaling::Context, ffmpeg::format::Pixel, u32, u32)>,
     thumb: ffmpeg::frame::Video,
     decoded: u64,
+    /// How the picture is turned for display (rotation, mirror): hashes are of the picture
+    /// as shown, so a photo matches a frame of a video whatever way up each was stored.
+    turn: (u32, bool),
 }
 
 impl Sampler {
@@ -246,6 +250,7 @@ impl Sampler {
             let from = row * stride;
             chunk.copy_from_slice(&data[from..from + HASH_SIDE]);
         }
-        Ok(phash(&luma))
+        let (rotation, mirrored) = self.turn;
+        Ok(phash(&upright(&luma, rotation, mirrored)))
     }
 }

@@ -867,7 +867,7 @@ impl AudioLane {
         graph
             .output("in", 0)
             .and_then(|parser| parser.input("out", 0))
-            .and_then(|parser| parser.parse("aresample=async=1"))
+            .and_then(|parser| parser.parse(&format!("aresample={AUDIO_RATE}:async=1")))
             .map_err(ffmpeg_error("building the audio filters"))?;
         graph
             .validate()
@@ -922,7 +922,7 @@ impl AudioLane {
             .and_then(|parser| parser.input("out", 0))
             .and_then(|parser| {
                 parser.parse(&format!(
-                    "aformat=channel_layouts=mono,showwavespic=s={width}x{height}:colors=0x1d4ed8,format=rgba"
+                    "aformat=channel_layouts=mono,showwavespic=s={width}x{height}:colors=0x1d4ed8:scale=sqrt:draw=full,format=rgba"
                 ))
             })
             .map_err(ffmpeg_error("building the waveform filters"))?;
@@ -1003,8 +1003,18 @@ impl AudioLane {
             let ts = decoded.timestamp();
             decoded.set_pts(ts);
             if let Some(mut source) = self.wave.as_mut().and_then(|g| g.get("in")) {
-                // A frame the waveform cannot take only leaves it short.
-                let _ = source.source().add(&decoded);
+                // The waveform takes a reference of its own: adding a frame to a graph
+                // otherwise takes the frame's data, which the copy's graph needs next. A frame
+                // it cannot take only leaves the waveform short.
+                // SAFETY: both pointers are live for the call (the graph's source filter and
+                // a frame we own); KEEP_REF leaves our frame untouched.
+                let _ = unsafe {
+                    ffmpeg::ffi::av_buffersrc_add_frame_flags(
+                        source.as_mut_ptr(),
+                        decoded.as_mut_ptr(),
+                        ffmpeg::ffi::AV_BUFFERSRC_FLAG_KEEP_REF as i32,
+                    )
+                };
             }
             if let Some(mut source) = self.graph.get("in") {
                 if source.source().add(&decoded).is_err() {

@@ -189,6 +189,36 @@ impl Workspace {
         self.dir.path()
     }
 
+    /// Whether the original is a PDF document: Poppler's tools read it, not FFmpeg.
+    pub fn holds_pdf(&self) -> bool {
+        crate::sniff_file(&self.original) == Some(custodian_core::media::container::Looks::Pdf)
+    }
+
+    /// A PDF's pages and text, read by Poppler's confined tools within what is left of the
+    /// time limit.
+    pub async fn inspect_document(&self) -> Result<crate::DocumentFacts, JobFailure> {
+        let (original, dir, left) = self.blocking_args();
+        blocking(move || crate::inspect_pdf(&original, &dir, left)).await
+    }
+
+    /// A PDF's first page as a JPEG at `output`, at most `max_side` pixels on its longer side.
+    pub async fn document_thumbnail(&self, output: &Path, max_side: u32) -> Result<(), JobFailure> {
+        let (original, output, left) = (
+            self.original.clone(),
+            output.to_owned(),
+            self.deadline.saturating_duration_since(Instant::now()),
+        );
+        blocking(move || crate::first_page_thumbnail(&original, &output, max_side, left)).await
+    }
+
+    fn blocking_args(&self) -> (PathBuf, PathBuf, Duration) {
+        (
+            self.original.clone(),
+            self.dir.path().to_owned(),
+            self.deadline.saturating_duration_since(Instant::now()),
+        )
+    }
+
     /// Runs `job` (a name the `media-job` child knows) with `params` on the original, in a
     /// sandboxed child confined to this directory, within what is left of the time limit.
     pub async fn run<P: Serialize, T: DeserializeOwned>(
@@ -209,6 +239,15 @@ impl Workspace {
             .await
             .map_err(JobFailure::from)
     }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, MediaError> + Send + 'static,
+) -> Result<T, JobFailure> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| MediaError::Sandbox(format!("the document job panicked: {e}")))?
+        .map_err(JobFailure::from)
 }
 
 /// Claims `step` (`"transcode"`, `"fingerprint"`) of `clip` for this worker, so that two

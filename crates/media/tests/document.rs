@@ -7,45 +7,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use custodian_media::{first_page_thumbnail, inspect_pdf, MediaError, MAX_TEXT_BYTES};
+use custodian_platform::testing::pdf::{pdf, scanned_pdf, stream};
 
 const PHRASE: &str = "Custodian inspection record 2026";
 const LIMIT: Duration = Duration::from_secs(60);
-
-/// A PDF 1.4 file from its objects (numbered from 1 in order, object 1 the catalog), with a
-/// cross-reference table whose offsets are counted as the file is written.
-fn pdf(objects: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = b"%PDF-1.4\n%\xE2\xE3\xCF\xD3\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, body) in objects.iter().enumerate() {
-        offsets.push(out.len());
-        out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
-        out.extend_from_slice(body);
-        out.extend_from_slice(b"\nendobj\n");
-    }
-    let xref = out.len();
-    out.extend_from_slice(
-        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
-    );
-    for offset in offsets {
-        // Each entry is exactly 20 bytes, its end of line included.
-        out.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
-    }
-    out.extend_from_slice(
-        format!(
-            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            objects.len() + 1
-        )
-        .as_bytes(),
-    );
-    out
-}
-
-fn stream(dictionary: &str, data: &[u8]) -> Vec<u8> {
-    let mut body = format!("<< {dictionary} /Length {} >>\nstream\n", data.len()).into_bytes();
-    body.extend_from_slice(data);
-    body.extend_from_slice(b"\nendstream");
-    body
-}
 
 /// `pages` letter pages, each with a line of Helvetica text: the phrase and its page number.
 fn text_pdf(pages: usize) -> Vec<u8> {
@@ -88,28 +53,6 @@ fn text_pdf_of(pages: usize, lines: usize) -> Vec<u8> {
         objects.push(stream("", content.as_bytes()));
     }
     pdf(&objects)
-}
-
-/// One page holding nothing but a JPEG the size of the page, as a scanner writes it.
-fn scanned_pdf(jpeg: &[u8], width: u32, height: u32) -> Vec<u8> {
-    let content = format!("q {width} 0 0 {height} 0 0 cm /Im1 Do Q");
-    pdf(&[
-        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
-        format!(
-            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {width} {height}] \
-             /Resources << /XObject << /Im1 4 0 R >> >> /Contents 5 0 R >>"
-        )
-        .into_bytes(),
-        stream(
-            &format!(
-                "/Type /XObject /Subtype /Image /Width {width} /Height {height} \
-                 /ColorSpace /DeviceRGB /BitsPerComponent 8 /Filter /DCTDecode"
-            ),
-            jpeg,
-        ),
-        stream("", content.as_bytes()),
-    ])
 }
 
 /// A page that is slow to draw and small to write: form XObjects nested `depth` deep, each

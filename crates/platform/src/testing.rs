@@ -3,6 +3,8 @@
 //! S3 bucket, or JetStream stream with its own subject prefix. Where a service is missing the
 //! helpers fail loudly: a test never skips for lack of one.
 
+pub mod pdf;
+
 use std::time::Duration;
 
 use crate::blob::{S3BlobStore, S3Settings};

@@ -9,12 +9,13 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use custodian_core::cases::CaseState;
 use custodian_core::classification::{Categories, Classification};
 use custodian_core::deadlines::DeadlineKind;
+use custodian_core::records::RecordKind;
 use custodian_core::roles::Role;
 use custodian_core::upload::UploadMetadata;
 use custodian_core::{BureauId, ClipId, ClipState, LocalId, Sha256Digest};
 use custodian_platform::catalogue::{
     self, BoundingBox, CaseClosure, CaseFilter, CaseRecord, Catalogue, CatalogueError, ClipFilter,
-    ClipSchedule, Device, NewClip, PendingUpload,
+    ClipSchedule, Device, MediaFacts, NewClip, PendingUpload,
 };
 use custodian_platform::testing::fresh_postgres_url;
 use uuid::Uuid;
@@ -664,6 +665,112 @@ async fn placed_clips_are_found_in_their_box(catalogue: Arc<dyn Catalogue>) {
     );
 }
 
+/// Record kinds (art. 5): what the media workers found a file to be, a document type that
+/// makes any record a document, a document's text found by search, and filters by both.
+async fn records_have_kinds_types_and_searchable_text(catalogue: Arc<dyn Catalogue>) {
+    let Recorded { b1, b2, clips, .. } = recorded(&*catalogue).await;
+    let kind = |i: usize| {
+        let catalogue = catalogue.clone();
+        let b1 = b1.clone();
+        let id = clips[i].id;
+        async move { catalogue.clip(&b1, id).await.unwrap().unwrap().kind }
+    };
+    assert_eq!(kind(0).await, None, "unknown until a worker has looked");
+    let facts = |kind| MediaFacts {
+        kind: Some(kind),
+        ..MediaFacts::default()
+    };
+    catalogue
+        .record_fingerprint(clips[0].id, &facts(RecordKind::Audio), &[], &[], at(2))
+        .await
+        .unwrap();
+    catalogue
+        .record_fingerprint(clips[1].id, &facts(RecordKind::Photo), &[], &[], at(2))
+        .await
+        .unwrap();
+    let document = MediaFacts {
+        page_count: Some(3),
+        content_text: Some("Inquiry TRANSCRIPT of the Qingshan works".into()),
+        ..facts(RecordKind::Document)
+    };
+    catalogue
+        .record_fingerprint(clips[2].id, &document, &[], &[], at(2))
+        .await
+        .unwrap();
+    assert_eq!(kind(0).await, Some(RecordKind::Audio));
+    assert_eq!(
+        catalogue
+            .clip_media(clips[2].id)
+            .await
+            .unwrap()
+            .unwrap()
+            .facts
+            .page_count,
+        Some(3)
+    );
+    // A scanned page typed as a document is a document, and stays one when looked at again.
+    assert!(catalogue
+        .set_document_type(&b1, clips[1].id, "送达回证")
+        .await
+        .unwrap());
+    assert!(
+        !catalogue
+            .set_document_type(&b2, clips[1].id, "送达回证")
+            .await
+            .unwrap(),
+        "another bureau's record is not typed"
+    );
+    catalogue
+        .record_fingerprint(clips[1].id, &facts(RecordKind::Photo), &[], &[], at(3))
+        .await
+        .unwrap();
+    let typed = catalogue.clip(&b1, clips[1].id).await.unwrap().unwrap();
+    assert_eq!(typed.kind, Some(RecordKind::Document));
+    assert_eq!(typed.document_type.as_deref(), Some("送达回证"));
+    let search = |filter: ClipFilter| {
+        let catalogue = catalogue.clone();
+        let b1 = b1.clone();
+        async move {
+            let mut ids: Vec<_> = catalogue
+                .list_clips(&b1, &filter, 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| c.id)
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    let mut documents = vec![clips[1].id, clips[2].id];
+    documents.sort();
+    assert_eq!(
+        search(ClipFilter {
+            kind: Some(RecordKind::Document),
+            ..Default::default()
+        })
+        .await,
+        documents
+    );
+    assert_eq!(
+        search(ClipFilter {
+            document_type: Some("送达回证".into()),
+            ..Default::default()
+        })
+        .await,
+        vec![clips[1].id]
+    );
+    assert_eq!(
+        search(ClipFilter {
+            text: Some("transcript of THE qingshan".into()),
+            ..Default::default()
+        })
+        .await,
+        vec![clips[2].id],
+        "a document's words are found, in any case"
+    );
+}
+
 /// Cases: unique reference per bureau, links kept once, the state moves once.
 async fn cases_are_unique_per_bureau_linked_once_and_closed_once(catalogue: Arc<dyn Catalogue>) {
     let Recorded { b1, b2, clips, .. } = recorded(&*catalogue).await;
@@ -680,8 +787,20 @@ async fn cases_are_unique_per_bureau_linked_once_and_closed_once(catalogue: Arc<
         filing_due_at: None,
         filed_at: None,
         calendar_complete: true,
+        case_type: Some("行政处罚".into()),
     };
     catalogue.create_case(&case).await.unwrap();
+    assert_eq!(
+        catalogue
+            .case(&b1, case.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .case_type
+            .as_deref(),
+        Some("行政处罚"),
+        "the case type is kept"
+    );
     assert!(matches!(
         catalogue
             .create_case(&CaseRecord {
@@ -1014,6 +1133,7 @@ fn new_case(bureau: &BureauId, reference: &str) -> CaseRecord {
         filing_due_at: None,
         filed_at: None,
         calendar_complete: true,
+        case_type: None,
     }
 }
 
@@ -2163,4 +2283,5 @@ catalogue_test_suite!(
     party_copies,
     credentials,
     token_certificate_bindings,
+    records_have_kinds_types_and_searchable_text,
 );

@@ -10,6 +10,7 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use custodian_core::media::{best_match, matching_spans, Match, MatchRules, Span};
+use custodian_core::records::RecordKind;
 use custodian_core::roles::Action;
 use custodian_core::ClipId;
 use custodian_core::ClipState;
@@ -51,6 +52,14 @@ fn missing(clip: &ClipRecord, what: &str) -> ApiError {
 
 impl Catalog {
     async fn rendition_of(&self, caller: &Caller, id: &str) -> Result<Rendition, ApiError> {
+        Ok(self.record_and_rendition(caller, id).await?.1)
+    }
+
+    async fn record_and_rendition(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<(ClipRecord, Rendition), ApiError> {
         caller.require(Action::WatchFootage)?;
         let id = super::api::clip_id(id)?;
         let clip = self.clip_of(caller, id).await?;
@@ -61,12 +70,14 @@ impl Catalog {
                 "the clip's files were purged",
             ));
         }
-        self.ports
+        let rendition = self
+            .ports
             .catalogue
             .clip_media(id)
             .await?
             .and_then(|m| m.rendition)
-            .ok_or_else(|| missing(&clip, "viewing copy"))
+            .ok_or_else(|| missing(&clip, "viewing copy"))?;
+        Ok((clip, rendition))
     }
 
     /// Serves the part of `key` that a `Range` header asks for (206), all of it without one
@@ -152,7 +163,7 @@ impl Catalog {
     tag = "media",
     params(("id" = uuid::Uuid, Path, description = "clip id")),
     responses(
-        (status = 200, description = "the viewing copy (H.264/AAC MP4, time and place burned in)", content_type = "video/mp4"),
+        (status = 200, description = "the viewing copy: a video's H.264/AAC MP4 with time and place burned in (`video/mp4`), a recording's AAC in MP4 (`audio/mp4`), a photo's upright JPEG with the same text (`image/jpeg`), a document's original PDF (`application/pdf`, sandboxed)", content_type = "video/mp4"),
         (status = 206, description = "the bytes a `Range: bytes=…` header asked for (a player seeking)", content_type = "video/mp4"),
         (status = 416, description = "a range that starts past the end of the copy"),
         (status = 403, description = "a role that may not watch footage (region admins oversee records, not pictures)", body = custodian_platform::http::ErrorBody),
@@ -168,13 +179,33 @@ pub(crate) async fn view(
     Path(id): Path<String>,
     headers: axum::http::HeaderMap,
 ) -> Result<axum::response::Response, ApiError> {
-    let rendition = catalog.rendition_of(&caller, &id).await?;
+    let (clip, rendition) = catalog.record_and_rendition(&caller, &id).await?;
     let range = headers
         .get(header::RANGE)
         .and_then(|value| value.to_str().ok());
-    catalog
-        .serve_range(&rendition.view_key, "video/mp4", range)
-        .await
+    // A photo's copy is a JPEG (a scanned page given a document type too); a PDF document is
+    // shown as its original.
+    let content_type = if rendition.view_key.ends_with(".jpg") {
+        "image/jpeg"
+    } else if rendition.view_key == clip.object_key {
+        "application/pdf"
+    } else if clip.kind == Some(RecordKind::Audio) {
+        "audio/mp4"
+    } else {
+        "video/mp4"
+    };
+    let mut response = catalog
+        .serve_range(&rendition.view_key, content_type, range)
+        .await?;
+    if content_type == "application/pdf" {
+        // A document is shown as received, and PDFs can carry scripts and links: the
+        // browser's viewer shows it in a sandbox with nothing of the console's origin.
+        response.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            header::HeaderValue::from_static("sandbox"),
+        );
+    }
+    Ok(response)
 }
 
 #[utoipa::path(

@@ -17,6 +17,7 @@ use custodian_core::audit::NewAuditEntry;
 use custodian_core::export::{
     sign_manifest, Manifest, PackagedFile, FORMAT, MANIFEST, NOTE, PUBLIC_KEY, SIGNATURE,
 };
+use custodian_core::records::RecordKind;
 use custodian_core::roles::Action;
 use custodian_core::{ClipId, Sha256Digest};
 use custodian_platform::catalogue::ClipRecord;
@@ -78,7 +79,8 @@ fn note_text(
         at.to_rfc3339(),
         caller.name()
     ));
-    note.push_str(&format!("视音频 Clips: {}\n\n", clips.len()));
+    note.push_str(&table_of_contents(clips));
+    note.push_str(&format!("\n记录 Records: {}\n\n", clips.len()));
     for clip in clips {
         note.push_str(&format!(
             "- {} (original {}), device {}, officer {}, recorded {}, {} bytes, SHA-256 {}\n",
@@ -110,6 +112,41 @@ fn note_text(
     }
     note.push_str("\nThe originals are byte for byte as recorded; manifest.json lists every file with its SHA-256 and is signed (manifest.sig, ed25519) by the key in public-key.txt.\n");
     note
+}
+
+/// The case file's table of contents (卷内目录, art. 18 and 20): one line per record, in the
+/// order of the enforcement stages and then of time, with its kind, document type, local
+/// time and SHA-256.
+fn table_of_contents(clips: &[ClipRecord]) -> String {
+    let rules = custodian_core::records::RecordRules::default();
+    let mut items: Vec<&ClipRecord> = clips.iter().collect();
+    let stage = |clip: &ClipRecord| {
+        rules.stage_of(
+            clip.kind.unwrap_or(RecordKind::Video),
+            clip.document_type.as_deref(),
+        )
+    };
+    items.sort_by(|a, b| (stage(a), a.recorded_at).cmp(&(stage(b), b.recorded_at)));
+    let mut toc = String::from("卷内目录 Table of contents\n序号 No. | 阶段 Stage | 种类 Kind | 文书类型 Document type | 时间 Time (UTC+8) | SHA-256\n");
+    for (number, clip) in items.iter().enumerate() {
+        let kind = match clip.kind {
+            Some(RecordKind::Audio) => "录音 audio",
+            Some(RecordKind::Photo) => "照片 photo",
+            Some(RecordKind::Document) => "文书 document",
+            Some(RecordKind::Video) | None => "录像 video",
+        };
+        toc.push_str(&format!(
+            "{} | {} | {kind} | {} | {} | {}\n",
+            number + 1,
+            stage(clip).label_zh(),
+            clip.document_type.as_deref().unwrap_or("-"),
+            clip.recorded_at
+                .with_timezone(&custodian_core::deadlines::china_time())
+                .format("%Y-%m-%d %H:%M:%S"),
+            clip.sha256
+        ));
+    }
+    toc
 }
 
 #[utoipa::path(post, path = "/v1/exports", tag = "custody", request_body = ExportRequest,

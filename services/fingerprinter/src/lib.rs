@@ -15,6 +15,7 @@ use custodian_core::media::continuity::{analyse_with, MeasuredTimeline};
 use custodian_core::media::{
     device_gap, jumps_back, ContinuityFinding, ContinuityRules, FrameTimes,
 };
+use custodian_core::records::RecordKind;
 use custodian_core::ClipState;
 use custodian_media::{claim, jobs, settle_failure, still_held, JobFailure, Sampling, Workspace};
 use custodian_platform::bus::{run_consumer, HandleError, Job, JobMetrics};
@@ -142,7 +143,61 @@ impl Fingerprinter {
             return Ok(());
         }
         tracing::info!(clip_id = %id, attempt = job.attempt, "fingerprinting");
-        let sampling = match self.sample(&clip).await {
+        let work =
+            match Workspace::prepare(&self.ports, &self.jobs_args, &clip, "fingerprint").await {
+                Ok(work) => work,
+                Err(failure) => {
+                    return Err(settle_failure(
+                        &self.ports,
+                        &self.failures,
+                        "fingerprinter",
+                        &clip,
+                        failure,
+                        job.last_attempt,
+                    )
+                    .await)
+                }
+            };
+        if work.holds_pdf() {
+            let read = work.inspect_document().await;
+            let (facts, findings) = match read {
+                Ok(document) => document_facts(document),
+                Err(failure) if failure.retry_may_help() && !job.last_attempt => {
+                    return Err(HandleError::Transient(failure.to_string()))
+                }
+                // Kept all the same (art. 19): a document is never refused after its receipt.
+                Err(failure) => (
+                    MediaFacts {
+                        kind: Some(RecordKind::Document),
+                        container: Some("pdf".into()),
+                        ..MediaFacts::default()
+                    },
+                    vec![NewFinding {
+                        kind: "unreadable-document".into(),
+                        severity: "warning".into(),
+                        detail: failure.to_string(),
+                        position_seconds: None,
+                        size_seconds: None,
+                    }],
+                ),
+            };
+            still_held(&mut claim, format!("clip {id}")).await?;
+            self.clips
+                .record_fingerprint(id, &facts, &[], &findings, self.ports.clock.now())
+                .await?;
+            self.metrics.fingerprinted.inc();
+            for finding in &findings {
+                self.metrics
+                    .findings
+                    .with_label_values(&[finding.kind.as_str(), finding.severity.as_str()])
+                    .inc();
+            }
+            tracing::info!(clip_id = %id, pages = ?facts.page_count, findings = findings.len(), "document read");
+            return self.announce(&clip, 0, findings.len()).await;
+        }
+        // Decoded in the sandboxed child: `custodian media-job` runs `custodian_media::sample`.
+        let sampled: Result<Sampling, JobFailure> = work.run(jobs::SAMPLE, &()).await;
+        let sampling = match sampled {
             Ok(sampling) => sampling,
             Err(failure) => {
                 return Err(settle_failure(
@@ -156,7 +211,12 @@ impl Fingerprinter {
                 .await)
             }
         };
-        let (duration, mut findings) = self.continuity(&clip, &sampling).await?;
+        let (duration, mut findings) = if sampling.info.kind.is_timed() {
+            self.continuity(&clip, &sampling).await?
+        } else {
+            // A photo is one moment: no timeline to break.
+            (0.0, Vec::new())
+        };
         // The same rule the transcoder dates the copy by: a file clock it set aside is a finding.
         let start = recording_start(
             sampling.info.creation_time,
@@ -169,7 +229,7 @@ impl Fingerprinter {
             time_source: Some(start.source.as_str().to_owned()),
             ..sampling.info.facts()
         };
-        let recorded: Vec<NewFinding> = findings
+        let mut recorded: Vec<NewFinding> = findings
             .iter()
             .map(|f| NewFinding {
                 kind: f.kind.to_owned(),
@@ -179,6 +239,15 @@ impl Fingerprinter {
                 size_seconds: Some(f.size_seconds),
             })
             .collect();
+        if let Some(problem) = &sampling.info.exif_problem {
+            recorded.push(NewFinding {
+                kind: "exif-unreadable".into(),
+                severity: "warning".into(),
+                detail: problem.clone(),
+                position_seconds: None,
+                size_seconds: None,
+            });
+        }
         still_held(&mut claim, format!("clip {id}")).await?;
         self.clips
             .record_fingerprint(
@@ -236,12 +305,6 @@ impl Fingerprinter {
         Ok((timeline.duration_seconds, findings))
     }
 
-    async fn sample(&self, clip: &ClipRecord) -> Result<Sampling, JobFailure> {
-        let work = Workspace::prepare(&self.ports, &self.jobs_args, clip, "fingerprint").await?;
-        // Decoded in the sandboxed child: `custodian media-job` runs `custodian_media::sample`.
-        work.run(jobs::SAMPLE, &()).await
-    }
-
     async fn announce(
         &self,
         clip: &ClipRecord,
@@ -264,6 +327,37 @@ impl Fingerprinter {
             .await
             .map_err(|e| HandleError::Transient(e.to_string()))
     }
+}
+
+/// What reading a PDF found: its pages and text, and a note when it has no text to search.
+fn document_facts(document: custodian_media::DocumentFacts) -> (MediaFacts, Vec<NewFinding>) {
+    let mut findings = Vec::new();
+    if !document.has_text {
+        findings.push(NewFinding {
+            kind: "no-text-layer".into(),
+            severity: "info".into(),
+            detail: "the PDF has no text (a scan?): it is found by its name and description, not its words".into(),
+            position_seconds: None,
+            size_seconds: None,
+        });
+    }
+    if document.encrypted {
+        findings.push(NewFinding {
+            kind: "encrypted-document".into(),
+            severity: "info".into(),
+            detail: "the PDF is encrypted with an owner password (it opens, but restricts copying or printing)".into(),
+            position_seconds: None,
+            size_seconds: None,
+        });
+    }
+    let facts = MediaFacts {
+        kind: Some(RecordKind::Document),
+        container: Some("pdf".into()),
+        page_count: Some(document.pages),
+        content_text: document.has_text.then_some(document.text),
+        ..MediaFacts::default()
+    };
+    (facts, findings)
 }
 
 /// The continuity findings of one clip on its own (art. 12.5): gaps, duplicates and

@@ -388,26 +388,17 @@ impl Transcoder {
         }
         tracing::info!(clip_id = %id, attempt = job.attempt, "transcoding");
         match self.make_copy(&clip).await {
-            Ok((report, rendition)) => {
+            Ok(made) => {
                 still_held(&mut claim, format!("clip {id}")).await?;
-                let start = recording_start(
-                    report.info.creation_time,
-                    clip.recorded_at,
-                    self.jobs_args.clock_tolerance(),
-                );
-                let facts = MediaFacts {
-                    time_source: Some(start.source.as_str().to_owned()),
-                    ..report.info.facts()
-                };
                 self.clips
-                    .record_transcode(id, &facts, &rendition, self.ports.clock.now())
+                    .record_transcode(id, &made.facts, &made.rendition, self.ports.clock.now())
                     .await?;
                 self.metrics.copies.inc();
                 self.metrics
                     .footage_seconds
-                    .inc_by(report.duration_seconds.max(0.0) as u64);
-                tracing::info!(clip_id = %id, frames = report.frames, width = report.width, height = report.height, "viewing copy made");
-                self.announce(&clip, rendition.view_key, report.duration_seconds)
+                    .inc_by(made.duration_seconds.max(0.0) as u64);
+                tracing::info!(clip_id = %id, kind = ?made.facts.kind, frames = made.frames, "viewing copy made");
+                self.announce(&clip, made.rendition.view_key, made.duration_seconds)
                     .await
             }
             Err(failure) => Err(settle_failure(
@@ -458,11 +449,11 @@ impl Transcoder {
             .map_err(|e| HandleError::Transient(e.to_string()))
     }
 
-    async fn make_copy(
-        &self,
-        clip: &ClipRecord,
-    ) -> Result<(TranscodeReport, Rendition), JobFailure> {
+    async fn make_copy(&self, clip: &ClipRecord) -> Result<Made, JobFailure> {
         let work = Workspace::prepare(&self.ports, &self.jobs_args, clip, "transcode").await?;
+        if work.holds_pdf() {
+            return self.make_document_copy(clip, &work).await;
+        }
         let keys = derived_keys(&clip.bureau, clip.id);
         let (track, track_sha256) = self.track(clip).await?;
         let source = OverlaySource::of(clip, track, self.jobs_args.clock_tolerance());
@@ -492,16 +483,77 @@ impl Transcoder {
             &work.dir().join("poster.jpg"),
         )
         .await?;
-        Ok((
-            report,
-            Rendition {
+        let start = recording_start(
+            report.info.creation_time,
+            clip.recorded_at,
+            self.jobs_args.clock_tolerance(),
+        );
+        // A recording's length as decoded, not as its header claims (a truncated MP3 keeps
+        // its header); the fingerprinter measures it the same way.
+        let duration_seconds = match report.info.kind {
+            RecordKind::Audio => Some(report.duration_seconds),
+            _ => report.info.duration_seconds,
+        };
+        Ok(Made {
+            facts: MediaFacts {
+                time_source: Some(start.source.as_str().to_owned()),
+                duration_seconds,
+                ..report.info.facts()
+            },
+            rendition: Rendition {
                 view_key,
                 subtitles_key: keys.subtitles,
                 poster_key: keys.poster,
                 view_size_bytes: view.size,
                 track_sha256,
             },
-        ))
+            duration_seconds: report.duration_seconds,
+            frames: report.frames,
+        })
+    }
+
+    /// A PDF document is shown as it was received (its viewing copy is the original), with
+    /// its first page as the poster. A PDF Poppler cannot read keeps no poster; the
+    /// fingerprinter records why, and the document is kept all the same.
+    async fn make_document_copy(
+        &self,
+        clip: &ClipRecord,
+        work: &Workspace,
+    ) -> Result<Made, JobFailure> {
+        let keys = derived_keys(&clip.bureau, clip.id);
+        let poster = work.dir().join("poster.jpg");
+        match work.document_thumbnail(&poster, DOCUMENT_POSTER_SIDE).await {
+            Ok(()) => {
+                store_derived_file(&*self.ports.blob, &keys.poster, &poster).await?;
+            }
+            Err(failure) if failure.retry_may_help() => return Err(failure),
+            Err(failure) => {
+                tracing::warn!(clip_id = %clip.id, error = %failure, "document has no first-page poster");
+            }
+        }
+        // No timed text: an empty WebVTT track, so every record has the same companions.
+        let subtitles = work.dir().join("subtitles.vtt");
+        std::fs::write(&subtitles, "WEBVTT\n").map_err(|source| MediaError::Io {
+            path: subtitles.display().to_string(),
+            source,
+        })?;
+        store_derived_file(&*self.ports.blob, &keys.subtitles, &subtitles).await?;
+        Ok(Made {
+            facts: MediaFacts {
+                kind: Some(RecordKind::Document),
+                container: Some("pdf".into()),
+                ..MediaFacts::default()
+            },
+            rendition: Rendition {
+                view_key: clip.object_key.clone(),
+                subtitles_key: keys.subtitles,
+                poster_key: keys.poster,
+                view_size_bytes: clip.size_bytes,
+                track_sha256: None,
+            },
+            duration_seconds: 0.0,
+            frames: 0,
+        })
     }
 
     /// The clip's latest GPS track version (GPX or NMEA), if there is one and it parses, with
@@ -555,6 +607,17 @@ impl Transcoder {
             }
         }
     }
+}
+
+/// The longer side of a document's first-page poster, in pixels.
+const DOCUMENT_POSTER_SIDE: u32 = 480;
+
+/// What a viewing copy job made, as the catalogue records it.
+struct Made {
+    facts: MediaFacts,
+    rendition: Rendition,
+    duration_seconds: f64,
+    frames: u64,
 }
 
 /// What the burned-in text says about a clip, besides what the file itself says.

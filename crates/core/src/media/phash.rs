@@ -99,6 +99,34 @@ pub fn phash(luma: &[u8]) -> u64 {
 }
 
 /// How many bits two hashes differ in: 0 for the same picture, about 32 for unrelated ones.
+/// Turns a `HASH_SIDE`² thumbnail as coded into the picture as displayed: `rotation`
+/// counter-clockwise degrees (0, 90, 180, 270), then mirrored left to right if asked. A phone
+/// video with a rotation tag, its re-encoded copy with the rotation baked in, and a photo
+/// of the same scene then hash alike.
+pub fn upright(
+    luma: &[u8; HASH_SIDE * HASH_SIDE],
+    rotation: u32,
+    mirrored: bool,
+) -> [u8; HASH_SIDE * HASH_SIDE] {
+    const N: usize = HASH_SIDE;
+    let mut out = [0u8; N * N];
+    for y in 0..N {
+        for x in 0..N {
+            // The mirror comes last, so the displayed (x, y) is (mx, y) of the turned picture;
+            // (sx, sy) is where that pixel is in the coded thumbnail.
+            let mx = if mirrored { N - 1 - x } else { x };
+            let (sx, sy) = match rotation {
+                90 => (N - 1 - y, mx),
+                180 => (N - 1 - mx, N - 1 - y),
+                270 => (y, N - 1 - mx),
+                _ => (mx, y),
+            };
+            out[y * N + x] = luma[sy * N + sx];
+        }
+    }
+    out
+}
+
 pub fn hamming(a: u64, b: u64) -> u32 {
     (a ^ b).count_ones()
 }
@@ -106,6 +134,21 @@ pub fn hamming(a: u64, b: u64) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thumbnails_turn_upright_as_the_picture_is_shown() {
+        let n = HASH_SIDE;
+        let mut coded = [0u8; HASH_SIDE * HASH_SIDE];
+        coded[n - 1] = 255; // the coded top-right corner
+        let at = |t: &[u8; HASH_SIDE * HASH_SIDE]| t.iter().position(|&v| v == 255).unwrap();
+        // Turned 90° counter-clockwise, the top-right corner is shown top-left.
+        assert_eq!(at(&upright(&coded, 90, false)), 0);
+        // Turned clockwise (270° counter-clockwise), it is shown bottom-right.
+        assert_eq!(at(&upright(&coded, 270, false)), n * n - 1);
+        assert_eq!(at(&upright(&coded, 180, false)), (n - 1) * n);
+        assert_eq!(at(&upright(&coded, 0, true)), 0);
+        assert_eq!(upright(&coded, 0, false), coded);
+    }
 
     const N: usize = HASH_SIDE;
 

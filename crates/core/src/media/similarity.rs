@@ -7,7 +7,8 @@
 //! hashes to the same value every second and would "match" any other such footage at every
 //! offset. Windows in which both sides are a single repeated hash are therefore skipped; two
 //! wholly static clips never match, even if they are copies, because nothing in them could
-//! prove it.
+//! prove it. A photo is the exception: it is one hash by nature, and matching one second of
+//! a clip is all the evidence a photo can give (so a photo of a lens cap matches one too).
 
 use super::phash::hamming;
 
@@ -58,7 +59,8 @@ fn runs(seq: &[u64]) -> Vec<usize> {
 /// The best alignment of `b` against `a`, if it is close enough to be the same footage.
 ///
 /// Every offset whose overlap is at least `min(min_overlap_seconds, a.len(), b.len())` (and
-/// at least 1) is tried; the lowest mean distance wins, a longer overlap breaks ties, and a
+/// at least 1) is tried, except stretches where both sides repeat one hash (two still
+/// scenes prove nothing), unless one side is a photo (a single hash); the lowest mean distance wins, a longer overlap breaks ties, and a
 /// smaller |offset| breaks remaining ties. Cost is O(a.len() × b.len()): an hour against an
 /// hour is 13 million XORs.
 pub fn best_match(a: &[u64], b: &[u64], rules: &MatchRules) -> Option<Match> {
@@ -72,6 +74,8 @@ pub fn best_match(a: &[u64], b: &[u64], rules: &MatchRules) -> Option<Match> {
     let runs_a = runs(a);
     let runs_b = runs(b);
     let (a_len, b_len) = (a.len() as i64, b.len() as i64);
+    // A photo is one picture: matching one second of the other is the evidence there is.
+    let photo = a.len() == 1 || b.len() == 1;
 
     let mut best: Option<Match> = None;
     for offset in -(b_len - 1)..a_len {
@@ -82,7 +86,7 @@ pub fn best_match(a: &[u64], b: &[u64], rules: &MatchRules) -> Option<Match> {
             continue;
         }
         let start_b = (start_a as i64 - offset) as usize;
-        if runs_a[start_a] >= overlap && runs_b[start_b] >= overlap {
+        if !photo && runs_a[start_a] >= overlap && runs_b[start_b] >= overlap {
             continue;
         }
         let total: u64 = a[start_a..end_a]
@@ -276,6 +280,17 @@ mod tests {
         let b = vec![a[7], a[8]];
         let m = best_match(&a, &b, &MatchRules::default()).unwrap();
         assert_eq!((m.offset_seconds, m.overlap_seconds), (7, 2));
+    }
+
+    #[test]
+    fn a_photo_matches_the_second_of_a_clip_that_shows_it() {
+        let clip = Rng(8).seq(12);
+        let photo = [clip[7] ^ 0b1011];
+        let m = best_match(&clip, &photo, &MatchRules::default()).unwrap();
+        assert_eq!((m.offset_seconds, m.overlap_seconds), (7, 1));
+        // A still clip of the scene too, and nothing unrelated.
+        assert!(best_match(&[clip[7]; 4], &photo, &MatchRules::default()).is_some());
+        assert_eq!(best_match(&clip, &[!clip[7]], &MatchRules::default()), None);
     }
 
     #[test]
