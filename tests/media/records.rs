@@ -899,3 +899,107 @@ async fn a_case_file_holds_every_kind_files_only_when_complete_and_exports_them_
         "{changed_name}: {text}"
     );
 }
+
+#[tokio::test]
+async fn a_photo_and_a_document_expire_after_two_years_like_footage() {
+    use custodian_platform::blob::{BlobStore, LocalBlobStore};
+    use custodian_retention::{Retention, RetentionConfig};
+    let clock = std::sync::Arc::new(custodian_platform::clock::ManualClock::new(
+        crate::common::cst(2026, 3, 2, 9),
+    ));
+    let app = crate::common::spawn_standalone_with_media_at(clock.clone()).await;
+    let work = dir();
+    let photo = file(&work, "photo.jpg");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=320x240",
+        "-frames:v",
+        "1",
+        photo.to_str().unwrap(),
+    ]);
+    let document = file(&work, "notice.pdf");
+    std::fs::write(&document, text_pdf(&[page(&["Inspection notice"])])).unwrap();
+    let recorded = ("recorded_at", "2026-03-01T10:00:00+08:00");
+    let photo_id = app
+        .upload_file(&photo, &[recorded, ("file_name", "photo.jpg")])
+        .await;
+    let document_id = app
+        .upload_file(&document, &[recorded, ("file_name", "notice.pdf")])
+        .await;
+    for id in [&photo_id, &document_id] {
+        app.wait_for(id, "catalogued").await;
+    }
+    let registry = prometheus::Registry::new();
+    let ports = custodian_platform::Ports {
+        registry,
+        ..app.app.ports.clone()
+    };
+    let archive: std::sync::Arc<dyn BlobStore> = std::sync::Arc::new(
+        LocalBlobStore::open_with_manifest(app.data.path().join("archive"))
+            .await
+            .unwrap(),
+    );
+    let retention = Retention::new(
+        ports,
+        archive,
+        RetentionConfig {
+            every: std::time::Duration::from_secs(3600),
+            scrub_period: std::time::Duration::from_secs(3600),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let blob = app.app.ports.blob.clone();
+    let bureau = custodian_core::BureauId::parse("b1").unwrap();
+    let photo_keys = custodian_core::keys::derived_keys(&bureau, photo_id.parse().unwrap());
+    let document_keys = custodian_core::keys::derived_keys(&bureau, document_id.parse().unwrap());
+    for key in [&photo_keys.photo, &photo_keys.poster, &document_keys.poster] {
+        assert!(blob.size_of(key).await.unwrap().is_some(), "{key} made");
+    }
+    let originals: Vec<std::path::PathBuf> = [&photo_id, &document_id]
+        .iter()
+        .map(|id| {
+            app.stored_files()
+                .into_iter()
+                .find(|p| {
+                    p.to_string_lossy().contains(id.as_str())
+                        && p.to_string_lossy().contains("originals/")
+                })
+                .unwrap()
+        })
+        .collect();
+
+    // Kept the two years of art. 21, like footage ...
+    clock.advance(chrono::Duration::days(729) - chrono::Duration::hours(1));
+    assert_eq!(retention.pass().await.unwrap().recycled, 0);
+    // ... then to the recycle bin, and purged a week later, copies and all.
+    clock.advance(chrono::Duration::days(2));
+    assert_eq!(retention.pass().await.unwrap().recycled, 2);
+    clock.advance(chrono::Duration::days(7));
+    let report = retention.pass().await.unwrap();
+    assert_eq!(report.purged, 2, "{report:?}");
+    for original in &originals {
+        assert!(
+            !original.exists(),
+            "{} outlived its retention",
+            original.display()
+        );
+    }
+    for key in [&photo_keys.photo, &photo_keys.poster, &document_keys.poster] {
+        assert_eq!(
+            blob.size_of(key).await.unwrap(),
+            None,
+            "{key} outlived its original"
+        );
+    }
+    for id in [&photo_id, &document_id] {
+        let record: Value = app.get_json(&app.token, &format!("/v1/clips/{id}")).await;
+        assert!(
+            record["purged_at"].is_string(),
+            "the record stays: {record}"
+        );
+        assert!(record["kind"].is_string(), "{record}");
+    }
+}
