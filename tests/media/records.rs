@@ -1003,3 +1003,62 @@ async fn a_photo_and_a_document_expire_after_two_years_like_footage() {
         assert!(record["kind"].is_string(), "{record}");
     }
 }
+
+#[tokio::test]
+async fn a_bureau_configures_its_record_rules_and_a_bad_file_stops_start_up() {
+    let work = dir();
+    let rules = file(&work, "rules.toml");
+    std::fs::write(
+        &rules,
+        "case_types = [\"专项督导\"]\n[required]\n\"专项督导\" = [[\"督导检查通知\"]]\n",
+    )
+    .unwrap();
+    let clock = std::sync::Arc::new(custodian_platform::clock::SystemClock);
+    let path = rules.clone();
+    let app = crate::common::spawn_standalone_adjusted(clock, move |args| {
+        args.catalog.record_rules = Some(path);
+    })
+    .await;
+    let leader = token_with_role(&app.app, "b1", Role::Leader).await;
+    let types: Value = app.get_json(&leader, "/v1/record-types").await;
+    assert_eq!(types["case_types"][0]["name"], "专项督导", "{types}");
+    assert_eq!(
+        types["case_types"][0]["requires"],
+        json!([{"any_of": ["督导检查通知"]}])
+    );
+    assert!(types["document_types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["name"] == "送达回证" && t["stage"] == "service"));
+    let (status, refused) = app
+        .send(
+            "POST",
+            &leader,
+            "/v1/cases",
+            json!({"reference": "R-1", "title": "t", "case_type": "行政处罚"}),
+        )
+        .await;
+    assert_eq!(status, 400, "a type the bureau does not use: {refused}");
+    assert!(refused["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("专项督导"));
+
+    // A requirement naming a type that is not configured: start-up stops and says where.
+    std::fs::write(&rules, "[required]\n\"行政处罚\" = [[\"送达回執\"]]\n").unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_custodian"))
+        .args(["standalone", "--listen", "127.0.0.1:0", "--data"])
+        .arg(work.path().join("data"))
+        .arg("--record-rules")
+        .arg(&rules)
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("record-rules") && stderr.contains("送达回執"),
+        "{stderr}"
+    );
+}

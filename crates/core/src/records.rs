@@ -158,6 +158,26 @@ pub enum RecordRulesError {
     Duplicate(String),
     #[error("a document type must be 1 to 40 characters without control characters: {0:?}")]
     BadName(String),
+    #[error("{0}")]
+    Syntax(String),
+}
+
+/// The rules as a file gives them (`--record-rules`, as data/record-rules.toml); a section
+/// left out keeps the default.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesFile {
+    case_types: Option<Vec<String>>,
+    document_types: Option<Vec<DocumentTypeEntry>>,
+    /// Per case type, its requirements; each a list of types any one of which meets it.
+    required: Option<BTreeMap<String, Vec<Vec<String>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DocumentTypeEntry {
+    name: String,
+    stage: Stage,
 }
 
 /// One requirement of a case file: a document of one of these types (调查笔录 or 询问笔录).
@@ -226,6 +246,33 @@ fn check_name(name: &str) -> Result<(), RecordRulesError> {
 }
 
 impl RecordRules {
+    /// Rules from a TOML file; sections it leaves out keep their defaults, and what it gives
+    /// is checked as `new` checks it.
+    pub fn from_toml(text: &str) -> Result<Self, RecordRulesError> {
+        let file: RulesFile =
+            toml::from_str(text).map_err(|e| RecordRulesError::Syntax(e.to_string()))?;
+        let defaults = Self::default();
+        Self::new(
+            file.document_types
+                .map_or(defaults.document_types, |types| {
+                    types.into_iter().map(|t| (t.name, t.stage)).collect()
+                }),
+            file.case_types.unwrap_or(defaults.case_types),
+            file.required.map_or(defaults.required, |required| {
+                required
+                    .into_iter()
+                    .map(|(case_type, requirements)| {
+                        let requirements = requirements
+                            .into_iter()
+                            .map(|any_of| Requirement { any_of })
+                            .collect();
+                        (case_type, requirements)
+                    })
+                    .collect()
+            }),
+        )
+    }
+
     /// Rules of one's own: every requirement must name configured document types.
     pub fn new(
         document_types: Vec<(String, Stage)>,
@@ -396,6 +443,50 @@ mod tests {
         assert!(e.contains("收据") && e.contains("送达回证"), "{e}");
         assert!(rules.case_type("行政处罚").is_ok());
         assert!(rules.case_type("刑事").is_err());
+    }
+
+    #[test]
+    fn the_shipped_rules_file_is_the_default() {
+        let shipped = RecordRules::from_toml(include_str!("../../../data/record-rules.toml"));
+        assert_eq!(shipped.unwrap(), RecordRules::default());
+    }
+
+    #[test]
+    fn rules_read_from_a_file_keep_the_defaults_they_leave_out() {
+        let rules = RecordRules::from_toml(
+            r#"
+case_types = ["行政处罚", "专项督导"]
+[required]
+"专项督导" = [["督导检查通知"], ["现场检查记录", "调查笔录"]]
+"#,
+        )
+        .unwrap();
+        assert!(rules.case_type("专项督导").is_ok());
+        assert!(
+            rules.case_type("行政检查").is_err(),
+            "the list was replaced"
+        );
+        assert!(
+            rules.document_type("送达回证").is_ok(),
+            "default document types kept"
+        );
+        let missing = rules.missing("专项督导", &["调查笔录"]);
+        assert_eq!(missing.len(), 1);
+        assert_eq!(missing[0].describe(), "督导检查通知");
+        assert!(
+            rules.requirements("行政处罚").is_empty(),
+            "required was replaced"
+        );
+        let typo = RecordRules::from_toml("[required]\n\"行政处罚\" = [[\"送达回執\"]]\n");
+        assert_eq!(
+            typo.unwrap_err(),
+            RecordRulesError::RequirementNotAType("送达回執".into())
+        );
+        let unknown = RecordRules::from_toml("case_type = []").unwrap_err();
+        assert!(unknown.to_string().contains("case_type"), "{unknown}");
+        assert!(
+            RecordRules::from_toml("[[document_types]]\nname = \"x\"\nstage = \"later\"").is_err()
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ use custodian_core::classification::{Categories, DEFAULT_CATEGORIES};
 use custodian_core::deadlines::DeadlineRules;
 use custodian_core::events::Topic;
 use custodian_core::naming::{self, NameParts, NameTemplate};
+use custodian_core::records::RecordRules;
 use custodian_core::{ClipId, ClipState, ProcessingStep};
 use custodian_platform::bus::{run_consumer, ConsumerSpec, HandleError, Job, JobMetrics};
 use custodian_platform::catalogue::{CatalogueError, ClipRecord, ClipSchedule};
@@ -40,6 +41,11 @@ pub struct CatalogConfig {
     /// The categories clips are classified into, comma-separated.
     #[arg(long = "categories", env = "CUSTODIAN_CATEGORIES", value_delimiter = ',', default_values_t = DEFAULT_CATEGORIES.map(String::from))]
     pub categories: Vec<String>,
+    /// The document types, case types and what each case type's file must hold before it
+    /// is filed (TOML, as data/record-rules.toml); sections left out keep the defaults of
+    /// art. 5, 6, 10 and 18.
+    #[arg(long = "record-rules", env = "CUSTODIAN_RECORD_RULES")]
+    pub record_rules: Option<std::path::PathBuf>,
     /// How often the reconciler looks for stuck clips.
     #[arg(long = "reconcile-every", env = "CUSTODIAN_RECONCILE_EVERY", default_value = "30s", value_parser = parse_duration)]
     pub reconcile_every: Duration,
@@ -72,11 +78,11 @@ pub struct CatalogRules {
     pub names: NameTemplate,
     pub categories: Categories,
     /// Document and case types, and what each case type's file must hold (art. 18).
-    pub records: custodian_core::records::RecordRules,
+    pub records: RecordRules,
 }
 
 impl CatalogConfig {
-    /// Loads and checks the calendar, the name template and the categories.
+    /// Loads and checks the calendar, the name template, the categories and the record rules.
     pub fn rules(&self) -> Result<CatalogRules, ConfigError> {
         let calendar = match &self.calendar {
             None => WorkdayCalendar::shipped(),
@@ -91,11 +97,20 @@ impl CatalogConfig {
             .map_err(|e| ConfigError::new("name-template", &self.name_template, e))?;
         let categories = Categories::new(self.categories.clone())
             .map_err(|e| ConfigError::new("categories", self.categories.join(","), e))?;
+        let records = match &self.record_rules {
+            None => RecordRules::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError::new("record-rules", path.display(), e))?;
+                RecordRules::from_toml(&text)
+                    .map_err(|e| ConfigError::new("record-rules", path.display(), e))?
+            }
+        };
         Ok(CatalogRules {
             deadlines: DeadlineRules::new(calendar),
             names,
             categories,
-            records: custodian_core::records::RecordRules::default(),
+            records,
         })
     }
 
@@ -131,6 +146,7 @@ impl Default for CatalogConfig {
     fn default() -> Self {
         Self {
             calendar: None,
+            record_rules: None,
             name_template: naming::DEFAULT_TEMPLATE.to_owned(),
             categories: DEFAULT_CATEGORIES.map(String::from).to_vec(),
             reconcile_every: Duration::from_secs(30),
