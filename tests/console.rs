@@ -704,3 +704,145 @@ async fn the_console_refuses_forged_forms_and_hides_other_bureaus() {
     assert!(devices.contains("1 / 2</span> 一中队"), "{devices}");
     assert!(devices.contains("0 / 2</span> 二中队"), "{devices}");
 }
+
+/// Every kind of record on its page, as an archivist sees it: a recording plays with its
+/// waveform, a photo shows upright, a document shows its first page and is offered for
+/// download, and a scanned page is typed as a document from the classification form.
+#[tokio::test]
+async fn recordings_photos_and_documents_show_as_what_they_are_in_a_real_browser() {
+    let app = common::spawn_standalone_with_media().await;
+    let base = app.base.clone();
+    add_person(&app, "b1", "wang.fang", Role::Archivist, None).await;
+    let work = tempfile::tempdir().unwrap();
+    let recording = work.path().join("memo.m4a");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:duration=4",
+        "-c:a",
+        "aac",
+        recording.to_str().unwrap(),
+    ]);
+    let photo = work.path().join("scan.jpg");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=480x640",
+        "-frames:v",
+        "1",
+        photo.to_str().unwrap(),
+    ]);
+    let document = work.path().join("notice.pdf");
+    std::fs::write(
+        &document,
+        custodian_platform::testing::pdf::text_pdf(&[vec!["Inspection notice".to_owned()]]),
+    )
+    .unwrap();
+    let mut ids = Vec::new();
+    for path in [&recording, &photo, &document] {
+        let id = upload(&app, &app.token, path, "2026-11-27T09:00:00+08:00").await;
+        catalogued(&app, &app.token, &id).await;
+        ids.push(id);
+    }
+    let browser = Browser::start().await;
+    sign_in(&browser, &base, "b1", "wang.fang").await;
+
+    // The recording: its kind said, its waveform drawn, its sound playing.
+    browser.goto(&format!("{base}/clips/{}", ids[0])).await;
+    assert_eq!(
+        browser
+            .eval("return document.getElementById('kind').textContent.trim()")
+            .await,
+        "录音"
+    );
+    browser
+        .wait_for(
+            "the waveform",
+            WAIT,
+            "const w = document.querySelector('img.waveform'); return w && w.complete && w.naturalWidth === 960",
+        )
+        .await;
+    browser
+        .eval("const a = document.getElementById('player'); a.muted = true; a.play(); return true")
+        .await;
+    browser
+        .wait_for(
+            "the recording to play",
+            WAIT,
+            "const a = document.getElementById('player'); return a.tagName === 'AUDIO' && a.currentTime > 0.5",
+        )
+        .await;
+    browser.screenshot("recording").await;
+
+    // The photo, upright (portrait as taken), then typed as a document (a scanned page).
+    browser.goto(&format!("{base}/clips/{}", ids[1])).await;
+    let size = browser
+        .wait_for(
+            "the photo",
+            WAIT,
+            "const p = document.getElementById('photo'); \
+             return p && p.complete && p.naturalWidth > 0 && [p.naturalWidth, p.naturalHeight]",
+        )
+        .await;
+    assert!(size[1].as_u64() > size[0].as_u64(), "portrait: {size}");
+    browser.screenshot("photo").await;
+    let select = browser.find("#document_type").await;
+    browser.click(&select).await;
+    browser
+        .eval(
+            "const s = document.getElementById('document_type'); s.value = '送达回证'; \
+             document.getElementById('category').selectedIndex = 0; \
+             document.getElementById('description').value = '送达回证扫描件'; return true",
+        )
+        .await;
+    let save = browser.find("#save").await;
+    browser.click(&save).await;
+    browser
+        .wait_for(
+            "the saved notice",
+            WAIT,
+            "return document.querySelector('p.notice') !== null",
+        )
+        .await;
+    let kind = browser
+        .eval("return document.getElementById('kind').textContent.trim()")
+        .await;
+    assert_eq!(kind, "文书 · 送达回证");
+
+    // The document: its first page shown, its pages counted, the original offered.
+    browser.goto(&format!("{base}/clips/{}", ids[2])).await;
+    browser
+        .wait_for(
+            "the first page",
+            WAIT,
+            "const p = document.getElementById('first-page'); return p && p.complete && p.naturalHeight > p.naturalWidth",
+        )
+        .await;
+    let caption = browser
+        .eval("return document.querySelector('figure.document figcaption').textContent")
+        .await;
+    assert!(caption.as_str().unwrap().contains("1 页"), "{caption}");
+    browser.screenshot("document").await;
+    let download = browser
+        .eval(
+            "return fetch(document.getElementById('download-document').href) \
+             .then(r => [r.status, r.headers.get('content-type'), r.headers.get('content-disposition')])",
+        )
+        .await;
+    assert_eq!(download[0], 200, "{download}");
+    assert_eq!(download[1], "application/pdf", "{download}");
+    assert!(
+        download[2].as_str().unwrap().starts_with("attachment"),
+        "{download}"
+    );
+
+    // The search narrows to one kind.
+    browser.goto(&format!("{base}/clips?kind=audio")).await;
+    let results = browser
+        .eval("return document.querySelectorAll('ul.results li').length")
+        .await;
+    assert_eq!(results, 1);
+    browser.quit().await;
+}

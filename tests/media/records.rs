@@ -340,6 +340,18 @@ async fn a_photo_is_turned_upright_labelled_placed_by_its_exif_and_found_in_a_vi
         clock > left + 15.0,
         "the clock is drawn at the top left ({clock})"
     );
+    // The device and officer are burned in below, as on a video's copy (over the black).
+    let lines = mean(
+        &grey_frames(
+            &view,
+            &format!("{}:{}:0:{}", width / 2, height / 8, height * 7 / 8),
+            1,
+        )[0],
+    );
+    assert!(
+        lines > left + 10.0,
+        "the overlay's lines are drawn at the bottom ({lines})"
+    );
     let poster = file(&work, "thumb.jpg");
     app.download(&format!("/v1/clips/{id}/poster"), &poster)
         .await;
@@ -536,6 +548,10 @@ async fn documents_are_read_for_pages_text_and_a_first_page_poster_and_kept_when
         .await;
     assert_eq!(headers["content-type"], "application/pdf");
     assert_eq!(headers["content-security-policy"], "sandbox");
+    assert!(headers["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
     assert_eq!(std::fs::read(&view).unwrap(), whole, "shown as received");
     let poster = file(&work, "first-page.jpg");
     app.download(&format!("/v1/clips/{transcript_id}/poster"), &poster)

@@ -280,9 +280,14 @@ fn render_photo(
     stop: &StopFlag,
 ) -> Result<TranscodeReport, MediaError> {
     // The lane's encoder is never fed: a photo's copy is one filtered frame written as JPEG.
-    let mut scratch = format::output_as(&plan.output.with_extension("unused.mp4"), "mp4")
+    // The lane wants a muxer to add its stream to; this one is never written and goes again.
+    let scratch_path = plan.output.with_extension("unused.mp4");
+    let mut scratch = format::output_as(&scratch_path, "mp4")
         .map_err(ffmpeg_error("setting up the photo's filters"))?;
-    let mut lane = VideoLane::open(&input, &info, plan, &mut scratch, false)?;
+    let lane = VideoLane::open(&input, &info, plan, &mut scratch, false);
+    drop(scratch);
+    let _ = std::fs::remove_file(&scratch_path);
+    let mut lane = lane?;
     let mut picture = None;
     for (stream, packet) in input.packets() {
         stop.check()?;

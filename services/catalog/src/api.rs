@@ -681,6 +681,9 @@ struct CaseSummary {
     #[serde(flatten)]
     case: CaseRecord,
     filing_deadline: Option<Deadline>,
+    /// For a closed case, the documents its type requires that its file lacks (filing is
+    /// refused until none are); empty otherwise.
+    missing_documents: Vec<String>,
 }
 
 impl Catalog {
@@ -895,16 +898,21 @@ async fn list_cases(
     } else {
         None
     };
-    Ok(Json(CasePage {
-        items: cases
-            .into_iter()
-            .map(|case| CaseSummary {
-                filing_deadline: catalog.filing_deadline(&case),
-                case,
-            })
-            .collect(),
-        next_cursor,
-    }))
+    let mut items = Vec::with_capacity(cases.len());
+    for case in cases {
+        // Only a closed case is about to be filed; an open one is still being put together.
+        let missing_documents = if case.state == CaseState::Closed {
+            catalog.missing_documents(&case).await?
+        } else {
+            Vec::new()
+        };
+        items.push(CaseSummary {
+            filing_deadline: catalog.filing_deadline(&case),
+            missing_documents,
+            case,
+        });
+    }
+    Ok(Json(CasePage { items, next_cursor }))
 }
 
 #[utoipa::path(

@@ -163,7 +163,7 @@ impl Catalog {
     tag = "media",
     params(("id" = uuid::Uuid, Path, description = "clip id")),
     responses(
-        (status = 200, description = "the viewing copy: a video's H.264/AAC MP4 with time and place burned in (`video/mp4`), a recording's AAC in MP4 (`audio/mp4`), a photo's upright JPEG with the same text (`image/jpeg`), a document's original PDF (`application/pdf`, sandboxed)", content_type = "video/mp4"),
+        (status = 200, description = "the viewing copy: a video's H.264/AAC MP4 with time and place burned in (`video/mp4`), a recording's AAC in MP4 (`audio/mp4`), a photo's upright JPEG with the same text (`image/jpeg`), a document's original PDF (`application/pdf`, as an attachment, sandboxed)", content_type = "video/mp4"),
         (status = 206, description = "the bytes a `Range: bytes=…` header asked for (a player seeking)", content_type = "video/mp4"),
         (status = 416, description = "a range that starts past the end of the copy"),
         (status = 403, description = "a role that may not watch footage (region admins oversee records, not pictures)", body = custodian_platform::http::ErrorBody),
@@ -198,13 +198,24 @@ pub(crate) async fn view(
         .serve_range(&rendition.view_key, content_type, range)
         .await?;
     if content_type == "application/pdf" {
-        // A document is shown as received, and PDFs can carry scripts and links: the
-        // browser's viewer shows it in a sandbox with nothing of the console's origin.
-        response.headers_mut().insert(
+        // A document is given as received, and PDFs can carry scripts, forms and links:
+        // saved and opened by the person's own reader, never rendered in the origin that
+        // holds their session; and sandboxed should a browser render it anyway.
+        let headers = response.headers_mut();
+        headers.insert(
             header::CONTENT_SECURITY_POLICY,
             header::HeaderValue::from_static("sandbox"),
         );
+        if let Ok(value) =
+            header::HeaderValue::from_str(&format!("attachment; filename=\"{}.pdf\"", clip.id))
+        {
+            headers.insert(header::CONTENT_DISPOSITION, value);
+        }
     }
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
     Ok(response)
 }
 

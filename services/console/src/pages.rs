@@ -297,6 +297,30 @@ async fn categories(console: &Console, token: &str, extensions: &Extensions) -> 
     .unwrap_or_default()
 }
 
+/// The record kinds, document types and case types the bureau works with.
+#[derive(Debug, Default, Deserialize)]
+pub struct RecordTypes {
+    #[serde(default)]
+    pub document_types: Vec<NamedType>,
+    #[serde(default)]
+    pub case_types: Vec<NamedType>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NamedType {
+    pub name: String,
+}
+
+async fn record_types(console: &Console, token: &str, extensions: &Extensions) -> RecordTypes {
+    fetch(
+        &*console.api,
+        Call::get("/v1/record-types", token),
+        extensions,
+    )
+    .await
+    .unwrap_or_default()
+}
+
 #[derive(Deserialize)]
 pub struct NoticeQuery {
     notice: Option<String>,
@@ -594,6 +618,12 @@ pub async fn cases(
     let page = CasesPage {
         page: visitor.chrome(),
         rows: page.items.iter().map(|c| CaseRow::new(c, t, now)).collect(),
+        case_types: record_types(&console, &token, &extensions)
+            .await
+            .case_types
+            .into_iter()
+            .map(|t| t.name)
+            .collect(),
         today: today(),
         notice: notice(&visitor, filters.notice.as_deref()),
         filters,
@@ -609,6 +639,8 @@ pub struct CaseForm {
     reference: String,
     #[serde(default)]
     title: String,
+    #[serde(default)]
+    case_type: String,
     #[serde(default)]
     closed_on: String,
 }
@@ -628,8 +660,13 @@ pub async fn case_action(
     };
     let path = uri.path().to_owned();
     let call = match path.strip_prefix("/cases").unwrap_or_default() {
-        "" => Call::new(Method::POST, "/v1/cases", Some(&token))
-            .json(json!({"reference": form.reference.trim(), "title": form.title.trim()})),
+        "" => {
+            let mut body = json!({"reference": form.reference.trim(), "title": form.title.trim()});
+            if !form.case_type.trim().is_empty() {
+                body["case_type"] = json!(form.case_type.trim());
+            }
+            Call::new(Method::POST, "/v1/cases", Some(&token)).json(body)
+        }
         rest => match rest.trim_start_matches('/').split_once('/') {
             Some((id, "close")) if is_clip_id(id) => {
                 let closed_on = form.closed_on.trim();
@@ -860,6 +897,13 @@ pub async fn clip(
         retention,
         needs_classifying: clip.classified_at.is_none(),
         notice: notice(&visitor, query.notice.as_deref()),
+        document_types: record_types(&console, &token, &extensions)
+            .await
+            .document_types
+            .into_iter()
+            .map(|t| t.name)
+            .collect(),
+        page_count: facts("page_count").and_then(|v| v.as_u64()),
         clip,
     };
     html(StatusCode::OK, page.render())
@@ -902,6 +946,9 @@ pub struct ClassifyForm {
     party: String,
     #[serde(default)]
     important: Option<String>,
+    /// A text record's type; empty: not a document.
+    #[serde(default)]
+    document_type: String,
     /// "Save and next unclassified".
     #[serde(default)]
     next: Option<String>,
@@ -925,7 +972,7 @@ pub async fn classify(
     if !is_clip_id(&id) {
         return visitor.problem(CallError::BadAddress(id));
     }
-    let body = classification_body(
+    let mut body = classification_body(
         form.category,
         form.description,
         form.place,
@@ -933,6 +980,10 @@ pub async fn classify(
         form.party,
         form.important.is_some(),
     );
+    let document_type = form.document_type.trim();
+    if !document_type.is_empty() {
+        body["document_type"] = json!(document_type);
+    }
     let call = Call::new(
         Method::PUT,
         format!("/v1/clips/{id}/classification"),
@@ -1014,6 +1065,9 @@ pub async fn relay_media(
         header::ACCEPT_RANGES,
         header::ETAG,
         header::LAST_MODIFIED,
+        // A document comes as an attachment in a sandbox (the API says so).
+        header::CONTENT_DISPOSITION,
+        header::CONTENT_SECURITY_POLICY,
     ] {
         if let Some(value) = parts.headers.get(&name) {
             relayed.headers_mut().insert(name, value.clone());
@@ -1022,6 +1076,10 @@ pub async fn relay_media(
     relayed.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, no-store"),
+    );
+    relayed.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
     );
     relayed
 }

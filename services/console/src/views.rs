@@ -124,6 +124,11 @@ pub struct ApiClip {
     pub legal_hold: bool,
     #[serde(default)]
     pub deadlines: Vec<ApiDeadline>,
+    /// `video`, `audio`, `photo` or `document`; absent until the media workers have looked.
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub document_type: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -194,6 +199,8 @@ pub struct ClipRow {
     pub classified: bool,
     pub important: bool,
     pub category: String,
+    /// The record's kind in the person's language, with a document's type.
+    pub kind: String,
     /// The classification deadline (art. 17), while it matters.
     pub due: Option<Due>,
 }
@@ -225,6 +232,13 @@ impl ClipRow {
             classified: clip.classified_at.is_some(),
             important: clip.important,
             category: clip.category.clone().unwrap_or_default(),
+            kind: match (&clip.kind, &clip.document_type) {
+                (_, Some(document_type)) => {
+                    format!("{} · {document_type}", t.get("kind.document"))
+                }
+                (Some(kind), None) => t.get(&format!("kind.{kind}")).to_owned(),
+                (None, None) => String::new(),
+            },
             due,
         }
     }
@@ -329,6 +343,10 @@ pub struct ApiCase {
     pub filed_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub filing_deadline: Option<ApiDeadline>,
+    #[serde(default)]
+    pub case_type: Option<String>,
+    #[serde(default)]
+    pub missing_documents: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -347,6 +365,9 @@ pub struct CaseRow {
     pub filed: String,
     /// The filing deadline (art. 18), while the case is closed and not filed.
     pub due: Option<Due>,
+    pub case_type: String,
+    /// What its type requires that its file lacks (a closed case's).
+    pub missing: String,
 }
 
 impl CaseRow {
@@ -360,6 +381,8 @@ impl CaseRow {
             opened: when(&case.opened_at),
             closed_on: case.closed_on.clone().unwrap_or_default(),
             filed: case.filed_at.as_ref().map(when).unwrap_or_default(),
+            case_type: case.case_type.clone().unwrap_or_default(),
+            missing: case.missing_documents.join("、"),
             due: case
                 .filing_deadline
                 .as_ref()
@@ -386,6 +409,8 @@ pub struct CasesPage {
     pub page: Chrome,
     pub filters: CaseFilters,
     pub rows: Vec<CaseRow>,
+    /// The case types a case may be opened as.
+    pub case_types: Vec<String>,
     /// Today in China Standard Time: the closure date the form offers.
     pub today: String,
     pub notice: Option<String>,
@@ -498,6 +523,8 @@ pub struct SearchFilters {
     #[serde(default)]
     pub category: String,
     #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
     pub state: String,
     #[serde(default)]
     pub classified: String,
@@ -532,6 +559,7 @@ impl SearchFilters {
             ("device", self.device.clone()),
             ("officer", self.officer.clone()),
             ("category", self.category.clone()),
+            ("kind", self.kind.clone()),
             ("state", self.state.clone()),
             ("classified", self.classified.clone()),
             ("important", self.important.clone()),
@@ -569,6 +597,7 @@ impl SearchFilters {
             ("device", &page.device),
             ("officer", &page.officer),
             ("category", &page.category),
+            ("kind", &page.kind),
             ("state", &page.state),
             ("classified", &page.classified),
             ("important", &page.important),
@@ -605,9 +634,23 @@ pub struct ClipPage {
     /// Whether the form opens on this clip's classification (it is not classified yet).
     pub needs_classifying: bool,
     pub notice: Option<String>,
+    /// The document types a record may be given (art. 6, 10).
+    pub document_types: Vec<String>,
+    /// A document's pages.
+    pub page_count: Option<u64>,
 }
 
 impl ClipPage {
+    /// What the record is, for how it is shown: a video until the workers say otherwise.
+    pub fn kind(&self) -> &str {
+        self.clip.kind.as_deref().unwrap_or("video")
+    }
+
+    /// The catalogue key naming the record's kind.
+    pub fn kind_key(&self) -> String {
+        format!("kind.{}", self.kind())
+    }
+
     /// The catalogue key naming the clip's confidentiality level.
     pub fn confidentiality_key(&self) -> String {
         format!("confidentiality.{}", self.clip.confidentiality)

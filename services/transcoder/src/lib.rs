@@ -755,7 +755,12 @@ fn render(
         custodian_media::output_size(display_w, display_h, 1.0, config.max_height);
     let facts = OverlayFacts {
         start,
-        duration_seconds: info.duration_seconds.unwrap_or(0.0),
+        // A photo is one moment: one second of text, so it carries the same lines a video's
+        // first second does.
+        duration_seconds: match info.kind {
+            RecordKind::Photo => 1.0,
+            _ => info.duration_seconds.unwrap_or(0.0),
+        },
         place: source.place,
         fixed_position,
         track: source.track,
