@@ -1078,3 +1078,116 @@ async fn a_bureau_configures_its_record_rules_and_a_bad_file_stops_start_up() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn a_party_gets_a_watermarked_jpeg_of_a_photo_and_no_copy_of_a_pdf() {
+    let app = spawn_standalone_with_media().await;
+    let leader = token_with_role(&app.app, "b1", Role::Leader).await;
+    let work = dir();
+    let photo = file(&work, "photo.jpg");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=gray:s=640x480",
+        "-frames:v",
+        "1",
+        photo.to_str().unwrap(),
+    ]);
+    let document = file(&work, "decision.pdf");
+    std::fs::write(&document, text_pdf(&[page(&["Penalty decision"])])).unwrap();
+    let photo_id = app.upload_named(&photo, "photo.jpg").await;
+    let document_id = app.upload_named(&document, "decision.pdf").await;
+    for id in [&photo_id, &document_id] {
+        app.wait_for(id, "catalogued").await;
+    }
+    let mut links = Vec::new();
+    for id in [&photo_id, &document_id] {
+        let (status, request) = app
+            .send(
+                "POST",
+                &app.token,
+                "/v1/copy-requests",
+                json!({"clip_id": id, "party": "当事人 张三", "purpose": "行政复议"}),
+            )
+            .await;
+        assert_eq!(status, 201, "{request}");
+        let request_id = request["id"].as_str().unwrap().to_owned();
+        let (status, decided) = app
+            .send(
+                "POST",
+                &leader,
+                &format!("/v1/copy-requests/{request_id}/approve"),
+                json!({"reason": "同意", "valid_hours": 2}),
+            )
+            .await;
+        assert_eq!(status, 200, "{decided}");
+        links.push((
+            request_id,
+            decided["download_url"].as_str().unwrap().to_owned(),
+        ));
+    }
+    // The photo's copy: a JPEG with the watermark across its middle, not the original.
+    let (_, link) = &links[0];
+    let copy = custodian_platform::testing::eventually(
+        std::time::Duration::from_secs(120),
+        "the photo's copy made",
+        || async {
+            let response = app
+                .http
+                .get(format!("{}{link}", app.base))
+                .send()
+                .await
+                .ok()?;
+            if response.status() != 200 {
+                return None;
+            }
+            assert_eq!(response.headers()["content-type"], "image/jpeg");
+            response.bytes().await.ok()
+        },
+    )
+    .await;
+    let copy_path = file(&work, "copy.jpg");
+    std::fs::write(&copy_path, &copy).unwrap();
+    assert_eq!(
+        probe_stream(&copy_path, "v:0")["streams"][0]["codec_name"],
+        "mjpeg"
+    );
+    let view = file(&work, "view.jpg");
+    app.download(&format!("/v1/clips/{photo_id}/view"), &view)
+        .await;
+    let (w, h) = {
+        let probed = probe_stream(&view, "v:0");
+        (
+            probed["streams"][0]["width"].as_u64().unwrap() as usize,
+            probed["streams"][0]["height"].as_u64().unwrap() as usize,
+        )
+    };
+    let middle = format!("{}:{}:{}:{}", w / 2, h / 8, w / 4, h * 7 / 16);
+    let marked = mean(&grey_frames(&copy_path, &middle, 1)[0]);
+    let plain = mean(&grey_frames(&view, &middle, 1)[0]);
+    assert!(
+        (marked - plain).abs() > 5.0,
+        "watermarked {marked}, view {plain}"
+    );
+
+    // The PDF: the request says why there is no copy.
+    let (request_id, _) = &links[1];
+    let failure = custodian_platform::testing::eventually(
+        std::time::Duration::from_secs(120),
+        "the PDF copy request settled",
+        || async {
+            let (_, request) = app
+                .send(
+                    "GET",
+                    &app.token,
+                    &format!("/v1/copy-requests/{request_id}"),
+                    Value::Null,
+                )
+                .await;
+            request["copy_failure"].as_str().map(str::to_owned)
+        },
+    )
+    .await;
+    assert!(failure.contains("evidence export"), "{failure}");
+}

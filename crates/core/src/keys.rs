@@ -65,11 +65,12 @@ pub fn copy_key(
     format!("derived/{bureau}/{clip}/copies/{request}.{extension}")
 }
 
-/// The file type of a record's copies: a photo's are JPEGs; a video's and a recording's are
-/// MP4 (sound alone in a recording's).
+/// The file type of a record's copies: a photo's are JPEGs, and so are a document's (only a
+/// scanned page, which is a picture, is copied; a PDF is not drawn on); a video's and a
+/// recording's are MP4 (sound alone in a recording's).
 pub fn copy_extension(kind: Option<crate::records::RecordKind>) -> &'static str {
     match kind {
-        Some(crate::records::RecordKind::Photo) => "jpg",
+        Some(crate::records::RecordKind::Photo | crate::records::RecordKind::Document) => "jpg",
         _ => "mp4",
     }
 }

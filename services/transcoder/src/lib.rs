@@ -339,6 +339,14 @@ impl Transcoder {
         request: &CopyRequest,
     ) -> Result<(TranscodeReport, WrittenObject, Option<String>), JobFailure> {
         let work = Workspace::prepare(&self.ports, &self.jobs_args, clip, "copy").await?;
+        if work.holds_pdf() {
+            // A watermark cannot be drawn into a PDF without rewriting it; a party gets a
+            // document through the signed evidence export instead (art. 20).
+            return Err(MediaError::NotVideo(
+                "a PDF document has no watermarked copy; give it through an evidence export".into(),
+            )
+            .into());
+        }
         let (track, track_sha256) = self.track(clip).await?;
         let source = OverlaySource::of(clip, track, self.jobs_args.clock_tolerance());
         let config = self.config.clone();
@@ -353,11 +361,14 @@ impl Transcoder {
             watermark: Some(text),
         };
         let report: TranscodeReport = work.run(jobs::RENDER, &params).await?;
-        let kind = Some(report.info.kind);
+        // Made as what the file is, kept under the key of what the record is (a scanned page
+        // typed as a document is a picture, and its copy a JPEG either way).
         let written = store_derived_file(
             &*self.ports.blob,
-            &copy_key(&clip.bureau, clip.id, request.id, kind),
-            &work.dir().join(format!("copy.{}", copy_extension(kind))),
+            &copy_key(&clip.bureau, clip.id, request.id, clip.kind),
+            &work
+                .dir()
+                .join(format!("copy.{}", copy_extension(Some(report.info.kind)))),
         )
         .await?;
         Ok((report, written, track_sha256))
