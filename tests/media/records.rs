@@ -1191,3 +1191,119 @@ async fn a_party_gets_a_watermarked_jpeg_of_a_photo_and_no_copy_of_a_pdf() {
     .await;
     assert!(failure.contains("evidence export"), "{failure}");
 }
+
+/// Two voices of tones, one changing every half second and one every third of a second,
+/// their pitches drawn by `step` (different steps, different melodies): sound with structure,
+/// as speech has, which a steady tone or plain noise lacks. The voices repeat every 4.5 s and
+/// 3.7 s, so together not within 99 s: no stretch of the melody looks like another.
+fn melody(path: &Path, step: u32, seconds: u32, extra: &[&str]) {
+    let other = step + 1;
+    let expression = format!(
+        "aevalsrc='0.4*sin(2*PI*t*(196+49*mod(floor(t*2)*{step},9)))+0.3*sin(2*PI*t*(392+98*mod(floor(t*3)*{other},11)))':s=44100:d={seconds}"
+    );
+    let mut args = vec!["-f", "lavfi", "-i", expression.as_str()];
+    args.extend_from_slice(extra);
+    args.push(path.to_str().unwrap());
+    ffmpeg(&args);
+}
+
+#[tokio::test]
+async fn a_recording_is_found_again_re_encoded_trimmed_and_in_a_videos_sound() {
+    let app = spawn_standalone_with_media().await;
+    let work = dir();
+    let original = file(&work, "original.wav");
+    melody(&original, 7, 20, &["-c:a", "pcm_s16le"]);
+    let reencoded = file(&work, "reencoded.mp3");
+    ffmpeg(&[
+        "-i",
+        original.to_str().unwrap(),
+        "-c:a",
+        "libmp3lame",
+        "-b:a",
+        "64k",
+        "-ar",
+        "22050",
+        reencoded.to_str().unwrap(),
+    ]);
+    let trimmed = file(&work, "trimmed.m4a");
+    ffmpeg(&[
+        "-ss",
+        "6",
+        "-t",
+        "10",
+        "-i",
+        original.to_str().unwrap(),
+        "-c:a",
+        "aac",
+        trimmed.to_str().unwrap(),
+    ]);
+    // Filmed with a camera whose sound track starts 3 s before the recording does.
+    let video = file(&work, "filmed.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=320x240:r=25:d=23",
+        "-i",
+        original.to_str().unwrap(),
+        "-af",
+        "adelay=3000:all=1",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-shortest",
+        video.to_str().unwrap(),
+    ]);
+    let unrelated = file(&work, "unrelated.wav");
+    melody(&unrelated, 5, 20, &["-c:a", "pcm_s16le"]);
+    let mut ids = Vec::new();
+    for path in [&original, &reencoded, &trimmed, &video, &unrelated] {
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        ids.push(app.upload_named(path, &name).await);
+    }
+    for id in &ids {
+        app.wait_for(id, "catalogued").await;
+    }
+    let found: Value = app
+        .get_json(&app.token, &format!("/v1/clips/{}/similar", ids[0]))
+        .await;
+    let matched = |id: &str| {
+        found["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["clip_id"] == id)
+            .cloned()
+    };
+    for (what, id) in [
+        ("re-encoded", &ids[1]),
+        ("trimmed", &ids[2]),
+        ("filmed", &ids[3]),
+    ] {
+        let m = matched(id).unwrap_or_else(|| panic!("{what} not found: {found}"));
+        let sound = &m["sound"];
+        assert!(sound["score"].as_f64().unwrap() < 10.0, "{what}: {m}");
+        assert!(
+            m["mean_distance"].is_null(),
+            "{what}: found by its sound alone"
+        );
+        if what == "trimmed" {
+            // The trimmed copy starts 6 s into the original.
+            let at = sound["start_seconds"].as_f64().unwrap();
+            assert!((at - 6.0).abs() < 1.0, "{m}");
+        }
+        if what == "filmed" {
+            let at = sound["other_start_seconds"].as_f64().unwrap();
+            assert!((at - 3.0).abs() < 1.0, "{m}");
+        }
+    }
+    assert!(
+        matched(&ids[4]).is_none(),
+        "another melody matched: {found}"
+    );
+}

@@ -21,6 +21,7 @@ mod photo_exif;
 mod probe;
 mod sample;
 pub mod sandbox;
+mod soundprint;
 mod transcode;
 mod worker;
 

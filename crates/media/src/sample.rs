@@ -11,6 +11,7 @@ use ffmpeg_next as ffmpeg;
 use ffmpeg_next::software::scaling;
 
 use crate::probe::{describe_file, MediaInfo};
+use crate::soundprint::SoundPrint;
 use crate::{ffmpeg_error, open_input, Limits, MediaError, StopFlag};
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -26,6 +27,10 @@ pub struct Sampling {
     /// How far apart the timestamps should be: one frame (video), one packet (sound).
     #[serde(default)]
     pub interval_seconds: Option<f64>,
+    /// The sound's Chromaprint fingerprint (a recording's, or a video's sound track); empty
+    /// without sound.
+    #[serde(default)]
+    pub sound_fingerprint: Vec<u32>,
 }
 
 /// Decodes the clip's video once, cheaply: no loop filter and no non-reference frames,
@@ -78,8 +83,14 @@ pub fn sample(path: &Path, limits: &Limits, stop: &StopFlag) -> Result<Sampling,
     let mut frame_times = Vec::new();
     let mut frame = ffmpeg::frame::Video::empty();
     let mut decode_errors = 0u64;
+    // The sound track too, so a recording is found in the video it was filmed with.
+    let mut sound = SoundTrack::open(&input, &info)?;
     for (stream, packet) in input.packets() {
         stop.check()?;
+        if let Some(track) = sound.as_mut().filter(|t| t.index == stream.index()) {
+            track.push(&packet)?;
+            continue;
+        }
         if stream.index() != index {
             continue;
         }
@@ -104,13 +115,77 @@ pub fn sample(path: &Path, limits: &Limits, stop: &StopFlag) -> Result<Sampling,
             picture.codec
         )));
     }
+    let sound_fingerprint = match sound {
+        Some(track) => track.finish()?,
+        None => Vec::new(),
+    };
     Ok(Sampling {
         info,
         hashes: state.hashes,
         frame_times,
         decoded_frames: state.decoded,
         interval_seconds: picture.frame_rate.map(|fps| 1.0 / fps),
+        sound_fingerprint,
     })
+}
+
+/// A file's sound, decoded for its fingerprint alongside whatever else is read.
+struct SoundTrack {
+    index: usize,
+    decoder: ffmpeg::decoder::Audio,
+    frame: ffmpeg::frame::Audio,
+    print: SoundPrint,
+    decoded: u64,
+}
+
+impl SoundTrack {
+    /// `None` when the file has no sound, or none this FFmpeg decodes (the picture is still
+    /// fingerprinted).
+    fn open(
+        input: &ffmpeg::format::context::Input,
+        info: &MediaInfo,
+    ) -> Result<Option<Self>, MediaError> {
+        let Some(audio) = &info.audio else {
+            return Ok(None);
+        };
+        let Some(stream) = input.stream(audio.index) else {
+            return Ok(None);
+        };
+        let decoder = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
+            .and_then(|context| context.decoder().audio());
+        let Ok(decoder) = decoder else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            index: audio.index,
+            decoder,
+            frame: ffmpeg::frame::Audio::empty(),
+            print: SoundPrint::new()?,
+            decoded: 0,
+        }))
+    }
+
+    fn push(&mut self, packet: &ffmpeg::Packet) -> Result<(), MediaError> {
+        if self.decoder.send_packet(packet).is_ok() {
+            self.drain()?;
+        }
+        Ok(())
+    }
+
+    fn drain(&mut self) -> Result<(), MediaError> {
+        while self.decoder.receive_frame(&mut self.frame).is_ok() {
+            self.decoded += 1;
+            self.print.feed(&mut self.frame)?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Vec<u32>, MediaError> {
+        if self.decoder.send_eof().is_ok() {
+            self.drain()?;
+        }
+        Ok(self.print.finish())
+    }
 }
 
 /// A sound recording: every audio packet's time, and that its sound decodes.
@@ -130,16 +205,15 @@ fn sample_sound(
             stream.time_base()
         )));
     }
-    let mut decoder = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
-        .map_err(ffmpeg_error("reading the audio stream's parameters"))?
-        .decoder()
-        .audio()
-        .map_err(|e| MediaError::Undecodable(format!("no decoder for {}: {e}", sound.codec)))?;
     let origin = (info.start_seconds / tb).round() as i64;
+    let Some(mut track) = SoundTrack::open(&input, &info)? else {
+        return Err(MediaError::Undecodable(format!(
+            "no decoder for {}",
+            sound.codec
+        )));
+    };
     let mut frame_times = Vec::new();
     let mut durations = Vec::new();
-    let mut decoded = 0u64;
-    let mut frame = ffmpeg::frame::Audio::empty();
     for (stream, packet) in input.packets() {
         stop.check()?;
         if stream.index() != sound.index {
@@ -151,18 +225,11 @@ fn sample_sound(
         if packet.duration() > 0 {
             durations.push(packet.duration() as f64 * tb);
         }
-        if decoder.send_packet(&packet).is_ok() {
-            while decoder.receive_frame(&mut frame).is_ok() {
-                decoded += 1;
-            }
-        }
+        track.push(&packet)?;
     }
     stop.check()?;
-    if decoder.send_eof().is_ok() {
-        while decoder.receive_frame(&mut frame).is_ok() {
-            decoded += 1;
-        }
-    }
+    let decoded = track.decoded;
+    let sound_fingerprint = track.finish()?;
     if decoded == 0 {
         return Err(MediaError::Undecodable(format!(
             "{} packets of {} sound, none decoded",
@@ -179,6 +246,7 @@ fn sample_sound(
         frame_times,
         decoded_frames: decoded,
         interval_seconds,
+        sound_fingerprint,
     })
 }
 

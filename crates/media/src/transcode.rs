@@ -1017,7 +1017,10 @@ impl AudioLane {
                     ffmpeg::ffi::av_buffersrc_add_frame_flags(
                         source.as_mut_ptr(),
                         decoded.as_mut_ptr(),
-                        ffmpeg::ffi::AV_BUFFERSRC_FLAG_KEEP_REF as i32,
+                        // PUSH: drawn at once, not queued until the end (a queue of
+                        // every frame would grow with the recording).
+                        (ffmpeg::ffi::AV_BUFFERSRC_FLAG_KEEP_REF as i32)
+                            | (ffmpeg::ffi::AV_BUFFERSRC_FLAG_PUSH as i32),
                     )
                 };
             }

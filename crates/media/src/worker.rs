@@ -99,6 +99,7 @@ impl MediaInfo {
             audio_sample_rate: self.audio.as_ref().map(|a| a.sample_rate),
             page_count: None,
             content_text: None,
+            sound_fingerprint: None,
         }
     }
 }

@@ -281,12 +281,50 @@ pub(crate) struct SimilarClip {
     /// inside the other), by the best single alignment, or by the longest shared span.
     offset_seconds: i64,
     overlap_seconds: u32,
-    /// Mean Hamming distance of the per-second hashes over the overlap (0 = identical).
-    mean_distance: f64,
+    /// Mean Hamming distance of the per-second hashes over the overlap (0 = identical);
+    /// absent when only the sound matched.
+    mean_distance: Option<f64>,
     /// Every stretch of at least `min_overlap` seconds the two clips share, in this clip's
     /// order: an excerpt is one span, a clip with a span removed two (the gap between them is
     /// what was cut), a splice one span in each source.
     spans: Vec<SharedSpan>,
+    /// Where the two share sound (a recording re-encoded or trimmed, or heard in a video's
+    /// sound track), by their Chromaprint fingerprints; absent when the sound did not match.
+    sound: Option<SoundMatch>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub(crate) struct SoundMatch {
+    /// Where the shared sound starts in this record and in the other, in seconds.
+    start_seconds: f32,
+    other_start_seconds: f32,
+    /// How long the shared sound lasts, in seconds.
+    seconds: f32,
+    /// Chromaprint's bit error rate over the match, 0 (identical) to 32; under 10 matches.
+    score: f64,
+}
+
+/// The least sound two records must share to be called the same: 5 s, or half the shorter.
+const MIN_SHARED_SOUND_SECONDS: f32 = 5.0;
+
+/// Where `a` and `b` share sound, if enough of it to count.
+fn compare_sound(a: &[u32], b: &[u32]) -> Option<SoundMatch> {
+    let config = rusty_chromaprint::Configuration::preset_test2();
+    let segments = rusty_chromaprint::match_fingerprints(a, b, &config).ok()?;
+    let item = config.item_duration_in_seconds();
+    let shorter = a.len().min(b.len()) as f32 * item;
+    let need = MIN_SHARED_SOUND_SECONDS.min(shorter / 2.0).max(item);
+    let seconds: f32 = segments.iter().map(|s| s.duration(&config)).sum();
+    let first = segments.first()?;
+    (seconds >= need).then(|| SoundMatch {
+        start_seconds: first.start1(&config),
+        other_start_seconds: first.start2(&config),
+        seconds,
+        score: segments
+            .iter()
+            .map(|s| s.score)
+            .fold(f64::INFINITY, f64::min),
+    })
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -375,6 +413,15 @@ pub(crate) async fn similar(
     else {
         return Err(missing(&clip, "fingerprint"));
     };
+    let sounds = catalog
+        .ports
+        .catalogue
+        .sound_fingerprints(&caller.bureau, SEARCH_DEPTH)
+        .await?;
+    let sound = sounds
+        .iter()
+        .find(|(clip, _)| *clip == id)
+        .map(|(_, items)| items.clone());
     let compared = candidates.len().saturating_sub(1);
     // O(clips × seconds²): off the async workers, and only so many at once.
     let _permit = catalog
@@ -383,30 +430,63 @@ pub(crate) async fn similar(
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let items = tokio::task::spawn_blocking(move || {
-        candidates
+        let mut found: std::collections::BTreeMap<ClipId, SimilarClip> = candidates
             .iter()
             .filter(|(other, _)| *other != id)
             .filter_map(|(other, other_hashes)| {
-                compare(&hashes, other_hashes, &rules).map(|found| (*other, found))
+                compare(&hashes, other_hashes, &rules).map(|(best, spans)| {
+                    let similar = SimilarClip {
+                        clip_id: *other,
+                        offset_seconds: best.offset_seconds,
+                        overlap_seconds: best.overlap_seconds,
+                        mean_distance: Some(best.mean_distance),
+                        spans: spans.into_iter().map(SharedSpan::from).collect(),
+                        sound: None,
+                    };
+                    (*other, similar)
+                })
             })
-            .collect::<Vec<_>>()
+            .collect();
+        if let Some(sound) = sound.filter(|items| !items.is_empty()) {
+            for (other, other_sound) in sounds.iter().filter(|(other, _)| *other != id) {
+                let Some(matched) = compare_sound(&sound, other_sound) else {
+                    continue;
+                };
+                let offset_seconds =
+                    (matched.start_seconds - matched.other_start_seconds).round() as i64;
+                let overlap_seconds = matched.seconds.round() as u32;
+                found
+                    .entry(*other)
+                    .or_insert_with(|| SimilarClip {
+                        clip_id: *other,
+                        offset_seconds,
+                        overlap_seconds,
+                        mean_distance: None,
+                        spans: Vec::new(),
+                        sound: None,
+                    })
+                    .sound = Some(matched);
+            }
+        }
+        found.into_values().collect::<Vec<_>>()
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))?;
     // Only what the caller may see of the matches (confidentiality).
     let mut visible = Vec::new();
-    for (other, (found, spans)) in items {
-        if catalog.clip_of(&caller, other).await.is_ok() {
-            visible.push(SimilarClip {
-                clip_id: other,
-                offset_seconds: found.offset_seconds,
-                overlap_seconds: found.overlap_seconds,
-                mean_distance: found.mean_distance,
-                spans: spans.into_iter().map(SharedSpan::from).collect(),
-            });
+    for similar in items {
+        if catalog.clip_of(&caller, similar.clip_id).await.is_ok() {
+            visible.push(similar);
         }
     }
-    visible.sort_by(|a, b| a.mean_distance.total_cmp(&b.mean_distance));
+    // Closest pictures first, then the sound-only matches by their score.
+    visible.sort_by(|a, b| {
+        let picture = |s: &SimilarClip| s.mean_distance.unwrap_or(f64::INFINITY);
+        let sound = |s: &SimilarClip| s.sound.as_ref().map_or(f64::INFINITY, |m| m.score);
+        picture(a)
+            .total_cmp(&picture(b))
+            .then(sound(a).total_cmp(&sound(b)))
+    });
     Ok(Json(SimilarClips {
         items: visible,
         compared,

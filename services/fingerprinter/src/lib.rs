@@ -227,6 +227,8 @@ impl Fingerprinter {
         let facts = MediaFacts {
             duration_seconds: Some(duration),
             time_source: Some(start.source.as_str().to_owned()),
+            sound_fingerprint: (!sampling.sound_fingerprint.is_empty())
+                .then(|| sampling.sound_fingerprint.clone()),
             ..sampling.info.facts()
         };
         let mut recorded: Vec<NewFinding> = findings

@@ -11,4 +11,6 @@ CREATE INDEX clips_kind ON clips (bureau_id, kind);
 ALTER TABLE clip_media ADD COLUMN audio_channels INTEGER;
 ALTER TABLE clip_media ADD COLUMN audio_sample_rate INTEGER;
 ALTER TABLE clip_media ADD COLUMN page_count INTEGER;
+-- The sound's Chromaprint fingerprint (4 bytes big-endian per item): a recording found again.
+ALTER TABLE clip_media ADD COLUMN sound_fingerprint BLOB;
 ALTER TABLE cases ADD COLUMN case_type TEXT;

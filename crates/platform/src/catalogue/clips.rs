@@ -160,6 +160,13 @@ pub trait ClipRepo: Send + Sync {
         limit: i64,
     ) -> Result<Vec<(ClipId, Vec<u64>)>, CatalogueError>;
 
+    /// Sound fingerprints of a bureau's records (not purged), newest first, at most `limit`.
+    async fn sound_fingerprints(
+        &self,
+        bureau: &BureauId,
+        limit: i64,
+    ) -> Result<Vec<(ClipId, Vec<u32>)>, CatalogueError>;
+
     /// The clip the same device recorded last before `before` (and its measured duration),
     /// for the gap between consecutive clips.
     async fn previous_on_device(

@@ -163,6 +163,10 @@ pub struct MediaFacts {
     #[serde(skip)]
     #[schema(ignore)]
     pub content_text: Option<String>,
+    /// The sound's Chromaprint fingerprint, for `/similar`; never shown.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub sound_fingerprint: Option<Vec<u32>>,
 }
 
 /// The viewing copy and its companions, under keys derived from the clip id.
@@ -514,6 +518,7 @@ impl From<MediaRow> for ClipMedia {
                 audio_sample_rate: row.audio_sample_rate.map(|r| r.max(0) as u32),
                 page_count: row.page_count.map(|p| p.max(0) as u32),
                 content_text: None,
+                sound_fingerprint: None,
             },
             rendition,
             view_size_bytes: row.view_size_bytes.map(|b| b.max(0) as u64),
@@ -523,6 +528,18 @@ impl From<MediaRow> for ClipMedia {
             fingerprint_seconds: row.fingerprint.map_or(0, |f| f.len() / 8),
         }
     }
+}
+
+/// A sound fingerprint as stored: 4 bytes big-endian per item.
+pub fn encode_sound_fingerprint(items: &[u32]) -> Vec<u8> {
+    items.iter().flat_map(|item| item.to_be_bytes()).collect()
+}
+
+pub fn decode_sound_fingerprint(bytes: &[u8]) -> Vec<u32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
 }
 
 /// A fingerprint as stored: 8 bytes big-endian per second.

@@ -22,9 +22,9 @@ pub(super) use audit::{AuditRow, CheckpointRow};
 pub use cases::{CaseClosure, CaseFilter, CaseRecord, Device, Team};
 pub(super) use cases::{CaseRow, DeviceRow, CASE_COLUMNS};
 pub use clips::{
-    decode_fingerprint, encode_fingerprint, BoundingBox, ClassificationEntry, ClipFilter,
-    ClipMedia, ClipRecord, ClipSchedule, Finding, MediaFacts, NewFinding, Rendition, TrackVersion,
-    Transition,
+    decode_fingerprint, decode_sound_fingerprint, encode_fingerprint, encode_sound_fingerprint,
+    BoundingBox, ClassificationEntry, ClipFilter, ClipMedia, ClipRecord, ClipSchedule, Finding,
+    MediaFacts, NewFinding, Rendition, TrackVersion, Transition,
 };
 pub(super) use clips::{
     ClassificationRow, ClipRow, FindingRow, MediaRow, TransitionRow, CLIP_COLUMNS,

@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use super::{Adapter, Db, BEGIN_WRITE};
 use crate::catalogue::model::{
-    decode_fingerprint, encode_fingerprint, ClassificationRow, ClipRow, FindingRow, MediaRow,
-    TransitionRow, CLIP_COLUMNS,
+    decode_fingerprint, decode_sound_fingerprint, encode_fingerprint, encode_sound_fingerprint,
+    ClassificationRow, ClipRow, FindingRow, MediaRow, TransitionRow, CLIP_COLUMNS,
 };
 use crate::catalogue::sql::{contains_pattern, err, rows_to_clips, search_text};
 use crate::catalogue::{
@@ -76,6 +76,14 @@ impl Adapter {
             .execute(&mut **tx)
             .await
             .map_err(err("record the record's kind"))?;
+        }
+        if let Some(items) = &facts.sound_fingerprint {
+            sqlx::query("UPDATE clip_media SET sound_fingerprint = $2 WHERE clip_id = $1")
+                .bind(id.as_uuid())
+                .bind(encode_sound_fingerprint(items))
+                .execute(&mut **tx)
+                .await
+                .map_err(err("record the sound fingerprint"))?;
         }
         if let Some(text) = &facts.content_text {
             sqlx::query("UPDATE clips SET content_text = $2 WHERE id = $1")
@@ -766,6 +774,26 @@ impl ClipRepo for Adapter {
         Ok(rows
             .into_iter()
             .map(|(id, bytes)| (ClipId::from_uuid(id), decode_fingerprint(&bytes)))
+            .collect())
+    }
+
+    async fn sound_fingerprints(
+        &self,
+        bureau: &BureauId,
+        limit: i64,
+    ) -> Result<Vec<(ClipId, Vec<u32>)>, CatalogueError> {
+        let rows: Vec<(Uuid, Vec<u8>)> = sqlx::query_as(
+            "SELECT m.clip_id, m.sound_fingerprint FROM clip_media m JOIN clips c ON c.id = m.clip_id \
+             WHERE c.bureau_id = $1 AND m.sound_fingerprint IS NOT NULL AND c.purged_at IS NULL ORDER BY m.clip_id DESC LIMIT $2",
+        )
+        .bind(bureau.as_str())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err("sound fingerprints"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, bytes)| (ClipId::from_uuid(id), decode_sound_fingerprint(&bytes)))
             .collect())
     }
 
