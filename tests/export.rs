@@ -12,20 +12,7 @@ use std::io::Read;
 const BIN: &str = env!("CARGO_BIN_EXE_custodian");
 
 async fn verify(package: &std::path::Path, key: &str) -> (bool, String) {
-    let output = tokio::process::Command::new(BIN)
-        .args(["export", "verify", "--public-key", key])
-        .arg(package)
-        .output()
-        .await
-        .unwrap();
-    (
-        output.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    )
+    export_verify(package, key).await
 }
 
 fn unpack(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {

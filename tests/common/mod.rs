@@ -316,6 +316,17 @@ impl TestApp {
             .collect()
     }
 
+    /// The stored original of clip `id`, where the local blob store keeps it.
+    pub fn original_file(&self, id: &str) -> std::path::PathBuf {
+        self.stored_files()
+            .into_iter()
+            .find(|p| {
+                let p = p.to_string_lossy();
+                p.contains(id) && p.contains("originals/")
+            })
+            .unwrap_or_else(|| panic!("no stored original of {id}"))
+    }
+
     /// Files under the blob store (staging and audit anchors excluded).
     pub fn stored_files(&self) -> Vec<std::path::PathBuf> {
         fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
@@ -398,4 +409,23 @@ pub async fn metrics_text(http: &reqwest::Client, base: &str) -> String {
         .text()
         .await
         .unwrap()
+}
+
+/// Runs `custodian export verify` on `package` with the bureau's public `key`: whether it
+/// passed, and what it said.
+pub async fn export_verify(package: &std::path::Path, key: &str) -> (bool, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_custodian"))
+        .args(["export", "verify", "--public-key", key])
+        .arg(package)
+        .output()
+        .await
+        .unwrap();
+    (
+        output.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
 }

@@ -42,6 +42,19 @@ fn amr_nb(seconds: u32) -> Vec<u8> {
     bytes
 }
 
+/// One picture of a lavfi `source` (e.g. `testsrc2=s=320x240`) as a JPEG at `path`.
+fn still(path: &Path, source: &str) {
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        source,
+        "-frames:v",
+        "1",
+        path.to_str().unwrap(),
+    ]);
+}
+
 impl TestApp {
     async fn upload_named(&self, path: &Path, name: &str) -> String {
         self.upload_file(path, &[("file_name", name)]).await
@@ -155,12 +168,7 @@ async fn sound_recordings_are_catalogued_with_a_listening_copy_a_waveform_and_th
         assert!(breaks.is_empty(), "{name}: {breaks:?}");
         assert_eq!(
             std::fs::read(path).unwrap(),
-            app.stored_files()
-                .into_iter()
-                .find(|p| p.to_string_lossy().contains(id.as_str())
-                    && p.to_string_lossy().contains("originals/"))
-                .map(|p| std::fs::read(p).unwrap())
-                .unwrap(),
+            std::fs::read(app.original_file(id)).unwrap(),
             "{name}: the original is kept as received"
         );
     }
@@ -215,15 +223,8 @@ async fn sound_recordings_are_catalogued_with_a_listening_copy_a_waveform_and_th
         findings.iter().any(|f| f["kind"] == "duration_mismatch"),
         "{findings:?}"
     );
-    let stored = app
-        .stored_files()
-        .into_iter()
-        .find(|p| {
-            p.to_string_lossy().contains(truncated_id.as_str())
-                && p.to_string_lossy().contains("originals/")
-        })
-        .unwrap();
-    assert_eq!(std::fs::read(stored).unwrap(), &bytes[..bytes.len() / 2]);
+    let stored = std::fs::read(app.original_file(&truncated_id)).unwrap();
+    assert_eq!(stored, &bytes[..bytes.len() / 2]);
 }
 
 /// The EXIF of a photo: its orientation, when it was taken (local time, no offset) and
@@ -411,15 +412,7 @@ async fn a_photo_is_turned_upright_labelled_placed_by_its_exif_and_found_in_a_vi
     ]);
     let video_id = app.upload_named(&video, "scene.mp4").await;
     let other = file(&work, "other.jpg");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "smptehdbars=s=320x240",
-        "-frames:v",
-        "1",
-        other.to_str().unwrap(),
-    ]);
+    still(&other, "smptehdbars=s=320x240");
     let other_id = app.upload_named(&other, "other.jpg").await;
     for id in [&scene_photo_id, &video_id, &other_id] {
         app.wait_for(id, "catalogued").await;
@@ -511,15 +504,7 @@ async fn documents_are_read_for_pages_text_and_a_first_page_poster_and_kept_when
     )
     .unwrap();
     let jpeg = file(&work, "scan.jpg");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=s=400x300",
-        "-frames:v",
-        "1",
-        jpeg.to_str().unwrap(),
-    ]);
+    still(&jpeg, "testsrc2=s=400x300");
     let scanned = file(&work, "receipt-scan.pdf");
     std::fs::write(
         &scanned,
@@ -626,15 +611,8 @@ async fn documents_are_read_for_pages_text_and_a_first_page_poster_and_kept_when
         "{record}"
     );
     for (id, path) in [(&broken_id, &broken), (&zip_id, &zip)] {
-        let stored = app
-            .stored_files()
-            .into_iter()
-            .find(|p| {
-                p.to_string_lossy().contains(id.as_str())
-                    && p.to_string_lossy().contains("originals/")
-            })
-            .unwrap();
-        assert_eq!(std::fs::read(stored).unwrap(), std::fs::read(path).unwrap());
+        let stored = std::fs::read(app.original_file(id)).unwrap();
+        assert_eq!(stored, std::fs::read(path).unwrap());
     }
 }
 
@@ -659,15 +637,10 @@ async fn a_case_file_holds_every_kind_files_only_when_complete_and_exports_them_
     }
     for n in 0..3 {
         let path = file(&work, &format!("photo{n}.jpg"));
-        ffmpeg(&[
-            "-f",
-            "lavfi",
-            "-i",
+        still(
+            &path,
             &format!("testsrc2=s=320x240:r=1:d=1,hue=h={}", n * 90),
-            "-frames:v",
-            "1",
-            path.to_str().unwrap(),
-        ]);
+        );
         records.push((
             app.upload_named(&path, &format!("photo{n}.jpg")).await,
             None,
@@ -772,15 +745,7 @@ async fn a_case_file_holds_every_kind_files_only_when_complete_and_exports_them_
 
     // The receipt arrives, scanned as a photo and typed as a document.
     let receipt = file(&work, "receipt.jpg");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "color=c=white:s=320x440",
-        "-frames:v",
-        "1",
-        receipt.to_str().unwrap(),
-    ]);
+    still(&receipt, "color=c=white:s=320x440");
     let receipt_id = app.upload_named(&receipt, "receipt.jpg").await;
     app.wait_for(&receipt_id, "catalogued").await;
     let (status, _) = app
@@ -869,26 +834,7 @@ async fn a_case_file_holds_every_kind_files_only_when_complete_and_exports_them_
         .unwrap();
     let path = work.path().join("evidence.tar");
     std::fs::write(&path, &package).unwrap();
-    let verify = |path: std::path::PathBuf| {
-        let key = key.clone();
-        async move {
-            let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_custodian"))
-                .args(["export", "verify", "--public-key", &key])
-                .arg(path)
-                .output()
-                .await
-                .unwrap();
-            (
-                output.status.success(),
-                format!(
-                    "{}{}",
-                    String::from_utf8_lossy(&output.stdout),
-                    String::from_utf8_lossy(&output.stderr)
-                ),
-            )
-        }
-    };
-    let (ok, text) = verify(path.clone()).await;
+    let (ok, text) = crate::common::export_verify(&path, &key).await;
     assert!(ok, "{text}");
     // One byte of one document changed: named.
     let document_id = &records[1].0;
@@ -909,7 +855,7 @@ async fn a_case_file_holds_every_kind_files_only_when_complete_and_exports_them_
             .unwrap();
     }
     std::fs::write(&path, builder.into_inner().unwrap()).unwrap();
-    let (ok, text) = verify(path).await;
+    let (ok, text) = crate::common::export_verify(&path, &key).await;
     assert!(
         !ok && !changed_name.is_empty() && text.contains(&changed_name),
         "{changed_name}: {text}"
@@ -926,15 +872,7 @@ async fn a_photo_and_a_document_expire_after_two_years_like_footage() {
     let app = crate::common::spawn_standalone_with_media_at(clock.clone()).await;
     let work = dir();
     let photo = file(&work, "photo.jpg");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=s=320x240",
-        "-frames:v",
-        "1",
-        photo.to_str().unwrap(),
-    ]);
+    still(&photo, "testsrc2=s=320x240");
     let document = file(&work, "notice.pdf");
     std::fs::write(&document, text_pdf(&[page(&["Inspection notice"])])).unwrap();
     let recorded = ("recorded_at", "2026-03-01T10:00:00+08:00");
@@ -976,15 +914,7 @@ async fn a_photo_and_a_document_expire_after_two_years_like_footage() {
     }
     let originals: Vec<std::path::PathBuf> = [&photo_id, &document_id]
         .iter()
-        .map(|id| {
-            app.stored_files()
-                .into_iter()
-                .find(|p| {
-                    p.to_string_lossy().contains(id.as_str())
-                        && p.to_string_lossy().contains("originals/")
-                })
-                .unwrap()
-        })
+        .map(|id| app.original_file(id))
         .collect();
 
     // Kept the two years of art. 21, like footage ...
@@ -1085,15 +1015,7 @@ async fn a_party_gets_a_watermarked_jpeg_of_a_photo_and_no_copy_of_a_pdf() {
     let leader = token_with_role(&app.app, "b1", Role::Leader).await;
     let work = dir();
     let photo = file(&work, "photo.jpg");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "color=c=gray:s=640x480",
-        "-frames:v",
-        "1",
-        photo.to_str().unwrap(),
-    ]);
+    still(&photo, "color=c=gray:s=640x480");
     let document = file(&work, "decision.pdf");
     std::fs::write(&document, text_pdf(&[page(&["Penalty decision"])])).unwrap();
     let photo_id = app.upload_named(&photo, "photo.jpg").await;

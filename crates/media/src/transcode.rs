@@ -150,11 +150,7 @@ pub fn transcode(
         None => None,
     };
 
-    let mut options = Dictionary::new();
-    options.set("movflags", "+faststart");
-    output
-        .write_header_with(options)
-        .map_err(ffmpeg_error("writing the MP4 header"))?;
+    write_mp4_header(&mut output)?;
     // The muxer may change the streams' time bases in write_header: read them back.
     video.out_time_base = output
         .stream(video.out_index)
@@ -228,11 +224,7 @@ fn transcode_sound(
     let mut lane = AudioLane::open(&input, sound.index, &mut output, global_header)
         .map_err(|e| MediaError::Undecodable(format!("{} sound: {e}", sound.codec)))?;
     lane.draw_waveform()?;
-    let mut options = Dictionary::new();
-    options.set("movflags", "+faststart");
-    output
-        .write_header_with(options)
-        .map_err(ffmpeg_error("writing the MP4 header"))?;
+    write_mp4_header(&mut output)?;
     lane.out_time_base = output
         .stream(lane.out_index)
         .map(|s| s.time_base())
@@ -321,6 +313,17 @@ fn render_photo(
         duration_seconds: 0.0,
         info,
     })
+}
+
+/// Writes the MP4's header, asking for its index at the front (a browser plays it before the
+/// whole file has come).
+fn write_mp4_header(output: &mut format::context::Output) -> Result<(), MediaError> {
+    let mut options = Dictionary::new();
+    options.set("movflags", "+faststart");
+    output
+        .write_header_with(options)
+        .map(drop)
+        .map_err(ffmpeg_error("writing the MP4 header"))
 }
 
 fn path_str(path: &Path) -> Result<&str, MediaError> {

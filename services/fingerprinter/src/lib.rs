@@ -19,7 +19,9 @@ use custodian_core::records::RecordKind;
 use custodian_core::ClipState;
 use custodian_media::{claim, jobs, settle_failure, still_held, JobFailure, Sampling, Workspace};
 use custodian_platform::bus::{run_consumer, HandleError, Job, JobMetrics};
-use custodian_platform::catalogue::{CatalogueError, ClipRecord, ClipRepo, MediaFacts, NewFinding};
+use custodian_platform::catalogue::{
+    CatalogueError, ClipRecord, ClipRepo, Lease, MediaFacts, NewFinding,
+};
 use custodian_platform::config::{ConfigError, MediaJobArgs};
 use custodian_platform::events::stored_clip;
 use custodian_platform::Ports;
@@ -146,70 +148,18 @@ impl Fingerprinter {
         let work =
             match Workspace::prepare(&self.ports, &self.jobs_args, &clip, "fingerprint").await {
                 Ok(work) => work,
-                Err(failure) => {
-                    return Err(settle_failure(
-                        &self.ports,
-                        &self.failures,
-                        "fingerprinter",
-                        &clip,
-                        failure,
-                        job.last_attempt,
-                    )
-                    .await)
-                }
+                Err(failure) => return Err(self.settle(&clip, failure, job.last_attempt).await),
             };
         if work.holds_pdf() {
-            let read = work.inspect_document().await;
-            let (facts, findings) = match read {
-                Ok(document) => document_facts(document),
-                Err(failure) if failure.retry_may_help() && !job.last_attempt => {
-                    return Err(HandleError::Transient(failure.to_string()))
-                }
-                // Kept all the same (art. 19): a document is never refused after its receipt.
-                Err(failure) => (
-                    MediaFacts {
-                        kind: Some(RecordKind::Document),
-                        container: Some("pdf".into()),
-                        ..MediaFacts::default()
-                    },
-                    vec![NewFinding {
-                        kind: "unreadable-document".into(),
-                        severity: "warning".into(),
-                        detail: failure.to_string(),
-                        position_seconds: None,
-                        size_seconds: None,
-                    }],
-                ),
-            };
-            still_held(&mut claim, format!("clip {id}")).await?;
-            self.clips
-                .record_fingerprint(id, &facts, &[], &findings, self.ports.clock.now())
-                .await?;
-            self.metrics.fingerprinted.inc();
-            for finding in &findings {
-                self.metrics
-                    .findings
-                    .with_label_values(&[finding.kind.as_str(), finding.severity.as_str()])
-                    .inc();
-            }
-            tracing::info!(clip_id = %id, pages = ?facts.page_count, findings = findings.len(), "document read");
-            return self.announce(&clip, 0, findings.len()).await;
+            return self
+                .fingerprint_document(&clip, &work, &mut claim, job.last_attempt)
+                .await;
         }
         // Decoded in the sandboxed child: `custodian media-job` runs `custodian_media::sample`.
         let sampled: Result<Sampling, JobFailure> = work.run(jobs::SAMPLE, &()).await;
         let sampling = match sampled {
             Ok(sampling) => sampling,
-            Err(failure) => {
-                return Err(settle_failure(
-                    &self.ports,
-                    &self.failures,
-                    "fingerprinter",
-                    &clip,
-                    failure,
-                    job.last_attempt,
-                )
-                .await)
-            }
+            Err(failure) => return Err(self.settle(&clip, failure, job.last_attempt).await),
         };
         let (duration, mut findings) = if sampling.info.kind.is_timed() {
             self.continuity(&clip, &sampling).await?
@@ -273,6 +223,71 @@ impl Fingerprinter {
         tracing::info!(clip_id = %id, seconds = sampling.hashes.len(), findings = findings.len(), "clip fingerprinted");
         self.announce(&clip, sampling.hashes.len(), findings.len())
             .await
+    }
+
+    /// A PDF: its pages and text read by Poppler, recorded as the fingerprint's facts; one
+    /// that cannot be read is kept with the reason as a finding (art. 19: a document is never
+    /// refused after its receipt).
+    async fn fingerprint_document(
+        &self,
+        clip: &ClipRecord,
+        work: &Workspace,
+        claim: &mut Box<dyn Lease>,
+        last_attempt: bool,
+    ) -> Result<(), HandleError> {
+        let read = work.inspect_document().await;
+        let (facts, findings) = match read {
+            Ok(document) => document_facts(document),
+            Err(failure) if failure.retry_may_help() && !last_attempt => {
+                return Err(HandleError::Transient(failure.to_string()))
+            }
+            // Kept all the same (art. 19): a document is never refused after its receipt.
+            Err(failure) => (
+                MediaFacts {
+                    kind: Some(RecordKind::Document),
+                    container: Some("pdf".into()),
+                    ..MediaFacts::default()
+                },
+                vec![NewFinding {
+                    kind: "unreadable-document".into(),
+                    severity: "warning".into(),
+                    detail: failure.to_string(),
+                    position_seconds: None,
+                    size_seconds: None,
+                }],
+            ),
+        };
+        still_held(claim, format!("clip {}", clip.id)).await?;
+        self.clips
+            .record_fingerprint(clip.id, &facts, &[], &findings, self.ports.clock.now())
+            .await?;
+        self.metrics.fingerprinted.inc();
+        for finding in &findings {
+            self.metrics
+                .findings
+                .with_label_values(&[finding.kind.as_str(), finding.severity.as_str()])
+                .inc();
+        }
+        tracing::info!(clip_id = %clip.id, pages = ?facts.page_count, findings = findings.len(), "document read");
+        self.announce(clip, 0, findings.len()).await
+    }
+
+    /// Marks the clip failed, or leaves it for another try, as the failure says.
+    async fn settle(
+        &self,
+        clip: &ClipRecord,
+        failure: JobFailure,
+        last_attempt: bool,
+    ) -> HandleError {
+        settle_failure(
+            &self.ports,
+            &self.failures,
+            "fingerprinter",
+            clip,
+            failure,
+            last_attempt,
+        )
+        .await
     }
 
     /// If the clip was fingerprinted before (a redelivery, the reconciler, or another

@@ -23,6 +23,26 @@ impl Adapter {
     /// the move in its history.
     /// Creates the clip's media row if needed and fills in what was measured; a fact
     /// another worker already recorded is kept when this one does not know it.
+    /// A bureau's stored prints of one kind (`column` of clip_media: the picture's or the
+    /// sound's), of records not purged, newest first.
+    async fn stored_prints(
+        &self,
+        column: &'static str,
+        bureau: &BureauId,
+        limit: i64,
+    ) -> Result<Vec<(Uuid, Vec<u8>)>, CatalogueError> {
+        let sql = format!(
+            "SELECT m.clip_id, m.{column} FROM clip_media m JOIN clips c ON c.id = m.clip_id \
+             WHERE c.bureau_id = $1 AND m.{column} IS NOT NULL AND c.purged_at IS NULL ORDER BY m.clip_id DESC LIMIT $2"
+        );
+        sqlx::query_as(&sql)
+            .bind(bureau.as_str())
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err(column))
+    }
+
     async fn upsert_facts(
         tx: &mut sqlx::Transaction<'_, Db>,
         id: ClipId,
@@ -762,15 +782,7 @@ impl ClipRepo for Adapter {
         bureau: &BureauId,
         limit: i64,
     ) -> Result<Vec<(ClipId, Vec<u64>)>, CatalogueError> {
-        let rows: Vec<(Uuid, Vec<u8>)> = sqlx::query_as(
-            "SELECT m.clip_id, m.fingerprint FROM clip_media m JOIN clips c ON c.id = m.clip_id \
-             WHERE c.bureau_id = $1 AND m.fingerprint IS NOT NULL AND c.purged_at IS NULL ORDER BY m.clip_id DESC LIMIT $2",
-        )
-        .bind(bureau.as_str())
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(err("fingerprints"))?;
+        let rows = self.stored_prints("fingerprint", bureau, limit).await?;
         Ok(rows
             .into_iter()
             .map(|(id, bytes)| (ClipId::from_uuid(id), decode_fingerprint(&bytes)))
@@ -782,15 +794,9 @@ impl ClipRepo for Adapter {
         bureau: &BureauId,
         limit: i64,
     ) -> Result<Vec<(ClipId, Vec<u32>)>, CatalogueError> {
-        let rows: Vec<(Uuid, Vec<u8>)> = sqlx::query_as(
-            "SELECT m.clip_id, m.sound_fingerprint FROM clip_media m JOIN clips c ON c.id = m.clip_id \
-             WHERE c.bureau_id = $1 AND m.sound_fingerprint IS NOT NULL AND c.purged_at IS NULL ORDER BY m.clip_id DESC LIMIT $2",
-        )
-        .bind(bureau.as_str())
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(err("sound fingerprints"))?;
+        let rows = self
+            .stored_prints("sound_fingerprint", bureau, limit)
+            .await?;
         Ok(rows
             .into_iter()
             .map(|(id, bytes)| (ClipId::from_uuid(id), decode_sound_fingerprint(&bytes)))
