@@ -1229,3 +1229,67 @@ async fn a_recording_is_found_again_re_encoded_trimmed_and_in_a_videos_sound() {
         "another melody matched: {found}"
     );
 }
+
+#[tokio::test]
+async fn a_stations_outbox_of_photos_recordings_and_video_is_uploaded_and_each_kind_known() {
+    let app = spawn_standalone_with_media().await;
+    let work = dir();
+    let outbox = work.path().join("outbox");
+    std::fs::create_dir(&outbox).unwrap();
+    // As a camera names them (GA/T 947): device, officer, time; the kind is the file's own.
+    let photo = outbox.join("DSJ-0003_031234_20260214_100000.jpg");
+    still(&photo, "testsrc2=s=640x480");
+    let png = outbox.join("DSJ-0003_031234_20260214_100100.png");
+    still(&png, "smptebars=s=320x240");
+    let recording = outbox.join("DSJ-0003_031234_20260214_100200.m4a");
+    melody(&recording, 5, 6, &["-c:a", "aac"]);
+    let video = outbox.join("DSJ-0003_031234_20260214_100300.mp4");
+    crate::common::video::test_clip(&video, "320x240", 25, 2, &["-preset", "ultrafast"]);
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_custodian"))
+        .arg("upload")
+        .args(["--server", &app.base, "--state"])
+        .arg(work.path().join("state.json"))
+        .args([&photo, &png, &recording, &video])
+        .env("CUSTODIAN_TOKEN", &app.token)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let ids = app.clip_ids().await;
+    assert_eq!(ids.len(), 4);
+    let mut kinds = Vec::new();
+    let mut png_id = None;
+    for id in &ids {
+        let record = app.wait_for(id, "catalogued").await;
+        assert_eq!(record["device"], "DSJ-0003");
+        let name = record["original_name"].as_str().unwrap().to_owned();
+        if name.ends_with(".png") {
+            png_id = Some(id.clone());
+        }
+        kinds.push((name, record["kind"].as_str().unwrap().to_owned()));
+    }
+    kinds.sort();
+    let expected: Vec<(String, String)> = [
+        ("DSJ-0003_031234_20260214_100000.jpg", "photo"),
+        ("DSJ-0003_031234_20260214_100100.png", "photo"),
+        ("DSJ-0003_031234_20260214_100200.m4a", "audio"),
+        ("DSJ-0003_031234_20260214_100300.mp4", "video"),
+    ]
+    .map(|(name, kind)| (name.to_owned(), kind.to_owned()))
+    .to_vec();
+    assert_eq!(kinds, expected);
+    // The PNG's display copy is a JPEG like any photo's.
+    let view = file(&work, "png-view.jpg");
+    let headers = app
+        .download(&format!("/v1/clips/{}/view", png_id.unwrap()), &view)
+        .await;
+    assert_eq!(headers["content-type"], "image/jpeg");
+    assert_eq!(
+        probe_stream(&view, "v:0")["streams"][0]["codec_name"],
+        "mjpeg"
+    );
+}
