@@ -103,6 +103,51 @@ async fn sign_in(browser: &Browser, base: &str, bureau: &str, name: &str) {
         .await;
 }
 
+/// Signs in over plain HTTP as a browser does: the sign-in page first (its form token and
+/// the login cookie that goes with it), then the form.
+async fn post_sign_in(
+    http: &reqwest::Client,
+    base: &str,
+    name: &str,
+    password: &str,
+    next: Option<&str>,
+) -> reqwest::Response {
+    let page = http.get(format!("{base}/login")).send().await.unwrap();
+    let login_cookie = page.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(
+        login_cookie.starts_with("custodian_login="),
+        "{login_cookie}"
+    );
+    let html = page.text().await.unwrap();
+    let check = html
+        .split("name=\"login_check\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let mut form = vec![
+        ("bureau", "b1"),
+        ("username", name),
+        ("password", password),
+        ("login_check", check.as_str()),
+    ];
+    if let Some(next) = next {
+        form.push(("next", next));
+    }
+    http.post(format!("{base}/login"))
+        .header("cookie", login_cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Sign-in, today's work, three clips classified by keyboard alone, the viewing copy playing
 /// with its subtitles, a finding clicked to seek the player, and the English switch.
 #[tokio::test]
@@ -344,16 +389,7 @@ async fn the_console_refuses_forged_forms_and_hides_other_bureaus() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let signed_in = http
-        .post(format!("{}/login", app.base))
-        .form(&[
-            ("bureau", "b1"),
-            ("username", "li.lei"),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let signed_in = post_sign_in(&http, &app.base, "li.lei", PASSWORD, None).await;
     assert_eq!(signed_in.status(), 303);
     let cookie = signed_in.headers()["set-cookie"]
         .to_str()
@@ -365,18 +401,37 @@ async fn the_console_refuses_forged_forms_and_hides_other_bureaus() {
     let session = cookie.split(';').next().unwrap().to_owned();
 
     // A wrong password says no more than that, and sets nothing.
-    let refused = http
+    let refused = post_sign_in(&http, &app.base, "li.lei", "nope", None).await;
+    assert_eq!(refused.status(), 401);
+    assert!(
+        refused
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .all(|c| !c.to_str().unwrap().starts_with("custodian_session")),
+        "a refused sign-in sets no session"
+    );
+
+    // Another site's page posting the sign-in form (login CSRF: signing the person in as
+    // the attacker) has no login cookie of ours to send: refused before the password is
+    // tried, no session set.
+    let forged = http
         .post(format!("{}/login", app.base))
         .form(&[
             ("bureau", "b1"),
             ("username", "li.lei"),
-            ("password", "nope"),
+            ("password", PASSWORD),
+            ("login_check", "0123456789abcdef0123456789abcdef"),
         ])
         .send()
         .await
         .unwrap();
-    assert_eq!(refused.status(), 401);
-    assert!(refused.headers().get("set-cookie").is_none());
+    assert_eq!(forged.status(), 403);
+    assert!(forged
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .all(|c| !c.to_str().unwrap().starts_with("custodian_session")));
 
     // A classification posted without the CSRF token (as another site's page would) is
     // refused and the clip stays unclassified; with the page's token it is saved.
@@ -478,17 +533,14 @@ async fn the_console_refuses_forged_forms_and_hides_other_bureaus() {
     assert_eq!(media.status(), 401);
 
     // Signing in never sends a person to another site.
-    let away = http
-        .post(format!("{}/login", app.base))
-        .form(&[
-            ("bureau", "b1"),
-            ("username", "li.lei"),
-            ("password", PASSWORD),
-            ("next", "//evil.example/"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let away = post_sign_in(
+        &http,
+        &app.base,
+        "li.lei",
+        PASSWORD,
+        Some("//evil.example/"),
+    )
+    .await;
     assert_eq!(away.headers()["location"], "/");
 
     // A leader sees the party's copy request waiting on today's work and refuses it there,
@@ -517,16 +569,7 @@ async fn the_console_refuses_forged_forms_and_hides_other_bureaus() {
         !officer_page.contains("张三律师"),
         "an officer is offered the decision"
     );
-    let leader = http
-        .post(format!("{}/login", app.base))
-        .form(&[
-            ("bureau", "b1"),
-            ("username", "wang.ling"),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let leader = post_sign_in(&http, &app.base, "wang.ling", PASSWORD, None).await;
     let leader = leader.headers()["set-cookie"]
         .to_str()
         .unwrap()
@@ -573,16 +616,7 @@ async fn the_console_refuses_forged_forms_and_hides_other_bureaus() {
     // An archivist opens a case, closes it on the date entered and files it, from the cases
     // page; the filing deadline shows while it is closed. A form without its token does nothing.
     add_person(&app, "b1", "zhao.min", Role::Archivist, None).await;
-    let archivist = http
-        .post(format!("{}/login", app.base))
-        .form(&[
-            ("bureau", "b1"),
-            ("username", "zhao.min"),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let archivist = post_sign_in(&http, &app.base, "zhao.min", PASSWORD, None).await;
     let archivist = archivist.headers()["set-cookie"]
         .to_str()
         .unwrap()

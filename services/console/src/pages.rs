@@ -17,8 +17,8 @@ use serde_json::{json, Value};
 use crate::api::{fetch, Call, CallError};
 use crate::i18n::{Lang, LANG_COOKIE};
 use crate::session::{
-    cleared_session_cookie, cookie, csrf_matches, csrf_token, safe_next, session_cookie,
-    SESSION_COOKIE,
+    cleared_session_cookie, cookie, csrf_matches, csrf_token, login_cookie, login_matches,
+    login_token, safe_next, session_cookie, SESSION_COOKIE,
 };
 use crate::views::{
     today, url_encode, when, ApiCasePage, ApiClip, ApiClipDetail, ApiClipPage, ApiCopyRequestPage,
@@ -170,16 +170,50 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-pub async fn login_form(headers: HeaderMap, uri: Uri, Query(query): Query<NextQuery>) -> Response {
+pub async fn login_form(
+    State(console): Shared,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(query): Query<NextQuery>,
+) -> Response {
     let visitor = Visitor::of(&headers, &uri);
+    login_page(
+        &console,
+        &visitor,
+        StatusCode::OK,
+        safe_next(query.next.as_deref()),
+        String::new(),
+        String::new(),
+        None,
+    )
+}
+
+/// The sign-in page, with a fresh token in its form and in the login cookie it sets.
+fn login_page(
+    console: &Console,
+    visitor: &Visitor,
+    status: StatusCode,
+    next: String,
+    bureau: String,
+    username: String,
+    problem: Option<String>,
+) -> Response {
+    let login_check = login_token();
     let page = LoginPage {
         page: visitor.chrome(),
-        next: safe_next(query.next.as_deref()),
-        bureau: String::new(),
-        username: String::new(),
-        problem: None,
+        next,
+        bureau,
+        username,
+        problem,
+        login_check: login_check.clone(),
     };
-    html(StatusCode::OK, page.render())
+    let mut response = html(status, page.render());
+    if let Ok(value) =
+        HeaderValue::from_str(&login_cookie(&login_check, console.config.secure_cookies))
+    {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
 }
 
 #[derive(Deserialize)]
@@ -188,6 +222,9 @@ pub struct LoginForm {
     username: String,
     password: String,
     next: Option<String>,
+    /// The token the sign-in page put in its form (login CSRF).
+    #[serde(default)]
+    login_check: String,
 }
 
 #[derive(Deserialize)]
@@ -205,6 +242,20 @@ pub async fn login(
 ) -> Response {
     let visitor = Visitor::of(&headers, &uri);
     let next = safe_next(form.next.as_deref());
+    // A form another site's page posted here carries no login cookie of ours: refused before
+    // the password is even tried, so no one is signed in as the attacker.
+    if !login_matches(&headers, &form.login_check) {
+        tracing::warn!("sign-in refused: the form was not one this console served to this browser");
+        return login_page(
+            &console,
+            &visitor,
+            StatusCode::FORBIDDEN,
+            next,
+            form.bureau,
+            form.username,
+            Some(visitor.t("problem.csrf").to_owned()),
+        );
+    }
     let call = Call::new(Method::POST, "/v1/sessions", None).json(json!({
         "bureau": form.bureau.trim(),
         "username": form.username.trim(),
@@ -229,14 +280,15 @@ pub async fn login(
         Err(CallError::SignedOut | CallError::Refused { .. }) => visitor.t("login.failed"),
         Err(_) => visitor.t("problem.unavailable"),
     };
-    let page = LoginPage {
-        page: visitor.chrome(),
+    login_page(
+        &console,
+        &visitor,
+        StatusCode::UNAUTHORIZED,
         next,
-        bureau: form.bureau,
-        username: form.username,
-        problem: Some(problem.to_owned()),
-    };
-    html(StatusCode::UNAUTHORIZED, page.render())
+        form.bureau,
+        form.username,
+        Some(problem.to_owned()),
+    )
 }
 
 #[derive(Deserialize)]

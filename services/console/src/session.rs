@@ -7,6 +7,11 @@ use sha2::{Digest, Sha256};
 /// The cookie holding the session token the API issued at sign-in.
 pub const SESSION_COOKIE: &str = "custodian_session";
 
+/// The cookie tying a sign-in form to the browser it was served to, so another site cannot
+/// sign a person in as someone else (login CSRF): its page can neither read this cookie nor
+/// make the browser send it (SameSite=Strict).
+pub const LOGIN_COOKIE: &str = "custodian_login";
+
 /// The value of cookie `name` in the request, if any.
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -47,13 +52,34 @@ pub fn csrf_token(session: &str) -> String {
 
 /// Whether `offered` is the session's CSRF token, compared in constant time.
 pub fn csrf_matches(session: &str, offered: &str) -> bool {
-    let expected = csrf_token(session);
+    same(&csrf_token(session), offered)
+}
+
+/// Two secrets compared in constant time.
+fn same(expected: &str, offered: &str) -> bool {
     expected.len() == offered.len()
         && expected
             .bytes()
             .zip(offered.bytes())
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
             == 0
+}
+
+/// A fresh sign-in form token (122 random bits), for the login cookie and the form's field.
+pub fn login_token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// The login cookie for `token`: sent only to `/login`, only by this site's own pages, for
+/// an hour.
+pub fn login_cookie(token: &str, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{LOGIN_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600{secure}")
+}
+
+/// Whether a sign-in form was posted from a page this console served to this browser.
+pub fn login_matches(headers: &HeaderMap, offered: &str) -> bool {
+    cookie(headers, LOGIN_COOKIE).is_some_and(|expected| same(expected, offered))
 }
 
 /// Where to go after signing in: a path of this console only, never another site
@@ -76,6 +102,26 @@ pub fn safe_next(next: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sign_in_form_is_accepted_only_with_its_own_cookie() {
+        let token = login_token();
+        assert_eq!(token.len(), 32);
+        assert_ne!(token, login_token(), "random");
+        let mut headers = HeaderMap::new();
+        assert!(
+            !login_matches(&headers, &token),
+            "no cookie: another site's form"
+        );
+        headers.insert(
+            header::COOKIE,
+            format!("{LOGIN_COOKIE}={token}").parse().unwrap(),
+        );
+        assert!(login_matches(&headers, &token));
+        assert!(!login_matches(&headers, &login_token()));
+        assert!(!login_matches(&headers, ""));
+        assert!(login_cookie(&token, true).contains("SameSite=Strict; Max-Age=3600; Secure"));
+    }
 
     #[test]
     fn cookies_are_found_by_name_among_others() {

@@ -327,6 +327,8 @@ pub struct LoginPage {
     pub username: String,
     /// Why the last attempt failed, if it did.
     pub problem: Option<String>,
+    /// The form's token, matched against the login cookie set with the page (login CSRF).
+    pub login_check: String,
 }
 
 /// A case as the API lists it (its record flattened beside its filing deadline).
