@@ -35,7 +35,10 @@ pub use document::{
 };
 pub use probe::{probe, AudioInfo, MediaInfo, VideoInfo};
 pub use sample::{sample, Sampling};
-pub use transcode::{output_size, safe_in_filter_graph, transcode, TranscodePlan, TranscodeReport};
+pub use transcode::{
+    output_size, safe_in_filter_graph, transcode, transcode_opened, Opened, TranscodePlan,
+    TranscodeReport,
+};
 pub use worker::{claim, settle_failure, still_held, sweep_stale_job_dirs, JobFailure, Workspace};
 
 /// The job names the `media-job` child answers to, shared by the workers and the child.

@@ -747,7 +747,10 @@ fn render(
     limits: &Limits,
     stop: &StopFlag,
 ) -> Result<TranscodeReport, MediaError> {
-    let info = custodian_media::probe(original, stop)?;
+    // Opened and probed once: the plan is made from what the file holds, the copy from the
+    // same open file.
+    let opened = custodian_media::Opened::open(original, stop)?;
+    let info = opened.info.clone();
     // The camera's own clock dates the frames only where it is plausible and agrees with the
     // upload's; the fingerprinter records the disagreement otherwise.
     let start = recording_start(
@@ -815,5 +818,5 @@ fn render(
         watermark_text_file,
         poster_at_seconds: 1.0,
     };
-    custodian_media::transcode(original, &plan, limits, stop)
+    custodian_media::transcode_opened(opened, &plan, limits, stop)
 }
