@@ -415,13 +415,27 @@ pub async fn work(
     let api = &*console.api;
     let t = visitor.lang.messages();
     let now = Utc::now();
-    let waiting: ApiClipPage = match fetch(
-        api,
-        Call::get("/v1/clips?classified=false&limit=200", &token),
-        &extensions,
-    )
-    .await
-    {
+    // The page's questions are independent: asked at once, not one after another.
+    let (waiting, overdue_cases, critical, me, categories) = tokio::join!(
+        fetch::<ApiClipPage>(
+            api,
+            Call::get("/v1/clips?classified=false&limit=200", &token),
+            &extensions,
+        ),
+        fetch::<ApiCasePage>(
+            api,
+            Call::get("/v1/cases?overdue=filing&limit=50", &token),
+            &extensions,
+        ),
+        fetch::<ApiClipPage>(
+            api,
+            Call::get("/v1/clips?finding=critical&limit=50", &token),
+            &extensions,
+        ),
+        fetch::<ApiMe>(api, Call::get("/v1/me", &token), &extensions),
+        categories(&console, &token, &extensions),
+    );
+    let waiting = match waiting {
         Ok(page) => page,
         Err(e) => return visitor.problem(e),
     };
@@ -440,13 +454,7 @@ pub async fn work(
         .iter()
         .filter(|row| row.due.as_ref().is_some_and(|d| d.overdue))
         .count();
-    let overdue_cases = match fetch::<ApiCasePage>(
-        api,
-        Call::get("/v1/cases?overdue=filing&limit=50", &token),
-        &extensions,
-    )
-    .await
-    {
+    let overdue_cases = match overdue_cases {
         Ok(page) => page
             .items
             .into_iter()
@@ -460,20 +468,11 @@ pub async fn work(
             .collect(),
         Err(_) => Vec::new(),
     };
-    let critical = match fetch::<ApiClipPage>(
-        api,
-        Call::get("/v1/clips?finding=critical&limit=50", &token),
-        &extensions,
-    )
-    .await
-    {
+    let critical = match critical {
         Ok(page) => page.items.iter().map(|c| ClipRow::new(c, t, now)).collect(),
         Err(_) => Vec::new(),
     };
-    let me: Option<ApiMe> = fetch(api, Call::get("/v1/me", &token), &extensions)
-        .await
-        .ok();
-    let copy_requests = match me {
+    let copy_requests = match me.ok() {
         Some(me) if me.role == "leader" => fetch::<ApiCopyRequestPage>(
             api,
             Call::get("/v1/copy-requests?state=pending&limit=50", &token),
@@ -503,7 +502,7 @@ pub async fn work(
         overdue_cases,
         critical,
         copy_requests,
-        categories: categories(&console, &token, &extensions).await,
+        categories,
         notice: notice(&visitor, query.notice.as_deref()),
     };
     html(StatusCode::OK, page.render())
