@@ -872,6 +872,56 @@ async fn recordings_photos_and_documents_show_as_what_they_are_in_a_real_browser
         "{download}"
     );
 
+    // A closed penalty case holding only the notice shows, on the cases page, the documents
+    // it still lacks before it can be filed.
+    let leader = common::token_with_role(&app.app, "b1", Role::Leader).await;
+    let (status, case) = app
+        .send(
+            "POST",
+            &leader,
+            "/v1/cases",
+            serde_json::json!({"reference": "应急罚〔2026〕21号", "title": "某仓库案", "case_type": "行政处罚"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{case}");
+    let case_id = case["id"].as_str().unwrap().to_owned();
+    app.send(
+        "POST",
+        &leader,
+        &format!("/v1/cases/{case_id}/clips"),
+        serde_json::json!({"clip_ids": [ids[1]]}),
+    )
+    .await;
+    let (status, closed) = app
+        .send(
+            "POST",
+            &leader,
+            &format!("/v1/cases/{case_id}/close"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{closed}");
+    browser.goto(&format!("{base}/cases")).await;
+    let missing = browser
+        .wait_for(
+            "the documents the case lacks",
+            WAIT,
+            &format!(
+                "const row = document.getElementById('case-{case_id}'); \
+                 const badge = row && row.querySelector('.missing'); return badge && badge.textContent"
+            ),
+        )
+        .await;
+    let missing = missing.as_str().unwrap();
+    for lacking in ["立案审批表", "调查笔录/询问笔录", "处罚决定书"] {
+        assert!(missing.contains(lacking), "{missing}");
+    }
+    assert!(
+        !missing.contains("送达回证"),
+        "the typed scan is the receipt: {missing}"
+    );
+    browser.screenshot("cases").await;
+
     // The search narrows to one kind.
     browser.goto(&format!("{base}/clips?kind=audio")).await;
     let results = browser

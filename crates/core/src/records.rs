@@ -187,9 +187,9 @@ pub struct Requirement {
 }
 
 impl Requirement {
-    /// How the requirement reads in a refusal: `调查笔录 or 询问笔录`.
+    /// How the requirement reads in a refusal: `调查笔录/询问笔录` (either will do).
     pub fn describe(&self) -> String {
-        self.any_of.join(" or ")
+        self.any_of.join("/")
     }
 }
 
@@ -408,7 +408,7 @@ mod tests {
         assert_eq!(missing, vec!["送达回证"]);
         let none = rules.missing("行政处罚", &[]);
         assert_eq!(none.len(), 4);
-        assert_eq!(none[1].describe(), "调查笔录 or 询问笔录");
+        assert_eq!(none[1].describe(), "调查笔录/询问笔录");
         // A type without requirements files with whatever it holds.
         assert!(rules.missing("复查", &[]).is_empty());
     }

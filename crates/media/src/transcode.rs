@@ -296,15 +296,8 @@ fn render_photo(
     plan: &TranscodePlan,
     stop: &StopFlag,
 ) -> Result<TranscodeReport, MediaError> {
-    // The lane's encoder is never fed: a photo's copy is one filtered frame written as JPEG.
-    // The lane wants a muxer to add its stream to; this one is never written and goes again.
-    let scratch_path = plan.output.with_extension("unused.mp4");
-    let mut scratch = format::output_as(&scratch_path, "mp4")
-        .map_err(ffmpeg_error("setting up the photo's filters"))?;
-    let lane = VideoLane::open(&input, &info, plan, &mut scratch, false);
-    drop(scratch);
-    let _ = std::fs::remove_file(&scratch_path);
-    let mut lane = lane?;
+    // A photo's copy is one filtered frame written as JPEG: no encoder, no muxer.
+    let mut lane = PictureFilter::open(&input, info.picture()?, plan)?;
     let mut picture = None;
     for (stream, packet) in input.packets() {
         stop.check()?;
@@ -394,15 +387,23 @@ struct VideoLane {
     poster_taken: bool,
 }
 
-impl VideoLane {
+/// The picture's decoder and the filters that turn, scale and label it: what a video's copy
+/// encodes frame by frame, and a photo's copy takes one frame of.
+struct PictureFilter {
+    in_index: usize,
+    in_time_base: Rational,
+    decoder: ffmpeg::decoder::Video,
+    graph: filter::Graph,
+    width: u32,
+    height: u32,
+}
+
+impl PictureFilter {
     fn open(
         input: &format::context::Input,
-        info: &MediaInfo,
+        picture: &crate::VideoInfo,
         plan: &TranscodePlan,
-        output: &mut format::context::Output,
-        global_header: bool,
     ) -> Result<Self, MediaError> {
-        let picture = info.picture()?;
         let stream = input
             .stream(picture.index)
             .ok_or_else(|| MediaError::NotVideo("video stream vanished".into()))?;
@@ -425,10 +426,66 @@ impl VideoLane {
         };
         let (display_w, display_h) = picture.display_size();
         let (width, height) = output_size(display_w, display_h, sample_aspect, plan.max_height);
+        let graph = video_graph(&decoder, in_time_base, picture, width, height, plan)?;
+        Ok(Self {
+            in_index: picture.index,
+            in_time_base,
+            decoder,
+            graph,
+            width,
+            height,
+        })
+    }
 
+    /// The first picture out of the filters, for a photo: decoded, turned, scaled, labelled.
+    fn first_filtered(&mut self) -> Result<Option<frame::Video>, MediaError> {
+        let mut decoded = frame::Video::empty();
+        while self.decoder.receive_frame(&mut decoded).is_ok() {
+            decoded.set_pts(Some(0));
+            let mut source = self.graph.get("in").ok_or(MediaError::Ffmpeg {
+                operation: "feeding the photo's filters",
+                source: ffmpeg::Error::Bug,
+            })?;
+            source
+                .source()
+                .add(&decoded)
+                .map_err(ffmpeg_error("feeding the photo's filters"))?;
+            source
+                .source()
+                .flush()
+                .map_err(ffmpeg_error("flushing the photo's filters"))?;
+            let mut filtered = frame::Video::empty();
+            let mut sink = self.graph.get("out").ok_or(MediaError::Ffmpeg {
+                operation: "reading the photo's filters",
+                source: ffmpeg::Error::Bug,
+            })?;
+            if sink.sink().frame(&mut filtered).is_ok() {
+                return Ok(Some(filtered));
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl VideoLane {
+    fn open(
+        input: &format::context::Input,
+        info: &MediaInfo,
+        plan: &TranscodePlan,
+        output: &mut format::context::Output,
+        global_header: bool,
+    ) -> Result<Self, MediaError> {
+        let picture = info.picture()?;
+        let PictureFilter {
+            in_index,
+            in_time_base,
+            decoder,
+            graph,
+            width,
+            height,
+        } = PictureFilter::open(input, picture, plan)?;
         let fps = picture.frame_rate.unwrap_or(30.0);
         let frame_interval_seconds = 1.0 / fps;
-        let graph = video_graph(&decoder, in_time_base, picture, width, height, plan)?;
 
         let x264 = encoder::find_by_name("libx264").ok_or(MediaError::Ffmpeg {
             operation: "finding libx264",
@@ -468,7 +525,7 @@ impl VideoLane {
         let frame_interval =
             ((frame_interval_seconds / f64::from(in_time_base)).round() as i64).max(1);
         Ok(Self {
-            in_index: picture.index,
+            in_index,
             in_time_base,
             decoder,
             graph,
@@ -522,35 +579,6 @@ impl VideoLane {
             .map_err(ffmpeg_error("flushing libx264"))?;
         self.drain_encoder(output)?;
         Ok(decoded)
-    }
-
-    /// The first picture out of the filters, for a photo: decoded, turned, scaled, labelled.
-    fn first_filtered(&mut self) -> Result<Option<frame::Video>, MediaError> {
-        let mut decoded = frame::Video::empty();
-        while self.decoder.receive_frame(&mut decoded).is_ok() {
-            decoded.set_pts(Some(0));
-            let mut source = self.graph.get("in").ok_or(MediaError::Ffmpeg {
-                operation: "feeding the photo's filters",
-                source: ffmpeg::Error::Bug,
-            })?;
-            source
-                .source()
-                .add(&decoded)
-                .map_err(ffmpeg_error("feeding the photo's filters"))?;
-            source
-                .source()
-                .flush()
-                .map_err(ffmpeg_error("flushing the photo's filters"))?;
-            let mut filtered = frame::Video::empty();
-            let mut sink = self.graph.get("out").ok_or(MediaError::Ffmpeg {
-                operation: "reading the photo's filters",
-                source: ffmpeg::Error::Bug,
-            })?;
-            if sink.sink().frame(&mut filtered).is_ok() {
-                return Ok(Some(filtered));
-            }
-        }
-        Ok(None)
     }
 
     fn drain_decoder(

@@ -654,8 +654,8 @@ struct CaseView {
     /// The case file (案卷, art. 18): every record of the case the caller may see, in the
     /// order of the enforcement stages, then by time.
     file: Vec<CaseFileItem>,
-    /// The documents the case's type requires that the file does not hold yet (`调查笔录 or
-    /// 询问笔录` where either will do); filing is refused until this is empty.
+    /// The documents the case's type requires that the file does not hold yet (`调查笔录/询问笔录`
+    /// where either will do); filing is refused until this is empty.
     missing_documents: Vec<String>,
 }
 
@@ -705,8 +705,11 @@ impl Catalog {
         let visible = caller.may_see();
         let mut clips = Vec::new();
         let mut file = Vec::new();
+        // Every record's document type counts for what the file lacks, seen or not.
+        let mut present = Vec::new();
         for id in self.ports.catalogue.case_clip_ids(case.id).await? {
             let clip = self.ports.catalogue.clip(&caller.bureau, id).await?;
+            present.extend(clip.as_ref().and_then(|c| c.document_type.clone()));
             let Some(clip) = clip.filter(|clip| visible.contains(&clip.confidentiality)) else {
                 continue;
             };
@@ -727,7 +730,7 @@ impl Catalog {
             });
         }
         file.sort_by(|a, b| (a.stage, a.recorded_at).cmp(&(b.stage, b.recorded_at)));
-        let missing_documents = self.missing_documents(&case).await?;
+        let missing_documents = self.lacking(&case, &present);
         Ok(CaseView {
             filing_deadline: self.filing_deadline(&case),
             case,
@@ -752,14 +755,21 @@ impl Catalog {
                 present.extend(clip.document_type);
             }
         }
+        Ok(self.lacking(case, &present))
+    }
+
+    /// What the case's type requires that these document types do not meet.
+    fn lacking(&self, case: &CaseRecord, present: &[String]) -> Vec<String> {
+        let Some(case_type) = &case.case_type else {
+            return Vec::new();
+        };
         let present: Vec<&str> = present.iter().map(String::as_str).collect();
-        Ok(self
-            .rules
+        self.rules
             .records
             .missing(case_type, &present)
             .into_iter()
             .map(|r| r.describe())
-            .collect())
+            .collect()
     }
 }
 

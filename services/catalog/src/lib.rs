@@ -81,17 +81,23 @@ pub struct CatalogRules {
     pub records: RecordRules,
 }
 
+/// A configuration file read and parsed, or an error naming the flag and the file.
+fn from_file<T, E: std::fmt::Display>(
+    flag: &'static str,
+    path: &std::path::Path,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<T, ConfigError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| ConfigError::new(flag, path.display(), e))?;
+    parse(&text).map_err(|e| ConfigError::new(flag, path.display(), e))
+}
+
 impl CatalogConfig {
     /// Loads and checks the calendar, the name template, the categories and the record rules.
     pub fn rules(&self) -> Result<CatalogRules, ConfigError> {
         let calendar = match &self.calendar {
             None => WorkdayCalendar::shipped(),
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| ConfigError::new("calendar", path.display(), e))?;
-                WorkdayCalendar::from_toml(&text)
-                    .map_err(|e| ConfigError::new("calendar", path.display(), e))?
-            }
+            Some(path) => from_file("calendar", path, WorkdayCalendar::from_toml)?,
         };
         let names = NameTemplate::parse(&self.name_template)
             .map_err(|e| ConfigError::new("name-template", &self.name_template, e))?;
@@ -99,12 +105,7 @@ impl CatalogConfig {
             .map_err(|e| ConfigError::new("categories", self.categories.join(","), e))?;
         let records = match &self.record_rules {
             None => RecordRules::default(),
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| ConfigError::new("record-rules", path.display(), e))?;
-                RecordRules::from_toml(&text)
-                    .map_err(|e| ConfigError::new("record-rules", path.display(), e))?
-            }
+            Some(path) => from_file("record-rules", path, RecordRules::from_toml)?,
         };
         Ok(CatalogRules {
             deadlines: DeadlineRules::new(calendar),

@@ -413,11 +413,16 @@ pub(crate) async fn similar(
     else {
         return Err(missing(&clip, "fingerprint"));
     };
-    let sounds = catalog
-        .ports
-        .catalogue
-        .sound_fingerprints(&caller.bureau, SEARCH_DEPTH)
-        .await?;
+    // A photo or a document has no sound: the bureau's sound prints are not read for it.
+    let sounds = if matches!(clip.kind, Some(RecordKind::Photo | RecordKind::Document)) {
+        Vec::new()
+    } else {
+        catalog
+            .ports
+            .catalogue
+            .sound_fingerprints(&caller.bureau, SEARCH_DEPTH)
+            .await?
+    };
     let sound = sounds
         .iter()
         .find(|(clip, _)| *clip == id)
