@@ -6,7 +6,9 @@
 //! library, so it is never parsed in the worker's process: each tool runs with an empty
 //! environment, in the job's work directory, in a process group of its own that is killed
 //! whole at the time limit, and under resource limits, so a hostile file costs one failed
-//! document. The tools only read the original; what they write goes to the work directory.
+//! document. It is confined as the media jobs' child is (`sandbox::ToolConfinement`):
+//! landlock lets it read the original and the system's files and write its working
+//! directory only, and seccomp refuses it sockets and new processes.
 //!
 //! Every function here blocks until its tools finish (run it on a blocking thread).
 
@@ -20,6 +22,7 @@ use std::time::{Duration, Instant};
 use custodian_core::media::container::{self, Looks};
 use serde::{Deserialize, Serialize};
 
+use crate::sandbox::ToolConfinement;
 use crate::MediaError;
 
 /// The most extracted text kept, in bytes; the rest of a longer document's text is dropped
@@ -70,6 +73,7 @@ pub fn inspect_pdf(
             original.as_os_str(),
         ],
         &work_dir,
+        &original,
         &clock,
         // The fields this reads are pdfinfo's last lines; the ones before them come from the
         // file and can be as long as it likes.
@@ -96,6 +100,7 @@ pub fn inspect_pdf(
             "-".as_ref(),
         ],
         &work_dir,
+        &original,
         &clock,
         // One byte more than is kept, to know whether the text was cut.
         Capture::FirstThenStop(MAX_TEXT_BYTES + 1),
@@ -153,6 +158,7 @@ pub fn first_page_thumbnail(
             prefix.as_os_str(),
         ],
         scratch.path(),
+        &original,
         &clock,
         Capture::First(0),
     )?;
@@ -430,6 +436,7 @@ fn run(
     tool: &'static str,
     args: &[&std::ffi::OsStr],
     dir: &Path,
+    original: &Path,
     clock: &Clock,
     stdout: Capture,
 ) -> Result<Ended, MediaError> {
@@ -441,6 +448,8 @@ fn run(
     // SIGKILL for a tool that would ignore it. The wall-clock limit normally comes first:
     // this bounds a tool the worker could not kill (the worker itself killed).
     let cpu_seconds = clock.remaining().as_secs().saturating_add(1);
+    let confinement = ToolConfinement::new(dir, &[original])
+        .map_err(|e| MediaError::Sandbox(format!("confining {tool}: {e}")))?;
     let mut command = Command::new(tool);
     command
         .args(args)
@@ -457,9 +466,13 @@ fn run(
         // terminal's Ctrl-C, which is the worker's to handle.
         .process_group(0);
     // SAFETY: the closure runs in the child between fork and exec, and calls only
-    // async-signal-safe functions (setrlimit, prctl, close_range) on values it owns.
+    // async-signal-safe functions (setrlimit, prctl, close_range, landlock_restrict_self)
+    // on values built before the fork; it allocates nothing.
     unsafe {
-        command.pre_exec(move || confine(cpu_seconds));
+        command.pre_exec(move || {
+            confine(cpu_seconds)?;
+            confinement.apply()
+        });
     }
     let child = command.spawn().map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
@@ -630,6 +643,85 @@ impl Drop for Running {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs `bash -c script` as the Poppler tools run, in `dir`, allowed to read `original`.
+    fn confined_shell(script: &str, dir: &Path, original: &Path) -> Ended {
+        run(
+            "bash",
+            &["-c".as_ref(), script.as_ref()],
+            dir,
+            original,
+            &Clock::start(Duration::from_secs(30)),
+            Capture::First(4096),
+        )
+        .expect("bash runs confined")
+    }
+
+    #[test]
+    fn a_tool_reads_its_files_only_and_has_no_network_or_processes() {
+        let work = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let original = elsewhere.path().join("original.pdf");
+        std::fs::write(&original, b"%PDF-1.4 the original").unwrap();
+        let secret = elsewhere.path().join("catalogue.db");
+        std::fs::write(&secret, b"every bureau's records").unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+
+        // What the tool needs: the original, its working directory, the system's files.
+        // (Builtins only: a program would need a fork, which is refused.)
+        let allowed = confined_shell(
+            &format!(
+                "IFS= read -r -d '' line < '{}'; printf '%s\\n' \"$line\"; echo made > page.jpg; \
+                 IFS= read -r made < page.jpg; echo \"$made\"; test -r /etc/fonts && echo system",
+                original.display()
+            ),
+            work.path(),
+            &original,
+        );
+        let out = String::from_utf8_lossy(&allowed.stdout);
+        assert!(
+            allowed.status.success(),
+            "{} {out} {:?}",
+            allowed.status,
+            String::from_utf8_lossy(&allowed.stderr)
+        );
+        assert_eq!(out, "%PDF-1.4 the original\nmade\nsystem\n");
+
+        // Another file beside the original (the catalogue, keys, other footage): refused.
+        let read = confined_shell(
+            &format!(
+                "IFS= read -r -d '' x < '{}'; echo \"[$x]\"",
+                secret.display()
+            ),
+            work.path(),
+            &original,
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&read.stdout),
+            "[]\n",
+            "the tool read a file it was not given"
+        );
+        assert!(String::from_utf8_lossy(&read.stderr).contains("Permission denied"));
+
+        // No socket: bash's /dev/tcp makes one and connects.
+        let connect = confined_shell(
+            &format!("echo leak > /dev/tcp/127.0.0.1/{port}"),
+            work.path(),
+            &original,
+        );
+        assert!(!connect.status.success());
+        assert!(
+            matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "the tool reached the listener"
+        );
+
+        // No new process: a subshell that runs a program forks first.
+        let fork = confined_shell("/usr/bin/true & wait; echo forked", work.path(), &original);
+        let stderr = String::from_utf8_lossy(&fork.stderr);
+        assert!(stderr.contains("fork"), "{stderr}");
+    }
 
     #[test]
     fn reads_pdfinfo_fields_the_file_cannot_forge() {

@@ -72,9 +72,59 @@ pub fn confine(dir: &Path, limits: &Confinement) -> Result<Confined, ConfineErro
     if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
         return Err(os("no_new_privs"));
     }
-    let landlock_abi = landlock::restrict(dir)?;
-    install_seccomp()?;
-    Ok(Confined { landlock_abi })
+    let ruleset = landlock::Ruleset::new(dir, &[])?;
+    if let Some(ruleset) = &ruleset {
+        ruleset.restrict_self()?;
+    }
+    // SAFETY: getpid has no preconditions.
+    let own = u64::try_from(unsafe { libc::getpid() }).unwrap_or(0);
+    Filters::new(Profile::Job { own_pid: own })?.apply()?;
+    Ok(Confined {
+        landlock_abi: ruleset.map(|ruleset| ruleset.abi),
+    })
+}
+
+/// A confinement made ready in the worker for a program it is about to start (Poppler's
+/// tools): the landlock ruleset and the seccomp programs are built before the fork, so that
+/// applying them in the child, between fork and exec, only makes system calls and
+/// allocates nothing.
+pub struct ToolConfinement {
+    ruleset: Option<landlock::Ruleset>,
+    filters: Filters,
+}
+
+impl ToolConfinement {
+    /// The tool may read and write beneath `writable`, read the files in `readable` (the
+    /// original, wherever it is), and read the system's libraries, fonts and programs;
+    /// nothing else, and no sockets or new processes.
+    pub fn new(writable: &Path, readable: &[&Path]) -> Result<Self, ConfineError> {
+        Ok(Self {
+            ruleset: landlock::Ruleset::new(writable, readable)?,
+            filters: Filters::new(Profile::Tool)?,
+        })
+    }
+
+    /// Confines the calling process. Async-signal-safe: for `pre_exec`.
+    pub fn apply(&self) -> std::io::Result<()> {
+        // SAFETY: prctl with these arguments only sets a flag of this process; landlock and
+        // seccomp both require it of a process without CAP_SYS_ADMIN.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if let Some(ruleset) = &self.ruleset {
+            ruleset.restrict_self().map_err(ConfineError::into_io)?;
+        }
+        self.filters.apply().map_err(ConfineError::into_io)
+    }
+}
+
+impl ConfineError {
+    fn into_io(self) -> std::io::Error {
+        match self {
+            Self::Os { source, .. } => source,
+            Self::Seccomp(message) => std::io::Error::other(message),
+        }
+    }
 }
 
 fn set_limits(limits: &Confinement) -> Result<(), ConfineError> {
@@ -146,14 +196,76 @@ const ARCH: seccompiler::TargetArch = seccompiler::TargetArch::x86_64;
 #[cfg(target_arch = "aarch64")]
 const ARCH: seccompiler::TargetArch = seccompiler::TargetArch::aarch64;
 
-/// The denied calls, each answering EPERM (so a decoder sees an error, not a kill, and the
-/// job reports it), and clone3 answering ENOSYS (glibc then creates threads with clone,
-/// whose flags the filter can see).
-fn install_seccomp() -> Result<(), ConfineError> {
+/// Whose seccomp filter: the media job's child, or a program the worker starts (which has
+/// to be let through its own `execve`).
+#[derive(Clone, Copy)]
+enum Profile {
+    Job { own_pid: u64 },
+    Tool,
+}
+
+/// The two seccomp programs, built: the denied calls, each answering EPERM (so a decoder
+/// sees an error, not a kill, and the job reports it), and clone3 answering ENOSYS (glibc
+/// then creates threads with clone, whose flags the filter can see).
+struct Filters {
+    denied: seccompiler::BpfProgram,
+    clone3: seccompiler::BpfProgram,
+}
+
+impl Filters {
+    fn new(profile: Profile) -> Result<Self, ConfineError> {
+        let mut clone3 = BTreeMap::new();
+        clone3.insert(libc::SYS_clone3, always());
+        Ok(Self {
+            denied: program(denied_calls(profile)?, libc::EPERM)?,
+            clone3: program(clone3, libc::ENOSYS)?,
+        })
+    }
+
+    /// Installs both. Async-signal-safe (two prctl calls on programs already built).
+    fn apply(&self) -> Result<(), ConfineError> {
+        for program in [&self.denied, &self.clone3] {
+            let Ok(len) = u16::try_from(program.len()) else {
+                return Err(ConfineError::Seccomp("the filter is too long".into()));
+            };
+            let fprog = libc::sock_fprog {
+                len,
+                // seccompiler's sock_filter is the kernel's struct, field for field.
+                filter: program.as_ptr().cast::<libc::sock_filter>().cast_mut(),
+            };
+            // SAFETY: `fprog` points at a program that lives for the call; the kernel copies
+            // it. no_new_privs is set by the caller.
+            let set = unsafe {
+                libc::prctl(
+                    libc::PR_SET_SECCOMP,
+                    libc::SECCOMP_MODE_FILTER,
+                    &fprog as *const libc::sock_fprog,
+                )
+            };
+            if set != 0 {
+                return Err(os("seccomp"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn program(
+    rules: BTreeMap<i64, Vec<SeccompRule>>,
+    errno: i32,
+) -> Result<seccompiler::BpfProgram, ConfineError> {
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Errno(errno as u32),
+        ARCH,
+    )
+    .map_err(seccomp_error)?;
+    filter.try_into().map_err(seccomp_error)
+}
+
+fn denied_calls(profile: Profile) -> Result<BTreeMap<i64, Vec<SeccompRule>>, ConfineError> {
     use SeccompCmpArgLen::{Dword, Qword};
-    // SAFETY: getpid has no preconditions.
-    let own = u64::try_from(unsafe { libc::getpid() }).unwrap_or(0);
-    let not_self = || condition(0, Dword, SeccompCmpOp::Ne, own);
     let mut denied: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     for call in [
         // No network, and no other socket either (the decoder needs none).
@@ -164,9 +276,7 @@ fn install_seccomp() -> Result<(), ConfineError> {
         libc::SYS_listen,
         libc::SYS_accept,
         libc::SYS_accept4,
-        // No other program, no process of its own, no reading or writing another's memory.
-        libc::SYS_execve,
-        libc::SYS_execveat,
+        // No process of its own, no reading or writing another's memory.
         libc::SYS_ptrace,
         libc::SYS_process_vm_readv,
         libc::SYS_process_vm_writev,
@@ -257,37 +367,32 @@ fn install_seccomp() -> Result<(), ConfineError> {
             0,
         )?])?,
     );
-    // Signals to itself only (raise, abort, and FFmpeg's threads are all its own).
-    denied.insert(libc::SYS_kill, when(vec![not_self()?])?);
-    denied.insert(libc::SYS_tgkill, when(vec![not_self()?])?);
-    denied.insert(libc::SYS_rt_sigqueueinfo, when(vec![not_self()?])?);
-    denied.insert(libc::SYS_rt_tgsigqueueinfo, when(vec![not_self()?])?);
     // glibc's getrlimit is prlimit64 with no new limit: reading stays allowed.
     denied.insert(
         libc::SYS_prlimit64,
         when(vec![condition(2, Qword, SeccompCmpOp::Ne, 0)?])?,
     );
-    let filter = SeccompFilter::new(
-        denied,
-        SeccompAction::Allow,
-        SeccompAction::Errno(libc::EPERM as u32),
-        ARCH,
-    )
-    .map_err(seccomp_error)?;
-    let program: seccompiler::BpfProgram = filter.try_into().map_err(seccomp_error)?;
-    seccompiler::apply_filter(&program).map_err(seccomp_error)?;
-
-    let mut clone3 = BTreeMap::new();
-    clone3.insert(libc::SYS_clone3, always());
-    let filter = SeccompFilter::new(
-        clone3,
-        SeccompAction::Allow,
-        SeccompAction::Errno(libc::ENOSYS as u32),
-        ARCH,
-    )
-    .map_err(seccomp_error)?;
-    let program: seccompiler::BpfProgram = filter.try_into().map_err(seccomp_error)?;
-    seccompiler::apply_filter(&program).map_err(seccomp_error)
+    match profile {
+        Profile::Job { own_pid } => {
+            // No other program.
+            denied.insert(libc::SYS_execve, always());
+            denied.insert(libc::SYS_execveat, always());
+            // Signals to itself only (raise, abort, and FFmpeg's threads are all its own).
+            let not_self = || condition(0, Dword, SeccompCmpOp::Ne, own_pid);
+            denied.insert(libc::SYS_kill, when(vec![not_self()?])?);
+            denied.insert(libc::SYS_tgkill, when(vec![not_self()?])?);
+            denied.insert(libc::SYS_rt_sigqueueinfo, when(vec![not_self()?])?);
+            denied.insert(libc::SYS_rt_tgsigqueueinfo, when(vec![not_self()?])?);
+        }
+        // The filter is installed before the tool's own execve, which must pass; after it,
+        // a program can only replace itself (no fork), and landlock bounds what it runs.
+        // Its pid is not known before the fork, so signals to others are landlock's to
+        // refuse (its signal scope, ABI 6).
+        Profile::Tool => {
+            denied.insert(libc::SYS_execveat, always());
+        }
+    }
+    Ok(denied)
 }
 
 /// Landlock through its three system calls (no crate: the ABI is three structs and a few
@@ -327,85 +432,109 @@ mod landlock {
         parent_fd: i32,
     }
 
-    /// Restricts this process (and every thread it starts) to `dir` and the system's
-    /// read-only files. `None`: the kernel has no landlock, and the rest of the sandbox
-    /// stands without it.
-    pub fn restrict(dir: &Path) -> Result<Option<i64>, ConfineError> {
-        // SAFETY: with a null attribute and this flag the call only answers the ABI version.
-        let abi = unsafe {
-            libc::syscall(
-                libc::SYS_landlock_create_ruleset,
-                std::ptr::null::<RulesetAttr>(),
-                0usize,
-                CREATE_RULESET_VERSION,
-            )
-        };
-        if abi < 1 {
-            return Ok(None);
+    /// A landlock ruleset: read-write beneath a directory, read-only on the system's files
+    /// and the files named, nothing else.
+    pub struct Ruleset {
+        fd: std::os::fd::OwnedFd,
+        pub abi: i64,
+    }
+
+    impl Ruleset {
+        /// `None`: the kernel has no landlock, and the rest of the sandbox stands without it.
+        pub fn new(dir: &Path, readable: &[&Path]) -> Result<Option<Self>, ConfineError> {
+            // SAFETY: with a null attribute and this flag the call only answers the ABI
+            // version.
+            let abi = unsafe {
+                libc::syscall(
+                    libc::SYS_landlock_create_ruleset,
+                    std::ptr::null::<RulesetAttr>(),
+                    0usize,
+                    CREATE_RULESET_VERSION,
+                )
+            };
+            if abi < 1 {
+                return Ok(None);
+            }
+            let mut fs = ABI1_ALL;
+            if abi >= 2 {
+                fs |= REFER;
+            }
+            if abi >= 3 {
+                fs |= TRUNCATE;
+            }
+            if abi >= 5 {
+                fs |= IOCTL_DEV;
+            }
+            let net = if abi >= 4 {
+                NET_BIND_TCP | NET_CONNECT_TCP
+            } else {
+                0
+            };
+            // Signals to processes outside the sandbox (the worker), and abstract unix
+            // sockets.
+            let scoped = if abi >= 6 {
+                SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL
+            } else {
+                0
+            };
+            let attr = RulesetAttr {
+                handled_access_fs: fs,
+                handled_access_net: net,
+                scoped,
+            };
+            let size = match abi {
+                1..=3 => 8,
+                4 | 5 => 16,
+                _ => std::mem::size_of::<RulesetAttr>(),
+            };
+            // SAFETY: `attr` lives for the call and `size` does not exceed it.
+            let fd = unsafe {
+                libc::syscall(
+                    libc::SYS_landlock_create_ruleset,
+                    &attr as *const RulesetAttr,
+                    size,
+                    0u32,
+                )
+            };
+            let fd = i32::try_from(fd).map_err(|_| os("landlock_create_ruleset"))?;
+            if fd < 0 {
+                return Err(os("landlock_create_ruleset"));
+            }
+            // SAFETY: the kernel just returned this descriptor (close-on-exec) to us alone.
+            let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+            let ruleset = Self { fd, abi };
+            add_rules(ruleset.raw(), dir, readable, fs)?;
+            Ok(Some(ruleset))
         }
-        let mut fs = ABI1_ALL;
-        if abi >= 2 {
-            fs |= REFER;
+
+        fn raw(&self) -> i32 {
+            std::os::fd::AsRawFd::as_raw_fd(&self.fd)
         }
-        if abi >= 3 {
-            fs |= TRUNCATE;
-        }
-        if abi >= 5 {
-            fs |= IOCTL_DEV;
-        }
-        let net = if abi >= 4 {
-            NET_BIND_TCP | NET_CONNECT_TCP
-        } else {
-            0
-        };
-        // Signals to processes outside the sandbox (the worker), and abstract unix sockets.
-        let scoped = if abi >= 6 {
-            SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL
-        } else {
-            0
-        };
-        let attr = RulesetAttr {
-            handled_access_fs: fs,
-            handled_access_net: net,
-            scoped,
-        };
-        let size = match abi {
-            1..=3 => 8,
-            4 | 5 => 16,
-            _ => std::mem::size_of::<RulesetAttr>(),
-        };
-        // SAFETY: `attr` lives for the call and `size` does not exceed it.
-        let ruleset = unsafe {
-            libc::syscall(
-                libc::SYS_landlock_create_ruleset,
-                &attr as *const RulesetAttr,
-                size,
-                0u32,
-            )
-        };
-        let ruleset = i32::try_from(ruleset).map_err(|_| os("landlock_create_ruleset"))?;
-        if ruleset < 0 {
-            return Err(os("landlock_create_ruleset"));
-        }
-        let result = add_rules(ruleset, dir, fs).and_then(|()| {
-            // SAFETY: restricts this process with the ruleset just made.
-            if unsafe { libc::syscall(libc::SYS_landlock_restrict_self, ruleset, 0u32) } != 0 {
+
+        /// Restricts this process (and every thread and program it starts) to the ruleset.
+        /// Async-signal-safe; needs no_new_privs.
+        pub fn restrict_self(&self) -> Result<(), ConfineError> {
+            // SAFETY: restricts this process with a ruleset descriptor we hold.
+            if unsafe { libc::syscall(libc::SYS_landlock_restrict_self, self.raw(), 0u32) } != 0 {
                 Err(os("landlock_restrict_self"))
             } else {
                 Ok(())
             }
-        });
-        // SAFETY: the ruleset descriptor is ours and no longer needed once applied.
-        unsafe {
-            libc::close(ruleset);
         }
-        result.map(|()| Some(abi))
     }
 
-    fn add_rules(ruleset: i32, dir: &Path, all: u64) -> Result<(), ConfineError> {
+    fn add_rules(
+        ruleset: i32,
+        dir: &Path,
+        readable: &[&Path],
+        all: u64,
+    ) -> Result<(), ConfineError> {
         let read_dir = EXECUTE | READ_FILE | READ_DIR;
         let read_file = READ_FILE;
         add(ruleset, dir, all, true)?;
+        for file in readable {
+            add(ruleset, file, read_file, true)?;
+        }
         for system in [
             "/usr",
             "/lib",
@@ -434,7 +563,7 @@ mod landlock {
     }
 
     /// Allows `access` beneath `path`; a system path this machine does not have is skipped,
-    /// the work directory must exist.
+    /// the work directory and the files named must exist.
     fn add(ruleset: i32, path: &Path, access: u64, required: bool) -> Result<(), ConfineError> {
         let Ok(c_path) = CString::new(path.as_os_str().as_bytes()) else {
             return Err(ConfineError::Os {
@@ -446,7 +575,7 @@ mod landlock {
         let fd = unsafe { libc::open(c_path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
         if fd < 0 {
             return if required {
-                Err(os("opening the work directory for landlock"))
+                Err(os("opening a path of the job for landlock"))
             } else {
                 Ok(())
             };

@@ -15,6 +15,8 @@
 pub mod child;
 mod confine;
 
+pub(crate) use confine::ToolConfinement;
+
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
