@@ -382,6 +382,66 @@ pub async fn team_create(args: &TeamCreateArgs) -> anyhow::Result<Team> {
         .await?)
 }
 
+/// Imports a plan's tasks into a bureau: (tasks in the plan, tasks added).
+pub async fn tasks_import(args: &crate::cli::TasksImportArgs) -> anyhow::Result<(usize, usize)> {
+    use custodian_core::supervision;
+    let bureau = BureauId::parse(&args.bureau).context("--bureau")?;
+    let rules = match &args.record_rules {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("--record-rules {}", path.display()))?;
+            custodian_core::records::RecordRules::from_toml(&text)
+                .with_context(|| format!("--record-rules {}", path.display()))?
+        }
+        None => custodian_core::records::RecordRules::default(),
+    };
+    let kinds: Vec<&str> = rules.case_types().iter().map(String::as_str).collect();
+    let text = std::fs::read_to_string(&args.plan)
+        .with_context(|| format!("reading {} (a UTF-8 file)", args.plan.display()))?;
+    let is_json = args
+        .plan
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let parsed = if is_json {
+        let plans = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a JSON array of tasks", args.plan.display()))?;
+        supervision::check_plan(plans, &kinds)
+    } else {
+        supervision::parse_plan_csv(&text, &kinds)
+    };
+    let plans = parsed.map_err(|rows| {
+        let lines: Vec<String> = rows
+            .iter()
+            .map(|r| format!("row {}: {}", r.row, r.error))
+            .collect();
+        anyhow::anyhow!(
+            "{} rows of {} are wrong; nothing was imported:\n{}",
+            rows.len(),
+            args.plan.display(),
+            lines.join("\n")
+        )
+    })?;
+    let catalogue = open(&args.catalogue).await?;
+    if !catalogue.bureau_exists(&bureau).await? {
+        anyhow::bail!("bureau {bureau} does not exist (create it with admin token create)");
+    }
+    let now = SystemClock.now();
+    let tasks: Vec<_> = plans
+        .into_iter()
+        .map(|plan| custodian_platform::catalogue::TaskRecord {
+            id: uuid::Uuid::now_v7(),
+            bureau: bureau.clone(),
+            plan,
+            not_filmed: None,
+            not_filmed_note: None,
+            created_at: now,
+            created_by: "custodian admin tasks import".into(),
+        })
+        .collect();
+    let added = catalogue.create_tasks(&tasks).await?;
+    Ok((tasks.len(), added))
+}
+
 /// The retention plan, for every bureau, as `custodian retention plan` prints it.
 pub async fn retention_plan(
     args: &crate::cli::PlanArgs,
@@ -473,7 +533,7 @@ pub async fn audit_verify(
     }
     let max_age = chrono::Duration::from_std(args.max_checkpoint_age)
         .context("--max-checkpoint-age is too long")?;
-    let now = chrono::Utc::now();
+    let now = args.as_of.unwrap_or_else(chrono::Utc::now);
     let mut reports = Vec::new();
     for bureau in bureaus {
         let mut entries: Vec<custodian_core::audit::AuditEntry> = Vec::new();
@@ -518,9 +578,8 @@ async fn anchored_checkpoints(
     }
     let store: Box<dyn BlobStore> = match &args.catalogue.data {
         Some(data) => Box::new(
-            custodian_platform::blob::LocalBlobStore::open(data.join("blobs"))
-                .await
-                .context("opening DATA/blobs for the audit anchors")?,
+            // The server may be running: read its store without touching its writes.
+            custodian_platform::blob::LocalBlobStore::open_beside_its_server(data.join("blobs")),
         ),
         None => {
             let region =

@@ -69,6 +69,12 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// The collection station's agent: uploads files, or a watched directory, over tus.
     Upload(custodian_agent::UploadArgs),
+    /// Backs up a standalone installation, online, into a repository of snapshots (each
+    /// stores only what the repository does not hold yet).
+    Backup(crate::backup::BackupArgs),
+    /// Restores a snapshot into an empty data directory, checking every file's SHA-256,
+    /// every original against its receipt, and the audit trail.
+    Restore(crate::backup::RestoreArgs),
     /// Runs the standalone server in a temporary directory, uploads a generated sample clip
     /// through the HTTP API and prints the catalogued record.
     Demo(DemoArgs),
@@ -260,6 +266,10 @@ pub struct AuditArgs {
     /// Entries older than this must be covered by an anchored checkpoint.
     #[arg(long = "max-checkpoint-age", default_value = "24h", value_parser = parse_duration)]
     pub max_checkpoint_age: std::time::Duration,
+    /// The time the trail is judged at (now, unless a restore judges a snapshot as it was
+    /// when taken).
+    #[arg(skip)]
+    pub as_of: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -296,6 +306,32 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: TeamCommand,
     },
+    /// Enforcement tasks of the year's plan (art. 6, 25).
+    Tasks {
+        #[command(subcommand)]
+        command: TasksCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TasksCommand {
+    /// Imports a plan's tasks (CSV or JSON, as `POST /v1/tasks/import` takes them): the whole
+    /// plan or, with any bad row, nothing; a task the bureau has is left as it is.
+    Import(TasksImportArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct TasksImportArgs {
+    #[arg(long)]
+    pub bureau: String,
+    /// The plan: a .csv file (UTF-8, a header row) or a .json array of tasks.
+    pub plan: PathBuf,
+    /// The record rules whose case types are the task kinds (as the catalog role's
+    /// --record-rules); the shipped rules without it.
+    #[arg(long = "record-rules", env = "CUSTODIAN_RECORD_RULES")]
+    pub record_rules: Option<PathBuf>,
+    #[command(flatten)]
+    pub catalogue: CatalogueLocation,
 }
 
 #[derive(Debug, Subcommand)]

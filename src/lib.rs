@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod backup;
 pub mod cli;
 pub mod demo;
 pub mod media_cli;

@@ -3,8 +3,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use custodian::cli::{
-    AdminCommand, AuditCommand, Cli, Command, ExportCommand, RetentionCommand, TeamCommand,
-    TokenCommand, UserCommand,
+    AdminCommand, AuditCommand, Cli, Command, ExportCommand, RetentionCommand, TasksCommand,
+    TeamCommand, TokenCommand, UserCommand,
 };
 
 fn main() -> ExitCode {
@@ -66,6 +66,20 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Admin {
             command: AdminCommand::User { command },
         } => user_command(command).await,
+        Command::Admin {
+            command:
+                AdminCommand::Tasks {
+                    command: TasksCommand::Import(args),
+                },
+        } => {
+            let (tasks, added) = custodian::admin::tasks_import(&args).await?;
+            eprintln!(
+                "plan {}: {tasks} tasks, {added} added, {} already held",
+                args.plan.display(),
+                tasks - added
+            );
+            Ok(())
+        }
         Command::Retention {
             command: RetentionCommand::Plan(args),
         } => {
@@ -146,6 +160,16 @@ async fn run(command: Command) -> anyhow::Result<()> {
                     .with_context(|| format!("granting the runtime role {role}"))?;
             }
             println!("catalogue migrated");
+            Ok(())
+        }
+        Command::Backup(args) => {
+            let report = custodian::backup::backup(&args).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
+        Command::Restore(args) => {
+            let report = custodian::backup::restore(&args).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
         Command::Upload(args) => custodian_agent::run(args).await,

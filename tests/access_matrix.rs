@@ -70,6 +70,26 @@ fn cells(clip: &str, spare: &str, role: Role) -> Vec<Cell> {
             false,
         ),
         cell(
+            "create task",
+            "POST",
+            "/v1/tasks".into(),
+            Some(
+                json!({"external_id": format!("T-{role}"), "enterprise": "甲公司", "kind": "行政检查",
+                "starts_at": "2026-10-12T09:00:00+08:00", "ends_at": "2026-10-12T10:00:00+08:00",
+                "officers": ["031234"]}),
+            ),
+            Action::ManageTasks,
+            false,
+        ),
+        cell(
+            "list tasks",
+            "GET",
+            "/v1/tasks".into(),
+            None,
+            Action::Read,
+            false,
+        ),
+        cell(
             "register device",
             "PUT",
             "/v1/devices/DSJ-9".into(),
@@ -199,7 +219,7 @@ async fn every_role_bureau_and_action() {
             }
         }
     }
-    assert_eq!(checked, 2 * 6 * 12);
+    assert_eq!(checked, 2 * 6 * 14);
 
     // Naming another bureau is for region admins only; the rest are refused, whatever the
     // action.

@@ -4,6 +4,9 @@
 
 mod common;
 
+#[path = "catalogue/tasks.rs"]
+mod tasks;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -659,6 +662,14 @@ async fn the_openapi_document_describes_every_route() {
         ("/v1/devices/{device}", "put"),
         ("/v1/teams", "get"),
         ("/v1/teams/{team}", "put"),
+        ("/v1/tasks", "post"),
+        ("/v1/tasks", "get"),
+        ("/v1/tasks/import", "post"),
+        ("/v1/tasks/{id}", "get"),
+        ("/v1/tasks/{id}/clips", "post"),
+        ("/v1/tasks/{id}/moments/{moment}", "put"),
+        ("/v1/tasks/{id}/not-filmed", "put"),
+        ("/v1/supervision/findings", "get"),
         ("/v1/clips/{id}/retention", "get"),
         ("/v1/clips/{id}/restore", "post"),
         ("/v1/cases/{id}/retention", "put"),
@@ -699,7 +710,8 @@ async fn the_openapi_document_describes_every_route() {
             .replace("{id}", "01a21cdf-d5f0-72f8-b84f-a6b8d573f60d")
             .replace("{device}", "DSJ-1")
             .replace("{team}", "一中队")
-            .replace("{username}", "zhang.san");
+            .replace("{username}", "zhang.san")
+            .replace("{moment}", "1");
         let status = staff
             .app
             .http
@@ -783,8 +795,9 @@ impl Staff {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), 201);
+        let status = response.status();
         let receipt: Value = response.json().await.unwrap();
+        assert_eq!(status, 201, "{receipt}");
         let id = receipt["clip_id"].as_str().unwrap().to_owned();
         self.app.wait_for_state(&id, "catalogued").await;
         self.clock.advance(chrono::Duration::seconds(1));

@@ -3,6 +3,9 @@
 
 mod common;
 
+#[path = "standalone/backup.rs"]
+mod backup;
+
 use std::sync::Arc;
 use std::time::Duration;
 

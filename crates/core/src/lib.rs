@@ -24,6 +24,7 @@ pub mod roles;
 pub mod settings;
 pub mod state;
 pub mod station;
+pub mod supervision;
 pub mod token;
 pub mod tus;
 pub mod upload;

@@ -158,6 +158,8 @@ pub enum RecordRulesError {
     Duplicate(String),
     #[error("a document type must be 1 to 40 characters without control characters: {0:?}")]
     BadName(String),
+    #[error("the checklist of {kind:?} names moment {moment}; art. 7 has moments 1 to 16")]
+    UnknownMoment { kind: String, moment: u8 },
     #[error("{0}")]
     Syntax(String),
 }
@@ -171,6 +173,8 @@ struct RulesFile {
     document_types: Option<Vec<DocumentTypeEntry>>,
     /// Per case type, its requirements; each a list of types any one of which meets it.
     required: Option<BTreeMap<String, Vec<Vec<String>>>>,
+    /// Per case (task) type, the art. 7 moments its recordings must cover.
+    moments: Option<BTreeMap<String, Vec<u8>>>,
 }
 
 #[derive(Deserialize)]
@@ -200,6 +204,8 @@ pub struct RecordRules {
     document_types: Vec<(String, Stage)>,
     case_types: Vec<String>,
     required: BTreeMap<String, Vec<Requirement>>,
+    /// Per case type, the moments of art. 7 a task of that type must have filmed.
+    moments: BTreeMap<String, Vec<u8>>,
 }
 
 impl Default for RecordRules {
@@ -229,10 +235,15 @@ impl Default for RecordRules {
             vec![one("强制措施决定书"), one("送达回证")],
         );
         required.insert("行政检查".to_owned(), vec![one("现场检查记录")]);
+        let moments = crate::supervision::DEFAULT_REQUIRED_MOMENTS
+            .iter()
+            .map(|(kind, moments)| ((*kind).to_owned(), moments.to_vec()))
+            .collect();
         Self {
             document_types,
             case_types,
             required,
+            moments,
         }
     }
 }
@@ -252,7 +263,9 @@ impl RecordRules {
         let file: RulesFile =
             toml::from_str(text).map_err(|e| RecordRulesError::Syntax(e.to_string()))?;
         let defaults = Self::default();
-        Self::new(
+        let default_moments = defaults.moments.clone();
+        let given_moments = file.moments;
+        let rules = Self::new(
             file.document_types
                 .map_or(defaults.document_types, |types| {
                     types.into_iter().map(|t| (t.name, t.stage)).collect()
@@ -270,7 +283,43 @@ impl RecordRules {
                     })
                     .collect()
             }),
-        )
+        )?;
+        // Without a [moments] section, the default checklists of the case types kept.
+        let moments = given_moments.unwrap_or_else(|| {
+            default_moments
+                .into_iter()
+                .filter(|(kind, _)| rules.case_types.contains(kind))
+                .collect()
+        });
+        rules.with_moments(moments)
+    }
+
+    /// The same rules with these art. 7 checklists: each names a configured case type and
+    /// moments 1 to 16.
+    pub fn with_moments(
+        mut self,
+        moments: BTreeMap<String, Vec<u8>>,
+    ) -> Result<Self, RecordRulesError> {
+        for (kind, numbers) in &moments {
+            self.case_type(kind)?;
+            if let Some(&moment) = numbers
+                .iter()
+                .find(|n| crate::supervision::moment(**n).is_none())
+            {
+                return Err(RecordRulesError::UnknownMoment {
+                    kind: kind.clone(),
+                    moment,
+                });
+            }
+        }
+        self.moments = moments;
+        Ok(self)
+    }
+
+    /// The art. 7 moments a task of `kind` must have filmed (none for a type without a
+    /// checklist).
+    pub fn required_moments(&self, kind: &str) -> &[u8] {
+        self.moments.get(kind).map(Vec::as_slice).unwrap_or(&[])
     }
 
     /// Rules of one's own: every requirement must name configured document types.
@@ -293,6 +342,7 @@ impl RecordRules {
             document_types,
             case_types,
             required,
+            moments: BTreeMap::new(),
         };
         for (case_type, requirements) in &rules.required {
             rules.case_type(case_type)?;

@@ -57,6 +57,9 @@ pub enum Action {
     ReadCredentials,
     /// Revoking, rotating and dating tokens; disabling and enabling people's accounts.
     ManageCredentials,
+    /// Importing the plan's enforcement tasks, and marking any task's recordings (art. 6,
+    /// 25); a task's own officers mark theirs with `ClassifyOwn`.
+    ManageTasks,
 }
 
 impl Action {
@@ -78,6 +81,7 @@ impl Action {
             Self::SetConfidentiality => "set confidentiality",
             Self::ReadCredentials => "list the bureau's tokens and accounts",
             Self::ManageCredentials => "revoke, date or rotate tokens, or disable accounts",
+            Self::ManageTasks => "manage enforcement tasks",
         }
     }
 }
@@ -127,7 +131,7 @@ impl Role {
             (_, Read) => true,
             (Officer | Archivist | Leader | Auditor | Admin, WatchFootage) => true,
             (Officer | Admin, Upload) => true,
-            (Archivist | Leader | Admin, Classify | ManageCases) => true,
+            (Archivist | Leader | Admin, Classify | ManageCases | ManageTasks) => true,
             (Officer, ClassifyOwn) => true,
             (Archivist | Admin, ManageDevices) => true,
             (Archivist | Leader | Admin, ManageRetention) => true,

@@ -42,7 +42,9 @@ struct CatalogApi;
 
 /// The catalog role's API, described for other tools.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    <CatalogApi as utoipa::OpenApi>::openapi()
+    let mut api = <CatalogApi as utoipa::OpenApi>::openapi();
+    api.merge(<crate::tasks_api::TasksApi as utoipa::OpenApi>::openapi());
+    api
 }
 
 pub fn router(catalog: Arc<Catalog>) -> Router {
@@ -67,6 +69,7 @@ pub fn router(catalog: Arc<Catalog>) -> Router {
         .route("/v1/devices/{device}", put(register_device))
         .route("/v1/teams", get(teams))
         .route("/v1/teams/{team}", put(register_team))
+        .merge(crate::tasks_api::routes())
         .with_state(catalog);
     protect(routes, &ports)
 }

@@ -5,6 +5,7 @@
 
 mod api;
 mod media_api;
+mod tasks_api;
 
 pub use api::openapi;
 

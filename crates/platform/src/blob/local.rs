@@ -61,6 +61,16 @@ impl LocalBlobStore {
         })
     }
 
+    /// A store its server may be writing at this moment, for reading it from another process
+    /// (`custodian backup`, `custodian audit verify`): nothing is created, and the staging
+    /// files of the server's writes in progress are left alone.
+    pub fn open_beside_its_server(root: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            manifest: false,
+        }
+    }
+
     /// A store that also appends every object it writes to `MANIFEST.sha256` (the standalone
     /// archive tier).
     pub async fn open_with_manifest(root: impl Into<PathBuf>) -> Result<Self, BlobError> {
@@ -199,7 +209,13 @@ impl BlobStore for LocalBlobStore {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
-        let dir = self.path_of(prefix.trim_end_matches('/'))?;
+        let prefix = prefix.trim_end_matches('/');
+        // The empty prefix is every object (a backup's listing).
+        let dir = if prefix.is_empty() {
+            self.root.clone()
+        } else {
+            self.path_of(prefix)?
+        };
         let mut keys = Vec::new();
         let mut pending = vec![dir];
         while let Some(dir) = pending.pop() {
@@ -210,6 +226,15 @@ impl BlobStore for LocalBlobStore {
             };
             while let Some(entry) = entries.next_entry().await.map_err(io(&dir))? {
                 let path = entry.path();
+                // Writes in progress, parts of unfinished uploads and the manifest are the
+                // store's own files, never objects.
+                if dir == self.root
+                    && [STAGING, PARTS, MANIFEST]
+                        .iter()
+                        .any(|own| entry.file_name() == *own)
+                {
+                    continue;
+                }
                 if entry.file_type().await.map_err(io(&path))?.is_dir() {
                     pending.push(path);
                 } else if let Ok(relative) = path.strip_prefix(&self.root) {

@@ -1,6 +1,6 @@
 //! The catalogue port: the source of truth for every clip, its state and its history, and for
 //! bureaus and their tokens. One trait per aggregate (`access`, `uploads`, `clips`, `cases`,
-//! `retention`, `audit`, `copies`), and [`Catalogue`] the sum of them. Two adapters share one
+//! `retention`, `audit`, `copies`, `tasks`), and [`Catalogue`] the sum of them. Two adapters share one
 //! body of SQL (`sql/`, a file per aggregate): SQLite for the standalone server and
 //! PostgreSQL for a region, each with its own migrations, run at start.
 
@@ -12,6 +12,7 @@ mod copies;
 mod model;
 mod retention;
 mod sql;
+mod tasks;
 mod uploads;
 
 use std::sync::Arc;
@@ -27,11 +28,15 @@ pub use model::{decode_fingerprint, encode_fingerprint};
 pub use model::{
     BoundingBox, CaseClosure, CaseFilter, CaseRecord, ClassTotals, ClassificationEntry, ClipFilter,
     ClipMedia, ClipRecord, ClipSchedule, CopyRequest, Device, Finding, MediaFacts, NewClip,
-    NewFinding, PendingUpload, Rendition, Team, TokenOwner, TokenRecord, TrackVersion, Transition,
-    TusProgress, TusUpload, UserRecord,
+    NewFinding, PendingUpload, Rendition, TaskFilter, TaskLink, TaskRecord, Team, TokenOwner,
+    TokenRecord, TrackVersion, Transition, TusProgress, TusUpload, UserRecord,
 };
 pub use retention::{Lease, RetentionRepo};
-pub use sql::{PostgresCatalogue, Schema, SqliteCatalogue};
+pub use sql::{
+    recorded_originals, snapshot_catalogue, PostgresCatalogue, RecordedOriginal, Schema,
+    SqliteCatalogue,
+};
+pub use tasks::TaskRepo;
 pub use uploads::UploadRepo;
 
 #[derive(Debug, thiserror::Error)]
@@ -99,7 +104,15 @@ pub trait Ping: Send + Sync {
 /// The whole catalogue: one trait per aggregate, and the probe. A role that needs less takes
 /// less: an `Arc<dyn Catalogue>` upcasts to `Arc<dyn UploadRepo>` and the others.
 pub trait Catalogue:
-    AccessRepo + UploadRepo + ClipRepo + CaseRepo + RetentionRepo + AuditRepo + CopyRepo + Ping
+    AccessRepo
+    + UploadRepo
+    + ClipRepo
+    + CaseRepo
+    + RetentionRepo
+    + AuditRepo
+    + CopyRepo
+    + TaskRepo
+    + Ping
 {
 }
 
@@ -111,6 +124,7 @@ impl<T> Catalogue for T where
         + RetentionRepo
         + AuditRepo
         + CopyRepo
+        + TaskRepo
         + Ping
         + ?Sized
 {

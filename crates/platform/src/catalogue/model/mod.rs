@@ -7,6 +7,7 @@ mod cases;
 mod clips;
 mod copies;
 mod retention;
+mod tasks;
 mod uploads;
 
 use uuid::Uuid;
@@ -32,6 +33,8 @@ pub(super) use clips::{
 pub use copies::CopyRequest;
 pub(super) use copies::{CopyRow, COPY_COLUMNS};
 pub use retention::ClassTotals;
+pub(super) use tasks::{reason_text, MomentRow, TaskRow, TASK_COLUMNS};
+pub use tasks::{TaskFilter, TaskLink, TaskRecord};
 pub use uploads::{NewClip, PendingUpload, TusProgress, TusUpload};
 pub(super) use uploads::{PendingRow, TusRow};
 

@@ -12,6 +12,8 @@ mod postgres;
 #[allow(clippy::duplicate_mod)]
 mod sqlite;
 
+pub use sqlite::{recorded_originals, snapshot_catalogue, RecordedOriginal};
+
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
 

@@ -182,5 +182,7 @@ mod clips;
 mod copies;
 #[path = "retention.rs"]
 mod retention;
+#[path = "tasks.rs"]
+mod tasks;
 #[path = "uploads.rs"]
 mod uploads;

@@ -55,6 +55,79 @@ impl SqliteCatalogue {
     }
 }
 
+/// Writes a consistent copy of the catalogue file `source` to `target`, a file that must not
+/// exist yet, while its server goes on: `VACUUM INTO` on a read-only connection reads one
+/// snapshot (the WAL keeps writers going, and nothing is migrated or locked for writing), and
+/// the copy is a plain database file, compacted, without a journal.
+pub async fn snapshot_catalogue(
+    source: &std::path::Path,
+    target: &std::path::Path,
+) -> Result<(), CatalogueError> {
+    let target_text = target.to_str().ok_or_else(|| CatalogueError::Unavailable {
+        operation: "snapshot the catalogue",
+        message: format!("{} is not a UTF-8 path", target.display()),
+    })?;
+    let pool = read_only(source).await?;
+    let copied = sqlx::query("VACUUM INTO ?")
+        .bind(target_text)
+        .execute(&pool)
+        .await
+        .map_err(err("snapshot the catalogue"));
+    pool.close().await;
+    copied?;
+    owner_only(target, false)
+}
+
+/// One read-only connection to a catalogue file (a live one included: WAL lets it read
+/// beside the server's writers).
+async fn read_only(file: &std::path::Path) -> Result<sqlx::SqlitePool, CatalogueError> {
+    let options = SqliteConnectOptions::new()
+        .filename(file)
+        .read_only(true)
+        .busy_timeout(Duration::from_secs(5));
+    SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .map_err(err("open a catalogue file"))
+}
+
+/// An original as a catalogue file records it: where it is stored and what its receipt said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedOriginal {
+    pub bureau: String,
+    pub object_key: String,
+    pub sha256: String,
+    pub size_bytes: i64,
+}
+
+/// Every original a catalogue file holds that retention has not purged, read without
+/// changing the file (a snapshot, or a restored catalogue before its server starts).
+pub async fn recorded_originals(
+    file: &std::path::Path,
+) -> Result<Vec<RecordedOriginal>, CatalogueError> {
+    let pool = read_only(file).await?;
+    let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+        "SELECT bureau_id, object_key, sha256, size_bytes FROM clips \
+         WHERE purged_at IS NULL ORDER BY object_key",
+    )
+    .fetch_all(&pool)
+    .await
+    .map_err(err("read the originals of a catalogue file"))?;
+    pool.close().await;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(bureau, object_key, sha256, size_bytes)| RecordedOriginal {
+                bureau,
+                object_key,
+                sha256,
+                size_bytes,
+            },
+        )
+        .collect())
+}
+
 /// Makes the catalogue file readable and writable by its owner only (it names every clip,
 /// officer and case), whatever the umask: creates it so if `create` and it is missing, and
 /// tightens it if it exists. An in-memory database has no file.
@@ -130,5 +203,7 @@ mod clips;
 mod copies;
 #[path = "retention.rs"]
 mod retention;
+#[path = "tasks.rs"]
+mod tasks;
 #[path = "uploads.rs"]
 mod uploads;
