@@ -499,37 +499,31 @@ impl Repository {
     ) -> anyhow::Result<StoredFile> {
         let scratch = self.scratch_path();
         let mut file = create_private(&scratch).await?;
-        let mut hasher = Sha256::new();
-        let mut size = 0u64;
-        let mut buffer = vec![0u8; 1 << 20];
-        let written: anyhow::Result<()> = async {
-            loop {
-                let read = reader.read(&mut buffer).await?;
-                if read == 0 {
-                    break;
-                }
-                hasher.update(&buffer[..read]);
-                file.write_all(&buffer[..read]).await?;
-                size += read as u64;
-            }
+        let copied = async {
+            let stored = pump(&mut reader, Some(&mut file)).await?;
             file.sync_all().await?;
-            Ok(())
+            Ok::<_, std::io::Error>(stored)
         }
         .await;
-        if let Err(e) = written {
-            let _ = tokio::fs::remove_file(&scratch).await;
-            return Err(e.context("copying into the backup repository"));
-        }
-        let sha256 = hex::encode(hasher.finalize());
-        self.settle(&scratch, &sha256).await?;
-        Ok(StoredFile { sha256, size })
+        let stored = match copied {
+            Ok(stored) => stored,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&scratch).await;
+                return Err(anyhow::Error::new(e).context("copying into the backup repository"));
+            }
+        };
+        self.settle(&scratch, &stored.sha256).await?;
+        Ok(stored)
     }
 
     /// Moves a finished scratch file into the objects under its hash.
     async fn adopt(&self, scratch: &Path) -> anyhow::Result<StoredFile> {
-        let (sha256, size) = hash_file(scratch).await?;
-        self.settle(scratch, &sha256).await?;
-        Ok(StoredFile { sha256, size })
+        let mut file = tokio::fs::File::open(scratch)
+            .await
+            .with_context(|| format!("opening {}", scratch.display()))?;
+        let stored = pump(&mut file, None::<&mut tokio::fs::File>).await?;
+        self.settle(scratch, &stored.sha256).await?;
+        Ok(stored)
     }
 
     async fn settle(&self, scratch: &Path, sha256: &str) -> anyhow::Result<()> {
@@ -605,22 +599,13 @@ impl Repository {
         }
         let mut reader = self.open_object(stored).await?;
         let mut file = create_private(target).await?;
-        let mut hasher = Sha256::new();
-        let mut buffer = vec![0u8; 1 << 20];
-        loop {
-            let read = reader.read(&mut buffer).await?;
-            if read == 0 {
-                break;
-            }
-            hasher.update(&buffer[..read]);
-            file.write_all(&buffer[..read]).await?;
-        }
+        let copied = pump(&mut reader, Some(&mut file)).await?;
         file.sync_all().await?;
-        let sha256 = hex::encode(hasher.finalize());
-        if sha256 != stored.sha256 {
+        if copied.sha256 != stored.sha256 {
             anyhow::bail!(
-                "the backup's copy of {} is damaged: SHA-256 {sha256}, expected {}",
+                "the backup's copy of {} is damaged: SHA-256 {}, expected {}",
                 target.display(),
+                copied.sha256,
                 stored.sha256
             );
         }
@@ -691,20 +676,27 @@ async fn create_private(path: &Path) -> anyhow::Result<tokio::fs::File> {
     Ok(tokio::fs::File::from_std(file))
 }
 
-async fn hash_file(path: &Path) -> anyhow::Result<(String, u64)> {
-    let mut file = tokio::fs::File::open(path)
-        .await
-        .with_context(|| format!("opening {}", path.display()))?;
+/// Reads `reader` to its end, hashing it, and writes what it reads to `writer` if given.
+async fn pump<W: tokio::io::AsyncWrite + Unpin>(
+    reader: &mut (impl tokio::io::AsyncRead + Unpin),
+    mut writer: Option<&mut W>,
+) -> std::io::Result<StoredFile> {
     let mut hasher = Sha256::new();
     let mut size = 0u64;
     let mut buffer = vec![0u8; 1 << 20];
     loop {
-        let read = file.read(&mut buffer).await?;
+        let read = reader.read(&mut buffer).await?;
         if read == 0 {
             break;
         }
         hasher.update(&buffer[..read]);
+        if let Some(writer) = writer.as_mut() {
+            writer.write_all(&buffer[..read]).await?;
+        }
         size += read as u64;
     }
-    Ok((hex::encode(hasher.finalize()), size))
+    Ok(StoredFile {
+        sha256: hex::encode(hasher.finalize()),
+        size,
+    })
 }

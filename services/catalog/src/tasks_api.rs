@@ -561,6 +561,24 @@ async fn link_clips(
     Ok(Json(catalog.task_view(&caller, task).await?))
 }
 
+/// A note as kept (trimmed, at most 500 characters, none if blank); `other` needs one.
+fn note_for(
+    reason: Option<NotFilmedReason>,
+    given: Option<&str>,
+) -> Result<Option<String>, ApiError> {
+    let note = given
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned);
+    if note.as_ref().is_some_and(|n| n.chars().count() > 500) {
+        return Err(bad_request("note must be at most 500 characters"));
+    }
+    if reason == Some(NotFilmedReason::Other) && note.is_none() {
+        return Err(bad_request("other needs a note saying why"));
+    }
+    Ok(note)
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct MarkBody {
     /// The task's recordings that show the moment.
@@ -599,15 +617,7 @@ async fn mark_moment(
             "moment {moment} is not one of art. 7's 1 to 16"
         )));
     }
-    let note = body
-        .note
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .map(str::to_owned);
-    if note.as_ref().is_some_and(|n| n.chars().count() > 500) {
-        return Err(bad_request("note must be at most 500 characters"));
-    }
+    let note = note_for(body.not_filmed, body.note.as_deref())?;
     match (body.clip_ids.is_empty(), body.not_filmed) {
         (true, None) => {
             return Err(bad_request(
@@ -616,9 +626,6 @@ async fn mark_moment(
         }
         (false, Some(_)) => {
             return Err(bad_request("a moment is either filmed (clip_ids) or not (not_filmed), not both"))
-        }
-        (true, Some(NotFilmedReason::Other)) if note.is_none() => {
-            return Err(bad_request("not_filmed other needs a note saying why"))
         }
         _ => {}
     }
@@ -679,24 +686,12 @@ async fn not_filmed(
 ) -> Result<Json<TaskView>, ApiError> {
     let mut task = catalog.task_of(&caller, &id).await?;
     catalog.may_work_on(&caller, &task)?;
-    let note = body
-        .note
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .map(str::to_owned);
-    match body.reason {
-        Some(NotFilmedReason::DidNotHappen) => return Err(bad_request(
+    if body.reason == Some(NotFilmedReason::DidNotHappen) {
+        return Err(bad_request(
             "did_not_happen is for a moment; a task that did not happen is not a task of the plan",
-        )),
-        Some(NotFilmedReason::Other) if note.is_none() => {
-            return Err(bad_request("reason other needs a note saying why"))
-        }
-        _ => {}
+        ));
     }
-    if note.as_ref().is_some_and(|n| n.chars().count() > 500) {
-        return Err(bad_request("note must be at most 500 characters"));
-    }
+    let note = note_for(body.reason, body.note.as_deref())?;
     catalog
         .ports
         .catalogue
