@@ -15,6 +15,9 @@ packages=(
   prometheus        # promtool: checks and unit-tests the alert rules
   nodejs            # tus-js-client, one of the tus clients the tests drive
   chromium chromium-driver  # the web console is tested in a real browser, over WebDriver
+  podman runc       # the container image is built and run (runc: crun fails on these cgroups)
+  catatonit         # podman's pause image, which `podman kube play` makes for each pod
+  mmdebstrap        # the image's base, from Debian's packages (no image registry is reachable)
 )
 # Debian's npm; a nodejs from elsewhere (NodeSource) brings its own, which Debian's conflicts with.
 command -v npm >/dev/null || packages+=(npm)

@@ -44,6 +44,9 @@ fi
 # The deployment files: Prometheus configurations, compose file, systemd units, and the
 # Dockerfile's FFmpeg libraries against what the binary the tests ran links.
 scripts/check-deploy.sh "${CARGO_TARGET_DIR:-target}/debug/custodian"
+# The container image around that binary (deploy/Dockerfile's runtime stage), run with podman:
+# standalone from a read-only root, and a region's roles against the services above.
+scripts/image.sh "${CARGO_TARGET_DIR:-target}/debug/custodian"
 
 # The HTTP API fuzzed from its own OpenAPI document: no 5xx, every response as documented.
 scripts/schemathesis.sh "${CARGO_TARGET_DIR:-target}/debug/custodian"
