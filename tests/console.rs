@@ -930,3 +930,97 @@ async fn recordings_photos_and_documents_show_as_what_they_are_in_a_real_browser
     assert_eq!(results, 1);
     browser.quit().await;
 }
+
+#[tokio::test]
+async fn a_supervisor_imports_the_plan_and_reads_the_months_findings_in_a_real_browser() {
+    // Without media workers: a clip is catalogued once stored, whatever its bytes.
+    let app = common::spawn_standalone().await;
+    let base = app.base.clone();
+    add_person(&app, "b1", "zhou.jian", Role::Archivist, None).await;
+    let work = tempfile::tempdir().unwrap();
+    let clip = work.path().join("clip.mp4");
+    std::fs::write(&clip, common::sample(8_000)).unwrap();
+    // Officer 031234 filmed the chemical plant's inspection; nobody filmed the warehouse's.
+    let id = upload(&app, &app.token, &clip, "2026-11-03T09:20:00+08:00").await;
+    catalogued(&app, &app.token, &id).await;
+
+    let browser = Browser::start().await;
+    sign_in(&browser, &base, "b1", "zhou.jian").await;
+    browser
+        .goto(&format!("{base}/supervision?month=2026-11"))
+        .await;
+    assert!(browser.text().await.contains("本月没有执法任务"));
+
+    // A plan with a bad row is refused whole, the bad row named and the plan kept to mend.
+    let plan = "任务编号,被检查单位,执法类型,开始时间,结束时间,执法人员,地点\\n\
+                2026-JC-301,华东化工有限公司,行政检查,2026-11-03 09:00,2026-11-03 11:00,031234,化工路1号\\n\
+                2026-CF-302,东方仓储有限公司,行政处罚,2026-11-05 14:00,2026-11-05 13:00,031236,";
+    let paste = |text: &str| {
+        format!("document.getElementById('plan').value = '{text}'; document.getElementById('import').click(); return true")
+    };
+    browser.eval(&paste(plan)).await;
+    let errors = browser
+        .wait_for(
+            "the plan's errors",
+            WAIT,
+            "const e = document.getElementById('plan-errors'); return e && e.textContent",
+        )
+        .await;
+    assert!(errors.as_str().unwrap().contains("row 3"), "{errors}");
+    let kept = browser
+        .eval("return document.getElementById('plan').value")
+        .await;
+    assert!(kept.as_str().unwrap().contains("2026-CF-302"), "{kept}");
+
+    // Mended and imported.
+    browser
+        .eval(&paste(
+            &plan.replace("2026-11-05 13:00", "2026-11-05 16:00"),
+        ))
+        .await;
+    browser
+        .wait_for(
+            "the plan imported",
+            WAIT,
+            "const n = document.querySelector('.notice'); return n && n.textContent.includes('计划已导入')",
+        )
+        .await;
+    browser
+        .goto(&format!("{base}/supervision?month=2026-11"))
+        .await;
+    let rows = browser
+        .eval("return [...document.querySelectorAll('#tasks tbody tr')].map(r => r.textContent.replace(/\\s+/g, ' ').trim())")
+        .await;
+    assert_eq!(rows.as_array().unwrap().len(), 2, "{rows}");
+    assert!(rows[0].as_str().unwrap().contains("0 / 6"), "{rows}");
+    let findings = browser
+        .eval("return [...document.querySelectorAll('#findings tbody tr')].map(r => r.textContent.replace(/\\s+/g, ' ').trim())")
+        .await;
+    let findings: Vec<&str> = findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(findings.len(), 2, "{findings:?}");
+    assert!(
+        findings[0].contains("2026-JC-301")
+            && findings[0].contains("应记录环节缺失")
+            && findings[0].contains("1、2、3、4、5、8"),
+        "{findings:?}"
+    );
+    assert!(
+        findings[1].contains("2026-CF-302")
+            && findings[1].contains("未进行音像记录")
+            && findings[1].contains("25(1)"),
+        "{findings:?}"
+    );
+    assert_eq!(
+        browser
+            .eval("return document.getElementById('tasks-recorded').textContent")
+            .await,
+        "1"
+    );
+    browser.screenshot("supervision").await;
+    browser.quit().await;
+}

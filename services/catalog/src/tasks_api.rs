@@ -390,10 +390,14 @@ async fn import_tasks(
     let plans = match parsed {
         Ok(plans) => plans,
         Err(rows) => {
-            let message = format!(
+            // Every bad row in the message too, one a line, for clients that show only it.
+            let mut message = format!(
                 "{} rows of the plan are wrong; nothing was imported",
                 rows.len()
             );
+            for row in &rows {
+                message.push_str(&format!("\nrow {}: {}", row.row, row.error));
+            }
             return Ok(refuse_plan(message, rows));
         }
     };

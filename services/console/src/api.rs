@@ -73,6 +73,8 @@ pub struct Call<'a> {
     pub path: String,
     pub token: Option<&'a str>,
     pub json: Option<serde_json::Value>,
+    /// A body that is not JSON, with its content type (a plan as CSV).
+    pub raw: Option<(String, &'static str)>,
     pub headers: HeaderMap,
 }
 
@@ -87,8 +89,14 @@ impl<'a> Call<'a> {
             path: path.into(),
             token,
             json: None,
+            raw: None,
             headers: HeaderMap::new(),
         }
+    }
+
+    pub fn text(mut self, body: String, content_type: &'static str) -> Self {
+        self.raw = Some((body, content_type));
+        self
     }
 
     pub fn json(mut self, body: serde_json::Value) -> Self {
@@ -100,9 +108,10 @@ impl<'a> Call<'a> {
         let mut request = Request::builder()
             .method(self.method)
             .uri(&self.path)
-            .body(match &self.json {
-                Some(json) => Body::from(json.to_string()),
-                None => Body::empty(),
+            .body(match (&self.json, &self.raw) {
+                (Some(json), _) => Body::from(json.to_string()),
+                (None, Some((text, _))) => Body::from(text.clone()),
+                (None, None) => Body::empty(),
             })
             .map_err(|_| CallError::BadAddress(self.path.clone()))?;
         let headers = request.headers_mut();
@@ -117,6 +126,8 @@ impl<'a> Call<'a> {
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             );
+        } else if let Some((_, content_type)) = self.raw {
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         }
         if let Some(connection) = incoming.get::<ConnectInfo<Connection>>() {
             request.extensions_mut().insert(connection.clone());

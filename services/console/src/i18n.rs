@@ -132,6 +132,7 @@ mod tests {
             include_str!("../templates/clip.html"),
             include_str!("../templates/cases.html"),
             include_str!("../templates/devices.html"),
+            include_str!("../templates/supervision.html"),
             include_str!("../templates/problem.html"),
             include_str!("views.rs"),
             include_str!("pages.rs"),

@@ -56,6 +56,8 @@ impl Console {
             .route("/cases/{id}/close", post(pages::case_action))
             .route("/cases/{id}/file", post(pages::case_action))
             .route("/devices", get(pages::devices))
+            .route("/supervision", get(pages::supervision::page))
+            .route("/supervision/import", post(pages::supervision::import))
             .route("/clips", get(pages::search))
             .route("/clips/{id}", get(pages::clip))
             .route("/clips/{id}/classification", post(pages::classify))

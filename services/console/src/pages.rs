@@ -30,6 +30,8 @@ use crate::Console;
 
 type Shared = State<Arc<Console>>;
 
+pub(crate) mod supervision;
+
 /// Who is asking, as far as the console can tell before asking the API.
 struct Visitor {
     lang: Lang,
@@ -392,6 +394,7 @@ fn notice(visitor: &Visitor, code: Option<&str>) -> Option<String> {
         "not_decided" => "notice.not_decided",
         "case_saved" => "notice.case_saved",
         "case_refused" => "notice.case_refused",
+        "plan_imported" => "notice.plan_imported",
         _ => return None,
     };
     Some(visitor.t(key).to_owned())

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::i18n::{Lang, Messages};
 
 /// China Standard Time, in which every time is shown (checked when compiling).
-const CST: FixedOffset = match FixedOffset::east_opt(8 * 3600) {
+pub(crate) const CST: FixedOffset = match FixedOffset::east_opt(8 * 3600) {
     Some(offset) => offset,
     None => panic!("UTC+8 is a valid offset"),
 };
