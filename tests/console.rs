@@ -1002,7 +1002,8 @@ async fn a_supervisor_imports_the_plan_and_reads_the_months_findings_in_a_real_b
         .iter()
         .map(|f| f.as_str().unwrap())
         .collect();
-    assert_eq!(findings.len(), 2, "{findings:?}");
+    // The chemical plant's clip, recorded on the 3rd, was uploaded weeks later (art. 16).
+    assert_eq!(findings.len(), 3, "{findings:?}");
     assert!(
         findings[0].contains("2026-JC-301")
             && findings[0].contains("应记录环节缺失")
@@ -1010,9 +1011,16 @@ async fn a_supervisor_imports_the_plan_and_reads_the_months_findings_in_a_real_b
         "{findings:?}"
     );
     assert!(
-        findings[1].contains("2026-CF-302")
-            && findings[1].contains("未进行音像记录")
-            && findings[1].contains("25(1)"),
+        findings[1].contains("2026-JC-301")
+            && findings[1].contains("逾期上传")
+            && findings[1].contains("1 条记录")
+            && findings[1].ends_with("16"),
+        "{findings:?}"
+    );
+    assert!(
+        findings[2].contains("2026-CF-302")
+            && findings[2].contains("未进行音像记录")
+            && findings[2].contains("25(1)"),
         "{findings:?}"
     );
     assert_eq!(

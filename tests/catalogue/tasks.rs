@@ -307,6 +307,42 @@ async fn a_plans_tasks_find_their_recordings_and_supervision_finds_what_is_missi
     assert_eq!(penalty["kind"], "moments_missing", "{report}");
     assert_eq!(penalty["moments"], json!([1, 5, 6, 8]));
 
+    // A week on: nobody has classified the day's recordings (art. 17), and another of the
+    // penalty's, recorded that afternoon, arrives only now (art. 16).
+    move_to(&staff.clock, cst(2026, 10, 19, 12));
+    let late = staff
+        .upload_by("DSJ-0003", "031236", "2026-10-12T15:00:00+08:00")
+        .await;
+    let report = staff
+        .app
+        .get_json(
+            &staff.archivist,
+            &format!("/v1/supervision/findings?{period}"),
+        )
+        .await;
+    let clips_of = |number: &str, kind: &str| -> Vec<String> {
+        let mut clips: Vec<String> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["external_id"] == number && f["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} for {number}: {report}"))["clips"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_owned())
+            .collect();
+        clips.sort();
+        clips
+    };
+    let mut day = vec![landmark.clone(), borrowed.clone(), inspection.clone()];
+    day.sort();
+    assert_eq!(clips_of("2026-JC-101", "classification_overdue"), day);
+    assert_eq!(clips_of("2026-CF-102", "late_upload"), vec![late.clone()]);
+    // The late one is not yet due for classification; the first one is overdue.
+    assert!(!clips_of("2026-CF-102", "classification_overdue").contains(&late));
+    assert_eq!(report["counts"]["late_upload"], 1, "{report}");
+
     // Another bureau sees none of it.
     let other = token_with_role(&staff.app.app, "b2", Role::Archivist).await;
     let (status, _) = staff

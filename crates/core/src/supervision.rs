@@ -536,6 +536,21 @@ pub enum TaskFinding {
     MomentsMissing { moments: Vec<u8> },
     /// Art. 8: the task was not filmed, for this reason (counted, not a fault).
     NotFilmed { reason: NotFilmedReason },
+    /// Art. 16: recordings of the task uploaded after their deadline (without a special
+    /// circumstance that excuses it).
+    LateUpload { clips: Vec<String> },
+    /// Art. 17: recordings of the task not classified within their 2 working days.
+    ClassificationOverdue { clips: Vec<String> },
+}
+
+/// How a recording of a task stands against its deadlines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordingStanding {
+    pub clip: String,
+    /// Uploaded after its deadline, unexcused.
+    pub late_upload: bool,
+    /// Classified late, or still not classified after its deadline.
+    pub late_classification: bool,
 }
 
 impl TaskFinding {
@@ -545,6 +560,8 @@ impl TaskFinding {
             Self::NoRecording => "no_recording",
             Self::MomentsMissing { .. } => "moments_missing",
             Self::NotFilmed { .. } => "not_filmed",
+            Self::LateUpload { .. } => "late_upload",
+            Self::ClassificationOverdue { .. } => "classification_overdue",
         }
     }
 
@@ -553,6 +570,8 @@ impl TaskFinding {
             Self::NoRecording => "25(1)",
             Self::MomentsMissing { .. } => "7",
             Self::NotFilmed { reason } => reason.article().unwrap_or("8"),
+            Self::LateUpload { .. } => "16",
+            Self::ClassificationOverdue { .. } => "17",
         }
     }
 }
@@ -560,7 +579,7 @@ impl TaskFinding {
 /// The findings of a task at `now`: none while its window is open.
 pub fn findings(
     task: &TaskPlan,
-    recordings: usize,
+    recordings: &[RecordingStanding],
     not_filmed: Option<NotFilmedReason>,
     coverage: &Coverage,
     now: DateTime<Utc>,
@@ -571,16 +590,33 @@ pub fn findings(
     if let Some(reason) = not_filmed {
         return vec![TaskFinding::NotFilmed { reason }];
     }
-    if recordings == 0 {
+    if recordings.is_empty() {
         return vec![TaskFinding::NoRecording];
     }
-    if coverage.missing.is_empty() {
-        Vec::new()
-    } else {
-        vec![TaskFinding::MomentsMissing {
+    let mut found = Vec::new();
+    if !coverage.missing.is_empty() {
+        found.push(TaskFinding::MomentsMissing {
             moments: coverage.missing.clone(),
-        }]
+        });
     }
+    let clips = |late: fn(&RecordingStanding) -> bool| -> Vec<String> {
+        recordings
+            .iter()
+            .filter(|r| late(r))
+            .map(|r| r.clip.clone())
+            .collect()
+    };
+    let late = clips(|r| r.late_upload);
+    if !late.is_empty() {
+        found.push(TaskFinding::LateUpload { clips: late });
+    }
+    let unclassified = clips(|r| r.late_classification);
+    if !unclassified.is_empty() {
+        found.push(TaskFinding::ClassificationOverdue {
+            clips: unclassified,
+        });
+    }
+    found
 }
 
 #[cfg(test)]
@@ -685,13 +721,19 @@ mod tests {
         let during = at("2026-10-12T10:00:00+08:00");
         let after = at("2026-10-12T12:00:00+08:00");
         let none = coverage(&required, &[]);
-        assert!(findings(&task, 0, None, &none, during).is_empty());
+        assert!(findings(&task, &[], None, &none, during).is_empty());
         assert_eq!(
-            findings(&task, 0, None, &none, after),
+            findings(&task, &[], None, &none, after),
             vec![TaskFinding::NoRecording]
         );
         assert_eq!(
-            findings(&task, 0, Some(NotFilmedReason::ExplosiveZone), &none, after),
+            findings(
+                &task,
+                &[],
+                Some(NotFilmedReason::ExplosiveZone),
+                &none,
+                after
+            ),
             vec![TaskFinding::NotFilmed {
                 reason: NotFilmedReason::ExplosiveZone
             }]
@@ -713,12 +755,39 @@ mod tests {
         assert_eq!(partly.covered, vec![1, 2, 3, 9]);
         assert_eq!(partly.excused, vec![4]);
         assert_eq!(partly.missing, vec![5, 8]);
+        let standing = |clip: &str, late_upload, late_classification| RecordingStanding {
+            clip: clip.into(),
+            late_upload,
+            late_classification,
+        };
+        let on_time = [standing("a", false, false), standing("b", false, false)];
         assert_eq!(
-            findings(&task, 2, None, &partly, after),
+            findings(&task, &on_time, None, &partly, after),
             vec![TaskFinding::MomentsMissing {
                 moments: vec![5, 8]
             }]
         );
+        let late = [standing("a", true, true), standing("b", false, true)];
+        assert_eq!(
+            findings(&task, &late, None, &partly, after),
+            vec![
+                TaskFinding::MomentsMissing {
+                    moments: vec![5, 8]
+                },
+                TaskFinding::LateUpload {
+                    clips: vec!["a".into()]
+                },
+                TaskFinding::ClassificationOverdue {
+                    clips: vec!["a".into(), "b".into()]
+                },
+            ]
+        );
+        for finding in findings(&task, &late, None, &partly, after) {
+            assert_eq!(
+                serde_json::to_value(&finding).unwrap()["kind"],
+                finding.name()
+            );
+        }
         assert_eq!(TaskFinding::NoRecording.article(), "25(1)");
     }
 

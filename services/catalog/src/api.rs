@@ -92,7 +92,7 @@ fn case_id(text: &str) -> Result<Uuid, ApiError> {
 }
 
 /// A clip's deadlines as they stand at `now`.
-fn deadlines(clip: &ClipRecord, now: DateTime<Utc>) -> Vec<Deadline> {
+pub(crate) fn deadlines(clip: &ClipRecord, now: DateTime<Utc>) -> Vec<Deadline> {
     let Some(s) = clip.schedule else {
         return Vec::new();
     };

@@ -17,10 +17,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
 use chrono::{DateTime, Duration, Utc};
+use custodian_core::deadlines::{DeadlineKind, DeadlineState};
 use custodian_core::roles::Action;
 use custodian_core::supervision::{
-    self, Coverage, LinkRule, MomentMark, NotFilmedReason, Recording, RowError, TaskFinding,
-    TaskPlan,
+    self, Coverage, LinkRule, MomentMark, NotFilmedReason, Recording, RecordingStanding, RowError,
+    TaskFinding, TaskPlan,
 };
 use custodian_core::{ClipId, LocalId};
 use custodian_platform::catalogue::{ClipFilter, TaskFilter, TaskRecord};
@@ -109,6 +110,28 @@ fn finding_views(findings: Vec<TaskFinding>) -> Vec<FindingView> {
         .collect()
 }
 
+/// How a recording stands against its upload and classification deadlines at `now`
+/// (art. 16, 17): late unless done in time or excused.
+fn standing(
+    clip: &custodian_platform::catalogue::ClipRecord,
+    now: DateTime<Utc>,
+) -> RecordingStanding {
+    let deadlines = crate::api::deadlines(clip, now);
+    let late = |kinds: &[DeadlineKind]| {
+        deadlines
+            .iter()
+            .any(|d| kinds.contains(&d.kind) && d.state == DeadlineState::Overdue)
+    };
+    RecordingStanding {
+        clip: clip.id.to_string(),
+        late_upload: late(&[
+            DeadlineKind::Upload24Hours,
+            DeadlineKind::Upload3WorkingDays,
+        ]),
+        late_classification: late(&[DeadlineKind::Classification]),
+    }
+}
+
 impl Catalog {
     fn task_kinds(&self) -> Vec<&str> {
         self.rules
@@ -191,13 +214,11 @@ impl Catalog {
         let marks = self.ports.catalogue.task_moments(task.id).await?;
         let required = self.rules.records.required_moments(&task.plan.kind);
         let coverage = supervision::coverage(required, &marks);
-        let findings = supervision::findings(
-            &task.plan,
-            all.len(),
-            task.not_filmed,
-            &coverage,
-            self.ports.clock.now(),
-        );
+        let now = self.ports.clock.now();
+        let standings: Vec<RecordingStanding> =
+            all.iter().map(|(clip, _)| standing(clip, now)).collect();
+        let findings =
+            supervision::findings(&task.plan, &standings, task.not_filmed, &coverage, now);
         let checklist = supervision::MOMENTS
             .iter()
             .map(|moment| ChecklistItem {

@@ -43,6 +43,8 @@ struct ApiFinding {
     moments: Vec<u8>,
     #[serde(default)]
     reason: Option<String>,
+    #[serde(default)]
+    clips: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -219,6 +221,9 @@ async fn render(
             let detail = match (f.kind.as_str(), &f.reason) {
                 ("moments_missing", _) => numbers(&f.moments),
                 ("not_filmed", Some(reason)) => t.get(&format!("reason.{reason}")).to_owned(),
+                ("late_upload" | "classification_overdue", _) => {
+                    format!("{} {}", f.clips.len(), t.get("supervision.clips"))
+                }
                 _ => String::new(),
             };
             FindingLine {
