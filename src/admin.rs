@@ -426,18 +426,12 @@ pub async fn tasks_import(args: &crate::cli::TasksImportArgs) -> anyhow::Result<
         anyhow::bail!("bureau {bureau} does not exist (create it with admin token create)");
     }
     let now = SystemClock.now();
-    let tasks: Vec<_> = plans
-        .into_iter()
-        .map(|plan| custodian_platform::catalogue::TaskRecord {
-            id: uuid::Uuid::now_v7(),
-            bureau: bureau.clone(),
-            plan,
-            not_filmed: None,
-            not_filmed_note: None,
-            created_at: now,
-            created_by: "custodian admin tasks import".into(),
-        })
-        .collect();
+    let tasks = custodian_platform::catalogue::TaskRecord::new_for(
+        &bureau,
+        plans,
+        "custodian admin tasks import",
+        now,
+    );
     let added = catalogue.create_tasks(&tasks).await?;
     Ok((tasks.len(), added))
 }

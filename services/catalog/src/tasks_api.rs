@@ -268,19 +268,12 @@ impl Catalog {
 
     /// New tasks of the caller's bureau for these plans, not yet stored.
     fn new_tasks(&self, caller: &Caller, plans: Vec<TaskPlan>) -> Vec<TaskRecord> {
-        let now = self.ports.clock.now();
-        plans
-            .into_iter()
-            .map(|plan| TaskRecord {
-                id: Uuid::now_v7(),
-                bureau: caller.bureau.clone(),
-                plan,
-                not_filmed: None,
-                not_filmed_note: None,
-                created_at: now,
-                created_by: caller.name(),
-            })
-            .collect()
+        TaskRecord::new_for(
+            &caller.bureau,
+            plans,
+            &caller.name(),
+            self.ports.clock.now(),
+        )
     }
 }
 

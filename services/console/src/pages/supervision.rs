@@ -185,26 +185,20 @@ async fn render(
     plan: String,
 ) -> Response {
     let (month, from, to) = month_of(month);
-    let range = format!(
-        "{}={}&{}={}",
-        "from",
-        from.format("%Y-%m-%dT%H:%M:%SZ"),
-        "to",
-        to.format("%Y-%m-%dT%H:%M:%SZ")
-    );
+    let stamp = |at: DateTime<Utc>| at.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let (from, to) = (stamp(from), stamp(to));
     let findings = fetch::<ApiFindings>(
         &*console.api,
-        Call::get(format!("/v1/supervision/findings?{range}"), token),
+        Call::get(
+            format!("/v1/supervision/findings?from={from}&to={to}"),
+            token,
+        ),
         extensions,
     );
     let tasks = fetch::<ApiTaskPage>(
         &*console.api,
         Call::get(
-            format!(
-                "/v1/tasks?limit=200&ends_from={}&ends_to={}",
-                from.format("%Y-%m-%dT%H:%M:%SZ"),
-                to.format("%Y-%m-%dT%H:%M:%SZ")
-            ),
+            format!("/v1/tasks?limit=200&ends_from={from}&ends_to={to}"),
             token,
         ),
         extensions,

@@ -25,6 +25,29 @@ pub struct TaskRecord {
     pub created_by: String,
 }
 
+impl TaskRecord {
+    /// New tasks of `bureau` for these plans, made at `at` by `by`, not yet stored.
+    pub fn new_for(
+        bureau: &BureauId,
+        plans: Vec<TaskPlan>,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Vec<Self> {
+        plans
+            .into_iter()
+            .map(|plan| Self {
+                id: Uuid::now_v7(),
+                bureau: bureau.clone(),
+                plan,
+                not_filmed: None,
+                not_filmed_note: None,
+                created_at: at,
+                created_by: by.to_owned(),
+            })
+            .collect()
+    }
+}
+
 /// A recording linked to a task by hand.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TaskLink {
