@@ -21,6 +21,9 @@ packages=(
 )
 # Debian's npm; a nodejs from elsewhere (NodeSource) brings its own, which Debian's conflicts with.
 command -v npm >/dev/null || packages+=(npm)
+# The AWS CLI copies a region's bucket (scripts/region-backup.sh); any one on the PATH will do.
+command -v aws >/dev/null || packages+=(awscli)
+command -v pg_dump >/dev/null || packages+=(postgresql-client)
 
 missing=()
 for p in "${packages[@]}"; do

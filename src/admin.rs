@@ -456,11 +456,25 @@ fn parse_public_key(hex_key: &str) -> anyhow::Result<ed25519_dalek::VerifyingKey
 
 /// The key checkpoints are checked with: `--public-key`, else the key file's public half.
 pub fn audit_key(args: &crate::cli::AuditArgs) -> anyhow::Result<ed25519_dalek::VerifyingKey> {
-    if let Some(hex_key) = &args.public_key {
+    verifying_key(
+        &args.catalogue,
+        args.public_key.as_deref(),
+        args.audit_key_file.as_deref(),
+    )
+}
+
+/// The audit key's public half: given in hex, or read from the key file (by default the
+/// standalone data directory's).
+pub(crate) fn verifying_key(
+    location: &crate::cli::CatalogueLocation,
+    public_key: Option<&str>,
+    key_file: Option<&std::path::Path>,
+) -> anyhow::Result<ed25519_dalek::VerifyingKey> {
+    if let Some(hex_key) = public_key {
         return parse_public_key(hex_key).context("--public-key");
     }
-    let path = match (&args.audit_key_file, &args.catalogue.data) {
-        (Some(path), _) => path.clone(),
+    let path = match (key_file, &location.data) {
+        (Some(path), _) => path.to_owned(),
         (None, Some(data)) => data.join(crate::app::STANDALONE_KEY),
         (None, None) => anyhow::bail!("give --public-key or --audit-key-file"),
     };
@@ -511,7 +525,7 @@ pub async fn audit_verify(
     let anchors = if args.without_anchors {
         Vec::new()
     } else {
-        anchored_checkpoints(args).await?
+        anchored_checkpoints(&*blob_store(&args.catalogue)?).await?
     };
     let mut bureaus = match &args.bureau {
         Some(bureau) => vec![bureau.clone()],
@@ -559,10 +573,11 @@ pub async fn audit_verify(
     Ok(reports)
 }
 
-/// Every checkpoint anchored in the blob store: DATA/blobs for `--data`, else the S3 bucket.
-async fn anchored_checkpoints(
-    args: &crate::cli::AuditArgs,
-) -> anyhow::Result<Vec<custodian_core::audit::Checkpoint>> {
+/// The blob store beside a catalogue: DATA/blobs for `--data`, else the region's S3 bucket
+/// from its `CUSTODIAN_S3_*` variables.
+pub(crate) fn blob_store(
+    location: &crate::cli::CatalogueLocation,
+) -> anyhow::Result<Box<dyn custodian_platform::blob::BlobStore>> {
     use custodian_platform::blob::BlobStore;
     /// A region's blob store, from its `CUSTODIAN_S3_*` variables.
     #[derive(clap::Parser)]
@@ -570,7 +585,7 @@ async fn anchored_checkpoints(
         #[command(flatten)]
         s3: custodian_platform::config::S3Args,
     }
-    let store: Box<dyn BlobStore> = match &args.catalogue.data {
+    let store: Box<dyn BlobStore> = match &location.data {
         Some(data) => Box::new(
             // The server may be running: read its store without touching its writes.
             custodian_platform::blob::LocalBlobStore::open_beside_its_server(data.join("blobs")),
@@ -579,9 +594,9 @@ async fn anchored_checkpoints(
             let region =
                 <RegionStore as clap::Parser>::try_parse_from(["anchors"]).map_err(|e| {
                     anyhow::anyhow!(
-                        "the audit anchors live in the region's blob store: set its \
-                         CUSTODIAN_S3_* variables, or give --without-anchors to verify the \
-                         catalogue alone ({})",
+                        "the audit anchors and the originals' records live in the region's \
+                         blob store: set its CUSTODIAN_S3_* variables (audit verify can also \
+                         be given --without-anchors to verify the catalogue alone) ({})",
                         e.kind()
                     )
                 })?;
@@ -589,10 +604,17 @@ async fn anchored_checkpoints(
                 &region
                     .s3
                     .validate()
-                    .context("the S3 settings of the audit anchors")?,
+                    .context("the S3 settings of the region's blob store")?,
             ))
         }
     };
+    Ok(store)
+}
+
+/// Every checkpoint anchored in the blob store.
+pub(crate) async fn anchored_checkpoints(
+    store: &dyn custodian_platform::blob::BlobStore,
+) -> anyhow::Result<Vec<custodian_core::audit::Checkpoint>> {
     let mut anchors = Vec::new();
     for key in store
         .list(custodian_core::audit::ANCHOR_PREFIX)
@@ -617,7 +639,7 @@ async fn anchored_checkpoints(
 }
 
 /// A standalone data directory's catalogue, or the one at a database URL.
-async fn open(
+pub(crate) async fn open(
     location: &crate::cli::CatalogueLocation,
 ) -> anyhow::Result<std::sync::Arc<dyn Catalogue>> {
     match (&location.data, &location.database_url) {

@@ -75,6 +75,11 @@ pub enum Command {
     /// Restores a snapshot into an empty data directory, checking every file's SHA-256,
     /// every original against its receipt, and the audit trail.
     Restore(crate::backup::RestoreArgs),
+    /// The catalogue itself.
+    Catalogue {
+        #[command(subcommand)]
+        command: CatalogueCommand,
+    },
     /// Runs the standalone server in a temporary directory, uploads a generated sample clip
     /// through the HTTP API and prints the catalogued record.
     Demo(DemoArgs),
@@ -270,6 +275,14 @@ pub struct AuditArgs {
     /// when taken).
     #[arg(skip)]
     pub as_of: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogueCommand {
+    /// Rebuilds a lost catalogue from the blob store alone: every original with its receipt's
+    /// SHA-256, what its signed record beside it carries, and each audit trail restarted
+    /// after its last anchored checkpoint. Fills an empty catalogue only.
+    Rebuild(crate::rebuild::RebuildArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,3 +10,4 @@ pub mod cli;
 pub mod demo;
 pub mod media_cli;
 pub mod media_job;
+pub mod rebuild;

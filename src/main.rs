@@ -3,8 +3,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use custodian::cli::{
-    AdminCommand, AuditCommand, Cli, Command, ExportCommand, RetentionCommand, TasksCommand,
-    TeamCommand, TokenCommand, UserCommand,
+    AdminCommand, AuditCommand, CatalogueCommand, Cli, Command, ExportCommand, RetentionCommand,
+    TasksCommand, TeamCommand, TokenCommand, UserCommand,
 };
 
 fn main() -> ExitCode {
@@ -97,8 +97,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 } else {
                     format!("{} anchored in the blob store", report.anchored)
                 };
+                let restarted = match report.restarted_after {
+                    Some(seq) => format!(
+                        "; restarted by a catalogue rebuild after entry {seq}, whose signed head is all that survives of entries 1 to {seq}"
+                    ),
+                    None => String::new(),
+                };
                 println!(
-                    "bureau {bureau}: {} entries, {} signed checkpoints ({anchored}), {} entries after the last: intact",
+                    "bureau {bureau}: {} entries, {} signed checkpoints ({anchored}), {} entries after the last: intact{restarted}",
                     report.entries, report.checkpoints, report.unsigned_tail
                 );
             }
@@ -169,6 +175,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Restore(args) => {
             let report = custodian::backup::restore(&args).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
+        Command::Catalogue {
+            command: CatalogueCommand::Rebuild(args),
+        } => {
+            let report = custodian::rebuild::rebuild(&args).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }

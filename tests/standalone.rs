@@ -5,6 +5,8 @@ mod common;
 
 #[path = "standalone/backup.rs"]
 mod backup;
+#[path = "standalone/rebuild.rs"]
+mod rebuild;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -332,11 +332,11 @@ impl TestApp {
         fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
             for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
                 let path = entry.path();
-                // Staging files, and the audit checkpoints custody anchors in the store,
-                // are not footage.
+                // Staging files, and what custody keeps in the store beside the footage (the
+                // audit anchors, each original's record), are not footage.
                 if path
                     .file_name()
-                    .is_some_and(|n| n == ".staging" || n == "audit-anchors")
+                    .is_some_and(|n| n == ".staging" || n == "audit-anchors" || n == "records")
                 {
                     continue;
                 }
@@ -428,4 +428,24 @@ pub async fn export_verify(package: &std::path::Path, key: &str) -> (bool, Strin
             String::from_utf8_lossy(&output.stderr)
         ),
     )
+}
+
+/// The stored original of clip `id` in a data directory.
+pub fn server_original(data: &std::path::Path, id: &str) -> std::path::PathBuf {
+    fn find(dir: &std::path::Path, id: &str) -> Option<std::path::PathBuf> {
+        for entry in std::fs::read_dir(dir).ok()?.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if let Some(found) = find(&path, id) {
+                    return Some(found);
+                }
+            } else if path.to_string_lossy().contains("originals/")
+                && path.to_string_lossy().contains(id)
+            {
+                return Some(path);
+            }
+        }
+        None
+    }
+    find(&data.join("blobs"), id).unwrap_or_else(|| panic!("no original of {id}"))
 }

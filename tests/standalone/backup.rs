@@ -245,23 +245,3 @@ async fn backup_refuses_a_directory_that_is_not_an_installation() {
     .expect_err("not a repository");
     assert!(format!("{not_a_repo:#}").contains("not a backup repository"));
 }
-
-/// The stored original of clip `id` in a data directory.
-fn server_original(data: &std::path::Path, id: &str) -> std::path::PathBuf {
-    fn find(dir: &std::path::Path, id: &str) -> Option<std::path::PathBuf> {
-        for entry in std::fs::read_dir(dir).ok()?.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                if let Some(found) = find(&path, id) {
-                    return Some(found);
-                }
-            } else if path.to_string_lossy().contains("originals/")
-                && path.to_string_lossy().contains(id)
-            {
-                return Some(path);
-            }
-        }
-        None
-    }
-    find(&data.join("blobs"), id).unwrap_or_else(|| panic!("no original of {id}"))
-}

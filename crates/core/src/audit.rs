@@ -91,6 +91,19 @@ pub fn chain(bureau: &str, prev: Option<(i64, &str)>, mut new: NewAuditEntry) ->
     }
 }
 
+/// The action of the first entry of a chain restarted by `custodian catalogue rebuild` after
+/// the catalogue, and the trail in it, was lost. It links to the last anchored checkpoint, the
+/// only thing that survives of the chain before it, so verification can say where the chain
+/// restarts and check that the restart continues what the anchor vouched for.
+pub const RESTART_ACTION: &str = "audit.restarted";
+
+/// The first entry of a restarted chain: after the anchored checkpoint `after`, or a new chain
+/// when no anchor survived.
+pub fn restart(bureau: &str, after: Option<&Checkpoint>, mut new: NewAuditEntry) -> AuditEntry {
+    new.action = RESTART_ACTION.to_owned();
+    chain(bureau, after.map(|c| (c.seq, c.hash.as_str())), new)
+}
+
 /// A signed statement that a bureau's chain reached `seq` with `hash`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
@@ -126,6 +139,26 @@ pub fn sign_checkpoint(key: &SigningKey, entry: &AuditEntry, at: DateTime<Utc>) 
     }
 }
 
+/// Whether `checkpoint` carries the signature of `key`.
+pub fn checkpoint_signed(checkpoint: &Checkpoint, key: &VerifyingKey) -> bool {
+    let Some(bytes) = hex::decode(&checkpoint.signature)
+        .ok()
+        .and_then(|b| <[u8; 64]>::try_from(b).ok())
+    else {
+        return false;
+    };
+    key.verify(
+        &checkpoint_message(
+            &checkpoint.bureau,
+            checkpoint.seq,
+            &checkpoint.hash,
+            checkpoint.at,
+        ),
+        &Signature::from_bytes(&bytes),
+    )
+    .is_ok()
+}
+
 /// Where and how a chain is broken.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChainError {
@@ -147,6 +180,8 @@ pub enum ChainError {
     CheckpointMismatch { bureau: String, seq: i64 },
     #[error("checkpoint at entry {seq} of bureau {bureau} names an entry the chain no longer has: entries were removed from its end")]
     Truncated { bureau: String, seq: i64 },
+    #[error("the chain of bureau {bureau} restarts at entry {seq} and no signed checkpoint vouches for the entry before it: the start of the chain was removed")]
+    UnvouchedRestart { bureau: String, seq: i64 },
     #[error("entry {seq} of bureau {bureau} ({at}) is older than {max_age_hours} h and no checkpoint anchored outside the catalogue covers it: anchoring stopped, or the trail was rewritten after its last anchor")]
     Unanchored {
         bureau: String,
@@ -225,6 +260,9 @@ pub struct ChainReport {
     pub unsigned_tail: usize,
     /// Checkpoints anchored outside the catalogue (by [`verify_anchored`]).
     pub anchored: usize,
+    /// Where the chain restarted after a rebuild: the entries up to this one were lost with
+    /// the catalogue and only their signed head survives.
+    pub restarted_after: Option<i64>,
 }
 
 /// Verifies one bureau's entries (in `seq` order as stored) and its checkpoints. Returns the
@@ -235,9 +273,16 @@ pub fn verify_chain(
     checkpoints: &[Checkpoint],
     key: &VerifyingKey,
 ) -> Result<ChainReport, ChainError> {
-    let mut prev_hash = GENESIS.to_owned();
+    // A chain restarted after a rebuild begins past 1, with the restart entry; any other
+    // chain that does not begin at 1 lost its start.
+    let (lost, mut prev_hash) = match entries.first() {
+        Some(first) if first.seq > 1 && first.action == RESTART_ACTION => {
+            (first.seq - 1, first.prev_hash.clone())
+        }
+        _ => (0, GENESIS.to_owned()),
+    };
     for (index, entry) in entries.iter().enumerate() {
-        let expected = index as i64 + 1;
+        let expected = lost + index as i64 + 1;
         if entry.bureau != bureau {
             return Err(ChainError::WrongBureau {
                 bureau: bureau.to_owned(),
@@ -272,22 +317,29 @@ pub fn verify_chain(
         }
         prev_hash = entry.hash.clone();
     }
-    let mut last_signed = 0;
+    let mut last_signed = lost;
+    let mut restart_vouched = lost == 0;
     for checkpoint in checkpoints.iter().filter(|c| c.bureau == bureau) {
-        let bad_signature = || ChainError::BadSignature {
-            bureau: bureau.to_owned(),
-            seq: checkpoint.seq,
-        };
-        let bytes: [u8; 64] = hex::decode(&checkpoint.signature)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(bad_signature)?;
-        key.verify(
-            &checkpoint_message(bureau, checkpoint.seq, &checkpoint.hash, checkpoint.at),
-            &Signature::from_bytes(&bytes),
-        )
-        .map_err(|_| bad_signature())?;
-        let entry = usize::try_from(checkpoint.seq - 1)
+        if !checkpoint_signed(checkpoint, key) {
+            return Err(ChainError::BadSignature {
+                bureau: bureau.to_owned(),
+                seq: checkpoint.seq,
+            });
+        }
+        if checkpoint.seq <= lost {
+            // Its entries were lost: only the one the restart continues can be checked.
+            if checkpoint.seq == lost {
+                if entries.first().map(|e| &e.prev_hash) != Some(&checkpoint.hash) {
+                    return Err(ChainError::CheckpointMismatch {
+                        bureau: bureau.to_owned(),
+                        seq: checkpoint.seq,
+                    });
+                }
+                restart_vouched = true;
+            }
+            continue;
+        }
+        let entry = usize::try_from(checkpoint.seq - lost - 1)
             .ok()
             .and_then(|i| entries.get(i));
         match entry {
@@ -306,11 +358,18 @@ pub fn verify_chain(
             Some(_) => last_signed = last_signed.max(checkpoint.seq),
         }
     }
+    if !restart_vouched {
+        return Err(ChainError::UnvouchedRestart {
+            bureau: bureau.to_owned(),
+            seq: lost + 1,
+        });
+    }
     Ok(ChainReport {
         entries: entries.len(),
         checkpoints: checkpoints.iter().filter(|c| c.bureau == bureau).count(),
-        unsigned_tail: entries.len() - usize::try_from(last_signed).unwrap_or(0),
+        unsigned_tail: entries.len() - usize::try_from(last_signed - lost).unwrap_or(0),
         anchored: 0,
+        restarted_after: (lost > 0).then_some(lost),
     })
 }
 
@@ -360,7 +419,8 @@ mod tests {
                 entries: 10,
                 checkpoints: 2,
                 unsigned_tail: 2,
-                anchored: 0
+                anchored: 0,
+                restarted_after: None,
             })
         );
         assert_eq!(entries[0].prev_hash, GENESIS);
@@ -544,6 +604,85 @@ mod tests {
             ),
             Err(ChainError::Unanchored { seq: 5, .. })
         ));
+    }
+
+    #[test]
+    fn a_chain_restarted_after_a_rebuild_verifies_only_against_the_anchor_it_continues() {
+        let lost = chain_of(10);
+        let anchors = checkpoints(&lost, &[4, 8]);
+        let later = lost[9].at + Duration::days(1);
+        let note = |i: i64| NewAuditEntry {
+            at: later + Duration::seconds(i),
+            actor: "custodian catalogue rebuild".into(),
+            action: "ingest.restored".into(),
+            target: None,
+            detail: String::new(),
+        };
+        let mut rebuilt = vec![restart("b1", Some(&anchors[1]), note(0))];
+        for i in 1..3 {
+            let prev = rebuilt.last().map(|e| (e.seq, e.hash.as_str()));
+            rebuilt.push(chain("b1", prev, note(i)));
+        }
+        assert_eq!(
+            (rebuilt[0].seq, rebuilt[0].action.as_str()),
+            (9, RESTART_ACTION)
+        );
+        let report = verify(&rebuilt, &anchors).expect("a vouched restart verifies");
+        assert_eq!(report.restarted_after, Some(8));
+        assert_eq!((report.entries, report.unsigned_tail), (3, 3));
+        // A checkpoint signed after the restart is checked against the new entries.
+        let signed = sign_checkpoint(&key(), &rebuilt[1], later);
+        let mut all = anchors.clone();
+        all.push(signed);
+        assert_eq!(verify(&rebuilt, &all).unwrap().unsigned_tail, 1);
+
+        // Without the anchor it continues, a restart vouches for nothing.
+        assert_eq!(
+            verify(&rebuilt, &anchors[..1]),
+            Err(ChainError::UnvouchedRestart {
+                bureau: "b1".into(),
+                seq: 9
+            })
+        );
+        // A restart that claims to continue another head than the anchor's.
+        let other = {
+            let mut entries = chain_of(8);
+            entries[7].detail = "rewritten".into();
+            entries[7].hash = entry_hash(
+                "b1",
+                8,
+                &NewAuditEntry {
+                    at: entries[7].at,
+                    actor: entries[7].actor.clone(),
+                    action: entries[7].action.clone(),
+                    target: entries[7].target.clone(),
+                    detail: entries[7].detail.clone(),
+                },
+                &entries[7].prev_hash,
+            );
+            entries
+        };
+        let forged = vec![restart(
+            "b1",
+            Some(&sign_checkpoint(&key(), &other[7], later)),
+            note(0),
+        )];
+        assert_eq!(
+            verify(&forged, &anchors),
+            Err(ChainError::CheckpointMismatch {
+                bureau: "b1".into(),
+                seq: 8
+            })
+        );
+        // A chain whose start was deleted is not a restart, however it begins.
+        assert_eq!(
+            verify(&lost[8..], &anchors),
+            Err(ChainError::Removed {
+                bureau: "b1".into(),
+                expected: 1,
+                found: 9
+            })
+        );
     }
 
     #[test]

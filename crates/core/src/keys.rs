@@ -21,6 +21,22 @@ pub fn original_key(
     }
 }
 
+/// What an original's key says of it: its bureau, the day it was recorded (UTC) and its id.
+/// `None` for a key not of that shape.
+pub fn parse_original_key(key: &str) -> Option<(BureauId, chrono::NaiveDate, ClipId)> {
+    let mut parts = key.strip_prefix("originals/")?.split('/');
+    let bureau = BureauId::parse(parts.next()?).ok()?;
+    let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
+    let file = parts.next()?;
+    if parts.next().is_some() {
+        return None;
+    }
+    let date =
+        chrono::NaiveDate::parse_from_str(&format!("{year}-{month}-{day}"), "%Y-%m-%d").ok()?;
+    let stem = file.split_once('.').map_or(file, |(stem, _)| stem);
+    Some((bureau, date, stem.parse().ok()?))
+}
+
 /// The files made from a clip: the viewing copy, its WebVTT sidecar, its poster, and a GPS
 /// track uploaded beside it. Fixed by the clip id alone, so a redelivered job writes the same
 /// keys again and a clip never has two copies.
@@ -103,6 +119,20 @@ mod tests {
         assert_ne!(
             original_key(&bureau, at, a, "x.mp4"),
             original_key(&bureau, at, b, "x.mp4")
+        );
+        // Read back: what a catalogue rebuilt from storage knows of an original without its
+        // sidecar.
+        for name in ["x.mp4", "noextension"] {
+            assert_eq!(
+                parse_original_key(&original_key(&bureau, at, a, name)),
+                Some((bureau.clone(), at.date_naive(), a))
+            );
+        }
+        assert_eq!(parse_original_key("records/b1/x.json"), None);
+        assert_eq!(parse_original_key("originals/b1/2026/13/01/x.mp4"), None);
+        assert_eq!(
+            parse_original_key(&format!("originals/b1/2026/02/14/{a}.mp4/more")),
+            None
         );
     }
 

@@ -22,6 +22,7 @@ pub mod resumable;
 pub mod retention;
 pub mod roles;
 pub mod settings;
+pub mod sidecar;
 pub mod state;
 pub mod station;
 pub mod supervision;

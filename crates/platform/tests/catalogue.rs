@@ -2232,6 +2232,129 @@ async fn postgres() -> Arc<dyn Catalogue> {
 
 /// One test per behaviour for each adapter, each on a catalogue of its own: `sqlite::NAME`
 /// in a temporary directory, `postgres::NAME` in a fresh database.
+/// Art. 19: a clip is queued for its sidecar when recorded and again whenever something the
+/// sidecar carries changes (its classification, a case link, its case), and not for work that
+/// changes nothing it carries; a sidecar written from a record that changed meanwhile leaves
+/// the clip queued. A rebuilt trail can start past 1, once.
+async fn sidecars_are_queued_by_every_change_they_carry(catalogue: Arc<dyn Catalogue>) {
+    let Recorded { b1, clips, .. } = recorded(&*catalogue).await;
+    let generation = |due: Vec<(ClipId, i64)>, clip: ClipId| {
+        due.iter().find(|(id, _)| *id == clip).map(|(_, g)| *g)
+    };
+    let first = clips[0].id;
+    let due = catalogue.sidecars_due(100).await.unwrap();
+    assert_eq!(due.len(), 8, "every recorded clip is queued: {due:?}");
+    for (clip, generation) in &due {
+        assert!(catalogue.sidecar_written(*clip, *generation).await.unwrap());
+    }
+    assert!(catalogue.sidecars_due(100).await.unwrap().is_empty());
+
+    // Work that changes nothing a sidecar carries.
+    catalogue.next_publish_round(first, at(5)).await.unwrap();
+    assert!(catalogue.sidecars_due(100).await.unwrap().is_empty());
+
+    let classification = Classification {
+        category: "行政检查".into(),
+        description: "现场".into(),
+        place: None,
+        important: false,
+        matter: None,
+        party: None,
+    };
+    assert!(catalogue
+        .classify(&b1, first, &classification, "name", "archivist", at(6))
+        .await
+        .unwrap());
+    let read = generation(catalogue.sidecars_due(100).await.unwrap(), first).unwrap();
+    // Changed again before the sidecar read at `read` was stored: it stays queued.
+    let case = new_case(&b1, "应急罚〔2026〕9号");
+    catalogue.create_case(&case).await.unwrap();
+    catalogue
+        .link_clips(case.id, &[first, clips[1].id], "archivist", at(7))
+        .await
+        .unwrap();
+    assert!(!catalogue.sidecar_written(first, read).await.unwrap());
+    let due = catalogue.sidecars_due(100).await.unwrap();
+    assert_eq!(due.len(), 2, "{due:?}");
+    for (clip, generation) in &due {
+        assert!(catalogue.sidecar_written(*clip, *generation).await.unwrap());
+    }
+    let linked = catalogue.clip_cases(first).await.unwrap();
+    assert_eq!(linked.len(), 1);
+    assert_eq!(
+        (
+            linked[0].case.id,
+            linked[0].linked_by.as_str(),
+            linked[0].long_term
+        ),
+        (case.id, "archivist", false)
+    );
+
+    // A change to the case requeues every clip it holds.
+    assert!(catalogue
+        .set_case_long_term(&b1, case.id, true)
+        .await
+        .unwrap());
+    let mut due: Vec<ClipId> = catalogue
+        .sidecars_due(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(c, _)| c)
+        .collect();
+    due.sort();
+    let mut expected = vec![first, clips[1].id];
+    expected.sort();
+    assert_eq!(due, expected);
+    assert!(catalogue.clip_cases(first).await.unwrap()[0].long_term);
+    assert_eq!(
+        catalogue.bureau_name(&b1).await.unwrap().as_deref(),
+        Some("一大队")
+    );
+    assert_eq!(catalogue.clip_count().await.unwrap(), 8);
+
+    // A trail restarted after an anchor at 41, in a bureau with no trail yet; only once.
+    let anchor = custodian_core::audit::Checkpoint {
+        bureau: "b9".into(),
+        seq: 41,
+        hash: "ab".repeat(32),
+        at: at(1),
+        signature: String::new(),
+    };
+    let entry = custodian_core::audit::restart(
+        "b9",
+        Some(&anchor),
+        custodian_core::audit::NewAuditEntry {
+            at: at(8),
+            actor: "rebuild".into(),
+            action: String::new(),
+            target: None,
+            detail: "restarted".into(),
+        },
+    );
+    assert!(catalogue.restart_audit(&entry).await.unwrap());
+    assert!(!catalogue.restart_audit(&entry).await.unwrap());
+    let trail = catalogue.audit_entries("b9", 0, 10).await.unwrap();
+    assert_eq!(trail, vec![entry]);
+    let next = catalogue
+        .append_audit(
+            "b9",
+            custodian_core::audit::NewAuditEntry {
+                at: at(9),
+                actor: "rebuild".into(),
+                action: "ingest.restored".into(),
+                target: None,
+                detail: String::new(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (next.seq, next.prev_hash.as_str()),
+        (43, trail[0].hash.as_str())
+    );
+}
+
 macro_rules! catalogue_test_suite {
     ($($behaviour:ident),+ $(,)?) => {
         mod sqlite {
@@ -2284,4 +2407,5 @@ catalogue_test_suite!(
     credentials,
     token_certificate_bindings,
     records_have_kinds_types_and_searchable_text,
+    sidecars_are_queued_by_every_change_they_carry,
 );

@@ -8,6 +8,7 @@ mod copies;
 mod credentials;
 mod export;
 mod sessions;
+mod sidecars;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -127,6 +128,11 @@ pub enum CustodyError {
         seq: i64,
         source: custodian_platform::blob::BlobError,
     },
+    #[error("writing the sidecar {key} beside its original: {source}")]
+    Sidecar {
+        key: String,
+        source: custodian_platform::blob::BlobError,
+    },
     #[error("making the dummy password hash for unknown users: {0}")]
     DummyHash(#[from] custodian_core::users::UserError),
 }
@@ -181,6 +187,9 @@ pub enum PartyCopies {
 const COPY_RECONCILE_EVERY: Duration = Duration::from_secs(60);
 const COPY_STUCK_AFTER: chrono::Duration = chrono::Duration::minutes(10);
 
+/// How often, at most, queued sidecars are written.
+const SIDECARS_EVERY: Duration = Duration::from_secs(10);
+
 pub struct Custody {
     ports: Ports,
     key: SigningKey,
@@ -189,6 +198,7 @@ pub struct Custody {
     login: sessions::LoginGuard,
     checkpoints: IntCounter,
     anchors: IntCounter,
+    sidecars: IntCounter,
     party_copies: PartyCopies,
     /// The round each stuck request was last announced in by this process, so a request is
     /// announced once per stuck period, not on every look.
@@ -225,6 +235,11 @@ impl Custody {
             "Checkpoints anchored in the blob store, outside the catalogue",
         )?;
         ports.registry.register(Box::new(anchors.clone()))?;
+        let sidecars = IntCounter::new(
+            "custodian_sidecars_written_total",
+            "Signed records written beside originals, for rebuilding a lost catalogue",
+        )?;
+        ports.registry.register(Box::new(sidecars.clone()))?;
         if !(1..=24 * 30).contains(&config.session_hours) {
             return Err(ConfigError::new(
                 "session-hours",
@@ -242,6 +257,7 @@ impl Custody {
             login,
             checkpoints,
             anchors,
+            sidecars,
             party_copies,
             announced: Default::default(),
         }))
@@ -308,12 +324,20 @@ impl Custody {
         let mut ticker = tokio::time::interval(self.every);
         let mut copies = tokio::time::interval(COPY_RECONCILE_EVERY);
         let mut throttles = tokio::time::interval(sessions::FORGET_THROTTLES_EVERY);
+        // A clip's record reaches storage within seconds of a change, however rarely
+        // checkpoints are signed.
+        let mut sidecars = tokio::time::interval(self.every.min(SIDECARS_EVERY));
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = throttles.tick() => {
                     if let Err(e) = sessions::forget_login_throttles(&self).await {
                         tracing::warn!(error = %e, "forgetting old login throttles failed; will try again");
+                    }
+                }
+                _ = sidecars.tick() => {
+                    if let Err(e) = self.write_sidecars_once().await {
+                        tracing::warn!(error = %e, "writing records beside originals failed; will try again");
                     }
                 }
                 _ = ticker.tick() => {

@@ -1,6 +1,6 @@
 //! The catalogue port: the source of truth for every clip, its state and its history, and for
 //! bureaus and their tokens. One trait per aggregate (`access`, `uploads`, `clips`, `cases`,
-//! `retention`, `audit`, `copies`, `tasks`), and [`Catalogue`] the sum of them. Two adapters share one
+//! `retention`, `audit`, `copies`, `tasks`, `recovery`), and [`Catalogue`] the sum of them. Two adapters share one
 //! body of SQL (`sql/`, a file per aggregate): SQLite for the standalone server and
 //! PostgreSQL for a region, each with its own migrations, run at start.
 
@@ -10,6 +10,7 @@ mod cases;
 mod clips;
 mod copies;
 mod model;
+mod recovery;
 mod retention;
 mod sql;
 mod tasks;
@@ -27,10 +28,11 @@ pub use copies::CopyRepo;
 pub use model::{decode_fingerprint, encode_fingerprint};
 pub use model::{
     BoundingBox, CaseClosure, CaseFilter, CaseRecord, ClassTotals, ClassificationEntry, ClipFilter,
-    ClipMedia, ClipRecord, ClipSchedule, CopyRequest, Device, Finding, MediaFacts, NewClip,
-    NewFinding, PendingUpload, Rendition, TaskFilter, TaskLink, TaskRecord, Team, TokenOwner,
-    TokenRecord, TrackVersion, Transition, TusProgress, TusUpload, UserRecord,
+    ClipMedia, ClipRecord, ClipSchedule, CopyRequest, Device, Finding, LinkedCase, MediaFacts,
+    NewClip, NewFinding, PendingUpload, Rendition, TaskFilter, TaskLink, TaskRecord, Team,
+    TokenOwner, TokenRecord, TrackVersion, Transition, TusProgress, TusUpload, UserRecord,
 };
+pub use recovery::RecoveryRepo;
 pub use retention::{Lease, RetentionRepo};
 pub use sql::{
     recorded_originals, snapshot_catalogue, PostgresCatalogue, RecordedOriginal, Schema,
@@ -112,6 +114,7 @@ pub trait Catalogue:
     + AuditRepo
     + CopyRepo
     + TaskRepo
+    + RecoveryRepo
     + Ping
 {
 }
@@ -125,6 +128,7 @@ impl<T> Catalogue for T where
         + AuditRepo
         + CopyRepo
         + TaskRepo
+        + RecoveryRepo
         + Ping
         + ?Sized
 {

@@ -34,6 +34,15 @@ pub struct CaseRecord {
     pub case_type: Option<String>,
 }
 
+/// A case as one of its clips sees it: with its retention flag and the clip's link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedCase {
+    pub case: CaseRecord,
+    pub long_term: bool,
+    pub linked_at: DateTime<Utc>,
+    pub linked_by: String,
+}
+
 /// What closing a case records (art. 18).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CaseClosure {

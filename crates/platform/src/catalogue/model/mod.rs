@@ -20,7 +20,7 @@ pub(super) use access::{
 };
 pub use access::{TokenOwner, TokenRecord, UserRecord};
 pub(super) use audit::{AuditRow, CheckpointRow};
-pub use cases::{CaseClosure, CaseFilter, CaseRecord, Device, Team};
+pub use cases::{CaseClosure, CaseFilter, CaseRecord, Device, LinkedCase, Team};
 pub(super) use cases::{CaseRow, DeviceRow, CASE_COLUMNS};
 pub use clips::{
     decode_fingerprint, decode_sound_fingerprint, encode_fingerprint, encode_sound_fingerprint,

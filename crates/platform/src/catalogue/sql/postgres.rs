@@ -180,6 +180,8 @@ mod cases;
 mod clips;
 #[path = "copies.rs"]
 mod copies;
+#[path = "recovery.rs"]
+mod recovery;
 #[path = "retention.rs"]
 mod retention;
 #[path = "tasks.rs"]

@@ -201,6 +201,8 @@ mod cases;
 mod clips;
 #[path = "copies.rs"]
 mod copies;
+#[path = "recovery.rs"]
+mod recovery;
 #[path = "retention.rs"]
 mod retention;
 #[path = "tasks.rs"]
