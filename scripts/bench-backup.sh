@@ -5,7 +5,9 @@
 #   and the hashes to check it by; the catalogue's copy, a few MB beside the footage, is
 #   left out of the baseline);
 # - backup (incremental, one new clip in the repository's snapshot) against the same;
-# - restore against `cp -a` of the copy back plus `sha256sum -c`.
+# - restore against `cp -a` of the copy back plus `sha256sum -c`;
+# - `custodian catalogue rebuild` of the restored directory with its catalogue deleted,
+#   against `sha256sum` of its originals (the rebuild reads and hashes each one too).
 # A standalone server runs on a temporary data directory while the backups are taken; the
 # footage is COUNT random files of SIZE_MB each uploaded through the API.
 #   COUNT=20 SIZE_MB=25 RUNS=3 scripts/bench-backup.sh
@@ -54,6 +56,12 @@ upload() {  # upload N: one random clip of SIZE_MB
 }
 for i in $(seq 1 "$COUNT"); do upload "$i"; done
 echo "footage: $COUNT clips of $SIZE_MB MiB"
+# The custody role writes each original's record beside it within seconds.
+deadline=$((SECONDS + 60))
+until [ "$(find "$DATA/blobs/records" -type f 2>/dev/null | wc -l)" -ge "$COUNT" ]; do
+  ((SECONDS < deadline)) || { echo "bench-backup.sh: the records were not written" >&2; exit 1; }
+  sleep 0.5
+done
 
 # seconds COMMAND...: wall-clock seconds of the command.
 seconds() {
@@ -71,7 +79,7 @@ baseline_restore() {  # baseline_restore FROM TO
   cp -a "$1" "$2" && (cd "$2" && sed "s#$1#.#" "$1.sha256" | sha256sum -c --quiet)
 }
 
-: >"$WORK/first" >"$WORK/first-base" >"$WORK/incr" >"$WORK/restore" >"$WORK/restore-base"
+: >"$WORK/first" >"$WORK/first-base" >"$WORK/incr" >"$WORK/restore" >"$WORK/restore-base" >"$WORK/rebuild" >"$WORK/rebuild-base"
 for run in $(seq 1 "$RUNS"); do
   repo=$WORK/repo-$run base=$WORK/base-$run
   if ((run % 2)); then
@@ -85,15 +93,20 @@ for run in $(seq 1 "$RUNS"); do
   seconds "$BIN" backup --data "$DATA" --to "$repo" >>"$WORK/incr"
   seconds "$BIN" restore --from "$repo" --data "$WORK/restored-$run" >>"$WORK/restore"
   seconds baseline_restore "$base" "$WORK/base-restored-$run" >>"$WORK/restore-base"
+  rm -f "$WORK/restored-$run"/catalogue.db*
+  seconds "$BIN" catalogue rebuild --data "$WORK/restored-$run" >>"$WORK/rebuild"
+  seconds sh -c "find '$WORK/restored-$run/blobs/originals' -type f -print0 | xargs -0 sha256sum" >>"$WORK/rebuild-base"
   rm -rf "$repo" "$base" "$base.sha256" "$WORK/restored-$run" "$WORK/base-restored-$run"
 done
 
 first=$(median <"$WORK/first") first_base=$(median <"$WORK/first-base")
 incr=$(median <"$WORK/incr")
 restore=$(median <"$WORK/restore") restore_base=$(median <"$WORK/restore-base")
+rebuild=$(median <"$WORK/rebuild") rebuild_base=$(median <"$WORK/rebuild-base")
 echo
 echo "| step | custodian (s) | cp -a + sha256sum (s) | ratio |"
 echo "|---|---|---|---|"
 printf '| backup, first | %.2f | %.2f | %.2f |\n' "$first" "$first_base" "$(echo "$first / $first_base" | bc -l)"
 printf '| backup, incremental (one new clip) | %.2f | %.2f | %.2f |\n' "$incr" "$first_base" "$(echo "$incr / $first_base" | bc -l)"
 printf '| restore (every hash, receipt and the audit trail checked) | %.2f | %.2f | %.2f |\n' "$restore" "$restore_base" "$(echo "$restore / $restore_base" | bc -l)"
+printf '| catalogue rebuild from the store (against sha256sum of the originals) | %.2f | %.2f | %.2f |\n' "$rebuild" "$rebuild_base" "$(echo "$rebuild / $rebuild_base" | bc -l)"
