@@ -76,6 +76,7 @@ async fn transcode_sandboxed(args: TranscodeArgs) -> anyhow::Result<Value> {
         source,
         config: args.transcoder.clone(),
         watermark: None,
+        redaction: None,
     };
     let report: TranscodeReport = sandbox(&args.media)?
         .run(

@@ -4,6 +4,8 @@
 
 mod common;
 
+#[path = "catalogue/rectification.rs"]
+mod rectification;
 #[path = "catalogue/tasks.rs"]
 mod tasks;
 
@@ -22,6 +24,12 @@ struct Staff {
     app: TestApp,
     archivist: String,
     clock: Arc<ManualClock>,
+}
+
+/// Moves the server's clock forward to `at`.
+fn move_to(clock: &ManualClock, at: DateTime<Utc>) {
+    use custodian_platform::clock::Clock;
+    clock.advance(at - clock.now());
 }
 
 async fn staff_at(start: DateTime<Utc>) -> Staff {
@@ -683,6 +691,13 @@ async fn the_openapi_document_describes_every_route() {
         ("/v1/copy-requests/{id}", "get"),
         ("/v1/copy-requests/{id}/approve", "post"),
         ("/v1/copy-requests/{id}/refuse", "post"),
+        ("/v1/copy-requests/{id}/redaction", "put"),
+        ("/v1/rectifications", "post"),
+        ("/v1/rectifications", "get"),
+        ("/v1/rectifications/{id}", "get"),
+        ("/v1/rectifications/{id}/answer", "post"),
+        ("/v1/rectifications/{id}/accept", "post"),
+        ("/v1/rectifications/{id}/reopen", "post"),
         ("/v1/sessions/end", "post"),
         ("/v1/me", "get"),
         ("/v1/admin/tokens", "get"),

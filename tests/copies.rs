@@ -407,7 +407,8 @@ async fn an_approved_copy_not_made_in_time_is_announced_again_once_per_round() {
             "leader",
             now,
             "同意",
-            Some(("0".repeat(64).as_str(), now + chrono::Duration::hours(72)))
+            Some(("0".repeat(64).as_str(), now + chrono::Duration::hours(72))),
+            None
         )
         .await
         .unwrap());
@@ -628,4 +629,235 @@ async fn copy_requests_are_listed_by_state_newest_first_and_only_where_visible()
     let leaders = app.get_json(&leader, "/v1/copy-requests").await;
     assert_eq!(ids(&leaders).len(), 3);
     app.app.stop().await;
+}
+
+/// The sound of `path` as mono 16-bit samples at 48 kHz.
+fn samples(path: &std::path::Path) -> Vec<i16> {
+    let output = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-i"])
+        .arg(path)
+        .args(["-vn", "-ac", "1", "-ar", "48000", "-f", "s16le", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+        .stdout
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect()
+}
+
+/// Root mean square of the samples from `from` to `to` seconds, as a fraction of full scale.
+fn rms(samples: &[i16], from: f64, to: f64) -> f64 {
+    let window = &samples[(from * 48_000.0) as usize..(to * 48_000.0) as usize];
+    (window.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / window.len() as f64).sqrt()
+        / f64::from(i16::MAX)
+}
+
+/// Art. 24: a party's copy hides what its redaction plan says, where and when it says, and
+/// nothing else. A plan that does not fit the clip is refused and leaves nothing; the leader
+/// approves naming the plan's hash, and a plan changed since, or never reviewed, is not
+/// approved; the plan is kept on the request and entered in the trail.
+#[tokio::test]
+async fn a_party_copy_hides_what_its_redaction_plan_says_and_nothing_else() {
+    let app = spawn_standalone_with_media().await;
+    let leader = token_with_role(&app.app, "b1", Role::Leader).await;
+    let work = tempfile::tempdir().unwrap();
+    let source = work.path().join("scene.mp4");
+    // Texture everywhere (a blurred region differs from what it hid) and a steady tone.
+    common::video::ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=640x360:rate=25:duration=4",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:duration=4",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-shortest",
+        source.to_str().unwrap(),
+    ]);
+    let clip = app.upload_video(std::fs::read(&source).unwrap()).await;
+    let (status, request) = app
+        .send(
+            "POST",
+            &app.token,
+            "/v1/copy-requests",
+            json!({"clip_id": clip, "party": "某公司代理律师", "purpose": "行政复议"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{request}");
+    let id = request["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/copy-requests/{id}/redaction");
+
+    // Plans that do not fit the clip: refused with what is wrong, nothing kept.
+    let one = |x: f64, y: f64, start: f64, end: f64| {
+        json!({"shape": "rectangle", "method": "box", "start": start, "end": end,
+               "width": 0.25, "height": 0.25, "keyframes": [{"at": start, "x": x, "y": y}]})
+    };
+    for (plan, why) in [
+        (
+            json!({"regions": [one(0.9, 0.0, 0.0, 1.0)]}),
+            "outside the frame",
+        ),
+        (
+            json!({"regions": [one(0.0, 0.0, 1.0, 10.0)]}),
+            "past the end",
+        ),
+        (
+            json!({"sound_spans": [{"start": 3.0, "end": 2.0, "sound": "mute"}]}),
+            "backwards",
+        ),
+        (
+            json!({"regions": vec![one(0.0, 0.0, 0.0, 1.0); 10_000]}),
+            "10,000 regions",
+        ),
+    ] {
+        let (status, error) = app.send("PUT", &app.token, &path, plan).await;
+        assert_eq!(
+            (status, error["error"]["code"].as_str()),
+            (400, Some("invalid-redaction")),
+            "{why}: {error}"
+        );
+    }
+    let (_, unchanged) = app
+        .send(
+            "GET",
+            &app.token,
+            &format!("/v1/copy-requests/{id}"),
+            Value::Null,
+        )
+        .await;
+    assert!(
+        unchanged["redaction"].is_null() && unchanged["redaction_sha256"].is_null(),
+        "{unchanged}"
+    );
+
+    // A face-sized region top right from 1 s to 3 s, and the sound muted from 1 s to 2 s.
+    let plan = json!({
+        "regions": [{"shape": "rectangle", "method": "blur", "start": 1.0, "end": 3.0,
+                     "width": 0.25, "height": 0.25, "keyframes": [{"at": 1.0, "x": 0.7, "y": 0.05}]}],
+        "sound_spans": [{"start": 1.0, "end": 2.0, "sound": "mute"}]
+    });
+    let (status, planned) = app.send("PUT", &app.token, &path, plan.clone()).await;
+    assert_eq!(status, 200, "{planned}");
+    let sha = planned["redaction_sha256"].as_str().unwrap().to_owned();
+    assert_eq!(planned["redaction"]["regions"][0]["method"], "blur");
+    let entries = app
+        .app
+        .ports
+        .catalogue
+        .audit_entries("b1", 0, 10_000)
+        .await
+        .unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.action == "copy.redaction" && e.detail.contains(&sha)),
+        "the plan is in the trail"
+    );
+
+    // The leader approves the plan reviewed, by its hash, and no other.
+    let approve = format!("/v1/copy-requests/{id}/approve");
+    for named in [None, Some("0".repeat(64))] {
+        let (status, error) = app
+            .send(
+                "POST",
+                &leader,
+                &approve,
+                json!({"reason": "同意", "redaction_sha256": named}),
+            )
+            .await;
+        assert_eq!(
+            (status, error["error"]["code"].as_str()),
+            (409, Some("redaction-not-reviewed")),
+            "{error}"
+        );
+    }
+    let (status, decided) = app
+        .send(
+            "POST",
+            &leader,
+            &approve,
+            json!({"reason": "同意", "redaction_sha256": sha}),
+        )
+        .await;
+    assert_eq!(status, 200, "{decided}");
+    // Decided: the plan is fixed.
+    assert_eq!(app.send("PUT", &app.token, &path, plan).await.0, 409);
+    let link = decided["download_url"].as_str().unwrap().to_owned();
+    let response = custodian_platform::testing::eventually(MEDIA_WAIT, "the copy made", || async {
+        let response = app.fetch_link(&link).await;
+        (response.status() == 200).then_some(response)
+    })
+    .await;
+    let copy_path = work.path().join("copy.mp4");
+    std::fs::write(&copy_path, response.bytes().await.unwrap()).unwrap();
+    let view_path = work.path().join("view.mp4");
+    let view = app.get(&app.token, &format!("/v1/clips/{clip}/view")).await;
+    std::fs::write(&view_path, view.bytes().await.unwrap()).unwrap();
+
+    // The region (448..608 x 18..108 of 640x360) against the viewing copy, frame by frame:
+    // hidden from 1 s to 3 s (frames 25 to 75), untouched before and after; and beside it,
+    // between the clock and the region, untouched throughout.
+    let region = grey_frames(&copy_path, "160:90:448:18", 100);
+    let region_view = grey_frames(&view_path, "160:90:448:18", 100);
+    let beside = grey_frames(&copy_path, "100:90:340:18", 100);
+    let beside_view = grey_frames(&view_path, "100:90:340:18", 100);
+    assert_eq!(region.len(), 100);
+    for n in 0..100 {
+        let hidden = mean_abs_diff(&region[n], &region_view[n]);
+        match n {
+            // Measured: about 7 inside the span; outside it the encoder's noise, 0.5 to 1.6.
+            26..=74 => assert!(
+                hidden > 4.0,
+                "frame {n}: the region is not hidden ({hidden})"
+            ),
+            0..=23 | 77..=99 => assert!(
+                hidden < 3.0,
+                "frame {n}: hidden outside its span ({hidden})"
+            ),
+            _ => {}
+        }
+        let around = mean_abs_diff(&beside[n], &beside_view[n]);
+        assert!(
+            around < 3.0,
+            "frame {n}: the picture beside the region changed ({around})"
+        );
+    }
+    // Silent where muted, the tone as it was elsewhere.
+    let sound = samples(&copy_path);
+    let sound_view = samples(&view_path);
+    assert!(
+        rms(&sound, 1.1, 1.9) < 0.001,
+        "muted span: {}",
+        rms(&sound, 1.1, 1.9)
+    );
+    for (from, to) in [(0.2, 0.9), (2.2, 3.5)] {
+        let (copy, view) = (rms(&sound, from, to), rms(&sound_view, from, to));
+        assert!(
+            view > 0.05 && (copy / view - 1.0).abs() < 0.1,
+            "{from}-{to} s: {copy} against {view}"
+        );
+    }
+    let (_, recorded) = app
+        .send(
+            "GET",
+            &app.token,
+            &format!("/v1/copy-requests/{id}"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(recorded["redaction_sha256"], sha.as_str());
+    assert!(recorded["copy_sha256"].is_string());
 }

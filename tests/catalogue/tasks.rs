@@ -45,12 +45,6 @@ impl Staff {
     }
 }
 
-/// Moves the server's clock forward to `at`.
-fn move_to(clock: &ManualClock, at: DateTime<Utc>) {
-    use custodian_platform::clock::Clock;
-    clock.advance(at - clock.now());
-}
-
 fn recordings(task: &Value) -> Vec<(String, String)> {
     task["recordings"]
         .as_array()

@@ -156,7 +156,9 @@ impl DeadlineRules {
         &self.calendar
     }
 
-    fn working_days_due(&self, from: DateTime<Utc>, days: u32) -> (DateTime<Utc>, bool) {
+    /// The end (China Standard Time) of the `days`-th working day after `from`'s day, and
+    /// whether the calendar knew every day counted.
+    pub fn working_days_due(&self, from: DateTime<Utc>, days: u32) -> (DateTime<Utc>, bool) {
         let (last, known) = self.calendar.working_days_after(local_date(from), days);
         (end_of_local_day(last), known)
     }

@@ -18,6 +18,8 @@ pub mod login;
 pub mod media;
 pub mod naming;
 pub mod records;
+pub mod rectification;
+pub mod redaction;
 pub mod resumable;
 pub mod retention;
 pub mod roles;

@@ -60,6 +60,9 @@ pub enum Action {
     /// Importing the plan's enforcement tasks, and marking any task's recordings (art. 6,
     /// 25); a task's own officers mark theirs with `ClassifyOwn`.
     ManageTasks,
+    /// Ordering a finding rectified within a limit, and accepting or reopening the answer
+    /// (责令限期整改, art. 25: the unit's leadership); the responsible person answers.
+    OrderRectification,
 }
 
 impl Action {
@@ -82,6 +85,7 @@ impl Action {
             Self::ReadCredentials => "list the bureau's tokens and accounts",
             Self::ManageCredentials => "revoke, date or rotate tokens, or disable accounts",
             Self::ManageTasks => "manage enforcement tasks",
+            Self::OrderRectification => "order or decide rectifications",
         }
     }
 }
@@ -140,6 +144,7 @@ impl Role {
             (Officer | Archivist | Leader | Admin, RequestCopy) => true,
             (Leader, ApproveCopy) => true,
             (Leader | Admin, SetConfidentiality) => true,
+            (Leader, OrderRectification) => true,
             (Admin | RegionAdmin, ReadCredentials) => true,
             (Admin, ManageCredentials) => true,
             _ => false,
@@ -249,8 +254,13 @@ mod tests {
             Action::SetConfidentiality,
             Action::WatchFootage,
             Action::ManageCredentials,
+            Action::OrderRectification,
         ] {
             assert!(!Role::RegionAdmin.may(action), "{action:?}");
+        }
+        // A rectification is ordered by the leadership, never by the one who answers it.
+        for role in Role::ALL {
+            assert_eq!(role.may(Action::OrderRectification), role == Role::Leader);
         }
         assert!(Role::RegionAdmin.may(Action::ReadAudit));
         assert!(Role::RegionAdmin.may(Action::ReadCredentials));

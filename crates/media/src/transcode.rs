@@ -36,6 +36,9 @@ pub struct TranscodePlan {
     /// A party's copy (art. 23): text drawn verbatim (no `%` or `\\` expansion) across the
     /// middle of every frame, naming the request the copy answers.
     pub watermark_text_file: Option<PathBuf>,
+    /// A party's copy: what is hidden of its picture and sound (checked against the clip
+    /// before it gets here), applied before the text overlays and the watermark.
+    pub redaction: Option<custodian_core::redaction::RedactionPlan>,
     /// Where in the clip the poster is taken (the first frame if the clip is shorter).
     pub poster_at_seconds: f64,
 }
@@ -162,7 +165,13 @@ pub fn transcode_opened(
     let mut video = VideoLane::open(&input, &info, plan, &mut output, global_header)?;
     let mut audio = match &info.audio {
         Some(audio_info) => {
-            match AudioLane::open(&input, audio_info.index, &mut output, global_header) {
+            match AudioLane::open(
+                &input,
+                audio_info.index,
+                &mut output,
+                global_header,
+                sound_filter(plan).as_deref(),
+            ) {
                 Ok(lane) => Some(lane),
                 Err(e) => {
                     // The picture is the evidence a viewer needs; an audio track we cannot read is
@@ -246,8 +255,14 @@ fn transcode_sound(
         .format()
         .flags()
         .contains(format::Flags::GLOBAL_HEADER);
-    let mut lane = AudioLane::open(&input, sound.index, &mut output, global_header)
-        .map_err(|e| MediaError::Undecodable(format!("{} sound: {e}", sound.codec)))?;
+    let mut lane = AudioLane::open(
+        &input,
+        sound.index,
+        &mut output,
+        global_header,
+        sound_filter(plan).as_deref(),
+    )
+    .map_err(|e| MediaError::Undecodable(format!("{} sound: {e}", sound.codec)))?;
     lane.draw_waveform()?;
     write_mp4_header(&mut output)?;
     lane.out_time_base = output
@@ -720,6 +735,15 @@ fn video_graph(
     chain.push(format!("scale={width}:{height}"));
     chain.push("setsar=1".to_owned());
     chain.push("format=yuv420p".to_owned());
+    // Hidden before anything is drawn over the picture: the clock, place and watermark stay
+    // readable over a redacted region.
+    if let Some(hidden) = plan
+        .redaction
+        .as_ref()
+        .and_then(|redaction| redaction.video_filter(width, height))
+    {
+        chain.push(hidden);
+    }
     chain.push(format!(
         "drawtext=textfile={}:font='{}':fontsize={}:fontcolor=white:box=1:boxcolor=black@0.55:boxborderw={}:line_spacing={}:x={margin}:y={margin}",
         plan.clock_text_file.display(),
@@ -839,12 +863,20 @@ const AUDIO_RATE: i32 = 48_000;
 /// The waveform poster's size: wide and low, as a recorder's display shows it.
 const WAVEFORM_SIZE: (u32, u32) = (960, 240);
 
+/// What hides sound in a party's copy, if anything.
+fn sound_filter(plan: &TranscodePlan) -> Option<String> {
+    plan.redaction
+        .as_ref()
+        .and_then(custodian_core::redaction::RedactionPlan::audio_filter)
+}
+
 impl AudioLane {
     fn open(
         input: &format::context::Input,
         index: usize,
         output: &mut format::context::Output,
         global_header: bool,
+        sound_filter: Option<&str>,
     ) -> Result<Self, MediaError> {
         let stream = input
             .stream(index)
@@ -928,7 +960,12 @@ impl AudioLane {
         graph
             .output("in", 0)
             .and_then(|parser| parser.input("out", 0))
-            .and_then(|parser| parser.parse(&format!("aresample={AUDIO_RATE}:async=1")))
+            .and_then(|parser| {
+                parser.parse(&match sound_filter {
+                    Some(hidden) => format!("aresample={AUDIO_RATE}:async=1,{hidden}"),
+                    None => format!("aresample={AUDIO_RATE}:async=1"),
+                })
+            })
             .map_err(ffmpeg_error("building the audio filters"))?;
         graph
             .validate()

@@ -1615,6 +1615,10 @@ async fn party_copies(catalogue: Arc<dyn Catalogue>) {
         copy_made_at: None,
         copy_failure: None,
         copy_track_sha256: None,
+        redaction: None,
+        redaction_sha256: None,
+        redaction_by: None,
+        redaction_at: None,
     };
     catalogue.create_copy_request(&request).await.unwrap();
     assert!(
@@ -1626,6 +1630,49 @@ async fn party_copies(catalogue: Arc<dyn Catalogue>) {
         "pending: nothing to make"
     );
     let token = "a".repeat(64);
+    // A redaction plan, kept with its hash while pending; an approval naming another plan
+    // (here: none) decides nothing.
+    use custodian_core::redaction::{RedactionPlan, Sound, SoundSpan};
+    let plan = RedactionPlan {
+        sound_spans: vec![SoundSpan {
+            start: 0.0,
+            end: 1.0,
+            sound: Sound::Mute,
+        }],
+        ..Default::default()
+    };
+    assert!(catalogue
+        .set_copy_redaction(&b1, request.id, &plan, "officer", at(8))
+        .await
+        .unwrap());
+    let read = catalogue
+        .copy_request(&b1, request.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.redaction.as_ref(), Some(&plan));
+    assert_eq!(read.redaction_sha256, Some(plan.sha256()));
+    assert_eq!(
+        (read.redaction_by.as_deref(), read.redaction_at),
+        (Some("officer"), Some(at(8)))
+    );
+    let b2 = BureauId::parse("b2").unwrap();
+    assert!(!catalogue
+        .set_copy_redaction(&b2, request.id, &plan, "officer", at(8))
+        .await
+        .unwrap());
+    assert!(!catalogue
+        .decide_copy_request(
+            request.id,
+            true,
+            "leader",
+            at(9),
+            "同意",
+            Some((&token, at(20))),
+            Some("")
+        )
+        .await
+        .unwrap());
     assert!(catalogue
         .decide_copy_request(
             request.id,
@@ -1633,8 +1680,14 @@ async fn party_copies(catalogue: Arc<dyn Catalogue>) {
             "leader",
             at(9),
             "同意",
-            Some((&token, at(20)))
+            Some((&token, at(20))),
+            Some(&plan.sha256())
         )
+        .await
+        .unwrap());
+    // Decided: the plan stays the one approved.
+    assert!(!catalogue
+        .set_copy_redaction(&b1, request.id, &RedactionPlan::default(), "officer", at(9))
         .await
         .unwrap());
     assert!(catalogue

@@ -44,6 +44,7 @@ struct CatalogApi;
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut api = <CatalogApi as utoipa::OpenApi>::openapi();
     api.merge(<crate::tasks_api::TasksApi as utoipa::OpenApi>::openapi());
+    api.merge(<crate::rectification_api::RectificationApi as utoipa::OpenApi>::openapi());
     api
 }
 
@@ -70,6 +71,7 @@ pub fn router(catalog: Arc<Catalog>) -> Router {
         .route("/v1/teams", get(teams))
         .route("/v1/teams/{team}", put(register_team))
         .merge(crate::tasks_api::routes())
+        .merge(crate::rectification_api::routes())
         .with_state(catalog);
     protect(routes, &ports)
 }

@@ -5,6 +5,7 @@
 
 mod api;
 mod media_api;
+mod rectification_api;
 mod tasks_api;
 
 pub use api::openapi;
@@ -478,11 +479,23 @@ impl Catalog {
             .catalogue
             .overdue_counts(self.ports.clock.now())
             .await?;
+        let rectifications = self
+            .ports
+            .catalogue
+            .overdue_rectifications(self.ports.clock.now())
+            .await?;
         self.metrics.overdue.reset();
         for (bureau, kind, count) in counts {
             self.metrics
                 .overdue
                 .with_label_values(&[bureau.as_str(), kind.as_str()])
+                .set(count);
+        }
+        // Orders to mend a finding still unanswered past their limit (art. 25).
+        for (bureau, count) in rectifications {
+            self.metrics
+                .overdue
+                .with_label_values(&[bureau.as_str(), "rectification"])
                 .set(count);
         }
         Ok(())

@@ -23,8 +23,8 @@ use crate::session::{
 use crate::views::{
     today, url_encode, when, ApiCasePage, ApiClip, ApiClipDetail, ApiClipPage, ApiCopyRequestPage,
     ApiDeviceReport, ApiMe, ApiSimilar, CaseFilters, CaseRow, CasesPage, Chrome, ClipPage, ClipRow,
-    CopyRow, DevicesPage, FindingRow, LoginPage, ProblemPage, SearchFilters, SearchPage,
-    SimilarRow, WorkPage,
+    CopyRow, DevicesPage, FindingRow, LoginPage, ProblemPage, RedactionSummary, SearchFilters,
+    SearchPage, SimilarRow, WorkPage,
 };
 use crate::Console;
 
@@ -492,6 +492,14 @@ pub async fn work(
                     purpose: r.purpose,
                     requested_by: r.requested_by,
                     requested_at: when(&r.requested_at),
+                    redaction: r.redaction.zip(r.redaction_sha256).map(|(plan, sha256)| {
+                        RedactionSummary {
+                            sha256,
+                            regions: plan.regions.len(),
+                            frame_spans: plan.frame_spans.len(),
+                            sound_spans: plan.sound_spans.len(),
+                        }
+                    }),
                 })
                 .collect()
         })
@@ -603,6 +611,9 @@ pub struct DecisionForm {
     csrf: String,
     #[serde(default)]
     reason: String,
+    /// The redaction plan shown to the leader, which the approval names.
+    #[serde(default)]
+    redaction_sha256: String,
 }
 
 /// A leader approves or refuses a party's copy request (art. 23); the API holds the rules
@@ -628,7 +639,11 @@ pub async fn decide_copy(
         format!("/v1/copy-requests/{id}/{decision}"),
         Some(&token),
     )
-    .json(json!({ "reason": form.reason.trim() }));
+    .json(if form.redaction_sha256.is_empty() {
+        json!({ "reason": form.reason.trim() })
+    } else {
+        json!({ "reason": form.reason.trim(), "redaction_sha256": form.redaction_sha256 })
+    });
     match fetch::<Value>(&*console.api, call, &extensions).await {
         Ok(_) => see_other("/?notice=decided"),
         Err(CallError::SignedOut) => visitor.sign_in(),

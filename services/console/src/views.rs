@@ -472,6 +472,11 @@ pub struct ApiCopyRequest {
     pub purpose: String,
     pub requested_by: String,
     pub requested_at: DateTime<Utc>,
+    /// What the copy will hide, and the hash the approval must name.
+    #[serde(default)]
+    pub redaction: Option<custodian_core::redaction::RedactionPlan>,
+    #[serde(default)]
+    pub redaction_sha256: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -486,6 +491,23 @@ pub struct CopyRow {
     pub purpose: String,
     pub requested_by: String,
     pub requested_at: String,
+    /// The redaction plan the leader approves, if the request has one.
+    pub redaction: Option<RedactionSummary>,
+}
+
+/// A copy request's redaction plan as the leader sees it before approving.
+pub struct RedactionSummary {
+    /// The plan's SHA-256, sent with the approval.
+    pub sha256: String,
+    pub regions: usize,
+    pub frame_spans: usize,
+    pub sound_spans: usize,
+}
+
+impl RedactionSummary {
+    pub fn short(&self) -> &str {
+        self.sha256.get(..12).unwrap_or(&self.sha256)
+    }
 }
 
 #[derive(Template)]

@@ -9,6 +9,12 @@
 //! frame (`derived/<bureau>/<clip>/copies/<request id>.mp4`) and records its SHA-256. Until it
 //! is recorded the link answers 409 `copy-not-ready` with `Retry-After`. A deployment without
 //! a transcoder refuses approvals (409 `copies-unavailable`): no copy leaves unmarked.
+//!
+//! What the copy hides (art. 24: bystanders' faces, a screen, a number spoken aloud) is the
+//! request's redaction plan, set by the requester or a leader while it is pending, checked
+//! against the clip and kept with its SHA-256. The leader approves naming the plan's hash, so
+//! a plan changed after the review is never the one approved; the transcoder applies it before
+//! the watermark.
 
 use std::sync::Arc;
 
@@ -23,6 +29,7 @@ use custodian_core::audit::NewAuditEntry;
 use custodian_core::copies::{CopyError, CopyState};
 use custodian_core::events::Topic;
 use custodian_core::keys::copy_key;
+use custodian_core::redaction::RedactionPlan;
 use custodian_core::roles::Action;
 use custodian_core::{ClipId, Sha256Digest};
 use custodian_platform::bus::BusError;
@@ -91,6 +98,9 @@ pub struct Decision {
     /// How long the download stays open after an approval (1 to 720 hours; default 72).
     #[schema(minimum = 1, maximum = 720)]
     pub valid_hours: Option<i64>,
+    /// The SHA-256 of the redaction plan the leader reviewed: required to approve a request
+    /// that has one, and it must still be the request's plan.
+    pub redaction_sha256: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -197,6 +207,10 @@ pub async fn create(
         copy_made_at: None,
         copy_failure: None,
         copy_track_sha256: None,
+        redaction: None,
+        redaction_sha256: None,
+        redaction_by: None,
+        redaction_at: None,
     };
     custody
         .ports
@@ -344,16 +358,44 @@ async fn decide(
     let stored = download
         .as_ref()
         .map(|(hash, until)| (hash.as_str(), *until));
+    // An approval approves the plan the leader reviewed, and only that one.
+    let plan = if approve {
+        let current = request.redaction_sha256.clone().unwrap_or_default();
+        if body.redaction_sha256.clone().unwrap_or_default() != current {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "redaction-not-reviewed",
+                if current.is_empty() {
+                    "the request has no redaction plan, but the approval names one".to_owned()
+                } else {
+                    format!(
+                        "approve with redaction_sha256 {current}: the plan the copy will be made with (review it first)"
+                    )
+                },
+            ));
+        }
+        Some(current)
+    } else {
+        None
+    };
     if !custody
         .ports
         .catalogue
-        .decide_copy_request(id, approve, &caller.name(), now, &reason, stored)
+        .decide_copy_request(
+            id,
+            approve,
+            &caller.name(),
+            now,
+            &reason,
+            stored,
+            plan.as_deref(),
+        )
         .await?
     {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "copy-request-state",
-            "the request was decided meanwhile",
+            "the request was decided, or its redaction plan changed, meanwhile",
         ));
     }
     let request = custody
@@ -372,6 +414,94 @@ async fn decide(
         request,
         download_url: token.map(|t| format!("/v1/copies/{t}")),
     }))
+}
+
+#[utoipa::path(put, path = "/v1/copy-requests/{id}/redaction", tag = "custody", params(("id" = uuid::Uuid, Path, description = "copy request id")),
+    request_body = RedactionPlan,
+    responses((status = 200, description = "the plan is the request's, with its SHA-256; the leader approves naming that hash", body = CopyRequest),
+              (status = 400, description = "a plan that does not fit the clip: a region outside the frame, a span past its end, too many regions (`invalid-redaction`)", body = ErrorBody),
+              (status = 403, description = "a role that may neither ask for copies nor approve them", body = ErrorBody),
+              (status = 404, description = "no such request in the caller's bureau", body = ErrorBody),
+              (status = 409, description = "already decided (`copy-request-state`), or the clip's length is not known yet (`clip-not-measured`)", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn set_redaction(
+    State(custody): State<Arc<Custody>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Json(plan): Json<RedactionPlan>,
+) -> Result<Json<CopyRequest>, ApiError> {
+    if !caller.role.may(Action::ApproveCopy) {
+        caller.require(Action::RequestCopy)?;
+    }
+    let id = request_id(&id)?;
+    let request = visible_request(&custody, &caller, id).await?;
+    if request.state != CopyState::Pending {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "copy-request-state",
+            "the request was decided: its copy is made with the plan it was decided with",
+        ));
+    }
+    let media = custody.ports.catalogue.clip_media(request.clip).await?;
+    let clip = custody
+        .ports
+        .catalogue
+        .clip(&caller.bureau, request.clip)
+        .await?
+        .ok_or_else(|| not_found(id, &caller))?;
+    // A photo is one moment: its plan's spans start at 0.
+    let photo = clip.kind == Some(custodian_core::records::RecordKind::Photo);
+    let measured = media.filter(|m| m.transcoded_at.is_some());
+    let Some(duration) = measured.and_then(|m| m.facts.duration_seconds.or(photo.then_some(0.0)))
+    else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "clip-not-measured",
+            "the clip's length is not known until its viewing copy is made; set the plan then",
+        ));
+    };
+    plan.check(duration)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid-redaction", e.to_string()))?;
+    let now = custody.ports.clock.now();
+    if !custody
+        .ports
+        .catalogue
+        .set_copy_redaction(&caller.bureau, id, &plan, &caller.name(), now)
+        .await?
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "copy-request-state",
+            "the request was decided meanwhile",
+        ));
+    }
+    custody
+        .ports
+        .catalogue
+        .append_audit(
+            request.bureau.as_str(),
+            NewAuditEntry {
+                at: now,
+                actor: caller.name(),
+                action: "copy.redaction".into(),
+                target: Some(request.clip.to_string()),
+                detail: format!(
+                    "request {id}: plan sha256 {} ({} regions, {} whole-frame spans, {} sound spans)",
+                    plan.sha256(),
+                    plan.regions.len(),
+                    plan.frame_spans.len(),
+                    plan.sound_spans.len()
+                ),
+            },
+        )
+        .await?;
+    let request = custody
+        .ports
+        .catalogue
+        .copy_request(&caller.bureau, id)
+        .await?
+        .ok_or_else(|| not_found(id, &caller))?;
+    Ok(Json(request))
 }
 
 #[utoipa::path(post, path = "/v1/copy-requests/{id}/approve", tag = "custody", params(("id" = uuid::Uuid, Path, description = "copy request id")),

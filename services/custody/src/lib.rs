@@ -286,6 +286,10 @@ impl Custody {
                 "/v1/copy-requests/{id}/refuse",
                 axum::routing::post(copies::refuse),
             )
+            .route(
+                "/v1/copy-requests/{id}/redaction",
+                axum::routing::put(copies::set_redaction),
+            )
             .route("/v1/sessions/end", axum::routing::post(sessions::logout))
             .route("/v1/me", get(sessions::me))
             .route("/v1/admin/tokens", get(credentials::list_tokens))
@@ -468,7 +472,7 @@ impl Custody {
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(entries, checkpoints, public_key, export::export, copies::create, copies::list, copies::get_one, copies::approve, copies::refuse, copies::download, sessions::login, sessions::logout, sessions::me, credentials::list_tokens, credentials::revoke_token, credentials::set_expiry, credentials::rotate_token, credentials::list_users, credentials::disable_user, credentials::enable_user), modifiers(&BearerSecurity), tags((name = "custody", description = "The audit trail (art. 25)")))]
+#[openapi(paths(entries, checkpoints, public_key, export::export, copies::create, copies::list, copies::get_one, copies::approve, copies::refuse, copies::set_redaction, copies::download, sessions::login, sessions::logout, sessions::me, credentials::list_tokens, credentials::revoke_token, credentials::set_expiry, credentials::rotate_token, credentials::list_users, credentials::disable_user, credentials::enable_user), modifiers(&BearerSecurity), tags((name = "custody", description = "The audit trail (art. 25)")))]
 struct CustodyApi;
 
 /// The custody role's API, described for other tools.

@@ -359,6 +359,7 @@ impl Transcoder {
             source,
             config,
             watermark: Some(text),
+            redaction: request.redaction.clone(),
         };
         let report: TranscodeReport = work.run(jobs::RENDER, &params).await?;
         // Made as what the file is, kept under the key of what the record is (a scanned page
@@ -473,6 +474,7 @@ impl Transcoder {
             source,
             config,
             watermark: None,
+            redaction: None,
         };
         let report: TranscodeReport = work.run(jobs::RENDER, &params).await?;
         // A photo's copy is a JPEG under a key of its own; a recording's is an MP4 of sound.
@@ -688,6 +690,9 @@ pub struct RenderParams {
     pub source: OverlaySource,
     pub config: TranscoderConfig,
     pub watermark: Option<String>,
+    /// A party's copy: what its approved redaction plan hides.
+    #[serde(default)]
+    pub redaction: Option<custodian_core::redaction::RedactionPlan>,
 }
 
 /// The child's side of `jobs::RENDER`: the viewing copy, or a party's copy when the params
@@ -705,6 +710,7 @@ pub fn render_job(
         params.source,
         &params.config,
         params.watermark.as_deref(),
+        params.redaction,
         limits,
         stop,
     )
@@ -720,30 +726,44 @@ pub fn make_viewing_copy(
     limits: &Limits,
     stop: &StopFlag,
 ) -> Result<TranscodeReport, MediaError> {
-    render(dir, original, source, config, None, limits, stop)
+    render(dir, original, source, config, None, None, limits, stop)
 }
 
 /// Makes a party's copy of `original` in `dir` (art. 23): the viewing copy's clock, place and
 /// identity, and across the middle of every frame `watermark` (the request it answers),
-/// drawn verbatim from `watermark.txt`. Written to `copy.mp4`. Blocking.
+/// drawn verbatim from `watermark.txt`, over what `redaction` hides. Written to `copy.mp4`.
+/// Blocking.
+#[allow(clippy::too_many_arguments)]
 pub fn make_party_copy(
     dir: &Path,
     original: &Path,
     source: OverlaySource,
     config: &TranscoderConfig,
     watermark: &str,
+    redaction: Option<custodian_core::redaction::RedactionPlan>,
     limits: &Limits,
     stop: &StopFlag,
 ) -> Result<TranscodeReport, MediaError> {
-    render(dir, original, source, config, Some(watermark), limits, stop)
+    render(
+        dir,
+        original,
+        source,
+        config,
+        Some(watermark),
+        redaction,
+        limits,
+        stop,
+    )
 }
 
+#[allow(clippy::too_many_arguments)]
 fn render(
     dir: &Path,
     original: &Path,
     source: OverlaySource,
     config: &TranscoderConfig,
     watermark: Option<&str>,
+    redaction: Option<custodian_core::redaction::RedactionPlan>,
     limits: &Limits,
     stop: &StopFlag,
 ) -> Result<TranscodeReport, MediaError> {
@@ -816,6 +836,7 @@ fn render(
         clock_text_file,
         subtitles_file: Some(subtitles_file),
         watermark_text_file,
+        redaction: redaction.filter(|plan| !plan.is_empty()),
         poster_at_seconds: 1.0,
     };
     custodian_media::transcode_opened(opened, &plan, limits, stop)

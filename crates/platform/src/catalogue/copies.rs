@@ -20,6 +20,9 @@ pub trait CopyRepo: Send + Sync {
     ) -> Result<Option<CopyRequest>, CatalogueError>;
 
     /// Decides a pending request; an approval stores the download token's hash and expiry.
+    /// With `plan_sha256`, only if the request's redaction plan is still that one (`""`: none),
+    /// so a leader never approves a plan changed after they reviewed it.
+    #[allow(clippy::too_many_arguments)]
     async fn decide_copy_request(
         &self,
         id: Uuid,
@@ -28,6 +31,18 @@ pub trait CopyRepo: Send + Sync {
         at: DateTime<Utc>,
         reason: &str,
         download: Option<(&str, DateTime<Utc>)>,
+        plan_sha256: Option<&str>,
+    ) -> Result<bool, CatalogueError>;
+
+    /// Sets the redaction plan of a pending request of `bureau`; false if there is no such
+    /// request or it was decided.
+    async fn set_copy_redaction(
+        &self,
+        bureau: &BureauId,
+        id: Uuid,
+        plan: &custodian_core::redaction::RedactionPlan,
+        by: &str,
+        at: DateTime<Utc>,
     ) -> Result<bool, CatalogueError>;
 
     /// The request a download token opens, whatever its state.

@@ -1,6 +1,6 @@
 //! The catalogue port: the source of truth for every clip, its state and its history, and for
 //! bureaus and their tokens. One trait per aggregate (`access`, `uploads`, `clips`, `cases`,
-//! `retention`, `audit`, `copies`, `tasks`, `recovery`), and [`Catalogue`] the sum of them. Two adapters share one
+//! `retention`, `audit`, `copies`, `tasks`, `rectifications`, `recovery`), and [`Catalogue`] the sum of them. Two adapters share one
 //! body of SQL (`sql/`, a file per aggregate): SQLite for the standalone server and
 //! PostgreSQL for a region, each with its own migrations, run at start.
 
@@ -11,6 +11,7 @@ mod clips;
 mod copies;
 mod model;
 mod recovery;
+mod rectifications;
 mod retention;
 mod sql;
 mod tasks;
@@ -29,10 +30,12 @@ pub use model::{decode_fingerprint, encode_fingerprint};
 pub use model::{
     BoundingBox, CaseClosure, CaseFilter, CaseRecord, ClassTotals, ClassificationEntry, ClipFilter,
     ClipMedia, ClipRecord, ClipSchedule, CopyRequest, Device, Finding, LinkedCase, MediaFacts,
-    NewClip, NewFinding, PendingUpload, Rendition, TaskFilter, TaskLink, TaskRecord, Team,
-    TokenOwner, TokenRecord, TrackVersion, Transition, TusProgress, TusUpload, UserRecord,
+    NewClip, NewFinding, PendingUpload, RectificationRecord, RectificationStepRecord, Rendition,
+    TaskFilter, TaskLink, TaskRecord, Team, TokenOwner, TokenRecord, TrackVersion, Transition,
+    TusProgress, TusUpload, UserRecord,
 };
 pub use recovery::RecoveryRepo;
+pub use rectifications::{RectificationMove, RectificationRepo};
 pub use retention::{Lease, RetentionRepo};
 pub use sql::{
     recorded_originals, snapshot_catalogue, PostgresCatalogue, RecordedOriginal, Schema,
@@ -114,6 +117,7 @@ pub trait Catalogue:
     + AuditRepo
     + CopyRepo
     + TaskRepo
+    + RectificationRepo
     + RecoveryRepo
     + Ping
 {
@@ -128,6 +132,7 @@ impl<T> Catalogue for T where
         + AuditRepo
         + CopyRepo
         + TaskRepo
+        + RectificationRepo
         + RecoveryRepo
         + Ping
         + ?Sized

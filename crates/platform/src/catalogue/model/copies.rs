@@ -9,10 +9,11 @@ use crate::catalogue::CatalogueError;
 
 pub(in crate::catalogue) const COPY_COLUMNS: &str =
     "id, bureau_id, clip_id, party, purpose, requested_by, requested_by_person, requested_at, state, decided_by, \
-     decided_at, reason, expires_at, downloads, copy_sha256, copy_size_bytes, copy_made_at, copy_failure, copy_track_sha256";
+     decided_at, reason, expires_at, downloads, copy_sha256, copy_size_bytes, copy_made_at, copy_failure, copy_track_sha256, \
+     redaction_plan, redaction_sha256, redaction_by, redaction_at";
 
 /// A request for a copy of a clip for a party (art. 23).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CopyRequest {
     pub id: Uuid,
     #[schema(value_type = String)]
@@ -43,6 +44,13 @@ pub struct CopyRequest {
     pub copy_failure: Option<String>,
     /// The SHA-256 of the GPS track version the party's copy was made with, if any.
     pub copy_track_sha256: Option<String>,
+    /// What the party's copy hides (art. 24): the plan in force, set while the request is
+    /// pending; absent, nothing is hidden.
+    pub redaction: Option<custodian_core::redaction::RedactionPlan>,
+    /// The plan's SHA-256: the copy is made with exactly this plan.
+    pub redaction_sha256: Option<String>,
+    pub redaction_by: Option<String>,
+    pub redaction_at: Option<DateTime<Utc>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -66,6 +74,10 @@ pub(in crate::catalogue) struct CopyRow {
     copy_made_at: Option<DateTime<Utc>>,
     copy_failure: Option<String>,
     copy_track_sha256: Option<String>,
+    redaction_plan: Option<String>,
+    redaction_sha256: Option<String>,
+    redaction_by: Option<String>,
+    redaction_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<CopyRow> for CopyRequest {
@@ -97,6 +109,15 @@ impl TryFrom<CopyRow> for CopyRequest {
             copy_made_at: row.copy_made_at,
             copy_failure: row.copy_failure,
             copy_track_sha256: row.copy_track_sha256,
+            redaction: row
+                .redaction_plan
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| bad(&e))?,
+            redaction_sha256: row.redaction_sha256,
+            redaction_by: row.redaction_by,
+            redaction_at: row.redaction_at,
         })
     }
 }

@@ -6,6 +6,7 @@ mod audit;
 mod cases;
 mod clips;
 mod copies;
+mod rectifications;
 mod retention;
 mod tasks;
 mod uploads;
@@ -32,6 +33,8 @@ pub(super) use clips::{
 };
 pub use copies::CopyRequest;
 pub(super) use copies::{CopyRow, COPY_COLUMNS};
+pub use rectifications::{RectificationRecord, RectificationStepRecord};
+pub(super) use rectifications::{RectificationRow, RectificationStepRow, RECTIFICATION_COLUMNS};
 pub use retention::ClassTotals;
 pub(super) use tasks::{reason_text, MomentRow, TaskRow, TASK_COLUMNS};
 pub use tasks::{TaskFilter, TaskLink, TaskRecord};

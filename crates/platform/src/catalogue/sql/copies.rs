@@ -56,11 +56,13 @@ impl CopyRepo for Adapter {
         at: DateTime<Utc>,
         reason: &str,
         download: Option<(&str, DateTime<Utc>)>,
+        plan_sha256: Option<&str>,
     ) -> Result<bool, CatalogueError> {
         let state = if approved { "approved" } else { "refused" };
         let moved = sqlx::query(
             "UPDATE copy_requests SET state = $2, decided_by = $3, decided_at = $4, reason = $5, \
-             download_token_sha256 = $6, expires_at = $7 WHERE id = $1 AND state = 'pending'",
+             download_token_sha256 = $6, expires_at = $7 WHERE id = $1 AND state = 'pending' \
+             AND ($8 OR COALESCE(redaction_sha256, '') = $9)",
         )
         .bind(id)
         .bind(state)
@@ -69,11 +71,42 @@ impl CopyRepo for Adapter {
         .bind(reason)
         .bind(download.map(|(token, _)| token.to_owned()))
         .bind(download.map(|(_, until)| until))
+        .bind(plan_sha256.is_none())
+        .bind(plan_sha256.unwrap_or(""))
         .execute(&self.pool)
         .await
         .map_err(err("decide copy request"))?
         .rows_affected();
         Ok(moved == 1)
+    }
+
+    async fn set_copy_redaction(
+        &self,
+        bureau: &BureauId,
+        id: Uuid,
+        plan: &custodian_core::redaction::RedactionPlan,
+        by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, CatalogueError> {
+        let json = serde_json::to_string(plan).map_err(|e| CatalogueError::Query {
+            operation: "set copy redaction",
+            message: e.to_string(),
+        })?;
+        let set = sqlx::query(
+            "UPDATE copy_requests SET redaction_plan = $3, redaction_sha256 = $4, redaction_by = $5, \
+             redaction_at = $6 WHERE id = $1 AND bureau_id = $2 AND state = 'pending'",
+        )
+        .bind(id)
+        .bind(bureau.as_str())
+        .bind(json)
+        .bind(plan.sha256())
+        .bind(by)
+        .bind(at)
+        .execute(&self.pool)
+        .await
+        .map_err(err("set copy redaction"))?
+        .rows_affected();
+        Ok(set == 1)
     }
 
     async fn copy_request_by_token(

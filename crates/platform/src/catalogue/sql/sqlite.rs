@@ -203,6 +203,8 @@ mod clips;
 mod copies;
 #[path = "recovery.rs"]
 mod recovery;
+#[path = "rectifications.rs"]
+mod rectifications;
 #[path = "retention.rs"]
 mod retention;
 #[path = "tasks.rs"]
