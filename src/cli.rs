@@ -98,6 +98,14 @@ pub enum MediaCommand {
         #[arg(long)]
         sandbox: bool,
     },
+    /// Prints the faces found in every N-th frame (CenterFace, built in) as JSON: boxes as
+    /// fractions of the displayed frame, what a party copy's redaction would cover.
+    Faces {
+        file: PathBuf,
+        /// Look at one frame in this many.
+        #[arg(long, default_value_t = 3)]
+        every: u32,
+    },
 }
 
 #[derive(Debug, clap::Args)]

@@ -111,6 +111,14 @@ fn run_blocking(command: MediaCommand) -> anyhow::Result<Value> {
                 .with_context(|| format!("fingerprinting {}", file.display()))?;
             Ok(describe_sampling(&sampling, started))
         }
+        MediaCommand::Faces { file, every } => {
+            let started = Instant::now();
+            let scan = custodian_media::faces::scan(&file, every, &Limits::default(), &no_stop())
+                .with_context(|| format!("looking for faces in {}", file.display()))?;
+            let mut value = serde_json::to_value(&scan)?;
+            value["elapsed_seconds"] = json!(started.elapsed().as_secs_f64());
+            Ok(value)
+        }
     }
 }
 

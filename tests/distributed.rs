@@ -1395,19 +1395,18 @@ async fn a_region_is_backed_up_restored_and_rebuilt_from_its_bucket() {
             *v = third.clone();
         }
     }
-    let output = Command::new(common::distributed::BIN)
-        .args([
+    let output = common::distributed::run_custodian(
+        &[
             "catalogue",
             "rebuild",
             "--database-url",
             &third,
             "--public-key",
             &public_key,
-        ])
-        .envs(rebuilt.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .output()
-        .await
-        .unwrap();
+        ],
+        &rebuilt,
+    )
+    .await;
     assert!(
         output.status.success(),
         "{}",
@@ -1421,19 +1420,18 @@ async fn a_region_is_backed_up_restored_and_rebuilt_from_its_bucket() {
         report["audit"][0][1].as_i64().is_some(),
         "restarted after an anchor: {report}"
     );
-    let output = Command::new(common::distributed::BIN)
-        .args([
+    let output = common::distributed::run_custodian(
+        &[
             "audit",
             "verify",
             "--database-url",
             &third,
             "--public-key",
             &public_key,
-        ])
-        .envs(rebuilt.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .output()
-        .await
-        .unwrap();
+        ],
+        &rebuilt,
+    )
+    .await;
     let said = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),

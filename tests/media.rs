@@ -5,6 +5,8 @@
 //! test with the ffmpeg command line.
 
 mod common;
+#[path = "media/faces.rs"]
+mod faces;
 #[path = "media/records.rs"]
 mod records;
 

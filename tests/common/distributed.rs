@@ -128,15 +128,24 @@ pub async fn create_token(env: &[(String, String)], bureau: &str) -> String {
     create_token_with_role(env, bureau, "officer").await
 }
 
-pub async fn create_token_with_role(env: &[(String, String)], bureau: &str, role: &str) -> String {
-    let output = Command::new(BIN)
-        .args([
-            "admin", "token", "create", "--bureau", bureau, "--role", role,
-        ])
+/// Runs `custodian ARGS` with `env` to its end.
+pub async fn run_custodian(args: &[&str], env: &[(String, String)]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .output()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+pub async fn create_token_with_role(env: &[(String, String)], bureau: &str, role: &str) -> String {
+    let output = run_custodian(
+        &[
+            "admin", "token", "create", "--bureau", bureau, "--role", role,
+        ],
+        env,
+    )
+    .await;
     assert!(
         output.status.success(),
         "{}",

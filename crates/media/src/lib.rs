@@ -17,6 +17,7 @@
 //! A child that crashes or goes over a limit is one failed clip, never a failed server.
 
 mod document;
+pub mod faces;
 mod photo_exif;
 mod probe;
 mod sample;
@@ -96,6 +97,10 @@ pub enum MediaError {
     /// The sandbox could not be set up or spoken to: the worker's trouble, not the file's.
     #[error("the media sandbox failed: {0}")]
     Sandbox(String),
+    /// The face detector could not be built or run (the model built into the binary): the
+    /// worker's trouble, not the file's.
+    #[error("the face detector failed: {0}")]
+    Detector(String),
     /// A transient failure reported by the sandboxed job (FFmpeg or I/O), as its text.
     #[error("{message}")]
     Reported { kind: &'static str, message: String },
@@ -132,6 +137,7 @@ impl MediaError {
             Self::OverCpu => "cpu",
             Self::OverFileSize => "file_size",
             Self::Sandbox(_) => "sandbox",
+            Self::Detector(_) => "detector",
             Self::Reported { kind, .. } => kind,
         }
     }

@@ -7,6 +7,7 @@
 pub mod clock;
 pub mod container;
 pub mod continuity;
+pub mod faces;
 pub mod iso6709;
 pub mod overlay;
 pub mod phash;
