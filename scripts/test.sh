@@ -23,8 +23,10 @@ psql -h 127.0.0.1 -U postgres -d postgres -tAc \
   "select 'DROP ROLE ' || quote_ident(rolname) || ';' from pg_roles where rolname like 'custodian_t_%'" \
   | psql -q -h 127.0.0.1 -U postgres -d postgres >/dev/null 2>&1 || true
 
-# The code as rustfmt lays it out (cheap, and first: a misformatted tree fails in seconds).
+# The code as rustfmt lays it out (cheap, and first: a misformatted tree fails in seconds),
+# and as clippy reads it: no warning, in tests included.
 cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
 # The alert rules operators get: valid, and firing when they should.
 promtool check rules deploy/prometheus/alerts.yml

@@ -187,10 +187,10 @@ impl RedactionPlan {
                 &[("width", region.width), ("height", region.height)],
             )?;
             let outside = |problem: String| RedactionError::OutsideFrame { index, problem };
-            if !(region.width > 0.0
-                && region.width <= 1.0
-                && region.height > 0.0
-                && region.height <= 1.0)
+            if region.width <= 0.0
+                || region.width > 1.0
+                || region.height <= 0.0
+                || region.height > 1.0
             {
                 return Err(outside(format!(
                     "a size of {} x {} is not within the frame (fractions of its width and height, above 0 and at most 1)",

@@ -294,7 +294,7 @@ fn probed_demuxer(head: &[u8]) -> Option<String> {
     let mut buffer = Vec::with_capacity(head.len() + PADDING);
     buffer.extend_from_slice(head);
     buffer.resize(head.len() + PADDING, 0);
-    let mut data = ffmpeg::ffi::AVProbeData {
+    let data = ffmpeg::ffi::AVProbeData {
         filename: c"".as_ptr(),
         buf: buffer.as_mut_ptr(),
         buf_size: i32::try_from(head.len()).ok()?,
@@ -303,7 +303,7 @@ fn probed_demuxer(head: &[u8]) -> Option<String> {
     // SAFETY: `data` points at `buffer`, alive and padded as FFmpeg requires, for the call;
     // the returned format is a static of libavformat, and its name a static C string.
     unsafe {
-        let format = ffmpeg::ffi::av_probe_input_format(&mut data, 1);
+        let format = ffmpeg::ffi::av_probe_input_format(&data, 1);
         if format.is_null() || (*format).name.is_null() {
             return None;
         }

@@ -734,7 +734,7 @@ impl Catalog {
                 sha256: clip.sha256,
             });
         }
-        file.sort_by(|a, b| (a.stage, a.recorded_at).cmp(&(b.stage, b.recorded_at)));
+        file.sort_by_key(|item| (item.stage, item.recorded_at));
         let missing_documents = self.lacking(&case, &present);
         Ok(CaseView {
             filing_deadline: self.filing_deadline(&case),

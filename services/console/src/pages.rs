@@ -63,13 +63,16 @@ impl Visitor {
         self.lang.messages().get(key)
     }
 
-    /// The session token, or the way to the sign-in page and back.
+    /// The session token, or the way to the sign-in page and back. The error is the page to
+    /// answer with (large, and returned at once: boxing it would buy nothing).
+    #[allow(clippy::result_large_err)]
     fn session(&self) -> Result<String, Response> {
         self.token.clone().ok_or_else(|| self.sign_in())
     }
 
     /// The session token of a form that carries the session's CSRF token; a form without it
     /// (another site's page) is refused.
+    #[allow(clippy::result_large_err)]
     fn form_session(&self, csrf: &str) -> Result<String, Response> {
         let token = self.session()?;
         if csrf_matches(&token, csrf) {

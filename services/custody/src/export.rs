@@ -126,7 +126,7 @@ fn table_of_contents(clips: &[ClipRecord]) -> String {
             clip.document_type.as_deref(),
         )
     };
-    items.sort_by(|a, b| (stage(a), a.recorded_at).cmp(&(stage(b), b.recorded_at)));
+    items.sort_by_key(|a| (stage(a), a.recorded_at));
     let mut toc = String::from("卷内目录 Table of contents\n序号 No. | 阶段 Stage | 种类 Kind | 文书类型 Document type | 时间 Time (UTC+8) | SHA-256\n");
     for (number, clip) in items.iter().enumerate() {
         let kind = match clip.kind {

@@ -75,7 +75,8 @@ pub fn decode(outputs: &Outputs<'_>, threshold: f32, overlap: f32) -> Vec<FaceBo
         for col in 0..outputs.cols {
             let i = row * outputs.cols + col;
             let score = outputs.heat[i];
-            if !(score > threshold) {
+            // NaN never passes.
+            if score.is_nan() || score <= threshold {
                 continue;
             }
             let box_h = outputs.scale_height[i].exp() * STRIDE;
@@ -86,7 +87,7 @@ pub fn decode(outputs: &Outputs<'_>, threshold: f32, overlap: f32) -> Vec<FaceBo
             let top = (centre_y - box_h / 2.0).clamp(0.0, h);
             let right = (left + box_w).min(w);
             let bottom = (top + box_h).min(h);
-            if !(right > left && bottom > top) {
+            if right <= left || bottom <= top {
                 continue;
             }
             found.push(FaceBox {

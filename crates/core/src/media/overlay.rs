@@ -290,7 +290,7 @@ pub fn ass(cues: &[Cue], font_family: &str, video_width: u32, video_height: u32)
     };
     let widest = cues
         .iter()
-        .flat_map(|cue| lines_of(cue))
+        .flat_map(&lines_of)
         .map(|line| text_ems(&line))
         .fold(0.0_f64, f64::max);
     let room = f64::from(width.saturating_sub(2 * margin + 2 * box_padding)).max(1.0);
