@@ -22,7 +22,6 @@ use custodian_core::upload::{Coordinates, UploadMetadata};
 use custodian_core::{BureauId, ClipId, LocalId, Sha256Digest};
 use custodian_platform::blob::BlobStore;
 use custodian_platform::catalogue::{CaseRecord, Catalogue, NewClip, PendingUpload};
-use sha2::Digest;
 use tokio::io::AsyncReadExt;
 
 use crate::cli::CatalogueLocation;
@@ -103,13 +102,14 @@ pub async fn rebuild(args: &RebuildArgs) -> anyhow::Result<RebuildReport> {
             report.unrecognised_keys.push(object_key);
             continue;
         };
+        // A record counts for the original it names, and only while it describes one.
         let record = records
             .get(&clip.to_string())
             .filter(|r| r.object_key == object_key && r.upload.is_some());
         bureaus.entry(bureau.clone()).or_insert_with(|| {
             record.map_or_else(|| bureau.to_string(), |r| r.bureau_name.clone())
         });
-        originals.push((object_key, bureau, day, clip));
+        originals.push((object_key, bureau, day, clip, record));
     }
     let stored: BTreeSet<String> = originals.iter().map(|o| o.3.to_string()).collect();
     for record in records.values() {
@@ -138,11 +138,10 @@ pub async fn rebuild(args: &RebuildArgs) -> anyhow::Result<RebuildReport> {
     let mut cases_made = BTreeSet::new();
     let mut restored: BTreeMap<BureauId, Vec<NewAuditEntry>> = BTreeMap::new();
 
-    for (object_key, bureau, day, clip) in originals {
-        let (size, sha256) = hash_object(&*store, &object_key).await?;
-        let record = records
-            .get(&clip.to_string())
-            .filter(|r| r.object_key == object_key && r.upload.is_some());
+    for (object_key, bureau, day, clip, record) in originals {
+        let (size, sha256) = custodian_platform::blob::hash_stored(&*store, &object_key, None)
+            .await
+            .with_context(|| format!("reading {object_key}"))?;
         let new = match record {
             Some(record) => clip_from_record(record, clip, &bureau, &object_key)?,
             None => bare_clip(clip, &bureau, day, &object_key, size, sha256, now)?,
@@ -282,25 +281,6 @@ async fn read_sidecars(
         }
     }
     Ok(records)
-}
-
-async fn hash_object(store: &dyn BlobStore, key: &str) -> anyhow::Result<(u64, Sha256Digest)> {
-    let mut reader = store.open(key).await?;
-    let mut hasher = sha2::Sha256::new();
-    let mut size = 0u64;
-    let mut buffer = vec![0u8; 1 << 20];
-    loop {
-        let n = reader
-            .read(&mut buffer)
-            .await
-            .with_context(|| format!("reading {key}"))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buffer[..n]);
-        size += n as u64;
-    }
-    Ok((size, Sha256Digest::from_bytes(hasher.finalize().into())))
 }
 
 fn clip_from_record(

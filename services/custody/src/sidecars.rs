@@ -21,6 +21,8 @@ impl Custody {
     pub async fn write_sidecars_once(&self) -> Result<usize, CustodyError> {
         let catalogue = &self.ports.catalogue;
         let mut written = 0;
+        // A pass's clips are mostly of a few bureaus: each name is read once.
+        let mut bureau_names: std::collections::HashMap<String, String> = Default::default();
         for (clip, generation) in catalogue.sidecars_due(BATCH).await? {
             let Some(record) = catalogue.clip_for_worker(clip).await? else {
                 catalogue.sidecar_written(clip, generation).await?;
@@ -28,10 +30,17 @@ impl Custody {
             };
             let cases = catalogue.clip_cases(clip).await?;
             let classifications = catalogue.classifications(clip).await?;
-            let bureau_name = catalogue
-                .bureau_name(&record.bureau)
-                .await?
-                .unwrap_or_else(|| record.bureau.to_string());
+            let bureau_name = match bureau_names.get(record.bureau.as_str()) {
+                Some(name) => name.clone(),
+                None => {
+                    let name = catalogue
+                        .bureau_name(&record.bureau)
+                        .await?
+                        .unwrap_or_else(|| record.bureau.to_string());
+                    bureau_names.insert(record.bureau.to_string(), name.clone());
+                    name
+                }
+            };
             let now = self.ports.clock.now();
             let sidecar = original_record(&record, bureau_name, &classifications, &cases, now);
             let sidecar = match record.purged_at {

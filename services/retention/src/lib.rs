@@ -10,17 +10,15 @@ mod metrics;
 mod plan;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Months, Utc};
 use custodian_core::retention::{decide, Retention as Decision, RetentionFacts, RetentionPolicy};
-use custodian_core::Sha256Digest;
 use custodian_platform::blob::{BlobError, BlobStore, LockSupport, WriteOptions};
 use custodian_platform::catalogue::{CatalogueError, ClipRecord};
 use custodian_platform::config::{parse_duration, parse_size, ConfigError};
 use custodian_platform::Ports;
-use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
@@ -340,7 +338,7 @@ impl Retention {
                 (size, clip.sha256)
             }
             // Otherwise the copy is read back, whole, and hashed again.
-            (_, false) => hash_object(&*self.archive, &key, None).await?,
+            (_, false) => custodian_platform::blob::hash_stored(&*self.archive, &key, None).await?,
         };
         if size != clip.size_bytes || sha256 != clip.sha256 {
             let detail = format!(
@@ -527,7 +525,7 @@ impl Retention {
             .scrub_candidates(self.scrub_slice(live))
             .await?
         {
-            let checked = hash_object(
+            let checked = custodian_platform::blob::hash_stored(
                 &*self.ports.blob,
                 &clip.object_key,
                 Some(self.config.scrub_bytes_per_second),
@@ -591,37 +589,4 @@ impl Retention {
         }
         Ok(())
     }
-}
-
-/// Size and SHA-256 of a stored object, read whole; no faster than `rate` bytes a second
-/// when given.
-async fn hash_object(
-    store: &dyn BlobStore,
-    key: &str,
-    rate: Option<u64>,
-) -> Result<(u64, Sha256Digest), BlobError> {
-    let mut reader = store.open(key).await?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    let started = Instant::now();
-    loop {
-        let read = reader.read(&mut buffer).await.map_err(|e| BlobError::Io {
-            path: key.to_owned(),
-            source: e,
-        })?;
-        if read == 0 {
-            break;
-        }
-        hasher.update(&buffer[..read]);
-        size += read as u64;
-        if let Some(rate) = rate {
-            // Rate limiting, not synchronisation: stay under `rate` on average.
-            let due = Duration::from_secs_f64(size as f64 / rate as f64);
-            if let Some(ahead) = due.checked_sub(started.elapsed()) {
-                tokio::time::sleep(ahead).await;
-            }
-        }
-    }
-    Ok((size, Sha256Digest::from_bytes(hasher.finalize().into())))
 }

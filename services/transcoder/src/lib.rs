@@ -729,33 +729,6 @@ pub fn make_viewing_copy(
     render(dir, original, source, config, None, None, limits, stop)
 }
 
-/// Makes a party's copy of `original` in `dir` (art. 23): the viewing copy's clock, place and
-/// identity, and across the middle of every frame `watermark` (the request it answers),
-/// drawn verbatim from `watermark.txt`, over what `redaction` hides. Written to `copy.mp4`.
-/// Blocking.
-#[allow(clippy::too_many_arguments)]
-pub fn make_party_copy(
-    dir: &Path,
-    original: &Path,
-    source: OverlaySource,
-    config: &TranscoderConfig,
-    watermark: &str,
-    redaction: Option<custodian_core::redaction::RedactionPlan>,
-    limits: &Limits,
-    stop: &StopFlag,
-) -> Result<TranscodeReport, MediaError> {
-    render(
-        dir,
-        original,
-        source,
-        config,
-        Some(watermark),
-        redaction,
-        limits,
-        stop,
-    )
-}
-
 #[allow(clippy::too_many_arguments)]
 fn render(
     dir: &Path,

@@ -247,6 +247,38 @@ impl RunningDigest {
     }
 }
 
+/// Size and SHA-256 of a stored object, read whole; no faster than `rate` bytes a second when
+/// given (the scrub's pace), else as fast as the store gives it (a rebuild).
+pub async fn hash_stored(
+    store: &dyn BlobStore,
+    key: &str,
+    rate: Option<u64>,
+) -> Result<(u64, Sha256Digest), BlobError> {
+    use tokio::io::AsyncReadExt;
+    let mut reader = store.open(key).await?;
+    let mut digest = RunningDigest::default();
+    let mut buffer = vec![0u8; 1 << 20];
+    let started = std::time::Instant::now();
+    loop {
+        let read = reader.read(&mut buffer).await.map_err(|e| BlobError::Io {
+            path: key.to_owned(),
+            source: e,
+        })?;
+        if read == 0 {
+            break;
+        }
+        digest.update(&buffer[..read]);
+        if let Some(rate) = rate {
+            // Rate limiting, not synchronisation: stay under `rate` on average.
+            let due = std::time::Duration::from_secs_f64(digest.size() as f64 / rate as f64);
+            if let Some(ahead) = due.checked_sub(started.elapsed()) {
+                tokio::time::sleep(ahead).await;
+            }
+        }
+    }
+    Ok(digest.finish())
+}
+
 /// Copies a stored object into a local file (FFmpeg reads files, and MP4s need seeking).
 pub async fn copy_to_file(
     store: &dyn BlobStore,
